@@ -1,0 +1,1 @@
+//! The class filter: which transactions are marked for Ordoro.

@@ -1,0 +1,1 @@
+//! The sync engine: runs, cursor, policies and the transaction log, over the ports only.

@@ -1,0 +1,43 @@
+//! # qbo-ordoro
+//!
+//! Moves orders from QuickBooks Online (QBO) into Ordoro. Merchants mark the invoices and sales
+//! receipts to ship with the class `Ordoro` and type the ship-to address line by line; this crate
+//! finds those transactions and turns each into exactly one Ordoro order.
+//!
+//! The crate is a set of parts a host program assembles:
+//!
+//! - a pure core that does no I/O: [`address`] blocks, [`shipping`] lines, the [`class_filter`]
+//!   and the [`mapping`] from transaction to order, over the typed documents in [`model`];
+//! - ports the engine talks through: [`QboApi`], [`OrdoroApi`], [`Store`], [`Clock`];
+//! - HTTP clients for both services over one pluggable [`HttpTransport`];
+//! - the sync engine.
+//!
+//! See `ARCHITECTURE.md` for the map of modules and the invariants between them.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod address;
+pub mod class_filter;
+pub mod clock;
+pub mod engine;
+mod error;
+pub mod mapping;
+pub mod model;
+pub mod ordoro;
+pub mod qbo;
+pub mod shipping;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod store;
+pub mod transport;
+
+#[cfg(feature = "tokio")]
+pub use clock::TokioClock;
+pub use clock::{Clock, ManualClock};
+pub use error::{Error, ErrorKind, Result, Service};
+pub use ordoro::OrdoroApi;
+pub use qbo::QboApi;
+pub use store::{Store, TokenStore};
+pub use transport::{
+    HttpRequest, HttpResponse, HttpTransport, SharedTransport, TransportError, TransportErrorKind,
+};

@@ -1,0 +1,1110 @@
+//! Typed QuickBooks Online documents: invoices, sales receipts, their lines and addresses, the
+//! query and change-feed envelopes, and faults.
+//!
+//! Every field the sync can meet is modelled and optional unless QBO always sends it; unknown
+//! fields are ignored; money and quantities are [`Decimal`]; ids are strings (class ids overflow
+//! `u64`); enums are read in any spelling QBO uses. Writing a document back out keeps every
+//! modelled field, so `from_str(to_string(doc)) == doc`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::lenient::lenient_enum;
+
+/// Which QBO transaction entity a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EntityKind {
+    /// An `Invoice`.
+    Invoice,
+    /// A `SalesReceipt`.
+    SalesReceipt,
+}
+
+impl EntityKind {
+    /// Both kinds the sync reads, in the order it reads them.
+    pub const ALL: [EntityKind; 2] = [EntityKind::Invoice, EntityKind::SalesReceipt];
+
+    /// The entity name as QBO spells it (`Invoice`, `SalesReceipt`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Invoice => "Invoice",
+            EntityKind::SalesReceipt => "SalesReceipt",
+        }
+    }
+
+    /// Reads an entity name in any case (`invoice`, `SalesReceipt`, `salesreceipt`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match super::lenient::fold(s).as_str() {
+            "invoice" => Some(EntityKind::Invoice),
+            "salesreceipt" => Some(EntityKind::SalesReceipt),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A reference to another QBO object (`CustomerRef`, `ItemRef`, `ClassRef`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Ref {
+    /// The referenced object's id (or, for `ShipMethodRef`, free text).
+    #[serde(default)]
+    pub value: String,
+    /// The referenced object's display name, when QBO sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Creation and last-update times. Delete stubs in the change feed carry only `LastUpdatedTime`;
+/// some responses (a void) carry none.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetaData {
+    /// When the object was created, in the company's (Pacific) offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<DateTime<FixedOffset>>,
+    /// When the object last changed: the sync's cursor field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated_time: Option<DateTime<FixedOffset>>,
+}
+
+/// A QBO address: structured (City, CountrySubDivisionCode, PostalCode) or free-form (only
+/// `Line1..Line5`, as typed into the address box), or a mix of both.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PhysicalAddress {
+    /// QBO's address id (can be ignored; shared with the customer's address when not edited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// First line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line1: Option<String>,
+    /// Second line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    /// Third line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line3: Option<String>,
+    /// Fourth line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line4: Option<String>,
+    /// Fifth line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line5: Option<String>,
+    /// City (absent on free-form addresses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// State or province, a code or a full name (absent on free-form addresses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_sub_division_code: Option<String>,
+    /// Postal code (absent on free-form addresses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// Country as free text (`USA`, `Canada`); usually absent for U.S. addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Read-only geocode latitude; a string because QBO sends `"INVALID"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<String>,
+    /// Read-only geocode longitude; a string because QBO sends `"INVALID"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long: Option<String>,
+    /// Rarely used note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl PhysicalAddress {
+    /// `Line1..Line5` in order, absent lines as `None`.
+    pub fn lines(&self) -> [Option<&str>; 5] {
+        [
+            self.line1.as_deref(),
+            self.line2.as_deref(),
+            self.line3.as_deref(),
+            self.line4.as_deref(),
+            self.line5.as_deref(),
+        ]
+    }
+
+    /// An address holding only the given lines (the first five; more are ignored), as QBO stores a
+    /// block typed into the address box.
+    pub fn from_lines<S: AsRef<str>>(lines: &[S]) -> Self {
+        let mut it = lines.iter().map(|s| Some(s.as_ref().to_string()));
+        PhysicalAddress {
+            line1: it.next().flatten(),
+            line2: it.next().flatten(),
+            line3: it.next().flatten(),
+            line4: it.next().flatten(),
+            line5: it.next().flatten(),
+            ..Default::default()
+        }
+    }
+}
+
+/// An e-mail address field (`BillEmail`); may hold several comma-separated addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EmailAddress {
+    /// The address text as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// A memo field that QBO sends as an object (`CustomerMemo`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MemoRef {
+    /// The memo text.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A link to another transaction (`LinkedTxn`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LinkedTxn {
+    /// The linked transaction's id.
+    #[serde(default)]
+    pub txn_id: String,
+    /// Its type (`Estimate`, `Payment`, ...).
+    #[serde(default)]
+    pub txn_type: String,
+    /// Line id within it, when linked per line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn_line_id: Option<String>,
+}
+
+/// A custom field value.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomField {
+    /// The field's definition id.
+    #[serde(default)]
+    pub definition_id: String,
+    /// The field's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The field's type (`StringType`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+    /// The value, absent when the field is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_value: Option<String>,
+}
+
+/// Tax for the whole transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TxnTaxDetail {
+    /// The transaction's tax code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn_tax_code_ref: Option<Ref>,
+    /// Total tax; 0 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_tax: Option<Decimal>,
+    /// The tax lines, kept as sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tax_line: Vec<Value>,
+}
+
+/// How an invoice was delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeliveryInfo {
+    /// `Email`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_type: Option<String>,
+    /// When it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_time: Option<DateTime<FixedOffset>>,
+}
+
+lenient_enum! {
+    /// `PrintStatus`.
+    pub enum PrintStatus {
+        /// Not set.
+        NotSet => "NotSet",
+        /// To be printed.
+        NeedToPrint => "NeedToPrint",
+        /// Printed.
+        PrintComplete => "PrintComplete",
+    }
+}
+
+lenient_enum! {
+    /// `EmailStatus`.
+    pub enum EmailStatus {
+        /// Not set.
+        NotSet => "NotSet",
+        /// To be sent.
+        NeedToSend => "NeedToSend",
+        /// Sent.
+        EmailSent => "EmailSent",
+    }
+}
+
+lenient_enum! {
+    /// `GlobalTaxCalculation`.
+    pub enum GlobalTaxCalculation {
+        /// Amounts exclude tax.
+        TaxExcluded => "TaxExcluded",
+        /// Amounts include tax.
+        TaxInclusive => "TaxInclusive",
+        /// No tax.
+        NotApplicable => "NotApplicable",
+    }
+}
+
+lenient_enum! {
+    /// A line's `DetailType`.
+    pub enum DetailType {
+        /// An item sold.
+        SalesItemLineDetail => "SalesItemLineDetail",
+        /// A bundle of items.
+        GroupLineDetail => "GroupLineDetail",
+        /// A subtotal (read-only, not a product).
+        SubTotalLineDetail => "SubTotalLineDetail",
+        /// A transaction-wide discount.
+        DiscountLineDetail => "DiscountLineDetail",
+        /// Text only.
+        DescriptionOnly => "DescriptionOnly",
+    }
+}
+
+/// The detail of an item line.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SalesItemLineDetail {
+    /// The item sold; `SHIPPING_ITEM_ID` for QBO's shipping line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_ref: Option<Ref>,
+    /// Quantity; may be fractional; absent means 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qty: Option<Decimal>,
+    /// Unit price; up to seven decimals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<Decimal>,
+    /// Tax code (`TAX`, `NON`, or an id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_code_ref: Option<Ref>,
+    /// Per-line class (only with per-line class tracking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_ref: Option<Ref>,
+    /// Service date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_date: Option<NaiveDate>,
+    /// Income account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_account_ref: Option<Ref>,
+    /// Line discount amount (some regions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_amt: Option<Decimal>,
+    /// Line discount rate (some regions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_rate: Option<Decimal>,
+    /// Tax-inclusive amount (non-U.S.).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_inclusive_amt: Option<Decimal>,
+}
+
+/// The detail of a bundle line: the bundle and its item lines.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GroupLineDetail {
+    /// The bundle item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_item_ref: Option<Ref>,
+    /// How many bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Decimal>,
+    /// The bundle's item lines, which carry the money (the header amount can be 0).
+    #[serde(default)]
+    pub line: Vec<Line>,
+}
+
+/// The detail of a discount line.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DiscountLineDetail {
+    /// True when the discount is a percentage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent_based: Option<bool>,
+    /// The percentage in whole units (10 = 10%).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_percent: Option<Decimal>,
+    /// The discount account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_account_ref: Option<Ref>,
+    /// Class on the discount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_ref: Option<Ref>,
+    /// Tax code on the discount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_code_ref: Option<Ref>,
+}
+
+/// A line's detail, by `DetailType`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LineDetail {
+    /// `SalesItemLineDetail`.
+    SalesItem(SalesItemLineDetail),
+    /// `GroupLineDetail` (a bundle).
+    Group(GroupLineDetail),
+    /// `SubTotalLineDetail`.
+    SubTotal,
+    /// `DiscountLineDetail`.
+    Discount(DiscountLineDetail),
+    /// `DescriptionOnly` (detail key `DescriptionLineDetail`).
+    DescriptionOnly,
+    /// A type this crate does not model, or a known type whose detail did not decode: the raw
+    /// line is kept.
+    Unknown {
+        /// The `DetailType` as sent.
+        detail_type: String,
+        /// The whole line as sent.
+        raw: Value,
+    },
+}
+
+/// One line of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// Line id (absent on subtotal and shipping lines).
+    pub id: Option<String>,
+    /// Position.
+    pub line_num: Option<u32>,
+    /// Description text.
+    pub description: Option<String>,
+    /// Line amount.
+    pub amount: Option<Decimal>,
+    /// Links to other transactions.
+    pub linked_txn: Vec<LinkedTxn>,
+    /// The typed detail.
+    pub detail: LineDetail,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LineHead {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    line_num: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    amount: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    linked_txn: Vec<LinkedTxn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detail_type: Option<DetailType>,
+}
+
+fn detail_key(t: &DetailType) -> &'static str {
+    match t {
+        DetailType::DescriptionOnly => "DescriptionLineDetail",
+        DetailType::SalesItemLineDetail => "SalesItemLineDetail",
+        DetailType::GroupLineDetail => "GroupLineDetail",
+        DetailType::SubTotalLineDetail => "SubTotalLineDetail",
+        DetailType::DiscountLineDetail => "DiscountLineDetail",
+        DetailType::Other(_) => "",
+    }
+}
+
+fn typed_detail<T: serde::de::DeserializeOwned + Default>(
+    raw: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Option<T> {
+    match raw.get(key) {
+        None | Some(Value::Null) => Some(T::default()),
+        Some(v) => serde_json::from_value(v.clone()).ok(),
+    }
+}
+
+impl<'de> Deserialize<'de> for Line {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = serde_json::Map::<String, Value>::deserialize(d)?;
+        let head: LineHead =
+            serde_json::from_value(Value::Object(raw.clone())).map_err(serde::de::Error::custom)?;
+        let detail_type =
+            head.detail_type.clone().unwrap_or_else(|| DetailType::Other(String::new()));
+        let key = detail_key(&detail_type);
+        let detail = match &detail_type {
+            DetailType::SalesItemLineDetail => typed_detail(&raw, key).map(LineDetail::SalesItem),
+            DetailType::GroupLineDetail => typed_detail(&raw, key).map(LineDetail::Group),
+            DetailType::DiscountLineDetail => typed_detail(&raw, key).map(LineDetail::Discount),
+            DetailType::SubTotalLineDetail => Some(LineDetail::SubTotal),
+            DetailType::DescriptionOnly => Some(LineDetail::DescriptionOnly),
+            DetailType::Other(_) => None,
+        }
+        .unwrap_or_else(|| LineDetail::Unknown {
+            detail_type: detail_type.as_str().to_string(),
+            raw: Value::Object(raw),
+        });
+        Ok(Line {
+            id: head.id,
+            line_num: head.line_num,
+            description: head.description,
+            amount: head.amount,
+            linked_txn: head.linked_txn,
+            detail,
+        })
+    }
+}
+
+impl Serialize for Line {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if let LineDetail::Unknown { raw, .. } = &self.detail {
+            return raw.serialize(s);
+        }
+        let detail_type = self.detail_type();
+        let head = LineHead {
+            id: self.id.clone(),
+            line_num: self.line_num,
+            description: self.description.clone(),
+            amount: self.amount,
+            linked_txn: self.linked_txn.clone(),
+            detail_type: Some(detail_type.clone()),
+        };
+        let mut map = match serde_json::to_value(&head).map_err(serde::ser::Error::custom)? {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        let detail = match &self.detail {
+            LineDetail::SalesItem(d) => serde_json::to_value(d),
+            LineDetail::Group(d) => serde_json::to_value(d),
+            LineDetail::Discount(d) => serde_json::to_value(d),
+            _ => Ok(Value::Object(serde_json::Map::new())),
+        }
+        .map_err(serde::ser::Error::custom)?;
+        map.insert(detail_key(&detail_type).to_string(), detail);
+        Value::Object(map).serialize(s)
+    }
+}
+
+impl Line {
+    /// The line's `DetailType`.
+    pub fn detail_type(&self) -> DetailType {
+        match &self.detail {
+            LineDetail::SalesItem(_) => DetailType::SalesItemLineDetail,
+            LineDetail::Group(_) => DetailType::GroupLineDetail,
+            LineDetail::SubTotal => DetailType::SubTotalLineDetail,
+            LineDetail::Discount(_) => DetailType::DiscountLineDetail,
+            LineDetail::DescriptionOnly => DetailType::DescriptionOnly,
+            LineDetail::Unknown { detail_type, .. } => DetailType::parse(detail_type),
+        }
+    }
+}
+
+/// An invoice or a sales receipt: they share every field the sync reads. Fields that only one of
+/// them has are optional and absent on the other.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SalesTransaction {
+    /// The transaction's id, unique per entity within a company.
+    #[serde(default)]
+    pub id: String,
+    /// Bumped on every edit.
+    #[serde(default)]
+    pub sync_token: String,
+    /// Creation and last-update times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_data: Option<MetaData>,
+    /// The document number people see; may be absent or duplicated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc_number: Option<String>,
+    /// The transaction date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn_date: Option<NaiveDate>,
+    /// The customer (its `name` is the customer's display name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_ref: Option<Ref>,
+    /// Header class (per-transaction class tracking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_ref: Option<Ref>,
+    /// Location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department_ref: Option<Ref>,
+    /// Bill-to address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill_addr: Option<PhysicalAddress>,
+    /// Ship-to address; often absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_addr: Option<PhysicalAddress>,
+    /// Ship-from address (sales tax).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_from_addr: Option<PhysicalAddress>,
+    /// QBO's hint that `ShipAddr` is free-form; not to be trusted alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_form_address: Option<bool>,
+    /// Ship via, free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_method_ref: Option<Ref>,
+    /// Ship date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_date: Option<NaiveDate>,
+    /// Tracking number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_num: Option<String>,
+    /// Billing e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill_email: Option<EmailAddress>,
+    /// Billing e-mail, copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill_email_cc: Option<EmailAddress>,
+    /// Billing e-mail, blind copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill_email_bcc: Option<EmailAddress>,
+    /// The form's memo; a void prepends `Voided`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_note: Option<String>,
+    /// The message to the customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_memo: Option<MemoRef>,
+    /// Transaction tax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn_tax_detail: Option<TxnTaxDetail>,
+    /// Total: lines + tax - discounts, shipping included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_amt: Option<Decimal>,
+    /// Open balance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Decimal>,
+    /// Total in home currency (multicurrency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_total_amt: Option<Decimal>,
+    /// Balance in home currency (multicurrency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_balance: Option<Decimal>,
+    /// Exchange rate (multicurrency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_rate: Option<Decimal>,
+    /// Currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency_ref: Option<Ref>,
+    /// Deposit (invoice only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit: Option<Decimal>,
+    /// Due date (invoice only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    /// Terms (invoice only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales_term_ref: Option<Ref>,
+    /// Linked transactions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked_txn: Vec<LinkedTxn>,
+    /// Custom fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_field: Vec<CustomField>,
+    /// E-mail status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_status: Option<EmailStatus>,
+    /// Print status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub print_status: Option<PrintStatus>,
+    /// Delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_info: Option<DeliveryInfo>,
+    /// Online payment flags (invoice only).
+    #[serde(default, rename = "AllowIPNPayment", skip_serializing_if = "Option::is_none")]
+    pub allow_ipn_payment: Option<bool>,
+    /// Online payment flags (invoice only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_online_payment: Option<bool>,
+    /// Online payment flags (invoice only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_online_credit_card_payment: Option<bool>,
+    /// Online payment flags (invoice only).
+    #[serde(default, rename = "AllowOnlineACHPayment", skip_serializing_if = "Option::is_none")]
+    pub allow_online_ach_payment: Option<bool>,
+    /// Whether tax applies after the discount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_tax_after_discount: Option<bool>,
+    /// Tax calculation mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_tax_calculation: Option<GlobalTaxCalculation>,
+    /// Project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_ref: Option<Ref>,
+    /// Link to pay online (invoice only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_link: Option<String>,
+    /// Recurring template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recur_data_ref: Option<Ref>,
+    /// Tax exemption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_exemption_ref: Option<Ref>,
+    /// Payment method (sales receipt only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method_ref: Option<Ref>,
+    /// Payment reference number (sales receipt only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_ref_num: Option<String>,
+    /// Deposit account (sales receipt only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit_to_account_ref: Option<Ref>,
+    /// Card payment details (sales receipt only), kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_card_payment: Option<Value>,
+    /// The lines.
+    #[serde(default)]
+    pub line: Vec<Line>,
+    /// Always `QBO`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Whether this is a sparse object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse: Option<bool>,
+}
+
+/// An invoice.
+pub type Invoice = SalesTransaction;
+/// A sales receipt.
+pub type SalesReceipt = SalesTransaction;
+
+impl SalesTransaction {
+    /// `MetaData.LastUpdatedTime`, if present.
+    pub fn last_updated(&self) -> Option<DateTime<FixedOffset>> {
+        self.meta_data.as_ref().and_then(|m| m.last_updated_time)
+    }
+}
+
+/// A transaction with its entity kind: what the sync handles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Invoice or sales receipt.
+    pub kind: EntityKind,
+    /// The document.
+    pub doc: SalesTransaction,
+}
+
+/// A deleted object as the change feed (or a delete call) returns it: only its id, status and
+/// last-updated time.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeletedStub {
+    /// The deleted object's id.
+    pub id: String,
+    /// `Deleted`.
+    #[serde(rename = "status")]
+    pub status: String,
+    /// Carries only `LastUpdatedTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_data: Option<MetaData>,
+    /// Always `QBO`.
+    #[serde(default, rename = "domain", skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+}
+
+/// A change-feed item of a transaction entity: the full document, or a delete stub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ChangedTransaction {
+    /// The object was deleted.
+    Deleted(DeletedStub),
+    /// The object changed; here it is.
+    Changed(Box<SalesTransaction>),
+}
+
+/// A QBO class (`SELECT * FROM Class`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QboClass {
+    /// The class id (a long digit string).
+    #[serde(default)]
+    pub id: String,
+    /// The leaf name.
+    #[serde(default)]
+    pub name: String,
+    /// `Parent:Child` for a sub-class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fully_qualified_name: Option<String>,
+    /// Whether this is a sub-class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_class: Option<bool>,
+    /// The parent class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_ref: Option<Ref>,
+    /// Whether the class is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Sync token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_token: Option<String>,
+}
+
+/// The body of a query response: `startPosition`, `maxResults`, `totalCount` and one array per
+/// entity. An empty page has no entity key at all.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct QueryResponse {
+    /// 1-based position of the first row.
+    #[serde(rename = "startPosition", default, skip_serializing_if = "Option::is_none")]
+    pub start_position: Option<u32>,
+    /// Rows returned (not the requested limit; it can exceed it).
+    #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u32>,
+    /// Sometimes present.
+    #[serde(rename = "totalCount", default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u32>,
+    /// Invoices on this page.
+    #[serde(rename = "Invoice", default, skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<Vec<SalesTransaction>>,
+    /// Sales receipts on this page.
+    #[serde(rename = "SalesReceipt", default, skip_serializing_if = "Option::is_none")]
+    pub sales_receipt: Option<Vec<SalesTransaction>>,
+    /// Classes on this page.
+    #[serde(rename = "Class", default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<Vec<QboClass>>,
+    /// Other entities, kept as sent.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+impl QueryResponse {
+    /// The rows of `kind` on this page (empty when the key is absent).
+    pub fn transactions(&self, kind: EntityKind) -> &[SalesTransaction] {
+        let rows = match kind {
+            EntityKind::Invoice => &self.invoice,
+            EntityKind::SalesReceipt => &self.sales_receipt,
+        };
+        rows.as_deref().unwrap_or(&[])
+    }
+}
+
+/// `{"QueryResponse": {...}, "time": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct QueryEnvelope {
+    /// The page.
+    #[serde(rename = "QueryResponse", default)]
+    pub query_response: QueryResponse,
+    /// The server's clock at the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<FixedOffset>>,
+}
+
+/// One entity group of a change-feed response.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CdcQueryResponse {
+    /// Changed or deleted invoices.
+    #[serde(rename = "Invoice", default, skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<Vec<ChangedTransaction>>,
+    /// Changed or deleted sales receipts.
+    #[serde(rename = "SalesReceipt", default, skip_serializing_if = "Option::is_none")]
+    pub sales_receipt: Option<Vec<ChangedTransaction>>,
+    /// 1-based position of the first row.
+    #[serde(rename = "startPosition", default, skip_serializing_if = "Option::is_none")]
+    pub start_position: Option<u32>,
+    /// Rows returned.
+    #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u32>,
+    /// Sometimes present.
+    #[serde(rename = "totalCount", default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u32>,
+    /// Other entities, kept as sent.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+/// One element of `CDCResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CdcResponse {
+    /// The entity groups.
+    #[serde(rename = "QueryResponse", default)]
+    pub query_response: Vec<CdcQueryResponse>,
+}
+
+/// `{"CDCResponse": [...], "time": "..."}`: the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CdcEnvelope {
+    /// The feed.
+    #[serde(rename = "CDCResponse", default)]
+    pub cdc_response: Vec<CdcResponse>,
+    /// The server's clock at the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<FixedOffset>>,
+}
+
+impl CdcEnvelope {
+    /// Every changed or deleted item of `kind`, in feed order.
+    pub fn items(&self, kind: EntityKind) -> impl Iterator<Item = &ChangedTransaction> {
+        self.cdc_response.iter().flat_map(|r| r.query_response.iter()).flat_map(move |q| {
+            let v = match kind {
+                EntityKind::Invoice => &q.invoice,
+                EntityKind::SalesReceipt => &q.sales_receipt,
+            };
+            v.as_deref().unwrap_or(&[]).iter()
+        })
+    }
+}
+
+/// One error inside a fault.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FaultError {
+    /// Short message.
+    #[serde(
+        rename = "Message",
+        alias = "message",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message: Option<String>,
+    /// Details.
+    #[serde(rename = "Detail", alias = "detail", default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The code, possibly zero-padded (`003200`); see [`FaultError::code_number`].
+    #[serde(
+        default,
+        alias = "Code",
+        deserialize_with = "de_code",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub code: Option<String>,
+    /// The element at fault.
+    #[serde(default, alias = "Element", skip_serializing_if = "Option::is_none")]
+    pub element: Option<String>,
+}
+
+fn de_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+impl FaultError {
+    /// The code without zero padding (`003200` is `3200`).
+    pub fn code_number(&self) -> Option<u32> {
+        self.code.as_deref()?.trim().parse().ok()
+    }
+}
+
+/// A fault: `{"type": "ValidationFault", "Error": [...]}` in either casing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Fault {
+    /// `ValidationFault`, `SystemFault`, `AuthenticationFault`, `AUTHENTICATION`, `SERVICE`, ...
+    #[serde(rename = "type", alias = "Type", default, skip_serializing_if = "Option::is_none")]
+    pub fault_type: Option<String>,
+    /// The errors.
+    #[serde(rename = "Error", alias = "error", default)]
+    pub error: Vec<FaultError>,
+}
+
+/// `{"Fault": {...}, "time": ...}` or the camelCase `{"fault": {...}, "time": <epoch ms>}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FaultEnvelope {
+    /// The fault.
+    #[serde(rename = "Fault", alias = "fault")]
+    pub fault: Fault,
+    /// The server's time, as an RFC 3339 string or epoch milliseconds; kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Value>,
+}
+
+/// One item of a batch response.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BatchItemResponse {
+    /// The batch item id.
+    #[serde(rename = "bId", default)]
+    pub b_id: String,
+    /// The item's fault, if it failed.
+    #[serde(rename = "Fault", alias = "fault", default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+    /// The item's query result, if it was a query.
+    #[serde(rename = "QueryResponse", default, skip_serializing_if = "Option::is_none")]
+    pub query_response: Option<QueryResponse>,
+    /// Any other result, kept as sent.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+/// `{"BatchItemResponse": [...], "time": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BatchEnvelope {
+    /// The items, each succeeding or failing alone.
+    #[serde(rename = "BatchItemResponse", default)]
+    pub batch_item_response: Vec<BatchItemResponse>,
+    /// The server's clock at the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<FixedOffset>>,
+}
+
+/// Any QBO document the crate reads from a file or a response, told apart by its top-level key.
+///
+/// Bare entity objects (as some exports store them) are recognised by their fields: a
+/// `VendorRef` makes a purchase order, a `PaymentMethodRef`, `DepositToAccountRef`,
+/// `PaymentRefNum` or `CreditCardPayment` a sales receipt, and anything else with `Line` an invoice.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum QboDocument {
+    /// `{"Invoice": {...}}` or a bare invoice.
+    Invoice(Box<SalesTransaction>),
+    /// `{"SalesReceipt": {...}}` or a bare sales receipt.
+    SalesReceipt(Box<SalesTransaction>),
+    /// `{"QueryResponse": {...}}`.
+    Query(QueryEnvelope),
+    /// `{"CDCResponse": [...]}`.
+    Cdc(CdcEnvelope),
+    /// `{"Fault": {...}}` or `{"fault": {...}}`.
+    Fault(FaultEnvelope),
+    /// `{"BatchItemResponse": [...]}`.
+    Batch(BatchEnvelope),
+    /// Another entity (a purchase order, a bill, ...): its name and the raw object.
+    Other {
+        /// The entity name (`PurchaseOrder`, or `Unknown` when it could not be told).
+        entity: String,
+        /// The object as sent.
+        raw: Value,
+    },
+}
+
+impl QboDocument {
+    /// Reads a document from a JSON value.
+    pub fn from_value(value: Value) -> crate::Result<Self> {
+        let Value::Object(mut map) = value else {
+            return Err(crate::Error::bad_input(
+                "a QBO document must be a JSON object; got another JSON type",
+            ));
+        };
+        for key in ["Invoice", "SalesReceipt"] {
+            if let Some(v) = map.remove(key) {
+                let doc: SalesTransaction = serde_json::from_value(v)?;
+                return Ok(if key == "Invoice" {
+                    QboDocument::Invoice(Box::new(doc))
+                } else {
+                    QboDocument::SalesReceipt(Box::new(doc))
+                });
+            }
+        }
+        let value = Value::Object(map);
+        let has = |k: &str| value.get(k).is_some();
+        if has("QueryResponse") {
+            return Ok(QboDocument::Query(serde_json::from_value(value)?));
+        }
+        if has("CDCResponse") {
+            return Ok(QboDocument::Cdc(serde_json::from_value(value)?));
+        }
+        if has("Fault") || has("fault") {
+            return Ok(QboDocument::Fault(serde_json::from_value(value)?));
+        }
+        if has("BatchItemResponse") {
+            return Ok(QboDocument::Batch(serde_json::from_value(value)?));
+        }
+        if has("VendorRef") || has("POStatus") {
+            return Ok(QboDocument::Other { entity: "PurchaseOrder".into(), raw: value });
+        }
+        if has("Line") && has("Id") {
+            let receipt =
+                ["PaymentMethodRef", "DepositToAccountRef", "PaymentRefNum", "CreditCardPayment"]
+                    .iter()
+                    .any(|k| has(k));
+            let doc: SalesTransaction = serde_json::from_value(value)?;
+            return Ok(if receipt {
+                QboDocument::SalesReceipt(Box::new(doc))
+            } else {
+                QboDocument::Invoice(Box::new(doc))
+            });
+        }
+        if let Some(entity) = value.as_object().and_then(|m| {
+            if m.len() <= 2 { m.keys().find(|k| k.as_str() != "time").cloned() } else { None }
+        }) {
+            return Ok(QboDocument::Other { entity, raw: value });
+        }
+        Ok(QboDocument::Other { entity: "Unknown".into(), raw: value })
+    }
+
+    /// Reads a document from JSON text.
+    pub fn from_json(text: &str) -> crate::Result<Self> {
+        Self::from_value(serde_json::from_str(text)?)
+    }
+
+    /// The invoices and sales receipts this document holds, in order.
+    pub fn transactions(&self) -> Vec<Transaction> {
+        let t = |kind, doc: &SalesTransaction| Transaction { kind, doc: doc.clone() };
+        match self {
+            QboDocument::Invoice(d) => vec![t(EntityKind::Invoice, d)],
+            QboDocument::SalesReceipt(d) => vec![t(EntityKind::SalesReceipt, d)],
+            QboDocument::Query(q) => EntityKind::ALL
+                .iter()
+                .flat_map(|k| q.query_response.transactions(*k).iter().map(|d| t(*k, d)))
+                .collect(),
+            QboDocument::Batch(b) => b
+                .batch_item_response
+                .iter()
+                .filter_map(|i| i.query_response.as_ref())
+                .flat_map(|q| {
+                    EntityKind::ALL
+                        .iter()
+                        .flat_map(|k| q.transactions(*k).iter().map(|d| t(*k, d)))
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+            QboDocument::Cdc(c) => EntityKind::ALL
+                .iter()
+                .flat_map(|k| {
+                    c.items(*k).filter_map(move |i| match i {
+                        ChangedTransaction::Changed(d) => Some(t(*k, d)),
+                        ChangedTransaction::Deleted(_) => None,
+                    })
+                })
+                .collect(),
+            QboDocument::Fault(_) | QboDocument::Other { .. } => Vec::new(),
+        }
+    }
+}
+
+/// Parses the XML throttle body (`<Fault type="SERVICE"><Error code="3001">...`) that QBO sends
+/// with 403 or 429 even when JSON was asked for. Returns `None` when the text is not such a body.
+pub fn parse_xml_fault(text: &str) -> Option<Fault> {
+    let start = text.find("<Fault")?;
+    let body = &text[start..];
+    let attr = |tag_text: &str, name: &str| -> Option<String> {
+        let pat = format!("{name}=\"");
+        let i = tag_text.find(&pat)? + pat.len();
+        let j = tag_text[i..].find('"')? + i;
+        Some(tag_text[i..j].to_string())
+    };
+    let open_end = body.find('>')?;
+    let fault_type = attr(&body[..open_end], "type");
+    let element = |s: &str, name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let i = s.find(&open)? + open.len();
+        let j = s[i..].find(&close)? + i;
+        Some(xml_unescape(s[i..j].trim()))
+    };
+    let mut errors = Vec::new();
+    let mut rest = body;
+    while let Some(i) = rest.find("<Error") {
+        let chunk = &rest[i..];
+        let tag_end = chunk.find('>').unwrap_or(chunk.len());
+        let end = chunk.find("</Error>").map(|e| e + "</Error>".len()).unwrap_or(chunk.len());
+        let inner = &chunk[..end];
+        errors.push(FaultError {
+            message: element(inner, "Message"),
+            detail: element(inner, "Detail"),
+            code: attr(&chunk[..tag_end], "code"),
+            element: attr(&chunk[..tag_end], "element"),
+        });
+        rest = &chunk[end.max(1)..];
+    }
+    Some(Fault { fault_type, error: errors })
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}

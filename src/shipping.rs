@@ -1,0 +1,1 @@
+//! Shipping lines: which sales lines are the shipping charge rather than a product.

@@ -1,0 +1,1 @@
+//! Simulated QuickBooks Online and Ordoro services that speak the real wire formats.

@@ -1,0 +1,245 @@
+//! The engine's state as a port: the cursor, the ledger (which QBO transaction became which
+//! Ordoro order), OAuth tokens, and the transaction log people read.
+//!
+//! [`Store::commit`] writes one transaction's ledger entry, its log entry and the cursor's move
+//! together or not at all, so a crash never leaves an order without its ledger entry or a cursor
+//! past an unhandled transaction. Implementations: `MemoryStore`, `SqliteStore` (feature
+//! `sqlite`), or the host's own.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+use crate::model::qbo::EntityKind;
+
+/// Identifies a QBO transaction across companies: realm, entity and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LedgerKey {
+    /// The company (realm) id.
+    pub realm: String,
+    /// Invoice or sales receipt.
+    pub entity: EntityKind,
+    /// The QBO id.
+    pub qbo_id: String,
+}
+
+/// Where a transaction's order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerState {
+    /// A create was about to be sent (or its outcome is unknown): settle by a lookup first.
+    Pending,
+    /// The order exists in Ordoro.
+    Created,
+    /// The order was cancelled because the transaction was voided or deleted.
+    Cancelled,
+}
+
+/// What the sync knows of one transaction's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// The transaction.
+    pub key: LedgerKey,
+    /// The `order_id` we sent (derived from the transaction).
+    pub order_id: String,
+    /// The order number Ordoro gave it, once known.
+    pub order_number: Option<String>,
+    /// The transaction's SyncToken when last handled.
+    pub sync_token: String,
+    /// Where the order stands.
+    pub state: LedgerState,
+    /// When this entry was last written.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What the sync did with a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// An order was created (or would be, in a dry run).
+    Created,
+    /// An existing order was updated (or would be).
+    Updated,
+    /// Nothing was written; the reason says why.
+    Skipped,
+    /// Something failed; the failure says what.
+    Failed,
+}
+
+impl Action {
+    /// `created`, `updated`, `skipped` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Skipped => "skipped",
+            Action::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a service said when a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FailureInfo {
+    /// `qbo`, `ordoro`, or empty for a local failure.
+    pub service: Option<String>,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// The service's error code.
+    pub code: Option<String>,
+    /// The message.
+    pub message: String,
+    /// The service's request id.
+    pub request_id: Option<String>,
+}
+
+/// One line of the transaction log: one transaction, one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The run.
+    pub run_id: String,
+    /// When it was written.
+    pub at: DateTime<Utc>,
+    /// The company (realm) id.
+    pub realm: String,
+    /// Invoice or sales receipt.
+    pub entity: EntityKind,
+    /// The QBO id.
+    pub qbo_id: String,
+    /// The DocNumber, when the transaction has one.
+    pub doc_number: Option<String>,
+    /// The SyncToken seen.
+    pub sync_token: Option<String>,
+    /// `MetaData.LastUpdatedTime` seen.
+    pub last_updated: Option<DateTime<FixedOffset>>,
+    /// What happened.
+    pub action: Action,
+    /// Why (`class_mismatch`, `voided`, `already_synced`, ...), for skips and failures.
+    pub reason: Option<String>,
+    /// A sentence for people.
+    pub detail: Option<String>,
+    /// The Ordoro order number, when there is one.
+    pub order_number: Option<String>,
+    /// For failures: what the service said.
+    pub failure: Option<FailureInfo>,
+    /// True when the run was a dry run (nothing was written to Ordoro).
+    pub dry_run: bool,
+}
+
+/// Everything to write, atomically, once a transaction is handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// The log entry.
+    pub log: LogEntry,
+    /// The ledger entry to insert or replace, if the ledger changes.
+    pub ledger: Option<LedgerEntry>,
+    /// The cursor's new position for the log entry's realm, if it moves.
+    pub cursor: Option<DateTime<Utc>>,
+}
+
+/// A search of the transaction log. Every set field must match; results are in the order written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogQuery {
+    /// Only this company.
+    pub realm: Option<String>,
+    /// Only this run.
+    pub run_id: Option<String>,
+    /// Only this QBO id.
+    pub qbo_id: Option<String>,
+    /// Only this DocNumber.
+    pub doc_number: Option<String>,
+    /// Only this Ordoro order number.
+    pub order_number: Option<String>,
+    /// Only this action.
+    pub action: Option<Action>,
+    /// Written at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Written before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many entries (the most recent ones are not preferred: the first matches are).
+    pub limit: Option<usize>,
+}
+
+/// Counts of a run's log entries by action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Orders created.
+    pub created: u64,
+    /// Orders updated.
+    pub updated: u64,
+    /// Transactions skipped.
+    pub skipped: u64,
+    /// Transactions that failed.
+    pub failed: u64,
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "created={} updated={} skipped={} failed={}",
+            self.created, self.updated, self.skipped, self.failed
+        )
+    }
+}
+
+/// OAuth tokens of one company. Debug output never shows the secrets.
+#[derive(Clone)]
+pub struct StoredToken {
+    /// The refresh token (rotates; must be saved before the access token is used).
+    pub refresh_token: SecretString,
+    /// The current access token, if any.
+    pub access_token: Option<SecretString>,
+    /// When the access token expires.
+    pub access_expires_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for StoredToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredToken")
+            .field("refresh_token", &"[redacted]")
+            .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
+            .field("access_expires_at", &self.access_expires_at)
+            .finish()
+    }
+}
+
+/// Keeps OAuth tokens per company. The QBO client saves a rotated refresh token here *before* it
+/// uses the new access token.
+#[async_trait::async_trait]
+pub trait TokenStore: fmt::Debug + Send + Sync {
+    /// The saved tokens of `realm`.
+    async fn load_token(&self, realm: &str) -> Result<Option<StoredToken>>;
+    /// Saves the tokens of `realm`, replacing what was there; durable when it returns.
+    async fn save_token(&self, realm: &str, token: &StoredToken) -> Result<()>;
+}
+
+/// The engine's state.
+#[async_trait::async_trait]
+pub trait Store: TokenStore {
+    /// The incremental cursor of `realm`: every transaction last updated before it is handled.
+    async fn cursor(&self, realm: &str) -> Result<Option<DateTime<Utc>>>;
+    /// Moves the cursor of `realm` (checkpoints without a log entry).
+    async fn set_cursor(&self, realm: &str, at: DateTime<Utc>) -> Result<()>;
+    /// The ledger entry of a transaction.
+    async fn ledger_entry(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>>;
+    /// Inserts or replaces a ledger entry alone (used to record a pending create before sending it).
+    async fn put_ledger_entry(&self, entry: &LedgerEntry) -> Result<()>;
+    /// Ledger entries of `realm` still [`LedgerState::Pending`].
+    async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>>;
+    /// Writes the log entry, the ledger entry and the cursor move in one atomic step.
+    async fn commit(&self, commit: &Commit) -> Result<()>;
+    /// Searches the transaction log.
+    async fn query_log(&self, query: &LogQuery) -> Result<Vec<LogEntry>>;
+    /// Counts a run's log entries by action.
+    async fn run_summary(&self, run_id: &str) -> Result<RunSummary>;
+}

@@ -1,0 +1,108 @@
+//! The HTTP seam: one object-safe async method from [`HttpRequest`] to [`HttpResponse`].
+//!
+//! The crate never picks an HTTP client. A host plugs in [`ReqwestTransport`](crate::ReqwestTransport)
+//! (feature `reqwest`), the simulators (feature `sim`), or its own client. A transport reports a
+//! non-2xx status as a normal response; only "no response at all" is a [`TransportError`], whose
+//! [`TransportErrorKind`] tells the retry layer what happened.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// A request with its whole body in memory (cheap to clone for a retry).
+pub type HttpRequest = http::Request<Bytes>;
+/// A response with its whole body in memory.
+pub type HttpResponse = http::Response<Bytes>;
+
+/// Why no response arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be made; the request was not sent. Safe to retry.
+    Connect,
+    /// No answer in time; the request may or may not have been processed.
+    Timeout,
+    /// The connection failed mid-way; the request may or may not have been processed.
+    Io,
+    /// Anything else.
+    Other,
+}
+
+/// A request that got no response.
+#[derive(Debug, thiserror::Error)]
+#[error("transport error ({kind:?}): {source}")]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl TransportError {
+    /// A new transport error of `kind` caused by `source`.
+    pub fn new(
+        kind: TransportErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        TransportError { kind, source: source.into() }
+    }
+
+    /// What happened.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// True when the request certainly never reached the service.
+    pub fn request_not_sent(&self) -> bool {
+        self.kind == TransportErrorKind::Connect
+    }
+}
+
+/// Sends one HTTP request and returns its response, whatever its status.
+///
+/// ```
+/// use qbo_ordoro::{HttpRequest, HttpResponse, HttpTransport, TransportError};
+///
+/// #[derive(Debug)]
+/// struct AlwaysOk;
+///
+/// #[async_trait::async_trait]
+/// impl HttpTransport for AlwaysOk {
+///     async fn send(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
+///         Ok(http::Response::new(bytes::Bytes::from_static(b"{}")))
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait HttpTransport: fmt::Debug + Send + Sync {
+    /// Sends `request`. Non-2xx statuses are `Ok`; only a missing response is `Err`.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+/// A cheaply clonable handle to any [`HttpTransport`].
+#[derive(Clone, Debug)]
+pub struct SharedTransport(Arc<dyn HttpTransport>);
+
+impl SharedTransport {
+    /// Wraps a transport.
+    pub fn new(transport: impl HttpTransport + 'static) -> Self {
+        SharedTransport(Arc::new(transport))
+    }
+
+    /// Wraps an already shared transport.
+    pub fn from_arc(transport: Arc<dyn HttpTransport>) -> Self {
+        SharedTransport(transport)
+    }
+
+    /// Sends a request through the wrapped transport.
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.0.send(request).await
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpTransport for SharedTransport {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.0.send(request).await
+    }
+}
