@@ -142,8 +142,8 @@ pub struct Commit {
     pub log: LogEntry,
     /// The ledger entry to insert or replace, if the ledger changes.
     pub ledger: Option<LedgerEntry>,
-    /// The cursor's new position for the log entry's realm, if it moves.
-    pub cursor: Option<DateTime<Utc>>,
+    /// The cursor to move, if it moves: its name and new position.
+    pub cursor: Option<(String, DateTime<Utc>)>,
 }
 
 /// A search of the transaction log. Every set field must match; results are in the order written.
@@ -226,10 +226,11 @@ pub trait TokenStore: fmt::Debug + Send + Sync {
 /// The engine's state.
 #[async_trait::async_trait]
 pub trait Store: TokenStore {
-    /// The incremental cursor of `realm`: every transaction last updated before it is handled.
-    async fn cursor(&self, realm: &str) -> Result<Option<DateTime<Utc>>>;
-    /// Moves the cursor of `realm` (checkpoints without a log entry).
-    async fn set_cursor(&self, realm: &str, at: DateTime<Utc>) -> Result<()>;
+    /// The incremental cursor called `name` (the engine keeps one per company and entity, e.g.
+    /// `"123145/Invoice"`): every transaction last updated before it is handled.
+    async fn cursor(&self, name: &str) -> Result<Option<DateTime<Utc>>>;
+    /// Moves the cursor called `name` (a checkpoint without a log entry).
+    async fn set_cursor(&self, name: &str, at: DateTime<Utc>) -> Result<()>;
     /// The ledger entry of a transaction.
     async fn ledger_entry(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>>;
     /// Inserts or replaces a ledger entry alone (used to record a pending create before sending it).
