@@ -207,7 +207,11 @@ pub struct TxnTaxDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txn_tax_code_ref: Option<Ref>,
     /// Total tax; 0 when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub total_tax: Option<Decimal>,
     /// The tax lines, kept as sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -286,10 +290,18 @@ pub struct SalesItemLineDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_ref: Option<Ref>,
     /// Quantity; may be fractional; absent means 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub qty: Option<Decimal>,
     /// Unit price; up to seven decimals.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub unit_price: Option<Decimal>,
     /// Tax code (`TAX`, `NON`, or an id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -304,13 +316,25 @@ pub struct SalesItemLineDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_account_ref: Option<Ref>,
     /// Line discount amount (some regions).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub discount_amt: Option<Decimal>,
     /// Line discount rate (some regions).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub discount_rate: Option<Decimal>,
     /// Tax-inclusive amount (non-U.S.).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tax_inclusive_amt: Option<Decimal>,
 }
 
@@ -322,7 +346,11 @@ pub struct GroupLineDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_item_ref: Option<Ref>,
     /// How many bundles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub quantity: Option<Decimal>,
     /// The bundle's item lines, which carry the money (the header amount can be 0).
     #[serde(default)]
@@ -337,7 +365,11 @@ pub struct DiscountLineDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent_based: Option<bool>,
     /// The percentage in whole units (10 = 10%).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub discount_percent: Option<Decimal>,
     /// The discount account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -400,7 +432,11 @@ struct LineHead {
     line_num: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     amount: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     linked_txn: Vec<LinkedTxn>,
@@ -573,25 +609,49 @@ pub struct SalesTransaction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txn_tax_detail: Option<TxnTaxDetail>,
     /// Total: lines + tax - discounts, shipping included.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub total_amt: Option<Decimal>,
     /// Open balance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub balance: Option<Decimal>,
     /// Total in home currency (multicurrency).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub home_total_amt: Option<Decimal>,
     /// Balance in home currency (multicurrency).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub home_balance: Option<Decimal>,
     /// Exchange rate (multicurrency).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exchange_rate: Option<Decimal>,
     /// Currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency_ref: Option<Ref>,
     /// Deposit (invoice only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rust_decimal::serde::float_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deposit: Option<Decimal>,
     /// Due date (invoice only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -660,10 +720,10 @@ pub struct SalesTransaction {
     #[serde(default)]
     pub line: Vec<Line>,
     /// Always `QBO`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "domain", skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// Whether this is a sparse object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "sparse", skip_serializing_if = "Option::is_none")]
     pub sparse: Option<bool>,
 }
 
