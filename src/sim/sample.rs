@@ -1,0 +1,354 @@
+//! Realistic QBO sales for the simulators: a fixed, hand-shaped set of sample sales that
+//! exercises every rule of the sync (the `sync` example's embedded default), and a seeded
+//! generator of any number of sales for simulations and benchmarks.
+//!
+//! Every sale carries its intended outcome ([`Expected`]), written from the rules rather than
+//! computed by the mapping, so tests can check the engine against an independent oracle.
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rust_decimal::Decimal;
+
+use crate::model::qbo::{
+    DiscountLineDetail, EmailAddress, EntityKind, GroupLineDetail, Line, LineDetail, MemoRef,
+    MetaData, PhysicalAddress, Ref, SalesItemLineDetail, SalesTransaction, Transaction,
+    TxnTaxDetail,
+};
+
+/// What the sync must do with a sample sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Exactly one Ordoro order.
+    Order,
+    /// No order: another class or none.
+    NotMarked,
+    /// No order: voided.
+    Voided,
+}
+
+/// A sample sale and what the sync must do with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleSale {
+    /// The transaction.
+    pub txn: Transaction,
+    /// The intended outcome.
+    pub expected: Expected,
+}
+
+const PRODUCTS: &[(&str, &str)] = &[
+    ("Rock Fountain", "275"),
+    ("Garden Gnome", "24.95"),
+    ("Coffee Cups", "12.50"),
+    ("Birdbath Deluxe", "89.00"),
+    ("Pump Kit", "15.75"),
+    ("Sprinkler Heads", "2.10"),
+    ("Patio Lantern", "34.99"),
+    ("Setup fee", "40"),
+];
+
+const SHIPPING_ITEMS: &[&str] = &["UPS Ground", "FedEx 2Day", "Shipping & Handling", "Shipping"];
+
+const US_BLOCKS: &[&[&str]] = &[
+    &["Kate Whelan", "45 First St.", "Menlo Park, CA  94304"],
+    &["Grace Pariente", "Cool Cars", "65 Ocean Dr.", "Half Moon Bay, CA  94213"],
+    &["John Smith", "123 Main St.", "Suite 100", "Watertown, MA  02472"],
+    &["Maria Lopez", "742 Evergreen Terrace", "Springfield, IL 62704-1234"],
+    &["Dylan Sollfrank", "PO Box 77", "Austin, Texas 78701"],
+    &["Sgt. Pat Kim", "Unit 2050 Box 4190", "APO AE 09012"],
+    &["Luis Ortiz", "1200 Calle Loiza", "San Juan, PR 00911"],
+    &["Amy Chen", "Attn: Receiving", "500 Industrial Pkwy", "Columbus, OH 43215 USA"],
+];
+
+const INTL_BLOCKS: &[(&[&str], &str)] = &[
+    (&["Emma Tremblay", "1200 Rue Sainte-Catherine O", "Montréal QC H3B 1K9", "Canada"], "CA"),
+    (&["Oliver Brown", "10 Downing Street", "London SW1A 2AA", "United Kingdom"], "GB"),
+    (&["Lena Fischer", "Unter den Linden 77", "10117 Berlin", "Germany"], "DE"),
+    (&["Jack Wilson", "1 Macquarie St", "Sydney NSW 2000", "Australia"], "AU"),
+    (&["Sofia Hernández", "Av. Reforma 222", "06600 Ciudad de México, CDMX", "Mexico"], "MX"),
+    (&["Lucas Martin", "8 Rue de Rivoli", "75004 Paris", "France"], "FR"),
+];
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap_or(Decimal::ZERO)
+}
+
+/// Pacific standard time; the QBO simulator restamps times with the DST-correct offset.
+fn pacific(at: DateTime<Utc>) -> DateTime<FixedOffset> {
+    let pst = FixedOffset::west_opt(8 * 3600).expect("-08:00 is a valid offset");
+    at.with_timezone(&pst)
+}
+
+fn item_line(id: u32, name: &str, qty: Decimal, price: Decimal, class: Option<&str>) -> Line {
+    Line {
+        id: Some(id.to_string()),
+        line_num: Some(id),
+        description: Some(name.to_string()),
+        amount: Some((qty * price).round_dp(2)),
+        linked_txn: Vec::new(),
+        detail: LineDetail::SalesItem(SalesItemLineDetail {
+            item_ref: Some(Ref { value: format!("{}", 100 + id), name: Some(name.to_string()) }),
+            qty: Some(qty),
+            unit_price: Some(price),
+            tax_code_ref: Some(Ref { value: "NON".into(), name: None }),
+            class_ref: class.map(class_ref),
+            ..Default::default()
+        }),
+    }
+}
+
+fn shipping_line(id: u32, name: Option<&str>, amount: Decimal) -> Line {
+    let item_ref = match name {
+        Some(n) => Ref { value: format!("{}", 900 + id), name: Some(n.to_string()) },
+        None => Ref { value: "SHIPPING_ITEM_ID".into(), name: None },
+    };
+    Line {
+        id: name.map(|_| id.to_string()),
+        line_num: name.map(|_| id),
+        description: None,
+        amount: Some(amount),
+        linked_txn: Vec::new(),
+        detail: LineDetail::SalesItem(SalesItemLineDetail {
+            item_ref: Some(item_ref),
+            ..Default::default()
+        }),
+    }
+}
+
+fn class_ref(name: &str) -> Ref {
+    Ref {
+        value: format!("5000000000000{:06}", name.len() * 7919 % 1_000_000),
+        name: Some(name.to_string()),
+    }
+}
+
+/// How one generated sale is shaped.
+#[derive(Debug, Clone, Default)]
+struct Shape {
+    header_class: Option<String>,
+    line_class: Option<String>,
+    voided: bool,
+    bundle: bool,
+    discount_percent: Option<Decimal>,
+    shipping: Option<(Option<String>, Decimal)>,
+    block: Vec<String>,
+    ship_addr_structured: bool,
+    email: Option<String>,
+    items: Vec<(String, Decimal, Decimal)>,
+    tax: Decimal,
+}
+
+fn build(kind: EntityKind, id: u64, at: DateTime<Utc>, shape: &Shape) -> SalesTransaction {
+    let mut lines = Vec::new();
+    let mut subtotal = Decimal::ZERO;
+    let mut next_id = 1u32;
+    let line_class = shape.line_class.as_deref();
+    if shape.bundle {
+        let children: Vec<Line> = shape
+            .items
+            .iter()
+            .map(|(name, qty, price)| {
+                next_id += 1;
+                item_line(next_id, name, *qty, *price, line_class)
+            })
+            .collect();
+        subtotal += children.iter().filter_map(|l| l.amount).sum::<Decimal>();
+        lines.push(Line {
+            id: Some("1".into()),
+            line_num: Some(1),
+            description: Some("Garden starter bundle".into()),
+            amount: Some(Decimal::ZERO),
+            linked_txn: Vec::new(),
+            detail: LineDetail::Group(GroupLineDetail {
+                group_item_ref: Some(Ref {
+                    value: "77".into(),
+                    name: Some("Starter Bundle".into()),
+                }),
+                quantity: Some(Decimal::ONE),
+                line: children,
+            }),
+        });
+    } else {
+        for (name, qty, price) in &shape.items {
+            let line = item_line(next_id, name, *qty, *price, line_class);
+            subtotal += line.amount.unwrap_or_default();
+            lines.push(line);
+            next_id += 1;
+        }
+    }
+    let discount = shape
+        .discount_percent
+        .map(|p| (subtotal * p / Decimal::ONE_HUNDRED).round_dp(2))
+        .unwrap_or_default();
+    if let Some(p) = shape.discount_percent {
+        lines.push(Line {
+            id: None,
+            line_num: None,
+            description: None,
+            amount: Some(subtotal),
+            linked_txn: Vec::new(),
+            detail: LineDetail::SubTotal,
+        });
+        lines.push(Line {
+            id: None,
+            line_num: None,
+            description: None,
+            amount: Some(discount),
+            linked_txn: Vec::new(),
+            detail: LineDetail::Discount(DiscountLineDetail {
+                percent_based: Some(true),
+                discount_percent: Some(p),
+                discount_account_ref: Some(Ref {
+                    value: "86".into(),
+                    name: Some("Discounts given".into()),
+                }),
+                ..Default::default()
+            }),
+        });
+    }
+    let mut shipping_total = Decimal::ZERO;
+    if let Some((name, amount)) = &shape.shipping {
+        next_id += 1;
+        lines.push(shipping_line(next_id, name.as_deref(), *amount));
+        shipping_total = *amount;
+    }
+    let mut total = subtotal - discount + shipping_total + shape.tax;
+    let mut private_note = Some(format!("Phone order #{id}"));
+    if shape.voided {
+        for line in &mut lines {
+            line.amount = Some(Decimal::ZERO);
+            if let LineDetail::SalesItem(d) = &mut line.detail {
+                d.qty = Some(Decimal::ZERO);
+            }
+        }
+        total = Decimal::ZERO;
+        private_note = Some("Voided".into());
+    }
+    let ship_addr = if shape.ship_addr_structured {
+        Some(PhysicalAddress {
+            id: Some(format!("{}", 300 + id)),
+            line1: Some("5647 Cypress Hill Ave.".into()),
+            city: Some("Middlefield".into()),
+            country_sub_division_code: Some("CA".into()),
+            postal_code: Some("94303".into()),
+            ..Default::default()
+        })
+    } else {
+        Some(PhysicalAddress::from_lines(&shape.block))
+    };
+    let bill_addr = PhysicalAddress::from_lines(&shape.block);
+    let name = shape.block.first().cloned();
+    let stamp = pacific(at);
+    SalesTransaction {
+        id: id.to_string(),
+        sync_token: "0".into(),
+        meta_data: Some(MetaData { create_time: Some(stamp), last_updated_time: Some(stamp) }),
+        doc_number: Some(format!("{}", 1000 + id)),
+        txn_date: NaiveDate::from_ymd_opt(2026, 11, 1)
+            .map(|d| d + Duration::days((id % 27) as i64)),
+        customer_ref: Some(Ref { value: format!("{}", 40 + id % 17), name }),
+        class_ref: shape.header_class.as_deref().map(class_ref),
+        bill_addr: Some(bill_addr),
+        ship_addr,
+        bill_email: shape.email.clone().map(|a| EmailAddress { address: Some(a) }),
+        private_note,
+        customer_memo: Some(MemoRef { value: "Thank you for your business!".into() }),
+        txn_tax_detail: Some(TxnTaxDetail {
+            total_tax: Some(if shape.voided { Decimal::ZERO } else { shape.tax }),
+            ..Default::default()
+        }),
+        total_amt: Some(total),
+        balance: Some(if kind == EntityKind::Invoice { total } else { Decimal::ZERO }),
+        currency_ref: Some(Ref { value: "USD".into(), name: Some("United States Dollar".into()) }),
+        line: lines,
+        domain: Some("QBO".into()),
+        sparse: Some(false),
+        ..Default::default()
+    }
+}
+
+fn random_shape(rng: &mut SmallRng, id: u64) -> (Shape, Expected) {
+    let roll = rng.random_range(0..100u32);
+    let mut shape = Shape::default();
+    let mut expected = Expected::Order;
+    match roll {
+        0..55 => {
+            shape.header_class =
+                Some(["Ordoro", "ordoro ", "Shipping:Ordoro"][rng.random_range(0..3)].into())
+        }
+        55..65 => shape.line_class = Some("Ordoro".into()),
+        65..80 => {
+            shape.header_class =
+                Some(["Retail", "Infusionsoft", "Wholesale"][rng.random_range(0..3)].into());
+            expected = Expected::NotMarked;
+        }
+        80..92 => expected = Expected::NotMarked,
+        _ => {
+            shape.header_class = Some("Ordoro".into());
+            shape.voided = true;
+            expected = Expected::Voided;
+        }
+    }
+    let n_items = rng.random_range(1..=4);
+    for _ in 0..n_items {
+        let (name, price) = PRODUCTS[rng.random_range(0..PRODUCTS.len())];
+        let qty = Decimal::from(rng.random_range(1..=5u32));
+        shape.items.push((name.to_string(), qty, dec(price)));
+    }
+    shape.bundle = rng.random_range(0..10) == 0;
+    if rng.random_range(0..6) == 0 {
+        shape.discount_percent = Some(Decimal::from(rng.random_range(5..=20u32)));
+    }
+    if rng.random_range(0..3) != 0 {
+        let name = match rng.random_range(0..5) {
+            0 => None,
+            i => Some(SHIPPING_ITEMS[(i - 1) as usize].to_string()),
+        };
+        shape.shipping = Some((name, Decimal::new(rng.random_range(500..3000), 2)));
+    }
+    let block: &[&str] = if rng.random_range(0..4) == 0 {
+        INTL_BLOCKS[rng.random_range(0..INTL_BLOCKS.len())].0
+    } else {
+        US_BLOCKS[rng.random_range(0..US_BLOCKS.len())]
+    };
+    shape.block = block.iter().map(|s| s.to_string()).collect();
+    shape.ship_addr_structured = rng.random_range(0..8) == 0;
+    if rng.random_range(0..3) != 0 {
+        shape.email = Some(format!("customer{id}@example.com"));
+    }
+    if rng.random_range(0..3) == 0 {
+        shape.tax = Decimal::new(rng.random_range(100..2500), 2);
+    }
+    (shape, expected)
+}
+
+/// `count` generated sales, seeded, last updated one after another from `start` at `step`
+/// intervals (several may share a second when `step` is under a second), alternating randomly
+/// between invoices and sales receipts. Ids are unique per entity.
+pub fn generate(seed: u64, count: usize, start: DateTime<Utc>, step: Duration) -> Vec<SampleSale> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut next_id = [1u64, 1u64];
+    (0..count)
+        .map(|i| {
+            let kind = if rng.random_range(0..3) == 0 {
+                EntityKind::SalesReceipt
+            } else {
+                EntityKind::Invoice
+            };
+            let slot = usize::from(kind == EntityKind::SalesReceipt);
+            let id = next_id[slot];
+            next_id[slot] += 1;
+            let (shape, expected) = random_shape(&mut rng, id);
+            let at = start + step * i32::try_from(i).unwrap_or(i32::MAX);
+            SampleSale { txn: Transaction { kind, doc: build(kind, id, at, &shape) }, expected }
+        })
+        .collect()
+}
+
+/// The `sync` example's sample company: 60 sales that exercise every rule (classes at header and
+/// line level and sub-classes, other classes and none, free-form U.S. and international
+/// addresses, structured ones, shipping items, bundles, discounts, tax, voided sales, an invoice
+/// and a sales receipt sharing an id), last updated over the hours before `now`.
+pub fn sample_company(now: DateTime<Utc>) -> Vec<SampleSale> {
+    generate(20261128, 60, now - Duration::hours(6), Duration::seconds(317))
+}
