@@ -176,13 +176,9 @@ fn the_shipping_item_line_and_long_class_ids_stay_exact() {
         .doc
         .line
         .iter()
-        .find_map(|l| match &l.detail {
-            LineDetail::SalesItem(d)
-                if d.item_ref.as_ref().is_some_and(|r| r.value == "SHIPPING_ITEM_ID") =>
-            {
-                Some(l)
-            }
-            _ => None,
+        .find(|l| {
+            matches!(&l.detail, LineDetail::SalesItem(d)
+                if d.item_ref.as_ref().is_some_and(|r| r.value == "SHIPPING_ITEM_ID"))
         })
         .expect("a SHIPPING_ITEM_ID line");
     assert_eq!(shipping.amount, Some(Decimal::new(2, 0)));
