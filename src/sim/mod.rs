@@ -175,3 +175,5 @@ impl RateMeter {
         self.limit
     }
 }
+
+pub mod qbo;
