@@ -23,8 +23,8 @@ use crate::model::qbo::{
 };
 use crate::store::TokenStore;
 use crate::transport::{
-    HttpResponse, HttpTransport, PacedTransport, RateBudget, RetryPolicy, SharedBudget,
-    SharedTransport, TransportErrorKind,
+    HttpResponse, PacedTransport, RateBudget, RetryPolicy, SendFailure, SharedBudget,
+    SharedTransport, Signer, TransportErrorKind,
 };
 use crate::{Clock, Result};
 
@@ -237,39 +237,33 @@ impl QboClient {
 
     /// GETs `url` signed with an access token; after a 401, refreshes once and tries once more.
     async fn get(&self, url: &str) -> Result<Value> {
-        let token = self.tokens.access_token().await?;
-        let response = self.send_signed(url, &token).await?;
-        let response = if response.status().as_u16() == 401 {
+        let first = BearerSigner::new(&self.tokens);
+        let mut response = self.send_get(url, &first).await?;
+        if response.status().as_u16() == 401
+            && let Some(rejected) = first.used()
+        {
             tracing::info!(realm = %self.config.realm_id, "QuickBooks refused the access token; refreshing once");
-            let token = self.tokens.refresh_after_rejection(&token).await?;
-            self.send_signed(url, &token).await?
-        } else {
-            response
-        };
+            self.tokens.refresh_after_rejection(&rejected).await?;
+            response = self.send_get(url, &BearerSigner::new(&self.tokens)).await?;
+        }
         fault::read_response(&response)
     }
 
-    async fn send_signed(&self, url: &str, token: &SecretString) -> Result<HttpResponse> {
-        let mut authorization =
-            http::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(
-                |_| {
-                    Error::new(ErrorKind::Authentication, "the stored access token is malformed")
-                        .with_service(Service::Qbo)
-                },
-            )?;
-        authorization.set_sensitive(true);
+    async fn send_get(&self, url: &str, signer: &BearerSigner<'_>) -> Result<HttpResponse> {
         let request = http::Request::get(url)
-            .header(http::header::AUTHORIZATION, authorization)
             .header(http::header::ACCEPT, "application/json")
             .body(Bytes::new())
             .map_err(|_| Error::config(format!("could not build a request for {url}")))?;
-        self.http.send(request).await.map_err(|e| {
-            let what = match e.kind() {
-                TransportErrorKind::Connect => "could not connect to QuickBooks",
-                TransportErrorKind::Timeout => "QuickBooks did not answer in time",
-                _ => "the connection to QuickBooks failed",
-            };
-            Error::new(ErrorKind::Transport, what).with_service(Service::Qbo).with_source(e)
+        self.http.send_signed(request, signer).await.map_err(|failure| match failure {
+            SendFailure::Sign(e) => e,
+            SendFailure::Transport(e) => {
+                let what = match e.kind() {
+                    TransportErrorKind::Connect => "could not connect to QuickBooks",
+                    TransportErrorKind::Timeout => "QuickBooks did not answer in time",
+                    _ => "the connection to QuickBooks failed",
+                };
+                Error::new(ErrorKind::Transport, what).with_service(Service::Qbo).with_source(e)
+            }
         })
     }
 
@@ -291,6 +285,41 @@ impl QboClient {
             transactions: envelope.query_response.transactions(entity).to_vec(),
             server_time: envelope.time,
         })
+    }
+}
+
+/// Signs each attempt with the current access token, taken when the attempt is sent, and
+/// remembers which token it used (to refresh after a 401 only if no one has yet).
+struct BearerSigner<'a> {
+    tokens: &'a TokenManager,
+    used: std::sync::Mutex<Option<SecretString>>,
+}
+
+impl<'a> BearerSigner<'a> {
+    fn new(tokens: &'a TokenManager) -> Self {
+        BearerSigner { tokens, used: std::sync::Mutex::new(None) }
+    }
+
+    fn used(&self) -> Option<SecretString> {
+        self.used.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Signer for BearerSigner<'_> {
+    async fn sign(&self, request: &mut crate::HttpRequest) -> Result<()> {
+        let token = self.tokens.access_token().await?;
+        let mut authorization =
+            http::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(
+                |_| {
+                    Error::new(ErrorKind::Authentication, "the stored access token is malformed")
+                        .with_service(Service::Qbo)
+                },
+            )?;
+        authorization.set_sensitive(true);
+        request.headers_mut().insert(http::header::AUTHORIZATION, authorization);
+        *self.used.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+        Ok(())
     }
 }
 

@@ -447,6 +447,17 @@ impl QboSim {
         state.access_tokens.retain(|_, (r, _)| r != realm);
     }
 
+    /// Ends every access token of `realm` now (as if an hour had passed): the next call with one
+    /// gets the 401 fault.
+    pub fn expire_access_tokens(&self, realm: &str) {
+        let now = self.clock.now();
+        for (r, expires) in self.lock().access_tokens.values_mut() {
+            if r == realm {
+                *expires = now;
+            }
+        }
+    }
+
     /// True when `token` is a refresh token the endpoint would accept now.
     pub fn is_refresh_token_valid(&self, token: &str) -> bool {
         self.lock().refresh_tokens.contains_key(token)

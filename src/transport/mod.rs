@@ -15,7 +15,7 @@ pub mod pacing;
 
 pub use pacing::{
     BudgetStats, Classifier, Idempotent, PacedTransport, Permit, RateBudget, ResponseClass,
-    RetryPolicy, SharedBudget,
+    RetryPolicy, SendFailure, SharedBudget, Signer,
 };
 
 /// A request with its whole body in memory (cheap to clone for a retry).
