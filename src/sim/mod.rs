@@ -176,4 +176,5 @@ impl RateMeter {
     }
 }
 
+pub mod qbo;
 pub mod sample;
