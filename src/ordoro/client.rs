@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -20,6 +21,7 @@ use super::{OrderQuery, OrdoroApi};
 use crate::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
 };
+use crate::transport::{Idempotent, PacedTransport, RetryPolicy, SharedBudget};
 use crate::{
     Clock, Error, ErrorKind, HttpRequest, HttpResponse, Result, Service, SharedTransport,
     TransportErrorKind,
@@ -54,6 +56,7 @@ pub struct OrdoroClient {
     key_id: String,
     authorization: SecretString,
     clock: Arc<dyn Clock>,
+    budget: Option<SharedBudget>,
 }
 
 impl fmt::Debug for OrdoroClient {
@@ -62,13 +65,15 @@ impl fmt::Debug for OrdoroClient {
             .field("base", &self.base)
             .field("key_id", &self.key_id)
             .field("authorization", &"<redacted>")
+            .field("budget", &self.budget.as_ref().map(SharedBudget::budget))
             .finish_non_exhaustive()
     }
 }
 
 impl OrdoroClient {
     /// A client for the account in `config`, sending through `transport` at the pace of
-    /// `config.budget`. `clock` paces the requests and reads `Retry-After` dates.
+    /// `config.budget` with [`ordoro_retry_policy`]. `clock` paces the requests and reads
+    /// `Retry-After` dates.
     ///
     /// Fails with [`ErrorKind::Config`] on an empty key, a zero budget, or a base URL that is
     /// not `https://` (or `http://` to a loopback host when allowed).
@@ -77,7 +82,34 @@ impl OrdoroClient {
         transport: SharedTransport,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        Self::unpaced(config, transport, clock)
+        Self::with_retry_policy(config, transport, clock, ordoro_retry_policy(0))
+    }
+
+    /// As [`OrdoroClient::new`], with another retry policy (a seed of its own, fewer attempts).
+    pub fn with_retry_policy(
+        config: OrdoroConfig,
+        transport: SharedTransport,
+        clock: Arc<dyn Clock>,
+        retry: RetryPolicy,
+    ) -> Result<Self> {
+        config.validated_base()?;
+        let budget = SharedBudget::new(config.budget, clock.clone());
+        Self::with_shared_budget(config, transport, clock, budget, retry)
+    }
+
+    /// A client that draws on `budget`, shared with other clients of the same Ordoro account
+    /// (Ordoro's limit is account-wide). `config.budget` is ignored in favour of `budget`'s.
+    pub fn with_shared_budget(
+        config: OrdoroConfig,
+        transport: SharedTransport,
+        clock: Arc<dyn Clock>,
+        budget: SharedBudget,
+        retry: RetryPolicy,
+    ) -> Result<Self> {
+        let paced = PacedTransport::with_budget(transport, budget.clone(), retry);
+        let mut client = Self::unpaced(config, SharedTransport::new(paced), clock)?;
+        client.budget = Some(budget);
+        Ok(client)
     }
 
     /// A client that sends straight through `transport` without pacing or retries: for a
@@ -89,7 +121,20 @@ impl OrdoroClient {
     ) -> Result<Self> {
         let base = config.validated_base()?;
         let authorization = basic_authorization(&config);
-        Ok(OrdoroClient { transport, base, key_id: config.key_id, authorization, clock })
+        Ok(OrdoroClient {
+            transport,
+            base,
+            key_id: config.key_id,
+            authorization,
+            clock,
+            budget: None,
+        })
+    }
+
+    /// The budget the client draws on (`None` for an [`unpaced`](Self::unpaced) client): its
+    /// [`stats`](SharedBudget::stats) show how close the client came to the limit.
+    pub fn budget(&self) -> Option<&SharedBudget> {
+        self.budget.as_ref()
     }
 
     /// The base URL requests go to.
@@ -271,9 +316,24 @@ impl OrdoroApi for OrdoroClient {
 
     async fn cancel_order(&self, order_number: &str) -> Result<Order> {
         let url = format!("{}/cancel", self.order_path(order_number)?);
-        let request = self.build(Method::POST, &url, None)?;
+        let mut request = self.build(Method::POST, &url, None)?;
+        // Cancelling twice leaves the order cancelled: safe for the pacing layer to repeat.
+        request.extensions_mut().insert(Idempotent);
         let response = self.exchange("cancel order", request).await?;
         Self::decode(&response, "an order")
+    }
+}
+
+/// Ordoro's retry policy: four attempts with backoff from 500 ms up to 30 s, and 15 s of quiet
+/// after a 429 without `Retry-After` (Ordoro documents the 429 but not the header), so that a
+/// burst of throttles cannot use up the attempts in a second.
+pub fn ordoro_retry_policy(seed: u64) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base: Duration::from_millis(500),
+        cap: Duration::from_secs(30),
+        throttle_wait: Some(Duration::from_secs(15)),
+        seed,
     }
 }
 

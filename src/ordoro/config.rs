@@ -3,10 +3,10 @@
 //! error instead of leaking credentials over plain HTTP.
 
 use std::fmt;
-use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::transport::RateBudget;
 use crate::{Error, Result};
 
 /// Ordoro's public API endpoint.
@@ -15,36 +15,19 @@ pub const DEFAULT_BASE_URL: &str = "https://api.ordoro.com";
 /// Ordoro's documented limit, per account, across all keys and methods.
 pub const ORDORO_REQUESTS_PER_MINUTE: u32 = 500;
 
-/// How fast the client may call Ordoro for one account.
-///
-/// The default keeps a fifth of Ordoro's 500 requests a minute free for the merchant's other
-/// tools that share the account-wide limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OrdoroBudget {
-    /// Requests allowed in any one-minute window.
-    pub requests_per_minute: u32,
-    /// Requests allowed in flight at once.
-    pub max_in_flight: usize,
-}
+/// The client's default budget per Ordoro account: 400 requests a minute (a fifth of Ordoro's
+/// 500 left free for the merchant's other tools, since the limit is account-wide) and 8 in
+/// flight.
+pub const DEFAULT_ORDORO_BUDGET: RateBudget =
+    RateBudget { per_minute: ORDORO_REQUESTS_PER_MINUTE * 4 / 5, max_in_flight: 8 };
 
-impl Default for OrdoroBudget {
-    fn default() -> Self {
-        OrdoroBudget { requests_per_minute: ORDORO_REQUESTS_PER_MINUTE * 4 / 5, max_in_flight: 8 }
+fn validate_budget(budget: &RateBudget) -> Result<()> {
+    if budget.per_minute == 0 || budget.max_in_flight == 0 {
+        return Err(Error::config(
+            "the Ordoro budget must allow at least one request a minute and one in flight",
+        ));
     }
-}
-
-impl OrdoroBudget {
-    /// The window the request count applies to.
-    pub const WINDOW: Duration = Duration::from_secs(60);
-
-    fn validate(&self) -> Result<()> {
-        if self.requests_per_minute == 0 || self.max_in_flight == 0 {
-            return Err(Error::config(
-                "the Ordoro budget must allow at least one request a minute and one in flight",
-            ));
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// The settings of an [`OrdoroClient`](super::OrdoroClient).
@@ -58,8 +41,8 @@ pub struct OrdoroConfig {
     pub key_id: String,
     /// The API key's client secret (the Basic auth password).
     pub key_secret: SecretString,
-    /// Request budget for the account.
-    pub budget: OrdoroBudget,
+    /// Request budget for the account (default [`DEFAULT_ORDORO_BUDGET`]).
+    pub budget: RateBudget,
     /// Allows `http://` for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`): for a
     /// simulator served locally. Any other `http://` URL is refused.
     pub allow_insecure_loopback: bool,
@@ -72,7 +55,7 @@ impl OrdoroConfig {
             base_url: DEFAULT_BASE_URL.to_owned(),
             key_id: key_id.into(),
             key_secret: key_secret.into(),
-            budget: OrdoroBudget::default(),
+            budget: DEFAULT_ORDORO_BUDGET,
             allow_insecure_loopback: false,
         }
     }
@@ -84,7 +67,7 @@ impl OrdoroConfig {
     }
 
     /// Replaces the budget.
-    pub fn with_budget(mut self, budget: OrdoroBudget) -> Self {
+    pub fn with_budget(mut self, budget: RateBudget) -> Self {
         self.budget = budget;
         self
     }
@@ -103,7 +86,7 @@ impl OrdoroConfig {
         if secrecy::ExposeSecret::expose_secret(&self.key_secret).is_empty() {
             return Err(Error::config("the Ordoro API key secret is empty"));
         }
-        self.budget.validate()?;
+        validate_budget(&self.budget)?;
         validate_base_url(&self.base_url, self.allow_insecure_loopback)
     }
 }
@@ -195,8 +178,7 @@ mod tests {
     fn empty_credentials_and_zero_budget_are_refused() {
         let no_secret = OrdoroConfig::new("id", String::new());
         assert_eq!(no_secret.validated_base().unwrap_err().kind(), ErrorKind::Config);
-        let zero = config(DEFAULT_BASE_URL)
-            .with_budget(OrdoroBudget { requests_per_minute: 0, max_in_flight: 1 });
+        let zero = config(DEFAULT_BASE_URL).with_budget(RateBudget::new(0, 1));
         assert_eq!(zero.validated_base().unwrap_err().kind(), ErrorKind::Config);
     }
 

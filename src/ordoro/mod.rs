@@ -9,8 +9,10 @@ mod client;
 mod config;
 mod error;
 
-pub use client::{MAX_PAGE_SIZE, OrdoroClient};
-pub use config::{DEFAULT_BASE_URL, ORDORO_REQUESTS_PER_MINUTE, OrdoroBudget, OrdoroConfig};
+pub use client::{MAX_PAGE_SIZE, OrdoroClient, ordoro_retry_policy};
+pub use config::{
+    DEFAULT_BASE_URL, DEFAULT_ORDORO_BUDGET, ORDORO_REQUESTS_PER_MINUTE, OrdoroConfig,
+};
 pub use error::{REQUEST_ID_HEADER, is_duplicate_order};
 
 use crate::Result;

@@ -6,7 +6,7 @@
 
 mod wire;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -172,6 +172,7 @@ struct State {
     next_order_pk: i64,
     next_line_id: i64,
     next_request: u64,
+    scripted: VecDeque<Fault>,
     stats: OrdoroSimStats,
 }
 
@@ -316,6 +317,12 @@ impl OrdoroSim {
         }
     }
 
+    /// Queues faults for the next requests, in order of arrival; they take the place of the
+    /// seeded dice until used up (`Fault::None` serves one request normally).
+    pub fn script_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.lock().scripted.extend(faults);
+    }
+
     /// What the simulator has seen and done so far.
     pub fn stats(&self) -> OrdoroSimStats {
         let mut stats = self.lock().stats.clone();
@@ -348,6 +355,13 @@ impl OrdoroSim {
         state.stats.requests += 1;
         *state.stats.requests_by_route.entry(label.to_owned()).or_default() += 1;
         format!("sim-ordoro-{:08}", state.next_request)
+    }
+
+    fn next_fault(&self) -> (Fault, Duration) {
+        match self.lock().scripted.pop_front() {
+            Some(fault) => (fault, Duration::ZERO),
+            None => self.dice.roll(),
+        }
     }
 
     fn count(&self, bump: impl FnOnce(&mut OrdoroSimStats)) {
@@ -472,7 +486,7 @@ impl HttpTransport for OrdoroSim {
         let method = request.method().clone();
         let route = parse_route(request.uri().path());
         let request_id = self.begin(&route_label(&method, route.as_ref()));
-        let (fault, extra) = self.dice.roll();
+        let (fault, extra) = self.next_fault();
         if fault == Fault::Throttle || !self.meter.admit(self.clock.now()) {
             self.clock.sleep(self.config.latency.rejected).await;
             let reply = self.throttled();
