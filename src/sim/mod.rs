@@ -177,3 +177,5 @@ impl RateMeter {
         self.limit
     }
 }
+
+pub mod qbo;

@@ -19,7 +19,7 @@ mod reqwest;
 pub use self::reqwest::ReqwestTransport;
 pub use pacing::{
     BudgetStats, Classifier, Idempotent, PacedTransport, Permit, RateBudget, ResponseClass,
-    RetryPolicy, SharedBudget,
+    RetryPolicy, SendFailure, SharedBudget, Signer,
 };
 
 /// A request with its whole body in memory (cheap to clone for a retry).

@@ -478,9 +478,57 @@ fn target_of(parts: &http::request::Parts) -> String {
     format!("{}{}", parts.uri.host().unwrap_or(""), parts.uri.path())
 }
 
+/// Adds credentials to a request once it has waited its turn, just before each attempt is sent,
+/// so that a request queued behind a long pause never goes out with a token that expired
+/// meanwhile.
+#[async_trait::async_trait]
+pub trait Signer: Send + Sync {
+    /// Signs `request` (for example sets its `Authorization` header).
+    async fn sign(&self, request: &mut HttpRequest) -> crate::Result<()>;
+}
+
+/// Why [`PacedTransport::send_signed`] got no response.
+#[derive(Debug)]
+pub enum SendFailure {
+    /// No response arrived.
+    Transport(TransportError),
+    /// The signer failed (for example the token could not be refreshed).
+    Sign(crate::Error),
+}
+
+impl From<TransportError> for SendFailure {
+    fn from(e: TransportError) -> Self {
+        SendFailure::Transport(e)
+    }
+}
+
 #[async_trait::async_trait]
 impl HttpTransport for PacedTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        match self.send_paced(request, None).await {
+            Ok(response) => Ok(response),
+            Err(SendFailure::Transport(e)) => Err(e),
+            Err(SendFailure::Sign(e)) => Err(TransportError::new(TransportErrorKind::Other, e)),
+        }
+    }
+}
+
+impl PacedTransport {
+    /// Sends like [`HttpTransport::send`], letting `signer` sign each attempt after it has waited
+    /// its turn.
+    pub async fn send_signed(
+        &self,
+        request: HttpRequest,
+        signer: &dyn Signer,
+    ) -> Result<HttpResponse, SendFailure> {
+        self.send_paced(request, Some(signer)).await
+    }
+
+    async fn send_paced(
+        &self,
+        request: HttpRequest,
+        signer: Option<&dyn Signer>,
+    ) -> Result<HttpResponse, SendFailure> {
         let idempotent = is_idempotent(&request);
         let (parts, body) = request.into_parts();
         let attempts = self.retry.max_attempts.max(1);
@@ -489,7 +537,11 @@ impl HttpTransport for PacedTransport {
             attempt += 1;
             let last = attempt >= attempts;
             let permit = self.budget.acquire().await;
-            let result = self.inner.send(rebuild(&parts, &body)).await;
+            let mut attempt_request = rebuild(&parts, &body);
+            if let Some(signer) = signer {
+                signer.sign(&mut attempt_request).await.map_err(SendFailure::Sign)?;
+            }
+            let result = self.inner.send(attempt_request).await;
             drop(permit);
             let wait = match result {
                 Ok(response) => match (self.classify)(&response) {
@@ -538,7 +590,7 @@ impl HttpTransport for PacedTransport {
                                 TransportErrorKind::Timeout | TransportErrorKind::Io
                             ));
                     if !may_retry || last {
-                        return Err(error);
+                        return Err(SendFailure::Transport(error));
                     }
                     let wait = self.jittered_backoff(attempt);
                     tracing::warn!(
