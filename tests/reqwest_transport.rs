@@ -1,4 +1,4 @@
-//! The reqwest transport end to end, in real time, against the simulators served on
+//! The reqwest transport end to end, in real time, against the simulated Ordoro and QBO served on
 //! 127.0.0.1 over HTTP/1.1: requests and answers cross a real socket, and network failures
 //! (refused connections, silence, a connection dropped after the work was done) come back as
 //! the right transport error kinds.
@@ -10,13 +10,19 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use qbo_ordoro::model::ordoro::{LineProduct, NewOrder, NewOrderLine, OrdoroAddress};
+use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::ordoro::{OrdoroApiExt, OrdoroClient, OrdoroConfig};
+use qbo_ordoro::qbo::{QboApi, QboClient, QboConfig, QboEnvironment};
 use qbo_ordoro::sim::Fault;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimCredentials, SimLatency};
+use qbo_ordoro::sim::qbo::{QboSim, simple_sale};
+use qbo_ordoro::store::StoredToken;
 use qbo_ordoro::transport::ReqwestTransport;
 use qbo_ordoro::{
-    Clock, ErrorKind, HttpTransport, OrdoroApi, SharedTransport, TokioClock, TransportErrorKind,
+    Clock, ErrorKind, HttpTransport, OrdoroApi, SharedTransport, TokenStore, TokioClock,
+    TransportErrorKind,
 };
+use secrecy::ExposeSecret;
 
 const KEY_ID: &str = "loopback-id";
 const KEY_SECRET: &str = "loopback-secret-5e1";
@@ -185,4 +191,68 @@ impl HttpTransport for Redirect {
             .body(Bytes::new())
             .unwrap())
     }
+}
+
+/// Keeps one company's OAuth token in memory.
+#[derive(Debug)]
+struct OneToken(std::sync::Mutex<Option<StoredToken>>);
+
+#[async_trait::async_trait]
+impl TokenStore for OneToken {
+    async fn load_token(&self, _realm: &str) -> qbo_ordoro::Result<Option<StoredToken>> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+
+    async fn save_token(&self, _realm: &str, token: &StoredToken) -> qbo_ordoro::Result<()> {
+        *self.0.lock().unwrap() = Some(token.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qbo_token_refresh_and_reads_round_trip_over_loopback() {
+    const REALM: &str = "9130350000000001";
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::system());
+    let sim = Arc::new(QboSim::new(clock.clone()));
+    let connected = sim.connect(REALM);
+    sim.add_class(REALM, "Ordoro", true, None);
+    let sale =
+        simple_sale(EntityKind::Invoice, "1001", Some(("1", "Ordoro")), "19.99".parse().unwrap());
+    let stored = sim.insert(REALM, sale);
+    let (addr, server) = support::serve(SharedTransport::from_arc(sim.clone())).await;
+
+    // No access token yet: the first call refreshes through the token endpoint on loopback.
+    let tokens = Arc::new(OneToken(std::sync::Mutex::new(Some(StoredToken {
+        refresh_token: connected.refresh_token.clone(),
+        access_token: None,
+        access_expires_at: None,
+    }))));
+    let environment = QboEnvironment::Custom {
+        api_base: format!("http://{addr}"),
+        token_url: format!("http://{addr}/oauth2/v1/tokens/bearer"),
+    };
+    let mut config =
+        QboConfig::new(REALM, environment, "sim-client-id", "sim-client-secret".into());
+    config.allow_insecure_loopback = true;
+    let transport = SharedTransport::new(ReqwestTransport::new().unwrap());
+    let client = QboClient::new(config, transport, clock, tokens.clone()).unwrap();
+
+    let fetched = client.get_transaction(EntityKind::Invoice, &stored.id).await.unwrap().unwrap();
+    assert_eq!(fetched.doc_number.as_deref(), Some("1001"));
+    assert_eq!(fetched.total_amt, Some("19.99".parse().unwrap()));
+    let by_number = client.find_by_doc_number(EntityKind::Invoice, "1001").await.unwrap();
+    assert_eq!(by_number.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [stored.id.as_str()]);
+    let classes = client.find_classes("Ordoro").await.unwrap();
+    assert_eq!(classes.len(), 1);
+    assert!(client.get_transaction(EntityKind::Invoice, "999999").await.unwrap().is_none());
+    server.abort();
+
+    let saved = tokens.0.lock().unwrap().clone().unwrap();
+    assert!(saved.access_token.is_some(), "the refreshed token was saved");
+    assert_ne!(
+        saved.refresh_token.expose_secret(),
+        connected.refresh_token.expose_secret(),
+        "the refresh rotated the token"
+    );
+    assert!(sim.is_refresh_token_valid(saved.refresh_token.expose_secret()));
 }

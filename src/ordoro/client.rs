@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::config::OrdoroConfig;
+use super::config::{DEFAULT_ORDORO_BUDGET, OrdoroConfig};
 use super::error as wire_error;
 use super::{OrderQuery, OrdoroApi};
 use crate::model::ordoro::{
@@ -51,12 +51,15 @@ const USER_AGENT: &str = concat!("qbo-ordoro/", env!("CARGO_PKG_VERSION"));
 /// `Debug` shows the base URL and key id, never the secret.
 #[derive(Clone)]
 pub struct OrdoroClient {
+    /// The host's transport, as given.
+    raw: SharedTransport,
+    /// What requests go through: `raw`, paced unless the client is unpaced.
     transport: SharedTransport,
+    pacing: Option<(SharedBudget, RetryPolicy)>,
     base: String,
     key_id: String,
     authorization: SecretString,
     clock: Arc<dyn Clock>,
-    budget: Option<SharedBudget>,
 }
 
 impl fmt::Debug for OrdoroClient {
@@ -65,7 +68,7 @@ impl fmt::Debug for OrdoroClient {
             .field("base", &self.base)
             .field("key_id", &self.key_id)
             .field("authorization", &"<redacted>")
-            .field("budget", &self.budget.as_ref().map(SharedBudget::budget))
+            .field("budget", &self.budget().map(SharedBudget::budget))
             .finish_non_exhaustive()
     }
 }
@@ -82,34 +85,9 @@ impl OrdoroClient {
         transport: SharedTransport,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        Self::with_retry_policy(config, transport, clock, ordoro_retry_policy(0))
-    }
-
-    /// As [`OrdoroClient::new`], with another retry policy (a seed of its own, fewer attempts).
-    pub fn with_retry_policy(
-        config: OrdoroConfig,
-        transport: SharedTransport,
-        clock: Arc<dyn Clock>,
-        retry: RetryPolicy,
-    ) -> Result<Self> {
-        config.validated_base()?;
         let budget = SharedBudget::new(config.budget, clock.clone());
-        Self::with_shared_budget(config, transport, clock, budget, retry)
-    }
-
-    /// A client that draws on `budget`, shared with other clients of the same Ordoro account
-    /// (Ordoro's limit is account-wide). `config.budget` is ignored in favour of `budget`'s.
-    pub fn with_shared_budget(
-        config: OrdoroConfig,
-        transport: SharedTransport,
-        clock: Arc<dyn Clock>,
-        budget: SharedBudget,
-        retry: RetryPolicy,
-    ) -> Result<Self> {
-        let paced = PacedTransport::with_budget(transport, budget.clone(), retry);
-        let mut client = Self::unpaced(config, SharedTransport::new(paced), clock)?;
-        client.budget = Some(budget);
-        Ok(client)
+        let client = Self::unpaced(config, transport, clock)?;
+        Ok(client.paced(budget, ordoro_retry_policy(0)))
     }
 
     /// A client that sends straight through `transport` without pacing or retries: for a
@@ -122,19 +100,44 @@ impl OrdoroClient {
         let base = config.validated_base()?;
         let authorization = basic_authorization(&config);
         Ok(OrdoroClient {
+            raw: transport.clone(),
             transport,
+            pacing: None,
             base,
             key_id: config.key_id,
             authorization,
             clock,
-            budget: None,
         })
     }
 
-    /// The budget the client draws on (`None` for an [`unpaced`](Self::unpaced) client): its
-    /// [`stats`](SharedBudget::stats) show how close the client came to the limit.
+    /// Draws on `budget` instead of a budget of its own: give every client of one Ordoro
+    /// account the same budget, since Ordoro's limit is account-wide.
+    pub fn with_budget(self, budget: SharedBudget) -> Self {
+        let retry = self.pacing.as_ref().map_or_else(|| ordoro_retry_policy(0), |p| p.1.clone());
+        self.paced(budget, retry)
+    }
+
+    /// Retries by `policy` (the default is [`ordoro_retry_policy`] with seed 0).
+    pub fn with_retry_policy(self, policy: RetryPolicy) -> Self {
+        let budget = match &self.pacing {
+            Some((budget, _)) => budget.clone(),
+            None => SharedBudget::new(DEFAULT_ORDORO_BUDGET, self.clock.clone()),
+        };
+        self.paced(budget, policy)
+    }
+
+    fn paced(mut self, budget: SharedBudget, retry: RetryPolicy) -> Self {
+        let paced = PacedTransport::with_budget(self.raw.clone(), budget.clone(), retry.clone());
+        self.transport = SharedTransport::new(paced);
+        self.pacing = Some((budget, retry));
+        self
+    }
+
+    /// The budget the client draws on (`None` for an [`unpaced`](Self::unpaced) client), to
+    /// share with another client of the account; its [`stats`](SharedBudget::stats) show how
+    /// close the client came to the limit.
     pub fn budget(&self) -> Option<&SharedBudget> {
-        self.budget.as_ref()
+        self.pacing.as_ref().map(|(budget, _)| budget)
     }
 
     /// The base URL requests go to.
