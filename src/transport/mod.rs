@@ -12,7 +12,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub mod pacing;
+#[cfg(feature = "reqwest")]
+mod reqwest;
 
+#[cfg(feature = "reqwest")]
+pub use self::reqwest::ReqwestTransport;
 pub use pacing::{
     BudgetStats, Classifier, Idempotent, PacedTransport, Permit, RateBudget, ResponseClass,
     RetryPolicy, SendFailure, SharedBudget, Signer,
