@@ -38,6 +38,8 @@ pub use error::{Error, ErrorKind, Result, Service};
 pub use ordoro::OrdoroApi;
 pub use qbo::QboApi;
 pub use store::{Store, TokenStore};
+#[cfg(feature = "reqwest")]
+pub use transport::ReqwestTransport;
 pub use transport::{
     HttpRequest, HttpResponse, HttpTransport, SharedTransport, TransportError, TransportErrorKind,
 };
