@@ -235,6 +235,17 @@ pub trait Store: TokenStore {
     async fn ledger_entry(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>>;
     /// Inserts or replaces a ledger entry alone (used to record a pending create before sending it).
     async fn put_ledger_entry(&self, entry: &LedgerEntry) -> Result<()>;
+    /// Removes a transaction's ledger entry: the engine calls it when a [`LedgerState::Pending`]
+    /// create is known not to have happened (Ordoro rejected it, or a lookup after a crash found
+    /// no order), so that the transaction is created afresh when it is next read. Removing an
+    /// absent entry is not an error. The default refuses: a store must implement it to run the
+    /// engine.
+    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
+        Err(crate::Error::store(format!(
+            "this store cannot remove ledger entries (needed to clear the pending create of {} {})",
+            key.entity, key.qbo_id
+        )))
+    }
     /// Ledger entries of `realm` still [`LedgerState::Pending`].
     async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>>;
     /// Writes the log entry, the ledger entry and the cursor move in one atomic step.
