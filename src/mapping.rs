@@ -67,6 +67,7 @@ pub struct MappedOrder {
 }
 
 /// What to do with a transaction.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Create this order.
@@ -132,6 +133,9 @@ pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
         .collect();
     if lines.is_empty() {
         return Decision::Skip { reason: SkipReason::NotShippable, detail: "no lines".into() };
+    }
+    if addr.city.is_none() && addr.line2.is_none() {
+        return Decision::Error { code: "missing_city_line".into(), message: "no city".into() };
     }
     let address = to_address(addr);
     let order_id = order_id_for(txn.kind, &doc.id);

@@ -52,7 +52,7 @@ impl WindowPager {
 
     /// The next query to send, or `None` when the window is read.
     pub(crate) fn next_query(&self) -> Option<UpdatedQuery> {
-        (!self.done).then(|| UpdatedQuery {
+        (!self.done).then_some(UpdatedQuery {
             entity: self.entity,
             from: self.from,
             to: self.to,

@@ -568,7 +568,12 @@ impl SyncEngine {
                     return Ok(Outcome::done(log).removing(Some(key)));
                 }
                 Err(err) => {
-                    return Ok(self.failed(ctx, &facts, &err, "could not settle an earlier create"));
+                    return Ok(self.failed(
+                        ctx,
+                        &facts,
+                        &err,
+                        "could not settle an earlier create",
+                    ));
                 }
             }
         }
