@@ -13,9 +13,9 @@ use qbo_ordoro::engine::{
     reason,
 };
 use qbo_ordoro::model::qbo::EntityKind::{Invoice, SalesReceipt};
+use qbo_ordoro::store::MemoryStore;
 use qbo_ordoro::store::{Action, LedgerState, LogEntry};
-use qbo_ordoro::{Clock, ManualClock};
-use support::store::TestStore;
+use qbo_ordoro::{Clock, ManualClock, Store};
 use support::{FakeOrdoro, FakeQbo, pacific, sale, sale_with_bad_address, utc};
 
 const REALM: &str = "9130";
@@ -24,7 +24,7 @@ struct World {
     clock: Arc<ManualClock>,
     qbo: Arc<FakeQbo>,
     ordoro: Arc<FakeOrdoro>,
-    store: Arc<TestStore>,
+    store: Arc<MemoryStore>,
 }
 
 impl World {
@@ -37,7 +37,7 @@ impl World {
         World {
             qbo: FakeQbo::new(REALM, clock.clone()),
             ordoro: FakeOrdoro::new(clock.clone()),
-            store: Arc::new(TestStore::default()),
+            store: Arc::new(MemoryStore::new()),
             clock,
         }
     }
@@ -121,13 +121,13 @@ async fn the_first_run_creates_every_eligible_order_and_the_second_creates_none(
     assert_eq!(created.realm, REALM);
     assert_eq!(created.run_id, first.run_id);
     assert!(created.last_updated.is_some());
-    assert_eq!(w.store.log().len(), 6, "every transaction leaves one entry");
+    assert_eq!(w.store.log_entries().len(), 6, "every transaction leaves one entry");
     assert_eq!(
         w.cursor("Invoice"),
         Some(first.started_at),
         "a fully handled window moves the cursor to the run's start"
     );
-    assert!(w.store.ledger().iter().all(|e| e.state == LedgerState::Created));
+    assert!(w.store.ledger_entries().iter().all(|e| e.state == LedgerState::Created));
 
     w.later(15);
     let qbo_before = w.qbo.calls();
@@ -321,7 +321,7 @@ async fn with_updates_on_a_changed_transaction_updates_its_order() {
     assert_eq!(w.ordoro.calls("update_line"), 1);
     assert_eq!(w.ordoro.calls("update_shipping_address"), 1);
     assert_eq!(w.ordoro.calls("create_order"), 1);
-    let ledger = w.store.ledger();
+    let ledger = w.store.ledger_entries();
     assert_eq!(ledger[0].sync_token, "1", "the ledger records the version now mirrored");
 
     // The same version read again (the overlap) is unchanged: no more writes.
@@ -363,8 +363,8 @@ async fn a_dry_run_writes_nothing_and_reports_what_it_would_do() {
     assert!(r.entries.iter().all(|e| e.dry_run));
     assert!(entry_for(&r.entries, "1").detail.as_deref().unwrap().contains("would create"));
     assert_eq!(w.ordoro.writes(), 0);
-    assert!(w.store.log().is_empty());
-    assert!(w.store.ledger().is_empty());
+    assert!(w.store.log_entries().is_empty());
+    assert!(w.store.ledger_entries().is_empty());
     assert!(w.store.cursors().is_empty());
 
     // The real run afterwards does create it.
@@ -385,7 +385,7 @@ async fn a_lost_create_response_yields_exactly_one_order() {
     assert!(e.detail.as_deref().unwrap().contains("lookup"), "{e:?}");
     assert_eq!(w.ordoro.calls("create_order"), 1, "settled by lookup, not by a second POST");
     assert_eq!(w.order_count("QBO-INV-1"), 1);
-    assert_eq!(w.store.ledger()[0].state, LedgerState::Created);
+    assert_eq!(w.store.ledger_entries()[0].state, LedgerState::Created);
 }
 
 #[tokio::test]
@@ -415,7 +415,7 @@ async fn a_crash_between_the_create_and_the_save_then_a_restart_yields_exactly_o
         assert!(tokio::time::timeout(Duration::from_secs(30), run).await.is_err());
     }
     assert_eq!(w.ordoro.orders().len(), 1, "the first create reached Ordoro");
-    let ledger = w.store.ledger();
+    let ledger = w.store.ledger_entries();
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].state, LedgerState::Pending);
     assert_eq!(w.cursor("Invoice"), None, "nothing was handled");
@@ -431,7 +431,7 @@ async fn a_crash_between_the_create_and_the_save_then_a_restart_yields_exactly_o
     let settled = &r.entries[0];
     assert_eq!((settled.qbo_id.as_str(), settled.action), ("1", Action::Created));
     assert!(settled.detail.as_deref().unwrap().contains("interrupted"));
-    assert!(w.store.ledger().iter().all(|e| e.state == LedgerState::Created));
+    assert!(w.store.ledger_entries().iter().all(|e| e.state == LedgerState::Created));
 }
 
 #[tokio::test(start_paused = true)]
@@ -454,11 +454,11 @@ async fn a_crash_before_the_create_reached_ordoro_creates_it_on_restart() {
         assert!(tokio::time::timeout(Duration::from_secs(60), run).await.is_err());
         assert!(slow.orders().is_empty());
     }
-    assert_eq!(w.store.ledger()[0].state, LedgerState::Pending);
+    assert_eq!(w.store.ledger_entries()[0].state, LedgerState::Pending);
     let r = w.engine(SyncConfig::default()).run_incremental(&RunOptions::default()).await.unwrap();
     assert_eq!(r.summary.created, 1, "{:?}", reasons(&r.entries));
     assert_eq!(w.order_count("QBO-INV-1"), 1);
-    assert_eq!(w.store.ledger()[0].state, LedgerState::Created);
+    assert_eq!(w.store.ledger_entries()[0].state, LedgerState::Created);
 }
 
 #[tokio::test]
@@ -525,7 +525,11 @@ async fn a_permanent_failure_is_logged_handled_and_retried_after_an_edit() {
     );
     assert!(f.message.contains("sku"));
     assert_eq!(w.cursor("Invoice"), Some(r.started_at), "the failure counts as handled");
-    assert_eq!(w.store.ledger().len(), 1, "no pending entry is left for the rejected create");
+    assert_eq!(
+        w.store.ledger_entries().len(),
+        1,
+        "no pending entry is left for the rejected create"
+    );
 
     w.later(10);
     w.qbo.edit(Invoice, "1", |_| {});
@@ -604,7 +608,7 @@ async fn voids_leave_orders_alone_unless_cancel_on_void_is_on() {
     let e = entry_for(&r.entries, "1");
     assert_eq!((e.action, e.reason.as_deref()), (Action::Updated, Some(reason::VOIDED)));
     assert_eq!(w.ordoro.order("3-QBO-INV-1").unwrap().status, "cancelled");
-    let entry = w.store.ledger().into_iter().find(|e| e.key.qbo_id == "1").unwrap();
+    let entry = w.store.ledger_entries().into_iter().find(|e| e.key.qbo_id == "1").unwrap();
     assert_eq!(entry.state, LedgerState::Cancelled);
 
     // A delete comes from the change feed.
@@ -691,4 +695,70 @@ async fn the_builder_says_what_is_missing() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("page_size"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_and_restart_over_sqlite_yields_exactly_one_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sync.db");
+    let w = World::new();
+    w.add_sale("1", 30);
+    w.ordoro.hang_after_create(true);
+    {
+        let store = Arc::new(qbo_ordoro::store::SqliteStore::open(&path).unwrap());
+        let engine = SyncEngine::builder()
+            .qbo(w.qbo.clone())
+            .ordoro(w.ordoro.clone())
+            .store(store)
+            .clock(w.clock.clone())
+            .build()
+            .unwrap();
+        let options = RunOptions::default();
+        let run = engine.run_incremental(&options);
+        assert!(tokio::time::timeout(Duration::from_secs(30), run).await.is_err());
+    }
+    w.ordoro.hang_after_create(false);
+    // A new process opens the same file.
+    let store = Arc::new(qbo_ordoro::store::SqliteStore::open(&path).unwrap());
+    assert_eq!(store.pending_entries(REALM).await.unwrap().len(), 1);
+    let engine = SyncEngine::builder()
+        .qbo(w.qbo.clone())
+        .ordoro(w.ordoro.clone())
+        .store(store.clone())
+        .clock(w.clock.clone())
+        .build()
+        .unwrap();
+    let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
+    assert_eq!(r.summary.created, 1);
+    assert_eq!(w.order_count("QBO-INV-1"), 1);
+    assert_eq!(w.ordoro.calls("create_order"), 1);
+    assert!(store.pending_entries(REALM).await.unwrap().is_empty());
+    let logged = store.run_summary(&r.run_id).await.unwrap();
+    assert_eq!(logged, r.summary, "the store's log agrees with the report");
+}
+
+#[tokio::test]
+async fn both_stores_remove_a_ledger_entry() {
+    use qbo_ordoro::store::{LedgerEntry, LedgerKey, MemoryStore, SqliteStore};
+    let stores: Vec<Arc<dyn qbo_ordoro::Store>> =
+        vec![Arc::new(MemoryStore::new()), Arc::new(SqliteStore::open_in_memory().unwrap())];
+    for store in stores {
+        let key = LedgerKey { realm: REALM.into(), entity: Invoice, qbo_id: "1".into() };
+        let entry = LedgerEntry {
+            key: key.clone(),
+            order_id: "QBO-INV-1".into(),
+            order_number: None,
+            sync_token: "0".into(),
+            state: LedgerState::Pending,
+            updated_at: utc(2024, 6, 3, 12, 0, 0),
+        };
+        store.put_ledger_entry(&entry).await.unwrap();
+        let other = LedgerKey { qbo_id: "2".into(), ..key.clone() };
+        store.put_ledger_entry(&LedgerEntry { key: other.clone(), ..entry.clone() }).await.unwrap();
+        store.remove_ledger_entry(&key).await.unwrap();
+        assert_eq!(store.ledger_entry(&key).await.unwrap(), None);
+        assert!(store.ledger_entry(&other).await.unwrap().is_some(), "only that entry goes");
+        store.remove_ledger_entry(&key).await.unwrap();
+        assert_eq!(store.pending_entries(REALM).await.unwrap().len(), 1);
+    }
 }

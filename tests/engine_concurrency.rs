@@ -10,15 +10,15 @@ use std::time::Duration;
 use qbo_ordoro::engine::{RunOptions, SyncConfig, SyncEngine};
 use qbo_ordoro::model::qbo::EntityKind::Invoice;
 use qbo_ordoro::store::LedgerState;
+use qbo_ordoro::store::MemoryStore;
 use qbo_ordoro::{Clock, TokioClock};
-use support::store::TestStore;
 use support::{FakeOrdoro, FakeQbo, pacific, sale, utc};
 
 struct World {
     clock: Arc<TokioClock>,
     qbo: Arc<FakeQbo>,
     ordoro: Arc<FakeOrdoro>,
-    store: Arc<TestStore>,
+    store: Arc<MemoryStore>,
 }
 
 fn world(sales: usize) -> World {
@@ -32,7 +32,7 @@ fn world(sales: usize) -> World {
     let ordoro = FakeOrdoro::new(clock.clone());
     ordoro.create_delay(Duration::from_millis(400));
     ordoro.vary_create_delay(true);
-    World { clock, qbo, ordoro, store: Arc::new(TestStore::default()) }
+    World { clock, qbo, ordoro, store: Arc::new(MemoryStore::new()) }
 }
 
 fn engine(w: &World, max_concurrency: usize) -> SyncEngine {
@@ -72,11 +72,11 @@ async fn a_crash_at_any_moment_keeps_the_cursor_honest_and_the_restart_exact() {
             let run = e.run_incremental(&options);
             let _ = tokio::time::timeout(Duration::from_millis(crash_after_ms), run).await;
         }
-        saw_pending |= w.store.ledger().iter().any(|e| e.state == LedgerState::Pending);
+        saw_pending |= w.store.ledger_entries().iter().any(|e| e.state == LedgerState::Pending);
         // Invariant: every transaction stamped before the saved cursor is handled.
         if let Some(cursor) = w.store.cursors().get("9130/Invoice").copied() {
             saw_partial_cursor |= cursor < start;
-            let ledger = w.store.ledger();
+            let ledger = w.store.ledger_entries();
             for i in 0..12 {
                 let at = utc(2024, 6, 3, 12, 0, 0) - chrono::Duration::seconds(600 - (i / 2) * 10);
                 if at < cursor {
@@ -100,7 +100,7 @@ async fn a_crash_at_any_moment_keeps_the_cursor_honest_and_the_restart_exact() {
                 orders.iter().filter(|o| o.cart_order_id.as_deref() == Some(id.as_str())).count();
             assert_eq!(n, 1, "crash at {crash_after_ms} ms: {id}");
         }
-        assert!(w.store.ledger().iter().all(|e| e.state == LedgerState::Created));
+        assert!(w.store.ledger_entries().iter().all(|e| e.state == LedgerState::Created));
     }
     assert!(saw_partial_cursor, "some crash came after a checkpoint mid-window");
     assert!(saw_pending, "some crash came between a create and its save");

@@ -111,6 +111,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
+        self.lock().ledger.remove(key);
+        Ok(())
+    }
+
     async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>> {
         let state = self.lock();
         Ok(state

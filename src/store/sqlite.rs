@@ -775,6 +775,24 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
+        self.run(
+            || {
+                format!(
+                    "could not remove the ledger entry of {} {} {}",
+                    key.realm, key.entity, key.qbo_id
+                )
+            },
+            |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM ledger WHERE realm = ?1 AND entity = ?2 AND qbo_id = ?3",
+                )?
+                .execute(params![key.realm, key.entity.as_str(), key.qbo_id])
+                .map(|_| ())
+            },
+        )
+    }
+
     async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>> {
         self.run(
             || format!("could not list the pending ledger entries of realm {realm}"),

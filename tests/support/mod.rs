@@ -600,5 +600,3 @@ impl OrdoroApi for FakeOrdoro {
         })
     }
 }
-
-pub mod store;
