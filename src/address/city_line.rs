@@ -205,10 +205,20 @@ fn zip_at_end(t: &Tokens<'_>, end: usize, format: Format) -> (Zip, usize) {
     if let Some(z) = format.normalize(last) {
         return (Zip::Valid(z), end - 1);
     }
+    if format == Format::Ie && is_dublin_district(last) {
+        return (Zip::Missing, end);
+    }
     if has_digit(last) {
-        return (Zip::Invalid, end - 1);
+        let both = format.two_tokens() && end >= 2 && has_digit(t.text(end - 2)) && !t.comma_before(end - 1);
+        return (Zip::Invalid, if both { end - 2 } else { end - 1 });
     }
     (Zip::Missing, end)
+}
+
+/// Dublin's postal districts (`Dublin 2`, `Dublin 6W`) end the town, they are not Eircodes.
+fn is_dublin_district(tok: &str) -> bool {
+    let digits = tok.trim_end_matches(['W', 'w']);
+    !digits.is_empty() && digits.len() <= 2 && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Two tokens joined by one space, on the stack when short (postcodes always are).

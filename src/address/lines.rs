@@ -146,6 +146,7 @@ pub(crate) fn street_kind(line: &str) -> StreetKind {
     let starts_digit = line.trim_start().starts_with(|c: char| c.is_ascii_digit())
         || (line.trim_start().starts_with('#') && t.starts_with(|c: char| c.is_ascii_digit()));
     let digit = has_digit(line);
+    let numbered = has_number_token(line);
     let mut street_word = false;
     let mut unit_word = false;
     for_each_word(line, |i, w| {
@@ -158,13 +159,21 @@ pub(crate) fn street_kind(line: &str) -> StreetKind {
     }
     if starts_digit || (digit && street_word) {
         StreetKind::Strong
-    } else if digit {
+    } else if numbered {
         StreetKind::Digit
     } else if street_word || unit_word {
         StreetKind::Word
     } else {
         StreetKind::NotStreet
     }
+}
+
+/// Whether a line has a token that is a number (`3`, `4B`, `#05-01`, `(CVN 68)`), as unit and
+/// building lines do, unlike names with a digit in a rank or title (`PO1 Mike Lee`).
+fn has_number_token(line: &str) -> bool {
+    line.split(|c: char| c.is_whitespace() || c == ',')
+        .map(|w| w.trim_start_matches(['#', '(', '-', 'N', 'n', 'º', '°']))
+        .any(|w| w.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// Whether a line is only a phone number, with or without a label (`Tel: ...`).
@@ -514,6 +523,9 @@ fn locate_unknown(last: &str, above: Option<&str>, n: usize) -> Result<Located, 
     if let Some(e) = trailing_err {
         return Err(e);
     }
+    if let Some(located) = state_below_city(last, above, n) {
+        return Ok(located);
+    }
     if let Some(p) = us_partial(last)
         && !is_streety(last)
         && (p.state.is_some() || matches!(p.zip, Zip::Valid(_)))
@@ -528,6 +540,18 @@ fn locate_unknown(last: &str, above: Option<&str>, n: usize) -> Result<Located, 
         return Err(AddressErrorCode::MissingCountry);
     }
     Err(AddressErrorCode::MissingCityLine)
+}
+
+/// A U.S. state code alone under `City ZIP` (`Newark 19711` / `DE`).
+fn state_below_city(last: &str, above: Option<&str>, n: usize) -> Option<Located> {
+    let code = Regions::Us.lookup(last)?;
+    let parts = us_partial(above?)?;
+    if parts.state.is_some() || !matches!(parts.zip, Zip::Valid(_)) || n < 2 {
+        return None;
+    }
+    let us = CountryRef { alpha2: "US", territory: None };
+    let city = city_line::finish(us, city_line::CityParts { state: Some(code.to_string()), ..parts }).ok()?;
+    Some(Located { country: us, city, start: n - 2 })
 }
 
 /// Whether a line reads as some country's city line: a postcode-like token at either end and

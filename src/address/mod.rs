@@ -315,7 +315,7 @@ fn parse_free_form(
         country = Some(lookup_country(field).ok_or(AddressErrorCode::UnknownCountry)?);
     }
     if body.is_empty() {
-        return Err(if kept.is_empty() { AddressErrorCode::EmptyInput } else { AddressErrorCode::MissingCityLine });
+        return Err(AddressErrorCode::MissingCityLine);
     }
     let located = lines::locate_city(body, country)?;
     let upper_lines = body.get(..located.start).unwrap_or(&[]);
