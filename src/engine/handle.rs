@@ -276,7 +276,7 @@ impl SyncEngine {
                 self.create(ctx, facts, key, &mapped.order, &warnings).await
             }
             Decision::Skip { reason, detail } => {
-                let log = self.entry(ctx, facts, Action::Skipped, Some(reason.code()), detail);
+                let log = self.entry(ctx, facts, Action::Skipped, Some(reason.as_str()), detail);
                 Ok(Outcome::done(log).removing(stale_pending))
             }
             Decision::Error { code, message } => {
@@ -334,7 +334,7 @@ impl SyncEngine {
             Decision::Create(mapped) => self.update_order(ctx, facts, known, &mapped.order).await,
             Decision::Skip { reason, detail } => {
                 let detail = format!("{detail}; order {label} left as is");
-                let log = self.entry(ctx, facts, Action::Skipped, Some(reason.code()), detail);
+                let log = self.entry(ctx, facts, Action::Skipped, Some(reason.as_str()), detail);
                 Ok(Outcome::done(log).with_order(number))
             }
             Decision::Error { code, message } => {
