@@ -1,6 +1,6 @@
 //! The sync engine against in-memory fakes of its ports, in virtual time.
 
-mod support;
+mod engine_fakes;
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -16,7 +16,7 @@ use qbo_ordoro::model::qbo::EntityKind::{Invoice, SalesReceipt};
 use qbo_ordoro::store::MemoryStore;
 use qbo_ordoro::store::{Action, LedgerState, LogEntry};
 use qbo_ordoro::{Clock, ManualClock, Store};
-use support::{FakeOrdoro, FakeQbo, pacific, sale, sale_with_bad_address, utc};
+use engine_fakes::{FakeOrdoro, FakeQbo, pacific, sale, sale_with_bad_address, utc};
 
 const REALM: &str = "9130";
 
@@ -171,7 +171,7 @@ async fn a_transaction_edited_while_the_run_pages_is_not_lost() {
     w.qbo.on_query(move |n, txns| {
         if n == 2 {
             let t = txns.iter_mut().find(|t| t.doc.id == "1").unwrap();
-            support::bump(&mut t.doc, pacific(clock.now() + chrono::Duration::seconds(1)));
+            engine_fakes::bump(&mut t.doc, pacific(clock.now() + chrono::Duration::seconds(1)));
         }
     });
     let engine = w.engine(SyncConfig { page_size: 2, ..Default::default() });

@@ -2,7 +2,7 @@
 //! bound holds, and a crash at any moment leaves a cursor that never passes an unhandled
 //! transaction and a state from which a restart makes exactly one order per sale.
 
-mod support;
+mod engine_fakes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use qbo_ordoro::model::qbo::EntityKind::Invoice;
 use qbo_ordoro::store::LedgerState;
 use qbo_ordoro::store::MemoryStore;
 use qbo_ordoro::{Clock, TokioClock};
-use support::{FakeOrdoro, FakeQbo, pacific, sale, utc};
+use engine_fakes::{FakeOrdoro, FakeQbo, pacific, sale, utc};
 
 struct World {
     clock: Arc<TokioClock>,

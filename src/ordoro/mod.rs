@@ -5,6 +5,16 @@
 //! body back into [`Error`](crate::Error)s. A create whose response is lost surfaces as
 //! [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown), never as a blind retry.
 
+mod client;
+mod config;
+mod error;
+
+pub use client::{MAX_PAGE_SIZE, OrdoroClient, ordoro_retry_policy};
+pub use config::{
+    DEFAULT_BASE_URL, DEFAULT_ORDORO_BUDGET, ORDORO_REQUESTS_PER_MINUTE, OrdoroConfig,
+};
+pub use error::{REQUEST_ID_HEADER, is_duplicate_order};
+
 use crate::Result;
 use crate::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
@@ -70,4 +80,52 @@ pub trait OrdoroApi: std::fmt::Debug + Send + Sync {
 
     /// `POST /v3/order/{n}/cancel`.
     async fn cancel_order(&self, order_number: &str) -> Result<Order>;
+}
+
+/// Lookups built on [`OrdoroApi`], available on every implementation (the client, the engine's
+/// fakes, `dyn OrdoroApi`).
+#[async_trait::async_trait]
+pub trait OrdoroApiExt: OrdoroApi {
+    /// The order created with `cart_order_id == order_id` in `sales_channel` (any channel when
+    /// `None`), found with `GET /v3/order?cart_order_id=`. The engine calls it to settle an
+    /// [`ErrorKind::OutcomeUnknown`](crate::ErrorKind) create: the mapping sets `cart_order_id`
+    /// to the `order_id`.
+    ///
+    /// Ordoro's order schema does not promise a top-level `cart_order_id` or `sales_channel`, so
+    /// the server's filter is trusted and only an order that names another id or channel is
+    /// dropped. When Ordoro holds several (which the sync never does on purpose), the oldest one (lowest
+    /// id) is returned and a warning is logged.
+    async fn find_by_order_id(
+        &self,
+        order_id: &str,
+        sales_channel: Option<i64>,
+    ) -> Result<Option<Order>> {
+        let query = OrderQuery {
+            cart_order_id: Some(order_id.to_owned()),
+            sales_channel,
+            limit: Some(MAX_PAGE_SIZE),
+            ..OrderQuery::default()
+        };
+        let page = self.find_orders(&query).await?;
+        let mut matches: Vec<Order> =
+            page.order.into_iter().filter(|o| !contradicts(o, order_id, sales_channel)).collect();
+        if matches.len() > 1 {
+            tracing::warn!(
+                target: "qbo_ordoro::ordoro",
+                order_id, count = matches.len(), "several Ordoro orders share one order id"
+            );
+        }
+        matches.sort_by_key(|o| o.id.unwrap_or(i64::MAX));
+        Ok(matches.into_iter().next())
+    }
+}
+
+impl<T: OrdoroApi + ?Sized> OrdoroApiExt for T {}
+
+/// True when `order` says it belongs to another `cart_order_id` or sales channel.
+fn contradicts(order: &Order, order_id: &str, sales_channel: Option<i64>) -> bool {
+    let other_id = order.cart_order_id.as_deref().is_some_and(|id| id != order_id);
+    let channel = order.sales_channel.as_ref().and_then(|c| c.id);
+    let other_channel = matches!((channel, sales_channel), (Some(a), Some(b)) if a != b);
+    other_id || other_channel
 }

@@ -6,6 +6,16 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
+pub mod client;
+pub mod fault;
+pub mod oauth;
+pub mod paging;
+pub mod query;
+
+pub use client::{QboClient, QboConfig, QboEnvironment};
+pub use oauth::TokenManager;
+pub use paging::UpdatedPager;
+
 use crate::Result;
 use crate::model::qbo::{EntityKind, QboClass, SalesTransaction, Transaction};
 

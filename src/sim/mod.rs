@@ -5,6 +5,8 @@
 //! [`Clock`](crate::Clock). They serve the tests, the benchmarks and the `sync` example's
 //! embedded default. Fault injection is seeded, so a run replays exactly from its seed.
 
+pub mod ordoro;
+
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -175,3 +177,5 @@ impl RateMeter {
         self.limit
     }
 }
+
+pub mod qbo;

@@ -3,12 +3,24 @@
 //! The crate never picks an HTTP client. A host plugs in [`ReqwestTransport`](crate::ReqwestTransport)
 //! (feature `reqwest`), the simulators (feature `sim`), or its own client. A transport reports a
 //! non-2xx status as a normal response; only "no response at all" is a [`TransportError`], whose
-//! [`TransportErrorKind`] tells the retry layer what happened.
+//! [`TransportErrorKind`] tells the retry layer what happened. [`pacing`] wraps any transport in
+//! a service's rate budget and retry policy ([`PacedTransport`]).
 
 use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+
+pub mod pacing;
+#[cfg(feature = "reqwest")]
+mod reqwest;
+
+#[cfg(feature = "reqwest")]
+pub use self::reqwest::ReqwestTransport;
+pub use pacing::{
+    BudgetStats, Classifier, Idempotent, PacedTransport, Permit, RateBudget, ResponseClass,
+    RetryPolicy, SendFailure, SharedBudget, Signer,
+};
 
 /// A request with its whole body in memory (cheap to clone for a retry).
 pub type HttpRequest = http::Request<Bytes>;

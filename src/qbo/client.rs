@@ -1,0 +1,454 @@
+//! [`QboClient`]: the [`QboApi`] port over HTTP. It writes each call in the query language
+//! (`minorversion` on every call), paces and retries through [`PacedTransport`] with QBO's budget
+//! and throttle, signs with an access token from the [`TokenManager`] (one refresh and one retry
+//! after a 401), and turns QBO's documents and faults into typed pages and [`Error`]s.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use super::oauth::TokenManager;
+use super::{
+    ChangeFeed, DeletedTransaction, MAX_PAGE_SIZE, QboApi, TxnDateQuery, TxnPage, UpdatedQuery,
+    fault, query,
+};
+use crate::error::{Error, ErrorKind, Service};
+use crate::model::qbo::{
+    CdcEnvelope, ChangedTransaction, EntityKind, QboClass, QueryEnvelope, SalesTransaction,
+    Transaction,
+};
+use crate::store::TokenStore;
+use crate::transport::{
+    HttpResponse, PacedTransport, RateBudget, RetryPolicy, SendFailure, SharedBudget,
+    SharedTransport, Signer, TransportErrorKind,
+};
+use crate::{Clock, Result};
+
+/// QBO's sandbox API.
+pub const SANDBOX_API_BASE: &str = "https://sandbox-quickbooks.api.intuit.com";
+/// QBO's production API.
+pub const PRODUCTION_API_BASE: &str = "https://quickbooks.api.intuit.com";
+/// Intuit's OAuth 2.0 token endpoint (sandbox and production alike).
+pub const TOKEN_URL: &str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer";
+/// The minor version sent on every call (1 to 74 are retired).
+pub const MINOR_VERSION: u32 = 75;
+
+/// Which QBO to talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QboEnvironment {
+    /// `https://sandbox-quickbooks.api.intuit.com` (sandbox keys).
+    Sandbox,
+    /// `https://quickbooks.api.intuit.com` (production keys).
+    Production,
+    /// Other URLs (a proxy, a simulator on loopback).
+    Custom {
+        /// The API base, without `/v3`.
+        api_base: String,
+        /// The OAuth token endpoint.
+        token_url: String,
+    },
+}
+
+impl QboEnvironment {
+    /// The API base URL.
+    pub fn api_base(&self) -> &str {
+        match self {
+            QboEnvironment::Sandbox => SANDBOX_API_BASE,
+            QboEnvironment::Production => PRODUCTION_API_BASE,
+            QboEnvironment::Custom { api_base, .. } => api_base,
+        }
+    }
+
+    /// The token endpoint URL.
+    pub fn token_url(&self) -> &str {
+        match self {
+            QboEnvironment::Sandbox | QboEnvironment::Production => TOKEN_URL,
+            QboEnvironment::Custom { token_url, .. } => token_url,
+        }
+    }
+}
+
+/// How to reach one QBO company. Debug output hides the client secret.
+#[derive(Debug, Clone)]
+pub struct QboConfig {
+    /// The company (realm) id.
+    pub realm_id: String,
+    /// Sandbox, production or custom URLs.
+    pub environment: QboEnvironment,
+    /// The app's OAuth client id.
+    pub client_id: String,
+    /// The app's OAuth client secret.
+    pub client_secret: SecretString,
+    /// `minorversion` sent on every call ([`MINOR_VERSION`]).
+    pub minor_version: u32,
+    /// Allow plain `http://` URLs for loopback hosts (127.0.0.1, localhost, ::1) only.
+    pub allow_insecure_loopback: bool,
+}
+
+impl QboConfig {
+    /// A configuration with minor version 75 and https required.
+    pub fn new(
+        realm_id: impl Into<String>,
+        environment: QboEnvironment,
+        client_id: impl Into<String>,
+        client_secret: SecretString,
+    ) -> Self {
+        QboConfig {
+            realm_id: realm_id.into(),
+            environment,
+            client_id: client_id.into(),
+            client_secret,
+            minor_version: MINOR_VERSION,
+            allow_insecure_loopback: false,
+        }
+    }
+
+    /// Checks the configuration: a realm id of letters and digits, an app id and secret, and
+    /// https URLs (plain http only for loopback hosts, and only when allowed).
+    pub fn validate(&self) -> Result<()> {
+        let realm = self.realm_id.trim();
+        if realm.is_empty() || !realm.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Error::config(format!(
+                "the QuickBooks realm id {:?} is not valid: it is the company id, digits only",
+                self.realm_id
+            )));
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(Error::config("the QuickBooks client id is empty"));
+        }
+        if self.client_secret.expose_secret().trim().is_empty() {
+            return Err(Error::config("the QuickBooks client secret is empty"));
+        }
+        check_url("API base", self.environment.api_base(), self.allow_insecure_loopback)?;
+        check_url("token URL", self.environment.token_url(), self.allow_insecure_loopback)
+    }
+}
+
+fn check_url(what: &str, url: &str, allow_loopback: bool) -> Result<()> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| Error::config(format!("the QuickBooks {what} {url:?} is not a URL")))?;
+    let host = uri.host().unwrap_or("");
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(()),
+        Some("http") if allow_loopback && is_loopback(host) => Ok(()),
+        Some("http") => Err(Error::config(format!(
+            "the QuickBooks {what} {url:?} must use https (plain http is allowed only for a \
+             loopback host, and only when allow_insecure_loopback is set)"
+        ))),
+        _ => Err(Error::config(format!("the QuickBooks {what} {url:?} must be an https URL"))),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "::1" | "[::1]")
+}
+
+/// The QBO client of one company. Cheap to share behind an `Arc`.
+pub struct QboClient {
+    config: QboConfig,
+    raw: SharedTransport,
+    http: PacedTransport,
+    tokens: Arc<TokenManager>,
+}
+
+impl fmt::Debug for QboClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QboClient")
+            .field("config", &self.config)
+            .field("http", &self.http)
+            .field("tokens", &self.tokens)
+            .finish()
+    }
+}
+
+impl QboClient {
+    /// A client over `transport` (the host's raw transport; the client paces it with QBO's
+    /// budget of 500 a minute and 10 at once, and 60 s of quiet after a 429), keeping its OAuth
+    /// tokens in `tokens`, waiting on `clock`.
+    pub fn new(
+        config: QboConfig,
+        transport: SharedTransport,
+        clock: Arc<dyn Clock>,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Result<Self> {
+        config.validate()?;
+        let budget = SharedBudget::new(RateBudget::QBO, clock.clone());
+        let http = paced(&transport, budget, RetryPolicy::qbo(0));
+        // The token endpoint is another host with its own limits: its own budget, and a POST
+        // that is never repeated once sent (a lost answer may have rotated the token).
+        let token_http = PacedTransport::new(
+            transport.clone(),
+            clock,
+            RateBudget::new(60, 2),
+            RetryPolicy { max_attempts: 3, ..RetryPolicy::qbo(0) },
+        );
+        let manager = TokenManager::new(
+            config.realm_id.clone(),
+            config.environment.token_url(),
+            config.client_id.clone(),
+            config.client_secret.clone(),
+            tokens,
+            token_http,
+        );
+        Ok(QboClient { config, raw: transport, http, tokens: Arc::new(manager) })
+    }
+
+    /// Draws on `budget` instead of a budget of its own: give every client of one company the
+    /// same budget so that together they stay under QBO's limit.
+    pub fn with_budget(mut self, budget: SharedBudget) -> Self {
+        let retry = self.http.retry_policy().clone();
+        self.http = paced(&self.raw, budget, retry);
+        self
+    }
+
+    /// Retries by `policy` (the default is [`RetryPolicy::qbo`] with seed 0).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        let budget = self.http.budget().clone();
+        self.http = paced(&self.raw, budget, policy);
+        self
+    }
+
+    /// Uses `tokens` (shared with another client of the same company, so one refresh runs at a
+    /// time across both).
+    pub fn with_token_manager(mut self, tokens: Arc<TokenManager>) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// The token manager, to share with another client of the same company.
+    pub fn token_manager(&self) -> &Arc<TokenManager> {
+        &self.tokens
+    }
+
+    /// The budget this client draws on, to share with another client of the same company.
+    pub fn budget(&self) -> &SharedBudget {
+        self.http.budget()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &QboConfig {
+        &self.config
+    }
+
+    /// GETs `url` signed with an access token; after a 401, refreshes once and tries once more.
+    async fn get(&self, url: &str) -> Result<Value> {
+        let first = BearerSigner::new(&self.tokens);
+        let mut response = self.send_get(url, &first).await?;
+        if response.status().as_u16() == 401
+            && let Some(rejected) = first.used()
+        {
+            tracing::info!(realm = %self.config.realm_id, "QuickBooks refused the access token; refreshing once");
+            self.tokens.refresh_after_rejection(&rejected).await?;
+            response = self.send_get(url, &BearerSigner::new(&self.tokens)).await?;
+        }
+        fault::read_response(&response)
+    }
+
+    async fn send_get(&self, url: &str, signer: &BearerSigner<'_>) -> Result<HttpResponse> {
+        let request = http::Request::get(url)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Bytes::new())
+            .map_err(|_| Error::config(format!("could not build a request for {url}")))?;
+        self.http.send_signed(request, signer).await.map_err(|failure| match failure {
+            SendFailure::Sign(e) => e,
+            SendFailure::Transport(e) => {
+                let what = match e.kind() {
+                    TransportErrorKind::Connect => "could not connect to QuickBooks",
+                    TransportErrorKind::Timeout => "QuickBooks did not answer in time",
+                    _ => "the connection to QuickBooks failed",
+                };
+                Error::new(ErrorKind::Transport, what).with_service(Service::Qbo).with_source(e)
+            }
+        })
+    }
+
+    async fn query(&self, statement: &str) -> Result<QueryEnvelope> {
+        let url = query::query_url(
+            self.config.environment.api_base(),
+            &self.config.realm_id,
+            statement,
+            self.config.minor_version,
+        );
+        tracing::debug!(realm = %self.config.realm_id, statement, "QBO query");
+        let value = self.get(&url).await?;
+        Ok(serde_json::from_value(value)?)
+    }
+
+    async fn page(&self, entity: EntityKind, statement: &str) -> Result<TxnPage> {
+        let envelope = self.query(statement).await?;
+        Ok(TxnPage {
+            transactions: envelope.query_response.transactions(entity).to_vec(),
+            server_time: envelope.time,
+        })
+    }
+}
+
+/// Signs each attempt with the current access token, taken when the attempt is sent, and
+/// remembers which token it used (to refresh after a 401 only if no one has yet).
+struct BearerSigner<'a> {
+    tokens: &'a TokenManager,
+    used: std::sync::Mutex<Option<SecretString>>,
+}
+
+impl<'a> BearerSigner<'a> {
+    fn new(tokens: &'a TokenManager) -> Self {
+        BearerSigner { tokens, used: std::sync::Mutex::new(None) }
+    }
+
+    fn used(&self) -> Option<SecretString> {
+        self.used.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Signer for BearerSigner<'_> {
+    async fn sign(&self, request: &mut crate::HttpRequest) -> Result<()> {
+        let token = self.tokens.access_token().await?;
+        let mut authorization =
+            http::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(
+                |_| {
+                    Error::new(ErrorKind::Authentication, "the stored access token is malformed")
+                        .with_service(Service::Qbo)
+                },
+            )?;
+        authorization.set_sensitive(true);
+        request.headers_mut().insert(http::header::AUTHORIZATION, authorization);
+        *self.used.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+        Ok(())
+    }
+}
+
+fn paced(raw: &SharedTransport, budget: SharedBudget, retry: RetryPolicy) -> PacedTransport {
+    PacedTransport::with_budget(raw.clone(), budget, retry)
+        .with_classifier(Arc::new(fault::classify))
+}
+
+fn check_page(start_position: u32, max_results: u32) -> Result<()> {
+    if start_position == 0 {
+        return Err(Error::bad_input("STARTPOSITION is 1-based: 0 is not allowed"));
+    }
+    if max_results == 0 || max_results > MAX_PAGE_SIZE {
+        return Err(Error::bad_input(format!(
+            "a page holds 1 to {MAX_PAGE_SIZE} rows; {max_results} was asked"
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl QboApi for QboClient {
+    fn realm_id(&self) -> &str {
+        &self.config.realm_id
+    }
+
+    async fn query_updated(&self, q: &UpdatedQuery) -> Result<TxnPage> {
+        check_page(q.start_position, q.max_results)?;
+        self.page(q.entity, &query::updated_statement(q)).await
+    }
+
+    async fn query_txn_date(&self, q: &TxnDateQuery) -> Result<TxnPage> {
+        check_page(q.start_position, q.max_results)?;
+        self.page(q.entity, &query::txn_date_statement(q)).await
+    }
+
+    async fn get_transaction(
+        &self,
+        entity: EntityKind,
+        id: &str,
+    ) -> Result<Option<SalesTransaction>> {
+        let url = query::entity_url(
+            self.config.environment.api_base(),
+            &self.config.realm_id,
+            entity,
+            id,
+            self.config.minor_version,
+        );
+        match self.get(&url).await {
+            Ok(mut value) => {
+                let doc = value.get_mut(entity.as_str()).map(Value::take).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Service,
+                        format!("QuickBooks answered without the {entity} object"),
+                    )
+                    .with_service(Service::Qbo)
+                })?;
+                Ok(Some(serde_json::from_value(doc)?))
+            }
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find_by_doc_number(
+        &self,
+        entity: EntityKind,
+        doc_number: &str,
+    ) -> Result<Vec<SalesTransaction>> {
+        let mut found = Vec::new();
+        let mut start = 1u32;
+        loop {
+            let statement = query::doc_number_statement(entity, doc_number, start, MAX_PAGE_SIZE);
+            let page = self.page(entity, &statement).await?;
+            let n = u32::try_from(page.transactions.len()).unwrap_or(u32::MAX);
+            found.extend(page.transactions);
+            if n < MAX_PAGE_SIZE {
+                return Ok(found);
+            }
+            start = start.saturating_add(n);
+        }
+    }
+
+    async fn find_classes(&self, name: &str) -> Result<Vec<QboClass>> {
+        let mut found = Vec::new();
+        let mut start = 1u32;
+        loop {
+            let envelope = self.query(&query::class_statement(name, start, MAX_PAGE_SIZE)).await?;
+            let rows = envelope.query_response.class.unwrap_or_default();
+            let n = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+            found.extend(rows);
+            if n < MAX_PAGE_SIZE {
+                return Ok(found);
+            }
+            start = start.saturating_add(n);
+        }
+    }
+
+    async fn changes_since(
+        &self,
+        entities: &[EntityKind],
+        since: DateTime<Utc>,
+    ) -> Result<ChangeFeed> {
+        if entities.is_empty() {
+            return Ok(ChangeFeed::default());
+        }
+        let url = query::cdc_url(
+            self.config.environment.api_base(),
+            &self.config.realm_id,
+            entities,
+            since,
+            self.config.minor_version,
+        );
+        let envelope: CdcEnvelope = serde_json::from_value(self.get(&url).await?)?;
+        let mut feed = ChangeFeed { server_time: envelope.time, ..ChangeFeed::default() };
+        for kind in entities {
+            for item in envelope.items(*kind) {
+                match item {
+                    ChangedTransaction::Changed(doc) => {
+                        feed.changed.push(Transaction { kind: *kind, doc: (**doc).clone() })
+                    }
+                    ChangedTransaction::Deleted(stub) => feed.deleted.push(DeletedTransaction {
+                        entity: *kind,
+                        id: stub.id.clone(),
+                        deleted_at: stub.meta_data.as_ref().and_then(|m| m.last_updated_time),
+                    }),
+                }
+            }
+        }
+        Ok(feed)
+    }
+}

@@ -1,0 +1,201 @@
+//! QBO faults in every shape they arrive in (PascalCase or camelCase JSON, zero-padded codes, a
+//! `Fault` inside an HTTP 200, the XML throttle body on 403 or 429, HTML error pages) turned into
+//! [`Error`]s with the `intuit_tid` request id, and the response classification the pacing layer
+//! uses to recognise QBO's throttle.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Service};
+use crate::model::qbo::{Fault, FaultEnvelope, parse_xml_fault};
+use crate::transport::{HttpResponse, ResponseClass};
+
+/// How long QBO asks for quiet after a throttle.
+pub const THROTTLE_WAIT: Duration = Duration::from_secs(60);
+
+/// The response header holding QBO's transaction id, for support.
+pub const REQUEST_ID_HEADER: &str = "intuit_tid";
+
+/// The `intuit_tid` of a response, if it has one.
+pub fn request_id(response: &HttpResponse) -> Option<String> {
+    response.headers().get(REQUEST_ID_HEADER)?.to_str().ok().map(str::to_string)
+}
+
+/// What a QBO response means to the retry loop: 429, or 403 with the `3001` throttle fault, is a
+/// throttle with QBO's 60 s wait; 500, 502, 503 and 504 are retryable; everything else is final.
+pub fn classify(response: &HttpResponse) -> ResponseClass {
+    let status = response.status().as_u16();
+    match status {
+        429 => ResponseClass::Throttled { wait: Some(THROTTLE_WAIT) },
+        403 if fault_code(response) == Some(3001) => {
+            ResponseClass::Throttled { wait: Some(THROTTLE_WAIT) }
+        }
+        500 | 502 | 503 | 504 => ResponseClass::Retryable,
+        _ => ResponseClass::Done,
+    }
+}
+
+fn fault_code(response: &HttpResponse) -> Option<u32> {
+    parse_fault(response.body())?.error.first()?.code_number()
+}
+
+/// The fault a body carries: JSON (`Fault` or `fault`) or the XML throttle body.
+pub fn parse_fault(body: &[u8]) -> Option<Fault> {
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        return fault_of_json(&value);
+    }
+    parse_xml_fault(std::str::from_utf8(body).ok()?)
+}
+
+/// The fault inside a JSON document, if its top level has one.
+pub fn fault_of_json(value: &Value) -> Option<Fault> {
+    let object = value.as_object()?;
+    let has_fault =
+        object.get("Fault").or_else(|| object.get("fault")).is_some_and(|f| f.is_object());
+    if !has_fault {
+        return None;
+    }
+    serde_json::from_value::<FaultEnvelope>(value.clone()).ok().map(|e| e.fault)
+}
+
+/// Reads a QBO response: the JSON document of a successful one, or the [`Error`] its status or
+/// fault stands for (a `Fault` inside an HTTP 200 is an error too).
+pub fn read_response(response: &HttpResponse) -> Result<Value, Error> {
+    let status = response.status().as_u16();
+    let json = serde_json::from_slice::<Value>(response.body()).ok();
+    let fault = match &json {
+        Some(v) => fault_of_json(v),
+        None => std::str::from_utf8(response.body()).ok().and_then(parse_xml_fault),
+    };
+    if (200..300).contains(&status) && fault.is_none() {
+        return json.ok_or_else(|| {
+            decorate(
+                Error::new(ErrorKind::Service, "QuickBooks answered with a body that is not JSON"),
+                response,
+            )
+        });
+    }
+    Err(decorate(error_for(Some(status), fault.as_ref()), response))
+}
+
+fn decorate(error: Error, response: &HttpResponse) -> Error {
+    let mut error = error.with_service(Service::Qbo).with_status(response.status().as_u16());
+    if let Some(id) = request_id(response) {
+        error = error.with_request_id(id);
+    }
+    error
+}
+
+/// The error a status and fault stand for (status `None` for a fault inside a batch item).
+pub fn error_for(status: Option<u16>, fault: Option<&Fault>) -> Error {
+    let first = fault.and_then(|f| f.error.first());
+    let code = first.and_then(|e| e.code_number());
+    let fault_type = fault.and_then(|f| f.fault_type.as_deref()).unwrap_or("").to_ascii_lowercase();
+    let said = first.map(describe).unwrap_or_default();
+    let status_num = status.unwrap_or(200);
+    let (kind, message) = match (code, status_num) {
+        (Some(3001), _) | (_, 429) => (
+            ErrorKind::RateLimited,
+            "QuickBooks throttled the request (over 500 requests a minute or 10 at once for this \
+             company); wait 60 s and retry"
+                .to_string(),
+        ),
+        (Some(3200), _) => (
+            ErrorKind::Authentication,
+            "QuickBooks refused the access token (expired or revoked)".to_string(),
+        ),
+        (Some(3100), _) => (
+            ErrorKind::Authentication,
+            "QuickBooks refused the app for this company (ApplicationAuthorizationFailed; sandbox \
+             and production keys may be mixed up): ask the merchant to reconnect and authorise \
+             QuickBooks"
+                .to_string(),
+        ),
+        (Some(3201), _) => (
+            ErrorKind::Authentication,
+            "the connection is not authorised for this QuickBooks company: ask the merchant to \
+             reconnect and authorise QuickBooks"
+                .to_string(),
+        ),
+        (Some(120), _) => (
+            ErrorKind::Authentication,
+            "QuickBooks refused authorisation (the company's subscription may have lapsed): ask \
+             the merchant to check the subscription and reconnect QuickBooks"
+                .to_string(),
+        ),
+        (Some(6190), _) => (
+            ErrorKind::Authentication,
+            "the QuickBooks company's status is invalid (its subscription has ended): ask the \
+             merchant to reactivate it and reconnect QuickBooks"
+                .to_string(),
+        ),
+        (Some(610), _) => (ErrorKind::NotFound, format!("QuickBooks found no such object{said}")),
+        (Some(4001), _) => {
+            (ErrorKind::BadInput, format!("QuickBooks rejected the query as invalid{said}"))
+        }
+        (Some(4002), _) => (
+            ErrorKind::BadInput,
+            format!(
+                "QuickBooks could not process the query (one bad record can fail a whole page; \
+                 retry the window with a smaller page){said}"
+            ),
+        ),
+        (Some(c), _) if c >= 10000 => {
+            (ErrorKind::Service, format!("QuickBooks had a system fault{said}"))
+        }
+        _ if fault_type == "systemfault" || status_num >= 500 => {
+            (ErrorKind::Service, format!("QuickBooks failed to answer (HTTP {status_num}){said}"))
+        }
+        _ if fault_type.starts_with("authentication") || status_num == 401 => (
+            ErrorKind::Authentication,
+            "QuickBooks refused the credentials (authentication failed)".to_string(),
+        ),
+        _ if fault_type.starts_with("authorization") || status_num == 403 => (
+            ErrorKind::Authentication,
+            format!(
+                "QuickBooks refused access (not authorised): ask the merchant to reconnect and \
+                 authorise QuickBooks{said}"
+            ),
+        ),
+        _ if fault_type == "validationfault" => {
+            (ErrorKind::BadInput, format!("QuickBooks rejected the request{said}"))
+        }
+        _ if status_num == 404 => {
+            (ErrorKind::NotFound, format!("QuickBooks found no such resource{said}"))
+        }
+        _ if (400..500).contains(&status_num) => (
+            ErrorKind::BadInput,
+            format!("QuickBooks rejected the request (HTTP {status_num}){said}"),
+        ),
+        _ => (ErrorKind::Service, format!("QuickBooks answered with a fault{said}")),
+    };
+    let mut error = Error::new(kind, message).with_service(Service::Qbo);
+    if let Some(s) = status {
+        error = error.with_status(s);
+    }
+    if let Some(c) = code {
+        error = error.with_code(c.to_string());
+    }
+    if kind == ErrorKind::RateLimited {
+        error = error.with_retry_after(THROTTLE_WAIT);
+    }
+    error
+}
+
+/// `: {Message} ({Detail})`, without anything that may quote a token: QBO's 401 detail reads
+/// `Token expired: AB0173...`.
+fn describe(e: &crate::model::qbo::FaultError) -> String {
+    let clean = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && !s.to_ascii_lowercase().contains("token"))
+            .map(|s| s.chars().take(300).collect::<String>())
+    };
+    match (clean(&e.message), clean(&e.detail)) {
+        (Some(m), Some(d)) if m != d => format!(": {m} ({d})"),
+        (Some(m), _) => format!(": {m}"),
+        (None, Some(d)) => format!(": {d}"),
+        (None, None) => String::new(),
+    }
+}

@@ -1,0 +1,179 @@
+//! The QBO query language as the client writes it: statements for each port call, values quoted
+//! so that no input can break out of its string, timestamps with an explicit offset, and the URL
+//! encoding that keeps a `+` offset from turning into a space.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::{TxnDateQuery, UpdatedQuery};
+use crate::model::qbo::EntityKind;
+
+/// Characters escaped in a query-string value: everything but the RFC 3986 unreserved set, so a
+/// space is `%20` and a `+` is `%2B`.
+pub const QUERY_VALUE: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Characters escaped in a path segment (ids, realm ids).
+pub const PATH_SEGMENT: &AsciiSet = QUERY_VALUE;
+
+/// A string literal of the query language: wrapped in single quotes, with `\` and `'` escaped by
+/// a backslash (`O'Brien` is `'O\'Brien'`), so the value can neither end the string nor add a
+/// condition.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        if c == '\\' || c == '\'' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// An instant as QBO reads it: whole seconds (rounded down), RFC 3339 with an explicit `+00:00`
+/// offset.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    let whole = at.with_nanosecond(0).unwrap_or(at);
+    whole.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+fn date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// `SELECT * FROM {entity} WHERE MetaData.LastUpdatedTime >= '{from}' AND
+/// MetaData.LastUpdatedTime <= '{to}' ORDERBY MetaData.LastUpdatedTime STARTPOSITION n MAXRESULTS m`.
+pub fn updated_statement(q: &UpdatedQuery) -> String {
+    format!(
+        "SELECT * FROM {} WHERE MetaData.LastUpdatedTime >= {} AND MetaData.LastUpdatedTime <= {} \
+         ORDERBY MetaData.LastUpdatedTime STARTPOSITION {} MAXRESULTS {}",
+        q.entity.as_str(),
+        quote(&timestamp(q.from)),
+        quote(&timestamp(q.to)),
+        q.start_position,
+        q.max_results
+    )
+}
+
+/// `SELECT * FROM {entity} WHERE TxnDate >= '{from}' AND TxnDate <= '{to}' ORDERBY
+/// MetaData.LastUpdatedTime STARTPOSITION n MAXRESULTS m`.
+pub fn txn_date_statement(q: &TxnDateQuery) -> String {
+    format!(
+        "SELECT * FROM {} WHERE TxnDate >= {} AND TxnDate <= {} \
+         ORDERBY MetaData.LastUpdatedTime STARTPOSITION {} MAXRESULTS {}",
+        q.entity.as_str(),
+        quote(&date(q.from)),
+        quote(&date(q.to)),
+        q.start_position,
+        q.max_results
+    )
+}
+
+/// `SELECT * FROM {entity} WHERE DocNumber = '{doc_number}' STARTPOSITION n MAXRESULTS m`.
+pub fn doc_number_statement(entity: EntityKind, doc_number: &str, start: u32, max: u32) -> String {
+    format!(
+        "SELECT * FROM {} WHERE DocNumber = {} STARTPOSITION {start} MAXRESULTS {max}",
+        entity.as_str(),
+        quote(doc_number)
+    )
+}
+
+/// `SELECT * FROM Class WHERE Name = '{name}' AND Active IN (true, false)`: inactive classes too.
+pub fn class_statement(name: &str, start: u32, max: u32) -> String {
+    format!(
+        "SELECT * FROM Class WHERE Name = {} AND Active IN (true, false) \
+         STARTPOSITION {start} MAXRESULTS {max}",
+        quote(name)
+    )
+}
+
+/// `{base}/v3/company/{realm}/query?query=...&minorversion=...`.
+pub fn query_url(api_base: &str, realm: &str, statement: &str, minor_version: u32) -> String {
+    format!(
+        "{}/query?query={}&minorversion={minor_version}",
+        company_url(api_base, realm),
+        utf8_percent_encode(statement, QUERY_VALUE)
+    )
+}
+
+/// `{base}/v3/company/{realm}/{invoice|salesreceipt}/{id}?minorversion=...`.
+pub fn entity_url(
+    api_base: &str,
+    realm: &str,
+    entity: EntityKind,
+    id: &str,
+    minor_version: u32,
+) -> String {
+    format!(
+        "{}/{}/{}?minorversion={minor_version}",
+        company_url(api_base, realm),
+        entity.as_str().to_ascii_lowercase(),
+        utf8_percent_encode(id, PATH_SEGMENT)
+    )
+}
+
+/// `{base}/v3/company/{realm}/cdc?entities=...&changedSince=...&minorversion=...`.
+pub fn cdc_url(
+    api_base: &str,
+    realm: &str,
+    entities: &[EntityKind],
+    since: DateTime<Utc>,
+    minor_version: u32,
+) -> String {
+    let names: Vec<&str> = entities.iter().map(|e| e.as_str()).collect();
+    format!(
+        "{}/cdc?entities={}&changedSince={}&minorversion={minor_version}",
+        company_url(api_base, realm),
+        utf8_percent_encode(&names.join(","), QUERY_VALUE),
+        utf8_percent_encode(&timestamp(since), QUERY_VALUE)
+    )
+}
+
+fn company_url(api_base: &str, realm: &str) -> String {
+    format!(
+        "{}/v3/company/{}",
+        api_base.trim_end_matches('/'),
+        utf8_percent_encode(realm, PATH_SEGMENT)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn quotes_escape_backslash_and_quote() {
+        assert_eq!(quote("Ordoro"), "'Ordoro'");
+        assert_eq!(quote("O'Brien's"), r"'O\'Brien\'s'");
+        assert_eq!(quote(r"a\'b"), r"'a\\\'b'");
+        assert_eq!(quote("x' OR Name = 'y"), r"'x\' OR Name = \'y'");
+    }
+
+    #[test]
+    fn timestamps_are_whole_seconds_with_an_explicit_offset() {
+        let at = Utc.with_ymd_and_hms(2024, 3, 10, 9, 59, 59).unwrap()
+            + chrono::Duration::milliseconds(750);
+        assert_eq!(timestamp(at), "2024-03-10T09:59:59+00:00");
+    }
+
+    #[test]
+    fn the_plus_of_an_offset_is_percent_encoded() {
+        let q = UpdatedQuery {
+            entity: EntityKind::Invoice,
+            from: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2024, 1, 31, 0, 0, 0).unwrap(),
+            start_position: 1,
+            max_results: 100,
+        };
+        let url = query_url("https://q.example", "123", &updated_statement(&q), 75);
+        assert!(url.starts_with(
+            "https://q.example/v3/company/123/query?query=SELECT%20%2A%20FROM%20Invoice"
+        ));
+        assert!(url.contains("2024-01-01T00%3A00%3A00%2B00%3A00"), "{url}");
+        assert!(!url.contains('+'));
+        assert!(url.ends_with("&minorversion=75"));
+    }
+}

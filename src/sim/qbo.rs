@@ -1,0 +1,1163 @@
+//! A simulated QuickBooks Online: an [`HttpTransport`] that serves the accounting API and the
+//! OAuth token endpoint for one or more companies in QBO's wire format, in virtual time.
+//!
+//! It keeps QBO's rules: the query-language subset the client sends (with `\'` escapes, 1-based
+//! `STARTPOSITION`, `MAXRESULTS` up to 1000 and an empty page without the entity key), reads by
+//! id (fault 610 when missing), the change feed with delete stubs, Pacific timestamps with the
+//! U.S. daylight-saving offset, whole-second `LastUpdatedTime` (so ties happen), a SyncToken bump
+//! on every edit, rotating refresh tokens (`invalid_grant` for a used one), access tokens that
+//! expire after an hour (a camelCase 401 fault), the XML 429 past 500 requests a minute or 10 at
+//! once per company, `intuit_tid` on every response, latency slept on the clock, and seeded
+//! fault injection. Tests seed companies and change them through plain methods, including at the
+//! k-th query (an edit between two page requests).
+
+mod ql;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, SecondsFormat, Timelike, Utc};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::{Fault as DiceFault, FaultDice, FaultPlan, RateMeter};
+use crate::Clock;
+use crate::model::qbo::{
+    EntityKind, LineDetail, MetaData, QboClass, Ref, SalesTransaction, Transaction,
+};
+use crate::store::StoredToken;
+use crate::transport::{
+    HttpRequest, HttpResponse, HttpTransport, TransportError, TransportErrorKind,
+};
+
+pub use ql::{Condition, Literal, Op, Statement, parse as parse_statement};
+
+/// The Pacific offset at an instant: -07:00 from the second Sunday of March at 2:00 (standard
+/// time) to the first Sunday of November at 2:00 (daylight time), -08:00 otherwise.
+pub fn pacific_offset(at: DateTime<Utc>) -> FixedOffset {
+    let year = at.year();
+    let dst_start = nth_sunday(year, 3, 2).and_hms_opt(10, 0, 0).map(|t| t.and_utc());
+    let dst_end = nth_sunday(year, 11, 1).and_hms_opt(9, 0, 0).map(|t| t.and_utc());
+    let seconds = match (dst_start, dst_end) {
+        (Some(start), Some(end)) if at >= start && at < end => -7 * 3600,
+        _ => -8 * 3600,
+    };
+    FixedOffset::east_opt(seconds).unwrap_or_else(|| Utc.fix())
+}
+
+/// The `n`-th Sunday of `month` in `year`.
+fn nth_sunday(year: i32, month: u32, n: u32) -> NaiveDate {
+    let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN);
+    let to_sunday = (7 - first.weekday().num_days_from_sunday()) % 7;
+    first + chrono::Duration::days(i64::from(to_sunday + 7 * (n - 1)))
+}
+
+/// An instant in Pacific time, as QBO writes it.
+pub fn to_pacific(at: DateTime<Utc>) -> DateTime<FixedOffset> {
+    at.with_timezone(&pacific_offset(at))
+}
+
+fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.with_nanosecond(0).unwrap_or(at)
+}
+
+/// How often the token endpoint hands out a new refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// A new refresh token on every refresh.
+    EveryRefresh,
+    /// A new refresh token once the current one is this old (QBO: about 24 h).
+    After(Duration),
+}
+
+/// The simulator's settings.
+#[derive(Debug, Clone)]
+pub struct QboSimConfig {
+    /// The app's client id the token endpoint accepts.
+    pub client_id: String,
+    /// The app's client secret the token endpoint accepts.
+    pub client_secret: String,
+    /// Requests a minute per company before a 429.
+    pub per_minute: usize,
+    /// Requests at once per company before a 429.
+    pub max_in_flight: u32,
+    /// Latency of a query page, a read or a change-feed call.
+    pub latency: Duration,
+    /// Latency of the token endpoint.
+    pub token_latency: Duration,
+    /// How long an access token lives.
+    pub access_ttl: Duration,
+    /// Refresh-token rotation.
+    pub rotation: Rotation,
+    /// How long a simulated timeout takes before the transport gives up.
+    pub timeout_after: Duration,
+    /// Serve one row more than `MAXRESULTS` when there is one (QBO's 101-for-100 quirk).
+    pub overfill: bool,
+    /// Seeded fault injection (none by default).
+    pub faults: FaultPlan,
+    /// Seed of the token values.
+    pub seed: u64,
+}
+
+impl Default for QboSimConfig {
+    fn default() -> Self {
+        QboSimConfig {
+            client_id: "sim-client-id".into(),
+            client_secret: "sim-client-secret".into(),
+            per_minute: 500,
+            max_in_flight: 10,
+            latency: Duration::ZERO,
+            token_latency: Duration::ZERO,
+            access_ttl: Duration::from_secs(3600),
+            rotation: Rotation::EveryRefresh,
+            timeout_after: Duration::from_secs(30),
+            overfill: false,
+            faults: FaultPlan::none(),
+            seed: 0,
+        }
+    }
+}
+
+/// Counters of what the simulator served, for tests and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QboSimStats {
+    /// Every request that arrived (token endpoint included).
+    pub requests: u64,
+    /// Query requests answered (any outcome after admission).
+    pub queries: u64,
+    /// Reads by id.
+    pub reads: u64,
+    /// Change-feed calls.
+    pub cdc: u64,
+    /// Successful token refreshes.
+    pub token_refreshes: u64,
+    /// `invalid_grant` answers.
+    pub invalid_grants: u64,
+    /// 429 answers (over the limit, or injected).
+    pub throttled: u64,
+    /// 401 answers.
+    pub unauthorized: u64,
+    /// Injected 5xx answers.
+    pub server_errors: u64,
+    /// Injected timeouts (and lost responses).
+    pub timeouts: u64,
+    /// API calls without `minorversion=75`.
+    pub missing_minor_version: u64,
+    /// Most API requests of one company in flight at once.
+    pub peak_in_flight: u32,
+}
+
+#[derive(Debug, Default)]
+struct Company {
+    invoices: BTreeMap<u64, SalesTransaction>,
+    receipts: BTreeMap<u64, SalesTransaction>,
+    deleted: Vec<(EntityKind, String, DateTime<Utc>)>,
+    classes: Vec<QboClass>,
+    next_id: u64,
+    in_flight: u32,
+}
+
+impl Company {
+    fn table(&mut self, kind: EntityKind) -> &mut BTreeMap<u64, SalesTransaction> {
+        match kind {
+            EntityKind::Invoice => &mut self.invoices,
+            EntityKind::SalesReceipt => &mut self.receipts,
+        }
+    }
+
+    fn rows(&self, kind: EntityKind) -> &BTreeMap<u64, SalesTransaction> {
+        match kind {
+            EntityKind::Invoice => &self.invoices,
+            EntityKind::SalesReceipt => &self.receipts,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RefreshGrant {
+    realm: String,
+    issued: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct State {
+    companies: BTreeMap<String, Company>,
+    refresh_tokens: HashMap<String, RefreshGrant>,
+    access_tokens: HashMap<String, (String, DateTime<Utc>)>,
+    hooks: BTreeMap<u64, Vec<Hook>>,
+    stats: QboSimStats,
+    tid: u64,
+}
+
+type Hook = Box<dyn FnOnce(&QboSim) + Send>;
+
+/// The simulated QuickBooks Online. See the module documentation.
+pub struct QboSim {
+    clock: Arc<dyn Clock>,
+    config: QboSimConfig,
+    dice: FaultDice,
+    rng: Mutex<SmallRng>,
+    meters: Mutex<HashMap<String, Arc<RateMeter>>>,
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for QboSim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QboSim").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+/// An answer: a response, or no response at all.
+type Answer = Result<HttpResponse, TransportError>;
+
+impl QboSim {
+    /// A simulator with default settings, on `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self::with_config(clock, QboSimConfig::default())
+    }
+
+    /// A simulator with `config`, on `clock`.
+    pub fn with_config(clock: Arc<dyn Clock>, config: QboSimConfig) -> Self {
+        QboSim {
+            dice: FaultDice::new(config.faults.clone()),
+            rng: Mutex::new(SmallRng::seed_from_u64(config.seed)),
+            clock,
+            config,
+            meters: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &QboSimConfig {
+        &self.config
+    }
+
+    /// What the simulator has served so far.
+    pub fn stats(&self) -> QboSimStats {
+        self.lock().stats
+    }
+
+    /// The rate meter of `realm` (its peak is the most requests served in any minute).
+    pub fn rate_meter(&self, realm: &str) -> Arc<RateMeter> {
+        let mut meters = self.meters.lock().unwrap_or_else(|e| e.into_inner());
+        meters
+            .entry(realm.to_string())
+            .or_insert_with(|| {
+                Arc::new(RateMeter::new(self.config.per_minute, Duration::from_secs(60)))
+            })
+            .clone()
+    }
+
+    /// Adds an empty company (done implicitly by every seeding method).
+    pub fn add_company(&self, realm: &str) {
+        self.lock().companies.entry(realm.to_string()).or_default();
+    }
+
+    /// Adds a class; returns it with its id. `parent` makes it a sub-class (`Parent:Child`).
+    pub fn add_class(
+        &self,
+        realm: &str,
+        name: &str,
+        active: bool,
+        parent: Option<&QboClass>,
+    ) -> QboClass {
+        let mut state = self.lock();
+        let company = state.companies.entry(realm.to_string()).or_default();
+        company.next_id += 1;
+        let id = format!("50000000000000{:05}", company.next_id);
+        let class = QboClass {
+            id,
+            name: name.to_string(),
+            fully_qualified_name: Some(match parent {
+                Some(p) => {
+                    format!("{}:{name}", p.fully_qualified_name.as_deref().unwrap_or(&p.name))
+                }
+                None => name.to_string(),
+            }),
+            sub_class: Some(parent.is_some()),
+            parent_ref: parent.map(|p| Ref { value: p.id.clone(), name: Some(p.name.clone()) }),
+            active: Some(active),
+            sync_token: Some("0".into()),
+        };
+        company.classes.push(class.clone());
+        class
+    }
+
+    /// Stores a transaction as QBO would after its creation: an id if it has none (or a
+    /// non-numeric one), SyncToken `0` if empty, and `MetaData` kept when given (restamped in
+    /// Pacific time at whole seconds) or set to now. Returns the stored document.
+    pub fn insert(&self, realm: &str, txn: Transaction) -> SalesTransaction {
+        let now = whole_seconds(self.clock.now());
+        let mut state = self.lock();
+        let company = state.companies.entry(realm.to_string()).or_default();
+        let mut doc = txn.doc;
+        let id = match doc.id.parse::<u64>() {
+            Ok(id) if !company.rows(txn.kind).contains_key(&id) => id,
+            _ => {
+                let taken = |c: &Company, id: u64| {
+                    c.invoices.contains_key(&id) || c.receipts.contains_key(&id)
+                };
+                company.next_id += 1;
+                while taken(company, company.next_id) {
+                    company.next_id += 1;
+                }
+                company.next_id
+            }
+        };
+        company.next_id = company.next_id.max(id);
+        doc.id = id.to_string();
+        if doc.sync_token.is_empty() {
+            doc.sync_token = "0".into();
+        }
+        let meta = doc.meta_data.take().unwrap_or_default();
+        let updated =
+            meta.last_updated_time.map(|t| whole_seconds(t.with_timezone(&Utc))).unwrap_or(now);
+        let created =
+            meta.create_time.map(|t| whole_seconds(t.with_timezone(&Utc))).unwrap_or(updated);
+        doc.meta_data = Some(MetaData {
+            create_time: Some(to_pacific(created)),
+            last_updated_time: Some(to_pacific(updated)),
+        });
+        doc.domain.get_or_insert_with(|| "QBO".into());
+        doc.sparse.get_or_insert(false);
+        company.table(txn.kind).insert(id, doc.clone());
+        doc
+    }
+
+    /// Edits a transaction as a person would in QBO: applies `change`, bumps the SyncToken and
+    /// stamps `LastUpdatedTime` with the clock (whole seconds). `None` when it does not exist.
+    pub fn edit(
+        &self,
+        realm: &str,
+        kind: EntityKind,
+        id: &str,
+        change: impl FnOnce(&mut SalesTransaction),
+    ) -> Option<SalesTransaction> {
+        let now = whole_seconds(self.clock.now());
+        let key: u64 = id.parse().ok()?;
+        let mut state = self.lock();
+        let doc = state.companies.get_mut(realm)?.table(kind).get_mut(&key)?;
+        change(doc);
+        doc.id = id.to_string();
+        let token = doc.sync_token.parse::<u64>().unwrap_or(0) + 1;
+        doc.sync_token = token.to_string();
+        let created = doc.meta_data.as_ref().and_then(|m| m.create_time);
+        doc.meta_data =
+            Some(MetaData { create_time: created, last_updated_time: Some(to_pacific(now)) });
+        Some(doc.clone())
+    }
+
+    /// Touches a transaction (an edit that changes nothing but its SyncToken and time).
+    pub fn touch(&self, realm: &str, kind: EntityKind, id: &str) -> Option<SalesTransaction> {
+        self.edit(realm, kind, id, |_| {})
+    }
+
+    /// Voids a transaction as QBO does: every amount and quantity zeroed, `Voided` prepended to
+    /// the private note.
+    pub fn void(&self, realm: &str, kind: EntityKind, id: &str) -> Option<SalesTransaction> {
+        self.edit(realm, kind, id, |doc| {
+            for line in &mut doc.line {
+                line.amount = Some(Decimal::ZERO);
+                if let LineDetail::SalesItem(d) = &mut line.detail {
+                    d.qty = Some(Decimal::ZERO);
+                }
+            }
+            doc.total_amt = Some(Decimal::ZERO);
+            doc.balance = Some(Decimal::ZERO);
+            if let Some(tax) = &mut doc.txn_tax_detail {
+                tax.total_tax = Some(Decimal::ZERO);
+            }
+            doc.private_note = Some(match doc.private_note.take() {
+                Some(note) if !note.is_empty() => format!("Voided - {note}"),
+                _ => "Voided".into(),
+            });
+        })
+    }
+
+    /// Deletes a transaction; the change feed reports it as a delete stub from now on.
+    pub fn delete(&self, realm: &str, kind: EntityKind, id: &str) -> bool {
+        let now = whole_seconds(self.clock.now());
+        let Ok(key) = id.parse::<u64>() else { return false };
+        let mut state = self.lock();
+        let Some(company) = state.companies.get_mut(realm) else { return false };
+        if company.table(kind).remove(&key).is_none() {
+            return false;
+        }
+        company.deleted.push((kind, id.to_string(), now));
+        true
+    }
+
+    /// A stored transaction.
+    pub fn get(&self, realm: &str, kind: EntityKind, id: &str) -> Option<SalesTransaction> {
+        let key: u64 = id.parse().ok()?;
+        self.lock().companies.get(realm)?.rows(kind).get(&key).cloned()
+    }
+
+    /// Every stored transaction of `kind`, by id.
+    pub fn all(&self, realm: &str, kind: EntityKind) -> Vec<SalesTransaction> {
+        self.lock()
+            .companies
+            .get(realm)
+            .map(|c| c.rows(kind).values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Runs `hook` when the `k`-th query (1-based, counted over all companies) is about to be
+    /// answered: the way to edit a transaction between two page requests.
+    pub fn on_query(&self, k: u64, hook: impl FnOnce(&QboSim) + Send + 'static) {
+        self.lock().hooks.entry(k).or_default().push(Box::new(hook));
+    }
+
+    /// Issues a fresh refresh token and access token for `realm`, as the OAuth consent would;
+    /// the host stores them.
+    pub fn connect(&self, realm: &str) -> StoredToken {
+        self.add_company(realm);
+        let now = self.clock.now();
+        let refresh = self.new_token("rt");
+        let access = self.new_token("at");
+        let expires = now + chrono::Duration::from_std(self.config.access_ttl).unwrap_or_default();
+        let mut state = self.lock();
+        state
+            .refresh_tokens
+            .insert(refresh.clone(), RefreshGrant { realm: realm.to_string(), issued: now });
+        state.access_tokens.insert(access.clone(), (realm.to_string(), expires));
+        StoredToken {
+            refresh_token: refresh.into(),
+            access_token: Some(access.into()),
+            access_expires_at: Some(expires),
+        }
+    }
+
+    /// Revokes every token of `realm` (the merchant disconnected): refreshes then answer
+    /// `invalid_grant`.
+    pub fn revoke(&self, realm: &str) {
+        let mut state = self.lock();
+        state.refresh_tokens.retain(|_, g| g.realm != realm);
+        state.access_tokens.retain(|_, (r, _)| r != realm);
+    }
+
+    /// Ends every access token of `realm` now (as if an hour had passed): the next call with one
+    /// gets the 401 fault.
+    pub fn expire_access_tokens(&self, realm: &str) {
+        let now = self.clock.now();
+        for (r, expires) in self.lock().access_tokens.values_mut() {
+            if r == realm {
+                *expires = now;
+            }
+        }
+    }
+
+    /// True when `token` is a refresh token the endpoint would accept now.
+    pub fn is_refresh_token_valid(&self, token: &str) -> bool {
+        self.lock().refresh_tokens.contains_key(token)
+    }
+
+    fn new_token(&self, prefix: &str) -> String {
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        format!("{prefix}-{:016x}{:016x}", rng.random::<u64>(), rng.random::<u64>())
+    }
+
+    fn response(&self, status: u16, content_type: &str, body: Vec<u8>, tid: u64) -> HttpResponse {
+        let mut response = http::Response::new(Bytes::from(body));
+        *response.status_mut() =
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        if let Ok(v) = http::HeaderValue::from_str(content_type) {
+            headers.insert(http::header::CONTENT_TYPE, v);
+        }
+        if let Ok(v) = http::HeaderValue::from_str(&format!("sim-{tid:08x}")) {
+            headers.insert("intuit_tid", v);
+        }
+        response
+    }
+
+    fn json(&self, status: u16, body: Value, tid: u64) -> HttpResponse {
+        self.response(status, "application/json", body.to_string().into_bytes(), tid)
+    }
+
+    fn time(&self) -> String {
+        let now = self.clock.now();
+        to_pacific(now).to_rfc3339_opts(SecondsFormat::Millis, false)
+    }
+
+    fn fault(
+        &self,
+        status: u16,
+        fault_type: &str,
+        code: &str,
+        message: &str,
+        detail: &str,
+        tid: u64,
+    ) -> HttpResponse {
+        self.json(
+            status,
+            json!({"Fault": {"Error": [{"Message": message, "Detail": detail, "code": code, "element": ""}],
+                   "type": fault_type}, "time": self.time()}),
+            tid,
+        )
+    }
+
+    fn invalid_query(&self, detail: &str, tid: u64) -> HttpResponse {
+        self.fault(
+            400,
+            "ValidationFault",
+            "4001",
+            "Invalid query",
+            &format!("QueryParserError: {detail}"),
+            tid,
+        )
+    }
+
+    fn throttle(&self, tid: u64) -> HttpResponse {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
+            <IntuitResponse xmlns=\"http://schema.intuit.com/finance/v3\"><Fault type=\"SERVICE\">\
+            <Error code=\"3001\"><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message>\
+            <Detail>The request limit was reached.  Try again later</Detail></Error></Fault></IntuitResponse>";
+        self.response(429, "application/xml", body.as_bytes().to_vec(), tid)
+    }
+
+    fn unauthorized(&self, tid: u64) -> HttpResponse {
+        self.json(
+            401,
+            json!({"warnings": null, "intuitObject": null,
+                   "fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                                        "detail": "Token expired: sim", "code": "3200", "element": null}],
+                             "type": "AUTHENTICATION"},
+                   "report": null, "queryResponse": null, "batchItemResponse": [], "attachableResponse": [],
+                   "syncErrorResponse": null, "requestId": null,
+                   "time": self.clock.now().timestamp_millis(), "status": null, "cdcresponse": []}),
+            tid,
+        )
+    }
+
+    fn next_tid(&self) -> u64 {
+        let mut state = self.lock();
+        state.tid += 1;
+        state.stats.requests += 1;
+        state.tid
+    }
+
+    async fn token_endpoint(&self, request: &HttpRequest, tid: u64) -> Answer {
+        self.clock.sleep(self.config.token_latency).await;
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", self.config.client_id, self.config.client_secret))
+        );
+        let authorized = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == expected);
+        if !authorized {
+            return Ok(self.json(401, json!({"error": "invalid_client"}), tid));
+        }
+        let form: HashMap<String, String> =
+            form_urlencoded::parse(request.body()).into_owned().collect();
+        if form.get("grant_type").map(String::as_str) != Some("refresh_token") {
+            return Ok(self.json(400, json!({"error": "unsupported_grant_type"}), tid));
+        }
+        let presented = form.get("refresh_token").cloned().unwrap_or_default();
+        let now = self.clock.now();
+        let fresh_refresh = self.new_token("rt");
+        let access = self.new_token("at");
+        let mut state = self.lock();
+        let Some(grant) = state.refresh_tokens.get(&presented) else {
+            state.stats.invalid_grants += 1;
+            return Ok(self.json(400, json!({"error": "invalid_grant"}), tid));
+        };
+        let realm = grant.realm.clone();
+        let rotate = match self.config.rotation {
+            Rotation::EveryRefresh => true,
+            Rotation::After(age) => {
+                now - grant.issued >= chrono::Duration::from_std(age).unwrap_or_default()
+            }
+        };
+        let refresh = if rotate {
+            state.refresh_tokens.remove(&presented);
+            state
+                .refresh_tokens
+                .insert(fresh_refresh.clone(), RefreshGrant { realm: realm.clone(), issued: now });
+            fresh_refresh
+        } else {
+            presented
+        };
+        let ttl = self.config.access_ttl;
+        state.access_tokens.insert(
+            access.clone(),
+            (realm, now + chrono::Duration::from_std(ttl).unwrap_or_default()),
+        );
+        state.stats.token_refreshes += 1;
+        drop(state);
+        Ok(self.json(
+            200,
+            json!({"token_type": "bearer", "access_token": access, "refresh_token": refresh,
+                   "expires_in": ttl.as_secs(), "x_refresh_token_expires_in": 8_726_400u64}),
+            tid,
+        ))
+    }
+
+    /// Admits a request of `realm` against its minute and in-flight limits.
+    fn admit(&self, realm: &str) -> bool {
+        let now = self.clock.now();
+        let meter = self.rate_meter(realm);
+        let mut state = self.lock();
+        let company = state.companies.entry(realm.to_string()).or_default();
+        if company.in_flight >= self.config.max_in_flight {
+            state.stats.throttled += 1;
+            return false;
+        }
+        if !meter.admit(now) {
+            state.stats.throttled += 1;
+            return false;
+        }
+        company.in_flight += 1;
+        let n = company.in_flight;
+        state.stats.peak_in_flight = state.stats.peak_in_flight.max(n);
+        true
+    }
+
+    fn release(&self, realm: &str) {
+        if let Some(c) = self.lock().companies.get_mut(realm) {
+            c.in_flight = c.in_flight.saturating_sub(1);
+        }
+    }
+
+    fn authorized(&self, request: &HttpRequest, realm: &str) -> bool {
+        let now = self.clock.now();
+        let token = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        self.lock()
+            .access_tokens
+            .get(token)
+            .is_some_and(|(r, expires)| r == realm && *expires > now)
+    }
+
+    async fn api(&self, request: HttpRequest, realm: String, rest: String, tid: u64) -> Answer {
+        let (fault, extra) = self.dice.roll();
+        if fault == DiceFault::Throttle {
+            self.lock().stats.throttled += 1;
+            return Ok(self.throttle(tid));
+        }
+        if !self.admit(&realm) {
+            return Ok(self.throttle(tid));
+        }
+        let answer = self.admitted(request, &realm, &rest, tid, fault, extra).await;
+        self.release(&realm);
+        answer
+    }
+
+    async fn admitted(
+        &self,
+        request: HttpRequest,
+        realm: &str,
+        rest: &str,
+        tid: u64,
+        fault: DiceFault,
+        extra: Duration,
+    ) -> Answer {
+        if !self.authorized(&request, realm) {
+            self.lock().stats.unauthorized += 1;
+            return Ok(self.unauthorized(tid));
+        }
+        let params: HashMap<String, String> = request
+            .uri()
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        if params.get("minorversion").map(String::as_str) != Some("75") {
+            self.lock().stats.missing_minor_version += 1;
+        }
+        match fault {
+            DiceFault::ServerError(code) => {
+                self.clock.sleep(self.config.latency + extra).await;
+                self.lock().stats.server_errors += 1;
+                return Ok(if code == 500 {
+                    self.fault(
+                        500,
+                        "SystemFault",
+                        "10000",
+                        "An application error has occurred while processing your request",
+                        "System Failure Error: An unexpected error occurred",
+                        tid,
+                    )
+                } else {
+                    self.response(
+                        code,
+                        "text/html",
+                        format!("<html><body><h1>{code} Service Unavailable</h1></body></html>")
+                            .into_bytes(),
+                        tid,
+                    )
+                });
+            }
+            DiceFault::Timeout => {
+                self.clock.sleep(self.config.timeout_after).await;
+                self.lock().stats.timeouts += 1;
+                return Err(TransportError::new(TransportErrorKind::Timeout, "simulated timeout"));
+            }
+            _ => {}
+        }
+        self.clock.sleep(self.config.latency + extra).await;
+        let answer = self.route(&request, realm, rest, &params, tid);
+        if fault == DiceFault::LostResponse {
+            // A read has no side effect to keep: the work was done, the answer is lost.
+            self.lock().stats.timeouts += 1;
+            return Err(TransportError::new(
+                TransportErrorKind::Timeout,
+                "simulated lost response",
+            ));
+        }
+        Ok(answer)
+    }
+
+    fn route(
+        &self,
+        request: &HttpRequest,
+        realm: &str,
+        rest: &str,
+        params: &HashMap<String, String>,
+        tid: u64,
+    ) -> HttpResponse {
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            ["query"] => {
+                let statement = if request.method() == http::Method::POST {
+                    String::from_utf8_lossy(request.body()).into_owned()
+                } else {
+                    params.get("query").cloned().unwrap_or_default()
+                };
+                self.run_hooks();
+                self.lock().stats.queries += 1;
+                self.query(realm, &statement, tid)
+            }
+            ["cdc"] => {
+                self.lock().stats.cdc += 1;
+                self.cdc(realm, params, tid)
+            }
+            [entity, id] => {
+                self.lock().stats.reads += 1;
+                match EntityKind::parse(entity) {
+                    Some(kind) => {
+                        let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+                        match self.get(realm, kind, &id) {
+                            Some(doc) => self.json(200, json!({kind.as_str(): doc, "time": self.time()}), tid),
+                            None => self.fault(400, "ValidationFault", "610", "Object Not Found", "Object Not Found : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.", tid),
+                        }
+                    }
+                    None => self.fault(
+                        400,
+                        "ValidationFault",
+                        "4000",
+                        "Unsupported entity",
+                        entity,
+                        tid,
+                    ),
+                }
+            }
+            _ => self.response(
+                404,
+                "text/html",
+                b"<html><body>Not Found</body></html>".to_vec(),
+                tid,
+            ),
+        }
+    }
+
+    fn run_hooks(&self) {
+        let hooks = {
+            let mut state = self.lock();
+            let k = state.stats.queries + 1;
+            state.hooks.remove(&k).unwrap_or_default()
+        };
+        for hook in hooks {
+            hook(self);
+        }
+    }
+
+    fn query(&self, realm: &str, text: &str, tid: u64) -> HttpResponse {
+        let statement = match ql::parse(text) {
+            Ok(s) => s,
+            Err(e) => return self.invalid_query(&e, tid),
+        };
+        let start = statement.start_position.unwrap_or(1);
+        if start == 0 {
+            return self
+                .invalid_query("STARTPOSITION value 0 is too small. Min allowed value is 1", tid);
+        }
+        let max = statement.max_results.unwrap_or(100);
+        if max > 1000 {
+            return self.invalid_query(
+                &format!("MAXRESULTS value {max} is too large. Max allowed value is 1000"),
+                tid,
+            );
+        }
+        let entity = statement.entity.to_ascii_lowercase();
+        let (key, rows) = if entity == "class" {
+            match self.class_rows(realm, &statement) {
+                Ok(rows) => ("Class", rows),
+                Err(e) => return self.invalid_query(&e, tid),
+            }
+        } else if let Some(kind) = EntityKind::parse(&entity) {
+            match self.txn_rows(realm, kind, &statement) {
+                Ok(rows) => (kind.as_str(), rows),
+                Err(e) => return self.invalid_query(&e, tid),
+            }
+        } else {
+            return self
+                .invalid_query(&format!("entity {} is not supported here", statement.entity), tid);
+        };
+        if statement.count {
+            return self.json(
+                200,
+                json!({"QueryResponse": {"totalCount": rows.len()}, "time": self.time()}),
+                tid,
+            );
+        }
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let mut take = usize::try_from(max).unwrap_or(usize::MAX);
+        if self.config.overfill && max > 0 {
+            take += 1;
+        }
+        let page: Vec<Value> = rows.into_iter().skip(skip).take(take).collect();
+        let mut response = serde_json::Map::new();
+        if !page.is_empty() {
+            response.insert("startPosition".into(), json!(start));
+            response.insert("maxResults".into(), json!(page.len()));
+            response.insert(key.into(), Value::Array(page));
+        }
+        self.json(200, json!({"QueryResponse": response, "time": self.time()}), tid)
+    }
+
+    fn txn_rows(&self, realm: &str, kind: EntityKind, s: &Statement) -> Result<Vec<Value>, String> {
+        let state = self.lock();
+        let Some(company) = state.companies.get(realm) else { return Ok(Vec::new()) };
+        let mut rows: Vec<&SalesTransaction> = Vec::new();
+        for doc in company.rows(kind).values() {
+            let mut keep = true;
+            for c in &s.conditions {
+                keep &= txn_matches(doc, c)?;
+            }
+            if keep {
+                rows.push(doc);
+            }
+        }
+        if let Some((field, desc)) = &s.order_by {
+            if field != "metadata.lastupdatedtime"
+                && field != "txndate"
+                && field != "id"
+                && field != "docnumber"
+            {
+                return Err(format!("property '{field}' is not sortable"));
+            }
+            let key = |d: &SalesTransaction| match field.as_str() {
+                "txndate" => d.txn_date.map(|t| t.to_string()).unwrap_or_default(),
+                "docnumber" => d.doc_number.clone().unwrap_or_default(),
+                "id" => format!("{:020}", d.id.parse::<u64>().unwrap_or(0)),
+                _ => d.last_updated().map(|t| format!("{:020}", t.timestamp())).unwrap_or_default(),
+            };
+            rows.sort_by(|a, b| key(a).cmp(&key(b)));
+            if *desc {
+                rows.reverse();
+            }
+        }
+        rows.into_iter().map(|d| serde_json::to_value(d).map_err(|e| e.to_string())).collect()
+    }
+
+    fn class_rows(&self, realm: &str, s: &Statement) -> Result<Vec<Value>, String> {
+        let state = self.lock();
+        let Some(company) = state.companies.get(realm) else { return Ok(Vec::new()) };
+        let filters_active = s.conditions.iter().any(|c| c.field == "active");
+        let mut rows = Vec::new();
+        for class in &company.classes {
+            let mut keep = filters_active || class.active != Some(false);
+            for c in &s.conditions {
+                keep &= class_matches(class, c)?;
+            }
+            if keep {
+                rows.push(serde_json::to_value(class).map_err(|e| e.to_string())?);
+            }
+        }
+        Ok(rows)
+    }
+
+    fn cdc(&self, realm: &str, params: &HashMap<String, String>, tid: u64) -> HttpResponse {
+        let Some(since) = params.get("changedSince").and_then(|s| parse_instant(s)) else {
+            return self.fault(
+                400,
+                "ValidationFault",
+                "4001",
+                "Invalid changedSince",
+                "changedSince is missing or not a date",
+                tid,
+            );
+        };
+        let now = self.clock.now();
+        if now - since > chrono::Duration::days(30) {
+            return self.fault(
+                400,
+                "ValidationFault",
+                "4001",
+                "Invalid changedSince",
+                "changedSince can be at most 30 days in the past",
+                tid,
+            );
+        }
+        let entities: Vec<EntityKind> = params
+            .get("entities")
+            .map(|e| e.split(',').filter_map(|n| EntityKind::parse(n.trim())).collect())
+            .unwrap_or_default();
+        let state = self.lock();
+        let mut groups = Vec::new();
+        let mut budget = 1000usize;
+        if let Some(company) = state.companies.get(realm) {
+            for kind in entities {
+                let mut changed: Vec<&SalesTransaction> = company
+                    .rows(kind)
+                    .values()
+                    .filter(|d| d.last_updated().is_some_and(|t| t.with_timezone(&Utc) >= since))
+                    .collect();
+                changed.sort_by_key(|d| d.last_updated());
+                let mut items: Vec<Value> =
+                    changed.iter().filter_map(|d| serde_json::to_value(d).ok()).collect();
+                for (k, id, at) in &company.deleted {
+                    if *k == kind && *at >= since {
+                        items.push(json!({"status": "Deleted", "domain": "QBO", "Id": id,
+                                          "MetaData": {"LastUpdatedTime": to_pacific(*at).to_rfc3339()}}));
+                    }
+                }
+                items.truncate(budget);
+                budget -= items.len();
+                if !items.is_empty() {
+                    let n = items.len();
+                    groups.push(json!({kind.as_str(): items, "startPosition": 1, "maxResults": n, "totalCount": n}));
+                }
+            }
+        }
+        drop(state);
+        if groups.is_empty() {
+            groups.push(json!({}));
+        }
+        self.json(
+            200,
+            json!({"CDCResponse": [{"QueryResponse": groups}], "time": self.time()}),
+            tid,
+        )
+    }
+}
+
+fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    let midnight = d.and_hms_opt(0, 0, 0)?.and_utc();
+    Some(
+        midnight - chrono::Duration::seconds(i64::from(pacific_offset(midnight).local_minus_utc())),
+    )
+}
+
+fn literal_str(l: &Literal) -> String {
+    match l {
+        Literal::Str(s) | Literal::Num(s) => s.clone(),
+        Literal::Bool(b) => b.to_string(),
+    }
+}
+
+fn compare<T: Ord>(value: &T, op: Op, targets: &[T]) -> bool {
+    match op {
+        Op::In => targets.contains(value),
+        _ => targets.first().is_some_and(|t| match op {
+            Op::Eq => value == t,
+            Op::Lt => value < t,
+            Op::Gt => value > t,
+            Op::Le => value <= t,
+            Op::Ge => value >= t,
+            Op::In => false,
+        }),
+    }
+}
+
+fn txn_matches(doc: &SalesTransaction, c: &Condition) -> Result<bool, String> {
+    match c.field.as_str() {
+        "metadata.lastupdatedtime" | "metadata.createtime" => {
+            let targets = c
+                .values
+                .iter()
+                .map(|v| {
+                    parse_instant(&literal_str(v))
+                        .ok_or_else(|| format!("{} is not a date-time", literal_str(v)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let meta = doc.meta_data.as_ref();
+            let value = if c.field == "metadata.createtime" {
+                meta.and_then(|m| m.create_time)
+            } else {
+                meta.and_then(|m| m.last_updated_time)
+            };
+            Ok(value.is_some_and(|v| compare(&v.with_timezone(&Utc), c.op, &targets)))
+        }
+        "txndate" => {
+            let targets = c
+                .values
+                .iter()
+                .map(|v| {
+                    NaiveDate::parse_from_str(&literal_str(v), "%Y-%m-%d")
+                        .map_err(|_| format!("{} is not a date", literal_str(v)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(doc.txn_date.is_some_and(|d| compare(&d, c.op, &targets)))
+        }
+        "id" => {
+            if !matches!(c.op, Op::Eq | Op::In) {
+                return Err("only = and IN work on Id".into());
+            }
+            let targets: Vec<String> = c.values.iter().map(literal_str).collect();
+            Ok(compare(&doc.id, c.op, &targets))
+        }
+        "docnumber" => {
+            let targets: Vec<String> = c.values.iter().map(literal_str).collect();
+            Ok(doc.doc_number.as_ref().is_some_and(|d| compare(d, c.op, &targets)))
+        }
+        other => Err(format!("property '{other}' is not queryable")),
+    }
+}
+
+fn class_matches(class: &QboClass, c: &Condition) -> Result<bool, String> {
+    match c.field.as_str() {
+        "name" => {
+            let targets: Vec<String> = c.values.iter().map(literal_str).collect();
+            Ok(compare(&class.name, c.op, &targets))
+        }
+        "fullyqualifiedname" => {
+            let targets: Vec<String> = c.values.iter().map(literal_str).collect();
+            Ok(class.fully_qualified_name.as_ref().is_some_and(|n| compare(n, c.op, &targets)))
+        }
+        "active" => {
+            let targets: Vec<bool> = c
+                .values
+                .iter()
+                .map(|v| match v {
+                    Literal::Bool(b) => Ok(*b),
+                    other => Err(format!("{other:?} is not a boolean")),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(compare(&class.active.unwrap_or(true), c.op, &targets))
+        }
+        "id" => {
+            let targets: Vec<String> = c.values.iter().map(literal_str).collect();
+            Ok(compare(&class.id, c.op, &targets))
+        }
+        other => Err(format!("property '{other}' is not queryable")),
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpTransport for QboSim {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let tid = self.next_tid();
+        let path = request.uri().path().to_string();
+        if path.ends_with("/oauth2/v1/tokens/bearer") {
+            return self.token_endpoint(&request, tid).await;
+        }
+        let Some(rest) = path.strip_prefix("/v3/company/") else {
+            return Ok(self.response(
+                404,
+                "text/html",
+                b"<html><body>Not Found</body></html>".to_vec(),
+                tid,
+            ));
+        };
+        let (realm, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        let realm = percent_encoding::percent_decode_str(realm).decode_utf8_lossy().into_owned();
+        if !self.lock().companies.contains_key(&realm) {
+            return Ok(self.json(
+                403,
+                json!({"fault": {"error": [{"message": "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403",
+                                            "detail": "", "code": "3100"}], "type": "SERVICE"},
+                       "time": self.clock.now().timestamp_millis()}),
+                tid,
+            ));
+        }
+        self.api(request, realm, rest.to_string(), tid).await
+    }
+}
+
+/// A plain sale for tests: one item line of `amount`, the header class `class` (by name, with
+/// `class_id` as its value), a DocNumber, today's date, and a free-form ship-to block.
+pub fn simple_sale(
+    kind: EntityKind,
+    doc_number: &str,
+    class: Option<(&str, &str)>,
+    amount: Decimal,
+) -> Transaction {
+    use crate::model::qbo::{Line, PhysicalAddress, SalesItemLineDetail};
+    let doc = SalesTransaction {
+        doc_number: Some(doc_number.to_string()),
+        txn_date: NaiveDate::from_ymd_opt(2024, 3, 8),
+        customer_ref: Some(Ref { value: "1".into(), name: Some("Kate Whelan".into()) }),
+        class_ref: class
+            .map(|(id, name)| Ref { value: id.to_string(), name: Some(name.to_string()) }),
+        ship_addr: Some(PhysicalAddress::from_lines(&[
+            "Kate Whelan",
+            "45 First St.",
+            "Menlo Park, CA  94304",
+        ])),
+        total_amt: Some(amount),
+        line: vec![Line {
+            id: Some("1".into()),
+            line_num: Some(1),
+            description: Some("Rock Fountain".into()),
+            amount: Some(amount),
+            linked_txn: Vec::new(),
+            detail: LineDetail::SalesItem(SalesItemLineDetail {
+                item_ref: Some(Ref { value: "5".into(), name: Some("Rock Fountain".into()) }),
+                qty: Some(Decimal::ONE),
+                unit_price: Some(amount),
+                ..Default::default()
+            }),
+        }],
+        ..Default::default()
+    };
+    Transaction { kind, doc }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).single().unwrap_or_default()
+    }
+
+    #[test]
+    fn pacific_offset_follows_us_dst_rules() {
+        // 2024: DST from 10 March 10:00 UTC to 3 November 09:00 UTC.
+        assert_eq!(pacific_offset(utc(2024, 3, 10, 9, 59)).local_minus_utc(), -8 * 3600);
+        assert_eq!(pacific_offset(utc(2024, 3, 10, 10, 0)).local_minus_utc(), -7 * 3600);
+        assert_eq!(pacific_offset(utc(2024, 11, 3, 8, 59)).local_minus_utc(), -7 * 3600);
+        assert_eq!(pacific_offset(utc(2024, 11, 3, 9, 0)).local_minus_utc(), -8 * 3600);
+        assert_eq!(pacific_offset(utc(2024, 1, 15, 12, 0)).local_minus_utc(), -8 * 3600);
+        assert_eq!(pacific_offset(utc(2024, 7, 4, 12, 0)).local_minus_utc(), -7 * 3600);
+        // 2026: 8 March and 1 November.
+        assert_eq!(pacific_offset(utc(2026, 3, 8, 10, 0)).local_minus_utc(), -7 * 3600);
+        assert_eq!(pacific_offset(utc(2026, 11, 1, 9, 0)).local_minus_utc(), -8 * 3600);
+        assert_eq!(nth_sunday(2026, 3, 2).weekday(), chrono::Weekday::Sun);
+    }
+}
