@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use engine_fakes::{FakeOrdoro, FakeQbo, pacific, sale, sale_with_bad_address, utc};
 use qbo_ordoro::engine::{
     InitialSince, RunOptions, RunRange, RunScope, SyncConfig, SyncEngine, TxnRef, WatchOptions,
     reason,
@@ -16,7 +17,6 @@ use qbo_ordoro::model::qbo::EntityKind::{Invoice, SalesReceipt};
 use qbo_ordoro::store::MemoryStore;
 use qbo_ordoro::store::{Action, LedgerState, LogEntry};
 use qbo_ordoro::{Clock, ManualClock, Store};
-use engine_fakes::{FakeOrdoro, FakeQbo, pacific, sale, sale_with_bad_address, utc};
 
 const REALM: &str = "9130";
 

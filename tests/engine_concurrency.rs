@@ -7,12 +7,12 @@ mod engine_fakes;
 use std::sync::Arc;
 use std::time::Duration;
 
+use engine_fakes::{FakeOrdoro, FakeQbo, pacific, sale, utc};
 use qbo_ordoro::engine::{RunOptions, SyncConfig, SyncEngine};
 use qbo_ordoro::model::qbo::EntityKind::Invoice;
 use qbo_ordoro::store::LedgerState;
 use qbo_ordoro::store::MemoryStore;
 use qbo_ordoro::{Clock, TokioClock};
-use engine_fakes::{FakeOrdoro, FakeQbo, pacific, sale, utc};
 
 struct World {
     clock: Arc<TokioClock>,

@@ -1,97 +1,17 @@
-//! Reading a last-updated window without losing rows, and moving the cursor only past what is
-//! handled.
-//!
-//! [`WindowPager`] pages `[from, to]` by the last timestamp seen (keyset paging) rather than by
-//! offset, so a row edited while the run pages cannot shift an unread row out of view; rows read
-//! twice (the same `(Id, SyncToken)` at the page seam) are dropped. [`CursorTracker`] knows which
-//! rows are still in flight or failed and says how far the cursor may move: never past the
-//! earliest row not yet handled.
+//! Moving the cursor only past what is handled: [`CursorTracker`] knows which rows of a window
+//! are still in flight or failed transiently, and says how far the cursor may move, never past
+//! the earliest row not yet handled, whatever order concurrent handling finishes in. (Reading
+//! the window without losing rows is [`UpdatedPager`](crate::qbo::paging::UpdatedPager)'s job.)
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::qbo::{EntityKind, SalesTransaction};
-use crate::qbo::{TxnPage, UpdatedQuery};
+use crate::model::qbo::SalesTransaction;
 
 /// The last-updated time of a row as an instant, if it has one.
 pub(crate) fn updated_at(txn: &SalesTransaction) -> Option<DateTime<Utc>> {
     txn.last_updated().map(|t| t.with_timezone(&Utc))
-}
-
-/// Pages one entity's `[from, to]` last-updated window by the last timestamp seen.
-#[derive(Debug)]
-pub(crate) struct WindowPager {
-    entity: EntityKind,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    page_size: u32,
-    start_position: u32,
-    seen: HashSet<(String, String)>,
-    done: bool,
-}
-
-impl WindowPager {
-    /// A pager over `[from, to]`, `page_size` rows a query.
-    pub(crate) fn new(
-        entity: EntityKind,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        page_size: u32,
-    ) -> Self {
-        WindowPager {
-            entity,
-            from,
-            to,
-            page_size: page_size.max(1),
-            start_position: 1,
-            seen: HashSet::new(),
-            done: from > to,
-        }
-    }
-
-    /// The next query to send, or `None` when the window is read.
-    pub(crate) fn next_query(&self) -> Option<UpdatedQuery> {
-        (!self.done).then_some(UpdatedQuery {
-            entity: self.entity,
-            from: self.from,
-            to: self.to,
-            start_position: self.start_position,
-            max_results: self.page_size,
-        })
-    }
-
-    /// The current lower bound (rows without a timestamp are placed here).
-    pub(crate) fn lower_bound(&self) -> DateTime<Utc> {
-        self.from
-    }
-
-    /// Takes the answer to [`next_query`](Self::next_query) and returns its rows not seen before,
-    /// in order.
-    pub(crate) fn accept(&mut self, page: &TxnPage) -> Vec<SalesTransaction> {
-        let rows = &page.transactions;
-        // QBO may return more rows than asked, so only a short page ends the window.
-        if rows.len() < self.page_size as usize {
-            self.done = true;
-        }
-        let fresh: Vec<SalesTransaction> = rows
-            .iter()
-            .filter(|t| self.seen.insert((t.id.clone(), t.sync_token.clone())))
-            .cloned()
-            .collect();
-        if !self.done {
-            let last = rows.iter().rev().find_map(updated_at).unwrap_or(self.from);
-            if last > self.from {
-                self.from = last;
-                self.start_position = 1;
-            } else {
-                // A whole page shares one timestamp: keyset paging cannot move, so step by
-                // offset within that timestamp.
-                self.start_position = self.start_position.saturating_add(self.page_size);
-            }
-        }
-        fresh
-    }
 }
 
 /// Tracks the rows of one window in flight and says where the cursor may move.

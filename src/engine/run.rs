@@ -12,12 +12,13 @@ use tracing::{debug, info, warn};
 
 use super::SyncEngine;
 use super::config::RunOptions;
-use super::cursor::{CursorTracker, WindowPager, updated_at};
+use super::cursor::{CursorTracker, updated_at};
 use super::handle::{Outcome, RunCtx};
 use super::log::EntryMaker;
 use crate::Result;
 use crate::model::qbo::{EntityKind, SalesTransaction, Transaction};
 use crate::qbo::TxnDateQuery;
+use crate::qbo::paging::UpdatedPager;
 use crate::store::{Action, Commit, LogEntry, LogQuery, RunSummary};
 
 /// A period to re-sync by hand.
@@ -172,7 +173,7 @@ impl SyncEngine {
             }
             match range {
                 RunRange::LastUpdated { from, to } => {
-                    let mut pager = WindowPager::new(entity, *from, *to, self.config.page_size);
+                    let mut pager = UpdatedPager::new(entity, *from, *to, self.config.page_size);
                     while let Some(query) = pager.next_query() {
                         let page = match self.qbo.query_updated(&query).await {
                             Ok(page) => page,
@@ -336,7 +337,7 @@ impl SyncEngine {
             None => self.config.initial_since.resolve(upper),
         };
         let mut tracker = CursorTracker::new(saved);
-        let mut pager = WindowPager::new(entity, from, upper, self.config.page_size);
+        let mut pager = UpdatedPager::new(entity, from, upper, self.config.page_size);
         let mut server_now: Option<DateTime<Utc>> = None;
         while let Some(query) = pager.next_query() {
             let page = match self.qbo.query_updated(&query).await {
@@ -349,7 +350,7 @@ impl SyncEngine {
             if server_now.is_none() {
                 server_now = page.server_time.map(|t| t.with_timezone(&Utc));
             }
-            let default_at = pager.lower_bound();
+            let default_at = pager.last_seen().unwrap_or(from);
             let rows = tag(entity, pager.accept(&page));
             let slot = CursorSlot { name: &name, tracker: &mut tracker, default_at };
             self.process(ctx, log, rows, Some(slot)).await?;
