@@ -89,7 +89,7 @@ fn entry_for<'a>(entries: &'a [LogEntry], id: &str) -> &'a LogEntry {
 fn reasons(entries: &[LogEntry]) -> Vec<(String, Action, Option<String>)> {
     let mut v: Vec<_> =
         entries.iter().map(|e| (e.qbo_id.clone(), e.action, e.reason.clone())).collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.sort_by_key(|e| e.0.clone());
     v
 }
 

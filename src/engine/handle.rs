@@ -12,7 +12,7 @@ use super::log::{EntryMaker, TxnFacts, failure_info, failure_reason, reason};
 use crate::mapping::{Decision, SkipReason, decide};
 use crate::model::ordoro::{NewOrder, Order};
 use crate::model::qbo::Transaction;
-use crate::ordoro::OrderQuery;
+use crate::ordoro::OrdoroApiExt;
 use crate::qbo::DeletedTransaction;
 use crate::store::{Action, FailureInfo, LedgerEntry, LedgerKey, LedgerState, LogEntry};
 use crate::{Error, ErrorKind, Result};
@@ -116,8 +116,13 @@ impl Outcome {
     }
 }
 
-/// True when Ordoro refused a create because an order with this `order_id` exists.
+/// True when Ordoro refused a create because an order with this `order_id` exists. Broader than
+/// [`is_duplicate_order`](crate::ordoro::is_duplicate_order) (either sign suffices), since a
+/// lookup confirms it before anything is concluded.
 pub(crate) fn is_duplicate(err: &Error) -> bool {
+    if crate::ordoro::is_duplicate_order(err) {
+        return true;
+    }
     if !err.is_bad_input() {
         return false;
     }
@@ -187,20 +192,9 @@ impl SyncEngine {
         outcome
     }
 
-    /// Finds the order created for `order_id`, if there is one.
+    /// Finds the order created for `order_id` in the configured sales channel, if there is one.
     pub(crate) async fn lookup(&self, order_id: &str) -> Result<Option<Order>> {
-        let query = OrderQuery {
-            cart_order_id: Some(order_id.to_string()),
-            limit: Some(10),
-            ..Default::default()
-        };
-        let list = self.ordoro.find_orders(&query).await?;
-        let suffix = format!("-{order_id}");
-        Ok(list.order.into_iter().find(|o| {
-            o.cart_order_id.as_deref() == Some(order_id)
-                || o.order_number == order_id
-                || o.order_number.ends_with(&suffix)
-        }))
+        self.ordoro.as_ref().find_by_order_id(order_id, self.config.mapping.cart()).await
     }
 
     /// Handles one transaction read from QBO.

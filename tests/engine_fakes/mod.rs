@@ -165,7 +165,7 @@ impl FakeQbo {
     }
 
     fn page(&self, mut rows: Vec<Transaction>, start: u32, max: u32) -> TxnPage {
-        rows.sort_by(|a, b| ts(a).cmp(&ts(b)).then_with(|| a.doc.id.cmp(&b.doc.id)));
+        rows.sort_by_key(|t| (ts(t), t.doc.id.clone()));
         let transactions = rows
             .into_iter()
             .skip(start.saturating_sub(1) as usize)
