@@ -615,3 +615,23 @@ impl SyncEngine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Service;
+
+    #[test]
+    fn a_duplicate_is_a_bad_input_that_names_the_order_id_or_says_it_exists() {
+        let ordoro = |e: Error| e.with_service(Service::Ordoro).with_status(400);
+        assert!(is_duplicate(&ordoro(
+            Error::bad_input("Order ID already exists").with_code("order_id")
+        )));
+        assert!(is_duplicate(&ordoro(Error::bad_input("invalid").with_code("order_id"))));
+        assert!(is_duplicate(&ordoro(Error::bad_input("order QBO-INV-1 already exists"))));
+        assert!(!is_duplicate(&ordoro(
+            Error::bad_input("lines[0].sku is required").with_code("lines")
+        )));
+        assert!(!is_duplicate(&Error::new(ErrorKind::Service, "order already exists")));
+    }
+}

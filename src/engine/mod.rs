@@ -2,12 +2,10 @@
 //! void policies, and the transaction log, over the ports only ([`QboApi`], [`OrdoroApi`],
 //! [`Store`], [`Clock`]) and the pure [`mapping`](crate::mapping), so it runs the same against
 //! the real services, the simulators or in-memory fakes, in real or virtual time, on any async
-//! runtime.
-//!
-//! Guarantees: exactly one Ordoro order per eligible transaction (a pending ledger entry is
-//! saved before each create, and an ambiguous create is settled by a lookup before any retry);
-//! the cursor never passes a transaction that is not handled; every transaction looked at leaves
-//! one log entry per run.
+//! runtime, with three guarantees: exactly one Ordoro order per eligible transaction (a pending
+//! ledger entry is saved before each create, and an ambiguous create is settled by a lookup
+//! before any retry), a cursor that never passes a transaction not yet handled, and one log
+//! entry per transaction looked at per run.
 
 mod config;
 mod cursor;
@@ -53,8 +51,10 @@ use crate::{Clock, Error, OrdoroApi, QboApi, Result, Store};
 ///         .config(config)
 ///         .build()?;
 ///     let report = engine.run_incremental(&RunOptions::default()).await?;
-///     assert!(report.aborted.is_none(), "{:?}", report.aborted);
-///     println!("{}", report.summary); // created=N updated=N skipped=N failed=N
+///     if let Some(why) = &report.aborted {
+///         tracing::warn!(%why, "the run stopped early; the next run resumes before the failure");
+///     }
+///     tracing::info!(summary = %report.summary, "synced"); // created=N updated=N skipped=N failed=N
 ///     Ok(())
 /// }
 /// ```

@@ -316,6 +316,7 @@ impl SyncEngine {
         }
         for pending in self.store.pending_entries(self.realm()).await? {
             let outcome = self.settle_pending(ctx, pending).await?;
+            self.observe(ctx, log, &outcome);
             self.save(ctx, log, outcome, None).await?;
         }
         Ok(())
