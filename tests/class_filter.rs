@@ -151,11 +151,13 @@ fn per_line_class_inside_a_bundle_counts() {
 #[test]
 fn header_class_alone_decides_whatever_the_lines_carry() {
     let mut v = with_header_class(Some("Retail"), "302");
-    v["Line"] = json!([with_line_class(item("1", "Widget", Some(2), Some(10), 20), "Ordoro", "301")]);
+    v["Line"] =
+        json!([with_line_class(item("1", "Widget", Some(2), Some(10), 20), "Ordoro", "301")]);
     assert_eq!(skipped(decide_invoice(v)), "class_mismatch");
 
     let mut v = sale();
-    v["Line"] = json!([with_line_class(item("1", "Widget", Some(2), Some(10), 20), "Retail", "302")]);
+    v["Line"] =
+        json!([with_line_class(item("1", "Widget", Some(2), Some(10), 20), "Retail", "302")]);
     assert_eq!(decide_invoice(v).action(), "create");
 }
 

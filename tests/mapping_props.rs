@@ -22,8 +22,11 @@ struct Product {
 }
 
 fn product() -> impl Strategy<Value = Product> {
-    (1i64..40, 0i64..200_000, any::<bool>())
-        .prop_map(|(qty, unit_cents, in_bundle)| Product { qty, unit_cents, in_bundle })
+    (1i64..40, 0i64..200_000, any::<bool>()).prop_map(|(qty, unit_cents, in_bundle)| Product {
+        qty,
+        unit_cents,
+        in_bundle,
+    })
 }
 
 fn cents(c: i64) -> Decimal {
@@ -160,20 +163,75 @@ proptest! {
 
 /// QBO-flavoured keys, so random documents reach deep into the decoder and the mapping.
 const KEYS: &[&str] = &[
-    "Id", "DocNumber", "TxnDate", "ClassRef", "CustomerRef", "ShipAddr", "BillAddr", "BillEmail",
-    "Address", "Line", "Amount", "DetailType", "SalesItemLineDetail", "GroupLineDetail",
-    "DiscountLineDetail", "SubTotalLineDetail", "DescriptionLineDetail", "ItemRef", "Qty",
-    "UnitPrice", "value", "name", "Line1", "Line2", "Line3", "City", "CountrySubDivisionCode",
-    "PostalCode", "Country", "TotalAmt", "TxnTaxDetail", "TotalTax", "PrivateNote",
-    "CustomerMemo", "ShipMethodRef", "GroupItemRef", "Quantity", "PercentBased",
-    "DiscountPercent", "Description", "QueryResponse", "Invoice", "SalesReceipt", "Fault",
-    "CDCResponse", "BatchItemResponse", "status", "MetaData", "SyncToken",
+    "Id",
+    "DocNumber",
+    "TxnDate",
+    "ClassRef",
+    "CustomerRef",
+    "ShipAddr",
+    "BillAddr",
+    "BillEmail",
+    "Address",
+    "Line",
+    "Amount",
+    "DetailType",
+    "SalesItemLineDetail",
+    "GroupLineDetail",
+    "DiscountLineDetail",
+    "SubTotalLineDetail",
+    "DescriptionLineDetail",
+    "ItemRef",
+    "Qty",
+    "UnitPrice",
+    "value",
+    "name",
+    "Line1",
+    "Line2",
+    "Line3",
+    "City",
+    "CountrySubDivisionCode",
+    "PostalCode",
+    "Country",
+    "TotalAmt",
+    "TxnTaxDetail",
+    "TotalTax",
+    "PrivateNote",
+    "CustomerMemo",
+    "ShipMethodRef",
+    "GroupItemRef",
+    "Quantity",
+    "PercentBased",
+    "DiscountPercent",
+    "Description",
+    "QueryResponse",
+    "Invoice",
+    "SalesReceipt",
+    "Fault",
+    "CDCResponse",
+    "BatchItemResponse",
+    "status",
+    "MetaData",
+    "SyncToken",
 ];
 
 const WORDS: &[&str] = &[
-    "Ordoro", "SHIPPING_ITEM_ID", "SalesItemLineDetail", "GroupLineDetail", "DiscountLineDetail",
-    "DescriptionOnly", "SubTotalLineDetail", "Voided", "UPS Ground", "Chicago, IL  60601",
-    "12 Main St", "Canada", "USA", "2024-01-31", "", " ", "Deleted",
+    "Ordoro",
+    "SHIPPING_ITEM_ID",
+    "SalesItemLineDetail",
+    "GroupLineDetail",
+    "DiscountLineDetail",
+    "DescriptionOnly",
+    "SubTotalLineDetail",
+    "Voided",
+    "UPS Ground",
+    "Chicago, IL  60601",
+    "12 Main St",
+    "Canada",
+    "USA",
+    "2024-01-31",
+    "",
+    " ",
+    "Deleted",
 ];
 
 fn leaf() -> impl Strategy<Value = Value> {
@@ -254,7 +312,8 @@ fn extreme_amounts_give_a_decision_not_a_panic() {
         let _ = fuzz_qbo_transaction(text.as_bytes());
     }
     let mut v = sale();
-    v["Line"] = json!([item_dec("1", "X", Some(d("0.0000000000000000000000000001")), None, d("1"))]);
+    v["Line"] =
+        json!([item_dec("1", "X", Some(d("0.0000000000000000000000000001")), None, d("1"))]);
     let d = decide_invoice(v);
     assert!(matches!(d, Decision::Create(_) | Decision::Error { .. }), "{d:?}");
 }
@@ -264,7 +323,10 @@ fn fuzz_body_counts_the_transactions_it_decided() {
     for (_, text) in qbo_fixtures() {
         let _ = fuzz_qbo_transaction(text.as_bytes());
     }
-    let query = std::fs::read_to_string(qbo_fixtures_dir().join("intuitdocs_invoice_query_response_239.json")).unwrap();
+    let query = std::fs::read_to_string(
+        qbo_fixtures_dir().join("intuitdocs_invoice_query_response_239.json"),
+    )
+    .unwrap();
     assert_eq!(fuzz_qbo_transaction(query.as_bytes()), 1);
     assert_eq!(fuzz_qbo_transaction(b"\xff\xfe"), 0);
     assert_eq!(fuzz_qbo_transaction(b"{}"), 0);

@@ -232,7 +232,8 @@ fn bundle_without_item_lines_ships_as_the_bundle_item() {
 
 #[test]
 fn shipping_item_inside_a_bundle_is_shipping() {
-    let children = vec![item("11", "Candy", Some(2), Some(5), 10), item("12", "UPS Ground", None, None, 4)];
+    let children =
+        vec![item("11", "Candy", Some(2), Some(5), 10), item("12", "UPS Ground", None, None, 4)];
     let v = with_lines(vec![bundle("1", "Sweets", 1, 0, children)], "14");
     let order = created(decide_invoice(v)).order;
     assert_eq!(order.lines.len(), 1);
@@ -266,16 +267,23 @@ fn ship_method_ref_wins_over_shipping_item_name() {
         "32",
     );
     v["ShipMethodRef"] = json!({"value": "FedEx", "name": "FedEx Priority"});
-    assert_eq!(created(decide_invoice(v.clone())).order.shipping_type.as_deref(), Some("FedEx Priority"));
+    assert_eq!(
+        created(decide_invoice(v.clone())).order.shipping_type.as_deref(),
+        Some("FedEx Priority")
+    );
     v["ShipMethodRef"] = json!({"value": "USPS Media"});
-    assert_eq!(created(decide_invoice(v.clone())).order.shipping_type.as_deref(), Some("USPS Media"));
+    assert_eq!(
+        created(decide_invoice(v.clone())).order.shipping_type.as_deref(),
+        Some("USPS Media")
+    );
     v["ShipMethodRef"] = json!({"value": " ", "name": ""});
     assert_eq!(created(decide_invoice(v)).order.shipping_type.as_deref(), Some("FedEx 2Day"));
 }
 
 #[test]
 fn qbo_shipping_item_alone_gives_amount_but_no_method() {
-    let v = with_lines(vec![item("1", "Widget", Some(2), Some(10), 20), shipping_item_line("2")], "22");
+    let v =
+        with_lines(vec![item("1", "Widget", Some(2), Some(10), 20), shipping_item_line("2")], "22");
     let order = created(decide_invoice(v)).order;
     assert_eq!(order.shipping_amount, Some(d("2")));
     assert_eq!(order.shipping_type, None);
@@ -373,7 +381,8 @@ fn totals_that_do_not_add_up_raise_a_warning_and_keep_qbo_total() {
 
 #[test]
 fn missing_total_is_computed_with_a_warning() {
-    let mut v = with_lines(vec![item("1", "Widget", Some(2), Some(10), 20), shipping_item_line("5")], "0");
+    let mut v =
+        with_lines(vec![item("1", "Widget", Some(2), Some(10), 20), shipping_item_line("5")], "0");
     v.as_object_mut().unwrap().remove("TotalAmt");
     let m = created(decide_invoice(v));
     assert_eq!(m.order.grand_total, Some(d("25")));
@@ -407,10 +416,8 @@ fn full_invoice_adds_up() {
 
 #[test]
 fn fractional_quantity_becomes_one_unit_at_the_line_total_with_a_warning() {
-    let v = with_lines(
-        vec![item_dec("1", "Hours", Some(d("4.5")), Some(d("50")), d("225"))],
-        "225",
-    );
+    let v =
+        with_lines(vec![item_dec("1", "Hours", Some(d("4.5")), Some(d("50")), d("225"))], "225");
     let m = created(decide_invoice(v));
     let line = &m.order.lines[0];
     assert_eq!(line.quantity, 1);
@@ -434,7 +441,10 @@ fn whole_quantity_written_with_decimals_stays_whole() {
 #[test]
 fn negative_quantity_line_is_an_error() {
     let v = with_lines(
-        vec![item("1", "Widget", Some(2), Some(10), 20), item("2", "Widget", Some(-1), Some(10), -10)],
+        vec![
+            item("1", "Widget", Some(2), Some(10), 20),
+            item("2", "Widget", Some(-1), Some(10), -10),
+        ],
         "10",
     );
     assert_eq!(failed(decide_invoice(v)), "negative_line");
@@ -443,7 +453,10 @@ fn negative_quantity_line_is_an_error() {
 #[test]
 fn negative_amount_credit_line_is_an_error() {
     let v = with_lines(
-        vec![item("1", "Widget", Some(2), Some(10), 20), item("2", "Store credit", Some(1), Some(-5), -5)],
+        vec![
+            item("1", "Widget", Some(2), Some(10), 20),
+            item("2", "Store credit", Some(1), Some(-5), -5),
+        ],
         "15",
     );
     match decide_invoice(v) {
@@ -457,7 +470,10 @@ fn negative_amount_credit_line_is_an_error() {
 
 #[test]
 fn negative_shipping_or_discount_is_an_error() {
-    let v = with_lines(vec![item("1", "Widget", Some(2), Some(10), 20), shipping_item_line("-2")], "18");
+    let v = with_lines(
+        vec![item("1", "Widget", Some(2), Some(10), 20), shipping_item_line("-2")],
+        "18",
+    );
     assert_eq!(failed(decide_invoice(v)), "negative_line");
     let v = with_lines(vec![item("1", "Widget", Some(2), Some(10), 20), flat_discount("-2")], "22");
     assert_eq!(failed(decide_invoice(v)), "negative_line");
@@ -548,7 +564,15 @@ fn skip_reasons_have_stable_codes() {
     let codes: Vec<_> = SkipReason::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!(
         codes,
-        ["class_mismatch", "no_class", "voided", "not_shippable", "deleted", "already_synced", "unchanged"]
+        [
+            "class_mismatch",
+            "no_class",
+            "voided",
+            "not_shippable",
+            "deleted",
+            "already_synced",
+            "unchanged"
+        ]
     );
     for r in SkipReason::ALL {
         assert_eq!(SkipReason::parse(r.as_str()), Some(r));
@@ -684,7 +708,10 @@ fn free_form_ship_to_lines_are_kept_in_the_notes() {
     assert_eq!(m.order.shipping_address.city.as_deref(), Some("Middlefield"));
     assert_eq!(m.order.shipping_address.zip.as_deref(), Some("94303"));
     let notes = m.order.internal_notes.unwrap();
-    assert!(notes.contains("Middlefield, CA  94303") || notes.contains("Middlefield, CA 94303"), "{notes}");
+    assert!(
+        notes.contains("Middlefield, CA  94303") || notes.contains("Middlefield, CA 94303"),
+        "{notes}"
+    );
 }
 
 #[test]
@@ -693,4 +720,30 @@ fn unknown_line_types_are_reported_not_lost_silently() {
     let v = with_lines(vec![item("1", "Widget", Some(2), Some(10), 20), odd], "24");
     let m = created(decide_invoice(v));
     assert!(m.warnings.iter().any(|w| w.contains("TDSLineDetail")), "{:?}", m.warnings);
+}
+
+#[test]
+fn typed_block_reads_recipient_then_company_whatever_the_display_name() {
+    let mut v = sale();
+    v.as_object_mut().unwrap().remove("ShipAddr");
+    v["CustomerRef"] = json!({"value": "3", "name": "Cool Cars"});
+    v["BillAddr"] = json!({
+        "Line1": "Grace Pariente",
+        "Line2": "Cool Cars",
+        "Line3": "65 Ocean Dr.",
+        "Line4": "Half Moon Bay, CA  94213"
+    });
+    let ship = created(decide_invoice(v)).order.shipping_address;
+    assert_eq!(ship.name.as_deref(), Some("Grace Pariente"));
+    assert_eq!(ship.company.as_deref(), Some("Cool Cars"));
+    assert_eq!(ship.street1.as_deref(), Some("65 Ocean Dr."));
+    assert_eq!(ship.city.as_deref(), Some("Half Moon Bay"));
+    assert_eq!(ship.state.as_deref(), Some("CA"));
+    assert_eq!(ship.zip.as_deref(), Some("94213"));
+}
+
+#[test]
+fn structured_ship_to_takes_the_customer_as_recipient() {
+    let order = created(decide_invoice(sale())).order;
+    assert_eq!(order.shipping_address.name.as_deref(), Some("Jane Buyer"));
 }

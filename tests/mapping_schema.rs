@@ -100,7 +100,10 @@ fn rule_sales() -> Vec<(&'static str, Transaction)> {
                     "Kit",
                     2,
                     0,
-                    vec![item("11", "A", Some(2), Some(3), 6), item("12", "B", Some(4), Some(1), 4)],
+                    vec![
+                        item("11", "A", Some(2), Some(3), 6),
+                        item("12", "B", Some(4), Some(1), 4),
+                    ],
                 )],
                 "10",
             )),

@@ -92,8 +92,7 @@ fn only_item_lines_can_be_shipping() {
     let w = ShippingWords::default();
     let text: Line = serde_json::from_value(text_line("1", "Shipping")).unwrap();
     let discount: Line = serde_json::from_value(flat_discount("2")).unwrap();
-    let group: Line =
-        serde_json::from_value(bundle("3", "Shipping kit", 1, 0, vec![])).unwrap();
+    let group: Line = serde_json::from_value(bundle("3", "Shipping kit", 1, 0, vec![])).unwrap();
     assert!(!w.is_shipping_line(&text));
     assert!(!w.is_shipping_line(&discount));
     assert!(!w.is_shipping_line(&group));
