@@ -331,3 +331,21 @@ fn fuzz_body_counts_the_transactions_it_decided() {
     assert_eq!(fuzz_qbo_transaction(b"\xff\xfe"), 0);
     assert_eq!(fuzz_qbo_transaction(b"{}"), 0);
 }
+
+#[test]
+fn fuzz_seed_corpus_runs_through_the_fuzz_body() {
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/qbo_transaction");
+    let mut seeds = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let decided = fuzz_qbo_transaction(&bytes);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with("_ordoro.json") {
+            assert!(decided >= 1, "{name}");
+        }
+        seeds += 1;
+    }
+    assert!(seeds >= 16, "only {seeds} seeds");
+}

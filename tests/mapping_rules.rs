@@ -721,3 +721,29 @@ fn unknown_line_types_are_reported_not_lost_silently() {
     let m = created(decide_invoice(v));
     assert!(m.warnings.iter().any(|w| w.contains("TDSLineDetail")), "{:?}", m.warnings);
 }
+
+#[test]
+fn typed_block_reads_recipient_then_company_whatever_the_display_name() {
+    let mut v = sale();
+    v.as_object_mut().unwrap().remove("ShipAddr");
+    v["CustomerRef"] = json!({"value": "3", "name": "Cool Cars"});
+    v["BillAddr"] = json!({
+        "Line1": "Grace Pariente",
+        "Line2": "Cool Cars",
+        "Line3": "65 Ocean Dr.",
+        "Line4": "Half Moon Bay, CA  94213"
+    });
+    let ship = created(decide_invoice(v)).order.shipping_address;
+    assert_eq!(ship.name.as_deref(), Some("Grace Pariente"));
+    assert_eq!(ship.company.as_deref(), Some("Cool Cars"));
+    assert_eq!(ship.street1.as_deref(), Some("65 Ocean Dr."));
+    assert_eq!(ship.city.as_deref(), Some("Half Moon Bay"));
+    assert_eq!(ship.state.as_deref(), Some("CA"));
+    assert_eq!(ship.zip.as_deref(), Some("94213"));
+}
+
+#[test]
+fn structured_ship_to_takes_the_customer_as_recipient() {
+    let order = created(decide_invoice(sale())).order;
+    assert_eq!(order.shipping_address.name.as_deref(), Some("Jane Buyer"));
+}

@@ -22,17 +22,16 @@ pub(crate) fn resolve(
     doc: &SalesTransaction,
     bill_to_fallback: bool,
 ) -> Result<Addresses, AddressError> {
-    let customer = CustomerContext {
-        display_name: doc.customer_ref.as_ref().and_then(|c| clean(c.name.as_deref())),
-        company_name: None,
-    };
+    let display = doc.customer_ref.as_ref().and_then(|c| clean(c.name.as_deref()));
+    let parse = |addr: &PhysicalAddress| parse_address(addr, &context_for(addr, display.clone()));
     let ship_src = present(doc.ship_addr.as_ref());
     let bill_src = present(doc.bill_addr.as_ref());
     let mut warnings = Vec::new();
     let ship_to = match (ship_src, bill_src) {
-        (Some(ship), _) => parse_address(ship, &customer).map_err(|e| labelled(e, "ship-to"))?,
-        (None, Some(bill)) => parse_address(bill, &customer)
-            .map_err(|e| labelled(e, "ship-to (from BillAddr, as ShipAddr is empty)"))?,
+        (Some(ship), _) => parse(ship).map_err(|e| labelled(e, "ship-to"))?,
+        (None, Some(bill)) => {
+            parse(bill).map_err(|e| labelled(e, "ship-to (from BillAddr, as ShipAddr is empty)"))?
+        }
         (None, None) => {
             return Err(AddressError {
                 code: AddressErrorCode::EmptyInput,
@@ -45,7 +44,7 @@ pub(crate) fn resolve(
     };
     warnings.extend(ship_to.warnings.iter().map(|w| format!("ship-to: {w}")));
     let bill_to = match (ship_src, bill_src) {
-        (Some(_), Some(bill)) => match parse_address(bill, &customer) {
+        (Some(_), Some(bill)) => match parse(bill) {
             Ok(parsed) => {
                 warnings.extend(parsed.warnings.iter().map(|w| format!("bill-to: {w}")));
                 parsed
@@ -63,6 +62,21 @@ pub(crate) fn resolve(
         _ => ship_to.clone(),
     };
     Ok(Addresses { ship_to, bill_to, warnings })
+}
+
+/// What the parser is told of the customer. QBO's display name is a person or a business, and
+/// typed blocks run top-down recipient then company, so a display name typed below the block's
+/// first line names the company; anywhere else (or not typed at all) it is the recipient.
+fn context_for(addr: &PhysicalAddress, display: Option<String>) -> CustomerContext {
+    let key = |s: &str| clean(Some(s)).map(|c| c.to_lowercase());
+    let typed_below_first = display.as_deref().and_then(key).is_some_and(|d| {
+        addr.lines().iter().flatten().filter_map(|l| key(l)).skip(1).any(|l| l == d)
+    });
+    if typed_below_first {
+        CustomerContext { display_name: None, company_name: display }
+    } else {
+        CustomerContext { display_name: display, company_name: None }
+    }
 }
 
 /// The first address of `BillEmail` (QBO allows a comma-separated list).
@@ -114,6 +128,25 @@ mod tests {
         };
         assert_eq!(first_email(&doc).as_deref(), Some("a@x.com"));
         assert_eq!(first_email(&SalesTransaction::default()), None);
+    }
+
+    #[test]
+    fn display_name_below_the_first_line_is_the_company() {
+        let block = PhysicalAddress::from_lines(&["Grace Pariente", " cool  cars", "65 Ocean Dr."]);
+        let ctx = context_for(&block, Some("Cool Cars".into()));
+        assert_eq!(ctx.company_name.as_deref(), Some("Cool Cars"));
+        assert_eq!(ctx.display_name, None);
+        let first = PhysicalAddress::from_lines(&["Cool Cars", "65 Ocean Dr."]);
+        assert_eq!(
+            context_for(&first, Some("Cool Cars".into())).display_name.as_deref(),
+            Some("Cool Cars")
+        );
+        let absent = PhysicalAddress::from_lines(&["65 Ocean Dr."]);
+        assert_eq!(
+            context_for(&absent, Some("Cool Cars".into())).display_name.as_deref(),
+            Some("Cool Cars")
+        );
+        assert_eq!(context_for(&absent, None), CustomerContext::default());
     }
 
     #[test]
