@@ -1,6 +1,7 @@
 //! How fast the stores commit a handled transaction (ledger entry, log entry and cursor move in one
 //! atomic step) and find log entries, for `MemoryStore` and a file-backed `SqliteStore` in WAL
-//! mode. Each commit is a new transaction, as in a sync run.
+//! mode. Each commit is a new transaction, as in a sync run. Commits are also measured with a disk
+//! sync per commit and on an in-memory SQLite database, to show what the disk costs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,7 +10,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::store::{
     Action, Commit, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, MemoryStore,
-    SqliteStore, Store,
+    SqliteOptions, SqliteStore, Store,
 };
 
 /// Rows in the log before the lookups are measured.
@@ -61,8 +62,18 @@ fn bench_commits(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().expect("temporary directory");
     let sqlite = SqliteStore::open(dir.path().join("bench.db")).expect("open SQLite store");
+    // The same with a disk sync per commit, and with no disk at all, to show where the time goes.
+    let full = SqliteOptions { sync_every_commit: true, ..SqliteOptions::default() };
+    let sqlite_full =
+        SqliteStore::open_with(dir.path().join("full.db"), full).expect("open SQLite store");
+    let sqlite_memory = SqliteStore::open_in_memory().expect("open SQLite store");
     let memory = MemoryStore::new();
-    let stores: [(&str, &dyn Store); 2] = [("sqlite_file_wal", &sqlite), ("memory", &memory)];
+    let stores: [(&str, &dyn Store); 4] = [
+        ("sqlite_file_wal", &sqlite),
+        ("sqlite_file_wal_sync_every_commit", &sqlite_full),
+        ("sqlite_in_memory", &sqlite_memory),
+        ("memory", &memory),
+    ];
 
     let mut group = c.benchmark_group("commit");
     group.throughput(Throughput::Elements(1));

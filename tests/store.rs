@@ -420,6 +420,8 @@ async fn run_summary_counts_by_action(store: &dyn Store) {
     let summary = store.run_summary("run-1").await.unwrap();
     assert_eq!(summary, RunSummary { created: 3, updated: 1, skipped: 2, failed: 1 });
     assert_eq!(summary.to_string(), "created=3 updated=1 skipped=2 failed=1");
+    assert_eq!(summary.total(), 7);
+    assert_eq!(summary.count(Action::Skipped), 2);
     assert_eq!(
         store.run_summary("run-2").await.unwrap(),
         RunSummary { created: 0, updated: 0, skipped: 1, failed: 1 }
@@ -567,7 +569,7 @@ async fn sqlite_migrations_run_once() {
 }
 
 #[tokio::test]
-async fn sqlite_log_has_indexes_for_each_query() {
+async fn sqlite_has_an_index_for_each_query() {
     let dir = tempfile::tempdir().unwrap();
     drop(SqliteStore::open(db_path(&dir)).unwrap());
     let conn = raw(&db_path(&dir));
@@ -588,6 +590,12 @@ async fn sqlite_log_has_indexes_for_each_query() {
         let plan = plan(filter);
         assert!(plan.contains(index), "{filter} does not use {index}: {plan}");
     }
+    let mut stmt = conn
+        .prepare("EXPLAIN QUERY PLAN SELECT * FROM ledger WHERE realm = 'x' AND state = 'pending'")
+        .unwrap();
+    let plan: Vec<String> =
+        stmt.query_map([], |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
+    assert!(plan.join("; ").contains("ledger_pending"), "{plan:?}");
 }
 
 #[tokio::test]

@@ -283,10 +283,6 @@ impl SqliteStore {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.inner.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    fn normal_synchronous(&self) -> &'static str {
-        if self.inner.options.sync_every_commit { "FULL" } else { "NORMAL" }
-    }
 }
 
 #[cfg(unix)]
@@ -305,6 +301,11 @@ fn create_private_file(path: &Path) -> Result<()> {
 #[cfg(not(unix))]
 fn create_private_file(_path: &Path) -> Result<()> {
     Ok(())
+}
+
+/// The `synchronous` level of everything but token saves.
+fn commit_synchronous(options: &SqliteOptions) -> &'static str {
+    if options.sync_every_commit { "FULL" } else { "NORMAL" }
 }
 
 fn location(path: Option<&Path>) -> String {
@@ -380,7 +381,7 @@ fn configure(conn: &Connection, label: &str, options: &SqliteOptions, is_file: b
             )));
         }
     }
-    let level = if options.sync_every_commit { "FULL" } else { "NORMAL" };
+    let level = commit_synchronous(options);
     conn.pragma_update(None, "synchronous", level)
         .map_err(|e| sqlite_error(format!("could not set synchronous={level} on {label}"), e))
 }
@@ -391,6 +392,13 @@ fn migrate(conn: &mut Connection, label: &str) -> Result<Vec<u32>> {
     let failed = |e| sqlite_error(format!("could not migrate the schema of {label}"), e);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
     let current = user_version(&tx).map_err(failed)?;
+    let latest = i64::from(SqliteStore::SCHEMA_VERSION);
+    if current > latest {
+        return Err(Error::store(format!(
+            "{label} was just upgraded to schema version {current} by newer code, which this \
+             code ({latest}) cannot read; upgrade qbo-ordoro"
+        )));
+    }
     let mut applied = Vec::new();
     for migration in MIGRATIONS.iter().filter(|m| i64::from(m.version) > current) {
         let version = migration.version;
@@ -707,7 +715,7 @@ impl TokenStore for SqliteStore {
 
     async fn save_token(&self, realm: &str, token: &StoredToken) -> Result<()> {
         let expires = token.access_expires_at.map(utc_text).transpose()?;
-        let normal = self.normal_synchronous();
+        let normal = commit_synchronous(&self.inner.options);
         self.run(
             || format!("could not save the tokens of realm {realm}"),
             |conn| {
