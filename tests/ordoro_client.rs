@@ -307,6 +307,18 @@ async fn a_lost_create_response_is_outcome_unknown_and_a_lookup_finds_the_one_or
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_lost_add_line_answer_is_outcome_unknown_too() {
+    let w = world();
+    w.client.create_order(&new_order("INV-50")).await.unwrap();
+    w.sim.script_faults([Fault::LostResponse]);
+    let line = PostOrderLine { sku: "X-1".into(), quantity: 1, ..PostOrderLine::default() };
+    let err = w.client.add_line("1-INV-50", &line).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    assert!(err.message().starts_with("unclear whether the line was added"), "{err}");
+    assert_eq!(w.sim.order("1-INV-50").unwrap().lines.len(), 2, "the line was added once");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_5xx_on_create_is_outcome_unknown_and_not_resent() {
     let w = world();
     w.sim.script_faults([Fault::ServerError(503)]);

@@ -35,6 +35,8 @@ const PATH_SEGMENT: &AsciiSet =
 /// Ordoro's page size limit for `GET /v3/order`.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
+const CREATED: &str = "the order was created";
+
 const USER_AGENT: &str = concat!("qbo-ordoro/", env!("CARGO_PKG_VERSION"));
 
 /// The Ordoro client for one account.
@@ -218,13 +220,14 @@ impl OrdoroClient {
     async fn exchange_unrepeatable(
         &self,
         operation: &'static str,
+        effect: &'static str,
         request: HttpRequest,
     ) -> Result<HttpResponse> {
         match self.send(operation, request).await {
-            Err((e, kind)) => Err(wire_error::settle_create_error(e, Some(kind))),
+            Err((e, kind)) => Err(wire_error::settle_unrepeatable(e, Some(kind), effect)),
             Ok(response) => self
                 .success_or_error(response)
-                .map_err(|e| wire_error::settle_create_error(e, None)),
+                .map_err(|e| wire_error::settle_unrepeatable(e, None, effect)),
         }
     }
 
@@ -251,9 +254,9 @@ impl OrdoroApi for OrdoroClient {
     async fn create_order(&self, order: &NewOrder) -> Result<Order> {
         let url = format!("{}/v3/order", self.base);
         let request = self.build(Method::POST, &url, Some(json_body(order)?))?;
-        let response = self.exchange_unrepeatable("create order", request).await?;
+        let response = self.exchange_unrepeatable("create order", CREATED, request).await?;
         Self::decode::<Order>(&response, "an order")
-            .map_err(|e| wire_error::settle_create_error(e, None))
+            .map_err(|e| wire_error::settle_unrepeatable(e, None, CREATED))
     }
 
     async fn get_order(&self, order_number: &str) -> Result<Option<Order>> {
@@ -298,7 +301,7 @@ impl OrdoroApi for OrdoroClient {
     async fn add_line(&self, order_number: &str, line: &PostOrderLine) -> Result<()> {
         let url = format!("{}/line", self.order_path(order_number)?);
         let request = self.build(Method::POST, &url, Some(json_body(line)?))?;
-        self.exchange_unrepeatable("add order line", request).await.map(drop)
+        self.exchange_unrepeatable("add order line", "the line was added", request).await.map(drop)
     }
 
     async fn update_line(

@@ -115,12 +115,14 @@ pub(crate) fn from_transport(operation: &str, e: TransportError) -> Error {
     Error::new(ErrorKind::Transport, message).with_service(Service::Ordoro).with_source(e)
 }
 
-/// Turns an error of a create into [`ErrorKind::OutcomeUnknown`] when the order may exist:
-/// the request may have reached Ordoro (not a connect failure) and Ordoro did not answer with
-/// a definite refusal (a 4xx).
-pub(crate) fn settle_create_error(
+/// Turns an error of a write that must not be repeated blindly (a create, an added line) into
+/// [`ErrorKind::OutcomeUnknown`] when the write may have happened: the request may have reached
+/// Ordoro (not a connect failure) and Ordoro did not answer with a definite refusal (a 4xx).
+/// `effect` names the write for the message ("the order was created").
+pub(crate) fn settle_unrepeatable(
     error: Error,
     transport_kind: Option<TransportErrorKind>,
+    effect: &str,
 ) -> Error {
     let may_have_happened = match transport_kind {
         Some(kind) => kind != TransportErrorKind::Connect,
@@ -128,7 +130,7 @@ pub(crate) fn settle_create_error(
     };
     if may_have_happened {
         let message = format!(
-            "the order may or may not have been created ({}); look it up before trying again",
+            "unclear whether {effect} ({}); look it up before trying again",
             error.message()
         );
         let kept = Error::new(ErrorKind::OutcomeUnknown, message);
@@ -177,6 +179,8 @@ mod tests {
         }
         map
     }
+
+    const CREATED: &str = "the order was created";
 
     fn now() -> DateTime<Utc> {
         "2026-03-02T12:00:00Z".parse().unwrap()
@@ -241,17 +245,18 @@ mod tests {
     #[test]
     fn create_errors_settle_to_outcome_unknown_only_when_the_order_may_exist() {
         let service = from_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"", now());
-        assert_eq!(settle_create_error(service, None).kind(), ErrorKind::OutcomeUnknown);
+        assert_eq!(settle_unrepeatable(service, None, CREATED).kind(), ErrorKind::OutcomeUnknown);
         let refused = from_response(StatusCode::BAD_REQUEST, &HeaderMap::new(), b"", now());
-        assert_eq!(settle_create_error(refused, None).kind(), ErrorKind::BadInput);
+        assert_eq!(settle_unrepeatable(refused, None, CREATED).kind(), ErrorKind::BadInput);
         let io = || TransportError::new(TransportErrorKind::Timeout, "timed out");
         let timeout = from_transport("create", io());
-        let settled = settle_create_error(timeout, Some(TransportErrorKind::Timeout));
+        let settled = settle_unrepeatable(timeout, Some(TransportErrorKind::Timeout), CREATED);
         assert_eq!(settled.kind(), ErrorKind::OutcomeUnknown);
         let connect = TransportError::new(TransportErrorKind::Connect, "refused");
-        let not_sent = settle_create_error(
+        let not_sent = settle_unrepeatable(
             from_transport("create", connect),
             Some(TransportErrorKind::Connect),
+            CREATED,
         );
         assert_eq!(not_sent.kind(), ErrorKind::Transport);
     }

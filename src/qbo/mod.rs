@@ -1,7 +1,8 @@
 //! QuickBooks Online: the [`QboApi`] port the engine reads through, and its HTTP client.
 //!
 //! The port speaks in typed pages and documents; the client turns each call into the query
-//! language over HTTP (`minorversion=75` on every call), and typed faults back into [`Error`]s.
+//! language over HTTP (`minorversion=75` on every call), and typed faults back into
+//! [`Error`](crate::Error)s.
 //! No business rule lives here: which transactions sync is the engine's and the pure core's job.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};

@@ -142,6 +142,14 @@ impl TokenManager {
             Some(token) => token,
             None => self.load().await?,
         };
+        // Another process may have refreshed and saved a newer token meanwhile.
+        if let Some(access) = stored.access_token.clone()
+            && access.expose_secret() != rejected.expose_secret()
+            && self.is_fresh(&stored)
+        {
+            *current = Some(stored);
+            return Ok(access);
+        }
         let refreshed = self.refresh_with(&stored).await?;
         let access = refreshed.access_token.clone();
         *current = Some(refreshed);

@@ -871,7 +871,7 @@ impl QboSim {
                 "id" => format!("{:020}", d.id.parse::<u64>().unwrap_or(0)),
                 _ => d.last_updated().map(|t| format!("{:020}", t.timestamp())).unwrap_or_default(),
             };
-            rows.sort_by(|a, b| key(a).cmp(&key(b)));
+            rows.sort_by_key(|a| key(a));
             if *desc {
                 rows.reverse();
             }
