@@ -805,9 +805,11 @@ impl Store for SqliteStore {
         self.run(
             || format!("could not list the pending ledger entries of realm {realm}"),
             |conn| {
+                // Without table statistics the planner would walk every entry of the realm
+                // through the primary key; the partial index holds only the few pending ones.
                 let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {LEDGER_COLUMNS} FROM ledger WHERE realm = ?1 AND state = 'pending' \
-                     ORDER BY entity, qbo_id"
+                    "SELECT {LEDGER_COLUMNS} FROM ledger INDEXED BY ledger_pending \
+                     WHERE realm = ?1 AND state = 'pending' ORDER BY entity, qbo_id"
                 ))?;
                 let rows = stmt.query_map([realm], read_ledger)?;
                 rows.collect()
