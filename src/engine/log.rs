@@ -40,8 +40,6 @@ pub mod reason {
     pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
     /// Credentials were refused.
     pub const AUTH_FAILED: &str = "auth_failed";
-    /// The run stopped before this transaction could be handled.
-    pub const NOT_ATTEMPTED: &str = "not_attempted";
 }
 
 /// The reason code of a failed call.
