@@ -4,10 +4,57 @@
 //!
 //! Pure: no I/O, no clock, no panic on any input. Bad input gets a typed [`AddressError`] with a
 //! stable [`AddressErrorCode`], never a guess.
+//!
+//! # How a block is read
+//!
+//! - **Free-form** (no `City`, `CountrySubDivisionCode` or `PostalCode`): blank lines are
+//!   skipped; lines that are only a phone number or an e-mail address are dropped with a
+//!   warning. The last line is the country when it names one (English, local-language, short
+//!   forms and ISO codes, any case); a two-letter U.S. state code under a U.S. city line that
+//!   lacks its state is that state instead. The line above is the city line in that country's
+//!   layout; a postcode alone on the last line (`London` / `SW1A 1AA`) joins the line above.
+//!   Without a country line the city line must name its country by its layout: a U.S. state and
+//!   ZIP (then the country is `US`), a Canadian province and postal code, an Australian state
+//!   and postcode, a UK postcode, `Singapore 123456`, an Eircode, or a country written after the
+//!   city line (`Menlo Park, CA  94304 USA`).
+//! - **Lines above the city line**, top-down: the first line that reads as a street (it starts
+//!   with a number, has a number and a street word, or is a PO box; or has a number, like
+//!   `Flat 3`) starts the street lines: it is `street1`, the rest are joined into `street2`.
+//!   Lines above it are the recipient (`name`), then the `company`; further lines are appended
+//!   to the company. With a [`CustomerContext`], a line equal to the display name is the name
+//!   and a line equal to the company name is the company, wherever they stand; without one, a
+//!   the name falls back to the customer's display name when no line gives one.
+//! - **`Attn:` lines** (`Attn:`, `Attention:`, `ATTN`, `z. Hd.`): the text after the prefix is
+//!   the recipient `name`, and the line that would otherwise be the name becomes the company
+//!   (`Acme Corp` / `Attn: Jane Doe` gives name `Jane Doe`, company `Acme Corp`). When the name
+//!   is already taken (by the customer's display name), the `Attn:` line goes to the company as
+//!   typed.
+//! - **`c/o` lines** go to the company, as typed (`c/o Jane Doe`), after any company line.
+//! - **Structured** (any of `City`, `CountrySubDivisionCode`, `PostalCode`): the fields are used;
+//!   `Line1` is the street (lines above the first numbered street that match the customer, or
+//!   read as names, are the name and company); the name otherwise comes from the customer's
+//!   display name and the company from its company name; no `Country` means the U.S. (or Canada
+//!   and Australia when the province and postcode can only be theirs). **Mixed** input (some
+//!   fields, the rest in the lines) takes the missing parts from the last line.
+//! - **Normalised output**: trimmed, white space folded; U.S., Canadian and Australian states as
+//!   official codes; U.S. territories and military addresses are country `US` with their state
+//!   code; postcodes in their national form (ZIP+4 with `-`, `A1A 1A1`, `SW1A 1AA`, `1012 AB`,
+//!   `100-0001`, `01310-100`); trailing `,` `;` dropped from every field and a trailing `.` from
+//!   city, ZIP and country. Names and streets keep their case; a street line is never split.
+
+mod city_line;
+mod country;
+mod lines;
+mod postcode;
+mod region;
+mod structured;
+mod text;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::qbo::PhysicalAddress;
+
+pub use country::{CountryRef, lookup_country};
 
 /// What the host knows of the customer, to tell the recipient line from the company line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -103,24 +150,229 @@ pub struct AddressError {
     pub raw_lines: Vec<String>,
 }
 
-/// Parses a QBO address.
+impl AddressErrorCode {
+    /// A message for people: what is wrong and what to do.
+    fn message(self) -> &'static str {
+        match self {
+            AddressErrorCode::EmptyInput => "the address is empty",
+            AddressErrorCode::MissingStreetLine => {
+                "no street line: add the street (number and street, or a PO box) above the city line"
+            }
+            AddressErrorCode::MissingCityLine => {
+                "no city line: add the city line (e.g. `City, ST ZIP`) above the country line"
+            }
+            AddressErrorCode::MissingState => {
+                "the city line has no state or province: write it as `City, ST ZIP`"
+            }
+            AddressErrorCode::MissingPostalCode => "the city line has no postal code",
+            AddressErrorCode::MissingCountry => {
+                "the country could not be determined: add the country as the last line"
+            }
+            AddressErrorCode::UnknownCountry => "the last line names no known country",
+            AddressErrorCode::InvalidPostalCode => {
+                "the postal code does not fit the country's format"
+            }
+            AddressErrorCode::TooManyLines => "more than five non-blank lines",
+            AddressErrorCode::LineTooLong => "a line is longer than 500 characters",
+            AddressErrorCode::UnsupportedLayout => {
+                "the block's layout is not one this parser reads"
+            }
+        }
+    }
+}
+
+impl AddressError {
+    fn new(code: AddressErrorCode, raw_lines: Vec<String>) -> AddressError {
+        AddressError { code, message: code.message().to_string(), raw_lines }
+    }
+}
+
+/// Longest line accepted, in characters.
+const MAX_LINE_CHARS: usize = 500;
+/// Most non-blank lines accepted.
+const MAX_LINES: usize = 5;
+
+/// The structured fields of an address, blank ones as `None`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Fields<'a> {
+    pub(crate) city: Option<&'a str>,
+    pub(crate) state: Option<&'a str>,
+    pub(crate) zip: Option<&'a str>,
+    pub(crate) country: Option<&'a str>,
+}
+
+impl Fields<'_> {
+    fn is_structured(&self) -> bool {
+        self.city.is_some() || self.state.is_some() || self.zip.is_some()
+    }
+}
+
+fn non_blank(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !text::is_blank(s))
+}
+
+/// Parses a QBO address (structured, free-form or mixed).
 pub fn parse_address(
     address: &PhysicalAddress,
     customer: &CustomerContext,
 ) -> Result<ParsedAddress, AddressError> {
-    let _ = customer;
-    let raw_lines: Vec<String> = address.lines().iter().flatten().map(|s| s.to_string()).collect();
-    Err(AddressError {
-        code: AddressErrorCode::UnsupportedLayout,
-        message: "address parsing is not implemented yet".into(),
-        raw_lines,
-    })
+    let mut lines: Vec<&str> = Vec::with_capacity(5);
+    for line in address.lines().into_iter().flatten() {
+        push_lines(&mut lines, line);
+    }
+    let fields = Fields {
+        city: non_blank(address.city.as_deref()),
+        state: non_blank(address.country_sub_division_code.as_deref()),
+        zip: non_blank(address.postal_code.as_deref()),
+        country: non_blank(address.country.as_deref()),
+    };
+    parse_block(&lines, fields, customer)
 }
 
-/// Parses a block of lines as typed into QBO's address box.
+/// Parses a block of lines as typed into QBO's address box (any number of lines; blank lines
+/// are skipped, more than five non-blank lines is an error).
 pub fn parse_lines<S: AsRef<str>>(
     lines: &[S],
     customer: &CustomerContext,
 ) -> Result<ParsedAddress, AddressError> {
-    parse_address(&PhysicalAddress::from_lines(lines), customer)
+    let mut kept: Vec<&str> = Vec::with_capacity(lines.len().min(8));
+    for line in lines {
+        push_lines(&mut kept, line.as_ref());
+    }
+    parse_block(&kept, Fields::default(), customer)
+}
+
+/// Adds the non-blank lines of `text` (a QBO line may hold line breaks).
+fn push_lines<'a>(out: &mut Vec<&'a str>, text: &'a str) {
+    if !text.contains(['\n', '\r']) {
+        if !text::is_blank(text) {
+            out.push(text);
+        }
+        return;
+    }
+    out.extend(text.split(['\n', '\r']).filter(|l| !text::is_blank(l)));
+}
+
+fn parse_block(
+    raw: &[&str],
+    fields: Fields<'_>,
+    customer: &CustomerContext,
+) -> Result<ParsedAddress, AddressError> {
+    let raw_lines = || raw.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    if raw.is_empty() && !fields.is_structured() && fields.country.is_none() {
+        return Err(AddressError::new(AddressErrorCode::EmptyInput, raw_lines()));
+    }
+    let too_long = |s: &str| s.len() > MAX_LINE_CHARS && s.trim().chars().count() > MAX_LINE_CHARS;
+    let field_values = [fields.city, fields.state, fields.zip, fields.country];
+    if raw.iter().any(|l| too_long(l)) || field_values.iter().flatten().any(|f| too_long(f)) {
+        return Err(AddressError::new(AddressErrorCode::LineTooLong, raw_lines()));
+    }
+    if raw.len() > MAX_LINES {
+        return Err(AddressError::new(AddressErrorCode::TooManyLines, raw_lines()));
+    }
+    let mut warnings = Vec::new();
+    let mut kept: Vec<&str> = Vec::with_capacity(raw.len());
+    for &line in raw {
+        if lines::is_phone(line) {
+            warnings.push(format!("phone number line ignored: {}", line.trim()));
+        } else if lines::is_email(line) {
+            warnings.push(format!("e-mail line ignored: {}", line.trim()));
+        } else {
+            kept.push(line);
+        }
+    }
+    let result = if fields.is_structured() {
+        structured::parse(&kept, fields, customer, &mut warnings)
+    } else {
+        parse_free_form(&kept, fields.country, customer, &mut warnings)
+    };
+    match result {
+        Ok(mut parsed) => {
+            parsed.raw_lines = raw_lines();
+            parsed.warnings = warnings;
+            Ok(parsed)
+        }
+        Err(code) => Err(AddressError::new(code, raw_lines())),
+    }
+}
+
+fn parse_free_form(
+    kept: &[&str],
+    country_field: Option<&str>,
+    customer: &CustomerContext,
+    warnings: &mut Vec<String>,
+) -> Result<ParsedAddress, AddressErrorCode> {
+    let mut body = kept;
+    let mut country = None;
+    if let Some((last, rest)) = kept.split_last()
+        && let Some(c) = lines::country_line(last, rest.last().copied())
+    {
+        country = Some(c);
+        body = rest;
+    }
+    if country.is_none()
+        && let Some(field) = country_field
+    {
+        country = Some(lookup_country(field).ok_or(AddressErrorCode::UnknownCountry)?);
+    }
+    if body.is_empty() {
+        return Err(AddressErrorCode::MissingCityLine);
+    }
+    let located = lines::locate_city(body, country)?;
+    let upper_lines = body.get(..located.start).unwrap_or(&[]);
+    let upper = lines::read_upper(upper_lines, customer, false, warnings)?;
+    if let Some(note) = located.city.note {
+        warnings.push(note.to_string());
+    }
+    Ok(ParsedAddress {
+        name: upper.name.or_else(|| context_name(customer)),
+        company: upper.company,
+        street1: upper.street1,
+        street2: upper.street2,
+        city: Some(located.city.city),
+        state: located.city.state,
+        zip: located.city.zip,
+        country: Some(located.country.alpha2.to_string()),
+        raw_lines: Vec::new(),
+        warnings: Vec::new(),
+    })
+}
+
+/// The customer's display name, cleaned, when it has one.
+pub(crate) fn context_name(customer: &CustomerContext) -> Option<String> {
+    non_blank(customer.display_name.as_deref()).map(|n| text::clean_field(n, false))
+}
+
+/// Runs the parser on arbitrary bytes, as the fuzz target does: the bytes split into lines as a
+/// free-form block, and the same lines as a structured address. Never panics.
+#[doc(hidden)]
+pub fn fuzz_entry(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let context = CustomerContext {
+        display_name: lines.first().map(|s| s.to_string()),
+        company_name: lines.get(1).map(|s| s.to_string()),
+    };
+    let _ = parse_lines(&lines, &CustomerContext::default());
+    let _ = parse_lines(&lines, &context);
+    let get = |i: usize| lines.get(i).map(|s| s.to_string());
+    let structured = PhysicalAddress {
+        line1: get(0),
+        line2: get(1),
+        line3: get(2),
+        city: get(3),
+        country_sub_division_code: get(4),
+        postal_code: get(5),
+        country: get(6),
+        ..Default::default()
+    };
+    let _ = parse_address(&structured, &context);
+    let mixed = PhysicalAddress {
+        line1: get(0),
+        line2: get(1),
+        line3: get(2),
+        postal_code: get(3),
+        ..Default::default()
+    };
+    let _ = parse_address(&mixed, &CustomerContext::default());
 }

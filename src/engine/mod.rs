@@ -1,1 +1,148 @@
-//! The sync engine: runs, cursor, policies and the transaction log, over the ports only.
+//! The sync engine: runs (incremental, by range, one transaction), the cursor, the update and
+//! void policies, and the transaction log, over the ports only ([`QboApi`], [`OrdoroApi`],
+//! [`Store`], [`Clock`]) and the pure [`mapping`](crate::mapping), so it runs the same against
+//! the real services, the simulators or in-memory fakes, in real or virtual time, on any async
+//! runtime, with three guarantees: exactly one Ordoro order per eligible transaction (a pending
+//! ledger entry is saved before each create, and an ambiguous create is settled by a lookup
+//! before any retry), a cursor that never passes a transaction not yet handled, and one log
+//! entry per transaction looked at per run.
+
+mod config;
+mod cursor;
+mod handle;
+mod log;
+mod run;
+mod update;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+pub use config::{InitialSince, RunOptions, SyncConfig};
+pub use log::reason;
+pub use run::{RunRange, RunReport, RunScope, TxnRef, WatchOptions};
+
+use crate::{Clock, Error, OrdoroApi, QboApi, Result, Store};
+
+/// Turns QBO invoices and sales receipts into Ordoro orders, for one QBO company.
+///
+/// Assemble it with [`SyncEngine::builder`] from the two service ports, a store, a clock and a
+/// [`SyncConfig`]; then call [`run_incremental`](Self::run_incremental) on a schedule (or let
+/// [`watch`](Self::watch) loop), [`run_range`](Self::run_range) to re-sync a period, or
+/// [`run_one`](Self::run_one) for one transaction. Every run returns a [`RunReport`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use qbo_ordoro::engine::{RunOptions, SyncConfig, SyncEngine};
+/// use qbo_ordoro::{Clock, OrdoroApi, QboApi, Store};
+///
+/// async fn sync_now(
+///     qbo: Arc<dyn QboApi>,
+///     ordoro: Arc<dyn OrdoroApi>,
+///     store: Arc<dyn Store>,
+///     clock: Arc<dyn Clock>,
+/// ) -> qbo_ordoro::Result<()> {
+///     let mut config = SyncConfig::default();
+///     config.update_existing = true;
+///     let engine = SyncEngine::builder()
+///         .qbo(qbo)
+///         .ordoro(ordoro)
+///         .store(store)
+///         .clock(clock)
+///         .config(config)
+///         .build()?;
+///     let report = engine.run_incremental(&RunOptions::default()).await?;
+///     if let Some(why) = &report.aborted {
+///         tracing::warn!(%why, "the run stopped early; the next run resumes before the failure");
+///     }
+///     tracing::info!(summary = %report.summary, "synced"); // created=N updated=N skipped=N failed=N
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug)]
+pub struct SyncEngine {
+    qbo: Arc<dyn QboApi>,
+    ordoro: Arc<dyn OrdoroApi>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: SyncConfig,
+    runs_started: AtomicU64,
+}
+
+impl SyncEngine {
+    /// A builder; every part but the config is required.
+    pub fn builder() -> SyncEngineBuilder {
+        SyncEngineBuilder::default()
+    }
+
+    /// The settings this engine runs with.
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
+    /// The QBO company (realm) this engine syncs.
+    pub fn realm(&self) -> &str {
+        self.qbo.realm_id()
+    }
+
+    /// The name of the incremental cursor of `entity` in the store (`"{realm}/{Entity}"`).
+    pub fn cursor_name(&self, entity: crate::model::qbo::EntityKind) -> String {
+        format!("{}/{}", self.realm(), entity.as_str())
+    }
+}
+
+/// Assembles a [`SyncEngine`].
+#[derive(Debug, Default)]
+pub struct SyncEngineBuilder {
+    qbo: Option<Arc<dyn QboApi>>,
+    ordoro: Option<Arc<dyn OrdoroApi>>,
+    store: Option<Arc<dyn Store>>,
+    clock: Option<Arc<dyn Clock>>,
+    config: SyncConfig,
+}
+
+impl SyncEngineBuilder {
+    /// The QuickBooks Online port (required).
+    pub fn qbo(mut self, qbo: Arc<dyn QboApi>) -> Self {
+        self.qbo = Some(qbo);
+        self
+    }
+
+    /// The Ordoro port (required).
+    pub fn ordoro(mut self, ordoro: Arc<dyn OrdoroApi>) -> Self {
+        self.ordoro = Some(ordoro);
+        self
+    }
+
+    /// The state store (required).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock the engine reads and sleeps on (required).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The settings (default: [`SyncConfig::default`]).
+    pub fn config(mut self, config: SyncConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The engine, or a [`Config`](crate::ErrorKind::Config) error naming what is missing or
+    /// out of range.
+    pub fn build(self) -> Result<SyncEngine> {
+        let missing = |what: &str| Error::config(format!("the sync engine needs {what}"));
+        self.config.validate()?;
+        Ok(SyncEngine {
+            qbo: self.qbo.ok_or_else(|| missing("a QBO client (builder.qbo)"))?,
+            ordoro: self.ordoro.ok_or_else(|| missing("an Ordoro client (builder.ordoro)"))?,
+            store: self.store.ok_or_else(|| missing("a store (builder.store)"))?,
+            clock: self.clock.ok_or_else(|| missing("a clock (builder.clock)"))?,
+            config: self.config,
+            runs_started: AtomicU64::new(0),
+        })
+    }
+}

@@ -3,7 +3,7 @@
 //!
 //! [`Store::commit`] writes one transaction's ledger entry, its log entry and the cursor's move
 //! together or not at all, so a crash never leaves an order without its ledger entry or a cursor
-//! past an unhandled transaction. Implementations: `MemoryStore`, `SqliteStore` (feature
+//! past an unhandled transaction. Implementations: [`MemoryStore`], `SqliteStore` (feature
 //! `sqlite`), or the host's own.
 
 use std::fmt;
@@ -14,6 +14,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::model::qbo::EntityKind;
+
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::{SqliteOptions, SqliteSettings, SqliteStore};
 
 /// Identifies a QBO transaction across companies: realm, entity and id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -79,11 +88,38 @@ impl Action {
             Action::Failed => "failed",
         }
     }
+
+    /// Every action, in the order [`RunSummary`] lists them.
+    pub const ALL: [Action; 4] =
+        [Action::Created, Action::Updated, Action::Skipped, Action::Failed];
+
+    /// Reads what [`Action::as_str`] wrote.
+    pub fn parse(s: &str) -> Option<Self> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
 }
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl LedgerState {
+    /// `pending`, `created` or `cancelled` (as serde spells them).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerState::Pending => "pending",
+            LedgerState::Created => "created",
+            LedgerState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads what [`LedgerState::as_str`] wrote.
+    pub fn parse(s: &str) -> Option<Self> {
+        [LedgerState::Pending, LedgerState::Created, LedgerState::Cancelled]
+            .into_iter()
+            .find(|state| state.as_str() == s)
     }
 }
 
@@ -169,6 +205,27 @@ pub struct LogQuery {
     pub limit: Option<usize>,
 }
 
+impl LogQuery {
+    /// True when `entry` passes every filter of this query (the limit aside). Stores that cannot
+    /// filter natively can scan with this.
+    pub fn matches(&self, entry: &LogEntry) -> bool {
+        fn same(wanted: &Option<String>, actual: &str) -> bool {
+            wanted.as_deref().is_none_or(|w| w == actual)
+        }
+        fn same_opt(wanted: &Option<String>, actual: &Option<String>) -> bool {
+            wanted.is_none() || wanted.as_deref() == actual.as_deref()
+        }
+        same(&self.realm, &entry.realm)
+            && same(&self.run_id, &entry.run_id)
+            && same(&self.qbo_id, &entry.qbo_id)
+            && same_opt(&self.doc_number, &entry.doc_number)
+            && same_opt(&self.order_number, &entry.order_number)
+            && self.action.is_none_or(|a| a == entry.action)
+            && self.from.is_none_or(|from| entry.at >= from)
+            && self.to.is_none_or(|to| entry.at < to)
+    }
+}
+
 /// Counts of a run's log entries by action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -180,6 +237,34 @@ pub struct RunSummary {
     pub skipped: u64,
     /// Transactions that failed.
     pub failed: u64,
+}
+
+impl RunSummary {
+    /// Adds `n` entries of `action`, saturating rather than overflowing.
+    pub fn add(&mut self, action: Action, n: u64) {
+        let count = match action {
+            Action::Created => &mut self.created,
+            Action::Updated => &mut self.updated,
+            Action::Skipped => &mut self.skipped,
+            Action::Failed => &mut self.failed,
+        };
+        *count = count.saturating_add(n);
+    }
+
+    /// The count of `action`.
+    pub fn count(&self, action: Action) -> u64 {
+        match action {
+            Action::Created => self.created,
+            Action::Updated => self.updated,
+            Action::Skipped => self.skipped,
+            Action::Failed => self.failed,
+        }
+    }
+
+    /// Entries of every action together.
+    pub fn total(&self) -> u64 {
+        Action::ALL.into_iter().fold(0u64, |sum, a| sum.saturating_add(self.count(a)))
+    }
 }
 
 impl fmt::Display for RunSummary {
@@ -235,6 +320,17 @@ pub trait Store: TokenStore {
     async fn ledger_entry(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>>;
     /// Inserts or replaces a ledger entry alone (used to record a pending create before sending it).
     async fn put_ledger_entry(&self, entry: &LedgerEntry) -> Result<()>;
+    /// Removes a transaction's ledger entry: the engine calls it when a [`LedgerState::Pending`]
+    /// create is known not to have happened (Ordoro rejected it, or a lookup after a crash found
+    /// no order), so that the transaction is created afresh when it is next read. Removing an
+    /// absent entry is not an error. The default refuses: a store must implement it to run the
+    /// engine.
+    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
+        Err(crate::Error::store(format!(
+            "this store cannot remove ledger entries (needed to clear the pending create of {} {})",
+            key.entity, key.qbo_id
+        )))
+    }
     /// Ledger entries of `realm` still [`LedgerState::Pending`].
     async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>>;
     /// Writes the log entry, the ledger entry and the cursor move in one atomic step.

@@ -1,0 +1,170 @@
+//! Structured and mixed addresses: `City`, `CountrySubDivisionCode`, `PostalCode` and `Country`
+//! fields are used as given (normalised and checked), and whatever they lack is read from the
+//! last line; the lines above are the street lines, after any name or company lines.
+
+use super::city_line::{
+    self, CityParts, Zip, layout_for, parse_for, parse_parts, regions_for, requires_state,
+    requires_zip, zip_format,
+};
+use super::country::{CountryRef, lookup_country};
+use super::lines::{self, StreetKind, country_line, read_upper, street_kind};
+use super::postcode::Format;
+use super::region::Regions;
+use super::text::{clean_field, same_key};
+use super::{AddressErrorCode, CustomerContext, Fields, ParsedAddress, context_name};
+
+/// Parses a structured or mixed address.
+pub(crate) fn parse(
+    kept: &[&str],
+    fields: Fields<'_>,
+    customer: &CustomerContext,
+    warnings: &mut Vec<String>,
+) -> Result<ParsedAddress, AddressErrorCode> {
+    let mut body = kept;
+    let country = match fields.country {
+        Some(text) => lookup_country(text).ok_or(AddressErrorCode::UnknownCountry)?,
+        None => match kept.split_last() {
+            Some((last, rest)) if country_line(last, rest.last().copied()).is_some() => {
+                body = rest;
+                country_line(last, rest.last().copied())
+                    .ok_or(AddressErrorCode::UnsupportedLayout)?
+            }
+            _ => country_from_fields(fields),
+        },
+    };
+    if let Some((last, rest)) = body.split_last()
+        && fields.country.is_some()
+        && lookup_country(last).is_some_and(|c| c.alpha2 == country.alpha2)
+    {
+        body = rest;
+    }
+    let mut city = fields.city.map(city_line::clean_city);
+    let mut state = match fields.state {
+        Some(s) => Some(normalize_state(country, s)?),
+        None => None,
+    };
+    let mut zip = match fields.zip {
+        Some(z) => Some(normalize_zip(country, z)?),
+        None => None,
+    };
+    // The last line may hold the city line (mixed input), or repeat the fields.
+    if let Some((last, rest)) = body.split_last()
+        && street_kind(last) != StreetKind::Strong
+        && !lines::has_street_word(last)
+    {
+        let parts = line_parts(last, country, city.is_none());
+        if let Some(parts) = parts {
+            let same_city =
+                city.as_deref().zip(parts.city.as_deref()).is_some_and(|(a, b)| same_key(a, b));
+            if city.is_none() || same_city {
+                city = city.or(parts.city);
+                state = state.or(parts.state);
+                if zip.is_none()
+                    && let Zip::Valid(z) = parts.zip
+                {
+                    zip = Some(z);
+                }
+                body = rest;
+            }
+        }
+    }
+    let state = state.or_else(|| country.territory.map(str::to_string));
+    if city.is_none() {
+        return Err(AddressErrorCode::MissingCityLine);
+    }
+    if requires_state(country.alpha2) && state.is_none() {
+        return Err(AddressErrorCode::MissingState);
+    }
+    if requires_zip(country.alpha2) && zip.is_none() {
+        return Err(AddressErrorCode::MissingPostalCode);
+    }
+    let upper = read_upper(body, customer, true, warnings)?;
+    let name = upper.name.or_else(|| context_name(customer));
+    let company = upper.company.or_else(|| {
+        customer
+            .company_name
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .filter(|c| !name.as_deref().is_some_and(|n| same_key(n, c)))
+            .map(|c| clean_field(c, false))
+    });
+    Ok(ParsedAddress {
+        name,
+        company,
+        street1: upper.street1,
+        street2: upper.street2,
+        city,
+        state,
+        zip,
+        country: Some(country.alpha2.to_string()),
+        raw_lines: Vec::new(),
+        warnings: Vec::new(),
+    })
+}
+
+/// The city-line parts of the last line: a full city line, or (when the city field is empty)
+/// the city and state with the postcode taken from the field.
+fn line_parts(line: &str, country: CountryRef, need_city: bool) -> Option<CityParts> {
+    if let Ok(c) = parse_for(line, country) {
+        return Some(CityParts {
+            city: Some(c.city),
+            state: c.state,
+            zip: Zip::Valid(c.zip.unwrap_or_default()),
+            note: None,
+        })
+        .map(|mut p| {
+            if p.zip == Zip::Valid(String::new()) {
+                p.zip = Zip::Missing;
+            }
+            p
+        });
+    }
+    if !need_city {
+        return None;
+    }
+    let parts = parse_parts(line, layout_for(country.alpha2))?;
+    if parts.city.is_some() {
+        return Some(CityParts { zip: Zip::Missing, ..parts });
+    }
+    None
+}
+
+/// No `Country` field: the U.S., unless the state and postcode can only be Canadian or
+/// Australian.
+fn country_from_fields(fields: Fields<'_>) -> CountryRef {
+    let us = CountryRef { alpha2: "US", territory: None };
+    let state_in = |r: Regions| fields.state.is_some_and(|s| r.lookup(s).is_some());
+    if state_in(Regions::Us) {
+        return us;
+    }
+    let zip_fits = |f: Format| fields.zip.is_some_and(|z| f.normalize(z).is_some());
+    if state_in(Regions::Ca) && zip_fits(Format::Ca) {
+        return CountryRef { alpha2: "CA", territory: None };
+    }
+    if state_in(Regions::Au) && zip_fits(Format::Digits(4)) {
+        return CountryRef { alpha2: "AU", territory: None };
+    }
+    us
+}
+
+fn normalize_state(country: CountryRef, text: &str) -> Result<String, AddressErrorCode> {
+    match regions_for(country.alpha2) {
+        Some(r) => match r.lookup(text) {
+            Some(code) => Ok(code.to_string()),
+            None if requires_state(country.alpha2) => Err(AddressErrorCode::MissingState),
+            None => Ok(clean_field(text, false)),
+        },
+        None => Ok(clean_field(text, false)),
+    }
+}
+
+fn normalize_zip(country: CountryRef, text: &str) -> Result<String, AddressErrorCode> {
+    let format = zip_format(country.alpha2);
+    let cleaned = clean_field(text, true);
+    let stripped = super::postcode::strip_country_prefix(&cleaned).unwrap_or(&cleaned).to_string();
+    match format.normalize(&stripped) {
+        Some(z) => Ok(z),
+        None if format == Format::Generic => Ok(cleaned.to_uppercase()),
+        None => Err(AddressErrorCode::InvalidPostalCode),
+    }
+}

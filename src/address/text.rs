@@ -1,0 +1,340 @@
+//! Text helpers shared by the address grammars: lookup keys that fold case, accents and
+//! punctuation, output fields with folded white space and trimmed punctuation, and a small
+//! tokenizer that keeps byte offsets so fields are cut from the line as typed.
+
+/// Longest lookup key, in bytes; longer text is never a country, state or street word.
+pub(crate) const KEY_CAP: usize = 64;
+
+/// A lookup key on the stack: upper-case ASCII letters and digits, accents folded, punctuation
+/// and white space dropped, other letters (CJK, Greek, Cyrillic) kept upper-cased.
+#[derive(Clone, Copy)]
+pub(crate) struct Key {
+    buf: [u8; KEY_CAP],
+    len: usize,
+}
+
+impl Key {
+    /// The key of `text`, or `None` when it does not fit.
+    pub(crate) fn new(text: &str) -> Option<Key> {
+        let mut key = Key { buf: [0; KEY_CAP], len: 0 };
+        for c in text.chars() {
+            if c.is_ascii() {
+                if c.is_ascii_alphanumeric() {
+                    key.push_byte(c.to_ascii_uppercase() as u8)?;
+                }
+            } else if let Some(folded) = fold_latin(c) {
+                for b in folded.bytes() {
+                    key.push_byte(b)?;
+                }
+            } else if c.is_alphanumeric() {
+                for u in c.to_uppercase() {
+                    let mut tmp = [0u8; 4];
+                    for b in u.encode_utf8(&mut tmp).bytes() {
+                        key.push_byte(b)?;
+                    }
+                }
+            }
+        }
+        Some(key)
+    }
+
+    /// The key of as much of `text` as fits (for prefix tests on long lines).
+    pub(crate) fn prefix(text: &str) -> Key {
+        let mut key = Key { buf: [0; KEY_CAP], len: 0 };
+        for c in text.chars() {
+            let mut tmp = [0u8; 4];
+            let part: &str = if c.is_ascii() {
+                if !c.is_ascii_alphanumeric() {
+                    continue;
+                }
+                let u = c.to_ascii_uppercase();
+                u.encode_utf8(&mut tmp)
+            } else if let Some(folded) = fold_latin(c) {
+                folded
+            } else {
+                continue;
+            };
+            if key.len + part.len() > KEY_CAP {
+                break;
+            }
+            for b in part.bytes() {
+                if key.push_byte(b).is_none() {
+                    return key;
+                }
+            }
+        }
+        key
+    }
+
+    fn push_byte(&mut self, b: u8) -> Option<()> {
+        let slot = self.buf.get_mut(self.len)?;
+        *slot = b;
+        self.len += 1;
+        Some(())
+    }
+
+    /// The key's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The key as text (always valid UTF-8: built from whole characters).
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+}
+
+/// The key of `text` as an owned string (used to build lookup tables once).
+pub(crate) fn key_string(text: &str) -> String {
+    Key::new(text).map(|k| k.as_str().to_string()).unwrap_or_default()
+}
+
+/// Folds an accented Latin letter to its upper-case ASCII letters.
+fn fold_latin(c: char) -> Option<&'static str> {
+    Some(match c {
+        'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'Ā' | 'ā' | 'Ă'
+        | 'ă' | 'Ą' | 'ą' => "A",
+        'Æ' | 'æ' => "AE",
+        'Ç' | 'ç' | 'Ć' | 'ć' | 'Č' | 'č' => "C",
+        'Ð' | 'ð' | 'Ď' | 'ď' | 'Đ' | 'đ' => "D",
+        'È' | 'É' | 'Ê' | 'Ë' | 'è' | 'é' | 'ê' | 'ë' | 'Ē' | 'ē' | 'Ė' | 'ė' | 'Ę' | 'ę' | 'Ě'
+        | 'ě' => "E",
+        'Ğ' | 'ğ' => "G",
+        'Ì' | 'Í' | 'Î' | 'Ï' | 'ì' | 'í' | 'î' | 'ï' | 'Ī' | 'ī' | 'Į' | 'į' | 'İ' | 'ı' => {
+            "I"
+        }
+        'Ł' | 'ł' => "L",
+        'Ñ' | 'ñ' | 'Ń' | 'ń' | 'Ň' | 'ň' => "N",
+        'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' | 'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'Ō' | 'ō' | 'Ő'
+        | 'ő' => "O",
+        'Œ' | 'œ' => "OE",
+        'Ř' | 'ř' => "R",
+        'Ś' | 'ś' | 'Š' | 'š' | 'Ş' | 'ş' | 'Ș' | 'ș' => "S",
+        'ß' | 'ẞ' => "SS",
+        'Ţ' | 'ţ' | 'Ť' | 'ť' | 'Ț' | 'ț' => "T",
+        'Þ' | 'þ' => "TH",
+        'Ù' | 'Ú' | 'Û' | 'Ü' | 'ù' | 'ú' | 'û' | 'ü' | 'Ū' | 'ū' | 'Ů' | 'ů' | 'Ű' | 'ű' | 'Ų'
+        | 'ų' => "U",
+        'Ý' | 'ý' | 'ÿ' | 'Ÿ' => "Y",
+        'Ź' | 'ź' | 'Ż' | 'ż' | 'Ž' | 'ž' => "Z",
+        _ => return None,
+    })
+}
+
+/// Trims `s`, folds inner runs of white space to one space, and drops trailing `,` and `;`
+/// (and a trailing `.` when `drop_dot`), with any white space around them.
+pub(crate) fn clean_field(s: &str, drop_dot: bool) -> String {
+    let trimmed = trim_trailing_punct(s.trim(), drop_dot);
+    let mut out = String::with_capacity(trimmed.len());
+    let mut pending_space = false;
+    for c in trimmed.chars() {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Like [`clean_field`], but also drops leading separators (`,` `;` `-` `/`) and trailing `-`
+/// and `/`, which are left over when a city is cut out of a city line.
+pub(crate) fn clean_cut(s: &str, drop_dot: bool) -> String {
+    let mut t = s.trim();
+    loop {
+        let next = t
+            .trim_start_matches([',', ';', '-', '/', '–', ':'])
+            .trim_end_matches([',', ';', '-', '/', '–', ':'])
+            .trim();
+        if next.len() == t.len() {
+            break;
+        }
+        t = next;
+    }
+    clean_field(t, drop_dot)
+}
+
+fn trim_trailing_punct(mut s: &str, drop_dot: bool) -> &str {
+    loop {
+        let next = if drop_dot {
+            s.trim_end_matches([',', ';', '.'])
+        } else {
+            s.trim_end_matches([',', ';'])
+        }
+        .trim_end();
+        if next.len() == s.len() {
+            return s;
+        }
+        s = next;
+    }
+}
+
+/// Whether `s` has no letter or digit (blank, or only punctuation).
+pub(crate) fn is_blank(s: &str) -> bool {
+    !s.chars().any(char::is_alphanumeric)
+}
+
+/// Whether two texts are the same once case, accents, punctuation and spaces are folded.
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    match (Key::new(a), Key::new(b)) {
+        (Some(x), Some(y)) => !x.as_bytes().is_empty() && x.as_bytes() == y.as_bytes(),
+        _ => fold_slow(a) == fold_slow(b) && !fold_slow(a).is_empty(),
+    }
+}
+
+fn fold_slow(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect()
+}
+
+/// Most tokens a city line may have; longer lines are not city lines.
+pub(crate) const MAX_TOKENS: usize = 24;
+
+/// One token of a line: a byte range, and whether a `,` or `;` separates it from the previous.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Tok {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) comma_before: bool,
+}
+
+/// The tokens of a line, split on white space and commas, with their byte offsets.
+#[derive(Clone, Copy)]
+pub(crate) struct Tokens<'a> {
+    pub(crate) line: &'a str,
+    toks: [Tok; MAX_TOKENS],
+    len: usize,
+}
+
+impl<'a> Tokens<'a> {
+    /// Tokenizes `line`; `None` when it has more than [`MAX_TOKENS`] tokens.
+    pub(crate) fn new(line: &'a str) -> Option<Tokens<'a>> {
+        let mut t = Tokens { line, toks: [Tok::default(); MAX_TOKENS], len: 0 };
+        let mut start: Option<usize> = None;
+        let mut comma = false;
+        for (i, c) in line.char_indices() {
+            let sep = c.is_whitespace() || c == ',' || c == ';';
+            if sep {
+                if let Some(s) = start.take() {
+                    t.push(Tok { start: s, end: i, comma_before: comma })?;
+                    comma = false;
+                }
+                if c == ',' || c == ';' {
+                    comma = true;
+                }
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            t.push(Tok { start: s, end: line.len(), comma_before: comma })?;
+        }
+        Some(t)
+    }
+
+    fn push(&mut self, tok: Tok) -> Option<()> {
+        let slot = self.toks.get_mut(self.len)?;
+        *slot = tok;
+        self.len += 1;
+        Some(())
+    }
+
+    /// Number of tokens.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Token `i`.
+    pub(crate) fn tok(&self, i: usize) -> Option<Tok> {
+        if i < self.len { self.toks.get(i).copied() } else { None }
+    }
+
+    /// The text of token `i` ("" when out of range).
+    pub(crate) fn text(&self, i: usize) -> &'a str {
+        self.tok(i).and_then(|t| self.line.get(t.start..t.end)).unwrap_or("")
+    }
+
+    /// The line's text from token `i` to token `j` (exclusive), as typed ("" when empty).
+    pub(crate) fn span(&self, i: usize, j: usize) -> &'a str {
+        if i >= j {
+            return "";
+        }
+        match (self.tok(i), self.tok(j.saturating_sub(1))) {
+            (Some(a), Some(b)) => self.line.get(a.start..b.end).unwrap_or(""),
+            _ => "",
+        }
+    }
+
+    /// Whether a comma separates any two tokens in `i..j`.
+    pub(crate) fn comma_within(&self, i: usize, j: usize) -> bool {
+        (i + 1..j).any(|k| self.tok(k).is_some_and(|t| t.comma_before))
+    }
+
+    /// Whether a comma stands before token `i`.
+    pub(crate) fn comma_before(&self, i: usize) -> bool {
+        self.tok(i).is_some_and(|t| t.comma_before)
+    }
+
+    /// Removes token `i` (used to drop `C.P.`, `CEP` and similar labels).
+    pub(crate) fn remove(&mut self, i: usize) {
+        if i >= self.len {
+            return;
+        }
+        let comma = self.toks.get(i).is_some_and(|t| t.comma_before);
+        for k in i..self.len.saturating_sub(1) {
+            if let Some(next) = self.toks.get(k + 1).copied()
+                && let Some(slot) = self.toks.get_mut(k)
+            {
+                *slot = next;
+            }
+        }
+        self.len -= 1;
+        if comma && let Some(slot) = self.toks.get_mut(i) {
+            if i < self.len {
+                slot.comma_before = true;
+            }
+        }
+    }
+}
+
+/// Whether `s` holds an ASCII digit.
+pub(crate) fn has_digit(s: &str) -> bool {
+    s.bytes().any(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_fold_case_accents_and_punctuation() {
+        assert_eq!(
+            Key::new("Österreich").map(|k| k.as_str().to_string()),
+            Some("OSTERREICH".into())
+        );
+        assert_eq!(Key::new("U.S.A.").map(|k| k.as_str().to_string()), Some("USA".into()));
+        assert_eq!(Key::new("日本").map(|k| k.as_str().to_string()), Some("日本".into()));
+        assert_eq!(Key::new("Straße").map(|k| k.as_str().to_string()), Some("STRASSE".into()));
+    }
+
+    #[test]
+    fn fields_are_trimmed_and_folded() {
+        assert_eq!(clean_field("  St.  Louis ,", false), "St. Louis");
+        assert_eq!(clean_field("St. Louis.", true), "St. Louis");
+        assert_eq!(clean_field("a\t\tb ;", false), "a b");
+        assert_eq!(clean_cut(", - Berlin -", true), "Berlin");
+    }
+
+    #[test]
+    fn tokens_keep_offsets_and_commas() {
+        let t = Tokens::new("Menlo Park, CA  94304").unwrap_or_else(|| panic!("tokens"));
+        assert_eq!(t.len(), 4);
+        assert_eq!(t.text(2), "CA");
+        assert!(t.comma_before(2));
+        assert_eq!(t.span(0, 2), "Menlo Park");
+        assert!(t.comma_within(0, 3));
+    }
+}

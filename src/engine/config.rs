@@ -1,0 +1,118 @@
+//! The engine's settings ([`SyncConfig`]) and the per-run switches ([`RunOptions`]).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::mapping::MappingConfig;
+use crate::qbo::MAX_PAGE_SIZE;
+use crate::{Error, Result};
+
+/// Where the first incremental run starts when a company has no cursor yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialSince {
+    /// This long before the run's start.
+    Ago(Duration),
+    /// At this instant.
+    At(DateTime<Utc>),
+}
+
+impl InitialSince {
+    /// The instant this designates for a run that starts at `now`.
+    pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            InitialSince::At(at) => at,
+            InitialSince::Ago(ago) => now - chrono::Duration::from_std(ago).unwrap_or_default(),
+        }
+    }
+}
+
+impl Default for InitialSince {
+    /// Thirty days back: the change feed's own look-back, and a month of sales at most.
+    fn default() -> Self {
+        InitialSince::Ago(Duration::from_secs(30 * 24 * 3600))
+    }
+}
+
+/// How the engine syncs. Every field has a sensible default ([`SyncConfig::default`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncConfig {
+    /// How transactions become orders: accepted classes, shipping words, sales channel.
+    pub mapping: MappingConfig,
+    /// How far before the saved cursor an incremental run starts reading (default 5 min), so that
+    /// a transaction committed late, or stamped by a clock a little behind, is not missed.
+    pub overlap: Duration,
+    /// Where the first incremental run starts (default 30 days before it).
+    pub initial_since: InitialSince,
+    /// Rows per QBO query page, 1 to 1000 (default 1000, QBO's maximum).
+    pub page_size: u32,
+    /// Bring orders already in Ordoro up to date when their transaction changes (default off).
+    pub update_existing: bool,
+    /// Cancel the Ordoro order of a transaction that is later voided or deleted (default off).
+    /// Deletes are read from QBO's change feed only when this is on.
+    pub cancel_on_void: bool,
+    /// Transactions handled at once, i.e. creates in flight (default 8). The clients' pacing
+    /// bounds the actual request rate.
+    pub max_concurrency: usize,
+    /// Consecutive transient failures (service down, throttled past retries, transport) after
+    /// which a run stops, leaving the cursor before the first of them (default 5).
+    pub breaker_threshold: u32,
+    /// How many more times a create is sent after a lookup showed that an ambiguous attempt (a
+    /// lost response, a 5xx) did not create the order (default 2).
+    pub create_retries: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            mapping: MappingConfig::default(),
+            overlap: Duration::from_secs(5 * 60),
+            initial_since: InitialSince::default(),
+            page_size: MAX_PAGE_SIZE,
+            update_existing: false,
+            cancel_on_void: false,
+            max_concurrency: 8,
+            breaker_threshold: 5,
+            create_retries: 2,
+        }
+    }
+}
+
+impl SyncConfig {
+    /// Checks the numbers are usable.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.page_size == 0 || self.page_size > MAX_PAGE_SIZE {
+            return Err(Error::config(format!(
+                "page_size must be between 1 and {MAX_PAGE_SIZE}, got {}",
+                self.page_size
+            )));
+        }
+        if self.max_concurrency == 0 {
+            return Err(Error::config("max_concurrency must be at least 1"));
+        }
+        if self.breaker_threshold == 0 {
+            return Err(Error::config("breaker_threshold must be at least 1"));
+        }
+        if chrono::Duration::from_std(self.overlap).is_err() {
+            return Err(Error::config("overlap is too large"));
+        }
+        Ok(())
+    }
+}
+
+/// Switches for one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunOptions {
+    /// Do everything but the writes: no Ordoro writes, nothing saved to the store; the report
+    /// carries the log entries the run would have written.
+    pub dry_run: bool,
+    /// Overrides [`SyncConfig::update_existing`] for this run.
+    pub update_existing: Option<bool>,
+}
+
+impl RunOptions {
+    /// A run that writes nothing.
+    pub fn dry_run() -> Self {
+        RunOptions { dry_run: true, ..Default::default() }
+    }
+}

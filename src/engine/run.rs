@@ -1,0 +1,539 @@
+//! The runs: incremental (cursor, window, pages), by range, one transaction, and the watch loop;
+//! the driver that handles a batch concurrently and saves each outcome with the cursor's move.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use futures_util::stream::{self, StreamExt};
+use tracing::{debug, info, warn};
+
+use super::SyncEngine;
+use super::config::RunOptions;
+use super::cursor::{CursorTracker, updated_at};
+use super::handle::{Outcome, RunCtx};
+use super::log::EntryMaker;
+use crate::Result;
+use crate::model::qbo::{EntityKind, SalesTransaction, Transaction};
+use crate::qbo::TxnDateQuery;
+use crate::qbo::paging::UpdatedPager;
+use crate::store::{Action, Commit, LogEntry, LogQuery, RunSummary};
+
+/// A period to re-sync by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunRange {
+    /// Transactions dated (`TxnDate`) from `from` to `to`, both inclusive.
+    TxnDate {
+        /// First date.
+        from: NaiveDate,
+        /// Last date.
+        to: NaiveDate,
+    },
+    /// Transactions last modified between `from` and `to`, both inclusive.
+    LastUpdated {
+        /// Lower bound.
+        from: DateTime<Utc>,
+        /// Upper bound.
+        to: DateTime<Utc>,
+    },
+}
+
+/// One transaction to sync by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnRef {
+    /// By QBO id; both entities are searched when `entity` is `None` (an invoice and a sales
+    /// receipt may share an id, and then both are synced).
+    Id {
+        /// Invoice or sales receipt, if known.
+        entity: Option<EntityKind>,
+        /// The QBO id.
+        id: String,
+    },
+    /// By DocNumber; every transaction carrying it is synced (DocNumbers can repeat).
+    DocNumber {
+        /// Invoice or sales receipt, if known.
+        entity: Option<EntityKind>,
+        /// The DocNumber.
+        doc_number: String,
+    },
+}
+
+/// What a run covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunScope {
+    /// The scheduled run: everything changed since the cursor.
+    Incremental,
+    /// A period.
+    Range(RunRange),
+    /// One transaction.
+    One(TxnRef),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// The run's id, as written in the log (`run-{UTC start}-{n}`).
+    pub run_id: String,
+    /// What the run covered.
+    pub scope: RunScope,
+    /// True when nothing was written.
+    pub dry_run: bool,
+    /// When the run started (the upper bound of an incremental window).
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// Counts by action.
+    pub summary: RunSummary,
+    /// Why the run stopped early (a service kept failing, credentials were refused), if it did;
+    /// the cursor was left before everything not handled.
+    pub aborted: Option<String>,
+    /// The run's log entries in the order they were written (for a dry run, the entries it
+    /// would have written).
+    pub entries: Vec<LogEntry>,
+}
+
+/// How [`SyncEngine::watch`] loops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchOptions {
+    /// Time from one run's start to the next (a run that takes longer is followed at once).
+    pub interval: Duration,
+    /// Stop after this many runs (`None`: until the callback says stop).
+    pub max_runs: Option<u64>,
+    /// Switches for every run.
+    pub run: RunOptions,
+}
+
+/// The driver's side of a run: the entries written and the circuit breaker's count.
+#[derive(Debug, Default)]
+struct RunLog {
+    entries: Vec<LogEntry>,
+    consecutive_failures: u32,
+}
+
+/// The cursor a batch moves, if any.
+struct CursorSlot<'a> {
+    name: &'a str,
+    tracker: &'a mut CursorTracker,
+    default_at: DateTime<Utc>,
+}
+
+fn summarize(entries: &[LogEntry]) -> RunSummary {
+    let mut s = RunSummary::default();
+    for e in entries {
+        match e.action {
+            Action::Created => s.created += 1,
+            Action::Updated => s.updated += 1,
+            Action::Skipped => s.skipped += 1,
+            Action::Failed => s.failed += 1,
+        }
+    }
+    s
+}
+
+fn tag(kind: EntityKind, docs: Vec<SalesTransaction>) -> Vec<Transaction> {
+    docs.into_iter().map(|doc| Transaction { kind, doc }).collect()
+}
+
+impl SyncEngine {
+    /// The scheduled run: for each entity, reads every transaction changed from the saved cursor
+    /// (minus [`SyncConfig::overlap`](super::SyncConfig::overlap); [`initial_since`](super::SyncConfig::initial_since)
+    /// on the first run) up to the run's start, page by page, handles each, and moves the cursor
+    /// past what is handled. With `cancel_on_void` on, it then reads deletes from the change
+    /// feed. A run that finds nothing new makes one QBO query per entity and no Ordoro call.
+    pub async fn run_incremental(&self, options: &RunOptions) -> Result<RunReport> {
+        let (ctx, started_at) = self.start(options).await?;
+        let mut log = RunLog::default();
+        self.settle_all(&ctx, &mut log).await?;
+        let mut earliest_from = None;
+        for entity in EntityKind::ALL {
+            if ctx.is_tripped() {
+                break;
+            }
+            let from = self.read_window(&ctx, &mut log, entity, started_at).await?;
+            earliest_from = Some(earliest_from.map_or(from, |e: DateTime<Utc>| e.min(from)));
+        }
+        if self.config.cancel_on_void && !ctx.is_tripped() {
+            self.read_deletes(&ctx, &mut log, started_at, earliest_from.unwrap_or(started_at))
+                .await?;
+        }
+        Ok(self.finish(ctx, log, RunScope::Incremental, started_at))
+    }
+
+    /// Re-syncs a period, by transaction date or by last-modified time. The cursor does not
+    /// move; transactions already synced are not created again.
+    pub async fn run_range(&self, range: &RunRange, options: &RunOptions) -> Result<RunReport> {
+        let (ctx, started_at) = self.start(options).await?;
+        let mut log = RunLog::default();
+        self.settle_all(&ctx, &mut log).await?;
+        for entity in EntityKind::ALL {
+            if ctx.is_tripped() {
+                break;
+            }
+            match range {
+                RunRange::LastUpdated { from, to } => {
+                    let mut pager = UpdatedPager::new(entity, *from, *to, self.config.page_size);
+                    while let Some(query) = pager.next_query() {
+                        let page = match self.qbo.query_updated(&query).await {
+                            Ok(page) => page,
+                            Err(err) => {
+                                ctx.trip(format!(
+                                    "reading {entity} changes from QBO failed: {err}"
+                                ));
+                                break;
+                            }
+                        };
+                        let rows = tag(entity, pager.accept(&page));
+                        self.process(&ctx, &mut log, rows, None).await?;
+                        if ctx.is_tripped() {
+                            break;
+                        }
+                    }
+                }
+                RunRange::TxnDate { from, to } => {
+                    self.read_by_date(&ctx, &mut log, entity, *from, *to).await?;
+                }
+            }
+        }
+        Ok(self.finish(ctx, log, RunScope::Range(range.clone()), started_at))
+    }
+
+    /// Syncs one transaction, by id or by DocNumber (both entities are searched when the kind is
+    /// not given). A reference that matches nothing gives a report with no entries.
+    pub async fn run_one(&self, target: &TxnRef, options: &RunOptions) -> Result<RunReport> {
+        let (ctx, started_at) = self.start(options).await?;
+        let mut log = RunLog::default();
+        self.settle_all(&ctx, &mut log).await?;
+        let (entity, label) = match target {
+            TxnRef::Id { entity, id } => (entity, id),
+            TxnRef::DocNumber { entity, doc_number } => (entity, doc_number),
+        };
+        let entities: Vec<EntityKind> = entity.map_or(EntityKind::ALL.to_vec(), |e| vec![e]);
+        let mut found = Vec::new();
+        for kind in entities {
+            let read = match target {
+                TxnRef::Id { id, .. } => {
+                    self.qbo.get_transaction(kind, id).await.map(|d| d.into_iter().collect())
+                }
+                TxnRef::DocNumber { doc_number, .. } => {
+                    self.qbo.find_by_doc_number(kind, doc_number).await
+                }
+            };
+            match read {
+                Ok(docs) => found.extend(tag(kind, docs)),
+                Err(err) => {
+                    ctx.trip(format!("looking up {kind} {label} in QBO failed: {err}"));
+                    break;
+                }
+            }
+        }
+        if !ctx.is_tripped() {
+            self.process(&ctx, &mut log, found, None).await?;
+        }
+        Ok(self.finish(ctx, log, RunScope::One(target.clone()), started_at))
+    }
+
+    /// Runs [`run_incremental`](Self::run_incremental) every `interval` (sleeping on the
+    /// engine's clock), handing each result to `after_run`, until `max_runs` runs are done or
+    /// `after_run` returns [`ControlFlow::Break`]. Returns how many runs were made. A host stops
+    /// it from outside through a flag read in `after_run`, or by dropping the future.
+    pub async fn watch<F>(&self, options: &WatchOptions, mut after_run: F) -> u64
+    where
+        F: FnMut(Result<RunReport>) -> ControlFlow<()>,
+    {
+        let mut runs = 0u64;
+        loop {
+            let started = self.clock.now();
+            let result = self.run_incremental(&options.run).await;
+            runs += 1;
+            if after_run(result).is_break() || options.max_runs.is_some_and(|max| runs >= max) {
+                return runs;
+            }
+            let elapsed = (self.clock.now() - started).to_std().unwrap_or_default();
+            self.clock.sleep(options.interval.saturating_sub(elapsed)).await;
+        }
+    }
+
+    /// Opens a run: its id, its context, and its start (whole seconds, as QBO stamps).
+    async fn start(&self, options: &RunOptions) -> Result<(RunCtx, DateTime<Utc>)> {
+        let started_at = self.clock.now().trunc_subsecs(0);
+        let run_id = self.new_run_id(started_at).await?;
+        let maker =
+            EntryMaker { run_id, realm: self.realm().to_string(), dry_run: options.dry_run };
+        let update = options.update_existing.unwrap_or(self.config.update_existing);
+        debug!(run = %maker.run_id, dry_run = options.dry_run, "sync run started");
+        Ok((RunCtx::new(maker, update), started_at))
+    }
+
+    /// A run id not yet in the log: `run-{start}-{n}`, deterministic under a virtual clock.
+    async fn new_run_id(&self, at: DateTime<Utc>) -> Result<String> {
+        let stamp = at.format("%Y%m%dT%H%M%SZ");
+        loop {
+            let n = self.runs_started.fetch_add(1, Ordering::Relaxed) + 1;
+            let id = format!("run-{stamp}-{n}");
+            let query = LogQuery { run_id: Some(id.clone()), limit: Some(1), ..Default::default() };
+            if self.store.query_log(&query).await?.is_empty() {
+                return Ok(id);
+            }
+        }
+    }
+
+    fn finish(
+        &self,
+        ctx: RunCtx,
+        log: RunLog,
+        scope: RunScope,
+        started_at: DateTime<Utc>,
+    ) -> RunReport {
+        let summary = summarize(&log.entries);
+        let aborted = ctx.abort_reason();
+        let report = RunReport {
+            run_id: ctx.maker.run_id.clone(),
+            scope,
+            dry_run: ctx.dry_run(),
+            started_at,
+            finished_at: self.clock.now(),
+            summary,
+            aborted,
+            entries: log.entries,
+        };
+        match &report.aborted {
+            None => {
+                info!(run = %report.run_id, realm = %ctx.maker.realm, dry_run = report.dry_run, %summary, "sync run finished")
+            }
+            Some(why) => {
+                warn!(run = %report.run_id, realm = %ctx.maker.realm, %summary, aborted = %why, "sync run stopped early")
+            }
+        }
+        report
+    }
+
+    /// Settles the pending creates an interrupted run left (not in a dry run: it writes).
+    async fn settle_all(&self, ctx: &RunCtx, log: &mut RunLog) -> Result<()> {
+        if ctx.dry_run() {
+            return Ok(());
+        }
+        for pending in self.store.pending_entries(self.realm()).await? {
+            let outcome = self.settle_pending(ctx, pending).await?;
+            self.observe(ctx, log, &outcome);
+            self.save(ctx, log, outcome, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads one entity's incremental window and moves its cursor; returns the window's start.
+    async fn read_window(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        entity: EntityKind,
+        upper: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>> {
+        let name = self.cursor_name(entity);
+        let saved = self.store.cursor(&name).await?;
+        let overlap = chrono::Duration::from_std(self.config.overlap).unwrap_or_default();
+        let from = match saved {
+            Some(at) => at - overlap,
+            None => self.config.initial_since.resolve(upper),
+        };
+        let mut tracker = CursorTracker::new(saved);
+        let mut pager = UpdatedPager::new(entity, from, upper, self.config.page_size);
+        let mut server_now: Option<DateTime<Utc>> = None;
+        while let Some(query) = pager.next_query() {
+            let page = match self.qbo.query_updated(&query).await {
+                Ok(page) => page,
+                Err(err) => {
+                    ctx.trip(format!("reading {entity} changes from QBO failed: {err}"));
+                    return Ok(from);
+                }
+            };
+            if server_now.is_none() {
+                server_now = page.server_time.map(|t| t.with_timezone(&Utc));
+            }
+            let default_at = pager.last_seen().unwrap_or(from);
+            let rows = tag(entity, pager.accept(&page));
+            let slot = CursorSlot { name: &name, tracker: &mut tracker, default_at };
+            self.process(ctx, log, rows, Some(slot)).await?;
+            if ctx.is_tripped() {
+                return Ok(from);
+            }
+        }
+        // Everything up to the bound is handled: move to the bound, or to the server's clock
+        // when it is behind ours, so a transaction QBO stamps later is still ahead of the cursor.
+        let end = server_now.map_or(upper, |s| s.min(upper));
+        if let Some(at) = tracker.complete(end)
+            && !ctx.dry_run()
+        {
+            self.store.set_cursor(&name, at).await?;
+        }
+        Ok(from)
+    }
+
+    /// Reads one entity by transaction date. Offset paging here, with pages that overlap a
+    /// little (rows seen twice are dropped) so that a row edited mid-run cannot shift an unread
+    /// row out of view.
+    async fn read_by_date(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        entity: EntityKind,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<()> {
+        let size = self.config.page_size;
+        let step = size - (size / 10).min(50);
+        let mut seen = HashSet::new();
+        let mut start_position = 1u32;
+        loop {
+            let query = TxnDateQuery { entity, from, to, start_position, max_results: size };
+            let page = match self.qbo.query_txn_date(&query).await {
+                Ok(page) => page,
+                Err(err) => {
+                    ctx.trip(format!("reading {entity} by date from QBO failed: {err}"));
+                    return Ok(());
+                }
+            };
+            let full = page.transactions.len() >= size as usize;
+            let fresh: Vec<SalesTransaction> = page
+                .transactions
+                .into_iter()
+                .filter(|t| seen.insert((t.id.clone(), t.sync_token.clone())))
+                .collect();
+            self.process(ctx, log, tag(entity, fresh), None).await?;
+            if !full || ctx.is_tripped() {
+                return Ok(());
+            }
+            start_position = start_position.saturating_add(step);
+        }
+    }
+
+    /// Reads deletes from the change feed and applies the void policy to their orders.
+    async fn read_deletes(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        upper: DateTime<Utc>,
+        fallback_from: DateTime<Utc>,
+    ) -> Result<()> {
+        let name = format!("{}/Deleted", self.realm());
+        let overlap = chrono::Duration::from_std(self.config.overlap).unwrap_or_default();
+        let saved = self.store.cursor(&name).await?;
+        // The feed looks back 30 days at most.
+        let oldest = upper - chrono::Duration::days(30) + chrono::Duration::minutes(1);
+        let since = saved.map_or(fallback_from, |at| at - overlap).max(oldest);
+        let feed = match self.qbo.changes_since(&EntityKind::ALL, since).await {
+            Ok(feed) => feed,
+            Err(err) => {
+                ctx.trip(format!("reading deletes from the QBO change feed failed: {err}"));
+                return Ok(());
+            }
+        };
+        let mut all_handled = true;
+        for deleted in &feed.deleted {
+            let outcome = self.handle_deleted(ctx, deleted).await?;
+            all_handled &= outcome.handled;
+            self.observe(ctx, log, &outcome);
+            self.save(ctx, log, outcome, None).await?;
+        }
+        // The feed holds at most 1000 objects; a full answer may be cut short, so re-read it.
+        let truncated = feed.changed.len() + feed.deleted.len() >= 1000;
+        if truncated {
+            warn!(since = %since, "the change feed returned 1000 objects; deletes beyond them are read next run");
+        }
+        let end = feed.server_time.map_or(upper, |s| s.with_timezone(&Utc).min(upper));
+        if all_handled && !truncated && !ctx.dry_run() && saved.is_none_or(|s| s < end) {
+            self.store.set_cursor(&name, end).await?;
+        }
+        Ok(())
+    }
+
+    /// Handles a batch concurrently (at most `max_concurrency` at once) and saves each outcome
+    /// as it arrives, with the cursor's move when there is a cursor.
+    async fn process(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        txns: Vec<Transaction>,
+        mut cursor: Option<CursorSlot<'_>>,
+    ) -> Result<()> {
+        let ticketed: Vec<(Option<u64>, Transaction)> = txns
+            .into_iter()
+            .map(|txn| {
+                let ticket = cursor
+                    .as_mut()
+                    .map(|c| c.tracker.begin(updated_at(&txn.doc).unwrap_or(c.default_at)));
+                (ticket, txn)
+            })
+            .collect();
+        let mut results = stream::iter(ticketed)
+            .map(|(ticket, txn)| async move { (ticket, self.handle(ctx, txn).await) })
+            .buffer_unordered(self.config.max_concurrency);
+        while let Some((ticket, result)) = results.next().await {
+            let outcome = result?;
+            self.observe(ctx, log, &outcome);
+            let moved = match (cursor.as_mut(), ticket) {
+                (Some(slot), Some(ticket)) => slot
+                    .tracker
+                    .finish(ticket, outcome.handled)
+                    .map(|at| (slot.name.to_string(), at)),
+                _ => None,
+            };
+            self.save(ctx, log, outcome, moved).await?;
+        }
+        Ok(())
+    }
+
+    /// The circuit breaker: counts consecutive transient failures and stops the run at the
+    /// threshold; any handled transaction resets the count.
+    fn observe(&self, ctx: &RunCtx, log: &mut RunLog, outcome: &Outcome) {
+        if let Some(why) = &outcome.fatal {
+            ctx.trip(why.clone());
+        } else if outcome.transient {
+            log.consecutive_failures += 1;
+            if log.consecutive_failures >= self.config.breaker_threshold {
+                let last = outcome.log.as_ref().and_then(|l| l.detail.clone()).unwrap_or_default();
+                ctx.trip(format!(
+                    "stopped after {} transient failures in a row; the last: {last}",
+                    log.consecutive_failures
+                ));
+            }
+        } else if outcome.handled && outcome.log.is_some() {
+            log.consecutive_failures = 0;
+        }
+    }
+
+    /// Saves an outcome: the removal of a stale pending entry, then the log entry, ledger entry
+    /// and cursor move in one commit. A dry run saves nothing and only keeps the entry.
+    async fn save(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        outcome: Outcome,
+        moved: Option<(String, DateTime<Utc>)>,
+    ) -> Result<()> {
+        if ctx.dry_run() {
+            log.entries.extend(outcome.log);
+            return Ok(());
+        }
+        if let Some(key) = &outcome.remove_ledger {
+            self.store.remove_ledger_entry(key).await?;
+        }
+        match outcome.log {
+            Some(entry) => {
+                let commit = Commit { log: entry, ledger: outcome.ledger, cursor: moved };
+                self.store.commit(&commit).await?;
+                log.entries.push(commit.log);
+            }
+            None => {
+                if let Some(ledger) = &outcome.ledger {
+                    self.store.put_ledger_entry(ledger).await?;
+                }
+                if let Some((name, at)) = moved {
+                    self.store.set_cursor(&name, at).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! What a host can tune in the mapping: accepted classes, shipping words, the sales channel, an
+//! order-id prefix, and the bill-to fallback.
+
+use crate::class_filter::ClassFilter;
+use crate::shipping::ShippingWords;
+
+/// The mapping's settings. [`Default`] is the out-of-the-box behaviour: accepted class `Ordoro`,
+/// no class ids, shipping words `UPS`, `FedEx`, `Shipping`, no sales channel, no order-id prefix,
+/// and a bill-to that falls back to the ship-to when `BillAddr` cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingConfig {
+    classes: ClassFilter,
+    shipping: ShippingWords,
+    cart: Option<i64>,
+    order_id_prefix: Option<String>,
+    bill_to_fallback: bool,
+}
+
+impl Default for MappingConfig {
+    fn default() -> Self {
+        MappingConfig {
+            classes: ClassFilter::default(),
+            shipping: ShippingWords::default(),
+            cart: None,
+            order_id_prefix: None,
+            bill_to_fallback: true,
+        }
+    }
+}
+
+impl MappingConfig {
+    /// The defaults (see [`MappingConfig`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the accepted class names (ids are kept).
+    pub fn with_classes<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.classes.clear_names();
+        for n in names {
+            self.classes.add_name(n.as_ref());
+        }
+        self
+    }
+
+    /// Accepts one more class name.
+    pub fn add_class(mut self, name: &str) -> Self {
+        self.classes.add_name(name);
+        self
+    }
+
+    /// Replaces the accepted class ids (names are kept).
+    pub fn with_class_ids<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.classes.clear_ids();
+        for id in ids {
+            self.classes.add_id(id.as_ref());
+        }
+        self
+    }
+
+    /// Accepts one more class id (once looked up by name).
+    pub fn add_class_id(mut self, id: &str) -> Self {
+        self.classes.add_id(id);
+        self
+    }
+
+    /// Replaces the shipping words and phrases.
+    pub fn with_shipping_words<I, S>(mut self, words: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.shipping = ShippingWords::new(words);
+        self
+    }
+
+    /// Adds a shipping word or phrase (`USPS`, `DHL`, `Freight Out`).
+    pub fn add_shipping_word(mut self, word: &str) -> Self {
+        self.shipping.add(word);
+        self
+    }
+
+    /// Sets the Ordoro sales channel (cart) id sent with every order.
+    pub fn with_cart(mut self, cart: Option<i64>) -> Self {
+        self.cart = cart;
+        self
+    }
+
+    /// Sets a prefix put before every order id (`ACME` gives `ACME-QBO-INV-130`), for hosts that
+    /// sync several QBO companies into one sales channel. A blank prefix means none.
+    pub fn with_order_id_prefix(mut self, prefix: Option<&str>) -> Self {
+        self.order_id_prefix = prefix
+            .map(|p| p.trim().trim_end_matches('-').trim().to_string())
+            .filter(|p| !p.is_empty());
+        self
+    }
+
+    /// When true (the default), a `BillAddr` that cannot be read is replaced by the ship-to with a
+    /// warning; when false, it fails the transaction.
+    pub fn with_bill_to_fallback(mut self, on: bool) -> Self {
+        self.bill_to_fallback = on;
+        self
+    }
+
+    /// The class filter.
+    pub fn classes(&self) -> &ClassFilter {
+        &self.classes
+    }
+
+    /// The shipping words.
+    pub fn shipping_words(&self) -> &ShippingWords {
+        &self.shipping
+    }
+
+    /// The sales channel id, if set.
+    pub fn cart(&self) -> Option<i64> {
+        self.cart
+    }
+
+    /// The order-id prefix, if set.
+    pub fn order_id_prefix(&self) -> Option<&str> {
+        self.order_id_prefix.as_deref()
+    }
+
+    /// Whether an unreadable `BillAddr` falls back to the ship-to.
+    pub fn bill_to_fallback(&self) -> bool {
+        self.bill_to_fallback
+    }
+}

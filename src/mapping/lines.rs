@@ -1,0 +1,323 @@
+//! Reads a transaction's lines into Ordoro order lines and the amounts around them: products,
+//! shipping charges, discounts, notes, and the warnings met on the way.
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::model::ordoro::{LineProduct, NewOrderLine};
+use crate::model::qbo::{DiscountLineDetail, GroupLineDetail, Line, LineDetail, Ref};
+use crate::shipping::ShippingWords;
+
+use super::{AMOUNT_OVERFLOW, NEGATIVE_LINE};
+
+/// Bundles do not nest in QBO; this only bounds hostile input.
+const MAX_BUNDLE_DEPTH: usize = 8;
+
+/// Decimals kept on a unit price derived as Amount / Qty (QBO's own unit-price precision).
+const UNIT_PRICE_DP: u32 = 7;
+
+/// What the lines of a transaction add up to.
+#[derive(Debug, Default)]
+pub(crate) struct LineSummary {
+    /// The order lines, in QBO order, bundles flattened.
+    pub products: Vec<NewOrderLine>,
+    /// Sum of the product lines' totals.
+    pub product_amount: Decimal,
+    /// Sum of the shipping lines.
+    pub shipping_amount: Decimal,
+    /// How many shipping lines there were.
+    pub shipping_lines: usize,
+    /// The first shipping item that has a name (QBO's shipping item has none).
+    pub first_shipping_name: Option<String>,
+    /// Sum of the discount lines.
+    pub discount_amount: Decimal,
+    /// Text for the order's internal notes (description-only lines).
+    pub notes: Vec<String>,
+    /// Things noticed and handled.
+    pub warnings: Vec<String>,
+}
+
+/// A line that cannot be mapped without losing or inventing money.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LineError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The facts of one item (a sales item line, or a bundle without item lines).
+struct ItemFacts<'a> {
+    id: Option<&'a str>,
+    item: &'a Ref,
+    description: Option<&'a str>,
+    qty: Option<Decimal>,
+    unit_price: Option<Decimal>,
+    amount: Option<Decimal>,
+}
+
+/// Reads `lines` into a summary, or fails on a line that cannot be shipped as it stands
+/// (a negative quantity or amount: a credit or return line).
+pub(crate) fn summarize(lines: &[Line], words: &ShippingWords) -> Result<LineSummary, LineError> {
+    let mut s = LineSummary::default();
+    walk(lines, words, 0, &mut s)?;
+    Ok(s)
+}
+
+fn walk(
+    lines: &[Line],
+    words: &ShippingWords,
+    depth: usize,
+    s: &mut LineSummary,
+) -> Result<(), LineError> {
+    for line in lines {
+        match &line.detail {
+            LineDetail::SalesItem(d) => match d.item_ref.as_ref().filter(|r| !is_blank_ref(r)) {
+                Some(item) => {
+                    let facts = ItemFacts {
+                        id: line.id.as_deref(),
+                        item,
+                        description: line.description.as_deref(),
+                        qty: d.qty,
+                        unit_price: d.unit_price,
+                        amount: line.amount,
+                    };
+                    if words.is_shipping_item(item) {
+                        add_shipping(&facts, s)?;
+                    } else {
+                        add_product(&facts, s)?;
+                    }
+                }
+                None => add_documentation(line, s),
+            },
+            LineDetail::Group(g) => add_bundle(line, g, words, depth, s)?,
+            LineDetail::Discount(d) => add_discount(line, d, s)?,
+            LineDetail::DescriptionOnly => {
+                if let Some(text) = clean(line.description.as_deref()) {
+                    s.notes.push(text);
+                }
+            }
+            LineDetail::SubTotal => {}
+            LineDetail::Unknown { detail_type, .. } => {
+                let amount = line.amount.filter(|a| !a.is_zero());
+                s.warnings.push(match amount {
+                    Some(a) => format!(
+                        "{}: DetailType `{detail_type}` is not read; its amount {} is left out",
+                        line_label(line.id.as_deref()),
+                        a.normalize()
+                    ),
+                    None => format!(
+                        "{}: DetailType `{detail_type}` is not read",
+                        line_label(line.id.as_deref())
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A bundle: its item lines carry the money (the bundle's own amount can be 0), so they are
+/// mapped one by one; a bundle sent without them is mapped as one line of the bundle item.
+fn add_bundle(
+    line: &Line,
+    g: &GroupLineDetail,
+    words: &ShippingWords,
+    depth: usize,
+    s: &mut LineSummary,
+) -> Result<(), LineError> {
+    if depth >= MAX_BUNDLE_DEPTH {
+        s.warnings.push(format!(
+            "{}: bundles nested too deep; inner lines left out",
+            line_label(line.id.as_deref())
+        ));
+        return Ok(());
+    }
+    if !g.line.is_empty() {
+        return walk(&g.line, words, depth + 1, s);
+    }
+    match g.group_item_ref.as_ref().filter(|r| !is_blank_ref(r)) {
+        Some(item) => add_product(
+            &ItemFacts {
+                id: line.id.as_deref(),
+                item,
+                description: line.description.as_deref(),
+                qty: g.quantity,
+                unit_price: None,
+                amount: line.amount,
+            },
+            s,
+        ),
+        None => {
+            add_documentation(line, s);
+            Ok(())
+        }
+    }
+}
+
+/// A sales line without an item: QBO treats it as text and ignores its amount, and so do we.
+fn add_documentation(line: &Line, s: &mut LineSummary) {
+    if let Some(text) = clean(line.description.as_deref()) {
+        s.notes.push(text);
+    }
+    if let Some(a) = line.amount.filter(|a| !a.is_zero()) {
+        s.warnings.push(format!(
+            "{}: no item, so QuickBooks ignores its amount {}; not sent as a product",
+            line_label(line.id.as_deref()),
+            a.normalize()
+        ));
+    }
+}
+
+fn add_shipping(f: &ItemFacts<'_>, s: &mut LineSummary) -> Result<(), LineError> {
+    let (_, _, total) = money_of(f)?;
+    s.shipping_amount = add(s.shipping_amount, total)?;
+    s.shipping_lines += 1;
+    if s.first_shipping_name.is_none() {
+        s.first_shipping_name = clean(f.item.name.as_deref());
+    }
+    Ok(())
+}
+
+fn add_product(f: &ItemFacts<'_>, s: &mut LineSummary) -> Result<(), LineError> {
+    let (qty, unit, total) = money_of(f)?;
+    let sku = first_text(&[f.item.name.as_deref(), Some(&f.item.value), f.description]);
+    let name = first_text(&[f.item.name.as_deref(), f.description, Some(&f.item.value)]);
+    let label = line_label(f.id);
+    let (quantity, item_price, product_name) = if qty.fract().is_zero() {
+        let n = qty.to_i64().ok_or_else(|| LineError {
+            code: AMOUNT_OVERFLOW,
+            message: format!("{label} ({sku}): quantity {} is too large", qty.normalize()),
+        })?;
+        if n == 0 {
+            s.warnings.push(format!("{label} ({sku}): quantity is 0"));
+        }
+        (n, unit, name.clone())
+    } else {
+        // Ordoro counts whole units: one unit priced at the line total keeps the money right,
+        // and the real quantity stays visible on the line and in the log.
+        s.warnings.push(format!(
+            "{label} ({sku}): fractional quantity {} sent as 1 unit priced at the line total {}",
+            qty.normalize(),
+            total.normalize()
+        ));
+        let shown = format!("{name} (qty {} at {} each)", qty.normalize(), unit.normalize());
+        (1, total, shown)
+    };
+    s.product_amount = add(s.product_amount, total)?;
+    s.products.push(NewOrderLine {
+        cart_orderitem_id: clean(f.id),
+        product_name: Some(product_name),
+        item_price: Some(item_price.normalize()),
+        quantity,
+        total_price: Some(total.normalize()),
+        product: LineProduct { sku, name, price: Some(unit.normalize()) },
+    });
+    Ok(())
+}
+
+fn add_discount(line: &Line, d: &DiscountLineDetail, s: &mut LineSummary) -> Result<(), LineError> {
+    let amount = match (line.amount, d.percent_based, d.discount_percent) {
+        (Some(a), _, _) => a,
+        // QBO sends the amount; should it be missing, a percent applies to the lines above it.
+        (None, Some(true), Some(pct)) => s
+            .product_amount
+            .checked_mul(pct)
+            .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+            .map(|x| x.round_dp(2))
+            .ok_or_else(|| overflow("discount"))?,
+        _ => Decimal::ZERO,
+    };
+    if amount.is_sign_negative() && !amount.is_zero() {
+        return Err(LineError {
+            code: NEGATIVE_LINE,
+            message: format!(
+                "{}: negative discount {} (a surcharge) cannot be sent to Ordoro",
+                line_label(line.id.as_deref()),
+                amount.normalize()
+            ),
+        });
+    }
+    s.discount_amount = add(s.discount_amount, amount)?;
+    Ok(())
+}
+
+/// Quantity (1 when absent), unit price (`UnitPrice`, else Amount / Qty, else Amount) and line
+/// total (`Amount`, else unit price × quantity) of an item; negative values are refused.
+fn money_of(f: &ItemFacts<'_>) -> Result<(Decimal, Decimal, Decimal), LineError> {
+    let qty = f.qty.unwrap_or(Decimal::ONE);
+    let total = match (f.amount, f.unit_price) {
+        (Some(a), _) => a,
+        (None, Some(u)) => u.checked_mul(qty).ok_or_else(|| overflow("line total"))?,
+        (None, None) => Decimal::ZERO,
+    };
+    let unit = match f.unit_price {
+        Some(u) => u,
+        None if !qty.is_zero() => {
+            total.checked_div(qty).ok_or_else(|| overflow("unit price"))?.round_dp(UNIT_PRICE_DP)
+        }
+        None => total,
+    };
+    let negative = |d: Decimal| d.is_sign_negative() && !d.is_zero();
+    if negative(qty) || negative(unit) || negative(total) {
+        return Err(LineError {
+            code: NEGATIVE_LINE,
+            message: format!(
+                "{} ({}): quantity {}, unit price {}, amount {}: a credit or return line cannot \
+                 be shipped; enter it as a discount or a separate credit memo",
+                line_label(f.id),
+                first_text(&[f.item.name.as_deref(), Some(&f.item.value)]),
+                qty.normalize(),
+                unit.normalize(),
+                total.normalize()
+            ),
+        });
+    }
+    Ok((qty, unit, total))
+}
+
+fn add(a: Decimal, b: Decimal) -> Result<Decimal, LineError> {
+    a.checked_add(b).ok_or_else(|| overflow("sum of lines"))
+}
+
+fn overflow(what: &str) -> LineError {
+    LineError { code: AMOUNT_OVERFLOW, message: format!("the {what} is too large to compute") }
+}
+
+fn is_blank_ref(r: &Ref) -> bool {
+    r.value.trim().is_empty() && clean(r.name.as_deref()).is_none()
+}
+
+/// The first candidate with text, white space folded; `item` when none has any (only possible
+/// for a reference already known not to be blank, so it is never reached in practice).
+fn first_text(candidates: &[Option<&str>]) -> String {
+    candidates.iter().find_map(|c| clean(*c)).unwrap_or_else(|| "item".to_string())
+}
+
+/// Trimmed, inner white space folded to one space; `None` when nothing is left.
+pub(crate) fn clean(text: Option<&str>) -> Option<String> {
+    let folded = text?.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!folded.is_empty()).then_some(folded)
+}
+
+fn line_label(id: Option<&str>) -> String {
+    match clean(id) {
+        Some(id) => format!("line {id}"),
+        None => "a line without id".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_folds_white_space() {
+        assert_eq!(clean(Some("  a \n\t b ")), Some("a b".to_string()));
+        assert_eq!(clean(Some(" \n ")), None);
+        assert_eq!(clean(None), None);
+    }
+
+    #[test]
+    fn first_text_skips_blank_candidates() {
+        assert_eq!(first_text(&[Some(" "), None, Some("x  y")]), "x y");
+    }
+}

@@ -1,0 +1,416 @@
+//! From transaction to order: decides whether a QBO invoice or sales receipt becomes an Ordoro
+//! order (create, skip with a reason code, or fail with an error code) and builds the
+//! `POST /v3/order` body, with the warnings a person should read. Pure: no I/O, no clock, no panic
+//! on any input.
+//!
+//! The rules, in the order [`decide`] applies them:
+//!
+//! 1. **Class** ([`crate::class_filter`]): a sale not marked with an accepted class is skipped
+//!    `class_mismatch` or `no_class`. The class comes first so that a voided sale of another
+//!    class is logged as `class_mismatch`, like any other sale of that class.
+//! 2. **Voided**: every amount zero (total, tax, every line) and a `PrivateNote` starting with
+//!    `Voided` (any case) is skipped `voided`. A zero-total sale without that note (a free
+//!    replacement) and a note that merely mentions voiding on a sale with amounts are ordinary.
+//! 3. **Lines**: subtotals dropped; bundles flattened into their item lines; shipping lines
+//!    ([`crate::shipping`]) summed into `shipping_amount`; discount lines summed into
+//!    `discount_amount`; description-only lines and item-less lines (which QBO itself treats as
+//!    text) go to the internal notes; every other item line becomes an order line. A negative
+//!    quantity, unit price or amount (a credit or return line), or a negative discount, fails the
+//!    transaction with `negative_line`: Ordoro cannot ship a negative quantity and dropping the
+//!    line would change the money, so a person must look.
+//! 4. **Quantities**: `Qty` (1 when absent). Ordoro counts whole units, so a fractional quantity
+//!    (4.5 hours) becomes one unit priced at the line total, the real quantity shown in the line's
+//!    name, with a warning; no money is lost.
+//! 5. **Nothing to ship**: a sale with no product line (only shipping, discounts or text) is
+//!    skipped `not_shippable`, before its addresses are read.
+//! 6. **Totals**: tax from `TxnTaxDetail.TotalTax` (0 when absent), grand total from `TotalAmt`
+//!    (the computed sum, with a warning, when absent); a warning when product lines + shipping +
+//!    tax - discount differ from the total. A negative tax or total fails with `negative_amount`.
+//! 7. **Addresses** ([`crate::address`]): ship-to from `ShipAddr`, else `BillAddr`; an unreadable
+//!    ship-to fails with the parser's code. Bill-to from `BillAddr`, else the ship-to; an
+//!    unreadable `BillAddr` next to a good ship-to is replaced by the ship-to with a warning
+//!    (unless [`MappingConfig::with_bill_to_fallback`] turns that off). The first `BillEmail`
+//!    address goes on both.
+//! 8. **Identity**: `order_id` and `cart_order_id` are [`order_id_for`] the entity and QBO id
+//!    (`QBO-INV-130`, `QBO-SR-11`), never the DocNumber, which shows in the internal notes.
+
+mod addresses;
+mod config;
+mod lines;
+pub mod preview;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+pub use config::MappingConfig;
+
+use crate::address::ParsedAddress;
+use crate::class_filter::ClassVerdict;
+use crate::model::ordoro::NewOrder;
+use crate::model::qbo::{EntityKind, LineDetail, SalesTransaction, Transaction};
+
+/// Error code: the transaction has no QBO id, so no stable order id can be derived.
+pub const MISSING_ID: &str = "missing_id";
+/// Error code: a line with a negative quantity, unit price or amount, or a negative discount.
+pub const NEGATIVE_LINE: &str = "negative_line";
+/// Error code: a negative tax or total.
+pub const NEGATIVE_AMOUNT: &str = "negative_amount";
+/// Error code: an amount or quantity too large to compute with.
+pub const AMOUNT_OVERFLOW: &str = "amount_overflow";
+
+/// Why a transaction creates no order. The engine adds `deleted`, `already_synced` and
+/// `unchanged`; the mapping decides the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// The sale's class is not an accepted class.
+    ClassMismatch,
+    /// The sale carries no class at all.
+    NoClass,
+    /// The sale was voided in QBO.
+    Voided,
+    /// The sale has no product line to ship.
+    NotShippable,
+    /// The sale was deleted in QBO (seen in the change feed).
+    Deleted,
+    /// An order already exists for this sale and updates are off.
+    AlreadySynced,
+    /// The sale has not changed since it was synced.
+    Unchanged,
+}
+
+impl SkipReason {
+    /// Every reason, in a stable order.
+    pub const ALL: [SkipReason; 7] = [
+        SkipReason::ClassMismatch,
+        SkipReason::NoClass,
+        SkipReason::Voided,
+        SkipReason::NotShippable,
+        SkipReason::Deleted,
+        SkipReason::AlreadySynced,
+        SkipReason::Unchanged,
+    ];
+
+    /// The stable code written to the transaction log, e.g. `class_mismatch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::ClassMismatch => "class_mismatch",
+            SkipReason::NoClass => "no_class",
+            SkipReason::Voided => "voided",
+            SkipReason::NotShippable => "not_shippable",
+            SkipReason::Deleted => "deleted",
+            SkipReason::AlreadySynced => "already_synced",
+            SkipReason::Unchanged => "unchanged",
+        }
+    }
+
+    /// Reads a code written by [`SkipReason::as_str`].
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == code)
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An order ready to create, with what was noticed while building it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MappedOrder {
+    /// The `POST /v3/order` body.
+    pub order: NewOrder,
+    /// Things a person should know (also written into the order's internal notes).
+    pub warnings: Vec<String>,
+    /// The parsed ship-to, with its raw lines.
+    pub ship_to: ParsedAddress,
+    /// The parsed bill-to, with its raw lines.
+    pub bill_to: ParsedAddress,
+}
+
+/// What to do with one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Create this order.
+    Create(Box<MappedOrder>),
+    /// Create nothing, for this reason.
+    Skip {
+        /// The reason code.
+        reason: SkipReason,
+        /// Details for people.
+        detail: String,
+    },
+    /// The transaction cannot be mapped: an address error code from the parser
+    /// (`missing_city_line`, ...) or a mapping code ([`NEGATIVE_LINE`], ...).
+    Error {
+        /// The stable code.
+        code: String,
+        /// What was wrong and what to do.
+        message: String,
+    },
+}
+
+impl Decision {
+    /// `create`, `skip` or `error`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Decision::Create(_) => "create",
+            Decision::Skip { .. } => "skip",
+            Decision::Error { .. } => "error",
+        }
+    }
+
+    fn skip(reason: SkipReason, detail: impl Into<String>) -> Self {
+        Decision::Skip { reason, detail: detail.into() }
+    }
+
+    fn error(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Decision::Error { code: code.into(), message: message.into() }
+    }
+}
+
+/// The Ordoro `order_id` of a QBO transaction: `QBO-INV-{id}` for an invoice, `QBO-SR-{id}` for
+/// a sales receipt. Stable across runs and machines, and distinct for an invoice and a sales
+/// receipt that share an id.
+pub fn order_id_for(kind: EntityKind, qbo_id: &str) -> String {
+    let tag = match kind {
+        EntityKind::Invoice => "INV",
+        EntityKind::SalesReceipt => "SR",
+    };
+    format!("QBO-{tag}-{}", qbo_id.trim())
+}
+
+/// [`order_id_for`], behind the configured prefix if any (`ACME-QBO-INV-130`).
+pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfig) -> String {
+    let base = order_id_for(kind, qbo_id);
+    match config.order_id_prefix() {
+        Some(prefix) => format!("{prefix}-{base}"),
+        None => base,
+    }
+}
+
+/// Decides what to do with a transaction (see the module docs for the rules and their order).
+pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
+    let doc = &txn.doc;
+    match config.classes().check(doc) {
+        ClassVerdict::Accepted { .. } => {}
+        ClassVerdict::Mismatch { found } => {
+            let accepted = config.classes().names().join(", ");
+            return Decision::skip(
+                SkipReason::ClassMismatch,
+                format!("class {} is not an accepted class ({accepted})", found.join(", ")),
+            );
+        }
+        ClassVerdict::NoClass => {
+            return Decision::skip(
+                SkipReason::NoClass,
+                "no class on the transaction nor on any item line",
+            );
+        }
+    }
+    if is_voided(doc) {
+        return Decision::skip(SkipReason::Voided, "voided in QuickBooks (amounts zeroed)");
+    }
+    if doc.id.trim().is_empty() {
+        return Decision::error(MISSING_ID, "the transaction has no Id; cannot derive an order id");
+    }
+    build(txn, config)
+}
+
+/// True when every amount is zero and the memo starts with `Voided`, as QBO leaves a void.
+pub fn is_voided(doc: &SalesTransaction) -> bool {
+    let note_says_voided = doc
+        .private_note
+        .as_deref()
+        .and_then(|n| n.trim_start().get(..6))
+        .is_some_and(|head| head.eq_ignore_ascii_case("voided"));
+    let zero = |d: Option<Decimal>| d.is_none_or(|d| d.is_zero());
+    note_says_voided
+        && zero(doc.total_amt)
+        && zero(doc.txn_tax_detail.as_ref().and_then(|t| t.total_tax))
+        && lines_all_zero(&doc.line, 0)
+}
+
+fn lines_all_zero(lines: &[crate::model::qbo::Line], depth: usize) -> bool {
+    depth < 8
+        && lines.iter().all(|l| {
+            l.amount.is_none_or(|a| a.is_zero())
+                && match &l.detail {
+                    LineDetail::Group(g) => lines_all_zero(&g.line, depth + 1),
+                    _ => true,
+                }
+        })
+}
+
+fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
+    let doc = &txn.doc;
+    let summary = match lines::summarize(&doc.line, config.shipping_words()) {
+        Ok(s) => s,
+        Err(e) => return Decision::error(e.code, e.message),
+    };
+    if summary.products.is_empty() {
+        return Decision::skip(
+            SkipReason::NotShippable,
+            format!(
+                "no product line to ship ({} shipping line(s), {} line(s) in all)",
+                summary.shipping_lines,
+                doc.line.len()
+            ),
+        );
+    }
+    let mut warnings = summary.warnings.clone();
+    let totals = match totals(doc, &summary, &mut warnings) {
+        Ok(t) => t,
+        Err(d) => return d,
+    };
+    let addresses = match addresses::resolve(doc, config.bill_to_fallback()) {
+        Ok(a) => a,
+        Err(e) => return Decision::error(e.code.as_str(), e.message),
+    };
+    warnings.extend(addresses.warnings.iter().cloned());
+    let email = addresses::first_email(doc);
+    let order_id = configured_order_id(txn.kind, &doc.id, config);
+    let order = NewOrder {
+        order_id: order_id.clone(),
+        cart: config.cart(),
+        cart_order_id: Some(order_id),
+        order_date: order_date(doc),
+        shipping_type: shipping_type(doc, &summary),
+        notes_from_customer: doc.customer_memo.as_ref().and_then(|m| lines::clean(Some(&m.value))),
+        internal_notes: Some(internal_notes(txn, &summary, &addresses.ship_to, &warnings)),
+        product_amount: Some(summary.product_amount.normalize()),
+        shipping_amount: Some(summary.shipping_amount.normalize()),
+        tax_amount: Some(totals.tax.normalize()),
+        discount_amount: Some(summary.discount_amount.normalize()),
+        grand_total: Some(totals.grand_total.normalize()),
+        tags: Vec::new(),
+        billing_address: addresses::to_ordoro(&addresses.bill_to, email.as_deref()),
+        shipping_address: addresses::to_ordoro(&addresses.ship_to, email.as_deref()),
+        lines: summary.products,
+    };
+    Decision::Create(Box::new(MappedOrder {
+        order,
+        warnings,
+        ship_to: addresses.ship_to,
+        bill_to: addresses.bill_to,
+    }))
+}
+
+struct Totals {
+    tax: Decimal,
+    grand_total: Decimal,
+}
+
+/// Tax and grand total, warning when the parts do not add up to QBO's total.
+fn totals(
+    doc: &SalesTransaction,
+    s: &lines::LineSummary,
+    warnings: &mut Vec<String>,
+) -> Result<Totals, Decision> {
+    let tax = doc.txn_tax_detail.as_ref().and_then(|t| t.total_tax).unwrap_or(Decimal::ZERO);
+    let negative = |d: Decimal| d.is_sign_negative() && !d.is_zero();
+    if negative(tax) {
+        return Err(Decision::error(NEGATIVE_AMOUNT, format!("negative tax {}", tax.normalize())));
+    }
+    let computed = s
+        .product_amount
+        .checked_add(s.shipping_amount)
+        .and_then(|x| x.checked_add(tax))
+        .and_then(|x| x.checked_sub(s.discount_amount))
+        .ok_or_else(|| Decision::error(AMOUNT_OVERFLOW, "the order total is too large"))?;
+    let grand_total = match doc.total_amt {
+        Some(t) if negative(t) => {
+            return Err(Decision::error(
+                NEGATIVE_AMOUNT,
+                format!("negative total {}: a credit cannot be shipped", t.normalize()),
+            ));
+        }
+        Some(t) => {
+            if t != computed {
+                warnings.push(format!(
+                    "totals do not add up: lines {} + shipping {} + tax {} - discount {} = {}, \
+                     but the QuickBooks total is {}",
+                    s.product_amount.normalize(),
+                    s.shipping_amount.normalize(),
+                    tax.normalize(),
+                    s.discount_amount.normalize(),
+                    computed.normalize(),
+                    t.normalize()
+                ));
+            }
+            t
+        }
+        None => {
+            warnings.push(format!(
+                "no TotalAmt; the grand total is the computed {}",
+                computed.normalize()
+            ));
+            computed
+        }
+    };
+    Ok(Totals { tax, grand_total })
+}
+
+/// `ShipMethodRef` (its name, else its value), else the first named shipping item.
+fn shipping_type(doc: &SalesTransaction, s: &lines::LineSummary) -> Option<String> {
+    doc.ship_method_ref
+        .as_ref()
+        .and_then(|m| lines::clean(m.name.as_deref()).or_else(|| lines::clean(Some(&m.value))))
+        .or_else(|| s.first_shipping_name.clone())
+}
+
+/// `TxnDate` at midnight UTC, else the creation time.
+fn order_date(doc: &SalesTransaction) -> Option<String> {
+    match doc.txn_date {
+        Some(d) => Some(format!("{}T00:00:00Z", d.format("%Y-%m-%d"))),
+        None => doc.meta_data.as_ref().and_then(|m| m.create_time).map(|t| t.to_rfc3339()),
+    }
+}
+
+/// The DocNumber line, the memo, text lines, the ship-to as typed, and the warnings.
+fn internal_notes(
+    txn: &Transaction,
+    s: &lines::LineSummary,
+    ship_to: &ParsedAddress,
+    warnings: &[String],
+) -> String {
+    let doc = &txn.doc;
+    let entity = match txn.kind {
+        EntityKind::Invoice => "Invoice",
+        EntityKind::SalesReceipt => "Sales Receipt",
+    };
+    let number =
+        lines::clean(doc.doc_number.as_deref()).unwrap_or_else(|| "(no number)".to_string());
+    let mut notes = vec![format!("QuickBooks {entity} {number} (id {})", doc.id.trim())];
+    if let Some(memo) = lines::clean(doc.private_note.as_deref()) {
+        notes.push(format!("Memo: {memo}"));
+    }
+    notes.extend(s.notes.iter().cloned());
+    if !ship_to.raw_lines.is_empty() {
+        notes.push(format!("Ship-to as typed: {}", ship_to.raw_lines.join(" / ")));
+    }
+    notes.extend(warnings.iter().map(|w| format!("Warning: {w}")));
+    notes.join("\n")
+}
+
+/// The body of the `qbo_transaction` fuzz target: reads `data` as a QBO document, decides every
+/// transaction in it with the default configuration, and encodes every order body and preview
+/// line. Returns how many transactions were decided. Never panics, whatever the bytes.
+pub fn fuzz_qbo_transaction(data: &[u8]) -> usize {
+    let Ok(text) = std::str::from_utf8(data) else { return 0 };
+    let config = MappingConfig::default();
+    let Ok(doc) = crate::model::qbo::QboDocument::from_json(text) else { return 0 };
+    let txns = doc.transactions();
+    for txn in &txns {
+        if let Decision::Create(mapped) = decide(txn, &config) {
+            let _ = serde_json::to_string(&mapped.order);
+        }
+    }
+    for line in preview::preview_document(&doc, &config) {
+        let _ = serde_json::to_string(&line);
+    }
+    txns.len()
+}

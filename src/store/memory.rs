@@ -1,0 +1,159 @@
+//! [`MemoryStore`]: the engine's state in memory, for tests, dry runs and hosts that keep their
+//! state elsewhere; clones share one state, so a test can "restart" an engine on it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    Commit, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary, Store,
+    StoredToken, TokenStore,
+};
+use crate::Result;
+
+/// The engine's state in memory: cursors, ledger, transaction log and tokens.
+///
+/// Cheap to clone; clones share the same state (an `Arc` inside), so a test can keep a handle,
+/// drop the engine (a "crash") and start a new one on what was committed. Each call takes a
+/// `std::sync::Mutex` for the few instructions it needs and never holds it across an await, so
+/// [`Store::commit`] is atomic: another caller sees all of a commit or none of it.
+///
+/// Debug output shows counts only, never tokens.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    cursors: BTreeMap<String, DateTime<Utc>>,
+    ledger: BTreeMap<LedgerKey, LedgerEntry>,
+    log: Vec<LogEntry>,
+    tokens: BTreeMap<String, StoredToken>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every ledger entry, in key order (realm, entity, QBO id).
+    pub fn ledger_entries(&self) -> Vec<LedgerEntry> {
+        self.lock().ledger.values().cloned().collect()
+    }
+
+    /// Every log entry, in the order written.
+    pub fn log_entries(&self) -> Vec<LogEntry> {
+        self.lock().log.clone()
+    }
+
+    /// Every cursor, by name.
+    pub fn cursors(&self) -> BTreeMap<String, DateTime<Utc>> {
+        self.lock().cursors.clone()
+    }
+
+    /// The realms that have saved tokens.
+    pub fn token_realms(&self) -> Vec<String> {
+        self.lock().tokens.keys().cloned().collect()
+    }
+
+    /// A poisoned lock only means a panic elsewhere while it was held; every update below is a
+    /// single assignment or push, so the state is whole and safe to keep using.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("cursors", &state.cursors.len())
+            .field("ledger_entries", &state.ledger.len())
+            .field("log_entries", &state.log.len())
+            .field("token_realms", &state.tokens.len())
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for MemoryStore {
+    async fn load_token(&self, realm: &str) -> Result<Option<StoredToken>> {
+        Ok(self.lock().tokens.get(realm).cloned())
+    }
+
+    async fn save_token(&self, realm: &str, token: &StoredToken) -> Result<()> {
+        self.lock().tokens.insert(realm.to_owned(), token.clone());
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for MemoryStore {
+    async fn cursor(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.lock().cursors.get(name).copied())
+    }
+
+    async fn set_cursor(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
+        self.lock().cursors.insert(name.to_owned(), at);
+        Ok(())
+    }
+
+    async fn ledger_entry(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>> {
+        Ok(self.lock().ledger.get(key).cloned())
+    }
+
+    async fn put_ledger_entry(&self, entry: &LedgerEntry) -> Result<()> {
+        self.lock().ledger.insert(entry.key.clone(), entry.clone());
+        Ok(())
+    }
+
+    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
+        self.lock().ledger.remove(key);
+        Ok(())
+    }
+
+    async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>> {
+        let state = self.lock();
+        Ok(state
+            .ledger
+            .values()
+            .filter(|e| e.key.realm == realm && e.state == LedgerState::Pending)
+            .cloned()
+            .collect())
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<()> {
+        // Clone before locking so that nothing can fail between the three writes.
+        let ledger = commit.ledger.clone();
+        let log = commit.log.clone();
+        let cursor = commit.cursor.clone();
+        let mut state = self.lock();
+        if let Some(entry) = ledger {
+            state.ledger.insert(entry.key.clone(), entry);
+        }
+        state.log.push(log);
+        if let Some((name, at)) = cursor {
+            state.cursors.insert(name, at);
+        }
+        Ok(())
+    }
+
+    async fn query_log(&self, query: &LogQuery) -> Result<Vec<LogEntry>> {
+        let state = self.lock();
+        let limit = query.limit.unwrap_or(usize::MAX);
+        Ok(state.log.iter().filter(|e| query.matches(e)).take(limit).cloned().collect())
+    }
+
+    async fn run_summary(&self, run_id: &str) -> Result<RunSummary> {
+        let state = self.lock();
+        let mut summary = RunSummary::default();
+        for entry in state.log.iter().filter(|e| e.run_id == run_id) {
+            summary.add(entry.action, 1);
+        }
+        Ok(summary)
+    }
+}

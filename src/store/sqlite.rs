@@ -1,0 +1,881 @@
+//! [`SqliteStore`]: the engine's state in one SQLite file (WAL mode, versioned schema), so that a
+//! sync survives restarts and crashes and its transaction log can be searched.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, Utc};
+use rusqlite::types::{Type, Value};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior,
+    params, params_from_iter,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{
+    Action, Commit, FailureInfo, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
+    RunSummary, Store, StoredToken, TokenStore,
+};
+use crate::model::qbo::EntityKind;
+use crate::{Error, Result};
+
+/// Marks a SQLite file as ours (`PRAGMA application_id`, the bytes `QBOO`), so that a file of
+/// another program is refused instead of being altered.
+const APPLICATION_ID: i32 = 0x5142_4F4F;
+
+/// One step of the schema. Each runs once, in its own transaction with the `user_version` bump.
+struct Migration {
+    version: u32,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: MIGRATION_1 }];
+
+/// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
+/// (`2024-05-01T17:03:12.000000000Z`): readable in the `sqlite3` shell, exact to the nanosecond,
+/// and of fixed width, so comparing the text compares the instants (the log's date-range index
+/// relies on it). `log.last_updated` keeps QBO's own offset instead, as it was seen.
+const MIGRATION_1: &str = "
+CREATE TABLE cursor (
+    name TEXT PRIMARY KEY NOT NULL,
+    at   TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE ledger (
+    realm        TEXT NOT NULL,
+    entity       TEXT NOT NULL CHECK (entity IN ('Invoice', 'SalesReceipt')),
+    qbo_id       TEXT NOT NULL,
+    order_id     TEXT NOT NULL,
+    order_number TEXT,
+    sync_token   TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'created', 'cancelled')),
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (realm, entity, qbo_id)
+) WITHOUT ROWID;
+CREATE INDEX ledger_pending ON ledger (realm) WHERE state = 'pending';
+
+CREATE TABLE token (
+    realm             TEXT PRIMARY KEY NOT NULL,
+    refresh_token     TEXT NOT NULL,
+    access_token      TEXT,
+    access_expires_at TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE log (
+    id                 INTEGER PRIMARY KEY,
+    run_id             TEXT NOT NULL,
+    at                 TEXT NOT NULL,
+    realm              TEXT NOT NULL,
+    entity             TEXT NOT NULL CHECK (entity IN ('Invoice', 'SalesReceipt')),
+    qbo_id             TEXT NOT NULL,
+    doc_number         TEXT,
+    sync_token         TEXT,
+    last_updated       TEXT,
+    action             TEXT NOT NULL CHECK (action IN ('created', 'updated', 'skipped', 'failed')),
+    reason             TEXT,
+    detail             TEXT,
+    order_number       TEXT,
+    failure_service    TEXT,
+    failure_status     INTEGER CHECK (failure_status BETWEEN 0 AND 65535),
+    failure_code       TEXT,
+    failure_message    TEXT,
+    failure_request_id TEXT,
+    dry_run            INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+    CHECK (failure_message IS NOT NULL OR (failure_service IS NULL AND failure_status IS NULL
+           AND failure_code IS NULL AND failure_request_id IS NULL))
+);
+CREATE INDEX log_run_id ON log (run_id, action);
+CREATE INDEX log_qbo_id ON log (qbo_id);
+CREATE INDEX log_doc_number ON log (doc_number);
+CREATE INDEX log_order_number ON log (order_number);
+CREATE INDEX log_at ON log (at);
+CREATE INDEX log_action ON log (action);
+";
+
+const LOG_COLUMNS: &str = "run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
+     last_updated, action, reason, detail, order_number, failure_service, failure_status, \
+     failure_code, failure_message, failure_request_id, dry_run";
+
+const LEDGER_COLUMNS: &str =
+    "realm, entity, qbo_id, order_id, order_number, sync_token, state, updated_at";
+
+/// How a [`SqliteStore`] opens its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// How long a call waits for another connection (another process on the same file) to
+    /// release its write lock before failing. Default: 5 seconds.
+    pub busy_timeout: Duration,
+    /// Flush every commit to disk (`synchronous=FULL`) instead of at checkpoints
+    /// (`synchronous=NORMAL`, the default). See [`SqliteStore`] for the trade-off.
+    pub sync_every_commit: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { busy_timeout: Duration::from_secs(5), sync_every_commit: false }
+    }
+}
+
+/// The SQLite settings a store's connection runs with, as SQLite reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteSettings {
+    /// `wal` for a file, `memory` for an in-memory store.
+    pub journal_mode: String,
+    /// `normal` or `full` (or `off`/`extra` if someone changed it).
+    pub synchronous: String,
+    /// How long a call waits for a lock held by another connection.
+    pub busy_timeout: Duration,
+    /// The schema version of the file (`PRAGMA user_version`).
+    pub schema_version: u32,
+}
+
+/// The engine's state in a SQLite file: cursors, ledger, transaction log and OAuth tokens.
+///
+/// - **Schema.** Versioned by `PRAGMA user_version` and marked by `PRAGMA application_id`;
+///   opening runs the missing migrations once, each in one transaction. A file that is not a
+///   SQLite database, a database of another program, or a schema newer than this code knows is
+///   refused with an [`ErrorKind::Store`](crate::ErrorKind::Store) error; such a file is never
+///   altered.
+/// - **Atomic commits.** [`Store::commit`] writes the ledger entry, the log entry and the cursor
+///   move in one SQLite transaction: all of them or none.
+/// - **Durability.** The file runs in WAL mode with `synchronous=NORMAL`: a commit survives the
+///   process being killed at any point (it is in the WAL, which the OS holds), and the file is
+///   never corrupted, but an OS crash or power loss can roll back the last commits before a
+///   checkpoint, each commit whole (ledger, log and cursor together, so the cursor never gets
+///   ahead of the ledger). `FULL` would flush every commit to disk and cost a disk sync per
+///   transaction; set [`SqliteOptions::sync_every_commit`] when power-loss durability of every
+///   commit is worth that. Token saves always run with `FULL`, because a rotated refresh token
+///   lost to a power cut means a person must reconnect the company.
+/// - **Timestamps** are RFC 3339 text in UTC with nine fractional digits (readable in the `sqlite3`
+///   shell, exact, and ordered as text); instants outside the years 1 to 9999 are refused.
+///   `last_updated` keeps the offset QBO sent.
+/// - **Secrets.** The file holds the OAuth tokens in clear text, because they must be persisted:
+///   protect it like a password file. On Unix a file this store creates gets mode `0600` (SQLite
+///   gives its `-wal` and `-shm` files the same mode). Tokens never appear in errors, logs or
+///   Debug output.
+/// - **Blocking.** SQLite calls are synchronous. Each async method runs its statements inline (a
+///   local write takes microseconds, a disk sync at most milliseconds) on one connection behind a
+///   `std::sync::Mutex` that is never held across an await. A host on a multi-threaded runtime that
+///   would rather keep its workers free may run the calls on its blocking pool (for example
+///   `tokio::task::spawn_blocking` with a clone of the store).
+///
+/// Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
+    options: SqliteOptions,
+    applied_migrations: Vec<u32>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// The schema version this code writes and understands.
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
+    /// schema when they do not exist, with the default [`SqliteOptions`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens the store in the file at `path` with `options`.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref();
+        create_private_file(path)?;
+        // No SQLITE_OPEN_URI: the argument is a path, never a `file:` URI with parameters.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| sqlite_error(format!("could not open {}", path.display()), e))?;
+        Self::init(conn, Some(path.to_path_buf()), options)
+    }
+
+    /// A store in memory only, gone when the last clone is dropped (tests, dry runs). It has the
+    /// same schema and behaviour as a file, except the journal, which stays in memory.
+    pub fn open_in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| sqlite_error("could not open an in-memory SQLite database", e))?;
+        Self::init(conn, None, SqliteOptions::default())
+    }
+
+    /// The file, or `None` for an in-memory store.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// The migrations this open applied, in order (empty when the file was up to date).
+    pub fn applied_migrations(&self) -> &[u32] {
+        &self.inner.applied_migrations
+    }
+
+    /// The settings the connection runs with, read back from SQLite.
+    pub fn settings(&self) -> Result<SqliteSettings> {
+        self.run(
+            || format!("could not read the settings of {}", self.label()),
+            |conn| {
+                let journal_mode: String =
+                    conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+                let synchronous: i64 =
+                    conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+                let busy_ms: i64 = conn.pragma_query_value(None, "busy_timeout", |r| r.get(0))?;
+                let version = user_version(conn)?;
+                Ok(SqliteSettings {
+                    journal_mode: journal_mode.to_ascii_lowercase(),
+                    synchronous: synchronous_name(synchronous).to_owned(),
+                    busy_timeout: Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)),
+                    schema_version: u32::try_from(version).unwrap_or(0),
+                })
+            },
+        )
+    }
+
+    fn init(mut conn: Connection, path: Option<PathBuf>, options: SqliteOptions) -> Result<Self> {
+        let label = location(path.as_deref());
+        conn.busy_timeout(options.busy_timeout)
+            .map_err(|e| sqlite_error(format!("could not set the busy timeout of {label}"), e))?;
+        let version = check_identity(&conn, &label)?;
+        configure(&conn, &label, &options, path.is_some())?;
+        let applied_migrations = if version < i64::from(Self::SCHEMA_VERSION) {
+            migrate(&mut conn, &label)?
+        } else {
+            Vec::new()
+        };
+        if !applied_migrations.is_empty() {
+            tracing::info!(store = %label, migrations = ?applied_migrations, "store schema migrated");
+        }
+        Ok(SqliteStore {
+            inner: Arc::new(Inner { conn: Mutex::new(conn), path, options, applied_migrations }),
+        })
+    }
+
+    fn label(&self) -> String {
+        location(self.inner.path.as_deref())
+    }
+
+    /// Runs `f` on the connection; a failure becomes a Store error that starts with `what()`.
+    fn run<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let result = f(&mut self.lock());
+        result.map_err(|e| sqlite_error(what(), e))
+    }
+
+    /// A poisoned lock means a panic while a call held the connection; any transaction it had
+    /// open was rolled back when unwinding dropped it, so the connection is safe to keep using.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.inner.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => {
+            Err(Error::store(format!("could not create the store file {}: {e}", path.display()))
+                .with_source(e))
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private_file(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+/// The `synchronous` level of everything but token saves.
+fn commit_synchronous(options: &SqliteOptions) -> &'static str {
+    if options.sync_every_commit { "FULL" } else { "NORMAL" }
+}
+
+fn location(path: Option<&Path>) -> String {
+    match path {
+        Some(p) => p.display().to_string(),
+        None => "the in-memory store".to_owned(),
+    }
+}
+
+fn sqlite_error(what: impl fmt::Display, e: rusqlite::Error) -> Error {
+    Error::store(format!("{what}: {e}")).with_source(e)
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+fn synchronous_name(level: i64) -> &'static str {
+    match level {
+        0 => "off",
+        1 => "normal",
+        2 => "full",
+        3 => "extra",
+        _ => "unknown",
+    }
+}
+
+/// Refuses a file that is not ours (without writing to it) and returns its schema version.
+fn check_identity(conn: &Connection, label: &str) -> Result<i64> {
+    let read = |e: rusqlite::Error| {
+        if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) {
+            Error::store(format!(
+                "{label} is not a SQLite database (or it is encrypted); point the store at a new \
+                 file or at a qbo-ordoro database"
+            ))
+            .with_source(e)
+        } else {
+            sqlite_error(format!("could not read {label}"), e)
+        }
+    };
+    let application_id: i32 =
+        conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(read)?;
+    let version = user_version(conn).map_err(read)?;
+    let objects: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(read)?;
+    let latest = i64::from(SqliteStore::SCHEMA_VERSION);
+    match application_id {
+        APPLICATION_ID if version > latest => Err(Error::store(format!(
+            "{label} has schema version {version}, newer than this code knows ({latest}); \
+             upgrade qbo-ordoro to open it"
+        ))),
+        APPLICATION_ID => Ok(version),
+        0 if objects == 0 && version == 0 => Ok(0),
+        0 => Err(Error::store(format!(
+            "{label} is a SQLite database of another program (it holds tables that are not a \
+             qbo-ordoro store); point the store at a new file"
+        ))),
+        other => Err(Error::store(format!(
+            "{label} belongs to another program (SQLite application id {other:#010x}); point the \
+             store at a new file"
+        ))),
+    }
+}
+
+fn configure(conn: &Connection, label: &str, options: &SqliteOptions, is_file: bool) -> Result<()> {
+    if is_file {
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(|e| sqlite_error(format!("could not switch {label} to WAL mode"), e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::store(format!(
+                "could not switch {label} to WAL mode: SQLite kept journal mode {mode}"
+            )));
+        }
+    }
+    let level = commit_synchronous(options);
+    conn.pragma_update(None, "synchronous", level)
+        .map_err(|e| sqlite_error(format!("could not set synchronous={level} on {label}"), e))
+}
+
+/// Applies the missing migrations. The version is read again under the write lock, so that two
+/// processes opening a new file at once migrate it once.
+fn migrate(conn: &mut Connection, label: &str) -> Result<Vec<u32>> {
+    let failed = |e| sqlite_error(format!("could not migrate the schema of {label}"), e);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
+    let current = user_version(&tx).map_err(failed)?;
+    let latest = i64::from(SqliteStore::SCHEMA_VERSION);
+    if current > latest {
+        return Err(Error::store(format!(
+            "{label} was just upgraded to schema version {current} by newer code, which this \
+             code ({latest}) cannot read; upgrade qbo-ordoro"
+        )));
+    }
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| i64::from(m.version) > current) {
+        let version = migration.version;
+        tx.execute_batch(migration.sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", version))
+            .map_err(|e| {
+                sqlite_error(format!("could not apply migration {version} to {label}"), e)
+            })?;
+        applied.push(version);
+    }
+    if !applied.is_empty() {
+        tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(failed)?;
+    }
+    tx.commit().map_err(failed)?;
+    Ok(applied)
+}
+
+/// An instant as stored: see [`MIGRATION_1`] for the format.
+fn utc_text(at: DateTime<Utc>) -> Result<String> {
+    if !(1..=9999).contains(&at.year()) {
+        return Err(Error::store(format!(
+            "cannot store the instant {at}: only years 1 to 9999 keep the log in time order"
+        )));
+    }
+    Ok(at.to_rfc3339_opts(SecondsFormat::Nanos, true))
+}
+
+/// A query bound as text. Bounds beyond the storable years still compare right: every stored
+/// instant sorts after the empty string and before `A`.
+fn bound_text(at: DateTime<Utc>) -> String {
+    match at.year() {
+        ..1 => String::new(),
+        10000.. => "A".to_owned(),
+        _ => at.to_rfc3339_opts(SecondsFormat::Nanos, true),
+    }
+}
+
+fn parse_utc(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// A value that SQLite holds but this code cannot read back: the file was edited by hand or by
+/// another program. The message names the column, never the value (it could be anything).
+#[derive(Debug)]
+struct CorruptColumn(&'static str);
+
+impl fmt::Display for CorruptColumn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unreadable value in column `{}`", self.0)
+    }
+}
+
+impl std::error::Error for CorruptColumn {}
+
+fn parsed<T>(
+    row: &Row<'_>,
+    idx: usize,
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(CorruptColumn(name)))
+    })
+}
+
+fn parsed_opt<T>(
+    row: &Row<'_>,
+    idx: usize,
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(idx)?;
+    match text {
+        None => Ok(None),
+        Some(text) => parse(&text).map(Some).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                idx,
+                Type::Text,
+                Box::new(CorruptColumn(name)),
+            )
+        }),
+    }
+}
+
+/// A ledger entry encoded for its row, checked before the connection is taken.
+struct LedgerRow<'a> {
+    entry: &'a LedgerEntry,
+    updated_at: String,
+}
+
+impl<'a> LedgerRow<'a> {
+    fn new(entry: &'a LedgerEntry) -> Result<Self> {
+        Ok(LedgerRow { entry, updated_at: utc_text(entry.updated_at)? })
+    }
+
+    fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let e = self.entry;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO ledger (realm, entity, qbo_id, order_id, order_number, sync_token, state, \
+             updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (realm, entity, qbo_id) DO UPDATE SET order_id = excluded.order_id, \
+             order_number = excluded.order_number, sync_token = excluded.sync_token, \
+             state = excluded.state, updated_at = excluded.updated_at",
+        )?;
+        stmt.execute(params![
+            e.key.realm,
+            e.key.entity.as_str(),
+            e.key.qbo_id,
+            e.order_id,
+            e.order_number,
+            e.sync_token,
+            e.state.as_str(),
+            self.updated_at,
+        ])?;
+        Ok(())
+    }
+}
+
+fn read_ledger(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
+    Ok(LedgerEntry {
+        key: LedgerKey {
+            realm: row.get(0)?,
+            entity: parsed(row, 1, "ledger.entity", EntityKind::parse)?,
+            qbo_id: row.get(2)?,
+        },
+        order_id: row.get(3)?,
+        order_number: row.get(4)?,
+        sync_token: row.get(5)?,
+        state: parsed(row, 6, "ledger.state", LedgerState::parse)?,
+        updated_at: parsed(row, 7, "ledger.updated_at", parse_utc)?,
+    })
+}
+
+/// A log entry encoded for its row, checked before the connection is taken.
+struct LogRow<'a> {
+    entry: &'a LogEntry,
+    at: String,
+    last_updated: Option<String>,
+}
+
+impl<'a> LogRow<'a> {
+    fn new(entry: &'a LogEntry) -> Result<Self> {
+        Ok(LogRow {
+            entry,
+            at: utc_text(entry.at)?,
+            last_updated: entry
+                .last_updated
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
+        })
+    }
+
+    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let e = self.entry;
+        let failure = e.failure.as_ref();
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO log (run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
+             last_updated, action, reason, detail, order_number, failure_service, failure_status, \
+             failure_code, failure_message, failure_request_id, dry_run) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        )?;
+        stmt.execute(params![
+            e.run_id,
+            self.at,
+            e.realm,
+            e.entity.as_str(),
+            e.qbo_id,
+            e.doc_number,
+            e.sync_token,
+            self.last_updated,
+            e.action.as_str(),
+            e.reason,
+            e.detail,
+            e.order_number,
+            failure.and_then(|f| f.service.as_deref()),
+            failure.and_then(|f| f.status),
+            failure.and_then(|f| f.code.as_deref()),
+            failure.map(|f| f.message.as_str()),
+            failure.and_then(|f| f.request_id.as_deref()),
+            e.dry_run,
+        ])?;
+        Ok(())
+    }
+}
+
+fn read_log(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
+    let failure_message: Option<String> = row.get(15)?;
+    let failure = match failure_message {
+        None => None,
+        Some(message) => Some(FailureInfo {
+            service: row.get(12)?,
+            status: row.get(13)?,
+            code: row.get(14)?,
+            message,
+            request_id: row.get(16)?,
+        }),
+    };
+    Ok(LogEntry {
+        run_id: row.get(0)?,
+        at: parsed(row, 1, "log.at", parse_utc)?,
+        realm: row.get(2)?,
+        entity: parsed(row, 3, "log.entity", EntityKind::parse)?,
+        qbo_id: row.get(4)?,
+        doc_number: row.get(5)?,
+        sync_token: row.get(6)?,
+        last_updated: parsed_opt(row, 7, "log.last_updated", |s| {
+            DateTime::<FixedOffset>::parse_from_rfc3339(s).ok()
+        })?,
+        action: parsed(row, 8, "log.action", Action::parse)?,
+        reason: row.get(9)?,
+        detail: row.get(10)?,
+        order_number: row.get(11)?,
+        failure,
+        dry_run: row.get(17)?,
+    })
+}
+
+fn upsert_cursor(conn: &Connection, name: &str, at: &str) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO cursor (name, at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+    )?;
+    stmt.execute(params![name, at])?;
+    Ok(())
+}
+
+/// The SQL and arguments of a log search.
+fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
+    let mut sql = format!("SELECT {LOG_COLUMNS} FROM log WHERE 1 = 1");
+    let mut args = Vec::new();
+    let mut filter = |column_test: &str, value: Value| {
+        sql.push_str(" AND ");
+        sql.push_str(column_test);
+        args.push(value);
+    };
+    let text_filters = [
+        ("realm = ?", &query.realm),
+        ("run_id = ?", &query.run_id),
+        ("qbo_id = ?", &query.qbo_id),
+        ("doc_number = ?", &query.doc_number),
+        ("order_number = ?", &query.order_number),
+    ];
+    for (test, value) in text_filters {
+        if let Some(v) = value {
+            filter(test, Value::Text(v.clone()));
+        }
+    }
+    if let Some(action) = query.action {
+        filter("action = ?", Value::Text(action.as_str().to_owned()));
+    }
+    if let Some(from) = query.from {
+        filter("at >= ?", Value::Text(bound_text(from)));
+    }
+    if let Some(to) = query.to {
+        filter("at < ?", Value::Text(bound_text(to)));
+    }
+    sql.push_str(" ORDER BY id");
+    if let Some(limit) = query.limit {
+        sql.push_str(" LIMIT ?");
+        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    }
+    (sql, args)
+}
+
+fn save_token_row(
+    conn: &Connection,
+    realm: &str,
+    token: &StoredToken,
+    expires: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO token (realm, refresh_token, access_token, access_expires_at) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (realm) DO UPDATE SET \
+         refresh_token = excluded.refresh_token, access_token = excluded.access_token, \
+         access_expires_at = excluded.access_expires_at",
+        params![
+            realm,
+            token.refresh_token.expose_secret(),
+            token.access_token.as_ref().map(|t| t.expose_secret()),
+            expires,
+        ],
+    )?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl TokenStore for SqliteStore {
+    async fn load_token(&self, realm: &str) -> Result<Option<StoredToken>> {
+        self.run(
+            || format!("could not load the tokens of realm {realm}"),
+            |conn| {
+                conn.query_row(
+                    "SELECT refresh_token, access_token, access_expires_at FROM token \
+                     WHERE realm = ?1",
+                    [realm],
+                    |row| {
+                        let refresh: String = row.get(0)?;
+                        let access: Option<String> = row.get(1)?;
+                        Ok(StoredToken {
+                            refresh_token: SecretString::from(refresh),
+                            access_token: access.map(SecretString::from),
+                            access_expires_at: parsed_opt(
+                                row,
+                                2,
+                                "token.access_expires_at",
+                                parse_utc,
+                            )?,
+                        })
+                    },
+                )
+                .optional()
+            },
+        )
+    }
+
+    async fn save_token(&self, realm: &str, token: &StoredToken) -> Result<()> {
+        let expires = token.access_expires_at.map(utc_text).transpose()?;
+        let normal = commit_synchronous(&self.inner.options);
+        self.run(
+            || format!("could not save the tokens of realm {realm}"),
+            |conn| {
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                let saved = save_token_row(conn, realm, token, expires.as_deref());
+                let restored = conn.pragma_update(None, "synchronous", normal);
+                saved.and(restored)
+            },
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn cursor(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
+        self.run(
+            || format!("could not read the cursor {name}"),
+            |conn| {
+                conn.query_row("SELECT at FROM cursor WHERE name = ?1", [name], |row| {
+                    parsed(row, 0, "cursor.at", parse_utc)
+                })
+                .optional()
+            },
+        )
+    }
+
+    async fn set_cursor(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
+        let at = utc_text(at)?;
+        self.run(
+            || format!("could not move the cursor {name}"),
+            |conn| upsert_cursor(conn, name, &at),
+        )
+    }
+
+    async fn ledger_entry(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>> {
+        self.run(
+            || {
+                format!(
+                    "could not read the ledger entry of {} {} {}",
+                    key.realm, key.entity, key.qbo_id
+                )
+            },
+            |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {LEDGER_COLUMNS} FROM ledger \
+                     WHERE realm = ?1 AND entity = ?2 AND qbo_id = ?3"
+                ))?;
+                stmt.query_row(params![key.realm, key.entity.as_str(), key.qbo_id], read_ledger)
+                    .optional()
+            },
+        )
+    }
+
+    async fn put_ledger_entry(&self, entry: &LedgerEntry) -> Result<()> {
+        let row = LedgerRow::new(entry)?;
+        let key = &entry.key;
+        self.run(
+            || {
+                format!(
+                    "could not write the ledger entry of {} {} {}",
+                    key.realm, key.entity, key.qbo_id
+                )
+            },
+            |conn| row.upsert(conn),
+        )
+    }
+
+    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
+        self.run(
+            || {
+                format!(
+                    "could not remove the ledger entry of {} {} {}",
+                    key.realm, key.entity, key.qbo_id
+                )
+            },
+            |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM ledger WHERE realm = ?1 AND entity = ?2 AND qbo_id = ?3",
+                )?
+                .execute(params![key.realm, key.entity.as_str(), key.qbo_id])
+                .map(|_| ())
+            },
+        )
+    }
+
+    async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>> {
+        self.run(
+            || format!("could not list the pending ledger entries of realm {realm}"),
+            |conn| {
+                // Without table statistics the planner would walk every entry of the realm
+                // through the primary key; the partial index holds only the few pending ones.
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {LEDGER_COLUMNS} FROM ledger INDEXED BY ledger_pending \
+                     WHERE realm = ?1 AND state = 'pending' ORDER BY entity, qbo_id"
+                ))?;
+                let rows = stmt.query_map([realm], read_ledger)?;
+                rows.collect()
+            },
+        )
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<()> {
+        let ledger = commit.ledger.as_ref().map(LedgerRow::new).transpose()?;
+        let log = LogRow::new(&commit.log)?;
+        let cursor = match &commit.cursor {
+            Some((name, at)) => Some((name.as_str(), utc_text(*at)?)),
+            None => None,
+        };
+        let entry = &commit.log;
+        self.run(
+            || {
+                format!(
+                    "could not commit run {} for {} {} {} (nothing was written)",
+                    entry.run_id, entry.realm, entry.entity, entry.qbo_id
+                )
+            },
+            |conn| {
+                let tx: Transaction<'_> =
+                    conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if let Some(ledger) = &ledger {
+                    ledger.upsert(&tx)?;
+                }
+                log.insert(&tx)?;
+                if let Some((name, at)) = &cursor {
+                    upsert_cursor(&tx, name, at)?;
+                }
+                tx.commit()
+            },
+        )
+    }
+
+    async fn query_log(&self, query: &LogQuery) -> Result<Vec<LogEntry>> {
+        let (sql, args) = log_search(query);
+        self.run(
+            || "could not search the transaction log".to_owned(),
+            |conn| {
+                let mut stmt = conn.prepare(&sql)?;
+                let rows = stmt.query_map(params_from_iter(args.iter()), read_log)?;
+                rows.collect()
+            },
+        )
+    }
+
+    async fn run_summary(&self, run_id: &str) -> Result<RunSummary> {
+        let counts = self.run(
+            || format!("could not count the log entries of run {run_id}"),
+            |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT action, count(*) FROM log WHERE run_id = ?1 GROUP BY action",
+                )?;
+                let rows = stmt.query_map([run_id], |row| {
+                    Ok((parsed(row, 0, "log.action", Action::parse)?, row.get::<_, i64>(1)?))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            },
+        )?;
+        let mut summary = RunSummary::default();
+        for (action, n) in counts {
+            summary.add(action, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(summary)
+    }
+}
