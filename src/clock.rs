@@ -2,7 +2,7 @@
 //! through [`Clock`], so every test runs in virtual time and the core needs no async runtime.
 //!
 //! [`ManualClock`] is a virtual clock whose `sleep` advances time at once (for sequential tests).
-//! [`TokioClock`] (feature `tokio`) follows tokio's timer: real time in production, and virtual
+//! `TokioClock` (feature `tokio`) follows tokio's timer: real time in production, and virtual
 //! time with concurrency when a test pauses tokio's clock (`#[tokio::test(start_paused = true)]`).
 
 use std::fmt;

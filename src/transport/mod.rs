@@ -1,6 +1,6 @@
 //! The HTTP seam: one object-safe async method from [`HttpRequest`] to [`HttpResponse`].
 //!
-//! The crate never picks an HTTP client. A host plugs in [`ReqwestTransport`](crate::ReqwestTransport)
+//! The crate never picks an HTTP client. A host plugs in `ReqwestTransport`
 //! (feature `reqwest`), the simulators (feature `sim`), or its own client. A transport reports a
 //! non-2xx status as a normal response; only "no response at all" is a [`TransportError`], whose
 //! [`TransportErrorKind`] tells the retry layer what happened. [`pacing`] wraps any transport in
