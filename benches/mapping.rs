@@ -24,8 +24,9 @@ fn documents() -> Vec<String> {
         let text = std::fs::read_to_string(&path).expect("fixture");
         let mut v: Value = serde_json::from_str(&text).expect("json");
         let class = serde_json::json!({"value": "1", "name": "Ordoro"});
-        if let Some(inner) = v.get_mut("Invoice").or_else(|| v.get_mut("SalesReceipt")) {
-            inner["ClassRef"] = class;
+        let key = ["Invoice", "SalesReceipt"].into_iter().find(|k| v.get(*k).is_some());
+        if let Some(key) = key {
+            v[key]["ClassRef"] = class;
         } else if v.get("Line").is_some() && v.get("VendorRef").is_none() {
             v["ClassRef"] = class;
         } else {

@@ -179,8 +179,12 @@ fn add_shipping(f: &ItemFacts<'_>, s: &mut LineSummary) -> Result<(), LineError>
 
 fn add_product(f: &ItemFacts<'_>, s: &mut LineSummary) -> Result<(), LineError> {
     let (qty, unit, total) = money_of(f)?;
-    let sku = first_text(&[f.item.name.as_deref(), Some(&f.item.value), f.description]);
-    let name = first_text(&[f.item.name.as_deref(), f.description, Some(&f.item.value)]);
+    // The item's own text is kept as QBO has it (trimmed): a SKU is an identity in Ordoro.
+    let item_name = f.item.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let item_id = Some(f.item.value.trim()).filter(|v| !v.is_empty());
+    let description = clean(f.description);
+    let sku = first_text(&[item_name, item_id, description.as_deref()]);
+    let name = first_text(&[item_name, description.as_deref(), item_id]);
     let label = line_label(f.id);
     let (quantity, item_price, product_name) = if qty.fract().is_zero() {
         let n = qty.to_i64().ok_or_else(|| LineError {
@@ -286,10 +290,16 @@ fn is_blank_ref(r: &Ref) -> bool {
     r.value.trim().is_empty() && clean(r.name.as_deref()).is_none()
 }
 
-/// The first candidate with text, white space folded; `item` when none has any (only possible
-/// for a reference already known not to be blank, so it is never reached in practice).
+/// The first candidate with text, trimmed; `item` when none has any (not reached in practice:
+/// the item reference is known not to be blank).
 fn first_text(candidates: &[Option<&str>]) -> String {
-    candidates.iter().find_map(|c| clean(*c)).unwrap_or_else(|| "item".to_string())
+    candidates
+        .iter()
+        .flatten()
+        .map(|c| c.trim())
+        .find(|c| !c.is_empty())
+        .unwrap_or("item")
+        .to_string()
 }
 
 /// Trimmed, inner white space folded to one space; `None` when nothing is left.
@@ -318,6 +328,7 @@ mod tests {
 
     #[test]
     fn first_text_skips_blank_candidates() {
-        assert_eq!(first_text(&[Some(" "), None, Some("x  y")]), "x y");
+        assert_eq!(first_text(&[Some(" "), None, Some(" x  y ")]), "x  y");
+        assert_eq!(first_text(&[None]), "item");
     }
 }

@@ -362,11 +362,19 @@ fn shipping_type(doc: &SalesTransaction, s: &lines::LineSummary) -> Option<Strin
         .or_else(|| s.first_shipping_name.clone())
 }
 
-/// `TxnDate` at midnight UTC, else the creation time.
+/// `TxnDate` at midnight UTC, else the creation time; none when the year has no RFC 3339 form.
 fn order_date(doc: &SalesTransaction) -> Option<String> {
+    use chrono::Datelike;
+    let rfc3339_year = |y: i32| (0..=9999).contains(&y);
     match doc.txn_date {
-        Some(d) => Some(format!("{}T00:00:00Z", d.format("%Y-%m-%d"))),
-        None => doc.meta_data.as_ref().and_then(|m| m.create_time).map(|t| t.to_rfc3339()),
+        Some(d) if rfc3339_year(d.year()) => Some(format!("{}T00:00:00Z", d.format("%Y-%m-%d"))),
+        Some(_) => None,
+        None => doc
+            .meta_data
+            .as_ref()
+            .and_then(|m| m.create_time)
+            .filter(|t| rfc3339_year(t.year()))
+            .map(|t| t.to_rfc3339()),
     }
 }
 
