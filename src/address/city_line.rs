@@ -135,7 +135,8 @@ fn tokens(line: &str) -> Option<Tokens<'_>> {
     let mut t = Tokens::new(line)?;
     let mut i = 0;
     while i < t.len() {
-        if is_label(t.text(i)) {
+        let tok = t.text(i);
+        if is_label(tok) || !tok.chars().any(char::is_alphanumeric) {
             t.remove(i);
         } else {
             i += 1;

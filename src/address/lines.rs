@@ -55,6 +55,8 @@ fn is_unit_word(w: &str) -> bool {
         w,
         "APT" | "APARTMENT" | "SUITE" | "STE" | "UNIT" | "FLAT" | "FLOOR" | "FL" | "BLDG"
             | "BUILDING" | "ROOM" | "RM" | "LEVEL" | "LVL" | "PISO" | "DEPTO" | "ETAGE" | "STOCK"
+            | "BATIMENT" | "BAT" | "ESCALIER" | "HINTERHAUS" | "VORDERHAUS" | "APPARTEMENT"
+            | "APP" | "APTO" | "TOWER" | "BLOCK" | "BLK" | "LOT"
     )
 }
 
@@ -149,9 +151,11 @@ pub(crate) fn street_kind(line: &str) -> StreetKind {
     let numbered = has_number_token(line);
     let mut street_word = false;
     let mut unit_word = false;
+    let mut unit_first = false;
     for_each_word(line, |i, w| {
         street_word |= (i > 0 && is_suffix_street_word(w)) || is_prefix_street_word(w) || has_street_suffix(w);
         unit_word |= is_unit_word(w);
+        unit_first |= i == 0 && is_unit_word(w);
         true
     });
     if !street_word && is_company_like(line) {
@@ -159,7 +163,7 @@ pub(crate) fn street_kind(line: &str) -> StreetKind {
     }
     if starts_digit || (digit && street_word) {
         StreetKind::Strong
-    } else if numbered {
+    } else if numbered || unit_first {
         StreetKind::Digit
     } else if street_word || unit_word {
         StreetKind::Word
@@ -184,7 +188,7 @@ pub(crate) fn is_phone(line: &str) -> bool {
     for c in rest.chars() {
         if c.is_ascii_digit() {
             digits += 1;
-        } else if !matches!(c, ' ' | '+' | '-' | '(' | ')' | '.' | '/' | 'x' | 'X' | '–' | ':' | '#') {
+        } else if !matches!(c, ' ' | '+' | '-' | '(' | ')' | '.' | '/' | 'x' | 'X' | '–' | ':' | '#' | 'e' | 't' | 'E' | 'T') {
             return false;
         }
     }
@@ -578,6 +582,13 @@ fn looks_like_city_line(line: &str) -> bool {
 pub(crate) fn country_line(last: &str, above: Option<&str>) -> Option<CountryRef> {
     let c = lookup_country(last)?;
     let key = Key::new(last)?;
+    // `CA` under a full U.S. city line (`Menlo Park, CA 94304`) repeats California.
+    if key.as_str() == "CA"
+        && let Some(above) = above
+        && infer(above).is_some_and(|(c, _)| c.alpha2 == "US")
+    {
+        return Some(CountryRef { alpha2: "US", territory: None });
+    }
     if key.as_bytes().len() == 2
         && c.alpha2 != "US"
         && Regions::Us.lookup_key(key.as_bytes()).is_some()

@@ -290,10 +290,12 @@ impl<'a> Tokens<'a> {
             }
         }
         self.len -= 1;
-        if comma && let Some(slot) = self.toks.get_mut(i) {
-            if i < self.len {
-                slot.comma_before = true;
-            }
+        // A dropped token (a label, a lone `-`) still separates its neighbours like a comma.
+        let _ = comma;
+        if i < self.len
+            && let Some(slot) = self.toks.get_mut(i)
+        {
+            slot.comma_before = true;
         }
     }
 }
