@@ -24,9 +24,9 @@ fn documents() -> Vec<String> {
         let text = std::fs::read_to_string(&path).expect("fixture");
         let mut v: Value = serde_json::from_str(&text).expect("json");
         let class = serde_json::json!({"value": "1", "name": "Ordoro"});
-        let envelope = ["Invoice", "SalesReceipt"].into_iter().find(|k| v.get(k).is_some());
-        if let Some(inner) = envelope.and_then(|k| v.get_mut(k)) {
-            inner["ClassRef"] = class;
+        let key = ["Invoice", "SalesReceipt"].into_iter().find(|k| v.get(*k).is_some());
+        if let Some(key) = key {
+            v[key]["ClassRef"] = class;
         } else if v.get("Line").is_some() && v.get("VendorRef").is_none() {
             v["ClassRef"] = class;
         } else {

@@ -747,3 +747,11 @@ fn structured_ship_to_takes_the_customer_as_recipient() {
     let order = created(decide_invoice(sale())).order;
     assert_eq!(order.shipping_address.name.as_deref(), Some("Jane Buyer"));
 }
+
+#[test]
+fn a_date_without_an_rfc3339_form_is_left_out() {
+    let mut txn = invoice(sale());
+    txn.doc.txn_date = chrono::NaiveDate::from_ymd_opt(12345, 1, 1);
+    let order = created(decide(&txn, &MappingConfig::default())).order;
+    assert_eq!(order.order_date, None);
+}

@@ -179,29 +179,15 @@ fn add_shipping(f: &ItemFacts<'_>, s: &mut LineSummary) -> Result<(), LineError>
 
 fn add_product(f: &ItemFacts<'_>, s: &mut LineSummary) -> Result<(), LineError> {
     let (qty, unit, total) = money_of(f)?;
-    let sku = first_text(&[f.item.name.as_deref(), Some(&f.item.value), f.description]);
-    let name = first_text(&[f.item.name.as_deref(), f.description, Some(&f.item.value)]);
-    let label = line_label(f.id);
-    let (quantity, item_price, product_name) = if qty.fract().is_zero() {
-        let n = qty.to_i64().ok_or_else(|| LineError {
-            code: AMOUNT_OVERFLOW,
-            message: format!("{label} ({sku}): quantity {} is too large", qty.normalize()),
-        })?;
-        if n == 0 {
-            s.warnings.push(format!("{label} ({sku}): quantity is 0"));
-        }
-        (n, unit, name.clone())
-    } else {
-        // Ordoro counts whole units: one unit priced at the line total keeps the money right,
-        // and the real quantity stays visible on the line and in the log.
-        s.warnings.push(format!(
-            "{label} ({sku}): fractional quantity {} sent as 1 unit priced at the line total {}",
-            qty.normalize(),
-            total.normalize()
-        ));
-        let shown = format!("{name} (qty {} at {} each)", qty.normalize(), unit.normalize());
-        (1, total, shown)
-    };
+    // The item's own text is kept as QBO has it (trimmed): a SKU is an identity in Ordoro.
+    let item_name = f.item.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let item_id = Some(f.item.value.trim()).filter(|v| !v.is_empty());
+    let description = clean(f.description);
+    let sku = first_text(&[item_name, item_id, description.as_deref()]);
+    let name = first_text(&[item_name, description.as_deref(), item_id]);
+    let label = format!("{} ({sku})", line_label(f.id));
+    let (quantity, item_price, product_name) =
+        whole_units(qty, unit, total, &label, &name, &mut s.warnings)?;
     s.product_amount = add(s.product_amount, total)?;
     s.products.push(NewOrderLine {
         cart_orderitem_id: clean(f.id),
@@ -212,6 +198,35 @@ fn add_product(f: &ItemFacts<'_>, s: &mut LineSummary) -> Result<(), LineError> 
         product: LineProduct { sku, name, price: Some(unit.normalize()) },
     });
     Ok(())
+}
+
+/// Ordoro's quantity, unit price and line name for a QBO quantity. Ordoro counts whole units, so
+/// a fractional quantity becomes one unit priced at the line total: the money stays right, and
+/// the real quantity stays visible in the line's name and in a warning.
+fn whole_units(
+    qty: Decimal,
+    unit: Decimal,
+    total: Decimal,
+    label: &str,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(i64, Decimal, String), LineError> {
+    if qty.fract().is_zero() {
+        let n = qty.to_i64().ok_or_else(|| LineError {
+            code: AMOUNT_OVERFLOW,
+            message: format!("{label}: quantity {} is too large", qty.normalize()),
+        })?;
+        if n == 0 {
+            warnings.push(format!("{label}: quantity is 0"));
+        }
+        return Ok((n, unit, name.to_string()));
+    }
+    warnings.push(format!(
+        "{label}: fractional quantity {} sent as 1 unit priced at the line total {}",
+        qty.normalize(),
+        total.normalize()
+    ));
+    Ok((1, total, format!("{name} (qty {} at {} each)", qty.normalize(), unit.normalize())))
 }
 
 fn add_discount(line: &Line, d: &DiscountLineDetail, s: &mut LineSummary) -> Result<(), LineError> {
@@ -286,10 +301,16 @@ fn is_blank_ref(r: &Ref) -> bool {
     r.value.trim().is_empty() && clean(r.name.as_deref()).is_none()
 }
 
-/// The first candidate with text, white space folded; `item` when none has any (only possible
-/// for a reference already known not to be blank, so it is never reached in practice).
+/// The first candidate with text, trimmed; `item` when none has any (not reached in practice:
+/// the item reference is known not to be blank).
 fn first_text(candidates: &[Option<&str>]) -> String {
-    candidates.iter().find_map(|c| clean(*c)).unwrap_or_else(|| "item".to_string())
+    candidates
+        .iter()
+        .flatten()
+        .map(|c| c.trim())
+        .find(|c| !c.is_empty())
+        .unwrap_or("item")
+        .to_string()
 }
 
 /// Trimmed, inner white space folded to one space; `None` when nothing is left.
@@ -318,6 +339,7 @@ mod tests {
 
     #[test]
     fn first_text_skips_blank_candidates() {
-        assert_eq!(first_text(&[Some(" "), None, Some("x  y")]), "x y");
+        assert_eq!(first_text(&[Some(" "), None, Some(" x  y ")]), "x  y");
+        assert_eq!(first_text(&[None]), "item");
     }
 }

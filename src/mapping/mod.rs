@@ -2,37 +2,6 @@
 //! order (create, skip with a reason code, or fail with an error code) and builds the
 //! `POST /v3/order` body, with the warnings a person should read. Pure: no I/O, no clock, no panic
 //! on any input.
-//!
-//! The rules, in the order [`decide`] applies them:
-//!
-//! 1. **Class** ([`crate::class_filter`]): a sale not marked with an accepted class is skipped
-//!    `class_mismatch` or `no_class`. The class comes first so that a voided sale of another
-//!    class is logged as `class_mismatch`, like any other sale of that class.
-//! 2. **Voided**: every amount zero (total, tax, every line) and a `PrivateNote` starting with
-//!    `Voided` (any case) is skipped `voided`. A zero-total sale without that note (a free
-//!    replacement) and a note that merely mentions voiding on a sale with amounts are ordinary.
-//! 3. **Lines**: subtotals dropped; bundles flattened into their item lines; shipping lines
-//!    ([`crate::shipping`]) summed into `shipping_amount`; discount lines summed into
-//!    `discount_amount`; description-only lines and item-less lines (which QBO itself treats as
-//!    text) go to the internal notes; every other item line becomes an order line. A negative
-//!    quantity, unit price or amount (a credit or return line), or a negative discount, fails the
-//!    transaction with `negative_line`: Ordoro cannot ship a negative quantity and dropping the
-//!    line would change the money, so a person must look.
-//! 4. **Quantities**: `Qty` (1 when absent). Ordoro counts whole units, so a fractional quantity
-//!    (4.5 hours) becomes one unit priced at the line total, the real quantity shown in the line's
-//!    name, with a warning; no money is lost.
-//! 5. **Nothing to ship**: a sale with no product line (only shipping, discounts or text) is
-//!    skipped `not_shippable`, before its addresses are read.
-//! 6. **Totals**: tax from `TxnTaxDetail.TotalTax` (0 when absent), grand total from `TotalAmt`
-//!    (the computed sum, with a warning, when absent); a warning when product lines + shipping +
-//!    tax - discount differ from the total. A negative tax or total fails with `negative_amount`.
-//! 7. **Addresses** ([`crate::address`]): ship-to from `ShipAddr`, else `BillAddr`; an unreadable
-//!    ship-to fails with the parser's code. Bill-to from `BillAddr`, else the ship-to; an
-//!    unreadable `BillAddr` next to a good ship-to is replaced by the ship-to with a warning
-//!    (unless [`MappingConfig::with_bill_to_fallback`] turns that off). The first `BillEmail`
-//!    address goes on both.
-//! 8. **Identity**: `order_id` and `cart_order_id` are [`order_id_for`] the entity and QBO id
-//!    (`QBO-INV-130`, `QBO-SR-11`), never the DocNumber, which shows in the internal notes.
 
 mod addresses;
 mod config;
@@ -192,7 +161,37 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
     }
 }
 
-/// Decides what to do with a transaction (see the module docs for the rules and their order).
+/// Decides what to do with a transaction. The rules, in the order they apply:
+///
+///  1. **Class** ([`crate::class_filter`]): a sale not marked with an accepted class is skipped
+///     `class_mismatch` or `no_class`. The class comes first so that a voided sale of another
+///     class is logged as `class_mismatch`, like any other sale of that class.
+///  2. **Voided**: every amount zero (total, tax, every line) and a `PrivateNote` starting with
+///     `Voided` (any case) is skipped `voided`. A zero-total sale without that note (a free
+///     replacement) and a note that merely mentions voiding on a sale with amounts are ordinary.
+///  3. **Lines**: subtotals dropped; bundles flattened into their item lines; shipping lines
+///     ([`crate::shipping`]) summed into `shipping_amount`; discount lines summed into
+///     `discount_amount`; description-only lines and item-less lines (which QBO itself treats as
+///     text) go to the internal notes; every other item line becomes an order line. A negative
+///     quantity, unit price or amount (a credit or return line), or a negative discount, fails the
+///     transaction with `negative_line`: Ordoro cannot ship a negative quantity and dropping the
+///     line would change the money, so a person must look.
+///  4. **Quantities**: `Qty` (1 when absent). Ordoro counts whole units, so a fractional quantity
+///     (4.5 hours) becomes one unit priced at the line total, the real quantity shown in the line's
+///     name, with a warning; no money is lost. A zero quantity stays 0, with a warning.
+///  5. **Nothing to ship**: a sale with no product line (only shipping, discounts or text) is
+///     skipped `not_shippable`, before its addresses are read.
+///  6. **Totals**: tax from `TxnTaxDetail.TotalTax` (0 when absent), grand total from `TotalAmt`
+///     (the computed sum, with a warning, when absent); a warning when product lines + shipping +
+///     tax - discount differ from the total. A negative tax or total fails with `negative_amount`.
+///  7. **Addresses** ([`crate::address`]): ship-to from `ShipAddr`, else `BillAddr`; an unreadable
+///     ship-to fails with the parser's code. Bill-to from `BillAddr`, else the ship-to; an
+///     unreadable `BillAddr` next to a good ship-to is replaced by the ship-to with a warning
+///     (unless [`MappingConfig::with_bill_to_fallback`] turns that off). The first `BillEmail`
+///     address goes on both.
+///  8. **Identity**: `order_id` and `cart_order_id` are [`order_id_for`] the entity and QBO id
+///     (`QBO-INV-130`, `QBO-SR-11`), never the DocNumber, which shows in the internal notes; a
+///     transaction without an `Id` fails with `missing_id`.
 pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
     let doc = &txn.doc;
     match config.classes().check(doc) {
@@ -362,11 +361,19 @@ fn shipping_type(doc: &SalesTransaction, s: &lines::LineSummary) -> Option<Strin
         .or_else(|| s.first_shipping_name.clone())
 }
 
-/// `TxnDate` at midnight UTC, else the creation time.
+/// `TxnDate` at midnight UTC, else the creation time; none when the year has no RFC 3339 form.
 fn order_date(doc: &SalesTransaction) -> Option<String> {
+    use chrono::Datelike;
+    let rfc3339_year = |y: i32| (0..=9999).contains(&y);
     match doc.txn_date {
-        Some(d) => Some(format!("{}T00:00:00Z", d.format("%Y-%m-%d"))),
-        None => doc.meta_data.as_ref().and_then(|m| m.create_time).map(|t| t.to_rfc3339()),
+        Some(d) if rfc3339_year(d.year()) => Some(format!("{}T00:00:00Z", d.format("%Y-%m-%d"))),
+        Some(_) => None,
+        None => doc
+            .meta_data
+            .as_ref()
+            .and_then(|m| m.create_time)
+            .filter(|t| rfc3339_year(t.year()))
+            .map(|t| t.to_rfc3339()),
     }
 }
 

@@ -1,0 +1,109 @@
+//! Runs `examples/parse_address.rs` as a subprocess, as a user would (`cargo run --example
+//! parse_address`), and checks its JSON lines: fields, errors, echoed ids, skipped blank lines,
+//! malformed input; then scores it on the whole table in `tests/fixtures/address/blocks.jsonl`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+fn run_example(input: &str) -> Vec<Value> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut child = Command::new(cargo)
+        .args(["run", "--quiet", "--example", "parse_address"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn cargo: {e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("wait: {e}"));
+    let _ = writer.join();
+    assert!(out.status.success(), "example failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn example_writes_one_json_line_per_input() {
+    let input = [
+        json!({"id": 1, "lines": ["Kate Whelan", "45 First St.", "Menlo Park, CA  94304 USA"]}).to_string(),
+        String::new(),
+        json!({"id": "b-2", "shipaddr": {"Line1": "36 Willow Rd", "City": "Menlo Park", "CountrySubDivisionCode": "CA", "PostalCode": "94304"},
+               "customer": {"display_name": "Mark Cho"}}).to_string(),
+        json!({"id": [3], "lines": ["Jane Doe", "123 Main St", "Springfield, IL"]}).to_string(),
+        "{not json".to_string(),
+        json!({"id": 5}).to_string(),
+        json!({"id": null, "lines": ["Oliver Smith", "10 Downing Street", "London", "SW1A 2AA", "UK"]}).to_string(),
+    ]
+    .join("\n");
+    let out = run_example(&input);
+    assert_eq!(out.len(), 6, "{out:?}");
+    assert_eq!(
+        out[0],
+        json!({"id": 1, "name": "Kate Whelan", "company": null, "street1": "45 First St.", "street2": null,
+               "city": "Menlo Park", "state": "CA", "zip": "94304", "country": "US"})
+    );
+    assert_eq!(
+        out[1],
+        json!({"id": "b-2", "name": "Mark Cho", "company": null, "street1": "36 Willow Rd", "street2": null,
+               "city": "Menlo Park", "state": "CA", "zip": "94304", "country": "US"})
+    );
+    assert_eq!(out[2]["id"], json!([3]));
+    assert_eq!(out[2]["error"]["code"], "missing_postal_code");
+    assert!(out[2]["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(out[3]["id"], Value::Null);
+    assert_eq!(out[3]["error"]["code"], "malformed_input");
+    assert_eq!(out[4]["id"], 5);
+    assert_eq!(out[4]["error"]["code"], "empty_input");
+    assert_eq!(out[5]["zip"], "SW1A 2AA");
+    assert_eq!(out[5]["country"], "GB");
+}
+
+#[test]
+fn example_scores_the_whole_table_exactly() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/address/blocks.jsonl");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let cases: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let input: Vec<String> = cases
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if let Some(obj) = c.as_object_mut() {
+                obj.remove("expect");
+                obj.remove("expect_error");
+            }
+            c.to_string()
+        })
+        .collect();
+    let out = run_example(&input.join("\n"));
+    assert_eq!(out.len(), cases.len());
+    let mut wrong = Vec::new();
+    for (case, got) in cases.iter().zip(&out) {
+        assert_eq!(case["id"], got["id"]);
+        let right = match (case.get("expect"), case.get("expect_error")) {
+            (Some(want), _) => {
+                ["name", "company", "street1", "street2", "city", "state", "zip", "country"]
+                    .iter()
+                    .all(|f| want[*f] == got[*f])
+            }
+            (None, Some(code)) => got["error"]["code"] == *code,
+            _ => false,
+        };
+        if !right {
+            wrong.push(format!("{} -> {got}", case["id"]));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} wrong:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+}
