@@ -356,3 +356,16 @@ fn bad_command_lines_exit_with_status_two_and_a_message() {
     }
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing is written");
 }
+
+#[test]
+fn the_readme_shows_the_assemble_example_as_it_builds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/assemble.rs")).unwrap();
+    let section = &readme[readme.find("## Assembling an engine").expect("the section")..];
+    let block = &section[section.find("```rust\n").expect("a rust block") + "```rust\n".len()..];
+    let shown = &block[..block.find("\n```").expect("the block ends") + 1];
+    let marked = &example[example.find("// README: begin\n").unwrap() + "// README: begin\n".len()
+        ..example.find("// README: end").unwrap()];
+    assert_eq!(shown, marked, "README.md and examples/assemble.rs differ");
+}

@@ -115,7 +115,8 @@ struct Setting {
 
 impl Setting {
     fn read(env: &'static str, key: &'static str, file: Option<String>, lookup: &Lookup) -> Self {
-        let value = lookup(env).filter(|v| !v.trim().is_empty()).or(file);
+        let set = |v: &String| !v.trim().is_empty();
+        let value = lookup(env).filter(set).or(file.filter(set));
         Setting { env, key, value: value.map(|v| v.trim().to_string()) }
     }
 
