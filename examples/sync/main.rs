@@ -316,10 +316,13 @@ async fn watch_loop(session: &Session, watch: &WatchOptions) -> ExitCode {
                 }
                 Err(e) => eprintln!("sync: run {runs} failed: {e}"),
             });
-            session.note_faults();
+            progress.suspend(|| session.note_faults());
             last_completed = matches!(&result, Ok(report) if report.aborted.is_none());
-            let next = format!("run {}: next sync within {} s", runs + 1, watch.interval.as_secs());
-            progress.begin(&next, counting);
+            if watch.max_runs.is_none_or(|max| runs < max) {
+                let next =
+                    format!("run {}: next sync within {} s", runs + 1, watch.interval.as_secs());
+                progress.begin(&next, counting);
+            }
             ControlFlow::Continue(())
         })
         .await;

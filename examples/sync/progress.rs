@@ -27,9 +27,8 @@ impl Progress {
         if quiet || !std::io::stderr().is_terminal() {
             return Progress { bar: ProgressBar::hidden() };
         }
-        let bar = ProgressBar::new_spinner();
-        bar.enable_steady_tick(Duration::from_millis(100));
-        Progress { bar }
+        // Nothing is drawn until `begin`, so messages printed while setting up stay clean.
+        Progress { bar: ProgressBar::new_spinner() }
     }
 
     /// Starts showing a new run; `counting` shows the transactions handled (a dry run commits
@@ -40,12 +39,13 @@ impl Progress {
         } else {
             "{spinner} {msg} [{elapsed}]"
         };
+        self.bar.set_message(what.to_string());
+        self.bar.set_position(0);
+        self.bar.reset_elapsed();
         if let Ok(style) = ProgressStyle::with_template(template) {
             self.bar.set_style(style);
         }
-        self.bar.reset_elapsed();
-        self.bar.set_position(0);
-        self.bar.set_message(what.to_string());
+        self.bar.enable_steady_tick(Duration::from_millis(100));
     }
 
     /// Runs `print` with the spinner out of the way.
