@@ -1,0 +1,371 @@
+//! The `sync` example as a newcomer runs it: the binary is built once, then run in temporary
+//! working folders against its embedded simulated services, with no credentials in its
+//! environment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use qbo_ordoro::Store;
+use qbo_ordoro::model::qbo::EntityKind;
+use qbo_ordoro::store::{LedgerKey, LogQuery, SqliteStore};
+
+/// Every variable that would switch the example to the real services or turn logs on.
+const CONFIG_VARS: [&str; 9] = [
+    "QBO_CLIENT_ID",
+    "QBO_CLIENT_SECRET",
+    "QBO_REALM_ID",
+    "QBO_REFRESH_TOKEN",
+    "QBO_ENVIRONMENT",
+    "ORDORO_KEY_ID",
+    "ORDORO_KEY_SECRET",
+    "ORDORO_SALES_CHANNEL_ID",
+    "RUST_LOG",
+];
+
+/// The simulated company's realm (examples/sync/simulated.rs).
+const SIM_REALM: &str = "9130357766554433";
+
+/// Builds the example once and returns its path, as cargo reports it.
+fn sync_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let output = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", "sync", "--message-format=json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "building the example failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "sync")
+            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the example's executable")
+    })
+}
+
+/// What one run of the example left.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// The counts of the summary line, which must be the last line of stdout.
+    fn summary(&self) -> BTreeMap<String, u64> {
+        let last = self.stdout.lines().last().unwrap_or_default();
+        let counts: BTreeMap<String, u64> = last
+            .split(' ')
+            .filter_map(|pair| pair.split_once('='))
+            .filter_map(|(key, n)| Some((key.to_string(), n.parse().ok()?)))
+            .collect();
+        let keys: Vec<&str> = counts.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["created", "failed", "skipped", "updated"],
+            "the last line is not a summary: {last:?}\n{}",
+            self.stdout
+        );
+        assert_eq!(
+            last,
+            format!(
+                "created={} updated={} skipped={} failed={}",
+                counts["created"], counts["updated"], counts["skipped"], counts["failed"]
+            ),
+            "the summary is in the documented form"
+        );
+        counts
+    }
+
+    fn count(&self, what: &str) -> u64 {
+        self.summary()[what]
+    }
+
+    /// The table rows (after the header line and the column titles), split into columns.
+    fn rows(&self) -> Vec<Vec<String>> {
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        let Some(titles) = lines.iter().position(|l| l.starts_with("ACTION")) else {
+            return Vec::new();
+        };
+        lines[titles + 1..lines.len() - 1]
+            .iter()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    }
+
+    fn rows_with_reason(&self, reason: &str) -> usize {
+        self.rows().iter().filter(|r| r.get(1).map(String::as_str) == Some(reason)).count()
+    }
+
+    fn assert_ok(&self) {
+        assert_eq!(self.code, Some(0), "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+    }
+}
+
+/// Runs the example in `dir` with `args` and an environment without credentials, plus `env`.
+fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(sync_binary());
+    command.args(args).current_dir(dir);
+    for var in CONFIG_VARS {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied());
+    let output = command.output().expect("the example runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn state_args(path: &Path) -> Vec<&str> {
+    vec!["--state", path.to_str().expect("a UTF-8 temp path")]
+}
+
+fn with<'a>(mut base: Vec<&'a str>, more: &[&'a str]) -> Vec<&'a str> {
+    base.extend_from_slice(more);
+    base
+}
+
+#[test]
+fn the_first_run_creates_the_eligible_orders_and_the_second_creates_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+
+    let first = run_in(dir.path(), &state_args(&state), &[]);
+    first.assert_ok();
+    let created = first.count("created");
+    assert!(created >= 30, "created={created}\n{}", first.stdout);
+    assert_eq!(first.count("failed"), 0, "{}", first.stdout);
+    assert!(first.count("skipped") > 0);
+    assert_eq!(first.rows().len() as u64, first.summary().values().sum::<u64>());
+    for reason in ["class_mismatch", "no_class", "voided"] {
+        assert!(first.rows_with_reason(reason) > 0, "no {reason} row:\n{}", first.stdout);
+    }
+    assert!(first.stderr.contains("simulated"), "stderr says which services: {}", first.stderr);
+
+    let second = run_in(dir.path(), &state_args(&state), &[]);
+    second.assert_ok();
+    assert_eq!(second.count("created"), 0, "{}", second.stdout);
+    assert_eq!(second.count("failed"), 0);
+    assert!(
+        second.stderr.contains(&format!("{created} orders already in Ordoro")),
+        "the simulated Ordoro is rebuilt from the state file: {}",
+        second.stderr
+    );
+}
+
+#[test]
+fn re_running_a_date_range_finds_every_order_already_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+    let first = run_in(dir.path(), &state_args(&state), &[]);
+    first.assert_ok();
+
+    let range = run_in(
+        dir.path(),
+        &with(state_args(&state), &["--from", "2026-11-01", "--to", "2026-11-30"]),
+        &[],
+    );
+    range.assert_ok();
+    assert_eq!(range.count("created"), 0, "{}", range.stdout);
+    assert_eq!(range.rows_with_reason("unchanged") as u64, first.count("created"));
+    assert_eq!(range.rows().len(), first.rows().len(), "the range covers the whole sample");
+}
+
+#[test]
+fn without_state_flag_the_state_file_is_created_in_the_working_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_in(dir.path(), &[], &[]);
+    run.assert_ok();
+    assert!(run.count("created") >= 30);
+    assert!(dir.path().join("qbo-ordoro-state-sim.sqlite3").is_file());
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_no_ledger_entry_and_a_real_run_then_creates_the_same_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+
+    let dry = run_in(dir.path(), &with(state_args(&state), &["--dry-run"]), &[]);
+    dry.assert_ok();
+    let would_create = dry.count("created");
+    assert!(would_create >= 30, "{}", dry.stdout);
+    assert!(dry.stdout.lines().next().unwrap_or_default().contains("dry run"));
+
+    let store = SqliteStore::open(&state).unwrap();
+    assert!(store.query_log(&LogQuery::default()).await.unwrap().is_empty());
+    assert!(store.pending_entries(SIM_REALM).await.unwrap().is_empty());
+    let created_keys: Vec<LedgerKey> = dry
+        .rows()
+        .into_iter()
+        .filter(|row| row[0] == "created")
+        .map(|row| LedgerKey {
+            realm: SIM_REALM.into(),
+            entity: if row[2] == "Invoice" {
+                EntityKind::Invoice
+            } else {
+                EntityKind::SalesReceipt
+            },
+            qbo_id: row[3].clone(),
+        })
+        .collect();
+    assert_eq!(created_keys.len() as u64, would_create);
+    for key in &created_keys {
+        assert_eq!(store.ledger_entry(key).await.unwrap(), None, "{key:?}");
+    }
+    drop(store);
+
+    let real = run_in(dir.path(), &state_args(&state), &[]);
+    real.assert_ok();
+    assert_eq!(real.count("created"), would_create);
+    let store = SqliteStore::open(&state).unwrap();
+    for key in &created_keys {
+        let entry = store.ledger_entry(key).await.unwrap();
+        assert!(entry.is_some_and(|e| e.order_number.is_some()), "{key:?} has its order");
+    }
+}
+
+#[test]
+fn accepted_classes_come_from_the_flag_and_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = |name: &str| dir.path().join(name);
+    let default = run_in(dir.path(), &with(state_args(&fresh("a")), &["--dry-run"]), &[]);
+    let wholesale = run_in(
+        dir.path(),
+        &with(state_args(&fresh("b")), &["--dry-run", "--class", "Wholesale"]),
+        &[],
+    );
+    let config = fresh("sync.toml");
+    std::fs::write(&config, "[sync]\nclasses = [\"Ordoro\", \"Wholesale\"]\n").unwrap();
+    let both = run_in(
+        dir.path(),
+        &with(state_args(&fresh("c")), &["--dry-run", "--config", config.to_str().unwrap()]),
+        &[],
+    );
+    for run in [&default, &wholesale, &both] {
+        run.assert_ok();
+    }
+    assert!(wholesale.count("created") > 0);
+    assert!(wholesale.count("created") < default.count("created"));
+    assert_eq!(both.count("created"), default.count("created") + wholesale.count("created"));
+}
+
+#[test]
+fn watch_runs_the_given_number_of_incremental_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+    let run = run_in(dir.path(), &with(state_args(&state), &["--watch", "1", "--runs", "2"]), &[]);
+    run.assert_ok();
+    let summaries: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("created=")).collect();
+    assert_eq!(summaries.len(), 2, "{}", run.stdout);
+    assert!(!summaries[0].starts_with("created=0 "), "{}", summaries[0]);
+    assert!(summaries[1].starts_with("created=0 "), "{}", summaries[1]);
+    assert_eq!(run.stdout.lines().last(), Some(summaries[1]));
+}
+
+#[test]
+fn after_a_run_with_injected_faults_a_clean_run_leaves_every_order_created_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+    let eligible =
+        run_in(dir.path(), &with(state_args(&dir.path().join("dry")), &["--dry-run"]), &[])
+            .count("created");
+
+    let chaos = run_in(dir.path(), &with(state_args(&state), &["--sim-faults=11"]), &[]);
+    assert!(matches!(chaos.code, Some(0 | 1)), "{}", chaos.stderr);
+    chaos.summary();
+    assert!(chaos.stderr.contains("faults injected"), "{}", chaos.stderr);
+    run_in(dir.path(), &state_args(&state), &[]).assert_ok();
+
+    let range = run_in(
+        dir.path(),
+        &with(state_args(&state), &["--from", "2026-11-01", "--to", "2026-11-30"]),
+        &[],
+    );
+    range.assert_ok();
+    assert_eq!(range.count("created"), 0, "{}", range.stdout);
+    assert_eq!(range.rows_with_reason("unchanged") as u64, eligible, "{}", range.stdout);
+}
+
+#[test]
+fn partial_credentials_are_a_configuration_error_naming_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_in(
+        dir.path(),
+        &[],
+        &[("QBO_CLIENT_ID", "app-id"), ("QBO_CLIENT_SECRET", "very-secret-value")],
+    );
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    for missing in ["QBO_REALM_ID", "QBO_REFRESH_TOKEN", "ORDORO_KEY_ID", "ORDORO_KEY_SECRET"] {
+        assert!(run.stderr.contains(missing), "{missing} not named: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains("QBO_CLIENT_SECRET"), "a set variable is not missing");
+    assert!(!run.stderr.contains("very-secret-value"), "the secret is never echoed");
+    assert!(run.stdout.is_empty());
+    assert!(!dir.path().join("qbo-ordoro-state.sqlite3").exists(), "nothing is written");
+}
+
+#[test]
+fn a_config_file_with_an_unknown_key_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sync.toml");
+    std::fs::write(&config, "[ordoro]\nkey_secret = \"hush\"\nsales_channel = 5\n").unwrap();
+    let run = run_in(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(run.stderr.contains("sales_channel"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hush"), "{}", run.stderr);
+}
+
+#[test]
+fn help_exits_zero_and_lists_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_in(dir.path(), &["--help"], &[]);
+    run.assert_ok();
+    for flag in ["--from", "--updated-from", "--id", "--doc-number", "--dry-run", "--update"] {
+        assert!(run.stdout.contains(flag), "{flag} missing from --help");
+    }
+    for flag in ["--class", "--watch", "--runs", "--state", "--config", "QBO_REFRESH_TOKEN"] {
+        assert!(run.stdout.contains(flag), "{flag} missing from --help");
+    }
+}
+
+#[test]
+fn bad_command_lines_exit_with_status_two_and_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 6] = [
+        &["--bogus"],
+        &["--from", "2026-13-01"],
+        &["--to", "2026-11-01"],
+        &["--id", "3", "--doc-number", "1001"],
+        &["--watch", "60", "--id", "3"],
+        &["--updated-from", "yesterday"],
+    ];
+    for args in cases {
+        let run = run_in(dir.path(), args, &[]);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.starts_with("sync: "), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty());
+    }
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing is written");
+}
+
+#[test]
+fn the_readme_shows_the_assemble_example_as_it_builds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/assemble.rs")).unwrap();
+    let section = &readme[readme.find("## Assembling an engine").expect("the section")..];
+    let block = &section[section.find("```rust\n").expect("a rust block") + "```rust\n".len()..];
+    let shown = &block[..block.find("\n```").expect("the block ends") + 1];
+    let marked = &example[example.find("// README: begin\n").unwrap() + "// README: begin\n".len()
+        ..example.find("// README: end").unwrap()];
+    assert_eq!(shown, marked, "README.md and examples/assemble.rs differ");
+}
