@@ -128,8 +128,8 @@ pub(crate) fn regions_for(alpha2: &str) -> Option<Regions> {
 
 /// Labels that stand before a postcode and are not part of any field.
 fn is_label(tok: &str) -> bool {
-    let short = tok.len() <= 9 && tok.starts_with(['C', 'c', 'P', 'p', 'Z', 'z']);
-    short && matches!(Key::new(tok).as_ref().map(Key::as_str), Some("CP" | "CEP" | "PLZ" | "ZIP" | "POSTCODE"))
+    const LABELS: &[&str] = &["CP", "C.P.", "C.P", "CP:", "C.P.:", "CEP", "CEP:", "PLZ", "PLZ:", "ZIP", "ZIP:", "POSTCODE", "POSTCODE:"];
+    tok.len() <= 9 && LABELS.iter().any(|l| l.eq_ignore_ascii_case(tok))
 }
 
 fn tokens(line: &str) -> Option<Tokens<'_>> {
@@ -275,6 +275,11 @@ fn city_of(s: &str) -> Option<String> {
 
 fn state_zip_last(t: &Tokens<'_>, regions: Regions, format: Format) -> CityParts {
     let (zip, end) = zip_at_end(t, t.len(), format);
+    state_before(t, regions, zip, end)
+}
+
+/// Reads the state (and the city before it) from `t[..end]`, the postcode already found.
+fn state_before(t: &Tokens<'_>, regions: Regions, zip: Zip, end: usize) -> CityParts {
     let mut state = None;
     let mut city_end = end;
     // Fast path: the usual two-letter code (`CA`), unless it ends a longer name (`W Va`).
@@ -515,20 +520,23 @@ fn generic(t: &Tokens<'_>) -> CityParts {
 /// postcode, a UK postcode, `Singapore 123456`, or an Irish Eircode.
 pub(crate) fn infer(line: &str) -> Option<(CountryRef, CityLine)> {
     let t = tokens(line)?;
-    let full = |p: &CityParts| p.state.is_some() && matches!(p.zip, Zip::Valid(_)) && p.city.is_some();
-    let us = state_zip_last(&t, Regions::Us, Format::Us);
-    if full(&us) {
-        return finish(country("US"), us).ok().map(|c| (country("US"), c));
-    }
-    let ca = state_zip_last(&t, Regions::Ca, Format::Ca);
-    if full(&ca) {
-        return finish(country("CA"), ca).ok().map(|c| (country("CA"), c));
-    }
-    let au = state_zip_last(&t, Regions::Au, Format::Digits(4));
-    if full(&au) {
-        return finish(country("AU"), au).ok().map(|c| (country("AU"), c));
-    }
     let n = t.len();
+    let full = |p: &CityParts| p.state.is_some() && matches!(p.zip, Zip::Valid(_)) && p.city.is_some();
+    for (alpha2, regions, format) in [
+        ("US", Regions::Us, Format::Us),
+        ("CA", Regions::Ca, Format::Ca),
+        ("AU", Regions::Au, Format::Digits(4)),
+    ] {
+        // Only a line that ends in this country's postcode is worth reading for its state.
+        let (zip, end) = zip_at_end(&t, n, format);
+        if !matches!(zip, Zip::Valid(_)) {
+            continue;
+        }
+        let parts = state_before(&t, regions, zip, end);
+        if full(&parts) {
+            return finish(country(alpha2), parts).ok().map(|c| (country(alpha2), c));
+        }
+    }
     if n >= 2 {
         let (zip, end) = zip_at_end(&t, n, Format::Gb);
         if matches!(zip, Zip::Valid(_)) && end > 0 {
@@ -558,10 +566,12 @@ pub(crate) fn us_partial(line: &str) -> Option<CityParts> {
 pub(crate) fn split_trailing_country(line: &str) -> Option<(CountryRef, &str)> {
     let t = Tokens::new(line)?;
     let n = t.len();
-    for k in (1..=n.saturating_sub(1).min(5)).rev() {
+    // No country's name has a digit: only the trailing tokens without one can name it.
+    let wordy = (0..n).rev().take_while(|&i| !has_digit(t.text(i))).count();
+    for k in (1..=n.saturating_sub(1).min(5).min(wordy)).rev() {
         let s = n - k;
         if let Some(c) = lookup_country(t.span(s, n)) {
-            let start = t.tok(s)?.start;
+            let start = t.tok(s)?.start();
             return Some((c, line.get(..start)?));
         }
     }
