@@ -129,7 +129,8 @@ pub(crate) fn regions_for(alpha2: &str) -> Option<Regions> {
 /// Labels that stand before a postcode and are not part of any field.
 fn is_label(tok: &str) -> bool {
     const LABELS: &[&str] = &["CP", "C.P.", "C.P", "CP:", "C.P.:", "CEP", "CEP:", "PLZ", "PLZ:", "ZIP", "ZIP:", "POSTCODE", "POSTCODE:"];
-    tok.len() <= 9 && LABELS.iter().any(|l| l.eq_ignore_ascii_case(tok))
+    let first = tok.as_bytes().first().map(u8::to_ascii_uppercase);
+    tok.len() <= 9 && matches!(first, Some(b'C' | b'P' | b'Z')) && LABELS.iter().any(|l| l.eq_ignore_ascii_case(tok))
 }
 
 fn tokens(line: &str) -> Option<Tokens<'_>> {
@@ -137,7 +138,7 @@ fn tokens(line: &str) -> Option<Tokens<'_>> {
     let mut i = 0;
     while i < t.len() {
         let tok = t.text(i);
-        if is_label(tok) || !tok.chars().any(char::is_alphanumeric) {
+        if is_label(tok) || super::text::is_blank(tok) {
             t.remove(i);
         } else {
             i += 1;

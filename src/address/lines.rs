@@ -63,10 +63,19 @@ const SHORT_COMPANY_WORDS: &[&str] = &["CO", "SA", "AB", "AS", "OY", "SAS", "KK"
 /// A word of up to eight bytes packed into a `u64` (words have no zero bytes, so the packing
 /// is one-to-one).
 fn pack(w: &[u8]) -> Option<u64> {
-    if w.is_empty() || w.len() > 8 {
-        return None;
+    let mut v = 0u64;
+    let mut n = 0;
+    for &b in w {
+        if b == b'\'' {
+            continue;
+        }
+        n += 1;
+        if n > 8 {
+            return None;
+        }
+        v = (v << 8) | u64::from(b.to_ascii_uppercase());
     }
-    Some(w.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b)))
+    (n > 0).then_some(v)
 }
 
 /// Slots in the word hash table (a power of two, about four times the number of words).
@@ -123,7 +132,7 @@ static WORDS: LazyLock<WordTable> = LazyLock::new(|| {
 fn word_flags(w: &[u8]) -> u8 {
     let table = &*WORDS;
     let Some(v) = pack(w) else {
-        return table.long.iter().find(|(k, _)| *k == w).map_or(0, |(_, f)| *f);
+        return table.long.iter().find(|(k, _)| k.eq_ignore_ascii_case(w)).map_or(0, |(_, f)| *f);
     };
     let mut i = word_slot(v);
     for _ in 0..WORD_SLOTS {
@@ -139,7 +148,10 @@ fn word_flags(w: &[u8]) -> u8 {
 /// German, Dutch and Nordic street names are compounds ending in the street word.
 fn has_street_suffix(w: &[u8]) -> bool {
     // Dispatch on the last letter so that most words are rejected with one comparison.
-    let suffixes: &[&[u8]] = match w.last() {
+    if w.len() < 6 {
+        return false;
+    }
+    let suffixes: &[&[u8]] = match w.last().map(u8::to_ascii_uppercase) {
         Some(b'E') => &[b"STRASSE", b"GASSE", b"ALLEE", b"CHAUSSEE", b"GADE"],
         Some(b'R') => &[b"STR", b"UFER"],
         Some(b'G') => &[b"WEG", b"STIEG"],
@@ -151,7 +163,9 @@ fn has_street_suffix(w: &[u8]) -> bool {
         Some(b'H') => &[b"GRACHT"],
         _ => return false,
     };
-    suffixes.iter().any(|s| w.len() >= s.len() + 3 && w.ends_with(s))
+    suffixes.iter().any(|s| {
+        w.len() >= s.len() + 3 && w.get(w.len() - s.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(s))
+    })
 }
 
 /// Words that mark a company.
@@ -175,55 +189,24 @@ struct Words {
     last_short_suffix: bool,
 }
 
-/// Calls `f(index, key)` for each word of a line (runs of letters, digits and apostrophes),
-/// the key folded to upper-case ASCII; stops when `f` returns false. ASCII words are folded on
-/// the stack without decoding; others go through [`Key`].
+/// Calls `f(index, word)` for each word of a line (runs of letters, digits and apostrophes),
+/// stopping when `f` returns false. ASCII words are passed as typed (the word tests ignore
+/// case); words with other letters are folded through [`Key`] first (`Straße` to `STRASSE`).
 fn for_each_word(line: &str, mut f: impl FnMut(usize, &[u8]) -> bool) {
-    let bytes = line.as_bytes();
-    let mut idx = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let start = i;
-        let mut ascii = true;
-        while let Some(&b) = bytes.get(i) {
-            if b.is_ascii_alphanumeric() || b == b'\'' {
-                i += 1;
-            } else if b >= 0x80 {
-                let c = line.get(i..).and_then(|r| r.chars().next()).unwrap_or(' ');
-                if !c.is_alphanumeric() {
-                    break;
-                }
-                ascii = false;
-                i += c.len_utf8();
-            } else {
-                break;
-            }
-        }
-        if i == start {
-            i += line.get(i..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
-            continue;
-        }
-        let word = line.get(start..i).unwrap_or("");
-        let go = if ascii && word.len() <= 24 {
-            let mut buf = [0u8; 24];
-            let mut n = 0;
-            for &b in word.as_bytes() {
-                if b != b'\'' && let Some(slot) = buf.get_mut(n) {
-                    *slot = b.to_ascii_uppercase();
-                    n += 1;
-                }
-            }
-            f(idx, buf.get(..n).unwrap_or(&[]))
+    let words = line.as_bytes().split(|&b| !(b.is_ascii_alphanumeric() || b == b'\'' || b >= 0x80));
+    for (idx, word) in words.filter(|w| !w.is_empty()).enumerate() {
+        let go = if word.is_ascii() {
+            f(idx, word)
         } else {
-            match Key::new(word) {
-                Some(k) => f(idx, k.as_bytes()),
-                None => true,
+            let text = std::str::from_utf8(word).unwrap_or("");
+            match Key::new(text) {
+                Some(k) if !k.as_bytes().is_empty() => f(idx, k.as_bytes()),
+                _ => true,
             }
         };
         if !go {
             return;
         }
-        idx += 1;
     }
 }
 
@@ -258,8 +241,22 @@ pub(crate) fn has_street_word(line: &str) -> bool {
 
 /// Whether the line is a PO box, a private or locked bag, or a rural or military route.
 pub(crate) fn is_po_box(line: &str) -> bool {
-    let first = line.trim_start().as_bytes().first().map(u8::to_ascii_uppercase);
-    if !matches!(first, Some(b'P' | b'G' | b'L' | b'A' | b'C' | b'R' | b'B' | b'H' | b'U')) {
+    // Every form starts with one of these letter pairs (`P.O.`, `PO`, `Box`, `GPO`, `Locked`...).
+    let mut letters = line.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_uppercase());
+    let pair = (letters.next(), letters.next());
+    let plausible = matches!(
+        pair,
+        (Some(b'P'), Some(b'O' | b'R' | b'M' | b'S'))
+            | (Some(b'G'), Some(b'P' | b'E'))
+            | (Some(b'L'), Some(b'O'))
+            | (Some(b'A'), Some(b'P'))
+            | (Some(b'C'), Some(b'A' | b'M' | b'P'))
+            | (Some(b'R'), Some(b'U' | b'R'))
+            | (Some(b'B'), Some(b'O' | b'P'))
+            | (Some(b'H'), Some(b'C'))
+            | (Some(b'U'), Some(b'N'))
+    );
+    if !plausible {
         return false;
     }
     let key = Key::prefix(line, 16);

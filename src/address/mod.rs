@@ -258,7 +258,7 @@ impl<'a> LineList<'a> {
     /// Adds the non-blank lines of `text` (a QBO line may hold line breaks), in one pass.
     fn push_text(&mut self, text: &'a str) {
         // The usual line has no line break: two word-at-a-time searches rule it out.
-        if !text.contains('\n') && !text.contains('\r') {
+        if !text.bytes().any(|b| b == b'\n' || b == b'\r') {
             let first_alnum = text.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric);
             if (first_alnum || !text::is_blank(text)) && !self.few.push(text) {
                 self.more.push(text);
@@ -322,9 +322,11 @@ fn parse_block(
     let mut warnings = Vec::new();
     let mut kept = text::Few::new("");
     for &line in raw {
-        if lines::is_phone(line) {
+        // One pass finds what the phone and e-mail tests need; most lines need neither.
+        let (digits, at) = line.bytes().fold((0usize, false), |(d, at), b| (d + usize::from(b.is_ascii_digit()), at || b == b'@'));
+        if digits >= 6 && lines::is_phone(line) {
             warnings.push(format!("phone number line ignored: {}", line.trim()));
-        } else if lines::is_email(line) {
+        } else if at && lines::is_email(line) {
             warnings.push(format!("e-mail line ignored: {}", line.trim()));
         } else {
             kept.push(line);
