@@ -493,8 +493,9 @@ pub(crate) fn read_upper(
             }
         }
     }
+    // `Attn:` names the recipient unless two other lines already name a recipient and a company.
     if let Some((name, line)) = attn {
-        if up.name.is_none() {
+        if up.name.is_none() && others.as_slice().len() < 2 {
             up.name = Some(clean_field(name, false));
         } else {
             attn_to_company = Some(line);
@@ -628,7 +629,12 @@ pub(crate) fn locate_city(body: &[&str], country: Option<CountryRef>) -> Result<
 
 fn locate_known(last: &str, above: Option<&str>, n: usize, c: CountryRef) -> Result<Located, AddressErrorCode> {
     let err = match parse_for(last, c) {
-        Ok(city) => return Ok(Located { country: c, city, start: n - 1 }),
+        Ok(city) => {
+            if let Some(located) = japanese_ward_above(&city, above, n, c) {
+                return Ok(located);
+            }
+            return Ok(Located { country: c, city, start: n - 1 });
+        }
         Err(e) => e,
     };
     if let Some(above) = above
@@ -654,6 +660,27 @@ fn locate_known(last: &str, above: Option<&str>, n: usize, c: CountryRef) -> Res
         }
     }
     Err(err)
+}
+
+/// Japan: a ward or city on its own line (`Minato-ku`) above `Tokyo 106-0032` is the city, and
+/// the prefecture becomes the state.
+fn japanese_ward_above(city: &CityLine, above: Option<&str>, n: usize, c: CountryRef) -> Option<Located> {
+    if c.alpha2 != "JP" || city.state.is_some() || n < 2 || !super::region::is_jp_prefecture(&city.city) {
+        return None;
+    }
+    let ward = above?.trim();
+    let lower = ward.to_ascii_lowercase();
+    let is_ward = ["-ku", "-shi", "-gun", "-cho", "-machi", " ward", " city"].iter().any(|s| lower.ends_with(s));
+    if !is_ward || has_digit(ward) {
+        return None;
+    }
+    let line = CityLine {
+        city: clean_field(ward, true),
+        state: Some(city.city.clone()),
+        zip: city.zip.clone(),
+        note: city.note,
+    };
+    Some(Located { country: c, city: line, start: n - 2 })
 }
 
 /// Two-letter codes that may trail a city line as its country.
@@ -714,6 +741,11 @@ fn locate_unknown(last: &str, above: Option<&str>, n: usize) -> Result<Located, 
         return Err(AddressErrorCode::UnknownCountry);
     }
     if looks_like_city_line(last) {
+        return Err(AddressErrorCode::MissingCountry);
+    }
+    // A postcode alone under a town (`Durban` / `4051`) is a city line of an unnamed country.
+    let bare_postcode = Tokens::new(last).is_some_and(|t| t.len() <= 2) && has_digit(last) && !is_streety(last);
+    if bare_postcode && above.is_some_and(|a| !has_digit(a) && !is_streety(a)) {
         return Err(AddressErrorCode::MissingCountry);
     }
     Err(AddressErrorCode::MissingCityLine)

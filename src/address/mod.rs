@@ -27,8 +27,9 @@
 //! - **`Attn:` lines** (`Attn:`, `Attention:`, `ATTN`, `z. Hd.`): the text after the prefix is
 //!   the recipient `name`, and the line that would otherwise be the name becomes the company
 //!   (`Acme Corp` / `Attn: Jane Doe` gives name `Jane Doe`, company `Acme Corp`). When the name
-//!   is already taken (by the customer's display name), the `Attn:` line goes to the company as
-//!   typed.
+//!   is already taken (by the customer's display name, or because two other lines above the
+//!   street already read as recipient and company), the `Attn:` line is appended to the company
+//!   as typed.
 //! - **`c/o` lines** go to the company, as typed (`c/o Jane Doe`), after any company line.
 //! - **Structured** (any of `City`, `CountrySubDivisionCode`, `PostalCode`): the fields are used;
 //!   `Line1` is the street (lines above the first numbered street that match the customer, or
