@@ -39,13 +39,15 @@ const INTL_MIX: &[&[&str]] = &[
 ];
 
 fn structured() -> Vec<PhysicalAddress> {
-    let a = |line1: &str, city: &str, state: Option<&str>, zip: &str, country: Option<&str>| PhysicalAddress {
-        line1: Some(line1.into()),
-        city: Some(city.into()),
-        country_sub_division_code: state.map(Into::into),
-        postal_code: Some(zip.into()),
-        country: country.map(Into::into),
-        ..Default::default()
+    let a = |line1: &str, city: &str, state: Option<&str>, zip: &str, country: Option<&str>| {
+        PhysicalAddress {
+            line1: Some(line1.into()),
+            city: Some(city.into()),
+            country_sub_division_code: state.map(Into::into),
+            postal_code: Some(zip.into()),
+            country: country.map(Into::into),
+            ..Default::default()
+        }
     };
     vec![
         a("36 Willow Rd", "Menlo Park", Some("CA"), "94304", None),

@@ -57,13 +57,20 @@ fn handle(line: &str, out: &mut impl Write) -> io::Result<()> {
     let null = Value::Null;
     let input: Value = match serde_json::from_str(line) {
         Ok(v) => v,
-        Err(e) => return write_error(out, &null, "malformed_input", format!("not a JSON object: {e}")),
+        Err(e) => {
+            return write_error(out, &null, "malformed_input", format!("not a JSON object: {e}"));
+        }
     };
     let id = input.get("id").unwrap_or(&null);
     let customer = customer_of(&input);
     let result = if let Some(lines) = input.get("lines") {
         let Some(items) = lines.as_array() else {
-            return write_error(out, id, "malformed_input", "`lines` must be an array of strings".into());
+            return write_error(
+                out,
+                id,
+                "malformed_input",
+                "`lines` must be an array of strings".into(),
+            );
         };
         let lines: Vec<String> = items.iter().map(text_of).collect();
         parse_lines(&lines, &customer)
@@ -71,11 +78,21 @@ fn handle(line: &str, out: &mut impl Write) -> io::Result<()> {
         match PhysicalAddress::deserialize_lenient(addr) {
             Some(addr) => parse_address(&addr, &customer),
             None => {
-                return write_error(out, id, "malformed_input", "`shipaddr` must be a QBO PhysicalAddress object".into());
+                return write_error(
+                    out,
+                    id,
+                    "malformed_input",
+                    "`shipaddr` must be a QBO PhysicalAddress object".into(),
+                );
             }
         }
     } else {
-        return write_error(out, id, "empty_input", "the input has neither `lines` nor `shipaddr`".into());
+        return write_error(
+            out,
+            id,
+            "empty_input",
+            "the input has neither `lines` nor `shipaddr`".into(),
+        );
     };
     match result {
         Ok(p) => write_fields(out, id, p),
@@ -93,7 +110,9 @@ fn text_of(v: &Value) -> String {
 }
 
 fn customer_of(input: &Value) -> CustomerContext {
-    let field = |k: &str| input.get("customer").and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string);
+    let field = |k: &str| {
+        input.get("customer").and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string)
+    };
     CustomerContext { display_name: field("display_name"), company_name: field("company_name") }
 }
 

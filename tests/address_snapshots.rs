@@ -6,10 +6,14 @@ use qbo_ordoro::address::{CustomerContext, parse_address, parse_lines};
 use qbo_ordoro::model::qbo::PhysicalAddress;
 use serde_json::{Value, json};
 
-fn outcome(result: Result<qbo_ordoro::address::ParsedAddress, qbo_ordoro::address::AddressError>) -> Value {
+fn outcome(
+    result: Result<qbo_ordoro::address::ParsedAddress, qbo_ordoro::address::AddressError>,
+) -> Value {
     match result {
         Ok(p) => serde_json::to_value(p).unwrap_or(Value::Null),
-        Err(e) => json!({"error": {"code": e.code.as_str(), "message": e.message, "raw_lines": e.raw_lines}}),
+        Err(e) => {
+            json!({"error": {"code": e.code.as_str(), "message": e.message, "raw_lines": e.raw_lines}})
+        }
     }
 }
 
@@ -76,7 +80,13 @@ const BLOCKS: &[&[&str]] = &[
     &["Lotte de Vries", "Damrak 1", "1012lg Amsterdam", "Nederland"],
     &["Marco Rossi", "Via Montenapoleone 8", "20121 Milano (MI)", "Italia"],
     &["Erik Andersson", "Drottninggatan 1", "11151 Stockholm", "Sverige"],
-    &["Sofía Hernández", "Paseo de la Reforma 222", "Col. Juárez", "06600 Ciudad de México, CDMX", "México"],
+    &[
+        "Sofía Hernández",
+        "Paseo de la Reforma 222",
+        "Col. Juárez",
+        "06600 Ciudad de México, CDMX",
+        "México",
+    ],
     &["Pedro Souza", "Av. Paulista, 1578", "01310-200 São Paulo - SP", "Brasil"],
     &["Taro Yamada", "1-1 Chiyoda", "Chiyoda-ku, Tokyo 100-0001", "日本"],
     &["Wei Tan", "10 Bayfront Avenue", "Singapore 018956"],
@@ -99,7 +109,10 @@ fn blocks_in_every_layout() {
 
 #[test]
 fn customer_context_tells_name_from_company() {
-    let ctx = CustomerContext { display_name: Some("Karen Pye".into()), company_name: Some("Pye's Cakes".into()) };
+    let ctx = CustomerContext {
+        display_name: Some("Karen Pye".into()),
+        company_name: Some("Pye's Cakes".into()),
+    };
     let blocks: &[&[&str]] = &[
         &["Pye's Cakes", "Karen Pye", "350 Mountain View Dr.", "South Orange, NJ  07079"],
         &["Pye's Cakes", "350 Mountain View Dr.", "South Orange, NJ  07079"],

@@ -4,11 +4,14 @@
 //! input) must parse to exactly the expected eight fields, or fail with exactly the expected code.
 //! The same file drives the example binary's test; `tools/gen_address_table.py` writes it.
 
-use qbo_ordoro::address::{AddressErrorCode, CustomerContext, ParsedAddress, parse_address, parse_lines};
+use qbo_ordoro::address::{
+    AddressErrorCode, CustomerContext, ParsedAddress, parse_address, parse_lines,
+};
 use qbo_ordoro::model::qbo::PhysicalAddress;
 use serde_json::Value;
 
-const FIELDS: [&str; 8] = ["name", "company", "street1", "street2", "city", "state", "zip", "country"];
+const FIELDS: [&str; 8] =
+    ["name", "company", "street1", "street2", "city", "state", "zip", "country"];
 
 fn cases() -> Vec<Value> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/address/blocks.jsonl");
@@ -20,7 +23,9 @@ fn cases() -> Vec<Value> {
 }
 
 fn customer(case: &Value) -> CustomerContext {
-    let field = |k: &str| case.get("customer").and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string);
+    let field = |k: &str| {
+        case.get("customer").and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string)
+    };
     CustomerContext { display_name: field("display_name"), company_name: field("company_name") }
 }
 
@@ -69,18 +74,30 @@ fn check(filter: impl Fn(&Value) -> bool) -> usize {
                     }
                 }
             }
-            (Some(_), _, Err(code)) => failures.push(format!("{}: want fields, got error {}", case["id"], code.as_str())),
+            (Some(_), _, Err(code)) => {
+                failures.push(format!("{}: want fields, got error {}", case["id"], code.as_str()))
+            }
             (None, Some(want), Err(code)) if code.as_str() == want => {}
-            (None, Some(want), got) => failures.push(format!("{}: want error {want}, got {got:?}", case["id"])),
+            (None, Some(want), got) => {
+                failures.push(format!("{}: want error {want}, got {got:?}", case["id"]))
+            }
             (None, None, _) => failures.push(format!("{}: case has no expectation", case["id"])),
         }
     }
-    assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     count
 }
 
 fn country_is(case: &Value, codes: &[&str]) -> bool {
-    case.get("expect").and_then(|e| e.get("country")).and_then(Value::as_str).is_some_and(|c| codes.contains(&c))
+    case.get("expect")
+        .and_then(|e| e.get("country"))
+        .and_then(Value::as_str)
+        .is_some_and(|c| codes.contains(&c))
         && case.get("lines").is_some()
 }
 
@@ -107,13 +124,19 @@ fn australia_and_new_zealand() {
 
 #[test]
 fn continental_europe() {
-    let europe = ["DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "SE", "NO", "DK", "FI", "PL", "CZ", "GR", "LU", "HR", "HU", "IS"];
+    let europe = [
+        "DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "SE", "NO", "DK", "FI", "PL", "CZ",
+        "GR", "LU", "HR", "HU", "IS",
+    ];
     assert!(check(|c| country_is(c, &europe)) >= 80);
 }
 
 #[test]
 fn latin_america_asia_and_africa() {
-    let rest = ["MX", "BR", "AR", "CL", "CO", "PE", "CR", "JP", "SG", "ZA", "HK", "IN", "AE", "KR", "CN", "IL"];
+    let rest = [
+        "MX", "BR", "AR", "CL", "CO", "PE", "CR", "JP", "SG", "ZA", "HK", "IN", "AE", "KR", "CN",
+        "IL",
+    ];
     assert!(check(|c| country_is(c, &rest)) >= 40);
 }
 
@@ -155,16 +178,20 @@ fn the_table_is_large() {
 fn raw_lines_and_warnings_are_kept() {
     let lines = ["Linda Park", "", "200 E Randolph St", "Chicago, IL 60601", "(312) 555-0100"];
     let p = parse_lines(&lines, &CustomerContext::default()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(p.raw_lines, vec!["Linda Park", "200 E Randolph St", "Chicago, IL 60601", "(312) 555-0100"]);
+    assert_eq!(
+        p.raw_lines,
+        vec!["Linda Park", "200 E Randolph St", "Chicago, IL 60601", "(312) 555-0100"]
+    );
     assert_eq!(p.warnings.len(), 1);
     assert!(p.warnings[0].contains("phone"), "{:?}", p.warnings);
 }
 
 #[test]
 fn errors_keep_raw_lines_and_say_what_to_do() {
-    let err = parse_lines(&["Jane Doe", "123 Main St", "Springfield, IL"], &CustomerContext::default())
-        .err()
-        .unwrap_or_else(|| panic!("expected an error"));
+    let err =
+        parse_lines(&["Jane Doe", "123 Main St", "Springfield, IL"], &CustomerContext::default())
+            .err()
+            .unwrap_or_else(|| panic!("expected an error"));
     assert_eq!(err.code, AddressErrorCode::MissingPostalCode);
     assert_eq!(err.raw_lines.len(), 3);
     assert!(err.to_string().starts_with("missing_postal_code: "), "{err}");

@@ -71,7 +71,11 @@ fn example_writes_one_json_line_per_input() {
 fn example_scores_the_whole_table_exactly() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/address/blocks.jsonl");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let cases: Vec<Value> = text.lines().filter(|l| !l.trim().is_empty()).filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let cases: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     let input: Vec<String> = cases
         .iter()
         .map(|c| {
@@ -89,9 +93,11 @@ fn example_scores_the_whole_table_exactly() {
     for (case, got) in cases.iter().zip(&out) {
         assert_eq!(case["id"], got["id"]);
         let right = match (case.get("expect"), case.get("expect_error")) {
-            (Some(want), _) => ["name", "company", "street1", "street2", "city", "state", "zip", "country"]
-                .iter()
-                .all(|f| want[*f] == got[*f]),
+            (Some(want), _) => {
+                ["name", "company", "street1", "street2", "city", "state", "zip", "country"]
+                    .iter()
+                    .all(|f| want[*f] == got[*f])
+            }
             (None, Some(code)) => got["error"]["code"] == *code,
             _ => false,
         };

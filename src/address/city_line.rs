@@ -128,9 +128,25 @@ pub(crate) fn regions_for(alpha2: &str) -> Option<Regions> {
 
 /// Labels that stand before a postcode and are not part of any field.
 fn is_label(tok: &str) -> bool {
-    const LABELS: &[&str] = &["CP", "C.P.", "C.P", "CP:", "C.P.:", "CEP", "CEP:", "PLZ", "PLZ:", "ZIP", "ZIP:", "POSTCODE", "POSTCODE:"];
+    const LABELS: &[&str] = &[
+        "CP",
+        "C.P.",
+        "C.P",
+        "CP:",
+        "C.P.:",
+        "CEP",
+        "CEP:",
+        "PLZ",
+        "PLZ:",
+        "ZIP",
+        "ZIP:",
+        "POSTCODE",
+        "POSTCODE:",
+    ];
     let first = tok.as_bytes().first().map(u8::to_ascii_uppercase);
-    tok.len() <= 9 && matches!(first, Some(b'C' | b'P' | b'Z')) && LABELS.iter().any(|l| l.eq_ignore_ascii_case(tok))
+    tok.len() <= 9
+        && matches!(first, Some(b'C' | b'P' | b'Z'))
+        && LABELS.iter().any(|l| l.eq_ignore_ascii_case(tok))
 }
 
 fn tokens(line: &str) -> Option<Tokens<'_>> {
@@ -165,11 +181,9 @@ pub(crate) fn parse_parts(line: &str, layout: Layout) -> Option<CityParts> {
 
 /// Reads and checks a city line for a country. `hint_state` is a territory's state code when the
 /// country line named a U.S. territory.
-pub(crate) fn parse_for(
-    line: &str,
-    country: CountryRef,
-) -> Result<CityLine, AddressErrorCode> {
-    let parts = parse_parts(line, layout_for(country.alpha2)).ok_or(AddressErrorCode::UnsupportedLayout)?;
+pub(crate) fn parse_for(line: &str, country: CountryRef) -> Result<CityLine, AddressErrorCode> {
+    let parts =
+        parse_parts(line, layout_for(country.alpha2)).ok_or(AddressErrorCode::UnsupportedLayout)?;
     finish(country, parts)
 }
 
@@ -213,7 +227,10 @@ fn zip_at_end(t: &Tokens<'_>, end: usize, format: Format) -> (Zip, usize) {
         return (Zip::Missing, end);
     }
     if has_digit(last) {
-        let both = format.two_tokens() && end >= 2 && has_digit(t.text(end - 2)) && !t.comma_before(end - 1);
+        let both = format.two_tokens()
+            && end >= 2
+            && has_digit(t.text(end - 2))
+            && !t.comma_before(end - 1);
         return (Zip::Invalid, if both { end - 2 } else { end - 1 });
     }
     (Zip::Missing, end)
@@ -291,9 +308,15 @@ fn state_before(t: &Tokens<'_>, regions: Regions, zip: Zip, end: usize) -> CityP
             && b.is_ascii_alphabetic()
             && !before.eq_ignore_ascii_case("W")
             && !before.eq_ignore_ascii_case("W.")
-            && let Some(found) = regions.lookup_key(&[a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+            && let Some(found) =
+                regions.lookup_key(&[a.to_ascii_uppercase(), b.to_ascii_uppercase()])
         {
-            return CityParts { city: city_of(t.span(0, end - 1)), state: Some(found.to_string()), zip, note: None };
+            return CityParts {
+                city: city_of(t.span(0, end - 1)),
+                state: Some(found.to_string()),
+                zip,
+                note: None,
+            };
         }
     }
     for k in (1..=end.saturating_sub(1).min(4)).rev() {
@@ -363,7 +386,13 @@ fn zip_first_layout(t: &Tokens<'_>, format: Format, state_part: StatePart) -> Ci
     split_city_state(t, start, end, zip, state_part)
 }
 
-fn split_city_state(t: &Tokens<'_>, start: usize, end: usize, zip: Zip, state_part: StatePart) -> CityParts {
+fn split_city_state(
+    t: &Tokens<'_>,
+    start: usize,
+    end: usize,
+    zip: Zip,
+    state_part: StatePart,
+) -> CityParts {
     let last_comma = (start + 1..end).rev().find(|&k| t.comma_before(k));
     match (last_comma, state_part) {
         (Some(k), StatePart::AfterComma) => CityParts {
@@ -410,7 +439,10 @@ fn italy(t: &Tokens<'_>) -> CityParts {
         && let Some((head, last)) = city.rsplit_once(' ')
     {
         let code = last.trim_start_matches('(').trim_end_matches(')');
-        if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) && !head.trim().is_empty() {
+        if code.len() == 2
+            && code.chars().all(|c| c.is_ascii_alphabetic())
+            && !head.trim().is_empty()
+        {
             parts.city = city_of(head);
             parts.state = Some(code.to_ascii_uppercase());
         }
@@ -485,7 +517,12 @@ fn brazil(t: &Tokens<'_>) -> CityParts {
         && before.ends_with([' ', '-', '/', ','])
         && BR_STATES.iter().any(|s| s.eq_ignore_ascii_case(uf))
     {
-        return CityParts { city: city_of(before), state: Some(uf.to_ascii_uppercase()), zip, note: None };
+        return CityParts {
+            city: city_of(before),
+            state: Some(uf.to_ascii_uppercase()),
+            zip,
+            note: None,
+        };
     }
     CityParts { city: city_of(rest), state: None, zip, note: None }
 }
@@ -497,9 +534,15 @@ fn generic(t: &Tokens<'_>) -> CityParts {
     }
     let first = t.text(0);
     let last = t.text(n - 1);
-    let short_digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    let short_digits =
+        |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
     if n >= 2 && has_digit(first) {
-        if n >= 3 && short_digits(first) && short_digits(t.text(1)) && t.text(1).len() <= 3 && !t.comma_before(1) {
+        if n >= 3
+            && short_digits(first)
+            && short_digits(t.text(1))
+            && t.text(1).len() <= 3
+            && !t.comma_before(1)
+        {
             let zip = Format::Generic.normalize(&join2(first, t.text(1)));
             if let Some(z) = zip {
                 return split_city_state(t, 2, n, Zip::Valid(z), StatePart::AfterComma);
@@ -522,7 +565,8 @@ fn generic(t: &Tokens<'_>) -> CityParts {
 pub(crate) fn infer(line: &str) -> Option<(CountryRef, CityLine)> {
     let t = tokens(line)?;
     let n = t.len();
-    let full = |p: &CityParts| p.state.is_some() && matches!(p.zip, Zip::Valid(_)) && p.city.is_some();
+    let full =
+        |p: &CityParts| p.state.is_some() && matches!(p.zip, Zip::Valid(_)) && p.city.is_some();
     for (alpha2, regions, format) in [
         ("US", Regions::Us, Format::Us),
         ("CA", Regions::Ca, Format::Ca),
@@ -541,16 +585,22 @@ pub(crate) fn infer(line: &str) -> Option<(CountryRef, CityLine)> {
     if n >= 2 {
         let (zip, end) = zip_at_end(&t, n, Format::Gb);
         if matches!(zip, Zip::Valid(_)) && end > 0 {
-            return finish(country("GB"), zip_last_layout(&t, Format::Gb)).ok().map(|c| (country("GB"), c));
+            return finish(country("GB"), zip_last_layout(&t, Format::Gb))
+                .ok()
+                .map(|c| (country("GB"), c));
         }
         if Key::new(t.text(0)).is_some_and(|k| k.as_str() == "SINGAPORE")
             && let (Zip::Valid(_), _) = zip_at_end(&t, n, Format::Digits(6))
         {
-            return finish(country("SG"), zip_last_layout(&t, Format::Digits(6))).ok().map(|c| (country("SG"), c));
+            return finish(country("SG"), zip_last_layout(&t, Format::Digits(6)))
+                .ok()
+                .map(|c| (country("SG"), c));
         }
         let (zip, end) = zip_at_end(&t, n, Format::Ie);
         if matches!(zip, Zip::Valid(_)) && end > 0 {
-            return finish(country("IE"), zip_last_layout(&t, Format::Ie)).ok().map(|c| (country("IE"), c));
+            return finish(country("IE"), zip_last_layout(&t, Format::Ie))
+                .ok()
+                .map(|c| (country("IE"), c));
         }
     }
     None
@@ -592,20 +642,39 @@ pub(crate) fn clean_city(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn parse(line: &str, alpha2: &'static str) -> Result<(String, Option<String>, Option<String>), AddressErrorCode> {
+    fn parse(
+        line: &str,
+        alpha2: &'static str,
+    ) -> Result<(String, Option<String>, Option<String>), AddressErrorCode> {
         parse_for(line, country(alpha2)).map(|c| (c.city, c.state, c.zip))
     }
 
-    fn ok(city: &str, state: Option<&str>, zip: Option<&str>) -> Result<(String, Option<String>, Option<String>), AddressErrorCode> {
+    fn ok(
+        city: &str,
+        state: Option<&str>,
+        zip: Option<&str>,
+    ) -> Result<(String, Option<String>, Option<String>), AddressErrorCode> {
         Ok((city.to_string(), state.map(str::to_string), zip.map(str::to_string)))
     }
 
     #[test]
     fn us_lines() {
-        assert_eq!(parse("Menlo Park, CA  94304", "US"), ok("Menlo Park", Some("CA"), Some("94304")));
-        assert_eq!(parse("St. Louis, MO 63101-1234", "US"), ok("St. Louis", Some("MO"), Some("63101-1234")));
-        assert_eq!(parse("Springfield, Illinois 62701", "US"), ok("Springfield", Some("IL"), Some("62701")));
-        assert_eq!(parse("Charleston West Virginia 25301", "US"), ok("Charleston", Some("WV"), Some("25301")));
+        assert_eq!(
+            parse("Menlo Park, CA  94304", "US"),
+            ok("Menlo Park", Some("CA"), Some("94304"))
+        );
+        assert_eq!(
+            parse("St. Louis, MO 63101-1234", "US"),
+            ok("St. Louis", Some("MO"), Some("63101-1234"))
+        );
+        assert_eq!(
+            parse("Springfield, Illinois 62701", "US"),
+            ok("Springfield", Some("IL"), Some("62701"))
+        );
+        assert_eq!(
+            parse("Charleston West Virginia 25301", "US"),
+            ok("Charleston", Some("WV"), Some("25301"))
+        );
         assert_eq!(parse("APO AE 09012", "US"), ok("APO", Some("AE"), Some("09012")));
         assert_eq!(parse("Springfield, IL", "US"), Err(AddressErrorCode::MissingPostalCode));
         assert_eq!(parse("Springfield 62701", "US"), Err(AddressErrorCode::MissingState));
@@ -615,8 +684,14 @@ mod tests {
     #[test]
     fn canada_and_australia() {
         assert_eq!(parse("Toronto ON M5V 2T6", "CA"), ok("Toronto", Some("ON"), Some("M5V 2T6")));
-        assert_eq!(parse("Toronto, Ontario M5V2T6", "CA"), ok("Toronto", Some("ON"), Some("M5V 2T6")));
-        assert_eq!(parse("Montréal (Québec) H3Z 2Y7", "CA"), ok("Montréal", Some("QC"), Some("H3Z 2Y7")));
+        assert_eq!(
+            parse("Toronto, Ontario M5V2T6", "CA"),
+            ok("Toronto", Some("ON"), Some("M5V 2T6"))
+        );
+        assert_eq!(
+            parse("Montréal (Québec) H3Z 2Y7", "CA"),
+            ok("Montréal", Some("QC"), Some("H3Z 2Y7"))
+        );
         assert_eq!(parse("Sydney NSW 2000", "AU"), ok("Sydney", Some("NSW"), Some("2000")));
     }
 
@@ -634,17 +709,27 @@ mod tests {
 
     #[test]
     fn elsewhere() {
-        assert_eq!(parse("Chiyoda-ku, Tokyo 100-0001", "JP"), ok("Chiyoda-ku", Some("Tokyo"), Some("100-0001")));
+        assert_eq!(
+            parse("Chiyoda-ku, Tokyo 100-0001", "JP"),
+            ok("Chiyoda-ku", Some("Tokyo"), Some("100-0001"))
+        );
         assert_eq!(parse("Tokyo 100-0001", "JP"), ok("Tokyo", None, Some("100-0001")));
-        assert_eq!(parse("01310-100 São Paulo - SP", "BR"), ok("São Paulo", Some("SP"), Some("01310-100")));
-        assert_eq!(parse("06600 Ciudad de México, CDMX", "MX"), ok("Ciudad de México", Some("CDMX"), Some("06600")));
+        assert_eq!(
+            parse("01310-100 São Paulo - SP", "BR"),
+            ok("São Paulo", Some("SP"), Some("01310-100"))
+        );
+        assert_eq!(
+            parse("06600 Ciudad de México, CDMX", "MX"),
+            ok("Ciudad de México", Some("CDMX"), Some("06600"))
+        );
         assert_eq!(parse("Singapore 018989", "SG"), ok("Singapore", None, Some("018989")));
         assert_eq!(parse("Cape Town 8001", "ZA"), ok("Cape Town", None, Some("8001")));
     }
 
     #[test]
     fn trailing_country_and_inference() {
-        let (c, rest) = split_trailing_country("Menlo Park, CA  94304 USA").unwrap_or_else(|| panic!("none"));
+        let (c, rest) =
+            split_trailing_country("Menlo Park, CA  94304 USA").unwrap_or_else(|| panic!("none"));
         assert_eq!(c.alpha2, "US");
         assert_eq!(rest.trim(), "Menlo Park, CA  94304");
         assert_eq!(infer("Toronto ON M5V 2T6").map(|(c, _)| c.alpha2), Some("CA"));

@@ -4,7 +4,9 @@
 
 use std::sync::LazyLock;
 
-use super::city_line::{self, CityLine, Zip, infer, layout_for, parse_for, split_trailing_country, us_partial};
+use super::city_line::{
+    self, CityLine, Zip, infer, layout_for, parse_for, split_trailing_country, us_partial,
+};
 use super::country::{CountryRef, lookup_country};
 use super::region::Regions;
 use super::text::{self, Few, Key, Tokens, clean_field, has_digit, same_key};
@@ -25,30 +27,158 @@ pub(crate) enum StreetKind {
 
 /// Street words that follow the street's name (`Main St`, `Hauptstraße`).
 const SUFFIX_WORDS: &[&str] = &[
-    "ST", "STREET", "STR", "AVE", "AVENUE", "AV", "RD", "ROAD", "BLVD", "BOULEVARD", "LN", "LANE",
-    "DR", "DRIVE", "CT", "COURT", "PL", "PLACE", "WAY", "HWY", "HIGHWAY", "PKWY", "PARKWAY",
-    "CIR", "CIRCLE", "TER", "TERRACE", "TRL", "TRAIL", "SQ", "SQUARE", "CRES", "CRESCENT",
-    "CLOSE", "ROW", "MEWS", "GROVE", "GDNS", "GARDENS", "PIKE", "TPKE", "TURNPIKE", "ALY",
-    "ALLEY", "EXPY", "EXPRESSWAY", "FWY", "FREEWAY", "LOOP", "PLZ", "PLAZA", "CAUSEWAY",
-    "ESPLANADE", "PROMENADE", "QUAY", "WHARF", "PARADE", "PDE", "ROUTE", "RTE", "STRASSE",
-    "GASSE", "WEG", "PLATZ", "ALLEE", "STRAAT", "LAAN", "GRACHT", "PLEIN", "KADE", "GATAN",
-    "GATA", "GATE", "VAGEN", "VEJ", "GADE", "VEIEN", "VEI", "CHOME", "WALK", "CRT", "AVDA",
+    "ST",
+    "STREET",
+    "STR",
+    "AVE",
+    "AVENUE",
+    "AV",
+    "RD",
+    "ROAD",
+    "BLVD",
+    "BOULEVARD",
+    "LN",
+    "LANE",
+    "DR",
+    "DRIVE",
+    "CT",
+    "COURT",
+    "PL",
+    "PLACE",
+    "WAY",
+    "HWY",
+    "HIGHWAY",
+    "PKWY",
+    "PARKWAY",
+    "CIR",
+    "CIRCLE",
+    "TER",
+    "TERRACE",
+    "TRL",
+    "TRAIL",
+    "SQ",
+    "SQUARE",
+    "CRES",
+    "CRESCENT",
+    "CLOSE",
+    "ROW",
+    "MEWS",
+    "GROVE",
+    "GDNS",
+    "GARDENS",
+    "PIKE",
+    "TPKE",
+    "TURNPIKE",
+    "ALY",
+    "ALLEY",
+    "EXPY",
+    "EXPRESSWAY",
+    "FWY",
+    "FREEWAY",
+    "LOOP",
+    "PLZ",
+    "PLAZA",
+    "CAUSEWAY",
+    "ESPLANADE",
+    "PROMENADE",
+    "QUAY",
+    "WHARF",
+    "PARADE",
+    "PDE",
+    "ROUTE",
+    "RTE",
+    "STRASSE",
+    "GASSE",
+    "WEG",
+    "PLATZ",
+    "ALLEE",
+    "STRAAT",
+    "LAAN",
+    "GRACHT",
+    "PLEIN",
+    "KADE",
+    "GATAN",
+    "GATA",
+    "GATE",
+    "VAGEN",
+    "VEJ",
+    "GADE",
+    "VEIEN",
+    "VEI",
+    "CHOME",
+    "WALK",
+    "CRT",
+    "AVDA",
     "CTRA",
 ];
 
 /// Street words that lead the street's name (`Rue de Rivoli`, `Calle Mayor`).
 const PREFIX_WORDS: &[&str] = &[
-    "RUE", "CHEMIN", "QUAI", "IMPASSE", "CALLE", "CARRERA", "AVENIDA", "PASEO", "CAMINO",
-    "CARRETERA", "RUA", "TRAVESSA", "ESTRADA", "PRACA", "VIA", "VIALE", "PIAZZA", "CORSO",
-    "LARGO", "STRADA", "VICOLO", "ULICA", "UL", "JALAN", "AVENUE", "BOULEVARD", "ROUTE", "PLACE",
-    "CALZADA", "PRIVADA", "ALAMEDA",
+    "RUE",
+    "CHEMIN",
+    "QUAI",
+    "IMPASSE",
+    "CALLE",
+    "CARRERA",
+    "AVENIDA",
+    "PASEO",
+    "CAMINO",
+    "CARRETERA",
+    "RUA",
+    "TRAVESSA",
+    "ESTRADA",
+    "PRACA",
+    "VIA",
+    "VIALE",
+    "PIAZZA",
+    "CORSO",
+    "LARGO",
+    "STRADA",
+    "VICOLO",
+    "ULICA",
+    "UL",
+    "JALAN",
+    "AVENUE",
+    "BOULEVARD",
+    "ROUTE",
+    "PLACE",
+    "CALZADA",
+    "PRIVADA",
+    "ALAMEDA",
 ];
 
 /// Secondary-unit words (`Apt`, `Suite`), street lines on their own when they carry a number.
 const UNIT_WORDS: &[&str] = &[
-    "APT", "APARTMENT", "SUITE", "STE", "UNIT", "FLAT", "FLOOR", "FL", "BLDG", "BUILDING", "ROOM",
-    "RM", "LEVEL", "LVL", "PISO", "DEPTO", "ETAGE", "STOCK", "BATIMENT", "BAT", "ESCALIER",
-    "HINTERHAUS", "VORDERHAUS", "APPARTEMENT", "APP", "APTO", "TOWER", "BLOCK", "BLK", "LOT",
+    "APT",
+    "APARTMENT",
+    "SUITE",
+    "STE",
+    "UNIT",
+    "FLAT",
+    "FLOOR",
+    "FL",
+    "BLDG",
+    "BUILDING",
+    "ROOM",
+    "RM",
+    "LEVEL",
+    "LVL",
+    "PISO",
+    "DEPTO",
+    "ETAGE",
+    "STOCK",
+    "BATIMENT",
+    "BAT",
+    "ESCALIER",
+    "HINTERHAUS",
+    "VORDERHAUS",
+    "APPARTEMENT",
+    "APP",
+    "APTO",
+    "TOWER",
+    "BLOCK",
+    "BLK",
+    "LOT",
 ];
 
 const SUFFIX: u8 = 1;
@@ -164,19 +294,71 @@ fn has_street_suffix(w: &[u8]) -> bool {
         _ => return false,
     };
     suffixes.iter().any(|s| {
-        w.len() >= s.len() + 3 && w.get(w.len() - s.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(s))
+        w.len() >= s.len() + 3
+            && w.get(w.len() - s.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(s))
     })
 }
 
 /// Words that mark a company.
 const COMPANY_WORDS: &[&str] = &[
-    "INC", "LLC", "LTD", "LIMITED", "CORP", "CORPORATION", "COMPANY", "GMBH", "AG", "SARL", "SRL",
-    "SPA", "BV", "NV", "PLC", "LLP", "PTY", "KG", "PLLC", "GROUP", "HOLDINGS", "ENTERPRISES",
-    "INDUSTRIES", "SERVICES", "SOLUTIONS", "SYSTEMS", "TECHNOLOGIES", "TECHNOLOGY",
-    "INTERNATIONAL", "ASSOCIATES", "PARTNERS", "STORE", "SHOP", "BAKERY", "CAFE", "RESTAURANT",
-    "HOTEL", "UNIVERSITY", "COLLEGE", "SCHOOL", "HOSPITAL", "CLINIC", "DEPARTMENT", "DEPT",
-    "FOUNDATION", "INSTITUTE", "CHURCH", "LABS", "STUDIO", "STUDIOS", "MARKET", "GOODS", "SUPPLY",
-    "CONSULTING", "AGENCY", "BANK", "WAREHOUSE", "RECEIVING",
+    "INC",
+    "LLC",
+    "LTD",
+    "LIMITED",
+    "CORP",
+    "CORPORATION",
+    "COMPANY",
+    "GMBH",
+    "AG",
+    "SARL",
+    "SRL",
+    "SPA",
+    "BV",
+    "NV",
+    "PLC",
+    "LLP",
+    "PTY",
+    "KG",
+    "PLLC",
+    "GROUP",
+    "HOLDINGS",
+    "ENTERPRISES",
+    "INDUSTRIES",
+    "SERVICES",
+    "SOLUTIONS",
+    "SYSTEMS",
+    "TECHNOLOGIES",
+    "TECHNOLOGY",
+    "INTERNATIONAL",
+    "ASSOCIATES",
+    "PARTNERS",
+    "STORE",
+    "SHOP",
+    "BAKERY",
+    "CAFE",
+    "RESTAURANT",
+    "HOTEL",
+    "UNIVERSITY",
+    "COLLEGE",
+    "SCHOOL",
+    "HOSPITAL",
+    "CLINIC",
+    "DEPARTMENT",
+    "DEPT",
+    "FOUNDATION",
+    "INSTITUTE",
+    "CHURCH",
+    "LABS",
+    "STUDIO",
+    "STUDIOS",
+    "MARKET",
+    "GOODS",
+    "SUPPLY",
+    "CONSULTING",
+    "AGENCY",
+    "BANK",
+    "WAREHOUSE",
+    "RECEIVING",
 ];
 
 /// What one pass over a line's words found.
@@ -218,7 +400,8 @@ fn scan_words(line: &str) -> Words {
             return true;
         }
         let flags = word_flags(word);
-        w.street_word |= (i > 0 && flags & SUFFIX != 0) || flags & PREFIX != 0 || has_street_suffix(word);
+        w.street_word |=
+            (i > 0 && flags & SUFFIX != 0) || flags & PREFIX != 0 || has_street_suffix(word);
         w.unit_word |= flags & UNIT != 0;
         w.unit_first |= i == 0 && flags & UNIT != 0;
         w.company_word |= flags & COMPANY != 0;
@@ -242,7 +425,8 @@ pub(crate) fn has_street_word(line: &str) -> bool {
 /// Whether the line is a PO box, a private or locked bag, or a rural or military route.
 pub(crate) fn is_po_box(line: &str) -> bool {
     // Every form starts with one of these letter pairs (`P.O.`, `PO`, `Box`, `GPO`, `Locked`...).
-    let mut letters = line.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_uppercase());
+    let mut letters =
+        line.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_uppercase());
     let pair = (letters.next(), letters.next());
     let plausible = matches!(
         pair,
@@ -262,15 +446,30 @@ pub(crate) fn is_po_box(line: &str) -> bool {
     let key = Key::prefix(line, 16);
     let k = key.as_bytes();
     const PREFIXES: &[&[u8]] = &[
-        b"POBOX", b"POSTOFFICEBOX", b"GPOBOX", b"LOCKEDBAG", b"PRIVATEBAG", b"POSTFACH",
-        b"APARTADO", b"CASILLA", b"CAIXAPOSTAL", b"CASEPOSTALE", b"GENERALDELIVERY",
-        b"RURALROUTE", b"POSTBUS", b"POSTBOKS", b"BOITEPOSTALE",
+        b"POBOX",
+        b"POSTOFFICEBOX",
+        b"GPOBOX",
+        b"LOCKEDBAG",
+        b"PRIVATEBAG",
+        b"POSTFACH",
+        b"APARTADO",
+        b"CASILLA",
+        b"CAIXAPOSTAL",
+        b"CASEPOSTALE",
+        b"GENERALDELIVERY",
+        b"RURALROUTE",
+        b"POSTBUS",
+        b"POSTBOKS",
+        b"BOITEPOSTALE",
     ];
     if PREFIXES.iter().any(|p| k.starts_with(p)) {
         return true;
     }
-    const NUMBERED: &[&[u8]] = &[b"POB", b"BOX", b"PMB", b"RR", b"HC", b"PSC", b"CMR", b"BP", b"CP", b"UNIT"];
-    NUMBERED.iter().any(|p| k.strip_prefix(*p).is_some_and(|rest| rest.first().is_some_and(u8::is_ascii_digit)))
+    const NUMBERED: &[&[u8]] =
+        &[b"POB", b"BOX", b"PMB", b"RR", b"HC", b"PSC", b"CMR", b"BP", b"CP", b"UNIT"];
+    NUMBERED.iter().any(|p| {
+        k.strip_prefix(*p).is_some_and(|rest| rest.first().is_some_and(u8::is_ascii_digit))
+    })
 }
 
 /// Whether the line names a company (`Inc`, `LLC`, `GmbH`, `Store`, ...).
@@ -333,7 +532,23 @@ pub(crate) fn is_phone(line: &str) -> bool {
     for b in rest.bytes() {
         if b.is_ascii_digit() {
             digits += 1;
-        } else if !matches!(b, b' ' | b'+' | b'-' | b'(' | b')' | b'.' | b'/' | b'x' | b'X' | b':' | b'#' | b'e' | b't' | b'E' | b'T') {
+        } else if !matches!(
+            b,
+            b' ' | b'+'
+                | b'-'
+                | b'('
+                | b')'
+                | b'.'
+                | b'/'
+                | b'x'
+                | b'X'
+                | b':'
+                | b'#'
+                | b'e'
+                | b't'
+                | b'E'
+                | b'T'
+        ) {
             // An en dash (E2 80 93) is the only non-ASCII character a phone number may hold.
             if !matches!(b, 0xE2 | 0x80 | 0x93) {
                 return false;
@@ -358,8 +573,21 @@ fn strip_phone_label(t: &str) -> (bool, &str) {
     let label = key.as_ref().map(Key::as_str).unwrap_or("");
     let is_label = matches!(
         label,
-        "TEL" | "TELEPHONE" | "PHONE" | "PH" | "MOBILE" | "MOB" | "CELL" | "FAX" | "TELEFON"
-            | "TELEFONO" | "HANDY" | "PHONENUMBER" | "TELEPHONO" | "CEL" | "CELULAR"
+        "TEL"
+            | "TELEPHONE"
+            | "PHONE"
+            | "PH"
+            | "MOBILE"
+            | "MOB"
+            | "CELL"
+            | "FAX"
+            | "TELEFON"
+            | "TELEFONO"
+            | "HANDY"
+            | "PHONENUMBER"
+            | "TELEPHONO"
+            | "CEL"
+            | "CELULAR"
     ) || (matches!(label, "T" | "P" | "M") && rest.trim_start().starts_with(':'));
     if is_label && !word.is_empty() {
         let rest = rest.trim_start();
@@ -394,7 +622,9 @@ pub(crate) fn is_email(line: &str) -> bool {
         None => first,
     };
     match addr.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.starts_with('.'),
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        }
         None => false,
     }
 }
@@ -406,9 +636,24 @@ pub(crate) fn attn_name(line: &str) -> Option<&str> {
         return None;
     }
     const PREFIXES: &[&str] = &[
-        "attention:", "attention", "attn:", "attn.", "attn", "att:", "att.", "atn:", "z.hd.",
-        "z. hd.", "zhd.", "à l'attention de", "a l'attention de", "a/a", "atención:", "atencion:",
-        "attenzione:", "c.a.",
+        "attention:",
+        "attention",
+        "attn:",
+        "attn.",
+        "attn",
+        "att:",
+        "att.",
+        "atn:",
+        "z.hd.",
+        "z. hd.",
+        "zhd.",
+        "à l'attention de",
+        "a l'attention de",
+        "a/a",
+        "atención:",
+        "atencion:",
+        "attenzione:",
+        "c.a.",
     ];
     for p in PREFIXES {
         if let Some(head) = t.get(..p.len())
@@ -484,7 +729,9 @@ pub(crate) fn read_upper(
             }
             Tag::Display if up.name.is_none() => up.name = Some(clean_field(line, false)),
             Tag::Company if up.company.is_none() => up.company = Some(clean_field(line, false)),
-            Tag::Display | Tag::Company => warnings.push(format!("duplicate line ignored: {}", line.trim())),
+            Tag::Display | Tag::Company => {
+                warnings.push(format!("duplicate line ignored: {}", line.trim()))
+            }
             Tag::Plain(_) if i < first_street => {
                 others.push(line);
             }
@@ -564,7 +811,11 @@ fn tag_line<'a>(line: &'a str, ctx: &CustomerContext) -> Tag<'a> {
     Tag::Plain(street_kind(line))
 }
 
-fn find_first_street(tags: &[Tag<'_>], lines: &[&str], structured: bool) -> Result<usize, AddressErrorCode> {
+fn find_first_street(
+    tags: &[Tag<'_>],
+    lines: &[&str],
+    structured: bool,
+) -> Result<usize, AddressErrorCode> {
     let kind = |i: usize| match tags.get(i) {
         Some(Tag::Plain(k)) => Some(*k),
         _ => None,
@@ -616,7 +867,10 @@ fn short_line(line: &str) -> bool {
 }
 
 /// Finds the city line at the bottom of `body` (the lines above the country line).
-pub(crate) fn locate_city(body: &[&str], country: Option<CountryRef>) -> Result<Located, AddressErrorCode> {
+pub(crate) fn locate_city(
+    body: &[&str],
+    country: Option<CountryRef>,
+) -> Result<Located, AddressErrorCode> {
     let Some((&last, rest)) = body.split_last() else {
         return Err(AddressErrorCode::MissingCityLine);
     };
@@ -627,7 +881,12 @@ pub(crate) fn locate_city(body: &[&str], country: Option<CountryRef>) -> Result<
     }
 }
 
-fn locate_known(last: &str, above: Option<&str>, n: usize, c: CountryRef) -> Result<Located, AddressErrorCode> {
+fn locate_known(
+    last: &str,
+    above: Option<&str>,
+    n: usize,
+    c: CountryRef,
+) -> Result<Located, AddressErrorCode> {
     let err = match parse_for(last, c) {
         Ok(city) => {
             if let Some(located) = japanese_ward_above(&city, above, n, c) {
@@ -655,7 +914,9 @@ fn locate_known(last: &str, above: Option<&str>, n: usize, c: CountryRef) -> Res
     }
     if city_line::requires_state(c.alpha2) && err != AddressErrorCode::InvalidPostalCode {
         let parts = city_line::parse_parts(last, layout_for(c.alpha2));
-        if parts.is_some_and(|p| p.state.is_none() && p.zip == Zip::Missing) && c.territory.is_none() {
+        if parts.is_some_and(|p| p.state.is_none() && p.zip == Zip::Missing)
+            && c.territory.is_none()
+        {
             return Err(AddressErrorCode::MissingCityLine);
         }
     }
@@ -664,13 +925,24 @@ fn locate_known(last: &str, above: Option<&str>, n: usize, c: CountryRef) -> Res
 
 /// Japan: a ward or city on its own line (`Minato-ku`) above `Tokyo 106-0032` is the city, and
 /// the prefecture becomes the state.
-fn japanese_ward_above(city: &CityLine, above: Option<&str>, n: usize, c: CountryRef) -> Option<Located> {
-    if c.alpha2 != "JP" || city.state.is_some() || n < 2 || !super::region::is_jp_prefecture(&city.city) {
+fn japanese_ward_above(
+    city: &CityLine,
+    above: Option<&str>,
+    n: usize,
+    c: CountryRef,
+) -> Option<Located> {
+    if c.alpha2 != "JP"
+        || city.state.is_some()
+        || n < 2
+        || !super::region::is_jp_prefecture(&city.city)
+    {
         return None;
     }
     let ward = above?.trim();
     let lower = ward.to_ascii_lowercase();
-    let is_ward = ["-ku", "-shi", "-gun", "-cho", "-machi", " ward", " city"].iter().any(|s| lower.ends_with(s));
+    let is_ward = ["-ku", "-shi", "-gun", "-cho", "-machi", " ward", " city"]
+        .iter()
+        .any(|s| lower.ends_with(s));
     if !is_ward || has_digit(ward) {
         return None;
     }
@@ -687,8 +959,30 @@ fn japanese_ward_above(city: &CityLine, above: Option<&str>, n: usize, c: Countr
 fn trailing_code_ok(code: &str) -> bool {
     matches!(
         code,
-        "US" | "UK" | "GB" | "CA" | "AU" | "NZ" | "IE" | "DE" | "FR" | "IT" | "ES" | "NL" | "BE"
-            | "CH" | "AT" | "JP" | "MX" | "BR" | "SE" | "NO" | "DK" | "FI" | "PT" | "SG" | "ZA"
+        "US" | "UK"
+            | "GB"
+            | "CA"
+            | "AU"
+            | "NZ"
+            | "IE"
+            | "DE"
+            | "FR"
+            | "IT"
+            | "ES"
+            | "NL"
+            | "BE"
+            | "CH"
+            | "AT"
+            | "JP"
+            | "MX"
+            | "BR"
+            | "SE"
+            | "NO"
+            | "DK"
+            | "FI"
+            | "PT"
+            | "SG"
+            | "ZA"
     )
 }
 
@@ -744,7 +1038,8 @@ fn locate_unknown(last: &str, above: Option<&str>, n: usize) -> Result<Located, 
         return Err(AddressErrorCode::MissingCountry);
     }
     // A postcode alone under a town (`Durban` / `4051`) is a city line of an unnamed country.
-    let bare_postcode = Tokens::new(last).is_some_and(|t| t.len() <= 2) && has_digit(last) && !is_streety(last);
+    let bare_postcode =
+        Tokens::new(last).is_some_and(|t| t.len() <= 2) && has_digit(last) && !is_streety(last);
     if bare_postcode && above.is_some_and(|a| !has_digit(a) && !is_streety(a)) {
         return Err(AddressErrorCode::MissingCountry);
     }
@@ -759,7 +1054,9 @@ fn state_below_city(last: &str, above: Option<&str>, n: usize) -> Option<Located
         return None;
     }
     let us = CountryRef { alpha2: "US", territory: None };
-    let city = city_line::finish(us, city_line::CityParts { state: Some(code.to_string()), ..parts }).ok()?;
+    let city =
+        city_line::finish(us, city_line::CityParts { state: Some(code.to_string()), ..parts })
+            .ok()?;
     Some(Located { country: us, city, start: n - 2 })
 }
 
@@ -777,9 +1074,12 @@ fn looks_like_city_line(line: &str) -> bool {
     if n < 2 {
         return false;
     }
-    let postcode_like = |s: &str| has_digit(s) && s.len() <= 10 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let postcode_like = |s: &str| {
+        has_digit(s) && s.len() <= 10 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
     let letters = |s: &str| s.chars().any(char::is_alphabetic);
-    (postcode_like(t.text(0)) && letters(t.span(1, n))) || (postcode_like(t.text(n - 1)) && letters(t.span(0, n - 1)))
+    (postcode_like(t.text(0)) && letters(t.span(1, n)))
+        || (postcode_like(t.text(n - 1)) && letters(t.span(0, n - 1)))
 }
 
 /// The country named by the last line, if it is one. A U.S. state (code or name) under a U.S.

@@ -151,7 +151,6 @@ pub struct AddressError {
     pub raw_lines: Vec<String>,
 }
 
-
 impl AddressErrorCode {
     /// A message for people: what is wrong and what to do.
     fn message(self) -> &'static str {
@@ -176,7 +175,9 @@ impl AddressErrorCode {
             }
             AddressErrorCode::TooManyLines => "more than five non-blank lines",
             AddressErrorCode::LineTooLong => "a line is longer than 500 characters",
-            AddressErrorCode::UnsupportedLayout => "the block's layout is not one this parser reads",
+            AddressErrorCode::UnsupportedLayout => {
+                "the block's layout is not one this parser reads"
+            }
         }
     }
 }
@@ -286,7 +287,14 @@ impl<'a> LineList<'a> {
 
     /// Keeps `text[start..end]` when it has a letter or digit (checking non-ASCII ones only when
     /// there is no ASCII one).
-    fn push_segment(&mut self, text: &'a str, start: usize, end: usize, ascii_alnum: bool, non_ascii: bool) {
+    fn push_segment(
+        &mut self,
+        text: &'a str,
+        start: usize,
+        end: usize,
+        ascii_alnum: bool,
+        non_ascii: bool,
+    ) {
         let Some(line) = text.get(start..end) else { return };
         if (ascii_alnum || (non_ascii && !text::is_blank(line))) && !self.few.push(line) {
             self.more.push(line);
@@ -314,7 +322,9 @@ fn parse_block(
     }
     let too_long = |s: &str| s.len() > MAX_LINE_CHARS && s.trim().chars().count() > MAX_LINE_CHARS;
     let field_values = [fields.city, fields.state, fields.zip, fields.country];
-    if raw.iter().chain(&list.more).any(|l| too_long(l)) || field_values.iter().flatten().any(|f| too_long(f)) {
+    if raw.iter().chain(&list.more).any(|l| too_long(l))
+        || field_values.iter().flatten().any(|f| too_long(f))
+    {
         return Err(AddressError::new(AddressErrorCode::LineTooLong, raw_lines()));
     }
     if list.len() > MAX_LINES {
@@ -324,7 +334,9 @@ fn parse_block(
     let mut kept = text::Few::new("");
     for &line in raw {
         // One pass finds what the phone and e-mail tests need; most lines need neither.
-        let (digits, at) = line.bytes().fold((0usize, false), |(d, at), b| (d + usize::from(b.is_ascii_digit()), at || b == b'@'));
+        let (digits, at) = line.bytes().fold((0usize, false), |(d, at), b| {
+            (d + usize::from(b.is_ascii_digit()), at || b == b'@')
+        });
         if digits >= 6 && lines::is_phone(line) {
             warnings.push(format!("phone number line ignored: {}", line.trim()));
         } else if at && lines::is_email(line) {
@@ -420,6 +432,12 @@ pub fn fuzz_entry(data: &[u8]) {
         ..Default::default()
     };
     let _ = parse_address(&structured, &context);
-    let mixed = PhysicalAddress { line1: get(0), line2: get(1), line3: get(2), postal_code: get(3), ..Default::default() };
+    let mixed = PhysicalAddress {
+        line1: get(0),
+        line2: get(1),
+        line3: get(2),
+        postal_code: get(3),
+        ..Default::default()
+    };
     let _ = parse_address(&mixed, &CustomerContext::default());
 }

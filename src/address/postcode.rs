@@ -43,7 +43,16 @@ pub(crate) enum Format {
 /// Whether a format's postcodes can be written as two tokens (`SW1A 1AA`, `1012 AB`).
 impl Format {
     pub(crate) fn two_tokens(self) -> bool {
-        matches!(self, Format::Us | Format::Ca | Format::Gb | Format::Ie | Format::Nl | Format::Se | Format::ThreeTwo)
+        matches!(
+            self,
+            Format::Us
+                | Format::Ca
+                | Format::Gb
+                | Format::Ie
+                | Format::Nl
+                | Format::Se
+                | Format::ThreeTwo
+        )
     }
 
     /// A cheap shape test run before the grammar: a digit, and a length and first character the
@@ -74,7 +83,8 @@ impl Format {
 
     /// The normalised postcode for `text`, or `None` when it does not fit the format.
     pub(crate) fn normalize(self, text: &str) -> Option<String> {
-        let text = super::text::trim_fast(text).trim_start_matches('〒').trim_end_matches(['.', ',', ';']);
+        let text =
+            super::text::trim_fast(text).trim_start_matches('〒').trim_end_matches(['.', ',', ';']);
         let text = super::text::trim_fast(text);
         if !self.plausible(text) {
             return None;
@@ -106,7 +116,9 @@ fn sep(i: &str) -> Res<'_, Option<char>> {
 
 fn us_zip(text: &str) -> Option<String> {
     let (_, (five, four)) =
-        all_consuming((digits(5), opt((sep, digits(4))).map(|o| o.map(|(_, d)| d)))).parse(text).ok()?;
+        all_consuming((digits(5), opt((sep, digits(4))).map(|o| o.map(|(_, d)| d))))
+            .parse(text)
+            .ok()?;
     Some(match four {
         Some(four) => join(five, "-", four),
         None => five.to_string(),
@@ -164,7 +176,8 @@ fn ca_postal(text: &str) -> Option<String> {
 
 /// UK postcodes: outward `A9`, `A99`, `AA9`, `AA99`, `A9A`, `AA9A`, then inward `9AA`.
 fn gb_postcode(text: &str) -> Option<String> {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    let compact: String =
+        text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
     if compact == "GIR0AA" {
         return Some("GIR 0AA".into());
     }
@@ -183,15 +196,20 @@ fn gb_postcode(text: &str) -> Option<String> {
     )))
     .parse(outward)
     .is_ok();
-    let inward_ok = all_consuming((digit, satisfy(|c| "ABDEFGHJLNPQRSTUWXYZ".contains(c)), satisfy(|c| "ABDEFGHJLNPQRSTUWXYZ".contains(c))))
-        .parse(inward)
-        .is_ok();
+    let inward_ok = all_consuming((
+        digit,
+        satisfy(|c| "ABDEFGHJLNPQRSTUWXYZ".contains(c)),
+        satisfy(|c| "ABDEFGHJLNPQRSTUWXYZ".contains(c)),
+    ))
+    .parse(inward)
+    .is_ok();
     (outward_ok && inward_ok).then(|| format!("{outward} {inward}"))
 }
 
 /// Irish Eircode: routing key `A65`, `D6W`, then four characters of the unique identifier.
 fn eircode(text: &str) -> Option<String> {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    let compact: String =
+        text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
     if compact.len() != 7 || !compact.is_ascii() {
         return None;
     }

@@ -185,12 +185,53 @@ const AU: &[(&str, &str)] = &[
 
 /// Japanese prefectures, romanised.
 const JP_PREFECTURES: &[&str] = &[
-    "Hokkaido", "Aomori", "Iwate", "Miyagi", "Akita", "Yamagata", "Fukushima", "Ibaraki",
-    "Tochigi", "Gunma", "Saitama", "Chiba", "Tokyo", "Kanagawa", "Niigata", "Toyama", "Ishikawa",
-    "Fukui", "Yamanashi", "Nagano", "Gifu", "Shizuoka", "Aichi", "Mie", "Shiga", "Kyoto", "Osaka",
-    "Hyogo", "Nara", "Wakayama", "Tottori", "Shimane", "Okayama", "Hiroshima", "Yamaguchi",
-    "Tokushima", "Kagawa", "Ehime", "Kochi", "Fukuoka", "Saga", "Nagasaki", "Kumamoto", "Oita",
-    "Miyazaki", "Kagoshima", "Okinawa",
+    "Hokkaido",
+    "Aomori",
+    "Iwate",
+    "Miyagi",
+    "Akita",
+    "Yamagata",
+    "Fukushima",
+    "Ibaraki",
+    "Tochigi",
+    "Gunma",
+    "Saitama",
+    "Chiba",
+    "Tokyo",
+    "Kanagawa",
+    "Niigata",
+    "Toyama",
+    "Ishikawa",
+    "Fukui",
+    "Yamanashi",
+    "Nagano",
+    "Gifu",
+    "Shizuoka",
+    "Aichi",
+    "Mie",
+    "Shiga",
+    "Kyoto",
+    "Osaka",
+    "Hyogo",
+    "Nara",
+    "Wakayama",
+    "Tottori",
+    "Shimane",
+    "Okayama",
+    "Hiroshima",
+    "Yamaguchi",
+    "Tokushima",
+    "Kagawa",
+    "Ehime",
+    "Kochi",
+    "Fukuoka",
+    "Saga",
+    "Nagasaki",
+    "Kumamoto",
+    "Oita",
+    "Miyazaki",
+    "Kagoshima",
+    "Okinawa",
 ];
 
 /// Which table of regions a country uses.
@@ -206,7 +247,10 @@ pub(crate) enum Regions {
 
 type Table = Vec<(String, &'static str)>;
 
-fn build(codes: &'static [(&'static str, &'static str)], aliases: &'static [(&str, &'static str)]) -> Table {
+fn build(
+    codes: &'static [(&'static str, &'static str)],
+    aliases: &'static [(&str, &'static str)],
+) -> Table {
     let mut map = std::collections::BTreeMap::new();
     for (code, name) in codes {
         map.insert(key_string(code), *code);
@@ -220,7 +264,8 @@ fn build(codes: &'static [(&'static str, &'static str)], aliases: &'static [(&st
 
 static US_TABLE: LazyLock<Table> = LazyLock::new(|| build(US, US_ALIASES));
 static CA_TABLE: LazyLock<Table> = LazyLock::new(|| build(CA, CA_ALIASES));
-static AU_TABLE: LazyLock<Table> = LazyLock::new(|| build(AU, &[("Vic", "VIC"), ("Qld", "QLD"), ("Tas", "TAS")]));
+static AU_TABLE: LazyLock<Table> =
+    LazyLock::new(|| build(AU, &[("Vic", "VIC"), ("Qld", "QLD"), ("Tas", "TAS")]));
 
 /// Two-letter keys of a table, packed into a `u16` and sorted.
 type Codes = Vec<(u16, &'static str)>;
@@ -266,7 +311,11 @@ impl Regions {
                 Regions::Au => &*AU_CODES,
             };
             let packed = u16::from_be_bytes([a, b]);
-            return codes.binary_search_by_key(&packed, |(p, _)| *p).ok().and_then(|i| codes.get(i)).map(|(_, c)| *c);
+            return codes
+                .binary_search_by_key(&packed, |(p, _)| *p)
+                .ok()
+                .and_then(|i| codes.get(i))
+                .map(|(_, c)| *c);
         }
         let table = match self {
             Regions::Us => &*US_TABLE,

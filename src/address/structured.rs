@@ -26,7 +26,8 @@ pub(crate) fn parse(
         None => match kept.split_last() {
             Some((last, rest)) if country_line(last, rest.last().copied()).is_some() => {
                 body = rest;
-                country_line(last, rest.last().copied()).ok_or(AddressErrorCode::UnsupportedLayout)?
+                country_line(last, rest.last().copied())
+                    .ok_or(AddressErrorCode::UnsupportedLayout)?
             }
             _ => country_from_fields(fields),
         },
@@ -53,7 +54,8 @@ pub(crate) fn parse(
     {
         let parts = line_parts(last, country, city.is_none());
         if let Some(parts) = parts {
-            let same_city = city.as_deref().zip(parts.city.as_deref()).is_some_and(|(a, b)| same_key(a, b));
+            let same_city =
+                city.as_deref().zip(parts.city.as_deref()).is_some_and(|(a, b)| same_key(a, b));
             if city.is_none() || same_city {
                 city = city.or(parts.city);
                 state = state.or(parts.state);
@@ -104,13 +106,18 @@ pub(crate) fn parse(
 /// the city and state with the postcode taken from the field.
 fn line_parts(line: &str, country: CountryRef, need_city: bool) -> Option<CityParts> {
     if let Ok(c) = parse_for(line, country) {
-        return Some(CityParts { city: Some(c.city), state: c.state, zip: Zip::Valid(c.zip.unwrap_or_default()), note: None })
-            .map(|mut p| {
-                if p.zip == Zip::Valid(String::new()) {
-                    p.zip = Zip::Missing;
-                }
-                p
-            });
+        return Some(CityParts {
+            city: Some(c.city),
+            state: c.state,
+            zip: Zip::Valid(c.zip.unwrap_or_default()),
+            note: None,
+        })
+        .map(|mut p| {
+            if p.zip == Zip::Valid(String::new()) {
+                p.zip = Zip::Missing;
+            }
+            p
+        });
     }
     if !need_city {
         return None;

@@ -111,7 +111,9 @@ fn fold_latin(c: char) -> Option<&'static str> {
         'È' | 'É' | 'Ê' | 'Ë' | 'è' | 'é' | 'ê' | 'ë' | 'Ē' | 'ē' | 'Ė' | 'ė' | 'Ę' | 'ę' | 'Ě'
         | 'ě' => "E",
         'Ğ' | 'ğ' => "G",
-        'Ì' | 'Í' | 'Î' | 'Ï' | 'ì' | 'í' | 'î' | 'ï' | 'Ī' | 'ī' | 'Į' | 'į' | 'İ' | 'ı' => "I",
+        'Ì' | 'Í' | 'Î' | 'Ï' | 'ì' | 'í' | 'î' | 'ï' | 'Ī' | 'ī' | 'Į' | 'į' | 'İ' | 'ı' => {
+            "I"
+        }
         'Ł' | 'ł' => "L",
         'Ñ' | 'ñ' | 'Ń' | 'ń' | 'Ň' | 'ň' => "N",
         'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' | 'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'Ō' | 'ō' | 'Ő'
@@ -404,7 +406,10 @@ mod tests {
 
     #[test]
     fn keys_fold_case_accents_and_punctuation() {
-        assert_eq!(Key::new("Österreich").map(|k| k.as_str().to_string()), Some("OSTERREICH".into()));
+        assert_eq!(
+            Key::new("Österreich").map(|k| k.as_str().to_string()),
+            Some("OSTERREICH".into())
+        );
         assert_eq!(Key::new("U.S.A.").map(|k| k.as_str().to_string()), Some("USA".into()));
         assert_eq!(Key::new("日本").map(|k| k.as_str().to_string()), Some("日本".into()));
         assert_eq!(Key::new("Straße").map(|k| k.as_str().to_string()), Some("STRASSE".into()));
