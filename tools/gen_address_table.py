@@ -689,6 +689,11 @@ eu(["Jane Roe", "15 Nguyen Hue", "District 1", "Ho Chi Minh City 700000", "Vietn
 err(["Jane Roe", "33 Lincoln Rd", "Durban North", "Durban", "4051"], "missing_country")
 err(["Jane Roe", "APO AE 09012"], "missing_street_line")
 
+us(["Jane Roe", "12 Oak Ave", "Springfield MO 65801", "417-555-0100 (cell)"], "Jane Roe", "12 Oak Ave", "Springfield", "MO", "65801")
+us(["Jane Roe", "12 Oak Ave", "Springfield MO 65801", "Mobile: 417 555 0100"], "Jane Roe", "12 Oak Ave", "Springfield", "MO", "65801")
+ie(["Siobhan Murphy", "1 Grafton Street", "Dublin 2", "Co. Dublin", "Ireland"], "Siobhan Murphy", "1 Grafton Street", "Dublin 2", None, state="Co. Dublin")
+ie(["Siobhan Murphy", "Main Street", "Ennis", "County Clare", "Ireland"], "Siobhan Murphy", "Main Street", "Ennis", None, state="County Clare")
+
 def main():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "address", "blocks.jsonl")
     with open(path, "w", encoding="utf-8") as f:

@@ -529,37 +529,54 @@ pub(crate) fn is_phone(line: &str) -> bool {
     let t = text::trim_fast(line);
     let (labelled, rest) = strip_phone_label(t);
     let mut digits = 0usize;
+    let mut letters = false;
     for b in rest.bytes() {
         if b.is_ascii_digit() {
             digits += 1;
-        } else if !matches!(
-            b,
-            b' ' | b'+'
-                | b'-'
-                | b'('
-                | b')'
-                | b'.'
-                | b'/'
-                | b'x'
-                | b'X'
-                | b':'
-                | b'#'
-                | b'e'
-                | b't'
-                | b'E'
-                | b'T'
-        ) {
+        } else if b.is_ascii_alphabetic() {
+            letters = true;
+        } else if !matches!(b, b' ' | b'+' | b'-' | b'(' | b')' | b'.' | b'/' | b':' | b'#' | b',')
+        {
             // An en dash (E2 80 93) is the only non-ASCII character a phone number may hold.
             if !matches!(b, 0xE2 | 0x80 | 0x93) {
                 return false;
             }
         }
     }
+    // Letters may only spell a note about the number (`ext. 12`, `(cell)`).
+    if letters && !only_phone_words(rest) {
+        return false;
+    }
     if labelled {
         return digits >= 6;
     }
     let plus = rest.starts_with('+');
     digits >= 10 || (plus && digits >= 8)
+}
+
+/// Whether every word of `s` is a phone note (`x`, `ext`, `cell`, `mobile`, `home`, `work`...).
+fn only_phone_words(s: &str) -> bool {
+    const NOTES: &[&str] = &[
+        "x",
+        "ext",
+        "extension",
+        "cell",
+        "mobile",
+        "mob",
+        "home",
+        "work",
+        "office",
+        "fax",
+        "tel",
+        "phone",
+        "main",
+        "direct",
+        "day",
+        "evening",
+    ];
+    s.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .all(|w| NOTES.iter().any(|p| p.eq_ignore_ascii_case(w)))
 }
 
 fn strip_phone_label(t: &str) -> (bool, &str) {
@@ -887,6 +904,9 @@ fn locate_known(
     n: usize,
     c: CountryRef,
 ) -> Result<Located, AddressErrorCode> {
+    if let Some(located) = irish_county_line(last, above, n, c) {
+        return Ok(located);
+    }
     let err = match parse_for(last, c) {
         Ok(city) => {
             if let Some(located) = japanese_ward_above(&city, above, n, c) {
@@ -953,6 +973,25 @@ fn japanese_ward_above(
         note: city.note,
     };
     Some(Located { country: c, city: line, start: n - 2 })
+}
+
+/// Ireland: a county line (`Co. Dublin`, `County Cork`) under the town line is the state; the
+/// town line above it (`Dublin 2`, `Cork T12 W8DR`) is the city line.
+fn irish_county_line(last: &str, above: Option<&str>, n: usize, c: CountryRef) -> Option<Located> {
+    if c.alpha2 != "IE" || n < 2 {
+        return None;
+    }
+    let lower = last.trim_start().to_ascii_lowercase();
+    if !(lower.starts_with("co. ") || lower.starts_with("co ") || lower.starts_with("county ")) {
+        return None;
+    }
+    let above = above?;
+    if is_streety(above) {
+        return None;
+    }
+    let mut city = parse_for(above, c).ok()?;
+    city.state = Some(clean_field(last, false));
+    Some(Located { country: c, city, start: n - 2 })
 }
 
 /// Two-letter codes that may trail a city line as its country.
