@@ -259,8 +259,10 @@ impl Default for LineList<'_> {
 impl<'a> LineList<'a> {
     /// Adds the non-blank lines of `text` (a QBO line may hold line breaks), in one pass.
     fn push_text(&mut self, text: &'a str) {
-        // The usual line has no line break: two word-at-a-time searches rule it out.
-        if !text.bytes().any(|b| b == b'\n' || b == b'\r') {
+        // The usual line has no line break; the check is branch-free so the compiler can scan
+        // several bytes at a time.
+        let breaks = text.bytes().fold(false, |acc, b| acc | (b == b'\n') | (b == b'\r'));
+        if !breaks {
             let first_alnum = text.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric);
             if (first_alnum || !text::is_blank(text)) && !self.few.push(text) {
                 self.more.push(text);
@@ -334,9 +336,8 @@ fn parse_block(
     let mut kept = text::Few::new("");
     for &line in raw {
         // One pass finds what the phone and e-mail tests need; most lines need neither.
-        let (digits, at) = line.bytes().fold((0usize, false), |(d, at), b| {
-            (d + usize::from(b.is_ascii_digit()), at || b == b'@')
-        });
+        let digits = line.bytes().filter(u8::is_ascii_digit).count();
+        let at = line.as_bytes().contains(&b'@');
         if digits >= 6 && lines::is_phone(line) {
             warnings.push(format!("phone number line ignored: {}", line.trim()));
         } else if at && lines::is_email(line) {
