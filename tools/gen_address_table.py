@@ -694,6 +694,11 @@ us(["Jane Roe", "12 Oak Ave", "Springfield MO 65801", "Mobile: 417 555 0100"], "
 ie(["Siobhan Murphy", "1 Grafton Street", "Dublin 2", "Co. Dublin", "Ireland"], "Siobhan Murphy", "1 Grafton Street", "Dublin 2", None, state="Co. Dublin")
 ie(["Siobhan Murphy", "Main Street", "Ennis", "County Clare", "Ireland"], "Siobhan Murphy", "Main Street", "Ennis", None, state="County Clare")
 
+ca(["Emma Tremblay", "290 Bremner Blvd", "Toronto, Ontario, Canada M5V 3L9"], "Emma Tremblay", "290 Bremner Blvd", "Toronto", "ON", "M5V 3L9")
+us(["Jane Roe", "12 Oak Ave", "Springfield, IL, USA 62704"], "Jane Roe", "12 Oak Ave", "Springfield", "IL", "62704")
+eu(["Juan Pérez", "Av. Insurgentes Sur 1000", "Mexico City 03100", "Mexico"], "Juan Pérez", "Av. Insurgentes Sur 1000", "Mexico City", "03100", "MX")
+eu(["Claire Dubois", "1 Avenue Princesse Grace", "98000 Monaco", "Monaco"], "Claire Dubois", "1 Avenue Princesse Grace", "Monaco", "98000", "MC")
+
 def main():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "address", "blocks.jsonl")
     with open(path, "w", encoding="utf-8") as f:

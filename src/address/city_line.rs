@@ -338,7 +338,24 @@ fn state_before(t: &Tokens<'_>, regions: Regions, zip: Zip, end: usize) -> CityP
         state = Some(code.to_string());
         city_end = 0;
     }
+    // `Toronto, Ontario, Canada M5V 2T6`: the country written between the state and postcode.
+    if state.is_none()
+        && end >= 3
+        && !has_digit(t.text(end - 1))
+        && lookup_country(t.text(end - 1)).is_some_and(|c| regions_country(regions) == c.alpha2)
+    {
+        return state_before(t, regions, zip, end - 1);
+    }
     CityParts { city: city_of(t.span(0, city_end)), state, zip, note: None }
+}
+
+/// The country whose state table this is.
+fn regions_country(regions: Regions) -> &'static str {
+    match regions {
+        Regions::Us => "US",
+        Regions::Ca => "CA",
+        Regions::Au => "AU",
+    }
 }
 
 fn zip_last_layout(t: &Tokens<'_>, format: Format) -> CityParts {
