@@ -167,6 +167,12 @@ pub(crate) fn clean_field(s: &str, drop_dot: bool) -> String {
 /// Like [`clean_field`], but also drops leading separators (`,` `;` `-` `/`) and trailing `-`
 /// and `/`, which are left over when a city is cut out of a city line.
 pub(crate) fn clean_cut(s: &str, drop_dot: bool) -> String {
+    let b = s.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b',')
+    {
+        return clean_field(s, drop_dot);
+    }
     let is_sep = |c: char| matches!(c, ',' | ';' | '-' | '/' | '–' | ':') || c.is_whitespace();
     let t = s.trim_start_matches(is_sep).trim_end_matches(is_sep);
     clean_field(t, drop_dot)
