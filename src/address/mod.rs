@@ -37,6 +37,14 @@
 //!   display name and the company from its company name; no `Country` means the U.S. (or Canada
 //!   and Australia when the province and postcode can only be theirs). **Mixed** input (some
 //!   fields, the rest in the lines) takes the missing parts from the last line.
+//! - **Per-country notes**: Japan `Chiyoda-ku, Tokyo 100-0001` (or a ward line above
+//!   `Tokyo 100-0001`) gives city `Chiyoda-ku`, state `Tokyo`; a lone `Tokyo 100-0001` gives
+//!   city `Tokyo` and no state. Italy's province code (`Roma RM`, `Milano (MI)`), Brazil's UF
+//!   (`São Paulo - SP`) and the part after the comma in Mexico and Spain (`Ciudad de México,
+//!   CDMX`) are the state, as typed. Ireland's county line (`Co. Cork`) is the state; Dublin's
+//!   districts stay in the city (`Dublin 2`). A UK county after the town (`Guildford, Surrey`)
+//!   is dropped with a warning. Countries without a layout of their own take the postcode first
+//!   or last, and a part after a comma as the state.
 //! - **Normalised output**: trimmed, white space folded; U.S., Canadian and Australian states as
 //!   official codes; U.S. territories and military addresses are country `US` with their state
 //!   code; postcodes in their national form (ZIP+4 with `-`, `A1A 1A1`, `SW1A 1AA`, `1012 AB`,
