@@ -213,6 +213,11 @@ fn the_fuzz_entry_accepts_the_seed_corpus() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/address_block");
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{dir}: {e}")).flatten() {
+        // Only the named seeds; a local fuzzing run adds thousands of inputs named by their SHA-1.
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
         let data = std::fs::read(entry.path()).unwrap_or_default();
         qbo_ordoro::address::fuzz_entry(&data);
         seen += 1;

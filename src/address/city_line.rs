@@ -128,12 +128,25 @@ pub(crate) fn regions_for(alpha2: &str) -> Option<Regions> {
 
 /// Labels that stand before a postcode and are not part of any field.
 fn is_label(tok: &str) -> bool {
-    let short = tok.len() <= 9 && tok.starts_with(['C', 'c', 'P', 'p', 'Z', 'z']);
-    short
-        && matches!(
-            Key::new(tok).as_ref().map(Key::as_str),
-            Some("CP" | "CEP" | "PLZ" | "ZIP" | "POSTCODE")
-        )
+    const LABELS: &[&str] = &[
+        "CP",
+        "C.P.",
+        "C.P",
+        "CP:",
+        "C.P.:",
+        "CEP",
+        "CEP:",
+        "PLZ",
+        "PLZ:",
+        "ZIP",
+        "ZIP:",
+        "POSTCODE",
+        "POSTCODE:",
+    ];
+    let first = tok.as_bytes().first().map(u8::to_ascii_uppercase);
+    tok.len() <= 9
+        && matches!(first, Some(b'C' | b'P' | b'Z'))
+        && LABELS.iter().any(|l| l.eq_ignore_ascii_case(tok))
 }
 
 fn tokens(line: &str) -> Option<Tokens<'_>> {
@@ -141,7 +154,7 @@ fn tokens(line: &str) -> Option<Tokens<'_>> {
     let mut i = 0;
     while i < t.len() {
         let tok = t.text(i);
-        if is_label(tok) || !tok.chars().any(char::is_alphanumeric) {
+        if is_label(tok) || super::text::is_blank(tok) {
             t.remove(i);
         } else {
             i += 1;
@@ -280,6 +293,11 @@ fn city_of(s: &str) -> Option<String> {
 
 fn state_zip_last(t: &Tokens<'_>, regions: Regions, format: Format) -> CityParts {
     let (zip, end) = zip_at_end(t, t.len(), format);
+    state_before(t, regions, zip, end)
+}
+
+/// Reads the state (and the city before it) from `t[..end]`, the postcode already found.
+fn state_before(t: &Tokens<'_>, regions: Regions, zip: Zip, end: usize) -> CityParts {
     let mut state = None;
     let mut city_end = end;
     // Fast path: the usual two-letter code (`CA`), unless it ends a longer name (`W Va`).
@@ -320,7 +338,24 @@ fn state_zip_last(t: &Tokens<'_>, regions: Regions, format: Format) -> CityParts
         state = Some(code.to_string());
         city_end = 0;
     }
+    // `Toronto, Ontario, Canada M5V 2T6`: the country written between the state and postcode.
+    if state.is_none()
+        && end >= 3
+        && !has_digit(t.text(end - 1))
+        && lookup_country(t.text(end - 1)).is_some_and(|c| regions_country(regions) == c.alpha2)
+    {
+        return state_before(t, regions, zip, end - 1);
+    }
     CityParts { city: city_of(t.span(0, city_end)), state, zip, note: None }
+}
+
+/// The country whose state table this is.
+fn regions_country(regions: Regions) -> &'static str {
+    match regions {
+        Regions::Us => "US",
+        Regions::Ca => "CA",
+        Regions::Au => "AU",
+    }
 }
 
 fn zip_last_layout(t: &Tokens<'_>, format: Format) -> CityParts {
@@ -546,21 +581,24 @@ fn generic(t: &Tokens<'_>) -> CityParts {
 /// postcode, a UK postcode, `Singapore 123456`, or an Irish Eircode.
 pub(crate) fn infer(line: &str) -> Option<(CountryRef, CityLine)> {
     let t = tokens(line)?;
+    let n = t.len();
     let full =
         |p: &CityParts| p.state.is_some() && matches!(p.zip, Zip::Valid(_)) && p.city.is_some();
-    let us = state_zip_last(&t, Regions::Us, Format::Us);
-    if full(&us) {
-        return finish(country("US"), us).ok().map(|c| (country("US"), c));
+    for (alpha2, regions, format) in [
+        ("US", Regions::Us, Format::Us),
+        ("CA", Regions::Ca, Format::Ca),
+        ("AU", Regions::Au, Format::Digits(4)),
+    ] {
+        // Only a line that ends in this country's postcode is worth reading for its state.
+        let (zip, end) = zip_at_end(&t, n, format);
+        if !matches!(zip, Zip::Valid(_)) {
+            continue;
+        }
+        let parts = state_before(&t, regions, zip, end);
+        if full(&parts) {
+            return finish(country(alpha2), parts).ok().map(|c| (country(alpha2), c));
+        }
     }
-    let ca = state_zip_last(&t, Regions::Ca, Format::Ca);
-    if full(&ca) {
-        return finish(country("CA"), ca).ok().map(|c| (country("CA"), c));
-    }
-    let au = state_zip_last(&t, Regions::Au, Format::Digits(4));
-    if full(&au) {
-        return finish(country("AU"), au).ok().map(|c| (country("AU"), c));
-    }
-    let n = t.len();
     if n >= 2 {
         let (zip, end) = zip_at_end(&t, n, Format::Gb);
         if matches!(zip, Zip::Valid(_)) && end > 0 {
@@ -596,10 +634,12 @@ pub(crate) fn us_partial(line: &str) -> Option<CityParts> {
 pub(crate) fn split_trailing_country(line: &str) -> Option<(CountryRef, &str)> {
     let t = Tokens::new(line)?;
     let n = t.len();
-    for k in (1..=n.saturating_sub(1).min(5)).rev() {
+    // No country's name has a digit: only the trailing tokens without one can name it.
+    let wordy = (0..n).rev().take_while(|&i| !has_digit(t.text(i))).count();
+    for k in (1..=n.saturating_sub(1).min(5).min(wordy)).rev() {
         let s = n - k;
         if let Some(c) = lookup_country(t.span(s, n)) {
-            let start = t.tok(s)?.start;
+            let start = t.tok(s)?.start();
             return Some((c, line.get(..start)?));
         }
     }

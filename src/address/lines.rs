@@ -2,12 +2,14 @@
 //! lines, street lines (a number, a street word, a PO box), company lines; then the country
 //! line, the city line, and the recipient, company and street lines above them.
 
+use std::sync::LazyLock;
+
 use super::city_line::{
     self, CityLine, Zip, infer, layout_for, parse_for, split_trailing_country, us_partial,
 };
 use super::country::{CountryRef, lookup_country};
 use super::region::Regions;
-use super::text::{Key, Tokens, clean_field, has_digit, same_key};
+use super::text::{self, Few, Key, Tokens, clean_field, has_digit, same_key};
 use super::{AddressErrorCode, CustomerContext};
 
 /// How much a line looks like a street line.
@@ -24,262 +26,340 @@ pub(crate) enum StreetKind {
 }
 
 /// Street words that follow the street's name (`Main St`, `Hauptstraße`).
-fn is_suffix_street_word(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"ST"
-            | b"STREET"
-            | b"STR"
-            | b"AVE"
-            | b"AVENUE"
-            | b"AV"
-            | b"RD"
-            | b"ROAD"
-            | b"BLVD"
-            | b"BOULEVARD"
-            | b"LN"
-            | b"LANE"
-            | b"DR"
-            | b"DRIVE"
-            | b"CT"
-            | b"COURT"
-            | b"PL"
-            | b"PLACE"
-            | b"WAY"
-            | b"HWY"
-            | b"HIGHWAY"
-            | b"PKWY"
-            | b"PARKWAY"
-            | b"CIR"
-            | b"CIRCLE"
-            | b"TER"
-            | b"TERRACE"
-            | b"TRL"
-            | b"TRAIL"
-            | b"SQ"
-            | b"SQUARE"
-            | b"CRES"
-            | b"CRESCENT"
-            | b"CLOSE"
-            | b"ROW"
-            | b"MEWS"
-            | b"GROVE"
-            | b"GDNS"
-            | b"GARDENS"
-            | b"PIKE"
-            | b"TPKE"
-            | b"TURNPIKE"
-            | b"ALY"
-            | b"ALLEY"
-            | b"EXPY"
-            | b"EXPRESSWAY"
-            | b"FWY"
-            | b"FREEWAY"
-            | b"LOOP"
-            | b"PLZ"
-            | b"PLAZA"
-            | b"CAUSEWAY"
-            | b"ESPLANADE"
-            | b"PROMENADE"
-            | b"QUAY"
-            | b"WHARF"
-            | b"PARADE"
-            | b"PDE"
-            | b"ROUTE"
-            | b"RTE"
-            | b"STRASSE"
-            | b"GASSE"
-            | b"WEG"
-            | b"PLATZ"
-            | b"ALLEE"
-            | b"STRAAT"
-            | b"LAAN"
-            | b"GRACHT"
-            | b"PLEIN"
-            | b"KADE"
-            | b"GATAN"
-            | b"GATA"
-            | b"GATE"
-            | b"VAGEN"
-            | b"VEJ"
-            | b"GADE"
-            | b"VEIEN"
-            | b"VEI"
-            | b"CHOME"
-            | b"HWY."
-            | b"WALK"
-            | b"CRT"
-            | b"AVDA"
-            | b"CTRA"
-    )
-}
+const SUFFIX_WORDS: &[&str] = &[
+    "ST",
+    "STREET",
+    "STR",
+    "AVE",
+    "AVENUE",
+    "AV",
+    "RD",
+    "ROAD",
+    "BLVD",
+    "BOULEVARD",
+    "LN",
+    "LANE",
+    "DR",
+    "DRIVE",
+    "CT",
+    "COURT",
+    "PL",
+    "PLACE",
+    "WAY",
+    "HWY",
+    "HIGHWAY",
+    "PKWY",
+    "PARKWAY",
+    "CIR",
+    "CIRCLE",
+    "TER",
+    "TERRACE",
+    "TRL",
+    "TRAIL",
+    "SQ",
+    "SQUARE",
+    "CRES",
+    "CRESCENT",
+    "CLOSE",
+    "ROW",
+    "MEWS",
+    "GROVE",
+    "GDNS",
+    "GARDENS",
+    "PIKE",
+    "TPKE",
+    "TURNPIKE",
+    "ALY",
+    "ALLEY",
+    "EXPY",
+    "EXPRESSWAY",
+    "FWY",
+    "FREEWAY",
+    "LOOP",
+    "PLZ",
+    "PLAZA",
+    "CAUSEWAY",
+    "ESPLANADE",
+    "PROMENADE",
+    "QUAY",
+    "WHARF",
+    "PARADE",
+    "PDE",
+    "ROUTE",
+    "RTE",
+    "STRASSE",
+    "GASSE",
+    "WEG",
+    "PLATZ",
+    "ALLEE",
+    "STRAAT",
+    "LAAN",
+    "GRACHT",
+    "PLEIN",
+    "KADE",
+    "GATAN",
+    "GATA",
+    "GATE",
+    "VAGEN",
+    "VEJ",
+    "GADE",
+    "VEIEN",
+    "VEI",
+    "CHOME",
+    "WALK",
+    "CRT",
+    "AVDA",
+    "CTRA",
+];
 
 /// Street words that lead the street's name (`Rue de Rivoli`, `Calle Mayor`).
-fn is_prefix_street_word(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"RUE"
-            | b"CHEMIN"
-            | b"QUAI"
-            | b"IMPASSE"
-            | b"CALLE"
-            | b"CARRERA"
-            | b"AVENIDA"
-            | b"PASEO"
-            | b"CAMINO"
-            | b"CARRETERA"
-            | b"RUA"
-            | b"TRAVESSA"
-            | b"ESTRADA"
-            | b"PRACA"
-            | b"VIA"
-            | b"VIALE"
-            | b"PIAZZA"
-            | b"CORSO"
-            | b"LARGO"
-            | b"STRADA"
-            | b"VICOLO"
-            | b"ULICA"
-            | b"UL"
-            | b"JALAN"
-            | b"AVENUE"
-            | b"BOULEVARD"
-            | b"ROUTE"
-            | b"PLACE"
-            | b"CALZADA"
-            | b"PRIVADA"
-            | b"ALAMEDA"
-    )
-}
+const PREFIX_WORDS: &[&str] = &[
+    "RUE",
+    "CHEMIN",
+    "QUAI",
+    "IMPASSE",
+    "CALLE",
+    "CARRERA",
+    "AVENIDA",
+    "PASEO",
+    "CAMINO",
+    "CARRETERA",
+    "RUA",
+    "TRAVESSA",
+    "ESTRADA",
+    "PRACA",
+    "VIA",
+    "VIALE",
+    "PIAZZA",
+    "CORSO",
+    "LARGO",
+    "STRADA",
+    "VICOLO",
+    "ULICA",
+    "UL",
+    "JALAN",
+    "AVENUE",
+    "BOULEVARD",
+    "ROUTE",
+    "PLACE",
+    "CALZADA",
+    "PRIVADA",
+    "ALAMEDA",
+];
 
 /// Secondary-unit words (`Apt`, `Suite`), street lines on their own when they carry a number.
-fn is_unit_word(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"APT"
-            | b"APARTMENT"
-            | b"SUITE"
-            | b"STE"
-            | b"UNIT"
-            | b"FLAT"
-            | b"FLOOR"
-            | b"FL"
-            | b"BLDG"
-            | b"BUILDING"
-            | b"ROOM"
-            | b"RM"
-            | b"LEVEL"
-            | b"LVL"
-            | b"PISO"
-            | b"DEPTO"
-            | b"ETAGE"
-            | b"STOCK"
-            | b"BATIMENT"
-            | b"BAT"
-            | b"ESCALIER"
-            | b"HINTERHAUS"
-            | b"VORDERHAUS"
-            | b"APPARTEMENT"
-            | b"APP"
-            | b"APTO"
-            | b"TOWER"
-            | b"BLOCK"
-            | b"BLK"
-            | b"LOT"
-    )
+const UNIT_WORDS: &[&str] = &[
+    "APT",
+    "APARTMENT",
+    "SUITE",
+    "STE",
+    "UNIT",
+    "FLAT",
+    "FLOOR",
+    "FL",
+    "BLDG",
+    "BUILDING",
+    "ROOM",
+    "RM",
+    "LEVEL",
+    "LVL",
+    "PISO",
+    "DEPTO",
+    "ETAGE",
+    "STOCK",
+    "BATIMENT",
+    "BAT",
+    "ESCALIER",
+    "HINTERHAUS",
+    "VORDERHAUS",
+    "APPARTEMENT",
+    "APP",
+    "APTO",
+    "TOWER",
+    "BLOCK",
+    "BLK",
+    "LOT",
+];
+
+const SUFFIX: u8 = 1;
+const PREFIX: u8 = 2;
+const UNIT: u8 = 4;
+const COMPANY: u8 = 8;
+const SHORT_COMPANY: u8 = 16;
+
+/// Short company suffixes, a company mark only as a line's last word (`Acme & Co`, `Volvo AB`).
+const SHORT_COMPANY_WORDS: &[&str] = &["CO", "SA", "AB", "AS", "OY", "SAS", "KK", "LP", "PC"];
+
+/// A word of up to eight bytes packed into a `u64` (words have no zero bytes, so the packing
+/// is one-to-one).
+fn pack(w: &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    let mut n = 0;
+    for &b in w {
+        if b == b'\'' {
+            continue;
+        }
+        n += 1;
+        if n > 8 {
+            return None;
+        }
+        v = (v << 8) | u64::from(b.to_ascii_uppercase());
+    }
+    (n > 0).then_some(v)
+}
+
+/// Slots in the word hash table (a power of two, about four times the number of words).
+const WORD_SLOTS: usize = 1024;
+
+/// Every listed word with its classes: words of up to eight bytes packed into an open-addressing
+/// hash table (one multiply and usually one probe per lookup), longer ones in a list.
+struct WordTable {
+    slots: Vec<(u64, u8)>,
+    long: Vec<(&'static [u8], u8)>,
+}
+
+fn word_slot(v: u64) -> usize {
+    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % WORD_SLOTS
+}
+
+static WORDS: LazyLock<WordTable> = LazyLock::new(|| {
+    let mut table = WordTable { slots: vec![(0, 0); WORD_SLOTS], long: Vec::new() };
+    for (list, flag) in [
+        (SUFFIX_WORDS, SUFFIX),
+        (PREFIX_WORDS, PREFIX),
+        (UNIT_WORDS, UNIT),
+        (COMPANY_WORDS, COMPANY),
+        (SHORT_COMPANY_WORDS, SHORT_COMPANY),
+    ] {
+        for w in list {
+            let bytes = w.as_bytes();
+            match pack(bytes) {
+                Some(v) => {
+                    let mut i = word_slot(v);
+                    loop {
+                        match table.slots.get_mut(i) {
+                            Some((k, f)) if *k == v || *k == 0 => {
+                                *k = v;
+                                *f |= flag;
+                                break;
+                            }
+                            Some(_) => i = (i + 1) % WORD_SLOTS,
+                            None => break,
+                        }
+                    }
+                }
+                None => match table.long.iter_mut().find(|(k, _)| *k == bytes) {
+                    Some((_, f)) => *f |= flag,
+                    None => table.long.push((bytes, flag)),
+                },
+            }
+        }
+    }
+    table
+});
+
+/// The classes of a folded word (street suffix, street prefix, unit, company).
+fn word_flags(w: &[u8]) -> u8 {
+    let table = &*WORDS;
+    let Some(v) = pack(w) else {
+        return table.long.iter().find(|(k, _)| k.eq_ignore_ascii_case(w)).map_or(0, |(_, f)| *f);
+    };
+    let mut i = word_slot(v);
+    for _ in 0..WORD_SLOTS {
+        match table.slots.get(i) {
+            Some((k, f)) if *k == v => return *f,
+            Some((0, _)) | None => return 0,
+            Some(_) => i = (i + 1) % WORD_SLOTS,
+        }
+    }
+    0
 }
 
 /// German, Dutch and Nordic street names are compounds ending in the street word.
 fn has_street_suffix(w: &[u8]) -> bool {
-    const SUFFIXES: &[&[u8]] = &[
-        b"STRASSE",
-        b"STR",
-        b"WEG",
-        b"GASSE",
-        b"PLATZ",
-        b"ALLEE",
-        b"DAMM",
-        b"UFER",
-        b"STRAAT",
-        b"LAAN",
-        b"GRACHT",
-        b"PLEIN",
-        b"GATAN",
-        b"VAGEN",
-        b"VEGEN",
-        b"VEJ",
-        b"GADE",
-        b"VEIEN",
-        b"STIEG",
-        b"CHAUSSEE",
-    ];
-    SUFFIXES.iter().any(|s| w.len() >= s.len() + 3 && w.ends_with(s))
+    // Dispatch on the last letter so that most words are rejected with one comparison.
+    if w.len() < 6 {
+        return false;
+    }
+    let suffixes: &[&[u8]] = match w.last().map(u8::to_ascii_uppercase) {
+        Some(b'E') => &[b"STRASSE", b"GASSE", b"ALLEE", b"CHAUSSEE", b"GADE"],
+        Some(b'R') => &[b"STR", b"UFER"],
+        Some(b'G') => &[b"WEG", b"STIEG"],
+        Some(b'Z') => &[b"PLATZ"],
+        Some(b'M') => &[b"DAMM"],
+        Some(b'T') => &[b"STRAAT"],
+        Some(b'N') => &[b"LAAN", b"PLEIN", b"GATAN", b"VAGEN", b"VEGEN", b"VEIEN"],
+        Some(b'J') => &[b"VEJ"],
+        Some(b'H') => &[b"GRACHT"],
+        _ => return false,
+    };
+    suffixes.iter().any(|s| {
+        w.len() >= s.len() + 3
+            && w.get(w.len() - s.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(s))
+    })
 }
 
 /// Words that mark a company.
-fn is_company_word(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"INC"
-            | b"LLC"
-            | b"LTD"
-            | b"LIMITED"
-            | b"CORP"
-            | b"CORPORATION"
-            | b"COMPANY"
-            | b"GMBH"
-            | b"AG"
-            | b"SARL"
-            | b"SRL"
-            | b"SPA"
-            | b"BV"
-            | b"NV"
-            | b"PLC"
-            | b"LLP"
-            | b"PTY"
-            | b"KG"
-            | b"PLLC"
-            | b"GROUP"
-            | b"HOLDINGS"
-            | b"ENTERPRISES"
-            | b"INDUSTRIES"
-            | b"SERVICES"
-            | b"SOLUTIONS"
-            | b"SYSTEMS"
-            | b"TECHNOLOGIES"
-            | b"TECHNOLOGY"
-            | b"INTERNATIONAL"
-            | b"ASSOCIATES"
-            | b"PARTNERS"
-            | b"STORE"
-            | b"SHOP"
-            | b"BAKERY"
-            | b"CAFE"
-            | b"RESTAURANT"
-            | b"HOTEL"
-            | b"UNIVERSITY"
-            | b"COLLEGE"
-            | b"SCHOOL"
-            | b"HOSPITAL"
-            | b"CLINIC"
-            | b"DEPARTMENT"
-            | b"DEPT"
-            | b"FOUNDATION"
-            | b"INSTITUTE"
-            | b"CHURCH"
-            | b"LABS"
-            | b"STUDIO"
-            | b"STUDIOS"
-            | b"MARKET"
-            | b"GOODS"
-            | b"SUPPLY"
-            | b"CONSULTING"
-            | b"AGENCY"
-            | b"BANK"
-            | b"WAREHOUSE"
-            | b"RECEIVING"
-    )
-}
+const COMPANY_WORDS: &[&str] = &[
+    "INC",
+    "LLC",
+    "LTD",
+    "LIMITED",
+    "CORP",
+    "CORPORATION",
+    "COMPANY",
+    "GMBH",
+    "AG",
+    "SARL",
+    "SRL",
+    "SPA",
+    "BV",
+    "NV",
+    "PLC",
+    "LLP",
+    "PTY",
+    "KG",
+    "PLLC",
+    "GROUP",
+    "HOLDINGS",
+    "ENTERPRISES",
+    "INDUSTRIES",
+    "SERVICES",
+    "SOLUTIONS",
+    "SYSTEMS",
+    "TECHNOLOGIES",
+    "TECHNOLOGY",
+    "INTERNATIONAL",
+    "ASSOCIATES",
+    "PARTNERS",
+    "STORE",
+    "SHOP",
+    "BAKERY",
+    "CAFE",
+    "RESTAURANT",
+    "HOTEL",
+    "UNIVERSITY",
+    "COLLEGE",
+    "SCHOOL",
+    "HOSPITAL",
+    "CLINIC",
+    "DEPARTMENT",
+    "DEPT",
+    "FOUNDATION",
+    "INSTITUTE",
+    "CHURCH",
+    "LABS",
+    "STUDIO",
+    "STUDIOS",
+    "MARKET",
+    "GOODS",
+    "SUPPLY",
+    "CONSULTING",
+    "AGENCY",
+    "BANK",
+    "WAREHOUSE",
+    "RECEIVING",
+];
 
 /// What one pass over a line's words found.
 #[derive(Debug, Default, Clone, Copy)]
@@ -291,72 +371,41 @@ struct Words {
     last_short_suffix: bool,
 }
 
-/// Calls `f(index, key)` for each word of a line (runs of letters, digits and apostrophes),
-/// the key folded to upper-case ASCII; stops when `f` returns false. ASCII words are folded on
-/// the stack without decoding; others go through [`Key`].
+/// Calls `f(index, word)` for each word of a line (runs of letters, digits and apostrophes),
+/// stopping when `f` returns false. ASCII words are passed as typed (the word tests ignore
+/// case); words with other letters are folded through [`Key`] first (`Straße` to `STRASSE`).
 fn for_each_word(line: &str, mut f: impl FnMut(usize, &[u8]) -> bool) {
-    let bytes = line.as_bytes();
-    let mut idx = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let start = i;
-        let mut ascii = true;
-        while let Some(&b) = bytes.get(i) {
-            if b.is_ascii_alphanumeric() || b == b'\'' {
-                i += 1;
-            } else if b >= 0x80 {
-                let c = line.get(i..).and_then(|r| r.chars().next()).unwrap_or(' ');
-                if !c.is_alphanumeric() {
-                    break;
-                }
-                ascii = false;
-                i += c.len_utf8();
-            } else {
-                break;
-            }
-        }
-        if i == start {
-            i += line.get(i..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
-            continue;
-        }
-        let word = line.get(start..i).unwrap_or("");
-        let go = if ascii && word.len() <= 24 {
-            let mut buf = [0u8; 24];
-            let mut n = 0;
-            for &b in word.as_bytes() {
-                if b != b'\''
-                    && let Some(slot) = buf.get_mut(n)
-                {
-                    *slot = b.to_ascii_uppercase();
-                    n += 1;
-                }
-            }
-            f(idx, buf.get(..n).unwrap_or(&[]))
+    let words = line.as_bytes().split(|&b| !(b.is_ascii_alphanumeric() || b == b'\'' || b >= 0x80));
+    for (idx, word) in words.filter(|w| !w.is_empty()).enumerate() {
+        let go = if word.is_ascii() {
+            f(idx, word)
         } else {
-            match Key::new(word) {
-                Some(k) => f(idx, k.as_bytes()),
-                None => true,
+            let text = std::str::from_utf8(word).unwrap_or("");
+            match Key::new(text) {
+                Some(k) if !k.as_bytes().is_empty() => f(idx, k.as_bytes()),
+                _ => true,
             }
         };
         if !go {
             return;
         }
-        idx += 1;
     }
 }
 
 fn scan_words(line: &str) -> Words {
     let mut w = Words::default();
     for_each_word(line, |i, word| {
-        w.street_word |= (i > 0 && is_suffix_street_word(word))
-            || is_prefix_street_word(word)
-            || has_street_suffix(word);
-        let unit = is_unit_word(word);
-        w.unit_word |= unit;
-        w.unit_first |= i == 0 && unit;
-        w.company_word |= is_company_word(word);
-        w.last_short_suffix =
-            matches!(word, b"CO" | b"SA" | b"AB" | b"AS" | b"OY" | b"SAS" | b"KK" | b"LP" | b"PC");
+        if word.first().is_some_and(u8::is_ascii_digit) {
+            w.last_short_suffix = false;
+            return true;
+        }
+        let flags = word_flags(word);
+        w.street_word |=
+            (i > 0 && flags & SUFFIX != 0) || flags & PREFIX != 0 || has_street_suffix(word);
+        w.unit_word |= flags & UNIT != 0;
+        w.unit_first |= i == 0 && flags & UNIT != 0;
+        w.company_word |= flags & COMPANY != 0;
+        w.last_short_suffix = flags & SHORT_COMPANY != 0;
         true
     });
     w
@@ -366,8 +415,8 @@ fn scan_words(line: &str) -> Words {
 pub(crate) fn has_street_word(line: &str) -> bool {
     let mut found = false;
     for_each_word(line, |i, w| {
-        found =
-            (i > 0 && is_suffix_street_word(w)) || is_prefix_street_word(w) || has_street_suffix(w);
+        let flags = word_flags(w);
+        found = (i > 0 && flags & SUFFIX != 0) || flags & PREFIX != 0 || has_street_suffix(w);
         !found
     });
     found
@@ -375,8 +424,23 @@ pub(crate) fn has_street_word(line: &str) -> bool {
 
 /// Whether the line is a PO box, a private or locked bag, or a rural or military route.
 pub(crate) fn is_po_box(line: &str) -> bool {
-    let first = line.trim_start().as_bytes().first().map(u8::to_ascii_uppercase);
-    if !matches!(first, Some(b'P' | b'G' | b'L' | b'A' | b'C' | b'R' | b'B' | b'H' | b'U')) {
+    // Every form starts with one of these letter pairs (`P.O.`, `PO`, `Box`, `GPO`, `Locked`...).
+    let mut letters =
+        line.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_uppercase());
+    let pair = (letters.next(), letters.next());
+    let plausible = matches!(
+        pair,
+        (Some(b'P'), Some(b'O' | b'R' | b'M' | b'S'))
+            | (Some(b'G'), Some(b'P' | b'E'))
+            | (Some(b'L'), Some(b'O'))
+            | (Some(b'A'), Some(b'P'))
+            | (Some(b'C'), Some(b'A' | b'M' | b'P'))
+            | (Some(b'R'), Some(b'U' | b'R'))
+            | (Some(b'B'), Some(b'O' | b'P'))
+            | (Some(b'H'), Some(b'C'))
+            | (Some(b'U'), Some(b'N'))
+    );
+    if !plausible {
         return false;
     }
     let key = Key::prefix(line, 16);
@@ -445,42 +509,43 @@ pub(crate) fn street_kind(line: &str) -> StreetKind {
 /// Whether a line has a token that is a number (`3`, `4B`, `#05-01`, `(CVN 68)`), as unit and
 /// building lines do, unlike names with a digit in a rank or title (`PO1 Mike Lee`).
 fn has_number_token(line: &str) -> bool {
-    line.split(|c: char| c.is_whitespace() || c == ',')
-        .map(|w| w.trim_start_matches(['#', '(', '-', 'N', 'n', 'º', '°']))
-        .any(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+    let mut at_start = true;
+    for &b in line.as_bytes() {
+        if b == b' ' || b == b'\t' || b == b',' {
+            at_start = true;
+        } else if at_start && (b == b'#' || b == b'(' || b == b'-' || b == b'N' || b == b'n') {
+            // `#12`, `(CVN 68)`, `No12`: still the token's start.
+        } else if at_start && b.is_ascii_digit() {
+            return true;
+        } else {
+            at_start = false;
+        }
+    }
+    false
 }
 
 /// Whether a line is only a phone number, with or without a label (`Tel: ...`).
 pub(crate) fn is_phone(line: &str) -> bool {
-    if line.bytes().filter(u8::is_ascii_digit).count() < 6 {
-        return false;
-    }
-    let t = line.trim();
+    let t = text::trim_fast(line);
     let (labelled, rest) = strip_phone_label(t);
     let mut digits = 0usize;
-    for c in rest.chars() {
-        if c.is_ascii_digit() {
+    let mut letters = false;
+    for b in rest.bytes() {
+        if b.is_ascii_digit() {
             digits += 1;
-        } else if !matches!(
-            c,
-            ' ' | '+'
-                | '-'
-                | '('
-                | ')'
-                | '.'
-                | '/'
-                | 'x'
-                | 'X'
-                | '–'
-                | ':'
-                | '#'
-                | 'e'
-                | 't'
-                | 'E'
-                | 'T'
-        ) {
-            return false;
+        } else if b.is_ascii_alphabetic() {
+            letters = true;
+        } else if !matches!(b, b' ' | b'+' | b'-' | b'(' | b')' | b'.' | b'/' | b':' | b'#' | b',')
+        {
+            // An en dash (E2 80 93) is the only non-ASCII character a phone number may hold.
+            if !matches!(b, 0xE2 | 0x80 | 0x93) {
+                return false;
+            }
         }
+    }
+    // Letters may only spell a note about the number (`ext. 12`, `(cell)`).
+    if letters && !only_phone_words(rest) {
+        return false;
     }
     if labelled {
         return digits >= 6;
@@ -489,8 +554,33 @@ pub(crate) fn is_phone(line: &str) -> bool {
     digits >= 10 || (plus && digits >= 8)
 }
 
+/// Whether every word of `s` is a phone note (`x`, `ext`, `cell`, `mobile`, `home`, `work`...).
+fn only_phone_words(s: &str) -> bool {
+    const NOTES: &[&str] = &[
+        "x",
+        "ext",
+        "extension",
+        "cell",
+        "mobile",
+        "mob",
+        "home",
+        "work",
+        "office",
+        "fax",
+        "tel",
+        "phone",
+        "main",
+        "direct",
+        "day",
+        "evening",
+    ];
+    s.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .all(|w| NOTES.iter().any(|p| p.eq_ignore_ascii_case(w)))
+}
+
 fn strip_phone_label(t: &str) -> (bool, &str) {
-    if !t.starts_with(|c: char| c.is_ascii_alphabetic()) {
+    if !t.starts_with(['T', 't', 'P', 'p', 'M', 'm', 'C', 'c', 'F', 'f', 'H', 'h']) {
         return (false, t);
     }
     let end = t.find(|c: char| !(c.is_alphabetic() || c == '.' || c == '#')).unwrap_or(t.len());
@@ -558,7 +648,7 @@ pub(crate) fn is_email(line: &str) -> bool {
 
 /// The recipient named by an `Attn:` line (`Attn: Jane Doe` gives `Jane Doe`).
 pub(crate) fn attn_name(line: &str) -> Option<&str> {
-    let t = line.trim();
+    let t = text::trim_fast(line);
     if !t.starts_with(['a', 'A', 'z', 'Z', 'à', 'À', 'c', 'C']) {
         return None;
     }
@@ -639,7 +729,7 @@ pub(crate) fn read_upper(
     // At most five lines reach here; the stack lists keep the hot path free of allocations.
     let mut tags: Few<Tag<'_>> = Few::new(Tag::Plain(StreetKind::NotStreet));
     for line in lines {
-        tags.push(tag_line(line, ctx));
+        let _ = tags.push(tag_line(line, ctx));
     }
     let first_street = find_first_street(tags.as_slice(), lines, structured)?;
     let mut up = Upper::default();
@@ -651,18 +741,25 @@ pub(crate) fn read_upper(
     for (i, (tag, line)) in tags.as_slice().iter().zip(lines).enumerate() {
         match *tag {
             Tag::Attn(n) if attn.is_none() => attn = Some((n, line)),
-            Tag::Attn(_) | Tag::CareOf => care_of.push(line),
+            Tag::Attn(_) | Tag::CareOf => {
+                care_of.push(line);
+            }
             Tag::Display if up.name.is_none() => up.name = Some(clean_field(line, false)),
             Tag::Company if up.company.is_none() => up.company = Some(clean_field(line, false)),
             Tag::Display | Tag::Company => {
                 warnings.push(format!("duplicate line ignored: {}", line.trim()))
             }
-            Tag::Plain(_) if i < first_street => others.push(line),
-            Tag::Plain(_) => streets.push(line),
+            Tag::Plain(_) if i < first_street => {
+                others.push(line);
+            }
+            Tag::Plain(_) => {
+                streets.push(line);
+            }
         }
     }
+    // `Attn:` names the recipient unless two other lines already name a recipient and a company.
     if let Some((name, line)) = attn {
-        if up.name.is_none() {
+        if up.name.is_none() && others.as_slice().len() < 2 {
             up.name = Some(clean_field(name, false));
         } else {
             attn_to_company = Some(line);
@@ -701,29 +798,6 @@ pub(crate) fn read_upper(
         return Err(AddressErrorCode::MissingStreetLine);
     }
     Ok(up)
-}
-
-/// A short list on the stack (address blocks have at most five lines).
-struct Few<T: Copy> {
-    items: [T; 8],
-    len: usize,
-}
-
-impl<T: Copy> Few<T> {
-    fn new(fill: T) -> Self {
-        Few { items: [fill; 8], len: 0 }
-    }
-
-    fn push(&mut self, item: T) {
-        if let Some(slot) = self.items.get_mut(self.len) {
-            *slot = item;
-            self.len += 1;
-        }
-    }
-
-    fn as_slice(&self) -> &[T] {
-        self.items.get(..self.len).unwrap_or(&[])
-    }
 }
 
 fn push_company(company: &mut Option<String>, line: &str) {
@@ -830,8 +904,16 @@ fn locate_known(
     n: usize,
     c: CountryRef,
 ) -> Result<Located, AddressErrorCode> {
+    if let Some(located) = irish_county_line(last, above, n, c) {
+        return Ok(located);
+    }
     let err = match parse_for(last, c) {
-        Ok(city) => return Ok(Located { country: c, city, start: n - 1 }),
+        Ok(city) => {
+            if let Some(located) = japanese_ward_above(&city, above, n, c) {
+                return Ok(located);
+            }
+            return Ok(Located { country: c, city, start: n - 1 });
+        }
         Err(e) => e,
     };
     if let Some(above) = above
@@ -859,6 +941,57 @@ fn locate_known(
         }
     }
     Err(err)
+}
+
+/// Japan: a ward or city on its own line (`Minato-ku`) above `Tokyo 106-0032` is the city, and
+/// the prefecture becomes the state.
+fn japanese_ward_above(
+    city: &CityLine,
+    above: Option<&str>,
+    n: usize,
+    c: CountryRef,
+) -> Option<Located> {
+    if c.alpha2 != "JP"
+        || city.state.is_some()
+        || n < 2
+        || !super::region::is_jp_prefecture(&city.city)
+    {
+        return None;
+    }
+    let ward = above?.trim();
+    let lower = ward.to_ascii_lowercase();
+    let is_ward = ["-ku", "-shi", "-gun", "-cho", "-machi", " ward", " city"]
+        .iter()
+        .any(|s| lower.ends_with(s));
+    if !is_ward || has_digit(ward) {
+        return None;
+    }
+    let line = CityLine {
+        city: clean_field(ward, true),
+        state: Some(city.city.clone()),
+        zip: city.zip.clone(),
+        note: city.note,
+    };
+    Some(Located { country: c, city: line, start: n - 2 })
+}
+
+/// Ireland: a county line (`Co. Dublin`, `County Cork`) under the town line is the state; the
+/// town line above it (`Dublin 2`, `Cork T12 W8DR`) is the city line.
+fn irish_county_line(last: &str, above: Option<&str>, n: usize, c: CountryRef) -> Option<Located> {
+    if c.alpha2 != "IE" || n < 2 {
+        return None;
+    }
+    let lower = last.trim_start().to_ascii_lowercase();
+    if !(lower.starts_with("co. ") || lower.starts_with("co ") || lower.starts_with("county ")) {
+        return None;
+    }
+    let above = above?;
+    if is_streety(above) {
+        return None;
+    }
+    let mut city = parse_for(above, c).ok()?;
+    city.state = Some(clean_field(last, false));
+    Some(Located { country: c, city, start: n - 2 })
 }
 
 /// Two-letter codes that may trail a city line as its country.
@@ -941,6 +1074,12 @@ fn locate_unknown(last: &str, above: Option<&str>, n: usize) -> Result<Located, 
         return Err(AddressErrorCode::UnknownCountry);
     }
     if looks_like_city_line(last) {
+        return Err(AddressErrorCode::MissingCountry);
+    }
+    // A postcode alone under a town (`Durban` / `4051`) is a city line of an unnamed country.
+    let bare_postcode =
+        Tokens::new(last).is_some_and(|t| t.len() <= 2) && has_digit(last) && !is_streety(last);
+    if bare_postcode && above.is_some_and(|a| !has_digit(a) && !is_streety(a)) {
         return Err(AddressErrorCode::MissingCountry);
     }
     Err(AddressErrorCode::MissingCityLine)

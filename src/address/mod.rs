@@ -27,8 +27,9 @@
 //! - **`Attn:` lines** (`Attn:`, `Attention:`, `ATTN`, `z. Hd.`): the text after the prefix is
 //!   the recipient `name`, and the line that would otherwise be the name becomes the company
 //!   (`Acme Corp` / `Attn: Jane Doe` gives name `Jane Doe`, company `Acme Corp`). When the name
-//!   is already taken (by the customer's display name), the `Attn:` line goes to the company as
-//!   typed.
+//!   is already taken (by the customer's display name, or because two other lines above the
+//!   street already read as recipient and company), the `Attn:` line is appended to the company
+//!   as typed.
 //! - **`c/o` lines** go to the company, as typed (`c/o Jane Doe`), after any company line.
 //! - **Structured** (any of `City`, `CountrySubDivisionCode`, `PostalCode`): the fields are used;
 //!   `Line1` is the street (lines above the first numbered street that match the customer, or
@@ -36,6 +37,14 @@
 //!   display name and the company from its company name; no `Country` means the U.S. (or Canada
 //!   and Australia when the province and postcode can only be theirs). **Mixed** input (some
 //!   fields, the rest in the lines) takes the missing parts from the last line.
+//! - **Per-country notes**: Japan `Chiyoda-ku, Tokyo 100-0001` (or a ward line above
+//!   `Tokyo 100-0001`) gives city `Chiyoda-ku`, state `Tokyo`; a lone `Tokyo 100-0001` gives
+//!   city `Tokyo` and no state. Italy's province code (`Roma RM`, `Milano (MI)`), Brazil's UF
+//!   (`São Paulo - SP`) and the part after the comma in Mexico and Spain (`Ciudad de México,
+//!   CDMX`) are the state, as typed. Ireland's county line (`Co. Cork`) is the state; Dublin's
+//!   districts stay in the city (`Dublin 2`). A UK county after the town (`Guildford, Surrey`)
+//!   is dropped with a warning. Countries without a layout of their own take the postcode first
+//!   or last, and a part after a comma as the state.
 //! - **Normalised output**: trimmed, white space folded; U.S., Canadian and Australian states as
 //!   official codes; U.S. territories and military addresses are country `US` with their state
 //!   code; postcodes in their national form (ZIP+4 with `-`, `A1A 1A1`, `SW1A 1AA`, `1012 AB`,
@@ -216,9 +225,9 @@ pub fn parse_address(
     address: &PhysicalAddress,
     customer: &CustomerContext,
 ) -> Result<ParsedAddress, AddressError> {
-    let mut lines: Vec<&str> = Vec::with_capacity(5);
+    let mut lines = LineList::default();
     for line in address.lines().into_iter().flatten() {
-        push_lines(&mut lines, line);
+        lines.push_text(line);
     }
     let fields = Fields {
         city: non_blank(address.city.as_deref()),
@@ -235,56 +244,121 @@ pub fn parse_lines<S: AsRef<str>>(
     lines: &[S],
     customer: &CustomerContext,
 ) -> Result<ParsedAddress, AddressError> {
-    let mut kept: Vec<&str> = Vec::with_capacity(lines.len().min(8));
+    let mut kept = LineList::default();
     for line in lines {
-        push_lines(&mut kept, line.as_ref());
+        kept.push_text(line.as_ref());
     }
     parse_block(&kept, Fields::default(), customer)
 }
 
-/// Adds the non-blank lines of `text` (a QBO line may hold line breaks).
-fn push_lines<'a>(out: &mut Vec<&'a str>, text: &'a str) {
-    if !text.bytes().any(|b| b == b'\n' || b == b'\r') {
-        if !text::is_blank(text) {
-            out.push(text);
-        }
-        return;
+/// The non-blank input lines: the first few on the stack, any more in a vector (only blocks
+/// that are about to fail with `too_many_lines` have more).
+struct LineList<'a> {
+    few: text::Few<&'a str>,
+    more: Vec<&'a str>,
+}
+
+impl Default for LineList<'_> {
+    fn default() -> Self {
+        LineList { few: text::Few::new(""), more: Vec::new() }
     }
-    out.extend(text.split(['\n', '\r']).filter(|l| !text::is_blank(l)));
+}
+
+impl<'a> LineList<'a> {
+    /// Adds the non-blank lines of `text` (a QBO line may hold line breaks), in one pass.
+    fn push_text(&mut self, text: &'a str) {
+        // The usual line has no line break; the check is branch-free so the compiler can scan
+        // several bytes at a time.
+        let breaks = text.bytes().fold(false, |acc, b| acc | (b == b'\n') | (b == b'\r'));
+        if !breaks {
+            let first_alnum = text.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric);
+            if (first_alnum || !text::is_blank(text)) && !self.few.push(text) {
+                self.more.push(text);
+            }
+            return;
+        }
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        let mut content = false;
+        let mut other = false;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                self.push_segment(text, start, i, content, other);
+                start = i + 1;
+                content = false;
+                other = false;
+            } else {
+                content |= b.is_ascii_alphanumeric();
+                other |= b >= 0x80;
+            }
+        }
+        self.push_segment(text, start, bytes.len(), content, other);
+    }
+
+    /// Keeps `text[start..end]` when it has a letter or digit (checking non-ASCII ones only when
+    /// there is no ASCII one).
+    fn push_segment(
+        &mut self,
+        text: &'a str,
+        start: usize,
+        end: usize,
+        ascii_alnum: bool,
+        non_ascii: bool,
+    ) {
+        let Some(line) = text.get(start..end) else { return };
+        if (ascii_alnum || (non_ascii && !text::is_blank(line))) && !self.few.push(line) {
+            self.more.push(line);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.few.as_slice().len() + self.more.len()
+    }
+
+    fn raw_lines(&self) -> Vec<String> {
+        self.few.as_slice().iter().chain(&self.more).map(|s| s.to_string()).collect()
+    }
 }
 
 fn parse_block(
-    raw: &[&str],
+    list: &LineList<'_>,
     fields: Fields<'_>,
     customer: &CustomerContext,
 ) -> Result<ParsedAddress, AddressError> {
-    let raw_lines = || raw.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    if raw.is_empty() && !fields.is_structured() && fields.country.is_none() {
+    let raw = list.few.as_slice();
+    let raw_lines = || list.raw_lines();
+    if list.len() == 0 && !fields.is_structured() && fields.country.is_none() {
         return Err(AddressError::new(AddressErrorCode::EmptyInput, raw_lines()));
     }
     let too_long = |s: &str| s.len() > MAX_LINE_CHARS && s.trim().chars().count() > MAX_LINE_CHARS;
     let field_values = [fields.city, fields.state, fields.zip, fields.country];
-    if raw.iter().any(|l| too_long(l)) || field_values.iter().flatten().any(|f| too_long(f)) {
+    if raw.iter().chain(&list.more).any(|l| too_long(l))
+        || field_values.iter().flatten().any(|f| too_long(f))
+    {
         return Err(AddressError::new(AddressErrorCode::LineTooLong, raw_lines()));
     }
-    if raw.len() > MAX_LINES {
+    if list.len() > MAX_LINES {
         return Err(AddressError::new(AddressErrorCode::TooManyLines, raw_lines()));
     }
     let mut warnings = Vec::new();
-    let mut kept: Vec<&str> = Vec::with_capacity(raw.len());
+    let mut kept = text::Few::new("");
     for &line in raw {
-        if lines::is_phone(line) {
+        // One pass finds what the phone and e-mail tests need; most lines need neither.
+        let digits = line.bytes().filter(u8::is_ascii_digit).count();
+        let at = line.as_bytes().contains(&b'@');
+        if digits >= 6 && lines::is_phone(line) {
             warnings.push(format!("phone number line ignored: {}", line.trim()));
-        } else if lines::is_email(line) {
+        } else if at && lines::is_email(line) {
             warnings.push(format!("e-mail line ignored: {}", line.trim()));
         } else {
             kept.push(line);
         }
     }
+    let kept = kept.as_slice();
     let result = if fields.is_structured() {
-        structured::parse(&kept, fields, customer, &mut warnings)
+        structured::parse(kept, fields, customer, &mut warnings)
     } else {
-        parse_free_form(&kept, fields.country, customer, &mut warnings)
+        parse_free_form(kept, fields.country, customer, &mut warnings)
     };
     match result {
         Ok(mut parsed) => {

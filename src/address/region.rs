@@ -267,6 +267,25 @@ static CA_TABLE: LazyLock<Table> = LazyLock::new(|| build(CA, CA_ALIASES));
 static AU_TABLE: LazyLock<Table> =
     LazyLock::new(|| build(AU, &[("Vic", "VIC"), ("Qld", "QLD"), ("Tas", "TAS")]));
 
+/// Two-letter keys of a table, packed into a `u16` and sorted.
+type Codes = Vec<(u16, &'static str)>;
+
+fn two_letter(table: &Table) -> Codes {
+    let mut codes: Codes = table
+        .iter()
+        .filter_map(|(k, c)| match *k.as_bytes() {
+            [a, b] => Some((u16::from_be_bytes([a, b]), *c)),
+            _ => None,
+        })
+        .collect();
+    codes.sort_unstable();
+    codes
+}
+
+static US_CODES: LazyLock<Codes> = LazyLock::new(|| two_letter(&US_TABLE));
+static CA_CODES: LazyLock<Codes> = LazyLock::new(|| two_letter(&CA_TABLE));
+static AU_CODES: LazyLock<Codes> = LazyLock::new(|| two_letter(&AU_TABLE));
+
 fn find(table: &Table, key: &[u8]) -> Option<&'static str> {
     let i = table.binary_search_by(|(k, _)| k.as_bytes().cmp(key)).ok()?;
     table.get(i).map(|(_, c)| *c)
@@ -283,6 +302,20 @@ impl Regions {
     pub(crate) fn lookup_key(self, key: &[u8]) -> Option<&'static str> {
         if key.is_empty() {
             return None;
+        }
+        if let [a, b] = *key {
+            // Two-letter keys are codes (or `Ca`, `Md`): a search over packed codes.
+            let codes = match self {
+                Regions::Us => &*US_CODES,
+                Regions::Ca => &*CA_CODES,
+                Regions::Au => &*AU_CODES,
+            };
+            let packed = u16::from_be_bytes([a, b]);
+            return codes
+                .binary_search_by_key(&packed, |(p, _)| *p)
+                .ok()
+                .and_then(|i| codes.get(i))
+                .map(|(_, c)| *c);
         }
         let table = match self {
             Regions::Us => &*US_TABLE,

@@ -46,29 +46,31 @@ impl Key {
         Some(key)
     }
 
-    /// The key of as much of `text` as fits (for prefix tests on long lines).
+    /// The key of as much of `text` as fits in `cap` bytes (for prefix tests on long lines).
     pub(crate) fn prefix(text: &str, cap: usize) -> Key {
         let cap = cap.min(KEY_CAP);
         let mut key = Key { buf: [0; KEY_CAP], len: 0 };
-        for c in text.chars() {
-            let mut tmp = [0u8; 4];
-            let part: &str = if c.is_ascii() {
-                if !c.is_ascii_alphanumeric() {
-                    continue;
-                }
-                let u = c.to_ascii_uppercase();
-                u.encode_utf8(&mut tmp)
-            } else if let Some(folded) = fold_latin(c) {
-                folded
-            } else {
-                continue;
-            };
-            if key.len + part.len() > cap {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            if key.len >= cap {
                 break;
             }
-            for b in part.bytes() {
-                if key.push_byte(b).is_none() {
-                    return key;
+            if b.is_ascii() {
+                if b.is_ascii_alphanumeric() {
+                    let _ = key.push_byte(b.to_ascii_uppercase());
+                }
+                i += 1;
+                continue;
+            }
+            let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else { break };
+            i += c.len_utf8();
+            if let Some(folded) = fold_latin(c) {
+                if key.len + folded.len() > cap {
+                    break;
+                }
+                for b in folded.bytes() {
+                    let _ = key.push_byte(b);
                 }
             }
         }
@@ -130,10 +132,19 @@ fn fold_latin(c: char) -> Option<&'static str> {
     })
 }
 
+/// `s.trim()`, without decoding when the ends are plain ASCII (the usual case).
+pub(crate) fn trim_fast(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&a), Some(&b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        (None, _) | (_, None) => s,
+        _ => s.trim(),
+    }
+}
+
 /// Trims `s`, folds inner runs of white space to one space, and drops trailing `,` and `;`
 /// (and a trailing `.` when `drop_dot`), with any white space around them.
 pub(crate) fn clean_field(s: &str, drop_dot: bool) -> String {
-    let trimmed = trim_trailing_punct(s.trim(), drop_dot);
+    let trimmed = trim_trailing_punct(trim_fast(s), drop_dot);
     if is_folded(trimmed) {
         return trimmed.to_string();
     }
@@ -156,17 +167,14 @@ pub(crate) fn clean_field(s: &str, drop_dot: bool) -> String {
 /// Like [`clean_field`], but also drops leading separators (`,` `;` `-` `/`) and trailing `-`
 /// and `/`, which are left over when a city is cut out of a city line.
 pub(crate) fn clean_cut(s: &str, drop_dot: bool) -> String {
-    let mut t = s.trim();
-    loop {
-        let next = t
-            .trim_start_matches([',', ';', '-', '/', '–', ':'])
-            .trim_end_matches([',', ';', '-', '/', '–', ':'])
-            .trim();
-        if next.len() == t.len() {
-            break;
-        }
-        t = next;
+    let b = s.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b',')
+    {
+        return clean_field(s, drop_dot);
     }
+    let is_sep = |c: char| matches!(c, ',' | ';' | '-' | '/' | '–' | ':') || c.is_whitespace();
+    let t = s.trim_start_matches(is_sep).trim_end_matches(is_sep);
     clean_field(t, drop_dot)
 }
 
@@ -183,28 +191,43 @@ fn is_folded(s: &str) -> bool {
     true
 }
 
-fn trim_trailing_punct(mut s: &str, drop_dot: bool) -> &str {
-    loop {
-        let next = if drop_dot {
-            s.trim_end_matches([',', ';', '.'])
+fn trim_trailing_punct(s: &str, drop_dot: bool) -> &str {
+    let bytes = s.as_bytes();
+    let mut end = bytes.len();
+    while let Some(&b) = end.checked_sub(1).and_then(|i| bytes.get(i)) {
+        let punct = b == b',' || b == b';' || (drop_dot && b == b'.');
+        if punct || b == b' ' || b == b'\t' {
+            end -= 1;
         } else {
-            s.trim_end_matches([',', ';'])
+            break;
         }
-        .trim_end();
-        if next.len() == s.len() {
-            return s;
-        }
-        s = next;
     }
+    // Only ASCII bytes were dropped, so `end` is a character boundary.
+    s.get(..end).unwrap_or(s).trim_end()
 }
 
 /// Whether `s` has no letter or digit (blank, or only punctuation).
 pub(crate) fn is_blank(s: &str) -> bool {
-    !s.chars().any(char::is_alphanumeric)
+    if s.bytes().any(|b| b.is_ascii_alphanumeric()) {
+        return false;
+    }
+    s.is_ascii() || !s.chars().any(char::is_alphanumeric)
 }
 
 /// Whether two texts are the same once case, accents, punctuation and spaces are folded.
 pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        let mut x = a.bytes().filter(u8::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase());
+        let mut y = b.bytes().filter(u8::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase());
+        let mut any = false;
+        loop {
+            match (x.next(), y.next()) {
+                (None, None) => return any,
+                (Some(p), Some(q)) if p == q => any = true,
+                _ => return false,
+            }
+        }
+    }
     match (Key::new(a), Key::new(b)) {
         (Some(x), Some(y)) => !x.as_bytes().is_empty() && x.as_bytes() == y.as_bytes(),
         _ => fold_slow(a) == fold_slow(b) && !fold_slow(a).is_empty(),
@@ -221,9 +244,21 @@ pub(crate) const MAX_TOKENS: usize = 24;
 /// One token of a line: a byte range, and whether a `,` or `;` separates it from the previous.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Tok {
-    pub(crate) start: usize,
-    pub(crate) end: usize,
-    pub(crate) comma_before: bool,
+    start: u16,
+    end: u16,
+    comma_before: bool,
+}
+
+impl Tok {
+    /// Byte offset where the token starts.
+    pub(crate) fn start(self) -> usize {
+        usize::from(self.start)
+    }
+
+    /// Byte offset where the token ends.
+    pub(crate) fn end(self) -> usize {
+        usize::from(self.end)
+    }
 }
 
 /// The tokens of a line, split on white space and commas, with their byte offsets.
@@ -235,27 +270,36 @@ pub(crate) struct Tokens<'a> {
 }
 
 impl<'a> Tokens<'a> {
-    /// Tokenizes `line`; `None` when it has more than [`MAX_TOKENS`] tokens.
+    /// Tokenizes `line`; `None` when it has more than [`MAX_TOKENS`] tokens or is too long.
     pub(crate) fn new(line: &'a str) -> Option<Tokens<'a>> {
+        if line.len() > usize::from(u16::MAX) {
+            return None;
+        }
         let mut t = Tokens { line, toks: [Tok::default(); MAX_TOKENS], len: 0 };
+        let bytes = line.as_bytes();
         let mut start: Option<usize> = None;
         let mut comma = false;
-        for (i, c) in line.char_indices() {
-            let sep = c.is_whitespace() || c == ',' || c == ';';
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            let (sep, is_comma, width) = if b.is_ascii() {
+                (b.is_ascii_whitespace() || b == b',' || b == b';', b == b',' || b == b';', 1)
+            } else {
+                let c = line.get(i..).and_then(|r| r.chars().next()).unwrap_or(' ');
+                (c.is_whitespace(), false, c.len_utf8())
+            };
             if sep {
                 if let Some(s) = start.take() {
-                    t.push(Tok { start: s, end: i, comma_before: comma })?;
+                    t.push(Tok { start: s as u16, end: i as u16, comma_before: comma })?;
                     comma = false;
                 }
-                if c == ',' || c == ';' {
-                    comma = true;
-                }
+                comma |= is_comma;
             } else if start.is_none() {
                 start = Some(i);
             }
+            i += width;
         }
         if let Some(s) = start {
-            t.push(Tok { start: s, end: line.len(), comma_before: comma })?;
+            t.push(Tok { start: s as u16, end: line.len() as u16, comma_before: comma })?;
         }
         Some(t)
     }
@@ -279,7 +323,7 @@ impl<'a> Tokens<'a> {
 
     /// The text of token `i` ("" when out of range).
     pub(crate) fn text(&self, i: usize) -> &'a str {
-        self.tok(i).and_then(|t| self.line.get(t.start..t.end)).unwrap_or("")
+        self.tok(i).and_then(|t| self.line.get(t.start()..t.end())).unwrap_or("")
     }
 
     /// The line's text from token `i` to token `j` (exclusive), as typed ("" when empty).
@@ -288,7 +332,7 @@ impl<'a> Tokens<'a> {
             return "";
         }
         match (self.tok(i), self.tok(j.saturating_sub(1))) {
-            (Some(a), Some(b)) => self.line.get(a.start..b.end).unwrap_or(""),
+            (Some(a), Some(b)) => self.line.get(a.start()..b.end()).unwrap_or(""),
             _ => "",
         }
     }
@@ -324,6 +368,36 @@ impl<'a> Tokens<'a> {
         {
             slot.comma_before = true;
         }
+    }
+}
+
+/// A short list on the stack (address blocks have at most five lines).
+pub(crate) struct Few<T: Copy> {
+    items: [T; 8],
+    len: usize,
+}
+
+impl<T: Copy> Few<T> {
+    /// An empty list (`fill` only initialises the unused slots).
+    pub(crate) fn new(fill: T) -> Self {
+        Few { items: [fill; 8], len: 0 }
+    }
+
+    /// Adds an item; returns false (and drops it) when the list is full.
+    pub(crate) fn push(&mut self, item: T) -> bool {
+        match self.items.get_mut(self.len) {
+            Some(slot) => {
+                *slot = item;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The items pushed so far.
+    pub(crate) fn as_slice(&self) -> &[T] {
+        self.items.get(..self.len).unwrap_or(&[])
     }
 }
 
