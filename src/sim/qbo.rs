@@ -216,6 +216,18 @@ impl fmt::Debug for QboSim {
 /// An answer: a response, or no response at all.
 type Answer = Result<HttpResponse, TransportError>;
 
+/// One admitted request of a company; dropping it frees the company's in-flight slot.
+struct InFlightSlot<'a> {
+    sim: &'a QboSim,
+    realm: &'a str,
+}
+
+impl Drop for InFlightSlot<'_> {
+    fn drop(&mut self) {
+        self.sim.release(self.realm);
+    }
+}
+
 impl QboSim {
     /// A simulator with default settings, on `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
@@ -657,9 +669,10 @@ impl QboSim {
         if !self.admit(&realm) {
             return Ok(self.throttle(tid));
         }
-        let answer = self.admitted(request, &realm, &rest, tid, fault, extra).await;
-        self.release(&realm);
-        answer
+        // Released on drop too: a caller that gives up on the request (a crashed process, a
+        // timeout around the call) must not leave the company's in-flight count raised forever.
+        let _slot = InFlightSlot { sim: self, realm: &realm };
+        self.admitted(request, &realm, &rest, tid, fault, extra).await
     }
 
     async fn admitted(
