@@ -389,14 +389,17 @@ impl QboApi for QboClient {
         entity: EntityKind,
         doc_number: &str,
     ) -> Result<Vec<SalesTransaction>> {
-        let mut found = Vec::new();
+        let mut found: Vec<SalesTransaction> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut start = 1u32;
         loop {
             let statement = query::doc_number_statement(entity, doc_number, start, MAX_PAGE_SIZE);
             let page = self.page(entity, &statement).await?;
             let n = u32::try_from(page.transactions.len()).unwrap_or(u32::MAX);
-            found.extend(page.transactions);
-            if n < MAX_PAGE_SIZE {
+            let before = found.len();
+            found.extend(page.transactions.into_iter().filter(|t| seen.insert(t.id.clone())));
+            // A full page with nothing new is a server repeating itself: stop rather than loop.
+            if n < MAX_PAGE_SIZE || found.len() == before {
                 return Ok(found);
             }
             start = start.saturating_add(n);
@@ -404,14 +407,17 @@ impl QboApi for QboClient {
     }
 
     async fn find_classes(&self, name: &str) -> Result<Vec<QboClass>> {
-        let mut found = Vec::new();
+        let mut found: Vec<QboClass> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut start = 1u32;
         loop {
             let envelope = self.query(&query::class_statement(name, start, MAX_PAGE_SIZE)).await?;
             let rows = envelope.query_response.class.unwrap_or_default();
             let n = u32::try_from(rows.len()).unwrap_or(u32::MAX);
-            found.extend(rows);
-            if n < MAX_PAGE_SIZE {
+            let before = found.len();
+            found.extend(rows.into_iter().filter(|c| seen.insert(c.id.clone())));
+            // A full page with nothing new is a server repeating itself: stop rather than loop.
+            if n < MAX_PAGE_SIZE || found.len() == before {
                 return Ok(found);
             }
             start = start.saturating_add(n);
@@ -452,3 +458,4 @@ impl QboApi for QboClient {
         Ok(feed)
     }
 }
+
