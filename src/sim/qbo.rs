@@ -384,12 +384,7 @@ impl QboSim {
     /// the private note.
     pub fn void(&self, realm: &str, kind: EntityKind, id: &str) -> Option<SalesTransaction> {
         self.edit(realm, kind, id, |doc| {
-            for line in &mut doc.line {
-                line.amount = Some(Decimal::ZERO);
-                if let LineDetail::SalesItem(d) = &mut line.detail {
-                    d.qty = Some(Decimal::ZERO);
-                }
-            }
+            zero_lines(&mut doc.line);
             doc.total_amt = Some(Decimal::ZERO);
             doc.balance = Some(Decimal::ZERO);
             if let Some(tax) = &mut doc.txn_tax_detail {
@@ -1154,6 +1149,19 @@ impl HttpTransport for QboSim {
             ));
         }
         self.api(request, realm, rest.to_string(), tid).await
+    }
+}
+
+/// Zeroes every amount and quantity of `lines`, the components of bundles included, as QBO does
+/// when it voids a transaction.
+pub(crate) fn zero_lines(lines: &mut [crate::model::qbo::Line]) {
+    for line in lines {
+        line.amount = Some(Decimal::ZERO);
+        match &mut line.detail {
+            LineDetail::SalesItem(d) => d.qty = Some(Decimal::ZERO),
+            LineDetail::Group(g) => zero_lines(&mut g.line),
+            _ => {}
+        }
     }
 }
 
