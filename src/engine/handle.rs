@@ -138,8 +138,12 @@ fn is_fatal(err: &Error) -> bool {
     matches!(err.kind(), ErrorKind::Authentication | ErrorKind::Config)
 }
 
-fn is_voided(decision: &Decision) -> bool {
+/// True when the transaction is voided: said by the decision, or by the document itself when
+/// the decision stopped earlier (a voided sale whose class was also changed or removed is
+/// skipped for its class, yet it is still voided).
+fn is_voided(decision: &Decision, txn: &Transaction) -> bool {
     matches!(decision, Decision::Skip { reason: SkipReason::Voided, .. })
+        || crate::mapping::is_voided(&txn.doc)
 }
 
 /// Why an order that exists in Ordoro is left alone, if it is.
@@ -238,10 +242,11 @@ impl SyncEngine {
             }
         }
         let decision = decide(&txn, &self.config.mapping);
+        let voided = is_voided(&decision, &txn);
         let outcome = match entry {
             None => self.handle_new(ctx, &facts, key, had_pending, decision).await?,
             Some(known) => {
-                self.handle_known(ctx, &facts, known, settled.is_some(), decision).await?
+                self.handle_known(ctx, &facts, known, settled.is_some(), voided, decision).await?
             }
         };
         if let Some(log) = &outcome.log {
@@ -288,6 +293,7 @@ impl SyncEngine {
         facts: &TxnFacts,
         known: LedgerEntry,
         just_settled: bool,
+        voided: bool,
         decision: Decision,
     ) -> Result<Outcome> {
         let number = known.order_number.clone();
@@ -308,7 +314,7 @@ impl SyncEngine {
             };
             return Ok(outcome.with_order(number));
         }
-        if is_voided(&decision) {
+        if voided {
             let token = facts.sync_token.clone();
             return self.on_void(ctx, facts, known, reason::VOIDED, token).await;
         }
