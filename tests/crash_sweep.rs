@@ -83,7 +83,8 @@ async fn scenario(crash: Option<(u64, CrashWhen)>) -> Outcome {
         OrdoroSimConfig { latency: SimLatency::zero(), ..OrdoroSimConfig::default() },
     ));
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let wiring = Wiring { dup_row: 0.0, dup_create: 0.0, seed: 7 };
+    let wiring =
+        Wiring { dup_row: 0.0, dup_create: 0.0, seed: 7, qbo_outage: None, ordoro_outage: None };
     let world = World::new(clock, qbo, ordoro, store, config(), &wiring);
     world.connect().await;
     let sales = generate(20_241_103, SALES, start(), chrono::Duration::milliseconds(1));

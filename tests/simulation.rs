@@ -54,6 +54,8 @@ struct Profile {
     access_ttl: Duration,
     dup_row: f64,
     dup_create: f64,
+    qbo_outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ordoro_outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
     hooks: usize,
     range_rerun: bool,
     config: SyncConfig,
@@ -87,6 +89,13 @@ impl Profile {
         };
         let interval = chrono::Duration::minutes([15, 15, 30, 60][rng.random_range(0..4)]);
         let fault_free = rng.random_bool(0.25);
+        let outage = |rng: &mut SmallRng| {
+            (!fault_free && rng.random_bool(0.15)).then(|| {
+                let from = start + chrono::Duration::seconds(rng.random_range(0..period.num_seconds()));
+                (from, from + chrono::Duration::minutes(rng.random_range(5..=60)))
+            })
+        };
+        let (qbo_outage, ordoro_outage) = (outage(&mut rng), outage(&mut rng));
         let page_size = match rng.random_range(0..10) {
             0..7 => 1000,
             7..9 => 50,
@@ -122,6 +131,8 @@ impl Profile {
             access_ttl: Duration::from_secs([3600, 3600, 900, 300][rng.random_range(0..4)]),
             dup_row: if fault_free { 0.0 } else { 0.05 },
             dup_create: if fault_free { 0.0 } else { 0.03 },
+            qbo_outage,
+            ordoro_outage,
             hooks: rng.random_range(0..=5),
             range_rerun: rng.random_bool(0.2),
             config,
@@ -306,7 +317,13 @@ async fn simulate_in_runtime(p: Profile) -> Result<SeedStats, String> {
     } else {
         Arc::new(MemoryStore::new())
     };
-    let wiring = Wiring { dup_row: p.dup_row, dup_create: p.dup_create, seed: p.seed };
+    let wiring = Wiring {
+        dup_row: p.dup_row,
+        dup_create: p.dup_create,
+        seed: p.seed,
+        qbo_outage: p.qbo_outage,
+        ordoro_outage: p.ordoro_outage,
+    };
     let world = World::new(clock, qbo, ordoro, store, p.config.clone(), &wiring);
     world.connect().await;
 

@@ -25,7 +25,8 @@
 //!   and `cancel_on_void` is on, its ledger entry (if any) is `Cancelled`. A row stamped in the
 //!   cursor's own second is not covered: the cursor does not claim it, and the next window
 //!   (which starts an overlap before the cursor) reads it again.
-//! - No run writes two log entries with the same transaction version and action.
+//! - No run writes two log entries for one version of a transaction (settling an interrupted
+//!   create and reading the same version in the window count once).
 //! - The rate limits hold: neither simulator's meter refused a request for the minute limit, QBO
 //!   never had more than 10 requests of the company in flight, and a seed without injected
 //!   faults saw no 429 at all. The refresh token in the store is still valid at the end.
@@ -258,9 +259,9 @@ impl OrdoroApi for CrashingOrdoro {
 pub struct LogBook {
     /// Transaction versions (entity, id, SyncToken) that have a log entry.
     pub handled: BTreeSet<(EntityKind, String, String)>,
-    /// (run, entity, id, SyncToken, action) of every entry, to find repeats within a run.
-    seen: BTreeSet<(String, EntityKind, String, Option<String>, &'static str)>,
-    /// Entries written twice for one version and action in one run.
+    /// (run, entity, id, SyncToken) of every entry, to find repeats within a run.
+    seen: BTreeSet<(String, EntityKind, String, Option<String>)>,
+    /// Entries written twice for one version in one run.
     pub repeats: Vec<String>,
     /// Entries by action.
     pub by_action: BTreeMap<&'static str, u64>,
@@ -273,12 +274,11 @@ impl LogBook {
         if let Some(token) = &e.sync_token {
             self.handled.insert((e.entity, e.qbo_id.clone(), token.clone()));
         }
-        let key =
-            (e.run_id.clone(), e.entity, e.qbo_id.clone(), e.sync_token.clone(), e.action.as_str());
+        let key = (e.run_id.clone(), e.entity, e.qbo_id.clone(), e.sync_token.clone());
         if !self.seen.insert(key) {
             self.repeats.push(format!(
-                "{} {} {} token {:?} {} twice in one run",
-                e.run_id, e.entity, e.qbo_id, e.sync_token, e.action
+                "{} {} {} token {:?} logged twice in one run (the second: {} {:?})",
+                e.run_id, e.entity, e.qbo_id, e.sync_token, e.action, e.reason
             ));
         }
         *self.by_action.entry(e.action.as_str()).or_default() += 1;
@@ -362,11 +362,29 @@ fn copy_request(request: &HttpRequest) -> HttpRequest {
     copy
 }
 
-/// Between the QBO client and the simulator: counts requests of the company in flight, and
-/// delivers a row of a query page twice now and then (a page that repeats a row).
+/// True while an outage lasts.
+fn down(outage: Option<(DateTime<Utc>, DateTime<Utc>)>, now: DateTime<Utc>) -> bool {
+    outage.is_some_and(|(from, to)| now >= from && now < to)
+}
+
+/// The 503 a service answers while it is down.
+fn unavailable(content_type: &'static str, body: &'static str) -> HttpResponse {
+    let mut response = http::Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    response
+}
+
+/// Between the QBO client and the simulator: counts requests of the company in flight, delivers
+/// a row of a query page twice now and then (a page that repeats a row), and answers 503 during
+/// an outage.
 #[derive(Debug)]
 pub struct QboWire {
     sim: Arc<QboSim>,
+    clock: Arc<TokioClock>,
+    outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
     dup_row: f64,
     rng: Mutex<SmallRng>,
     in_flight: AtomicU32,
@@ -421,6 +439,9 @@ impl HttpTransport for QboWire {
         if !path.starts_with("/v3/company/") {
             return self.sim.send(request).await;
         }
+        if down(self.outage, self.clock.now()) {
+            return Ok(unavailable("text/html", "<html><body><h1>503 Service Unavailable</h1></body></html>"));
+        }
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let _flight = Flight(&self.in_flight);
         self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -433,10 +454,13 @@ impl HttpTransport for QboWire {
 }
 
 /// Between the Ordoro client and the simulator: now and then delivers a create twice, the copy
-/// a little later (under the client's timeout), as a retrying proxy would.
+/// a little later (under the client's timeout), as a retrying proxy would; answers 503 during an
+/// outage.
 #[derive(Debug)]
 pub struct OrdoroWire {
     sim: Arc<OrdoroSim>,
+    clock: Arc<TokioClock>,
+    outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
     dup_create: f64,
     rng: Mutex<SmallRng>,
     /// The `order_id`s whose create was delivered twice.
@@ -450,6 +474,9 @@ impl HttpTransport for OrdoroWire {
     async fn send(&self, request: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
         if request.method() != http::Method::GET {
             self.writes_sent.fetch_add(1, Ordering::SeqCst);
+        }
+        if down(self.outage, self.clock.now()) {
+            return Ok(unavailable("application/json", r#"{"error_message": "Service Unavailable"}"#));
         }
         let is_create = request.method() == http::Method::POST && request.uri().path() == "/v3/order";
         if is_create && self.dup_create > 0.0 {
@@ -671,6 +698,10 @@ pub struct Wiring {
     pub dup_create: f64,
     /// Seed of the wires and the clients' jitter.
     pub seed: u64,
+    /// When QBO answers nothing but 503.
+    pub qbo_outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// When Ordoro answers nothing but 503.
+    pub ordoro_outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl World {
@@ -686,6 +717,8 @@ impl World {
         ordoro.add_sales_channel(CART);
         let qbo_wire = Arc::new(QboWire {
             sim: qbo.clone(),
+            clock: clock.clone(),
+            outage: wiring.qbo_outage,
             dup_row: wiring.dup_row,
             rng: Mutex::new(SmallRng::seed_from_u64(wiring.seed ^ 0x51)),
             in_flight: AtomicU32::new(0),
@@ -694,6 +727,8 @@ impl World {
         });
         let ordoro_wire = Arc::new(OrdoroWire {
             sim: ordoro.clone(),
+            clock: clock.clone(),
+            outage: wiring.ordoro_outage,
             dup_create: wiring.dup_create,
             rng: Mutex::new(SmallRng::seed_from_u64(wiring.seed ^ 0x0d)),
             injected: Mutex::new(BTreeSet::new()),
