@@ -86,8 +86,12 @@ async fn qbo_client(transport: Arc<Scripted>, clock: Arc<dyn Clock>) -> QboClien
 }
 
 fn ordoro_client(transport: Arc<Scripted>, clock: Arc<dyn Clock>) -> OrdoroClient {
-    OrdoroClient::new(OrdoroConfig::new("key", "secret".to_owned()), SharedTransport::from_arc(transport), clock)
-        .expect("a client")
+    OrdoroClient::new(
+        OrdoroConfig::new("key", "secret".to_owned()),
+        SharedTransport::from_arc(transport),
+        clock,
+    )
+    .expect("a client")
 }
 
 fn manual_clock() -> Arc<dyn Clock> {
@@ -104,8 +108,7 @@ fn window() -> UpdatedQuery {
     }
 }
 
-const HTML_PAGE: &str =
-    "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><p>upstream secret-host-7</p></body></html>";
+const HTML_PAGE: &str = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><p>upstream secret-host-7</p></body></html>";
 
 /// A QBO page of raw transaction objects, stamped an hour before [`now`].
 fn qbo_page(rows: Vec<Value>) -> Value {
@@ -141,17 +144,41 @@ fn item_line(id: &str, qty: Value, price: Value, amount: Value) -> Value {
 async fn qbo_bodies_that_are_not_a_page_give_typed_errors() {
     let huge = "x".repeat(5 << 20);
     let cases: Vec<(&str, HttpResponse, ErrorKind)> = vec![
-        ("truncated JSON", answer(200, "application/json", r#"{"QueryResponse": {"Invoice": [{"Id": "1", "Line": ["#), ErrorKind::Service),
+        (
+            "truncated JSON",
+            answer(
+                200,
+                "application/json",
+                r#"{"QueryResponse": {"Invoice": [{"Id": "1", "Line": ["#,
+            ),
+            ErrorKind::Service,
+        ),
         ("plain text", answer(200, "text/plain", "OK"), ErrorKind::Service),
         ("an empty body", answer(200, "application/json", ""), ErrorKind::Service),
         ("a proxy's HTML page with 200", answer(200, "text/html", HTML_PAGE), ErrorKind::Service),
         ("an HTML 502", answer(502, "text/html", HTML_PAGE), ErrorKind::Service),
         ("an HTML 404", answer(404, "text/html", HTML_PAGE), ErrorKind::NotFound),
-        ("invalid UTF-8", answer(200, "application/json", &b"{\"QueryResponse\": {\"\xff\xfe\": 1}}"[..]), ErrorKind::Service),
-        ("an array where an object belongs", answer(200, "application/json", r#"{"QueryResponse": []}"#), ErrorKind::BadInput),
-        ("a string where rows belong", answer(200, "application/json", r#"{"QueryResponse": {"Invoice": "many"}}"#), ErrorKind::BadInput),
+        (
+            "invalid UTF-8",
+            answer(200, "application/json", &b"{\"QueryResponse\": {\"\xff\xfe\": 1}}"[..]),
+            ErrorKind::Service,
+        ),
+        (
+            "an array where an object belongs",
+            answer(200, "application/json", r#"{"QueryResponse": []}"#),
+            ErrorKind::BadInput,
+        ),
+        (
+            "a string where rows belong",
+            answer(200, "application/json", r#"{"QueryResponse": {"Invoice": "many"}}"#),
+            ErrorKind::BadInput,
+        ),
         ("a number as the document", answer(200, "application/json", "42"), ErrorKind::BadInput),
-        ("a huge string that is not JSON", answer(200, "application/json", huge.clone()), ErrorKind::Service),
+        (
+            "a huge string that is not JSON",
+            answer(200, "application/json", huge.clone()),
+            ErrorKind::Service,
+        ),
     ];
     for (what, response, kind) in cases {
         let transport = scripted(move |_| {
@@ -163,7 +190,10 @@ async fn qbo_bodies_that_are_not_a_page_give_typed_errors() {
         let client = qbo_client(transport.clone(), manual_clock()).await;
         let err = client.query_updated(&window()).await.expect_err(what);
         assert_eq!(err.kind(), kind, "{what}: {err}");
-        assert!(!err.to_string().contains("secret-host-7"), "{what}: the page's text leaked: {err}");
+        assert!(
+            !err.to_string().contains("secret-host-7"),
+            "{what}: the page's text leaked: {err}"
+        );
         assert!(err.to_string().len() < 2000, "{what}: the message quotes the body");
         if what == "an HTML 502" {
             assert!(transport.requests.load(Ordering::SeqCst) > 1, "a 502 on a read is retried");
@@ -187,7 +217,9 @@ async fn qbo_pages_with_odd_content_still_decode() {
     let transport = scripted(move |_| {
         let mut response = answer(200, "application/json", body.clone());
         // A length far beyond the body: the client reads the body it has, never the header.
-        response.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("99999999999999"));
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("99999999999999"));
         Ok(response)
     });
     let client = qbo_client(transport, manual_clock()).await;
@@ -201,10 +233,13 @@ async fn qbo_pages_with_odd_content_still_decode() {
 /// not half-read (the engine then stops before the cursor; see the engine tests below).
 #[tokio::test]
 async fn a_row_of_wrong_types_makes_the_page_a_typed_error() {
-    for (field, value) in [("TotalAmt", json!({"amount": 25})), ("DocNumber", json!(1234)), ("Line", json!("none"))] {
+    for (field, value) in
+        [("TotalAmt", json!({"amount": 25})), ("DocNumber", json!(1234)), ("Line", json!("none"))]
+    {
         let mut row = raw_invoice("12");
         row[field] = value;
-        let body = Bytes::from(serde_json::to_vec(&qbo_page(vec![raw_invoice("1"), row])).expect("json"));
+        let body =
+            Bytes::from(serde_json::to_vec(&qbo_page(vec![raw_invoice("1"), row])).expect("json"));
         let transport = scripted(move |_| Ok(answer(200, "application/json", body.clone())));
         let client = qbo_client(transport, manual_clock()).await;
         let err = client.query_updated(&window()).await.expect_err(field);
@@ -220,10 +255,22 @@ async fn a_row_of_wrong_types_makes_the_page_a_typed_error() {
 async fn ordoro_bodies_that_are_not_an_order_give_typed_errors() {
     let order = NewOrder { order_id: "QBO-INV-1".into(), cart: Some(CART), ..NewOrder::default() };
     let creates: Vec<(&str, HttpResponse, ErrorKind)> = vec![
-        ("truncated JSON after a create", answer(201, "application/json", r#"{"order_number": "1-QBO"#), ErrorKind::OutcomeUnknown),
+        (
+            "truncated JSON after a create",
+            answer(201, "application/json", r#"{"order_number": "1-QBO"#),
+            ErrorKind::OutcomeUnknown,
+        ),
         ("HTML after a create", answer(200, "text/html", HTML_PAGE), ErrorKind::OutcomeUnknown),
-        ("invalid UTF-8 after a create", answer(201, "application/json", &b"{\"order_number\": \"\xff\"}"[..]), ErrorKind::OutcomeUnknown),
-        ("wrong types after a create", answer(201, "application/json", r#"{"order_number": 17, "lines": "none"}"#), ErrorKind::OutcomeUnknown),
+        (
+            "invalid UTF-8 after a create",
+            answer(201, "application/json", &b"{\"order_number\": \"\xff\"}"[..]),
+            ErrorKind::OutcomeUnknown,
+        ),
+        (
+            "wrong types after a create",
+            answer(201, "application/json", r#"{"order_number": 17, "lines": "none"}"#),
+            ErrorKind::OutcomeUnknown,
+        ),
         ("an HTML 502 to a create", answer(502, "text/html", HTML_PAGE), ErrorKind::OutcomeUnknown),
         ("an HTML 400 to a create", answer(400, "text/html", HTML_PAGE), ErrorKind::BadInput),
         ("an HTML 401", answer(401, "text/html", HTML_PAGE), ErrorKind::Authentication),
@@ -239,12 +286,25 @@ async fn ordoro_bodies_that_are_not_an_order_give_typed_errors() {
         let client = ordoro_client(transport.clone(), manual_clock());
         let err = client.create_order(&order).await.expect_err(what);
         assert_eq!(err.kind(), kind, "{what}: {err}");
-        assert!(!err.to_string().contains("secret-host-7"), "{what}: the page's text leaked: {err}");
-        assert_eq!(transport.requests.load(Ordering::SeqCst), 1, "{what}: a create is never sent twice");
+        assert!(
+            !err.to_string().contains("secret-host-7"),
+            "{what}: the page's text leaked: {err}"
+        );
+        assert_eq!(
+            transport.requests.load(Ordering::SeqCst),
+            1,
+            "{what}: a create is never sent twice"
+        );
     }
     let reads: Vec<(&str, HttpResponse)> = vec![
-        ("an order of wrong types", answer(200, "application/json", r#"{"order_number": ["a"], "status": 3}"#)),
-        ("a truncated order", answer(200, "application/json", r#"{"order_number": "1-QBO-INV-1", "lines": [{"#)),
+        (
+            "an order of wrong types",
+            answer(200, "application/json", r#"{"order_number": ["a"], "status": 3}"#),
+        ),
+        (
+            "a truncated order",
+            answer(200, "application/json", r#"{"order_number": "1-QBO-INV-1", "lines": [{"#),
+        ),
         ("invalid UTF-8", answer(200, "application/json", &b"\xc3\x28"[..])),
         ("an HTML 503", answer(503, "text/html", HTML_PAGE)),
     ];
@@ -271,7 +331,10 @@ async fn ordoro_orders_with_huge_strings_and_a_lying_length_decode() {
     let bytes = Bytes::from(serde_json::to_vec(&body).expect("json"));
     let transport = scripted(move |_| {
         let mut response = answer(200, "application/json", bytes.clone());
-        response.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("18446744073709551615"));
+        response.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from_static("18446744073709551615"),
+        );
         Ok(response)
     });
     let client = ordoro_client(transport, manual_clock());
@@ -285,11 +348,17 @@ async fn ordoro_orders_with_huge_strings_and_a_lying_length_decode() {
 /// Serves `page` to every invoice query and empty pages otherwise; everything else is 404.
 fn qbo_serving(page: Value) -> Arc<Scripted> {
     let body = Bytes::from(serde_json::to_vec(&page).expect("json"));
-    let empty = Bytes::from_static(br#"{"QueryResponse": {}, "time": "2026-03-02T12:00:00.000-08:00"}"#);
+    let empty =
+        Bytes::from_static(br#"{"QueryResponse": {}, "time": "2026-03-02T12:00:00.000-08:00"}"#);
     scripted(move |request| {
         let query = request.uri().query().unwrap_or("");
-        let is_invoice_query = request.uri().path().ends_with("/query") && query.contains("Invoice");
-        Ok(answer(200, "application/json", if is_invoice_query { body.clone() } else { empty.clone() }))
+        let is_invoice_query =
+            request.uri().path().ends_with("/query") && query.contains("Invoice");
+        Ok(answer(
+            200,
+            "application/json",
+            if is_invoice_query { body.clone() } else { empty.clone() },
+        ))
     })
 }
 
@@ -344,7 +413,11 @@ fn sim(clock: &Arc<TokioClock>) -> Arc<OrdoroSim> {
 }
 
 fn entry<'a>(report: &'a RunReport, id: &str) -> &'a LogEntry {
-    report.entries.iter().find(|e| e.qbo_id == id).unwrap_or_else(|| panic!("no log entry for {id}: {:?}", report.entries))
+    report
+        .entries
+        .iter()
+        .find(|e| e.qbo_id == id)
+        .unwrap_or_else(|| panic!("no log entry for {id}: {:?}", report.entries))
 }
 
 #[tokio::test(start_paused = true)]
@@ -370,12 +443,25 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
     let mut huge_note = raw_invoice("8");
     huge_note["PrivateNote"] = json!("note ".repeat(200_000));
     let mut many_lines = raw_invoice("9");
-    many_lines["Line"] = json!((0..10_000).map(|i| item_line(&i.to_string(), json!(1), json!(1), json!(1))).collect::<Vec<_>>());
+    many_lines["Line"] = json!(
+        (0..10_000)
+            .map(|i| item_line(&i.to_string(), json!(1), json!(1), json!(1)))
+            .collect::<Vec<_>>()
+    );
     many_lines["TotalAmt"] = json!(10_000);
     let rows = vec![
-        raw_invoice("1"), negative, fractional, zero, unknown, bare, long_street, huge_note, many_lines,
+        raw_invoice("1"),
+        negative,
+        fractional,
+        zero,
+        unknown,
+        bare,
+        long_street,
+        huge_note,
+        many_lines,
     ];
-    let ids: Vec<String> = rows.iter().map(|r| r["Id"].as_str().unwrap_or_default().to_string()).collect();
+    let ids: Vec<String> =
+        rows.iter().map(|r| r["Id"].as_str().unwrap_or_default().to_string()).collect();
     let h = harness(qbo_serving(qbo_page(rows)), None, sim(&clock), clock.clone()).await;
 
     let first = h.engine.run_incremental(&RunOptions::default()).await.expect("a run");
@@ -385,7 +471,9 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
         let e = entry(&first, id);
         match e.action {
             Action::Created => assert!(e.order_number.is_some(), "{e:?}"),
-            Action::Skipped | Action::Failed => assert!(e.reason.is_some(), "an unexplained {}: {e:?}", e.action),
+            Action::Skipped | Action::Failed => {
+                assert!(e.reason.is_some(), "an unexplained {}: {e:?}", e.action)
+            }
             Action::Updated => panic!("nothing to update: {e:?}"),
         }
         let orders = h.ordoro.count_by_order_id(&format!("QBO-INV-{id}"));
@@ -393,8 +481,16 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
     }
     assert_eq!(entry(&first, "1").action, Action::Created);
     assert_eq!(entry(&first, "2").action, Action::Failed, "a negative quantity is refused");
-    assert_eq!(entry(&first, "3").action, Action::Created, "a fractional quantity ships as one unit");
-    assert_eq!(entry(&first, "4").action, Action::Created, "a zero total without a void note ships");
+    assert_eq!(
+        entry(&first, "3").action,
+        Action::Created,
+        "a fractional quantity ships as one unit"
+    );
+    assert_eq!(
+        entry(&first, "4").action,
+        Action::Created,
+        "a zero total without a void note ships"
+    );
     assert_eq!(entry(&first, "5").action, Action::Created, "an unknown line type is not a product");
     assert_eq!(entry(&first, "6").action, Action::Skipped, "nothing to ship");
     assert_eq!(entry(&first, "7").action, Action::Failed, "a 100,000-character street");
@@ -414,7 +510,9 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
 async fn unreadable_qbo_pages_stop_the_run_before_the_cursor() {
     let mut wrong_types = raw_invoice("10");
     wrong_types["TotalAmt"] = json!({"amount": 25});
-    let wrong_types = Bytes::from(serde_json::to_vec(&qbo_page(vec![raw_invoice("1"), wrong_types])).expect("json"));
+    let wrong_types = Bytes::from(
+        serde_json::to_vec(&qbo_page(vec![raw_invoice("1"), wrong_types])).expect("json"),
+    );
     for body in [
         Bytes::from_static(br#"{"QueryResponse": {"Invoice": [{"Id": "1", "#),
         Bytes::from_static(b"\xff\xfe\xfd"),
@@ -444,7 +542,8 @@ struct GarbleFirstCreate {
 #[async_trait::async_trait]
 impl HttpTransport for GarbleFirstCreate {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let is_create = request.method() == http::Method::POST && request.uri().path() == "/v3/order";
+        let is_create =
+            request.method() == http::Method::POST && request.uri().path() == "/v3/order";
         let response = self.sim.send(request).await?;
         let mut done = self.done.lock().expect("lock");
         if is_create && !*done {
@@ -468,7 +567,8 @@ async fn a_garbled_create_answer_is_settled_by_lookup_into_one_order() {
         let ordoro = sim(&clock);
         let wrap: Arc<dyn HttpTransport> =
             Arc::new(GarbleFirstCreate { sim: ordoro.clone(), garble, done: Mutex::new(false) });
-        let h = harness(qbo_serving(qbo_page(vec![raw_invoice("1")])), Some(wrap), ordoro, clock).await;
+        let h =
+            harness(qbo_serving(qbo_page(vec![raw_invoice("1")])), Some(wrap), ordoro, clock).await;
         let report = h.engine.run_incremental(&RunOptions::default()).await.expect("a run");
         let e = entry(&report, "1");
         assert_eq!(e.action, Action::Created, "{e:?}");

@@ -52,7 +52,11 @@ fn config() -> SyncConfig {
 
 /// Runs the engine until a run returns, restarting it after a crash; checks the cursor claims
 /// after each crash and run.
-async fn run_through(world: &World, engine: &mut qbo_ordoro::engine::SyncEngine, outcome: &mut Outcome) {
+async fn run_through(
+    world: &World,
+    engine: &mut qbo_ordoro::engine::SyncEngine,
+    outcome: &mut Outcome,
+) {
     loop {
         match run_once(world, engine, &RunOptions::default()).await.expect("no store failure") {
             RunEnd::Done(_) => break,
@@ -105,7 +109,15 @@ async fn scenario(crash: Option<(u64, CrashWhen)>) -> Outcome {
 
     tokio::time::sleep(Duration::from_secs(600)).await;
     let keys = world.company().keys.clone();
-    let edits = [Edit::Quantity, Edit::Void, Edit::Reclassify, Edit::Quantity, Edit::Delete, Edit::MarkForOrdoro, Edit::Touch];
+    let edits = [
+        Edit::Quantity,
+        Edit::Void,
+        Edit::Reclassify,
+        Edit::Quantity,
+        Edit::Delete,
+        Edit::MarkForOrdoro,
+        Edit::Touch,
+    ];
     for (i, key) in keys.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
         let edit = edits[i / 3 % edits.len()];
         let now = world.clock.now();
@@ -160,7 +172,9 @@ fn a_crash_at_every_port_call_keeps_every_invariant() {
     for k in 1..=calls {
         for when in [CrashWhen::Before, CrashWhen::After] {
             let outcome = std::panic::catch_unwind(|| in_runtime(scenario(Some((k, when)))))
-                .unwrap_or_else(|_| panic!("crash at port call {k} ({when:?}) of {calls} broke an invariant"));
+                .unwrap_or_else(|_| {
+                    panic!("crash at port call {k} ({when:?}) of {calls} broke an invariant")
+                });
             assert!(outcome.crashed, "no crash at port call {k} ({when:?}) of {calls}");
             crashes += 1;
             pending += u64::from(outcome.pending_at_crash);

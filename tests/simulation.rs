@@ -91,7 +91,8 @@ impl Profile {
         let fault_free = rng.random_bool(0.25);
         let outage = |rng: &mut SmallRng| {
             (!fault_free && rng.random_bool(0.15)).then(|| {
-                let from = start + chrono::Duration::seconds(rng.random_range(0..period.num_seconds()));
+                let from =
+                    start + chrono::Duration::seconds(rng.random_range(0..period.num_seconds()));
                 (from, from + chrono::Duration::minutes(rng.random_range(5..=60)))
             })
         };
@@ -297,7 +298,7 @@ async fn simulate_in_runtime(p: Profile) -> Result<SeedStats, String> {
         QboSimConfig {
             latency: if p.latency { Duration::from_millis(200) } else { Duration::ZERO },
             access_ttl: p.access_ttl,
-            overfill: p.seed % 7 == 0,
+            overfill: p.seed.is_multiple_of(7),
             faults: p.qbo_faults(),
             seed: p.seed,
             ..QboSimConfig::default()
@@ -580,7 +581,13 @@ fn simulated_seeds_keep_exactly_once() {
     {
         println!("seed {}: {:?}\n  {stats:?}", seeds[0], Profile::of(seeds[0]));
     }
-    assert!(failures.is_empty(), "{} of {} seeds failed:\n{}", failures.len(), seeds.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} seeds failed:\n{}",
+        failures.len(),
+        seeds.len(),
+        failures.join("\n")
+    );
     if seeds.len() >= 100 {
         // The seeds exercised what they are meant to exercise.
         for (what, n) in [

@@ -393,7 +393,8 @@ fn encode_query(query: &OrderQuery) -> Result<String> {
 }
 
 /// Statuses the `ordoro_response` fuzz body picks from with its first byte.
-const FUZZ_STATUSES: [u16; 14] = [200, 201, 204, 400, 401, 403, 404, 405, 409, 422, 429, 500, 502, 503];
+const FUZZ_STATUSES: [u16; 14] =
+    [200, 201, 204, 400, 401, 403, 404, 405, 409, 422, 429, 500, 502, 503];
 
 /// The body of the `ordoro_response` fuzz target, also replayed by the test suite: the first byte
 /// picks an HTTP status, the second the headers (content type, `Retry-After` as seconds, as a
@@ -452,11 +453,12 @@ pub fn fuzz_ordoro_response(data: &[u8]) -> bool {
             }
             result.is_ok()
         }
-        1 => client.get_order("1-QBO-INV-1").now_or_never().is_some_and(|r| matches!(r, Ok(Some(_)))),
-        2 => client
-            .find_by_order_id("QBO-INV-1", Some(1))
-            .now_or_never()
-            .is_some_and(|r| r.is_ok()),
+        1 => {
+            client.get_order("1-QBO-INV-1").now_or_never().is_some_and(|r| matches!(r, Ok(Some(_))))
+        }
+        2 => {
+            client.find_by_order_id("QBO-INV-1", Some(1)).now_or_never().is_some_and(|r| r.is_ok())
+        }
         3 => client.cancel_order("1-QBO-INV-1").now_or_never().is_some_and(|r| r.is_ok()),
         _ => client.add_line("1-QBO-INV-1", &line).now_or_never().is_some_and(|r| r.is_ok()),
     };

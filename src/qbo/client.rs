@@ -530,10 +530,7 @@ pub fn fuzz_qbo_response(data: &[u8]) -> bool {
             .get_transaction(EntityKind::SalesReceipt, "1")
             .now_or_never()
             .is_some_and(|r| matches!(r, Ok(Some(_)))),
-        2 => client
-            .changes_since(&EntityKind::ALL, from)
-            .now_or_never()
-            .is_some_and(|r| r.is_ok()),
+        2 => client.changes_since(&EntityKind::ALL, from).now_or_never().is_some_and(|r| r.is_ok()),
         3 => client.find_classes("Ordoro").now_or_never().is_some_and(|r| r.is_ok()),
         _ => client
             .find_by_doc_number(EntityKind::Invoice, "1001")

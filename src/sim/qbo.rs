@@ -866,12 +866,14 @@ impl QboSim {
         skip: usize,
         take: usize,
     ) -> Result<(usize, Vec<Value>), String> {
-        let filters =
-            s.conditions.iter().map(TxnFilter::prepare).collect::<Result<Vec<_>, _>>()?;
+        let filters = s.conditions.iter().map(TxnFilter::prepare).collect::<Result<Vec<_>, _>>()?;
         let state = self.lock();
         let Some(company) = state.companies.get(realm) else { return Ok((0, Vec::new())) };
-        let mut rows: Vec<&SalesTransaction> =
-            company.rows(kind).values().filter(|doc| filters.iter().all(|f| f.keeps(doc))).collect();
+        let mut rows: Vec<&SalesTransaction> = company
+            .rows(kind)
+            .values()
+            .filter(|doc| filters.iter().all(|f| f.keeps(doc)))
+            .collect();
         if let Some((field, desc)) = &s.order_by {
             if field != "metadata.lastupdatedtime"
                 && field != "txndate"
@@ -1079,8 +1081,9 @@ impl TxnFilter {
         match self {
             TxnFilter::Updated(op, targets) => instant(meta.and_then(|m| m.last_updated_time))
                 .is_some_and(|v| compare(&v, *op, targets)),
-            TxnFilter::Created(op, targets) => instant(meta.and_then(|m| m.create_time))
-                .is_some_and(|v| compare(&v, *op, targets)),
+            TxnFilter::Created(op, targets) => {
+                instant(meta.and_then(|m| m.create_time)).is_some_and(|v| compare(&v, *op, targets))
+            }
             TxnFilter::TxnDate(op, targets) => {
                 doc.txn_date.is_some_and(|d| compare(&d, *op, targets))
             }

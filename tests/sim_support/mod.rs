@@ -57,8 +57,7 @@ use qbo_ordoro::sim::ordoro::OrdoroSim;
 use qbo_ordoro::sim::qbo::QboSim;
 use qbo_ordoro::sim::sample::Expected;
 use qbo_ordoro::store::{
-    Commit, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
-    StoredToken,
+    Commit, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary, StoredToken,
 };
 use qbo_ordoro::transport::RetryPolicy;
 use qbo_ordoro::{
@@ -434,13 +433,19 @@ impl QboWire {
 
 #[async_trait::async_trait]
 impl HttpTransport for QboWire {
-    async fn send(&self, request: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+    async fn send(
+        &self,
+        request: HttpRequest,
+    ) -> std::result::Result<HttpResponse, TransportError> {
         let path = request.uri().path().to_string();
         if !path.starts_with("/v3/company/") {
             return self.sim.send(request).await;
         }
         if down(self.outage, self.clock.now()) {
-            return Ok(unavailable("text/html", "<html><body><h1>503 Service Unavailable</h1></body></html>"));
+            return Ok(unavailable(
+                "text/html",
+                "<html><body><h1>503 Service Unavailable</h1></body></html>",
+            ));
         }
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let _flight = Flight(&self.in_flight);
@@ -471,14 +476,21 @@ pub struct OrdoroWire {
 
 #[async_trait::async_trait]
 impl HttpTransport for OrdoroWire {
-    async fn send(&self, request: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+    async fn send(
+        &self,
+        request: HttpRequest,
+    ) -> std::result::Result<HttpResponse, TransportError> {
         if request.method() != http::Method::GET {
             self.writes_sent.fetch_add(1, Ordering::SeqCst);
         }
         if down(self.outage, self.clock.now()) {
-            return Ok(unavailable("application/json", r#"{"error_message": "Service Unavailable"}"#));
+            return Ok(unavailable(
+                "application/json",
+                r#"{"error_message": "Service Unavailable"}"#,
+            ));
         }
-        let is_create = request.method() == http::Method::POST && request.uri().path() == "/v3/order";
+        let is_create =
+            request.method() == http::Method::POST && request.uri().path() == "/v3/order";
         if is_create && self.dup_create > 0.0 {
             let (roll, delay_ms) = {
                 let mut rng = self.rng.lock().unwrap();
@@ -595,7 +607,13 @@ impl Company {
 
     /// Applies `edit` to the transaction at `key` in the simulator and the model. Deleted and
     /// voided transactions are left alone (a voided sale is not edited back to life).
-    pub fn apply(&mut self, sim: &QboSim, now: DateTime<Utc>, key: &(EntityKind, String), edit: Edit) {
+    pub fn apply(
+        &mut self,
+        sim: &QboSim,
+        now: DateTime<Utc>,
+        key: &(EntityKind, String),
+        edit: Edit,
+    ) {
         let Some(model) = self.txns.get_mut(key) else { return };
         if model.deleted.is_some() || model.voided {
             return;
@@ -642,7 +660,8 @@ fn edit_name(edit: Edit) -> &'static str {
 }
 
 fn set_class(doc: &mut SalesTransaction, name: &str) {
-    doc.class_ref = Some(Ref { value: format!("50000000000000{:05}", name.len()), name: Some(name.into()) });
+    doc.class_ref =
+        Some(Ref { value: format!("50000000000000{:05}", name.len()), name: Some(name.into()) });
 }
 
 /// One more unit on the first top-level item line that has a unit price; line and total follow.
@@ -785,7 +804,10 @@ impl World {
         .with_retry_policy(ordoro_retry_policy(self.jitter_seed));
         SyncEngine::builder()
             .qbo(Arc::new(CrashingQbo { inner: Arc::new(qbo), switch: self.switch.clone() }))
-            .ordoro(Arc::new(CrashingOrdoro { inner: Arc::new(ordoro), switch: self.switch.clone() }))
+            .ordoro(Arc::new(CrashingOrdoro {
+                inner: Arc::new(ordoro),
+                switch: self.switch.clone(),
+            }))
             .store(Arc::new(CrashingStore {
                 inner: self.store.clone(),
                 switch: self.switch.clone(),
@@ -848,17 +870,18 @@ impl World {
                         txn.kind, txn.id
                     ));
                 }
-            } else if txn.voided && self.config.cancel_on_void {
-                if let Some(entry) = ledger.filter(|e| e.state != LedgerState::Cancelled) {
-                    return Err(format!(
-                        "the {} cursor passed voided {} {} but its order is {:?}, not cancelled{}",
-                        txn.kind,
-                        txn.kind,
-                        txn.id,
-                        entry.state,
-                        self.history(txn).await
-                    ));
-                }
+            } else if txn.voided
+                && self.config.cancel_on_void
+                && let Some(entry) = ledger.filter(|e| e.state != LedgerState::Cancelled)
+            {
+                return Err(format!(
+                    "the {} cursor passed voided {} {} but its order is {:?}, not cancelled{}",
+                    txn.kind,
+                    txn.kind,
+                    txn.id,
+                    entry.state,
+                    self.history(txn).await
+                ));
             }
             if let Some(model) = self.company().txns.get_mut(&(txn.kind, txn.id.clone()))
                 && model.token == txn.token
@@ -900,8 +923,11 @@ impl World {
         let ledger: BTreeMap<(EntityKind, String), LedgerEntry> = {
             let mut all = BTreeMap::new();
             for txn in &company {
-                let key = LedgerKey { realm: REALM.into(), entity: txn.kind, qbo_id: txn.id.clone() };
-                if let Some(entry) = self.store.ledger_entry(&key).await.map_err(|e| e.to_string())? {
+                let key =
+                    LedgerKey { realm: REALM.into(), entity: txn.kind, qbo_id: txn.id.clone() };
+                if let Some(entry) =
+                    self.store.ledger_entry(&key).await.map_err(|e| e.to_string())?
+                {
                     all.insert((txn.kind, txn.id.clone()), entry);
                 }
             }
@@ -937,11 +963,16 @@ impl World {
             if txn.deleted.is_none()
                 && !handled.contains(&(txn.kind, txn.id.clone(), txn.token.clone()))
             {
-                return Err(format!("{what} (token {}) has no log entry for its last version", txn.token));
+                return Err(format!(
+                    "{what} (token {}) has no log entry for its last version",
+                    txn.token
+                ));
             }
             if !txn.ever_eligible {
                 if order.is_some() || entry.is_some() {
-                    return Err(format!("{what} was never eligible but has an order or ledger entry: {entry:?}"));
+                    return Err(format!(
+                        "{what} was never eligible but has an order or ledger entry: {entry:?}"
+                    ));
                 }
                 continue;
             }
@@ -953,10 +984,14 @@ impl World {
                     return Err(format!("eligible {what} has an order in status {}", order.status));
                 }
                 let recorded = entry.is_some_and(|e| {
-                    e.state == LedgerState::Created && e.order_number.as_deref() == Some(order.order_number.as_str())
+                    e.state == LedgerState::Created
+                        && e.order_number.as_deref() == Some(order.order_number.as_str())
                 });
                 if !recorded {
-                    return Err(format!("eligible {what}: ledger {entry:?} does not record order {}", order.order_number));
+                    return Err(format!(
+                        "eligible {what}: ledger {entry:?} does not record order {}",
+                        order.order_number
+                    ));
                 }
                 if update_existing {
                     let total = order.financial.as_ref().and_then(|f| f.grand_total);
@@ -970,28 +1005,23 @@ impl World {
                 continue;
             }
             let gone = txn.voided || txn.deleted.is_some();
-            match order {
-                None => {}
-                Some(order) if gone && self.config.cancel_on_void => {
-                    if order.status != "cancelled" {
-                        return Err(format!(
-                            "{what} is {} and cancelling on void is on, but its order is {}",
-                            if txn.voided { "voided" } else { "deleted" },
-                            order.status
-                        ));
-                    }
+            let Some(order) = order else { continue };
+            if gone && self.config.cancel_on_void {
+                if order.status != "cancelled" {
+                    return Err(format!(
+                        "{what} is {} and cancelling on void is on, but its order is {}",
+                        if txn.voided { "voided" } else { "deleted" },
+                        order.status
+                    ));
                 }
-                Some(order) => {
-                    if order.status != "awaiting_fulfillment" {
-                        return Err(format!(
-                            "{what} (voided {}, deleted {}, class accepted {}) had its order changed to {}",
-                            txn.voided,
-                            txn.deleted.is_some(),
-                            txn.accepted,
-                            order.status
-                        ));
-                    }
-                }
+            } else if order.status != "awaiting_fulfillment" {
+                return Err(format!(
+                    "{what} (voided {}, deleted {}, class accepted {}) had its order changed to {}",
+                    txn.voided,
+                    txn.deleted.is_some(),
+                    txn.accepted,
+                    order.status
+                ));
             }
         }
         if let Some((id, _)) = orders_by_id.into_iter().next() {
@@ -1035,7 +1065,8 @@ impl World {
     pub async fn check_token(&self) -> std::result::Result<(), String> {
         use secrecy::ExposeSecret as _;
         let token = self.store.load_token(REALM).await.map_err(|e| e.to_string())?;
-        let valid = token.is_some_and(|t| self.qbo.is_refresh_token_valid(t.refresh_token.expose_secret()));
+        let valid =
+            token.is_some_and(|t| self.qbo.is_refresh_token_valid(t.refresh_token.expose_secret()));
         if valid { Ok(()) } else { Err("the stored refresh token no longer works".into()) }
     }
 }
