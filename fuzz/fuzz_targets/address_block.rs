@@ -1,5 +1,5 @@
-//! Splits the input into lines, parses them as a free-form block, and as a structured and a
-//! mixed QBO address; the parser must never panic.
+//! Bytes -> lines of a QBO address block -> the address parser, free-form, structured and mixed.
+//! The body is `qbo_ordoro::address::fuzz_entry`, which the test suite also replays.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -2,6 +2,7 @@
 //! delete policy. Each handler returns an [`Outcome`] that the run driver saves (log, ledger and
 //! cursor together); only store failures are returned as errors, because they stop the run.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,6 +25,10 @@ pub(crate) struct RunCtx {
     pub update_existing: bool,
     tripped: AtomicBool,
     abort_reason: Mutex<Option<String>>,
+    /// Transactions whose pending create this run already settled: the SyncToken handled, or
+    /// `None` when settling failed for now. A window that reads them again in the same run
+    /// does not handle (and log) them a second time.
+    settled: Mutex<HashMap<LedgerKey, Option<String>>>,
 }
 
 impl RunCtx {
@@ -33,7 +38,20 @@ impl RunCtx {
             update_existing,
             tripped: AtomicBool::new(false),
             abort_reason: Mutex::new(None),
+            settled: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Records how settling the pending create of `key` ended in this run.
+    pub(crate) fn settled(&self, key: LedgerKey, outcome: &Outcome) {
+        let token = outcome.log.as_ref().and_then(|l| l.sync_token.clone());
+        let handled = if outcome.handled { token } else { None };
+        self.settled.lock().unwrap_or_else(|e| e.into_inner()).insert(key, handled);
+    }
+
+    /// How settling `key` ended in this run, if it was settled: `Some(None)` when it failed.
+    fn settled_as(&self, key: &LedgerKey) -> Option<Option<String>> {
+        self.settled.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
     }
 
     pub(crate) fn dry_run(&self) -> bool {
@@ -138,8 +156,12 @@ fn is_fatal(err: &Error) -> bool {
     matches!(err.kind(), ErrorKind::Authentication | ErrorKind::Config)
 }
 
-fn is_voided(decision: &Decision) -> bool {
+/// True when the transaction is voided: said by the decision, or by the document itself when
+/// the decision stopped earlier (a voided sale whose class was also changed or removed is
+/// skipped for its class, yet it is still voided).
+fn is_voided(decision: &Decision, txn: &Transaction) -> bool {
     matches!(decision, Decision::Skip { reason: SkipReason::Voided, .. })
+        || crate::mapping::is_voided(&txn.doc)
 }
 
 /// Why an order that exists in Ordoro is left alone, if it is.
@@ -208,6 +230,13 @@ impl SyncEngine {
             entity: txn.kind,
             qbo_id: txn.doc.id.clone(),
         };
+        match ctx.settled_as(&key) {
+            // Settling failed earlier in this run: the next run tries again.
+            Some(None) => return Ok(Outcome::not_started()),
+            // This very version was handled when its pending create was settled.
+            Some(Some(token)) if token == txn.doc.sync_token => return Ok(Outcome::nothing()),
+            _ => {}
+        }
         let mut entry = self.store.ledger_entry(&key).await?;
         let mut settled = None;
         let mut had_pending = false;
@@ -238,10 +267,11 @@ impl SyncEngine {
             }
         }
         let decision = decide(&txn, &self.config.mapping);
+        let voided = is_voided(&decision, &txn);
         let outcome = match entry {
             None => self.handle_new(ctx, &facts, key, had_pending, decision).await?,
             Some(known) => {
-                self.handle_known(ctx, &facts, known, settled.is_some(), decision).await?
+                self.handle_known(ctx, &facts, known, settled.is_some(), voided, decision).await?
             }
         };
         if let Some(log) = &outcome.log {
@@ -288,6 +318,7 @@ impl SyncEngine {
         facts: &TxnFacts,
         known: LedgerEntry,
         just_settled: bool,
+        voided: bool,
         decision: Decision,
     ) -> Result<Outcome> {
         let number = known.order_number.clone();
@@ -308,7 +339,7 @@ impl SyncEngine {
             };
             return Ok(outcome.with_order(number));
         }
-        if is_voided(&decision) {
+        if voided {
             let token = facts.sync_token.clone();
             return self.on_void(ctx, facts, known, reason::VOIDED, token).await;
         }

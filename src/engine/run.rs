@@ -315,7 +315,11 @@ impl SyncEngine {
             return Ok(());
         }
         for pending in self.store.pending_entries(self.realm()).await? {
+            let key = pending.key.clone();
             let outcome = self.settle_pending(ctx, pending).await?;
+            if outcome.log.is_some() {
+                ctx.settled(key, &outcome);
+            }
             self.observe(ctx, log, &outcome);
             self.save(ctx, log, outcome, None).await?;
         }

@@ -306,8 +306,8 @@ pub struct OrderList {
     /// Offset of this page.
     #[serde(default)]
     pub offset: u64,
-    /// The orders.
-    #[serde(default)]
+    /// The orders. Required (Ordoro's schema requires it): a body without it is not a list,
+    /// and must not read as "no such order" to a lookup that settles a create.
     pub order: Vec<Order>,
 }
 

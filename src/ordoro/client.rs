@@ -392,6 +392,80 @@ fn encode_query(query: &OrderQuery) -> Result<String> {
     Ok(pairs.finish())
 }
 
+/// Statuses the `ordoro_response` fuzz body picks from with its first byte.
+const FUZZ_STATUSES: [u16; 14] =
+    [200, 201, 204, 400, 401, 403, 404, 405, 409, 422, 429, 500, 502, 503];
+
+/// The body of the `ordoro_response` fuzz target, also replayed by the test suite: the first byte
+/// picks an HTTP status, the second the headers (content type, `Retry-After` as seconds, as a
+/// date or as garbage) and which client call reads the answer; the rest is the response body. The
+/// answer goes through the real [`OrdoroClient`] (unpaced: pacing has its own tests) and the
+/// engine's lookup, then the checks that exactly-once rests on: a create answered with a 5xx or
+/// an unreadable 2xx is [`ErrorKind::OutcomeUnknown`], one refused with a 4xx never is. Returns
+/// true when the call succeeded. Panics only when one of those checks fails.
+#[doc(hidden)]
+pub fn fuzz_ordoro_response(data: &[u8]) -> bool {
+    use futures_util::FutureExt as _;
+
+    use super::OrdoroApiExt as _;
+
+    let [status_byte, selector, body @ ..] = data else { return false };
+    let status = FUZZ_STATUSES[usize::from(*status_byte) % FUZZ_STATUSES.len()];
+    let Ok(status) = http::StatusCode::from_u16(status) else { return false };
+    let content_type = ["application/json", "text/html", "text/plain", "application/xml"];
+    let retry_after = [None, Some("30"), Some("Mon, 02 Mar 2026 12:00:30 GMT"), Some("soon")];
+    let mut response = http::Response::new(Bytes::copy_from_slice(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type[usize::from(selector & 3)]),
+    );
+    if let Some(wait) = retry_after[usize::from((selector >> 2) & 3)] {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static(wait));
+    }
+    headers.insert(wire_error::REQUEST_ID_HEADER, HeaderValue::from_static("fuzz-request"));
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-02T12:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default();
+    let clock: Arc<dyn Clock> = Arc::new(crate::ManualClock::new(start));
+    if !status.is_success() {
+        let error = wire_error::from_response(status, response.headers(), body, start);
+        assert_eq!(error.service(), Some(Service::Ordoro));
+        assert_eq!(error.status(), Some(status.as_u16()));
+        let _ = super::is_duplicate_order(&error);
+    }
+    let transport = SharedTransport::new(crate::transport::CannedTransport::new(response));
+    let config = OrdoroConfig::new("fuzz-key", "fuzz-secret".to_owned());
+    let Ok(client) = OrdoroClient::unpaced(config, transport, clock) else { return false };
+    let order = NewOrder { order_id: "QBO-INV-1".into(), cart: Some(1), ..NewOrder::default() };
+    let line = PostOrderLine { sku: "SKU-1".into(), quantity: 1, ..PostOrderLine::default() };
+    let ok = match (selector >> 4) % 5 {
+        0 => {
+            let Some(result) = client.create_order(&order).now_or_never() else { return false };
+            if let Err(e) = &result {
+                let unknown = e.kind() == ErrorKind::OutcomeUnknown;
+                if status.is_server_error() || status.is_success() {
+                    assert!(unknown, "a create answered {status} may have happened: {e:?}");
+                } else {
+                    assert!(!unknown, "a create refused with {status} did not happen: {e:?}");
+                }
+            }
+            result.is_ok()
+        }
+        1 => {
+            client.get_order("1-QBO-INV-1").now_or_never().is_some_and(|r| matches!(r, Ok(Some(_))))
+        }
+        2 => {
+            client.find_by_order_id("QBO-INV-1", Some(1)).now_or_never().is_some_and(|r| r.is_ok())
+        }
+        3 => client.cancel_order("1-QBO-INV-1").now_or_never().is_some_and(|r| r.is_ok()),
+        _ => client.add_line("1-QBO-INV-1", &line).now_or_never().is_some_and(|r| r.is_ok()),
+    };
+    assert!(!ok || status.is_success(), "a {status} answer was taken for a success");
+    ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@ mod client;
 mod config;
 mod error;
 
+#[doc(hidden)]
+pub use client::fuzz_ordoro_response;
 pub use client::{MAX_PAGE_SIZE, OrdoroClient, ordoro_retry_policy};
 pub use config::{
     DEFAULT_BASE_URL, DEFAULT_ORDORO_BUDGET, ORDORO_REQUESTS_PER_MINUTE, OrdoroConfig,

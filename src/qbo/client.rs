@@ -389,14 +389,17 @@ impl QboApi for QboClient {
         entity: EntityKind,
         doc_number: &str,
     ) -> Result<Vec<SalesTransaction>> {
-        let mut found = Vec::new();
+        let mut found: Vec<SalesTransaction> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut start = 1u32;
         loop {
             let statement = query::doc_number_statement(entity, doc_number, start, MAX_PAGE_SIZE);
             let page = self.page(entity, &statement).await?;
             let n = u32::try_from(page.transactions.len()).unwrap_or(u32::MAX);
-            found.extend(page.transactions);
-            if n < MAX_PAGE_SIZE {
+            let before = found.len();
+            found.extend(page.transactions.into_iter().filter(|t| seen.insert(t.id.clone())));
+            // A full page with nothing new is a server repeating itself: stop rather than loop.
+            if n < MAX_PAGE_SIZE || found.len() == before {
                 return Ok(found);
             }
             start = start.saturating_add(n);
@@ -404,14 +407,17 @@ impl QboApi for QboClient {
     }
 
     async fn find_classes(&self, name: &str) -> Result<Vec<QboClass>> {
-        let mut found = Vec::new();
+        let mut found: Vec<QboClass> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut start = 1u32;
         loop {
             let envelope = self.query(&query::class_statement(name, start, MAX_PAGE_SIZE)).await?;
             let rows = envelope.query_response.class.unwrap_or_default();
             let n = u32::try_from(rows.len()).unwrap_or(u32::MAX);
-            found.extend(rows);
-            if n < MAX_PAGE_SIZE {
+            let before = found.len();
+            found.extend(rows.into_iter().filter(|c| seen.insert(c.id.clone())));
+            // A full page with nothing new is a server repeating itself: stop rather than loop.
+            if n < MAX_PAGE_SIZE || found.len() == before {
                 return Ok(found);
             }
             start = start.saturating_add(n);
@@ -451,4 +457,86 @@ impl QboApi for QboClient {
         }
         Ok(feed)
     }
+}
+
+/// Statuses the `qbo_fault_body` fuzz body picks from with its first byte.
+const FUZZ_STATUSES: [u16; 12] = [200, 200, 201, 400, 401, 403, 404, 429, 500, 502, 503, 504];
+
+/// The body of the `qbo_fault_body` fuzz target, also replayed by the test suite: the first byte
+/// picks an HTTP status, the second a content type and which client call reads the answer; the
+/// rest is the response body. It goes through [`fault::read_response`] and [`fault::classify`],
+/// then through the real [`QboClient`] (a 401 refresh against the same answer, retries on a
+/// virtual clock, page, entity and change-feed decoding). Returns true when the call succeeded.
+/// Panics only when an error loses its service or status, or a failure status is taken for a
+/// success.
+#[doc(hidden)]
+pub fn fuzz_qbo_response(data: &[u8]) -> bool {
+    use futures_util::FutureExt as _;
+
+    let [status_byte, selector, body @ ..] = data else { return false };
+    let status = FUZZ_STATUSES[usize::from(*status_byte) % FUZZ_STATUSES.len()];
+    let Ok(status) = http::StatusCode::from_u16(status) else { return false };
+    let content_type = ["application/json", "application/xml", "text/html", "text/plain"];
+    let mut response = http::Response::new(Bytes::copy_from_slice(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type[usize::from(selector & 3)]),
+    );
+    headers.insert(fault::REQUEST_ID_HEADER, http::HeaderValue::from_static("fuzz-tid"));
+    let _ = fault::classify(&response);
+    if let Err(e) = fault::read_response(&response) {
+        assert_eq!(e.service(), Some(Service::Qbo));
+        assert_eq!(e.status(), Some(status.as_u16()));
+        assert_eq!(e.request_id(), Some("fuzz-tid"));
+    } else {
+        assert!(status.is_success(), "a {status} answer was read as a success");
+    }
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-02T12:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default();
+    let clock: Arc<dyn Clock> = Arc::new(crate::ManualClock::new(start));
+    let store = Arc::new(crate::store::MemoryStore::new());
+    let token = crate::store::StoredToken {
+        refresh_token: "fuzz-refresh".to_owned().into(),
+        access_token: Some("fuzz-access".to_owned().into()),
+        access_expires_at: Some(start + chrono::Duration::hours(1)),
+    };
+    if store.save_token("1", &token).now_or_never().is_none() {
+        return false;
+    }
+    let config = QboConfig::new(
+        "1",
+        QboEnvironment::Production,
+        "fuzz-client",
+        "fuzz-secret".to_owned().into(),
+    );
+    let transport = SharedTransport::new(crate::transport::CannedTransport::new(response));
+    let Ok(client) = QboClient::new(config, transport, clock, store) else { return false };
+    let from = start - chrono::Duration::days(1);
+    let ok = match (selector >> 2) % 5 {
+        0 => {
+            let query = UpdatedQuery {
+                entity: EntityKind::Invoice,
+                from,
+                to: start,
+                start_position: 1,
+                max_results: MAX_PAGE_SIZE,
+            };
+            client.query_updated(&query).now_or_never().is_some_and(|r| r.is_ok())
+        }
+        1 => client
+            .get_transaction(EntityKind::SalesReceipt, "1")
+            .now_or_never()
+            .is_some_and(|r| matches!(r, Ok(Some(_)))),
+        2 => client.changes_since(&EntityKind::ALL, from).now_or_never().is_some_and(|r| r.is_ok()),
+        3 => client.find_classes("Ordoro").now_or_never().is_some_and(|r| r.is_ok()),
+        _ => client
+            .find_by_doc_number(EntityKind::Invoice, "1001")
+            .now_or_never()
+            .is_some_and(|r| r.is_ok()),
+    };
+    assert!(!ok || status.is_success(), "a {status} answer was taken for a success");
+    ok
 }

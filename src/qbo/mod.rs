@@ -13,6 +13,8 @@ pub mod oauth;
 pub mod paging;
 pub mod query;
 
+#[doc(hidden)]
+pub use client::fuzz_qbo_response;
 pub use client::{QboClient, QboConfig, QboEnvironment};
 pub use oauth::TokenManager;
 pub use paging::UpdatedPager;

@@ -9,6 +9,7 @@ pub mod ordoro;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -75,13 +76,21 @@ pub enum Fault {
 pub struct FaultDice {
     plan: FaultPlan,
     rng: Mutex<SmallRng>,
+    calm: AtomicBool,
 }
 
 impl FaultDice {
     /// Dice for `plan`.
     pub fn new(plan: FaultPlan) -> Self {
         let rng = Mutex::new(SmallRng::seed_from_u64(plan.seed));
-        FaultDice { plan, rng }
+        FaultDice { plan, rng, calm: AtomicBool::new(false) }
+    }
+
+    /// Turns the faults off (`true`) or back on: a calm service still answers every request
+    /// normally, and the dice keep their sequence for when the faults resume. Simulations calm
+    /// the services at the end to check that the sync converges.
+    pub fn set_calm(&self, calm: bool) {
+        self.calm.store(calm, Ordering::SeqCst);
     }
 
     /// The plan.
@@ -91,6 +100,9 @@ impl FaultDice {
 
     /// Draws the fault for the next request, and its extra latency.
     pub fn roll(&self) -> (Fault, Duration) {
+        if self.calm.load(Ordering::SeqCst) {
+            return (Fault::None, Duration::ZERO);
+        }
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let p = &self.plan;
         let mut pick = |prob: f64| prob > 0.0 && rng.random::<f64>() < prob;

@@ -174,6 +174,7 @@ struct State {
     next_request: u64,
     scripted: VecDeque<Fault>,
     stats: OrdoroSimStats,
+    duplicate_creates: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +322,19 @@ impl OrdoroSim {
     /// seeded dice until used up (`Fault::None` serves one request normally).
     pub fn script_faults(&self, faults: impl IntoIterator<Item = Fault>) {
         self.lock().scripted.extend(faults);
+    }
+
+    /// Creates that named an `order_id` whose order already existed, by `order_id`, whatever
+    /// the [`DuplicatePolicy`] answered: a sync that creates each order exactly once sends none
+    /// (unless the network delivered one request twice).
+    pub fn duplicate_creates(&self) -> BTreeMap<String, u32> {
+        self.lock().duplicate_creates.clone()
+    }
+
+    /// Turns the seeded faults off (`true`) or back on (see
+    /// [`FaultDice::set_calm`](super::FaultDice::set_calm)); scripted faults still apply.
+    pub fn set_calm(&self, calm: bool) {
+        self.dice.set_calm(calm);
     }
 
     /// What the simulator has seen and done so far.
@@ -592,6 +606,7 @@ impl State {
         };
         let order_number = format!("{prefix}-{order_id}");
         if let Some(&i) = self.by_number.get(&order_number) {
+            *self.duplicate_creates.entry(order_id.clone()).or_default() += 1;
             return match policy {
                 DuplicatePolicy::Reject => Reply::bad_request(Rejection::new(
                     format!("Order {order_number} already exists"),

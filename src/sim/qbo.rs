@@ -216,6 +216,18 @@ impl fmt::Debug for QboSim {
 /// An answer: a response, or no response at all.
 type Answer = Result<HttpResponse, TransportError>;
 
+/// One admitted request of a company; dropping it frees the company's in-flight slot.
+struct InFlightSlot<'a> {
+    sim: &'a QboSim,
+    realm: &'a str,
+}
+
+impl Drop for InFlightSlot<'_> {
+    fn drop(&mut self) {
+        self.sim.release(self.realm);
+    }
+}
+
 impl QboSim {
     /// A simulator with default settings, on `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
@@ -241,6 +253,11 @@ impl QboSim {
     /// The settings.
     pub fn config(&self) -> &QboSimConfig {
         &self.config
+    }
+
+    /// Turns the seeded faults off (`true`) or back on (see [`FaultDice::set_calm`]).
+    pub fn set_calm(&self, calm: bool) {
+        self.dice.set_calm(calm);
     }
 
     /// What the simulator has served so far.
@@ -367,12 +384,7 @@ impl QboSim {
     /// the private note.
     pub fn void(&self, realm: &str, kind: EntityKind, id: &str) -> Option<SalesTransaction> {
         self.edit(realm, kind, id, |doc| {
-            for line in &mut doc.line {
-                line.amount = Some(Decimal::ZERO);
-                if let LineDetail::SalesItem(d) = &mut line.detail {
-                    d.qty = Some(Decimal::ZERO);
-                }
-            }
+            zero_lines(&mut doc.line);
             doc.total_amt = Some(Decimal::ZERO);
             doc.balance = Some(Decimal::ZERO);
             if let Some(tax) = &mut doc.txn_tax_detail {
@@ -657,9 +669,10 @@ impl QboSim {
         if !self.admit(&realm) {
             return Ok(self.throttle(tid));
         }
-        let answer = self.admitted(request, &realm, &rest, tid, fault, extra).await;
-        self.release(&realm);
-        answer
+        // Released on drop too: a caller that gives up on the request (a crashed process, a
+        // timeout around the call) must not leave the company's in-flight count raised forever.
+        let _slot = InFlightSlot { sim: self, realm: &realm };
+        self.admitted(request, &realm, &rest, tid, fault, extra).await
     }
 
     async fn admitted(
@@ -807,15 +820,20 @@ impl QboSim {
                 tid,
             );
         }
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let mut take = if statement.count { 0 } else { usize::try_from(max).unwrap_or(usize::MAX) };
+        if self.config.overfill && max > 0 && !statement.count {
+            take += 1;
+        }
         let entity = statement.entity.to_ascii_lowercase();
-        let (key, rows) = if entity == "class" {
-            match self.class_rows(realm, &statement) {
-                Ok(rows) => ("Class", rows),
+        let (key, total, page) = if entity == "class" {
+            match self.class_rows(realm, &statement, skip, take) {
+                Ok((total, page)) => ("Class", total, page),
                 Err(e) => return self.invalid_query(&e, tid),
             }
         } else if let Some(kind) = EntityKind::parse(&entity) {
-            match self.txn_rows(realm, kind, &statement) {
-                Ok(rows) => (kind.as_str(), rows),
+            match self.txn_rows(realm, kind, &statement, skip, take) {
+                Ok((total, page)) => (kind.as_str(), total, page),
                 Err(e) => return self.invalid_query(&e, tid),
             }
         } else {
@@ -825,16 +843,10 @@ impl QboSim {
         if statement.count {
             return self.json(
                 200,
-                json!({"QueryResponse": {"totalCount": rows.len()}, "time": self.time()}),
+                json!({"QueryResponse": {"totalCount": total}, "time": self.time()}),
                 tid,
             );
         }
-        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
-        let mut take = usize::try_from(max).unwrap_or(usize::MAX);
-        if self.config.overfill && max > 0 {
-            take += 1;
-        }
-        let page: Vec<Value> = rows.into_iter().skip(skip).take(take).collect();
         let mut response = serde_json::Map::new();
         if !page.is_empty() {
             response.insert("startPosition".into(), json!(start));
@@ -844,19 +856,24 @@ impl QboSim {
         self.json(200, json!({"QueryResponse": response, "time": self.time()}), tid)
     }
 
-    fn txn_rows(&self, realm: &str, kind: EntityKind, s: &Statement) -> Result<Vec<Value>, String> {
+    /// The rows matching `s`, in its order: how many there are, and rows `skip..skip + take`
+    /// serialised (only the page is serialised, so paging a large company stays cheap).
+    fn txn_rows(
+        &self,
+        realm: &str,
+        kind: EntityKind,
+        s: &Statement,
+        skip: usize,
+        take: usize,
+    ) -> Result<(usize, Vec<Value>), String> {
+        let filters = s.conditions.iter().map(TxnFilter::prepare).collect::<Result<Vec<_>, _>>()?;
         let state = self.lock();
-        let Some(company) = state.companies.get(realm) else { return Ok(Vec::new()) };
-        let mut rows: Vec<&SalesTransaction> = Vec::new();
-        for doc in company.rows(kind).values() {
-            let mut keep = true;
-            for c in &s.conditions {
-                keep &= txn_matches(doc, c)?;
-            }
-            if keep {
-                rows.push(doc);
-            }
-        }
+        let Some(company) = state.companies.get(realm) else { return Ok((0, Vec::new())) };
+        let mut rows: Vec<&SalesTransaction> = company
+            .rows(kind)
+            .values()
+            .filter(|doc| filters.iter().all(|f| f.keeps(doc)))
+            .collect();
         if let Some((field, desc)) = &s.order_by {
             if field != "metadata.lastupdatedtime"
                 && field != "txndate"
@@ -871,17 +888,30 @@ impl QboSim {
                 "id" => format!("{:020}", d.id.parse::<u64>().unwrap_or(0)),
                 _ => d.last_updated().map(|t| format!("{:020}", t.timestamp())).unwrap_or_default(),
             };
-            rows.sort_by_key(|a| key(a));
+            rows.sort_by_cached_key(|a| key(a));
             if *desc {
                 rows.reverse();
             }
         }
-        rows.into_iter().map(|d| serde_json::to_value(d).map_err(|e| e.to_string())).collect()
+        let total = rows.len();
+        let page = rows
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|d| serde_json::to_value(d).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((total, page))
     }
 
-    fn class_rows(&self, realm: &str, s: &Statement) -> Result<Vec<Value>, String> {
+    fn class_rows(
+        &self,
+        realm: &str,
+        s: &Statement,
+        skip: usize,
+        take: usize,
+    ) -> Result<(usize, Vec<Value>), String> {
         let state = self.lock();
-        let Some(company) = state.companies.get(realm) else { return Ok(Vec::new()) };
+        let Some(company) = state.companies.get(realm) else { return Ok((0, Vec::new())) };
         let filters_active = s.conditions.iter().any(|c| c.field == "active");
         let mut rows = Vec::new();
         for class in &company.classes {
@@ -890,10 +920,17 @@ impl QboSim {
                 keep &= class_matches(class, c)?;
             }
             if keep {
-                rows.push(serde_json::to_value(class).map_err(|e| e.to_string())?);
+                rows.push(class);
             }
         }
-        Ok(rows)
+        let total = rows.len();
+        let page = rows
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|c| serde_json::to_value(c).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((total, page))
     }
 
     fn cdc(&self, realm: &str, params: &HashMap<String, String>, tid: u64) -> HttpResponse {
@@ -993,48 +1030,68 @@ fn compare<T: Ord>(value: &T, op: Op, targets: &[T]) -> bool {
     }
 }
 
-fn txn_matches(doc: &SalesTransaction, c: &Condition) -> Result<bool, String> {
-    match c.field.as_str() {
-        "metadata.lastupdatedtime" | "metadata.createtime" => {
-            let targets = c
-                .values
+/// A condition on transactions with its values parsed once per query, not once per row.
+enum TxnFilter {
+    Updated(Op, Vec<DateTime<Utc>>),
+    Created(Op, Vec<DateTime<Utc>>),
+    TxnDate(Op, Vec<NaiveDate>),
+    Id(Op, Vec<String>),
+    DocNumber(Op, Vec<String>),
+}
+
+impl TxnFilter {
+    fn prepare(c: &Condition) -> Result<Self, String> {
+        let instants = || {
+            c.values
                 .iter()
                 .map(|v| {
                     parse_instant(&literal_str(v))
                         .ok_or_else(|| format!("{} is not a date-time", literal_str(v)))
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            let meta = doc.meta_data.as_ref();
-            let value = if c.field == "metadata.createtime" {
-                meta.and_then(|m| m.create_time)
-            } else {
-                meta.and_then(|m| m.last_updated_time)
-            };
-            Ok(value.is_some_and(|v| compare(&v.with_timezone(&Utc), c.op, &targets)))
-        }
-        "txndate" => {
-            let targets = c
-                .values
-                .iter()
-                .map(|v| {
-                    NaiveDate::parse_from_str(&literal_str(v), "%Y-%m-%d")
-                        .map_err(|_| format!("{} is not a date", literal_str(v)))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(doc.txn_date.is_some_and(|d| compare(&d, c.op, &targets)))
-        }
-        "id" => {
-            if !matches!(c.op, Op::Eq | Op::In) {
-                return Err("only = and IN work on Id".into());
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let strings = || c.values.iter().map(literal_str).collect::<Vec<_>>();
+        Ok(match c.field.as_str() {
+            "metadata.lastupdatedtime" => TxnFilter::Updated(c.op, instants()?),
+            "metadata.createtime" => TxnFilter::Created(c.op, instants()?),
+            "txndate" => TxnFilter::TxnDate(
+                c.op,
+                c.values
+                    .iter()
+                    .map(|v| {
+                        NaiveDate::parse_from_str(&literal_str(v), "%Y-%m-%d")
+                            .map_err(|_| format!("{} is not a date", literal_str(v)))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            "id" => {
+                if !matches!(c.op, Op::Eq | Op::In) {
+                    return Err("only = and IN work on Id".into());
+                }
+                TxnFilter::Id(c.op, strings())
             }
-            let targets: Vec<String> = c.values.iter().map(literal_str).collect();
-            Ok(compare(&doc.id, c.op, &targets))
+            "docnumber" => TxnFilter::DocNumber(c.op, strings()),
+            other => return Err(format!("property '{other}' is not queryable")),
+        })
+    }
+
+    fn keeps(&self, doc: &SalesTransaction) -> bool {
+        let meta = doc.meta_data.as_ref();
+        let instant = |t: Option<DateTime<FixedOffset>>| t.map(|v| v.with_timezone(&Utc));
+        match self {
+            TxnFilter::Updated(op, targets) => instant(meta.and_then(|m| m.last_updated_time))
+                .is_some_and(|v| compare(&v, *op, targets)),
+            TxnFilter::Created(op, targets) => {
+                instant(meta.and_then(|m| m.create_time)).is_some_and(|v| compare(&v, *op, targets))
+            }
+            TxnFilter::TxnDate(op, targets) => {
+                doc.txn_date.is_some_and(|d| compare(&d, *op, targets))
+            }
+            TxnFilter::Id(op, targets) => compare(&doc.id, *op, targets),
+            TxnFilter::DocNumber(op, targets) => {
+                doc.doc_number.as_ref().is_some_and(|d| compare(d, *op, targets))
+            }
         }
-        "docnumber" => {
-            let targets: Vec<String> = c.values.iter().map(literal_str).collect();
-            Ok(doc.doc_number.as_ref().is_some_and(|d| compare(d, c.op, &targets)))
-        }
-        other => Err(format!("property '{other}' is not queryable")),
     }
 }
 
@@ -1095,6 +1152,19 @@ impl HttpTransport for QboSim {
             ));
         }
         self.api(request, realm, rest.to_string(), tid).await
+    }
+}
+
+/// Zeroes every amount and quantity of `lines`, the components of bundles included, as QBO does
+/// when it voids a transaction.
+pub(crate) fn zero_lines(lines: &mut [crate::model::qbo::Line]) {
+    for line in lines {
+        line.amount = Some(Decimal::ZERO);
+        match &mut line.detail {
+            LineDetail::SalesItem(d) => d.qty = Some(Decimal::ZERO),
+            LineDetail::Group(g) => zero_lines(&mut g.line),
+            _ => {}
+        }
     }
 }
 

@@ -215,12 +215,7 @@ fn build(kind: EntityKind, id: u64, at: DateTime<Utc>, shape: &Shape) -> SalesTr
     let mut total = subtotal - discount + shipping_total + shape.tax;
     let mut private_note = Some(format!("Phone order #{id}"));
     if shape.voided {
-        for line in &mut lines {
-            line.amount = Some(Decimal::ZERO);
-            if let LineDetail::SalesItem(d) = &mut line.detail {
-                d.qty = Some(Decimal::ZERO);
-            }
-        }
+        super::qbo::zero_lines(&mut lines);
         total = Decimal::ZERO;
         private_note = Some("Voided".into());
     }

@@ -118,3 +118,27 @@ impl HttpTransport for SharedTransport {
         self.0.send(request).await
     }
 }
+
+/// A transport that answers every request with the same response: the fuzz bodies feed arbitrary
+/// bytes through the real clients with it.
+#[derive(Debug)]
+pub(crate) struct CannedTransport {
+    response: HttpResponse,
+}
+
+impl CannedTransport {
+    /// A transport that always answers `response`.
+    pub(crate) fn new(response: HttpResponse) -> Self {
+        CannedTransport { response }
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpTransport for CannedTransport {
+    async fn send(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let mut copy = http::Response::new(self.response.body().clone());
+        *copy.status_mut() = self.response.status();
+        *copy.headers_mut() = self.response.headers().clone();
+        Ok(copy)
+    }
+}
