@@ -184,7 +184,7 @@ impl SyncEngine {
                                 break;
                             }
                         };
-                        let rows = tag(entity, pager.accept(&page));
+                        let rows = tag(entity, pager.accept_owned(page));
                         self.process(&ctx, &mut log, rows, None).await?;
                         if ctx.is_tripped() {
                             break;
@@ -352,7 +352,7 @@ impl SyncEngine {
                 server_now = page.server_time.map(|t| t.with_timezone(&Utc));
             }
             let default_at = pager.last_seen().unwrap_or(from);
-            let rows = tag(entity, pager.accept(&page));
+            let rows = tag(entity, pager.accept_owned(page));
             let slot = CursorSlot { name: &name, tracker: &mut tracker, default_at };
             self.process(ctx, log, rows, Some(slot)).await?;
             if ctx.is_tripped() {
