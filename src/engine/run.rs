@@ -372,7 +372,8 @@ impl SyncEngine {
 
     /// Reads one entity by transaction date. Offset paging here, with pages that overlap a
     /// little (rows seen twice are dropped) so that a row edited mid-run cannot shift an unread
-    /// row out of view.
+    /// row out of view. A repeat can only come from the overlap, so only the last two pages'
+    /// rows are remembered: memory stays flat however long the range.
     async fn read_by_date(
         &self,
         ctx: &RunCtx,
@@ -383,7 +384,8 @@ impl SyncEngine {
     ) -> Result<()> {
         let size = self.config.page_size;
         let step = size - (size / 10).min(50);
-        let mut seen = HashSet::new();
+        let mut previous: HashSet<(String, String)> = HashSet::new();
+        let mut latest: HashSet<(String, String)> = HashSet::new();
         let mut start_position = 1u32;
         loop {
             let query = TxnDateQuery { entity, from, to, start_position, max_results: size };
@@ -395,11 +397,16 @@ impl SyncEngine {
                 }
             };
             let full = page.transactions.len() >= size as usize;
+            let mut keys = HashSet::with_capacity(page.transactions.len());
             let fresh: Vec<SalesTransaction> = page
                 .transactions
                 .into_iter()
-                .filter(|t| seen.insert((t.id.clone(), t.sync_token.clone())))
+                .filter(|t| {
+                    let key = (t.id.clone(), t.sync_token.clone());
+                    !previous.contains(&key) && !latest.contains(&key) && keys.insert(key)
+                })
                 .collect();
+            previous = std::mem::replace(&mut latest, keys);
             self.process(ctx, log, tag(entity, fresh), None).await?;
             if !full || ctx.is_tripped() {
                 return Ok(());
