@@ -807,15 +807,26 @@ impl QboSim {
                 tid,
             );
         }
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let mut take = usize::try_from(max).unwrap_or(usize::MAX);
+        if self.config.overfill && max > 0 {
+            take += 1;
+        }
+        if statement.count {
+            take = 0;
+        }
         let entity = statement.entity.to_ascii_lowercase();
-        let (key, rows) = if entity == "class" {
+        let (key, total, page) = if entity == "class" {
             match self.class_rows(realm, &statement) {
-                Ok(rows) => ("Class", rows),
+                Ok(rows) => {
+                    let total = rows.len();
+                    ("Class", total, rows.into_iter().skip(skip).take(take).collect())
+                }
                 Err(e) => return self.invalid_query(&e, tid),
             }
         } else if let Some(kind) = EntityKind::parse(&entity) {
-            match self.txn_rows(realm, kind, &statement) {
-                Ok(rows) => (kind.as_str(), rows),
+            match self.txn_rows(realm, kind, &statement, skip, take) {
+                Ok((total, page)) => (kind.as_str(), total, page),
                 Err(e) => return self.invalid_query(&e, tid),
             }
         } else {
@@ -825,16 +836,10 @@ impl QboSim {
         if statement.count {
             return self.json(
                 200,
-                json!({"QueryResponse": {"totalCount": rows.len()}, "time": self.time()}),
+                json!({"QueryResponse": {"totalCount": total}, "time": self.time()}),
                 tid,
             );
         }
-        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
-        let mut take = usize::try_from(max).unwrap_or(usize::MAX);
-        if self.config.overfill && max > 0 {
-            take += 1;
-        }
-        let page: Vec<Value> = rows.into_iter().skip(skip).take(take).collect();
         let mut response = serde_json::Map::new();
         if !page.is_empty() {
             response.insert("startPosition".into(), json!(start));
@@ -844,9 +849,18 @@ impl QboSim {
         self.json(200, json!({"QueryResponse": response, "time": self.time()}), tid)
     }
 
-    fn txn_rows(&self, realm: &str, kind: EntityKind, s: &Statement) -> Result<Vec<Value>, String> {
+    /// The rows matching `s`, in its order: how many in all, and the page `skip..skip + take`
+    /// as JSON (only the page is serialised, so paging a large company stays cheap).
+    fn txn_rows(
+        &self,
+        realm: &str,
+        kind: EntityKind,
+        s: &Statement,
+        skip: usize,
+        take: usize,
+    ) -> Result<(usize, Vec<Value>), String> {
         let state = self.lock();
-        let Some(company) = state.companies.get(realm) else { return Ok(Vec::new()) };
+        let Some(company) = state.companies.get(realm) else { return Ok((0, Vec::new())) };
         let mut rows: Vec<&SalesTransaction> = Vec::new();
         for doc in company.rows(kind).values() {
             let mut keep = true;
@@ -871,12 +885,18 @@ impl QboSim {
                 "id" => format!("{:020}", d.id.parse::<u64>().unwrap_or(0)),
                 _ => d.last_updated().map(|t| format!("{:020}", t.timestamp())).unwrap_or_default(),
             };
-            rows.sort_by_key(|a| key(a));
+            rows.sort_by_cached_key(|a| key(a));
             if *desc {
                 rows.reverse();
             }
         }
-        rows.into_iter().map(|d| serde_json::to_value(d).map_err(|e| e.to_string())).collect()
+        let page = rows
+            .iter()
+            .skip(skip)
+            .take(take)
+            .map(|d| serde_json::to_value(d).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<Value>, String>>()?;
+        Ok((rows.len(), page))
     }
 
     fn class_rows(&self, realm: &str, s: &Statement) -> Result<Vec<Value>, String> {
