@@ -128,10 +128,12 @@ pub(crate) fn regions_for(alpha2: &str) -> Option<Regions> {
 
 /// Labels that stand before a postcode and are not part of any field.
 fn is_label(tok: &str) -> bool {
-    matches!(
-        Key::new(tok).as_ref().map(Key::as_str),
-        Some("CP" | "CEP" | "PLZ" | "ZIP" | "POSTCODE")
-    )
+    let short = tok.len() <= 9 && tok.starts_with(['C', 'c', 'P', 'p', 'Z', 'z']);
+    short
+        && matches!(
+            Key::new(tok).as_ref().map(Key::as_str),
+            Some("CP" | "CEP" | "PLZ" | "ZIP" | "POSTCODE")
+        )
 }
 
 fn tokens(line: &str) -> Option<Tokens<'_>> {
@@ -199,6 +201,7 @@ fn zip_at_end(t: &Tokens<'_>, end: usize, format: Format) -> (Zip, usize) {
     if format.two_tokens()
         && end >= 2
         && !t.comma_before(end - 1)
+        && pair_plausible(t.text(end - 2), t.text(end - 1))
         && let Some(z) = format.normalize(&join2(t.text(end - 2), t.text(end - 1)))
     {
         return (Zip::Valid(z), end - 2);
@@ -226,7 +229,17 @@ fn is_dublin_district(tok: &str) -> bool {
     !digits.is_empty() && digits.len() <= 2 && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Two tokens joined by one space, on the stack when short (postcodes always are).
+/// Whether two tokens could together be a postcode (`SW1A 1AA`, `94304 1234`), checked before
+/// joining them so that most lines allocate nothing here.
+fn pair_plausible(a: &str, b: &str) -> bool {
+    let a = strip_country_prefix(a).unwrap_or(a);
+    (1..=5).contains(&a.len())
+        && (2..=4).contains(&b.len())
+        && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_alphanumeric())
+        && (b.bytes().any(|c| c.is_ascii_digit()) || a.bytes().any(|c| c.is_ascii_digit()))
+}
+
+/// Two tokens joined by one space.
 fn join2(a: &str, b: &str) -> String {
     let mut s = String::with_capacity(a.len() + b.len() + 1);
     s.push_str(a);
@@ -246,6 +259,7 @@ fn zip_at_start(t: &Tokens<'_>, format: Format) -> (Zip, usize) {
     if format.two_tokens()
         && t.len() >= 2
         && !t.comma_before(1)
+        && pair_plausible(first, t.text(1))
         && let Some(z) = format.normalize(&join2(first, t.text(1)))
     {
         return (Zip::Valid(z), 2);
@@ -268,6 +282,25 @@ fn state_zip_last(t: &Tokens<'_>, regions: Regions, format: Format) -> CityParts
     let (zip, end) = zip_at_end(t, t.len(), format);
     let mut state = None;
     let mut city_end = end;
+    // Fast path: the usual two-letter code (`CA`), unless it ends a longer name (`W Va`).
+    if end >= 2 {
+        let before = t.text(end - 2);
+        if let [a, b] = *t.text(end - 1).as_bytes()
+            && a.is_ascii_alphabetic()
+            && b.is_ascii_alphabetic()
+            && !before.eq_ignore_ascii_case("W")
+            && !before.eq_ignore_ascii_case("W.")
+            && let Some(found) =
+                regions.lookup_key(&[a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+        {
+            return CityParts {
+                city: city_of(t.span(0, end - 1)),
+                state: Some(found.to_string()),
+                zip,
+                note: None,
+            };
+        }
+    }
     for k in (1..=end.saturating_sub(1).min(4)).rev() {
         let s = end - k;
         if t.comma_within(s, end) {

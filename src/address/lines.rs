@@ -24,258 +24,342 @@ pub(crate) enum StreetKind {
 }
 
 /// Street words that follow the street's name (`Main St`, `Hauptstraße`).
-fn is_suffix_street_word(w: &str) -> bool {
+fn is_suffix_street_word(w: &[u8]) -> bool {
     matches!(
         w,
-        "ST" | "STREET"
-            | "STR"
-            | "AVE"
-            | "AVENUE"
-            | "AV"
-            | "RD"
-            | "ROAD"
-            | "BLVD"
-            | "BOULEVARD"
-            | "LN"
-            | "LANE"
-            | "DR"
-            | "DRIVE"
-            | "CT"
-            | "COURT"
-            | "PL"
-            | "PLACE"
-            | "WAY"
-            | "HWY"
-            | "HIGHWAY"
-            | "PKWY"
-            | "PARKWAY"
-            | "CIR"
-            | "CIRCLE"
-            | "TER"
-            | "TERRACE"
-            | "TRL"
-            | "TRAIL"
-            | "SQ"
-            | "SQUARE"
-            | "CRES"
-            | "CRESCENT"
-            | "CLOSE"
-            | "ROW"
-            | "MEWS"
-            | "GROVE"
-            | "GDNS"
-            | "GARDENS"
-            | "PIKE"
-            | "TPKE"
-            | "TURNPIKE"
-            | "ALY"
-            | "ALLEY"
-            | "EXPY"
-            | "EXPRESSWAY"
-            | "FWY"
-            | "FREEWAY"
-            | "LOOP"
-            | "PLZ"
-            | "PLAZA"
-            | "CAUSEWAY"
-            | "ESPLANADE"
-            | "PROMENADE"
-            | "QUAY"
-            | "WHARF"
-            | "PARADE"
-            | "PDE"
-            | "ROUTE"
-            | "RTE"
-            | "STRASSE"
-            | "GASSE"
-            | "WEG"
-            | "PLATZ"
-            | "ALLEE"
-            | "STRAAT"
-            | "LAAN"
-            | "GRACHT"
-            | "PLEIN"
-            | "KADE"
-            | "GATAN"
-            | "GATA"
-            | "GATE"
-            | "VAGEN"
-            | "VEJ"
-            | "GADE"
-            | "VEIEN"
-            | "VEI"
-            | "CHOME"
-            | "HWY."
-            | "WALK"
-            | "CRT"
-            | "AVDA"
-            | "CTRA"
+        b"ST"
+            | b"STREET"
+            | b"STR"
+            | b"AVE"
+            | b"AVENUE"
+            | b"AV"
+            | b"RD"
+            | b"ROAD"
+            | b"BLVD"
+            | b"BOULEVARD"
+            | b"LN"
+            | b"LANE"
+            | b"DR"
+            | b"DRIVE"
+            | b"CT"
+            | b"COURT"
+            | b"PL"
+            | b"PLACE"
+            | b"WAY"
+            | b"HWY"
+            | b"HIGHWAY"
+            | b"PKWY"
+            | b"PARKWAY"
+            | b"CIR"
+            | b"CIRCLE"
+            | b"TER"
+            | b"TERRACE"
+            | b"TRL"
+            | b"TRAIL"
+            | b"SQ"
+            | b"SQUARE"
+            | b"CRES"
+            | b"CRESCENT"
+            | b"CLOSE"
+            | b"ROW"
+            | b"MEWS"
+            | b"GROVE"
+            | b"GDNS"
+            | b"GARDENS"
+            | b"PIKE"
+            | b"TPKE"
+            | b"TURNPIKE"
+            | b"ALY"
+            | b"ALLEY"
+            | b"EXPY"
+            | b"EXPRESSWAY"
+            | b"FWY"
+            | b"FREEWAY"
+            | b"LOOP"
+            | b"PLZ"
+            | b"PLAZA"
+            | b"CAUSEWAY"
+            | b"ESPLANADE"
+            | b"PROMENADE"
+            | b"QUAY"
+            | b"WHARF"
+            | b"PARADE"
+            | b"PDE"
+            | b"ROUTE"
+            | b"RTE"
+            | b"STRASSE"
+            | b"GASSE"
+            | b"WEG"
+            | b"PLATZ"
+            | b"ALLEE"
+            | b"STRAAT"
+            | b"LAAN"
+            | b"GRACHT"
+            | b"PLEIN"
+            | b"KADE"
+            | b"GATAN"
+            | b"GATA"
+            | b"GATE"
+            | b"VAGEN"
+            | b"VEJ"
+            | b"GADE"
+            | b"VEIEN"
+            | b"VEI"
+            | b"CHOME"
+            | b"HWY."
+            | b"WALK"
+            | b"CRT"
+            | b"AVDA"
+            | b"CTRA"
     )
 }
 
 /// Street words that lead the street's name (`Rue de Rivoli`, `Calle Mayor`).
-fn is_prefix_street_word(w: &str) -> bool {
+fn is_prefix_street_word(w: &[u8]) -> bool {
     matches!(
         w,
-        "RUE"
-            | "CHEMIN"
-            | "QUAI"
-            | "IMPASSE"
-            | "CALLE"
-            | "CARRERA"
-            | "AVENIDA"
-            | "PASEO"
-            | "CAMINO"
-            | "CARRETERA"
-            | "RUA"
-            | "TRAVESSA"
-            | "ESTRADA"
-            | "PRACA"
-            | "VIA"
-            | "VIALE"
-            | "PIAZZA"
-            | "CORSO"
-            | "LARGO"
-            | "STRADA"
-            | "VICOLO"
-            | "ULICA"
-            | "UL"
-            | "JALAN"
-            | "AVENUE"
-            | "BOULEVARD"
-            | "ROUTE"
-            | "PLACE"
-            | "CALZADA"
-            | "PRIVADA"
-            | "ALAMEDA"
+        b"RUE"
+            | b"CHEMIN"
+            | b"QUAI"
+            | b"IMPASSE"
+            | b"CALLE"
+            | b"CARRERA"
+            | b"AVENIDA"
+            | b"PASEO"
+            | b"CAMINO"
+            | b"CARRETERA"
+            | b"RUA"
+            | b"TRAVESSA"
+            | b"ESTRADA"
+            | b"PRACA"
+            | b"VIA"
+            | b"VIALE"
+            | b"PIAZZA"
+            | b"CORSO"
+            | b"LARGO"
+            | b"STRADA"
+            | b"VICOLO"
+            | b"ULICA"
+            | b"UL"
+            | b"JALAN"
+            | b"AVENUE"
+            | b"BOULEVARD"
+            | b"ROUTE"
+            | b"PLACE"
+            | b"CALZADA"
+            | b"PRIVADA"
+            | b"ALAMEDA"
     )
 }
 
 /// Secondary-unit words (`Apt`, `Suite`), street lines on their own when they carry a number.
-fn is_unit_word(w: &str) -> bool {
+fn is_unit_word(w: &[u8]) -> bool {
     matches!(
         w,
-        "APT"
-            | "APARTMENT"
-            | "SUITE"
-            | "STE"
-            | "UNIT"
-            | "FLAT"
-            | "FLOOR"
-            | "FL"
-            | "BLDG"
-            | "BUILDING"
-            | "ROOM"
-            | "RM"
-            | "LEVEL"
-            | "LVL"
-            | "PISO"
-            | "DEPTO"
-            | "ETAGE"
-            | "STOCK"
-            | "BATIMENT"
-            | "BAT"
-            | "ESCALIER"
-            | "HINTERHAUS"
-            | "VORDERHAUS"
-            | "APPARTEMENT"
-            | "APP"
-            | "APTO"
-            | "TOWER"
-            | "BLOCK"
-            | "BLK"
-            | "LOT"
+        b"APT"
+            | b"APARTMENT"
+            | b"SUITE"
+            | b"STE"
+            | b"UNIT"
+            | b"FLAT"
+            | b"FLOOR"
+            | b"FL"
+            | b"BLDG"
+            | b"BUILDING"
+            | b"ROOM"
+            | b"RM"
+            | b"LEVEL"
+            | b"LVL"
+            | b"PISO"
+            | b"DEPTO"
+            | b"ETAGE"
+            | b"STOCK"
+            | b"BATIMENT"
+            | b"BAT"
+            | b"ESCALIER"
+            | b"HINTERHAUS"
+            | b"VORDERHAUS"
+            | b"APPARTEMENT"
+            | b"APP"
+            | b"APTO"
+            | b"TOWER"
+            | b"BLOCK"
+            | b"BLK"
+            | b"LOT"
     )
 }
 
 /// German, Dutch and Nordic street names are compounds ending in the street word.
-fn has_street_suffix(w: &str) -> bool {
-    const SUFFIXES: &[&str] = &[
-        "STRASSE", "STR", "WEG", "GASSE", "PLATZ", "ALLEE", "DAMM", "UFER", "STRAAT", "LAAN",
-        "GRACHT", "PLEIN", "GATAN", "VAGEN", "VEGEN", "VEJ", "GADE", "VEIEN", "STIEG", "CHAUSSEE",
+fn has_street_suffix(w: &[u8]) -> bool {
+    const SUFFIXES: &[&[u8]] = &[
+        b"STRASSE",
+        b"STR",
+        b"WEG",
+        b"GASSE",
+        b"PLATZ",
+        b"ALLEE",
+        b"DAMM",
+        b"UFER",
+        b"STRAAT",
+        b"LAAN",
+        b"GRACHT",
+        b"PLEIN",
+        b"GATAN",
+        b"VAGEN",
+        b"VEGEN",
+        b"VEJ",
+        b"GADE",
+        b"VEIEN",
+        b"STIEG",
+        b"CHAUSSEE",
     ];
     SUFFIXES.iter().any(|s| w.len() >= s.len() + 3 && w.ends_with(s))
 }
 
 /// Words that mark a company.
-fn is_company_word(w: &str) -> bool {
+fn is_company_word(w: &[u8]) -> bool {
     matches!(
         w,
-        "INC"
-            | "LLC"
-            | "LTD"
-            | "LIMITED"
-            | "CORP"
-            | "CORPORATION"
-            | "COMPANY"
-            | "GMBH"
-            | "AG"
-            | "SARL"
-            | "SRL"
-            | "SPA"
-            | "BV"
-            | "NV"
-            | "PLC"
-            | "LLP"
-            | "PTY"
-            | "KG"
-            | "PLLC"
-            | "GROUP"
-            | "HOLDINGS"
-            | "ENTERPRISES"
-            | "INDUSTRIES"
-            | "SERVICES"
-            | "SOLUTIONS"
-            | "SYSTEMS"
-            | "TECHNOLOGIES"
-            | "TECHNOLOGY"
-            | "INTERNATIONAL"
-            | "ASSOCIATES"
-            | "PARTNERS"
-            | "STORE"
-            | "SHOP"
-            | "BAKERY"
-            | "CAFE"
-            | "RESTAURANT"
-            | "HOTEL"
-            | "UNIVERSITY"
-            | "COLLEGE"
-            | "SCHOOL"
-            | "HOSPITAL"
-            | "CLINIC"
-            | "DEPARTMENT"
-            | "DEPT"
-            | "FOUNDATION"
-            | "INSTITUTE"
-            | "CHURCH"
-            | "LABS"
-            | "STUDIO"
-            | "STUDIOS"
-            | "MARKET"
-            | "GOODS"
-            | "SUPPLY"
-            | "CONSULTING"
-            | "AGENCY"
-            | "BANK"
-            | "WAREHOUSE"
-            | "RECEIVING"
+        b"INC"
+            | b"LLC"
+            | b"LTD"
+            | b"LIMITED"
+            | b"CORP"
+            | b"CORPORATION"
+            | b"COMPANY"
+            | b"GMBH"
+            | b"AG"
+            | b"SARL"
+            | b"SRL"
+            | b"SPA"
+            | b"BV"
+            | b"NV"
+            | b"PLC"
+            | b"LLP"
+            | b"PTY"
+            | b"KG"
+            | b"PLLC"
+            | b"GROUP"
+            | b"HOLDINGS"
+            | b"ENTERPRISES"
+            | b"INDUSTRIES"
+            | b"SERVICES"
+            | b"SOLUTIONS"
+            | b"SYSTEMS"
+            | b"TECHNOLOGIES"
+            | b"TECHNOLOGY"
+            | b"INTERNATIONAL"
+            | b"ASSOCIATES"
+            | b"PARTNERS"
+            | b"STORE"
+            | b"SHOP"
+            | b"BAKERY"
+            | b"CAFE"
+            | b"RESTAURANT"
+            | b"HOTEL"
+            | b"UNIVERSITY"
+            | b"COLLEGE"
+            | b"SCHOOL"
+            | b"HOSPITAL"
+            | b"CLINIC"
+            | b"DEPARTMENT"
+            | b"DEPT"
+            | b"FOUNDATION"
+            | b"INSTITUTE"
+            | b"CHURCH"
+            | b"LABS"
+            | b"STUDIO"
+            | b"STUDIOS"
+            | b"MARKET"
+            | b"GOODS"
+            | b"SUPPLY"
+            | b"CONSULTING"
+            | b"AGENCY"
+            | b"BANK"
+            | b"WAREHOUSE"
+            | b"RECEIVING"
     )
 }
 
-/// Iterates the words of a line (runs of letters and digits), each folded to a key.
-fn for_each_word(line: &str, mut f: impl FnMut(usize, &str) -> bool) {
+/// What one pass over a line's words found.
+#[derive(Debug, Default, Clone, Copy)]
+struct Words {
+    street_word: bool,
+    unit_word: bool,
+    unit_first: bool,
+    company_word: bool,
+    last_short_suffix: bool,
+}
+
+/// Calls `f(index, key)` for each word of a line (runs of letters, digits and apostrophes),
+/// the key folded to upper-case ASCII; stops when `f` returns false. ASCII words are folded on
+/// the stack without decoding; others go through [`Key`].
+fn for_each_word(line: &str, mut f: impl FnMut(usize, &[u8]) -> bool) {
+    let bytes = line.as_bytes();
     let mut idx = 0;
-    for word in line.split(|c: char| !(c.is_alphanumeric() || c == '\'')) {
-        if word.is_empty() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let mut ascii = true;
+        while let Some(&b) = bytes.get(i) {
+            if b.is_ascii_alphanumeric() || b == b'\'' {
+                i += 1;
+            } else if b >= 0x80 {
+                let c = line.get(i..).and_then(|r| r.chars().next()).unwrap_or(' ');
+                if !c.is_alphanumeric() {
+                    break;
+                }
+                ascii = false;
+                i += c.len_utf8();
+            } else {
+                break;
+            }
+        }
+        if i == start {
+            i += line.get(i..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
             continue;
         }
-        if let Some(k) = Key::new(word)
-            && !f(idx, k.as_str())
-        {
+        let word = line.get(start..i).unwrap_or("");
+        let go = if ascii && word.len() <= 24 {
+            let mut buf = [0u8; 24];
+            let mut n = 0;
+            for &b in word.as_bytes() {
+                if b != b'\''
+                    && let Some(slot) = buf.get_mut(n)
+                {
+                    *slot = b.to_ascii_uppercase();
+                    n += 1;
+                }
+            }
+            f(idx, buf.get(..n).unwrap_or(&[]))
+        } else {
+            match Key::new(word) {
+                Some(k) => f(idx, k.as_bytes()),
+                None => true,
+            }
+        };
+        if !go {
             return;
         }
         idx += 1;
     }
+}
+
+fn scan_words(line: &str) -> Words {
+    let mut w = Words::default();
+    for_each_word(line, |i, word| {
+        w.street_word |= (i > 0 && is_suffix_street_word(word))
+            || is_prefix_street_word(word)
+            || has_street_suffix(word);
+        let unit = is_unit_word(word);
+        w.unit_word |= unit;
+        w.unit_first |= i == 0 && unit;
+        w.company_word |= is_company_word(word);
+        w.last_short_suffix =
+            matches!(word, b"CO" | b"SA" | b"AB" | b"AS" | b"OY" | b"SAS" | b"KK" | b"LP" | b"PC");
+        true
+    });
+    w
 }
 
 /// Whether the line has a street word (`St`, `Road`, `Rue`, `Hauptstraße`).
@@ -291,45 +375,43 @@ pub(crate) fn has_street_word(line: &str) -> bool {
 
 /// Whether the line is a PO box, a private or locked bag, or a rural or military route.
 pub(crate) fn is_po_box(line: &str) -> bool {
-    let key = Key::prefix(line);
-    let k = key.as_str();
-    const PREFIXES: &[&str] = &[
-        "POBOX",
-        "POSTOFFICEBOX",
-        "GPOBOX",
-        "LOCKEDBAG",
-        "PRIVATEBAG",
-        "POSTFACH",
-        "APARTADO",
-        "CASILLA",
-        "CAIXAPOSTAL",
-        "CASEPOSTALE",
-        "GENERALDELIVERY",
-        "RURALROUTE",
-        "POSTBUS",
-        "POSTBOKS",
-        "BOITEPOSTALE",
+    let first = line.trim_start().as_bytes().first().map(u8::to_ascii_uppercase);
+    if !matches!(first, Some(b'P' | b'G' | b'L' | b'A' | b'C' | b'R' | b'B' | b'H' | b'U')) {
+        return false;
+    }
+    let key = Key::prefix(line, 16);
+    let k = key.as_bytes();
+    const PREFIXES: &[&[u8]] = &[
+        b"POBOX",
+        b"POSTOFFICEBOX",
+        b"GPOBOX",
+        b"LOCKEDBAG",
+        b"PRIVATEBAG",
+        b"POSTFACH",
+        b"APARTADO",
+        b"CASILLA",
+        b"CAIXAPOSTAL",
+        b"CASEPOSTALE",
+        b"GENERALDELIVERY",
+        b"RURALROUTE",
+        b"POSTBUS",
+        b"POSTBOKS",
+        b"BOITEPOSTALE",
     ];
     if PREFIXES.iter().any(|p| k.starts_with(p)) {
         return true;
     }
-    const NUMBERED: &[&str] = &["POB", "BOX", "PMB", "RR", "HC", "PSC", "CMR", "BP", "CP", "UNIT"];
+    const NUMBERED: &[&[u8]] =
+        &[b"POB", b"BOX", b"PMB", b"RR", b"HC", b"PSC", b"CMR", b"BP", b"CP", b"UNIT"];
     NUMBERED.iter().any(|p| {
-        k.strip_prefix(p).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        k.strip_prefix(*p).is_some_and(|rest| rest.first().is_some_and(u8::is_ascii_digit))
     })
 }
 
 /// Whether the line names a company (`Inc`, `LLC`, `GmbH`, `Store`, ...).
 pub(crate) fn is_company_like(line: &str) -> bool {
-    let mut found = false;
-    let mut last = String::new();
-    for_each_word(line, |_, w| {
-        found = is_company_word(w);
-        last.clear();
-        last.push_str(w);
-        !found
-    });
-    found || matches!(last.as_str(), "CO" | "SA" | "AB" | "AS" | "OY" | "SAS" | "KK" | "LP" | "PC")
+    let w = scan_words(line);
+    w.company_word || w.last_short_suffix
 }
 
 /// How much a line looks like a street line.
@@ -337,29 +419,23 @@ pub(crate) fn street_kind(line: &str) -> StreetKind {
     if is_po_box(line) {
         return StreetKind::Strong;
     }
-    let t = line.trim_start().trim_start_matches(['#', 'N', 'n', '°', 'º']).trim_start();
-    let starts_digit = line.trim_start().starts_with(|c: char| c.is_ascii_digit())
-        || (line.trim_start().starts_with('#') && t.starts_with(|c: char| c.is_ascii_digit()));
+    let t = line.trim_start();
+    let starts_digit = match t.as_bytes() {
+        [b'#', rest @ ..] => rest.iter().find(|b| **b != b' ').is_some_and(u8::is_ascii_digit),
+        [b, ..] => b.is_ascii_digit(),
+        [] => false,
+    };
     let digit = has_digit(line);
-    let numbered = has_number_token(line);
-    let mut street_word = false;
-    let mut unit_word = false;
-    let mut unit_first = false;
-    for_each_word(line, |i, w| {
-        street_word |=
-            (i > 0 && is_suffix_street_word(w)) || is_prefix_street_word(w) || has_street_suffix(w);
-        unit_word |= is_unit_word(w);
-        unit_first |= i == 0 && is_unit_word(w);
-        true
-    });
-    if !street_word && is_company_like(line) {
+    let numbered = digit && has_number_token(line);
+    let w = scan_words(line);
+    if !w.street_word && (w.company_word || w.last_short_suffix) {
         return StreetKind::NotStreet;
     }
-    if starts_digit || (digit && street_word) {
+    if starts_digit || (digit && w.street_word) {
         StreetKind::Strong
-    } else if numbered || unit_first {
+    } else if numbered || w.unit_first {
         StreetKind::Digit
-    } else if street_word || unit_word {
+    } else if w.street_word || w.unit_word {
         StreetKind::Word
     } else {
         StreetKind::NotStreet
@@ -376,6 +452,9 @@ fn has_number_token(line: &str) -> bool {
 
 /// Whether a line is only a phone number, with or without a label (`Tel: ...`).
 pub(crate) fn is_phone(line: &str) -> bool {
+    if line.bytes().filter(u8::is_ascii_digit).count() < 6 {
+        return false;
+    }
     let t = line.trim();
     let (labelled, rest) = strip_phone_label(t);
     let mut digits = 0usize;
@@ -411,6 +490,9 @@ pub(crate) fn is_phone(line: &str) -> bool {
 }
 
 fn strip_phone_label(t: &str) -> (bool, &str) {
+    if !t.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return (false, t);
+    }
     let end = t.find(|c: char| !(c.is_alphabetic() || c == '.' || c == '#')).unwrap_or(t.len());
     let word = t.get(..end).unwrap_or("");
     let rest = t.get(end..).unwrap_or("");
@@ -449,6 +531,9 @@ fn strip_phone_label(t: &str) -> (bool, &str) {
 
 /// Whether a line is only an e-mail address, with or without a label.
 pub(crate) fn is_email(line: &str) -> bool {
+    if !line.contains('@') {
+        return false;
+    }
     let mut words = line.split_whitespace();
     let (Some(first), second, None) = (words.next(), words.next(), words.next()) else {
         return false;
@@ -474,6 +559,9 @@ pub(crate) fn is_email(line: &str) -> bool {
 /// The recipient named by an `Attn:` line (`Attn: Jane Doe` gives `Jane Doe`).
 pub(crate) fn attn_name(line: &str) -> Option<&str> {
     let t = line.trim();
+    if !t.starts_with(['a', 'A', 'z', 'Z', 'à', 'À', 'c', 'C']) {
+        return None;
+    }
     const PREFIXES: &[&str] = &[
         "attention:",
         "attention",
@@ -513,12 +601,12 @@ pub(crate) fn attn_name(line: &str) -> Option<&str> {
 /// Whether a line is a care-of line (`c/o Jane Doe`).
 pub(crate) fn is_care_of(line: &str) -> bool {
     let t = line.trim_start();
-    let head: String = t.chars().take(8).collect::<String>().to_lowercase();
-    head.starts_with("c/o")
-        || head.starts_with("c/ o")
-        || head.starts_with("care of")
-        || head.starts_with("c.o. ")
-        || head.starts_with("℅")
+    if t.starts_with('℅') {
+        return true;
+    }
+    let b = t.as_bytes();
+    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    starts(b"c/o") || starts(b"c/ o") || starts(b"care of ") || starts(b"c.o. ")
 }
 
 /// The three address-name fields and the street lines read from the lines above the city line.
@@ -548,18 +636,22 @@ pub(crate) fn read_upper(
     structured: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Upper, AddressErrorCode> {
-    let tags: Vec<Tag<'_>> = lines.iter().map(|l| tag_line(l, ctx)).collect();
-    let first_street = find_first_street(&tags, lines, structured)?;
+    // At most five lines reach here; the stack lists keep the hot path free of allocations.
+    let mut tags: Few<Tag<'_>> = Few::new(Tag::Plain(StreetKind::NotStreet));
+    for line in lines {
+        tags.push(tag_line(line, ctx));
+    }
+    let first_street = find_first_street(tags.as_slice(), lines, structured)?;
     let mut up = Upper::default();
-    let mut others: Vec<&str> = Vec::new();
-    let mut streets: Vec<&str> = Vec::new();
-    let mut care_of: Vec<&str> = Vec::new();
-    let mut attn: Option<&str> = None;
-    for (i, (tag, line)) in tags.iter().zip(lines).enumerate() {
+    let mut others: Few<&str> = Few::new("");
+    let mut streets: Few<&str> = Few::new("");
+    let mut care_of: Few<&str> = Few::new("");
+    let mut attn: Option<(&str, &str)> = None;
+    let mut attn_to_company: Option<&str> = None;
+    for (i, (tag, line)) in tags.as_slice().iter().zip(lines).enumerate() {
         match *tag {
-            Tag::Attn(n) if attn.is_none() => attn = Some(n),
-            Tag::Attn(_) => care_of.push(line),
-            Tag::CareOf => care_of.push(line),
+            Tag::Attn(n) if attn.is_none() => attn = Some((n, line)),
+            Tag::Attn(_) | Tag::CareOf => care_of.push(line),
             Tag::Display if up.name.is_none() => up.name = Some(clean_field(line, false)),
             Tag::Company if up.company.is_none() => up.company = Some(clean_field(line, false)),
             Tag::Display | Tag::Company => {
@@ -569,14 +661,14 @@ pub(crate) fn read_upper(
             Tag::Plain(_) => streets.push(line),
         }
     }
-    if let Some(a) = attn {
+    if let Some((name, line)) = attn {
         if up.name.is_none() {
-            up.name = Some(clean_field(a, false));
+            up.name = Some(clean_field(name, false));
         } else {
-            care_of.insert(0, lines.iter().find(|l| attn_name(l) == Some(a)).copied().unwrap_or(a));
+            attn_to_company = Some(line);
         }
     }
-    for line in others {
+    for line in others.as_slice() {
         if up.name.as_deref().is_some_and(|n| same_key(n, line)) {
             warnings.push(format!("duplicate name line ignored: {}", line.trim()));
             continue;
@@ -587,22 +679,51 @@ pub(crate) fn read_upper(
             push_company(&mut up.company, line);
         }
     }
-    for line in care_of {
+    for line in attn_to_company.iter().chain(care_of.as_slice()) {
         push_company(&mut up.company, line);
     }
-    let mut streets = streets.into_iter();
-    up.street1 = streets.next().map(|s| clean_field(s, false));
-    let rest: Vec<String> = streets.map(|s| clean_field(s, false)).collect();
-    if rest.len() > 1 {
-        warnings.push("street lines after the second were joined into street2".into());
-    }
-    if !rest.is_empty() {
-        up.street2 = Some(rest.join(", "));
+    let streets = streets.as_slice();
+    up.street1 = streets.first().map(|s| clean_field(s, false));
+    for (i, line) in streets.iter().enumerate().skip(1) {
+        let line = clean_field(line, false);
+        match up.street2.as_mut() {
+            Some(s2) => {
+                s2.push_str(", ");
+                s2.push_str(&line);
+            }
+            None => up.street2 = Some(line),
+        }
+        if i == 2 {
+            warnings.push("street lines after the second were joined into street2".into());
+        }
     }
     if up.street1.is_none() {
         return Err(AddressErrorCode::MissingStreetLine);
     }
     Ok(up)
+}
+
+/// A short list on the stack (address blocks have at most five lines).
+struct Few<T: Copy> {
+    items: [T; 8],
+    len: usize,
+}
+
+impl<T: Copy> Few<T> {
+    fn new(fill: T) -> Self {
+        Few { items: [fill; 8], len: 0 }
+    }
+
+    fn push(&mut self, item: T) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = item;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        self.items.get(..self.len).unwrap_or(&[])
+    }
 }
 
 fn push_company(company: &mut Option<String>, line: &str) {
@@ -861,9 +982,14 @@ fn looks_like_city_line(line: &str) -> bool {
         || (postcode_like(t.text(n - 1)) && letters(t.span(0, n - 1)))
 }
 
-/// The country named by the last line, if it is one. A two-letter U.S. state code under a U.S.
-/// city line that lacks its state is the state, not a country (`DE` under `Newark 19711`).
+/// The country named by the last line, if it is one. A U.S. state (code or name) under a U.S.
+/// city line that lacks its state is the state, not a country (`DE` under `Newark 19711`,
+/// `Georgia` under `Atlanta 30301`).
 pub(crate) fn country_line(last: &str, above: Option<&str>) -> Option<CountryRef> {
+    // No country's name has a digit; city lines nearly always do.
+    if has_digit(last) || last.len() > 60 {
+        return None;
+    }
     let c = lookup_country(last)?;
     let key = Key::new(last)?;
     // `CA` under a full U.S. city line (`Menlo Park, CA 94304`) repeats California.
@@ -873,8 +999,7 @@ pub(crate) fn country_line(last: &str, above: Option<&str>) -> Option<CountryRef
     {
         return Some(CountryRef { alpha2: "US", territory: None });
     }
-    if key.as_bytes().len() == 2
-        && c.alpha2 != "US"
+    if c.alpha2 != "US"
         && Regions::Us.lookup_key(key.as_bytes()).is_some()
         && let Some(above) = above
         && let Some(p) = us_partial(above)

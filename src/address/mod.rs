@@ -244,7 +244,7 @@ pub fn parse_lines<S: AsRef<str>>(
 
 /// Adds the non-blank lines of `text` (a QBO line may hold line breaks).
 fn push_lines<'a>(out: &mut Vec<&'a str>, text: &'a str) {
-    if !text.contains(['\n', '\r']) {
+    if !text.bytes().any(|b| b == b'\n' || b == b'\r') {
         if !text::is_blank(text) {
             out.push(text);
         }

@@ -17,12 +17,20 @@ impl Key {
     /// The key of `text`, or `None` when it does not fit.
     pub(crate) fn new(text: &str) -> Option<Key> {
         let mut key = Key { buf: [0; KEY_CAP], len: 0 };
-        for c in text.chars() {
-            if c.is_ascii() {
-                if c.is_ascii_alphanumeric() {
-                    key.push_byte(c.to_ascii_uppercase() as u8)?;
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            if b.is_ascii() {
+                if b.is_ascii_alphanumeric() {
+                    key.push_byte(b.to_ascii_uppercase())?;
                 }
-            } else if let Some(folded) = fold_latin(c) {
+                i += 1;
+                continue;
+            }
+            // Rare: a non-ASCII character; decode it and fold it.
+            let c = text.get(i..).and_then(|rest| rest.chars().next())?;
+            i += c.len_utf8();
+            if let Some(folded) = fold_latin(c) {
                 for b in folded.bytes() {
                     key.push_byte(b)?;
                 }
@@ -39,7 +47,8 @@ impl Key {
     }
 
     /// The key of as much of `text` as fits (for prefix tests on long lines).
-    pub(crate) fn prefix(text: &str) -> Key {
+    pub(crate) fn prefix(text: &str, cap: usize) -> Key {
+        let cap = cap.min(KEY_CAP);
         let mut key = Key { buf: [0; KEY_CAP], len: 0 };
         for c in text.chars() {
             let mut tmp = [0u8; 4];
@@ -54,7 +63,7 @@ impl Key {
             } else {
                 continue;
             };
-            if key.len + part.len() > KEY_CAP {
+            if key.len + part.len() > cap {
                 break;
             }
             for b in part.bytes() {
@@ -125,6 +134,9 @@ fn fold_latin(c: char) -> Option<&'static str> {
 /// (and a trailing `.` when `drop_dot`), with any white space around them.
 pub(crate) fn clean_field(s: &str, drop_dot: bool) -> String {
     let trimmed = trim_trailing_punct(s.trim(), drop_dot);
+    if is_folded(trimmed) {
+        return trimmed.to_string();
+    }
     let mut out = String::with_capacity(trimmed.len());
     let mut pending_space = false;
     for c in trimmed.chars() {
@@ -156,6 +168,19 @@ pub(crate) fn clean_cut(s: &str, drop_dot: bool) -> String {
         t = next;
     }
     clean_field(t, drop_dot)
+}
+
+/// Whether `s` is ASCII with single spaces only (nothing to fold).
+fn is_folded(s: &str) -> bool {
+    let mut prev_space = false;
+    for &b in s.as_bytes() {
+        let space = b == b' ';
+        if (space && prev_space) || b >= 0x80 || b.is_ascii_control() {
+            return false;
+        }
+        prev_space = space;
+    }
+    true
 }
 
 fn trim_trailing_punct(mut s: &str, drop_dot: bool) -> &str {

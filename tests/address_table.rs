@@ -1,0 +1,221 @@
+//! Table tests: every realistic block in `tests/fixtures/address/blocks.jsonl` (U.S. with
+//! territories and military, Canada, the UK, Ireland, Australia, New Zealand, continental
+//! Europe, Latin America, Japan, Singapore, South Africa, structured QBO addresses, and malformed
+//! input) must parse to exactly the expected eight fields, or fail with exactly the expected code.
+//! The same file drives the example binary's test; `tools/gen_address_table.py` writes it.
+
+use qbo_ordoro::address::{
+    AddressErrorCode, CustomerContext, ParsedAddress, parse_address, parse_lines,
+};
+use qbo_ordoro::model::qbo::PhysicalAddress;
+use serde_json::Value;
+
+const FIELDS: [&str; 8] =
+    ["name", "company", "street1", "street2", "city", "state", "zip", "country"];
+
+fn cases() -> Vec<Value> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/address/blocks.jsonl");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad case {l}: {e}")))
+        .collect()
+}
+
+fn customer(case: &Value) -> CustomerContext {
+    let field = |k: &str| {
+        case.get("customer").and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string)
+    };
+    CustomerContext { display_name: field("display_name"), company_name: field("company_name") }
+}
+
+fn run(case: &Value) -> Result<ParsedAddress, AddressErrorCode> {
+    let ctx = customer(case);
+    let result = if let Some(lines) = case.get("lines").and_then(Value::as_array) {
+        let lines: Vec<&str> = lines.iter().map(|l| l.as_str().unwrap_or("")).collect();
+        parse_lines(&lines, &ctx)
+    } else {
+        let addr: PhysicalAddress = serde_json::from_value(case["shipaddr"].clone())
+            .unwrap_or_else(|e| panic!("bad shipaddr in {case}: {e}"));
+        parse_address(&addr, &ctx)
+    };
+    result.map_err(|e| e.code)
+}
+
+fn field(p: &ParsedAddress, name: &str) -> Option<String> {
+    match name {
+        "name" => p.name.clone(),
+        "company" => p.company.clone(),
+        "street1" => p.street1.clone(),
+        "street2" => p.street2.clone(),
+        "city" => p.city.clone(),
+        "state" => p.state.clone(),
+        "zip" => p.zip.clone(),
+        "country" => p.country.clone(),
+        _ => None,
+    }
+}
+
+/// Checks every case of one group (cases whose id or expected country matches) and reports all
+/// mismatches at once.
+fn check(filter: impl Fn(&Value) -> bool) -> usize {
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for case in cases().iter().filter(|c| filter(c)) {
+        count += 1;
+        let got = run(case);
+        match (case.get("expect"), case.get("expect_error").and_then(Value::as_str), got) {
+            (Some(want), _, Ok(p)) => {
+                for f in FIELDS {
+                    let w = want.get(f).and_then(Value::as_str).map(str::to_string);
+                    let g = field(&p, f);
+                    if w != g {
+                        failures.push(format!("{}: {f}: want {w:?}, got {g:?}", case["id"]));
+                    }
+                }
+            }
+            (Some(_), _, Err(code)) => {
+                failures.push(format!("{}: want fields, got error {}", case["id"], code.as_str()))
+            }
+            (None, Some(want), Err(code)) if code.as_str() == want => {}
+            (None, Some(want), got) => {
+                failures.push(format!("{}: want error {want}, got {got:?}", case["id"]))
+            }
+            (None, None, _) => failures.push(format!("{}: case has no expectation", case["id"])),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    count
+}
+
+fn country_is(case: &Value, codes: &[&str]) -> bool {
+    case.get("expect")
+        .and_then(|e| e.get("country"))
+        .and_then(Value::as_str)
+        .is_some_and(|c| codes.contains(&c))
+        && case.get("lines").is_some()
+}
+
+#[test]
+fn united_states_territories_and_military() {
+    let n = check(|c| country_is(c, &["US"]));
+    assert!(n >= 200, "only {n} U.S. cases");
+}
+
+#[test]
+fn canada() {
+    assert!(check(|c| country_is(c, &["CA"])) >= 40);
+}
+
+#[test]
+fn united_kingdom_and_ireland() {
+    assert!(check(|c| country_is(c, &["GB", "IE"])) >= 40);
+}
+
+#[test]
+fn australia_and_new_zealand() {
+    assert!(check(|c| country_is(c, &["AU", "NZ"])) >= 25);
+}
+
+#[test]
+fn continental_europe() {
+    let europe = [
+        "DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "SE", "NO", "DK", "FI", "PL", "CZ",
+        "GR", "LU", "HR", "HU", "IS",
+    ];
+    assert!(check(|c| country_is(c, &europe)) >= 80);
+}
+
+#[test]
+fn latin_america_asia_and_africa() {
+    let rest = [
+        "MX", "BR", "AR", "CL", "CO", "PE", "CR", "JP", "SG", "ZA", "HK", "IN", "AE", "KR", "CN",
+        "IL",
+    ];
+    assert!(check(|c| country_is(c, &rest)) >= 40);
+}
+
+#[test]
+fn structured_and_mixed_qbo_addresses() {
+    assert!(check(|c| c.get("shipaddr").is_some()) >= 30);
+}
+
+#[test]
+fn every_error_code_where_an_error_is_due() {
+    let n = check(|c| c.get("expect_error").is_some() && c.get("lines").is_some());
+    assert!(n >= 60, "only {n} error cases");
+    let codes: std::collections::BTreeSet<String> = cases()
+        .iter()
+        .filter_map(|c| c.get("expect_error").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    for code in [
+        "empty_input",
+        "missing_street_line",
+        "missing_city_line",
+        "missing_state",
+        "missing_postal_code",
+        "missing_country",
+        "unknown_country",
+        "invalid_postal_code",
+        "too_many_lines",
+        "line_too_long",
+    ] {
+        assert!(codes.contains(code), "no case for {code}");
+    }
+}
+
+#[test]
+fn the_table_is_large() {
+    assert!(cases().len() >= 500);
+}
+
+#[test]
+fn raw_lines_and_warnings_are_kept() {
+    let lines = ["Linda Park", "", "200 E Randolph St", "Chicago, IL 60601", "(312) 555-0100"];
+    let p = parse_lines(&lines, &CustomerContext::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        p.raw_lines,
+        vec!["Linda Park", "200 E Randolph St", "Chicago, IL 60601", "(312) 555-0100"]
+    );
+    assert_eq!(p.warnings.len(), 1);
+    assert!(p.warnings[0].contains("phone"), "{:?}", p.warnings);
+}
+
+#[test]
+fn errors_keep_raw_lines_and_say_what_to_do() {
+    let err =
+        parse_lines(&["Jane Doe", "123 Main St", "Springfield, IL"], &CustomerContext::default())
+            .err()
+            .unwrap_or_else(|| panic!("expected an error"));
+    assert_eq!(err.code, AddressErrorCode::MissingPostalCode);
+    assert_eq!(err.raw_lines.len(), 3);
+    assert!(err.to_string().starts_with("missing_postal_code: "), "{err}");
+}
+
+#[test]
+fn a_single_line_with_line_breaks_is_split() {
+    let addr = PhysicalAddress {
+        line1: Some("Jane Doe\n500 Market St\r\nSan Francisco, CA 94105".into()),
+        ..Default::default()
+    };
+    let p = parse_address(&addr, &CustomerContext::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.street1.as_deref(), Some("500 Market St"));
+    assert_eq!(p.city.as_deref(), Some("San Francisco"));
+}
+
+#[test]
+fn the_fuzz_entry_accepts_the_seed_corpus() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/address_block");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{dir}: {e}")).flatten() {
+        let data = std::fs::read(entry.path()).unwrap_or_default();
+        qbo_ordoro::address::fuzz_entry(&data);
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} seeds");
+}
