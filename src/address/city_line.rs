@@ -599,7 +599,7 @@ pub(crate) fn split_trailing_country(line: &str) -> Option<(CountryRef, &str)> {
     for k in (1..=n.saturating_sub(1).min(5)).rev() {
         let s = n - k;
         if let Some(c) = lookup_country(t.span(s, n)) {
-            let start = t.tok(s)?.start;
+            let start = t.tok(s)?.start();
             return Some((c, line.get(..start)?));
         }
     }

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use celes::LookupTable;
 
-use super::text::{Key, key_string};
+use super::text::{Key, KeyTable, key_string};
 
 /// A country named in an address: its ISO alpha-2 code and, for a U.S. territory named as a
 /// country (`Puerto Rico`, `Guam`), the territory's state code.
@@ -293,9 +293,9 @@ const US_TERRITORIES: &[(&str, &str)] = &[
     ("MNP", "MP"),
 ];
 
-static TABLE: LazyLock<Vec<(String, CountryRef)>> = LazyLock::new(build_table);
+static TABLE: LazyLock<KeyTable<CountryRef>> = LazyLock::new(build_table);
 
-fn build_table() -> Vec<(String, CountryRef)> {
+fn build_table() -> KeyTable<CountryRef> {
     let mut map = std::collections::BTreeMap::new();
     for c in celes::Country::get_countries() {
         let r = CountryRef::plain(c.alpha2);
@@ -315,7 +315,7 @@ fn build_table() -> Vec<(String, CountryRef)> {
     for (name, state) in US_TERRITORIES {
         insert_with_the(&mut map, name, CountryRef { alpha2: "US", territory: Some(state) });
     }
-    map.into_iter().filter(|(k, _)| !k.is_empty()).collect()
+    KeyTable::new(map)
 }
 
 /// The `'static` alpha-2 code from celes for a code written in our alias table.
@@ -346,9 +346,7 @@ pub(crate) fn lookup_key(key: &[u8]) -> Option<CountryRef> {
     if key.is_empty() || key.len() > 48 {
         return None;
     }
-    let table = &*TABLE;
-    let i = table.binary_search_by(|(k, _)| k.as_bytes().cmp(key)).ok()?;
-    table.get(i).map(|(_, r)| *r)
+    TABLE.get(key).copied()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use super::text::{Key, key_string};
+use super::text::{Key, KeyTable, key_string};
 
 /// U.S. states, DC, territories, freely associated states and armed-forces codes.
 const US: &[(&str, &str)] = &[
@@ -245,7 +245,7 @@ pub(crate) enum Regions {
     Au,
 }
 
-type Table = Vec<(String, &'static str)>;
+type Table = KeyTable<&'static str>;
 
 fn build(
     codes: &'static [(&'static str, &'static str)],
@@ -259,7 +259,7 @@ fn build(
     for (alias, code) in aliases {
         map.insert(key_string(alias), *code);
     }
-    map.into_iter().collect()
+    KeyTable::new(map)
 }
 
 static US_TABLE: LazyLock<Table> = LazyLock::new(|| build(US, US_ALIASES));
@@ -268,8 +268,7 @@ static AU_TABLE: LazyLock<Table> =
     LazyLock::new(|| build(AU, &[("Vic", "VIC"), ("Qld", "QLD"), ("Tas", "TAS")]));
 
 fn find(table: &Table, key: &[u8]) -> Option<&'static str> {
-    let i = table.binary_search_by(|(k, _)| k.as_bytes().cmp(key)).ok()?;
-    table.get(i).map(|(_, c)| *c)
+    table.get(key).copied()
 }
 
 impl Regions {

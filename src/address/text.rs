@@ -2,6 +2,9 @@
 //! punctuation, output fields with folded white space and trimmed punctuation, and a small
 //! tokenizer that keeps byte offsets so fields are cut from the line as typed.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 /// Longest lookup key, in bytes; longer text is never a country, state or street word.
 pub(crate) const KEY_CAP: usize = 64;
 
@@ -96,6 +99,66 @@ impl Key {
 /// The key of `text` as an owned string (used to build lookup tables once).
 pub(crate) fn key_string(text: &str) -> String {
     Key::new(text).map(|k| k.as_str().to_string()).unwrap_or_default()
+}
+
+/// A lookup table from keys (see [`Key`]) to values, built once: a hash map on a small, fast
+/// hash (the keys are short and the table is ours, so no defence against chosen collisions is
+/// needed), which first turns away keys longer than any in the table, and keys with a digit when
+/// no key has one, as most lines and spans asked about are.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyTable<V> {
+    map: HashMap<Box<[u8]>, V, BuildHasherDefault<FnvHasher>>,
+    max_len: usize,
+    digits: bool,
+}
+
+impl<V> KeyTable<V> {
+    /// The table of `entries` (keys already folded); empty keys are left out.
+    pub(crate) fn new(entries: impl IntoIterator<Item = (String, V)>) -> Self {
+        let mut table = KeyTable { map: HashMap::default(), max_len: 0, digits: false };
+        for (key, value) in entries {
+            if key.is_empty() {
+                continue;
+            }
+            table.max_len = table.max_len.max(key.len());
+            table.digits |= has_digit(&key);
+            table.map.insert(key.into_bytes().into_boxed_slice(), value);
+        }
+        table
+    }
+
+    /// The value of `key`, if the table has it.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&V> {
+        if key.is_empty() || key.len() > self.max_len {
+            return None;
+        }
+        if !self.digits && key.iter().any(u8::is_ascii_digit) {
+            return None;
+        }
+        self.map.get(key)
+    }
+}
+
+/// FNV-1a, 64 bits: a few cycles a byte on the short keys of the lookup tables.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FnvHasher(u64);
+
+impl Default for FnvHasher {
+    fn default() -> Self {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Folds an accented Latin letter to its upper-case ASCII letters.
@@ -219,11 +282,29 @@ fn fold_slow(s: &str) -> String {
 pub(crate) const MAX_TOKENS: usize = 24;
 
 /// One token of a line: a byte range, and whether a `,` or `;` separates it from the previous.
+/// Offsets are `u32` to keep [`Tokens`] small, since it is copied about; a longer line is never
+/// a city line.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Tok {
-    pub(crate) start: usize,
-    pub(crate) end: usize,
+    start: u32,
+    end: u32,
     pub(crate) comma_before: bool,
+}
+
+impl Tok {
+    fn new(start: usize, end: usize, comma_before: bool) -> Option<Tok> {
+        Some(Tok { start: u32::try_from(start).ok()?, end: u32::try_from(end).ok()?, comma_before })
+    }
+
+    /// Byte offset of the token's first byte.
+    pub(crate) fn start(self) -> usize {
+        self.start as usize
+    }
+
+    /// Byte offset just past the token.
+    pub(crate) fn end(self) -> usize {
+        self.end as usize
+    }
 }
 
 /// The tokens of a line, split on white space and commas, with their byte offsets.
@@ -244,7 +325,7 @@ impl<'a> Tokens<'a> {
             let sep = c.is_whitespace() || c == ',' || c == ';';
             if sep {
                 if let Some(s) = start.take() {
-                    t.push(Tok { start: s, end: i, comma_before: comma })?;
+                    t.push(Tok::new(s, i, comma)?)?;
                     comma = false;
                 }
                 if c == ',' || c == ';' {
@@ -255,7 +336,7 @@ impl<'a> Tokens<'a> {
             }
         }
         if let Some(s) = start {
-            t.push(Tok { start: s, end: line.len(), comma_before: comma })?;
+            t.push(Tok::new(s, line.len(), comma)?)?;
         }
         Some(t)
     }
@@ -279,7 +360,7 @@ impl<'a> Tokens<'a> {
 
     /// The text of token `i` ("" when out of range).
     pub(crate) fn text(&self, i: usize) -> &'a str {
-        self.tok(i).and_then(|t| self.line.get(t.start..t.end)).unwrap_or("")
+        self.tok(i).and_then(|t| self.line.get(t.start()..t.end())).unwrap_or("")
     }
 
     /// The line's text from token `i` to token `j` (exclusive), as typed ("" when empty).
@@ -288,7 +369,7 @@ impl<'a> Tokens<'a> {
             return "";
         }
         match (self.tok(i), self.tok(j.saturating_sub(1))) {
-            (Some(a), Some(b)) => self.line.get(a.start..b.end).unwrap_or(""),
+            (Some(a), Some(b)) => self.line.get(a.start()..b.end()).unwrap_or(""),
             _ => "",
         }
     }
