@@ -86,15 +86,17 @@ fn sep(i: &str) -> Res<'_, Option<char>> {
     opt(satisfy(|c| c == '-' || c == ' ' || c == '–' || c == '—')).parse(i)
 }
 
+/// Five digits, then optionally a separator and four more (ZIP+4). Written out rather than
+/// with the combinators: every U.S. city line asks it, often twice.
 fn us_zip(text: &str) -> Option<String> {
-    let (_, (five, four)) =
-        all_consuming((digits(5), opt((sep, digits(4))).map(|o| o.map(|(_, d)| d))))
-            .parse(text)
-            .ok()?;
-    Some(match four {
-        Some(four) => format!("{five}-{four}"),
-        None => five.to_string(),
-    })
+    let is_digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let five = text.get(..5).filter(|f| is_digits(f, 5))?;
+    let rest = text.get(5..)?;
+    if rest.is_empty() {
+        return Some(five.to_string());
+    }
+    let four = rest.strip_prefix(['-', ' ', '–', '—']).unwrap_or(rest);
+    is_digits(four, 4).then(|| format!("{five}-{four}"))
 }
 
 /// `head` digits, an optional separator, `tail` digits; joined with `joiner`.
@@ -229,6 +231,12 @@ mod tests {
         assert_eq!(Format::Us.normalize("943041234"), Some("94304-1234".into()));
         assert_eq!(Format::Us.normalize("9430"), None);
         assert_eq!(Format::Us.normalize("94304-12"), None);
+        assert_eq!(Format::Us.normalize("94304–1234"), Some("94304-1234".into()), "en dash");
+        assert_eq!(Format::Us.normalize("94304--1234"), None, "one separator at most");
+        assert_eq!(Format::Us.normalize("94304-12345"), None);
+        assert_eq!(Format::Us.normalize("9430é"), None);
+        assert_eq!(Format::Us.normalize("94304é1234"), None);
+        assert_eq!(Format::Us.normalize("943045"), None);
     }
 
     #[test]
