@@ -189,31 +189,43 @@ fn is_unit_word(w: &[u8]) -> bool {
     )
 }
 
+/// Street words that end compound street names.
+const STREET_SUFFIXES: &[&[u8]] = &[
+    b"STRASSE",
+    b"STR",
+    b"WEG",
+    b"GASSE",
+    b"PLATZ",
+    b"ALLEE",
+    b"DAMM",
+    b"UFER",
+    b"STRAAT",
+    b"LAAN",
+    b"GRACHT",
+    b"PLEIN",
+    b"GATAN",
+    b"VAGEN",
+    b"VEGEN",
+    b"VEJ",
+    b"GADE",
+    b"VEIEN",
+    b"STIEG",
+    b"CHAUSSEE",
+];
+
+/// The last letters of [`STREET_SUFFIXES`], to turn most words away at one byte.
+fn ends_like_street_suffix(last: u8) -> bool {
+    matches!(last, b'E' | b'R' | b'G' | b'Z' | b'M' | b'T' | b'N' | b'J')
+}
+
 /// German, Dutch and Nordic street names are compounds ending in the street word.
 fn has_street_suffix(w: &[u8]) -> bool {
-    const SUFFIXES: &[&[u8]] = &[
-        b"STRASSE",
-        b"STR",
-        b"WEG",
-        b"GASSE",
-        b"PLATZ",
-        b"ALLEE",
-        b"DAMM",
-        b"UFER",
-        b"STRAAT",
-        b"LAAN",
-        b"GRACHT",
-        b"PLEIN",
-        b"GATAN",
-        b"VAGEN",
-        b"VEGEN",
-        b"VEJ",
-        b"GADE",
-        b"VEIEN",
-        b"STIEG",
-        b"CHAUSSEE",
-    ];
-    SUFFIXES.iter().any(|s| w.len() >= s.len() + 3 && w.ends_with(s))
+    // Most words end in a letter no suffix ends in: look at the last byte before comparing.
+    let Some(&last) = w.last() else { return false };
+    if !ends_like_street_suffix(last) {
+        return false;
+    }
+    STREET_SUFFIXES.iter().any(|s| w.len() >= s.len() + 3 && w.ends_with(s))
 }
 
 /// Words that mark a company.
@@ -445,9 +457,20 @@ pub(crate) fn street_kind(line: &str) -> StreetKind {
 /// Whether a line has a token that is a number (`3`, `4B`, `#05-01`, `(CVN 68)`), as unit and
 /// building lines do, unlike names with a digit in a rank or title (`PO1 Mike Lee`).
 fn has_number_token(line: &str) -> bool {
-    line.split(|c: char| c.is_whitespace() || c == ',')
-        .map(|w| w.trim_start_matches(['#', '(', '-', 'N', 'n', 'º', '°']))
-        .any(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+    // One pass: at the start of each word (after white space or `,`), skip the marks a number
+    // may carry and look at the first other character.
+    let mut word_start = true;
+    for c in line.chars() {
+        if c.is_whitespace() || c == ',' {
+            word_start = true;
+        } else if word_start && !matches!(c, '#' | '(' | '-' | 'N' | 'n' | 'º' | '°') {
+            if c.is_ascii_digit() {
+                return true;
+            }
+            word_start = false;
+        }
+    }
+    false
 }
 
 /// Whether a line is only a phone number, with or without a label (`Tel: ...`).
@@ -1014,6 +1037,13 @@ pub(crate) fn country_line(last: &str, above: Option<&str>) -> Option<CountryRef
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_letter_filter_lets_every_street_suffix_through() {
+        for suffix in STREET_SUFFIXES {
+            assert!(suffix.last().is_some_and(|b| ends_like_street_suffix(*b)), "{suffix:?}");
+        }
+    }
 
     #[test]
     fn street_kinds() {

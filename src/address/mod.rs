@@ -216,7 +216,7 @@ pub fn parse_address(
     address: &PhysicalAddress,
     customer: &CustomerContext,
 ) -> Result<ParsedAddress, AddressError> {
-    let mut lines: Vec<&str> = Vec::with_capacity(5);
+    let mut lines = LineList::new();
     for line in address.lines().into_iter().flatten() {
         push_lines(&mut lines, line);
     }
@@ -226,7 +226,7 @@ pub fn parse_address(
         zip: non_blank(address.postal_code.as_deref()),
         country: non_blank(address.country.as_deref()),
     };
-    parse_block(&lines, fields, customer)
+    parse_block(lines.as_slice(), fields, customer)
 }
 
 /// Parses a block of lines as typed into QBO's address box (any number of lines; blank lines
@@ -235,22 +235,62 @@ pub fn parse_lines<S: AsRef<str>>(
     lines: &[S],
     customer: &CustomerContext,
 ) -> Result<ParsedAddress, AddressError> {
-    let mut kept: Vec<&str> = Vec::with_capacity(lines.len().min(8));
+    let mut kept = LineList::new();
     for line in lines {
         push_lines(&mut kept, line.as_ref());
     }
-    parse_block(&kept, Fields::default(), customer)
+    parse_block(kept.as_slice(), Fields::default(), customer)
+}
+
+/// The non-blank lines of a block: on the stack up to eight (a block has five at most, so
+/// more only happens with input that is refused anyway), on the heap beyond.
+enum LineList<'a> {
+    Stack([&'a str; 8], usize),
+    Heap(Vec<&'a str>),
+}
+
+impl<'a> LineList<'a> {
+    fn new() -> Self {
+        LineList::Stack([""; 8], 0)
+    }
+
+    fn push(&mut self, line: &'a str) {
+        match self {
+            LineList::Stack(items, len) => match items.get_mut(*len) {
+                Some(slot) => {
+                    *slot = line;
+                    *len += 1;
+                }
+                None => {
+                    let mut heap = items.to_vec();
+                    heap.push(line);
+                    *self = LineList::Heap(heap);
+                }
+            },
+            LineList::Heap(items) => items.push(line),
+        }
+    }
+
+    fn as_slice(&self) -> &[&'a str] {
+        match self {
+            LineList::Stack(items, len) => items.get(..*len).unwrap_or(&[]),
+            LineList::Heap(items) => items,
+        }
+    }
 }
 
 /// Adds the non-blank lines of `text` (a QBO line may hold line breaks).
-fn push_lines<'a>(out: &mut Vec<&'a str>, text: &'a str) {
-    if !text.bytes().any(|b| b == b'\n' || b == b'\r') {
+fn push_lines<'a>(out: &mut LineList<'a>, text: &'a str) {
+    let bytes = text.as_bytes();
+    if !bytes.contains(&b'\n') && !bytes.contains(&b'\r') {
         if !text::is_blank(text) {
             out.push(text);
         }
         return;
     }
-    out.extend(text.split(['\n', '\r']).filter(|l| !text::is_blank(l)));
+    for line in text.split(['\n', '\r']).filter(|l| !text::is_blank(l)) {
+        out.push(line);
+    }
 }
 
 fn parse_block(
@@ -271,7 +311,7 @@ fn parse_block(
         return Err(AddressError::new(AddressErrorCode::TooManyLines, raw_lines()));
     }
     let mut warnings = Vec::new();
-    let mut kept: Vec<&str> = Vec::with_capacity(raw.len());
+    let mut kept = LineList::new();
     for &line in raw {
         if lines::is_phone(line) {
             warnings.push(format!("phone number line ignored: {}", line.trim()));
@@ -282,9 +322,9 @@ fn parse_block(
         }
     }
     let result = if fields.is_structured() {
-        structured::parse(&kept, fields, customer, &mut warnings)
+        structured::parse(kept.as_slice(), fields, customer, &mut warnings)
     } else {
-        parse_free_form(&kept, fields.country, customer, &mut warnings)
+        parse_free_form(kept.as_slice(), fields.country, customer, &mut warnings)
     };
     match result {
         Ok(mut parsed) => {

@@ -57,7 +57,14 @@ impl Format {
 
     /// The normalised postcode for `text`, or `None` when it does not fit the format.
     pub(crate) fn normalize(self, text: &str) -> Option<String> {
-        let text = text.trim().trim_start_matches('〒').trim_end_matches(['.', ',', ';']).trim();
+        // A token that starts and ends with an ASCII letter or digit (nearly all) has nothing
+        // to trim.
+        let bare = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+        let text = if bare(text.as_bytes().first()) && bare(text.as_bytes().last()) {
+            text
+        } else {
+            text.trim().trim_start_matches('〒').trim_end_matches(['.', ',', ';']).trim()
+        };
         if text.is_empty() || text.len() > 16 {
             return None;
         }

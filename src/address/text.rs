@@ -196,6 +196,9 @@ fn fold_latin(c: char) -> Option<&'static str> {
 /// Trims `s`, folds inner runs of white space to one space, and drops trailing `,` and `;`
 /// (and a trailing `.` when `drop_dot`), with any white space around them.
 pub(crate) fn clean_field(s: &str, drop_dot: bool) -> String {
+    if s.is_ascii() {
+        return clean_ascii(s, drop_dot);
+    }
     let trimmed = trim_trailing_punct(s.trim(), drop_dot);
     if is_folded(trimmed) {
         return trimmed.to_string();
@@ -216,9 +219,50 @@ pub(crate) fn clean_field(s: &str, drop_dot: bool) -> String {
     out
 }
 
+/// [`clean_field`] for ASCII text, in byte passes: the trimmed span is found from both ends at
+/// once (white space in front; white space, `,`, `;` and maybe `.` behind, in any order, as
+/// the general path strips them), then copied as is or with its white space folded.
+fn clean_ascii(s: &str, drop_dot: bool) -> String {
+    let space = |c: u8| c == b' ' || (0x09..=0x0d).contains(&c);
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|&c| !space(c)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&c| !(space(c) || c == b',' || c == b';' || (drop_dot && c == b'.')))
+        .map_or(0, |last| last + 1);
+    let trimmed = s.get(start..end).unwrap_or("");
+    if is_folded(trimmed) {
+        return trimmed.to_string();
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    let mut pending_space = false;
+    for c in trimmed.bytes() {
+        if space(c) {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(char::from(c));
+        }
+    }
+    out
+}
+
 /// Like [`clean_field`], but also drops leading separators (`,` `;` `-` `/`) and trailing `-`
 /// and `/`, which are left over when a city is cut out of a city line.
 pub(crate) fn clean_cut(s: &str, drop_dot: bool) -> String {
+    if s.is_ascii() {
+        // The loop below strips separators and white space from both ends, in any mix.
+        let cut = |c: &u8| {
+            matches!(c, b',' | b';' | b'-' | b'/' | b':' | b' ') || (0x09..=0x0d).contains(c)
+        };
+        let bytes = s.as_bytes();
+        let start = bytes.iter().position(|c| !cut(c)).unwrap_or(bytes.len());
+        let end = bytes.iter().rposition(|c| !cut(c)).map_or(0, |last| last + 1);
+        return clean_ascii(s.get(start..end).unwrap_or(""), drop_dot);
+    }
     let mut t = s.trim();
     loop {
         let next = t
@@ -321,19 +365,29 @@ impl<'a> Tokens<'a> {
         let mut t = Tokens { line, toks: [Tok::default(); MAX_TOKENS], len: 0 };
         let mut start: Option<usize> = None;
         let mut comma = false;
-        for (i, c) in line.char_indices() {
-            let sep = c.is_whitespace() || c == ',' || c == ';';
-            if sep {
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            // ASCII is classified by its byte; other characters are decoded (for the white
+            // space among them, such as NBSP), and are never commas.
+            let (space, comma_here, width) = if b.is_ascii() {
+                (b == b' ' || (0x09..=0x0d).contains(&b), b == b',' || b == b';', 1)
+            } else {
+                let c = line.get(i..).and_then(|r| r.chars().next()).unwrap_or('\u{FFFD}');
+                (c.is_whitespace(), false, c.len_utf8())
+            };
+            if space || comma_here {
                 if let Some(s) = start.take() {
                     t.push(Tok::new(s, i, comma)?)?;
                     comma = false;
                 }
-                if c == ',' || c == ';' {
+                if comma_here {
                     comma = true;
                 }
             } else if start.is_none() {
                 start = Some(i);
             }
+            i += width;
         }
         if let Some(s) = start {
             t.push(Tok::new(s, line.len(), comma)?)?;
@@ -434,6 +488,11 @@ mod tests {
         assert_eq!(clean_field("St. Louis.", true), "St. Louis");
         assert_eq!(clean_field("a\t\tb ;", false), "a b");
         assert_eq!(clean_cut(", - Berlin -", true), "Berlin");
+        assert_eq!(clean_cut(" ;: /St.  Louis. ,-", true), "St. Louis");
+        assert_eq!(clean_cut("– Zürich  –/", true), "Zürich", "the general path, same rules");
+        assert_eq!(clean_cut(" ,;- ", true), "");
+        assert_eq!(clean_field("\tMain\x0bSt ,; ", false), "Main St");
+        assert_eq!(clean_field("Main\u{a0} St ,", false), "Main St", "NBSP folds too");
     }
 
     #[test]
