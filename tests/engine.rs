@@ -778,9 +778,7 @@ async fn a_report_keeps_at_most_report_entries_but_counts_and_stores_them_all() 
     assert_eq!((report.entries.len(), report.entries_omitted), (3, 2));
     let ids: Vec<&str> = report.entries.iter().map(|e| e.qbo_id.as_str()).collect();
     assert_eq!(ids, ["100", "101", "102"], "the first entries, in the order written");
-    let query = qbo_ordoro::store::LogQuery {
-        run_id: Some(report.run_id.clone()),
-        ..Default::default()
-    };
+    let query =
+        qbo_ordoro::store::LogQuery { run_id: Some(report.run_id.clone()), ..Default::default() };
     assert_eq!(w.store.query_log(&query).await.unwrap().len(), 5, "the store has them all");
 }
