@@ -310,11 +310,24 @@ fn for_each_word(line: &str, mut f: impl FnMut(usize, &[u8]) -> bool) {
     let bytes = line.as_bytes();
     let mut idx = 0;
     let mut i = 0;
-    while i < bytes.len() {
+    while let Some(&first) = bytes.get(i) {
+        if first < 0x80 && !(first.is_ascii_alphanumeric() || first == b'\'') {
+            i += 1; // an ASCII separator
+            continue;
+        }
+        // Scan the word and fold it in the same pass (used when it is short ASCII).
         let start = i;
         let mut ascii = true;
+        let mut folded = [0u8; 24];
+        let mut n = 0;
         while let Some(&b) = bytes.get(i) {
-            if b.is_ascii_alphanumeric() || b == b'\'' {
+            if b.is_ascii_alphanumeric() {
+                if let Some(slot) = folded.get_mut(n) {
+                    *slot = b.to_ascii_uppercase();
+                }
+                n += 1;
+                i += 1;
+            } else if b == b'\'' {
                 i += 1;
             } else if b >= 0x80 {
                 let c = line.get(i..).and_then(|r| r.chars().next()).unwrap_or(' ');
@@ -328,22 +341,13 @@ fn for_each_word(line: &str, mut f: impl FnMut(usize, &[u8]) -> bool) {
             }
         }
         if i == start {
+            // A separator that is not ASCII (a dash, a non-breaking space, ...).
             i += line.get(i..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
             continue;
         }
         let word = line.get(start..i).unwrap_or("");
         let go = if ascii && word.len() <= 24 {
-            let mut buf = [0u8; 24];
-            let mut n = 0;
-            for &b in word.as_bytes() {
-                if b != b'\''
-                    && let Some(slot) = buf.get_mut(n)
-                {
-                    *slot = b.to_ascii_uppercase();
-                    n += 1;
-                }
-            }
-            f(idx, buf.get(..n).unwrap_or(&[]))
+            f(idx, folded.get(..n).unwrap_or(&[]))
         } else {
             match Key::new(word) {
                 Some(k) => f(idx, k.as_bytes()),

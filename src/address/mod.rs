@@ -281,8 +281,7 @@ impl<'a> LineList<'a> {
 
 /// Adds the non-blank lines of `text` (a QBO line may hold line breaks).
 fn push_lines<'a>(out: &mut LineList<'a>, text: &'a str) {
-    let bytes = text.as_bytes();
-    if !bytes.contains(&b'\n') && !bytes.contains(&b'\r') {
+    if !text.bytes().any(|b| b == b'\n' || b == b'\r') {
         if !text::is_blank(text) {
             out.push(text);
         }

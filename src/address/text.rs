@@ -368,11 +368,19 @@ impl<'a> Tokens<'a> {
         let bytes = line.as_bytes();
         let mut i = 0;
         while let Some(&b) = bytes.get(i) {
-            // ASCII is classified by its byte; other characters are decoded (for the white
-            // space among them, such as NBSP), and are never commas.
             let (space, comma_here, width) = if b.is_ascii() {
+                if b.is_ascii_alphanumeric() {
+                    // The common case: inside or at the start of a token.
+                    if start.is_none() {
+                        start = Some(i);
+                    }
+                    i += 1;
+                    continue;
+                }
                 (b == b' ' || (0x09..=0x0d).contains(&b), b == b',' || b == b';', 1)
             } else {
+                // Other characters are decoded, for the white space among them (NBSP, ...);
+                // none is a comma.
                 let c = line.get(i..).and_then(|r| r.chars().next()).unwrap_or('\u{FFFD}');
                 (c.is_whitespace(), false, c.len_utf8())
             };
