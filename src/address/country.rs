@@ -337,6 +337,9 @@ fn insert_with_the(
 
 /// The country that `text` names, if any (any case; English, local or short form, or code).
 pub fn lookup_country(text: &str) -> Option<CountryRef> {
+    if !TABLE.may_hold(text) {
+        return None;
+    }
     let key = Key::new(text)?;
     lookup_key(key.as_bytes())
 }

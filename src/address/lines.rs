@@ -7,7 +7,7 @@ use super::city_line::{
 };
 use super::country::{CountryRef, lookup_country};
 use super::region::Regions;
-use super::text::{Key, Tokens, clean_field, has_digit, same_key};
+use super::text::{Key, Tokens, clean_field, has_digit, has_either_byte, same_key};
 use super::{AddressErrorCode, CustomerContext};
 
 /// How much a line looks like a street line.
@@ -558,7 +558,7 @@ fn strip_phone_label(t: &str) -> (bool, &str) {
 
 /// Whether a line is only an e-mail address, with or without a label.
 pub(crate) fn is_email(line: &str) -> bool {
-    if !line.contains('@') {
+    if !has_either_byte(line.as_bytes(), b'@', b'@') {
         return false;
     }
     let mut words = line.split_whitespace();

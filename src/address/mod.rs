@@ -281,7 +281,7 @@ impl<'a> LineList<'a> {
 
 /// Adds the non-blank lines of `text` (a QBO line may hold line breaks).
 fn push_lines<'a>(out: &mut LineList<'a>, text: &'a str) {
-    if !text.bytes().any(|b| b == b'\n' || b == b'\r') {
+    if !text::has_either_byte(text.as_bytes(), b'\n', b'\r') {
         if !text::is_blank(text) {
             out.push(text);
         }

@@ -274,8 +274,19 @@ fn find(table: &Table, key: &[u8]) -> Option<&'static str> {
 impl Regions {
     /// The official code for `text` (a code, a full name or an abbreviation).
     pub(crate) fn lookup(self, text: &str) -> Option<&'static str> {
+        if !self.table().may_hold(text) {
+            return None;
+        }
         let key = Key::new(text)?;
         self.lookup_key(key.as_bytes())
+    }
+
+    fn table(self) -> &'static Table {
+        match self {
+            Regions::Us => &US_TABLE,
+            Regions::Ca => &CA_TABLE,
+            Regions::Au => &AU_TABLE,
+        }
     }
 
     /// The official code for a folded key.
@@ -283,12 +294,7 @@ impl Regions {
         if key.is_empty() {
             return None;
         }
-        let table = match self {
-            Regions::Us => &*US_TABLE,
-            Regions::Ca => &*CA_TABLE,
-            Regions::Au => &*AU_TABLE,
-        };
-        find(table, key)
+        find(self.table(), key)
     }
 }
 

@@ -127,6 +127,12 @@ impl<V> KeyTable<V> {
         table
     }
 
+    /// False when no key of `text` can be in the table (it has a digit and no key has one), so
+    /// that the key need not be built.
+    pub(crate) fn may_hold(&self, text: &str) -> bool {
+        self.digits || !has_digit(text)
+    }
+
     /// The value of `key`, if the table has it.
     pub(crate) fn get(&self, key: &[u8]) -> Option<&V> {
         if key.is_empty() || key.len() > self.max_len {
@@ -470,6 +476,25 @@ impl<'a> Tokens<'a> {
     }
 }
 
+/// Whether `bytes` holds `a` or `b`, eight bytes at a time (address lines are short, where
+/// `memchr`'s set-up costs more than the scan).
+pub(crate) fn has_either_byte(bytes: &[u8], a: u8, b: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let (pa, pb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        if has_zero(v ^ pa) || has_zero(v ^ pb) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| c == a || c == b)
+}
+
 /// Whether `s` holds an ASCII digit.
 pub(crate) fn has_digit(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit())
@@ -501,6 +526,23 @@ mod tests {
         assert_eq!(clean_cut(" ,;- ", true), "");
         assert_eq!(clean_field("\tMain\x0bSt ,; ", false), "Main St");
         assert_eq!(clean_field("Main\u{a0} St ,", false), "Main St", "NBSP folds too");
+    }
+
+    #[test]
+    fn either_byte_is_found_anywhere() {
+        for len in 0..40usize {
+            for at in 0..len {
+                for needle in [b'\n', b'\r'] {
+                    let mut line = vec![b'x'; len];
+                    if let Some(slot) = line.get_mut(at) {
+                        *slot = needle;
+                    }
+                    assert!(has_either_byte(&line, b'\n', b'\r'), "{len} {at}");
+                }
+            }
+            let plain: Vec<u8> = (0..len).map(|i| b"Az 09,\x0b\x0c\x0e\xff"[i % 10]).collect();
+            assert!(!has_either_byte(&plain, b'\n', b'\r'), "{len}");
+        }
     }
 
     #[test]
