@@ -762,3 +762,23 @@ async fn both_stores_remove_a_ledger_entry() {
         assert_eq!(store.pending_entries(REALM).await.unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_report_keeps_at_most_report_entries_but_counts_and_stores_them_all() {
+    let w = World::new();
+    for i in 0..5 {
+        w.add_sale(&format!("{}", 100 + i), 50 - i);
+    }
+    let config = SyncConfig { report_entries: 3, ..SyncConfig::default() };
+    let dry = w.engine(config.clone()).run_incremental(&RunOptions::dry_run()).await.unwrap();
+    assert_eq!((dry.entries.len(), dry.entries_omitted), (5, 0), "a dry run keeps every entry");
+
+    let report = w.engine(config).run_incremental(&RunOptions::default()).await.unwrap();
+    assert_eq!(report.summary.created, 5);
+    assert_eq!((report.entries.len(), report.entries_omitted), (3, 2));
+    let ids: Vec<&str> = report.entries.iter().map(|e| e.qbo_id.as_str()).collect();
+    assert_eq!(ids, ["100", "101", "102"], "the first entries, in the order written");
+    let query =
+        qbo_ordoro::store::LogQuery { run_id: Some(report.run_id.clone()), ..Default::default() };
+    assert_eq!(w.store.query_log(&query).await.unwrap().len(), 5, "the store has them all");
+}

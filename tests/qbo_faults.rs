@@ -12,7 +12,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use qbo_common::{MemTokens, REALM, config, start};
 use qbo_ordoro::model::qbo::EntityKind;
-use qbo_ordoro::qbo::fault::{classify, read_response};
+use qbo_ordoro::qbo::fault::{classify, read_response, read_typed};
 use qbo_ordoro::qbo::{QboApi, QboClient, UpdatedQuery};
 use qbo_ordoro::store::StoredToken;
 use qbo_ordoro::transport::ResponseClass;
@@ -67,6 +67,33 @@ fn every_fault_shape_maps_to_its_kind() {
             assert!(err.message().contains("reconnect"), "{name}: {err}");
         }
     }
+}
+
+#[test]
+fn reading_straight_into_a_type_gives_the_same_errors_as_reading_json() {
+    use qbo_ordoro::model::qbo::QueryEnvelope;
+    let cases: &[(&str, u16)] = &[
+        ("401_camelcase_3200.json", 401),
+        ("403_throttle.xml", 403),
+        ("200_validation_4001.json", 200),
+        ("400_object_not_found_610.json", 400),
+        ("502_bad_gateway.html", 502),
+    ];
+    for (name, status) in cases {
+        let typed = read_typed::<QueryEnvelope>(&response(*status, fixture(name))).unwrap_err();
+        let json = read_response(&response(*status, fixture(name))).unwrap_err();
+        assert_eq!(typed.to_string(), json.to_string(), "{name}");
+        assert_eq!((typed.kind(), typed.code()), (json.kind(), json.code()), "{name}");
+        assert_eq!((typed.status(), typed.request_id()), (json.status(), json.request_id()));
+    }
+    let page = br#"{"QueryResponse":{"Invoice":[{"Id":"7","SyncToken":"0"}]},"Fault":null}"#;
+    let ok = read_typed::<QueryEnvelope>(&response(200, page.to_vec())).unwrap();
+    assert_eq!(ok.query_response.invoice.map(|rows| rows.len()), Some(1), "a null Fault is none");
+    let lower = br#"{"QueryResponse":{},"fault":{"error":[{"code":"4001","message":"no"}]}}"#;
+    let err = read_typed::<QueryEnvelope>(&response(200, lower.to_vec())).unwrap_err();
+    assert_eq!(err.code(), Some("4001"), "a camelCase fault inside a 200 is an error too");
+    let err = read_typed::<QueryEnvelope>(&response(200, b"<html>oops</html>".to_vec()));
+    assert_eq!(err.unwrap_err().kind(), ErrorKind::Service);
 }
 
 #[test]

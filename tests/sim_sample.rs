@@ -57,3 +57,26 @@ fn generated_sales_add_up_to_their_total() {
         }
     }
 }
+
+#[test]
+fn eligible_sales_all_map_to_an_order() {
+    use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
+    use qbo_ordoro::sim::sample::generate_eligible;
+    let start = Utc.with_ymd_and_hms(2026, 3, 8, 0, 0, 0).unwrap();
+    let sales = generate_eligible(5, 1000, start, Duration::seconds(2));
+    assert_eq!(sales.len(), 1000);
+    for kind in EntityKind::ALL {
+        assert!(sales.iter().any(|s| s.txn.kind == kind), "{kind} missing");
+    }
+    let config = MappingConfig::default();
+    for sale in &sales {
+        assert_eq!(sale.expected, Expected::Order);
+        let decision = decide(&sale.txn, &config);
+        assert!(
+            matches!(decision, Decision::Create(_)),
+            "sale {} {}: {decision:?}",
+            sale.txn.kind,
+            sale.txn.doc.id
+        );
+    }
+}

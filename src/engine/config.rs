@@ -60,6 +60,10 @@ pub struct SyncConfig {
     /// How many more times a create is sent after a lookup showed that an ambiguous attempt (a
     /// lost response, a 5xx) did not create the order (default 2).
     pub create_retries: u32,
+    /// Log entries a run that writes keeps in its [`RunReport`](super::RunReport) (default
+    /// 1000); past them entries are only counted, so a backfill of any size runs in flat memory.
+    /// The store holds every entry. A dry run keeps them all, its report being their only record.
+    pub report_entries: usize,
 }
 
 impl Default for SyncConfig {
@@ -74,6 +78,7 @@ impl Default for SyncConfig {
             max_concurrency: 8,
             breaker_threshold: 5,
             create_retries: 2,
+            report_entries: 1000,
         }
     }
 }

@@ -89,9 +89,14 @@ pub struct RunReport {
     /// Why the run stopped early (a service kept failing, credentials were refused), if it did;
     /// the cursor was left before everything not handled.
     pub aborted: Option<String>,
-    /// The run's log entries in the order they were written (for a dry run, the entries it
-    /// would have written).
+    /// The run's log entries in the order they were written: for a dry run, every entry it
+    /// would have written; for other runs, the first
+    /// [`SyncConfig::report_entries`](super::SyncConfig::report_entries) of them (the store
+    /// holds them all: [`Store::query_log`](crate::Store::query_log) by `run_id`).
     pub entries: Vec<LogEntry>,
+    /// Entries written to the store but left out of `entries` (0 unless the run wrote more
+    /// than `report_entries`). The summary counts them all.
+    pub entries_omitted: u64,
 }
 
 /// How [`SyncEngine::watch`] loops.
@@ -105,11 +110,44 @@ pub struct WatchOptions {
     pub run: RunOptions,
 }
 
-/// The driver's side of a run: the entries written and the circuit breaker's count.
-#[derive(Debug, Default)]
+/// The driver's side of a run: the counts by action, the entries kept for the report, and the
+/// circuit breaker's count. Memory stays flat however many transactions a run handles: past
+/// `keep` entries, an entry is only counted (the store has it).
+#[derive(Debug)]
 struct RunLog {
+    summary: RunSummary,
     entries: Vec<LogEntry>,
+    keep: usize,
+    omitted: u64,
     consecutive_failures: u32,
+}
+
+impl RunLog {
+    /// A log keeping every entry in a dry run (the report is its only record), else `keep`.
+    fn new(dry_run: bool, keep: usize) -> Self {
+        RunLog {
+            summary: RunSummary::default(),
+            entries: Vec::new(),
+            keep: if dry_run { usize::MAX } else { keep },
+            omitted: 0,
+            consecutive_failures: 0,
+        }
+    }
+
+    fn record(&mut self, entry: LogEntry) {
+        let s = &mut self.summary;
+        match entry.action {
+            Action::Created => s.created += 1,
+            Action::Updated => s.updated += 1,
+            Action::Skipped => s.skipped += 1,
+            Action::Failed => s.failed += 1,
+        }
+        if self.entries.len() < self.keep {
+            self.entries.push(entry);
+        } else {
+            self.omitted += 1;
+        }
+    }
 }
 
 /// The cursor a batch moves, if any.
@@ -117,19 +155,6 @@ struct CursorSlot<'a> {
     name: &'a str,
     tracker: &'a mut CursorTracker,
     default_at: DateTime<Utc>,
-}
-
-fn summarize(entries: &[LogEntry]) -> RunSummary {
-    let mut s = RunSummary::default();
-    for e in entries {
-        match e.action {
-            Action::Created => s.created += 1,
-            Action::Updated => s.updated += 1,
-            Action::Skipped => s.skipped += 1,
-            Action::Failed => s.failed += 1,
-        }
-    }
-    s
 }
 
 fn tag(kind: EntityKind, docs: Vec<SalesTransaction>) -> Vec<Transaction> {
@@ -144,7 +169,7 @@ impl SyncEngine {
     /// feed. A run that finds nothing new makes one QBO query per entity and no Ordoro call.
     pub async fn run_incremental(&self, options: &RunOptions) -> Result<RunReport> {
         let (ctx, started_at) = self.start(options).await?;
-        let mut log = RunLog::default();
+        let mut log = self.run_log(&ctx);
         self.settle_all(&ctx, &mut log).await?;
         let mut earliest_from = None;
         for entity in EntityKind::ALL {
@@ -165,7 +190,7 @@ impl SyncEngine {
     /// move; transactions already synced are not created again.
     pub async fn run_range(&self, range: &RunRange, options: &RunOptions) -> Result<RunReport> {
         let (ctx, started_at) = self.start(options).await?;
-        let mut log = RunLog::default();
+        let mut log = self.run_log(&ctx);
         self.settle_all(&ctx, &mut log).await?;
         for entity in EntityKind::ALL {
             if ctx.is_tripped() {
@@ -184,7 +209,7 @@ impl SyncEngine {
                                 break;
                             }
                         };
-                        let rows = tag(entity, pager.accept(&page));
+                        let rows = tag(entity, pager.accept_owned(page));
                         self.process(&ctx, &mut log, rows, None).await?;
                         if ctx.is_tripped() {
                             break;
@@ -203,7 +228,7 @@ impl SyncEngine {
     /// not given). A reference that matches nothing gives a report with no entries.
     pub async fn run_one(&self, target: &TxnRef, options: &RunOptions) -> Result<RunReport> {
         let (ctx, started_at) = self.start(options).await?;
-        let mut log = RunLog::default();
+        let mut log = self.run_log(&ctx);
         self.settle_all(&ctx, &mut log).await?;
         let (entity, label) = match target {
             TxnRef::Id { entity, id } => (entity, id),
@@ -279,6 +304,10 @@ impl SyncEngine {
         }
     }
 
+    fn run_log(&self, ctx: &RunCtx) -> RunLog {
+        RunLog::new(ctx.dry_run(), self.config.report_entries)
+    }
+
     fn finish(
         &self,
         ctx: RunCtx,
@@ -286,7 +315,7 @@ impl SyncEngine {
         scope: RunScope,
         started_at: DateTime<Utc>,
     ) -> RunReport {
-        let summary = summarize(&log.entries);
+        let summary = log.summary;
         let aborted = ctx.abort_reason();
         let report = RunReport {
             run_id: ctx.maker.run_id.clone(),
@@ -297,6 +326,7 @@ impl SyncEngine {
             summary,
             aborted,
             entries: log.entries,
+            entries_omitted: log.omitted,
         };
         match &report.aborted {
             None => {
@@ -356,7 +386,7 @@ impl SyncEngine {
                 server_now = page.server_time.map(|t| t.with_timezone(&Utc));
             }
             let default_at = pager.last_seen().unwrap_or(from);
-            let rows = tag(entity, pager.accept(&page));
+            let rows = tag(entity, pager.accept_owned(page));
             let slot = CursorSlot { name: &name, tracker: &mut tracker, default_at };
             self.process(ctx, log, rows, Some(slot)).await?;
             if ctx.is_tripped() {
@@ -376,7 +406,8 @@ impl SyncEngine {
 
     /// Reads one entity by transaction date. Offset paging here, with pages that overlap a
     /// little (rows seen twice are dropped) so that a row edited mid-run cannot shift an unread
-    /// row out of view.
+    /// row out of view. A repeat can only come from the overlap, so only the last two pages'
+    /// rows are remembered: memory stays flat however long the range.
     async fn read_by_date(
         &self,
         ctx: &RunCtx,
@@ -387,7 +418,8 @@ impl SyncEngine {
     ) -> Result<()> {
         let size = self.config.page_size;
         let step = size - (size / 10).min(50);
-        let mut seen = HashSet::new();
+        let mut previous: HashSet<(String, String)> = HashSet::new();
+        let mut latest: HashSet<(String, String)> = HashSet::new();
         let mut start_position = 1u32;
         loop {
             let query = TxnDateQuery { entity, from, to, start_position, max_results: size };
@@ -399,11 +431,16 @@ impl SyncEngine {
                 }
             };
             let full = page.transactions.len() >= size as usize;
+            let mut keys = HashSet::with_capacity(page.transactions.len());
             let fresh: Vec<SalesTransaction> = page
                 .transactions
                 .into_iter()
-                .filter(|t| seen.insert((t.id.clone(), t.sync_token.clone())))
+                .filter(|t| {
+                    let key = (t.id.clone(), t.sync_token.clone());
+                    !previous.contains(&key) && !latest.contains(&key) && keys.insert(key)
+                })
                 .collect();
+            previous = std::mem::replace(&mut latest, keys);
             self.process(ctx, log, tag(entity, fresh), None).await?;
             if !full || ctx.is_tripped() {
                 return Ok(());
@@ -517,7 +554,9 @@ impl SyncEngine {
         moved: Option<(String, DateTime<Utc>)>,
     ) -> Result<()> {
         if ctx.dry_run() {
-            log.entries.extend(outcome.log);
+            if let Some(entry) = outcome.log {
+                log.record(entry);
+            }
             return Ok(());
         }
         if let Some(key) = &outcome.remove_ledger {
@@ -527,7 +566,7 @@ impl SyncEngine {
             Some(entry) => {
                 let commit = Commit { log: entry, ledger: outcome.ledger, cursor: moved };
                 self.store.commit(&commit).await?;
-                log.entries.push(commit.log);
+                log.record(commit.log);
             }
             None => {
                 if let Some(ledger) = &outcome.ledger {

@@ -235,8 +235,13 @@ impl QboClient {
         &self.config
     }
 
-    /// GETs `url` signed with an access token; after a 401, refreshes once and tries once more.
+    /// GETs `url` signed with an access token and reads the JSON document (or the fault).
     async fn get(&self, url: &str) -> Result<Value> {
+        fault::read_response(&self.fetch(url).await?)
+    }
+
+    /// GETs `url` signed with an access token; after a 401, refreshes once and tries once more.
+    async fn fetch(&self, url: &str) -> Result<HttpResponse> {
         let first = BearerSigner::new(&self.tokens);
         let mut response = self.send_get(url, &first).await?;
         if response.status().as_u16() == 401
@@ -246,7 +251,7 @@ impl QboClient {
             self.tokens.refresh_after_rejection(&rejected).await?;
             response = self.send_get(url, &BearerSigner::new(&self.tokens)).await?;
         }
-        fault::read_response(&response)
+        Ok(response)
     }
 
     async fn send_get(&self, url: &str, signer: &BearerSigner<'_>) -> Result<HttpResponse> {
@@ -275,16 +280,20 @@ impl QboClient {
             self.config.minor_version,
         );
         tracing::debug!(realm = %self.config.realm_id, statement, "QBO query");
-        let value = self.get(&url).await?;
-        Ok(serde_json::from_value(value)?)
+        // Read into the typed envelope directly: a page's JSON tree would be several times the
+        // size of the page.
+        fault::read_typed(&self.fetch(&url).await?)
     }
 
     async fn page(&self, entity: EntityKind, statement: &str) -> Result<TxnPage> {
         let envelope = self.query(statement).await?;
-        Ok(TxnPage {
-            transactions: envelope.query_response.transactions(entity).to_vec(),
-            server_time: envelope.time,
-        })
+        // Move the rows out of the envelope: a page of 1000 is megabytes, not worth a copy.
+        let mut response = envelope.query_response;
+        let rows = match entity {
+            EntityKind::Invoice => response.invoice.take(),
+            EntityKind::SalesReceipt => response.sales_receipt.take(),
+        };
+        Ok(TxnPage { transactions: rows.unwrap_or_default(), server_time: envelope.time })
     }
 }
 

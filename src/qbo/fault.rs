@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Service};
@@ -57,6 +59,37 @@ pub fn fault_of_json(value: &Value) -> Option<Fault> {
         return None;
     }
     serde_json::from_value::<FaultEnvelope>(value.clone()).ok().map(|e| e.fault)
+}
+
+/// Reads a successful QBO response straight into `T`, without building a JSON tree first: a
+/// page of 1000 transactions is megabytes of JSON and its tree several times that, which set a
+/// backfill's peak memory. Anything else (a status not 2xx, a `Fault` inside a 200, a body that
+/// is not JSON or not a `T`) is read by [`read_response`], so the errors are the same.
+pub fn read_typed<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
+    let status = response.status().as_u16();
+    if (200..300).contains(&status)
+        && fault_free(response.body())
+        && let Ok(doc) = serde_json::from_slice::<T>(response.body())
+    {
+        return Ok(doc);
+    }
+    let value = read_response(response)?;
+    Ok(serde_json::from_value(value)?)
+}
+
+/// True when `body` is a JSON object whose top level has no `Fault` or `fault` object (as
+/// [`fault_of_json`] would find), read without keeping anything but the keys of such a fault.
+/// False for anything else, including a body that is not JSON.
+fn fault_free(body: &[u8]) -> bool {
+    type Ignored = std::collections::BTreeMap<String, IgnoredAny>;
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "Fault", default)]
+        upper: Option<Ignored>,
+        #[serde(rename = "fault", default)]
+        lower: Option<Ignored>,
+    }
+    serde_json::from_slice::<Probe>(body).is_ok_and(|p| p.upper.is_none() && p.lower.is_none())
 }
 
 /// Reads a QBO response: the JSON document of a successful one, or the [`Error`] its status or

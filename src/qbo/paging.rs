@@ -3,7 +3,7 @@
 //! offset, and drops rows it has already returned. Pure: no I/O, no clock; it works with any
 //! [`QboApi`](super::QboApi).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -26,7 +26,9 @@ const RESOLUTION: chrono::Duration = chrono::Duration::seconds(1);
 ///
 /// - asks for the next page from the **last timestamp seen** (`from = last row's time`,
 ///   `STARTPOSITION 1`), so no offset exists for a departure to shift; rows of that second
-///   already returned come again and are dropped by their `(Id, SyncToken)`;
+///   already returned come again and are dropped by their `(Id, SyncToken)`; only the rows at
+///   or after the next page's lower bound are remembered, so memory stays at about a page
+///   however long the window;
 /// - when a whole full page shares one second (more rows in that second than a page holds), it
 ///   reads that second alone (`[t, t]`) by `STARTPOSITION`, in passes, until two passes in a row
 ///   read the same number of rows. A pass reads exactly as many rows as the second holds when its
@@ -42,7 +44,9 @@ pub struct UpdatedPager {
     to: DateTime<Utc>,
     page_size: u32,
     mode: Mode,
-    seen: HashSet<(String, String)>,
+    /// Rows returned that the next query can return again (at or after its lower bound), with
+    /// their last-updated time.
+    seen: HashMap<(String, String), Option<DateTime<Utc>>>,
     last_seen: Option<DateTime<Utc>>,
     pages: u32,
 }
@@ -72,7 +76,7 @@ impl UpdatedPager {
             to,
             page_size: page_size.clamp(1, MAX_PAGE_SIZE),
             mode,
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             last_seen: None,
             pages: 0,
         }
@@ -112,13 +116,29 @@ impl UpdatedPager {
     /// Takes the answer to the last [`next_query`](Self::next_query) and returns the rows not
     /// returned before (by `Id` and `SyncToken`), in page order.
     pub fn accept(&mut self, page: &TxnPage) -> Vec<SalesTransaction> {
+        let fresh: Vec<bool> = page.transactions.iter().map(|r| self.remember(r)).collect();
+        self.advance(&page.transactions);
+        page.transactions.iter().zip(fresh).filter(|(_, f)| *f).map(|(r, _)| r.clone()).collect()
+    }
+
+    /// Like [`accept`](Self::accept), but takes the page by value, so the fresh rows are moved
+    /// out of it rather than copied.
+    pub fn accept_owned(&mut self, page: TxnPage) -> Vec<SalesTransaction> {
+        let fresh: Vec<bool> = page.transactions.iter().map(|r| self.remember(r)).collect();
+        self.advance(&page.transactions);
+        page.transactions.into_iter().zip(fresh).filter(|(_, f)| *f).map(|(r, _)| r).collect()
+    }
+
+    /// Records `row` as returned; false when it was returned before.
+    fn remember(&mut self, row: &SalesTransaction) -> bool {
+        let key = (row.id.clone(), row.sync_token.clone());
+        let at = row.last_updated().map(|t| t.with_timezone(&Utc));
+        self.seen.insert(key, at).is_none()
+    }
+
+    /// Moves to the next query after a page of `rows`, and forgets the rows it cannot return.
+    fn advance(&mut self, rows: &[SalesTransaction]) {
         self.pages = self.pages.saturating_add(1);
-        let rows = &page.transactions;
-        let fresh: Vec<SalesTransaction> = rows
-            .iter()
-            .filter(|r| self.seen.insert((r.id.clone(), r.sync_token.clone())))
-            .cloned()
-            .collect();
         let times: Vec<DateTime<Utc>> =
             rows.iter().filter_map(|r| r.last_updated()).map(|t| t.with_timezone(&Utc)).collect();
         if let Some(max) = times.iter().max() {
@@ -140,7 +160,13 @@ impl UpdatedPager {
                 }
             }
         };
-        fresh
+        // The next query asks for rows at or after this bound; rows before it cannot return.
+        match self.mode {
+            Mode::Keyset { from: bound } | Mode::Tie { at: bound, .. } => {
+                self.seen.retain(|_, at| at.is_some_and(|t| t >= bound));
+            }
+            Mode::Done => self.seen.clear(),
+        }
     }
 
     fn after_keyset_page(&self, from: DateTime<Utc>, full: bool, times: &[DateTime<Utc>]) -> Mode {
@@ -263,6 +289,24 @@ mod tests {
         let fresh = p.accept(&page(vec![row("4", "0", 7)]));
         assert!(fresh.is_empty());
         assert_eq!(p.next_query().unwrap().from, t(8));
+    }
+
+    #[test]
+    fn only_rows_the_next_query_can_return_are_remembered() {
+        let mut p = UpdatedPager::new(EntityKind::Invoice, t(0), t(100_000), 100);
+        // Page n holds rows n*99 ..= n*99+99, one a second: each page repeats the last row of
+        // the one before, since the next query starts at the last second seen.
+        for n in 0..50i64 {
+            let q = p.next_query().unwrap();
+            assert_eq!(q.from, t(n * 99));
+            let rows = (n * 99..=n * 99 + 99).map(|k| row(&k.to_string(), "0", k)).collect();
+            assert_eq!(p.accept_owned(page(rows)).len(), if n == 0 { 100 } else { 99 });
+            assert_eq!(p.seen.len(), 1, "only the row of the last second is remembered");
+        }
+        let last = row(&(50 * 99).to_string(), "0", 50 * 99);
+        assert!(p.accept_owned(page(vec![last])).is_empty());
+        assert!(p.is_done());
+        assert!(p.seen.is_empty());
     }
 
     #[test]

@@ -262,8 +262,11 @@ fn build(kind: EntityKind, id: u64, at: DateTime<Utc>, shape: &Shape) -> SalesTr
     }
 }
 
-fn random_shape(rng: &mut SmallRng, id: u64) -> (Shape, Expected) {
-    let roll = rng.random_range(0..100u32);
+/// Percentile rolls whose sale is eligible (marked with an accepted class, not voided).
+const ELIGIBLE_ROLLS: std::ops::Range<u32> = 0..65;
+
+fn random_shape(rng: &mut SmallRng, id: u64, rolls: std::ops::Range<u32>) -> (Shape, Expected) {
+    let roll = rng.random_range(rolls);
     let mut shape = Shape::default();
     let mut expected = Expected::Order;
     match roll {
@@ -321,6 +324,28 @@ fn random_shape(rng: &mut SmallRng, id: u64) -> (Shape, Expected) {
 /// intervals (several may share a second when `step` is under a second), alternating randomly
 /// between invoices and sales receipts. Ids are unique per entity.
 pub fn generate(seed: u64, count: usize, start: DateTime<Utc>, step: Duration) -> Vec<SampleSale> {
+    generate_from(seed, count, start, step, 0..100)
+}
+
+/// Like [`generate`], but every sale is eligible (an accepted class at header or line level, not
+/// voided), so each must become exactly one order: the shape of a backfill benchmark, where the
+/// number of sales is the number of orders to create.
+pub fn generate_eligible(
+    seed: u64,
+    count: usize,
+    start: DateTime<Utc>,
+    step: Duration,
+) -> Vec<SampleSale> {
+    generate_from(seed, count, start, step, ELIGIBLE_ROLLS)
+}
+
+fn generate_from(
+    seed: u64,
+    count: usize,
+    start: DateTime<Utc>,
+    step: Duration,
+    rolls: std::ops::Range<u32>,
+) -> Vec<SampleSale> {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut next_id = [1u64, 1u64];
     (0..count)
@@ -333,7 +358,7 @@ pub fn generate(seed: u64, count: usize, start: DateTime<Utc>, step: Duration) -
             let slot = usize::from(kind == EntityKind::SalesReceipt);
             let id = next_id[slot];
             next_id[slot] += 1;
-            let (shape, expected) = random_shape(&mut rng, id);
+            let (shape, expected) = random_shape(&mut rng, id, rolls.clone());
             let at = start + step * i32::try_from(i).unwrap_or(i32::MAX);
             SampleSale { txn: Transaction { kind, doc: build(kind, id, at, &shape) }, expected }
         })
