@@ -167,19 +167,35 @@ fn a_crash_at_every_port_call_keeps_every_invariant() {
     assert!(!clean.crashed);
     let calls = clean.calls;
     assert!(calls > 100, "the scenario makes {calls} port calls");
-    let mut crashes = 0;
-    let mut pending = 0;
-    for k in 1..=calls {
-        for when in [CrashWhen::Before, CrashWhen::After] {
-            let outcome = std::panic::catch_unwind(|| in_runtime(scenario(Some((k, when)))))
-                .unwrap_or_else(|_| {
-                    panic!("crash at port call {k} ({when:?}) of {calls} broke an invariant")
-                });
-            assert!(outcome.crashed, "no crash at port call {k} ({when:?}) of {calls}");
-            crashes += 1;
-            pending += u64::from(outcome.pending_at_crash);
+    let variants: Vec<(u64, CrashWhen)> =
+        (1..=calls).flat_map(|k| [(k, CrashWhen::Before), (k, CrashWhen::After)]).collect();
+    // Two workers: each variant is a world of its own on its own runtime.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let pending = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while let Some(&(k, when)) =
+                    variants.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+                {
+                    let outcome = std::panic::catch_unwind(|| {
+                        in_runtime(scenario(Some((k, when))))
+                    })
+                    .unwrap_or_else(|_| {
+                        panic!("crash at port call {k} ({when:?}) of {calls} broke an invariant")
+                    });
+                    assert!(outcome.crashed, "no crash at port call {k} ({when:?}) of {calls}");
+                    if outcome.pending_at_crash {
+                        pending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            });
         }
-    }
-    println!("{crashes} crashes over {calls} port calls, {pending} with a create in doubt");
+    });
+    let pending = pending.into_inner();
+    println!(
+        "{} crashes over {calls} port calls, {pending} with a create in doubt",
+        variants.len()
+    );
     assert!(pending > 0, "no crash fell between a create and its commit");
 }
