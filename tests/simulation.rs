@@ -9,7 +9,8 @@
 //! `sim_support` (exactly one order per eligible sale, none for the others, voids and deletes per
 //! the policy, a log entry per handled version, the rate limits, a working refresh token).
 //!
-//! `SIM_SEEDS=N` runs seeds 1..=N (default 500, the CI size); `SIM_SEED=n` replays one seed
+//! `SIM_SEEDS=N` runs seeds 1..=N (default 500, the CI size; `SIM_SEED_FROM=m` starts at seed m
+//! instead of 1, to run a long sweep in chunks); `SIM_SEED=n` replays one seed
 //! alone and prints what it did; `SIM_THREADS` sets the worker threads (default 2). A failing
 //! seed prints itself with the command that replays it.
 
@@ -511,8 +512,10 @@ fn seeds_to_run() -> Vec<u64> {
     if let Ok(one) = std::env::var("SIM_SEED") {
         return vec![one.trim().parse().expect("SIM_SEED is a number")];
     }
-    let n: u64 = std::env::var("SIM_SEEDS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(500);
-    (1..=n).collect()
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    let n = var("SIM_SEEDS").unwrap_or(500);
+    let from = var("SIM_SEED_FROM").unwrap_or(1);
+    (from..from + n).collect()
 }
 
 fn threads() -> usize {
