@@ -333,6 +333,9 @@ async fn simulate_in_runtime(p: Profile) -> Result<SeedStats, String> {
     let sales = generate(p.seed, p.sales, p.start, chrono::Duration::milliseconds(1));
     let (events, ties) = timeline(&p, &mut rng);
     let page_edits = Arc::new(AtomicU64::new(0));
+    // Edits between page requests stop when the final runs begin, so that those runs see the
+    // company's last versions.
+    let merchant_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let runs_estimate = (p.period.num_minutes() / p.interval.num_minutes()).max(1) as u64;
     for _ in 0..p.hooks {
         let k = rng.random_range(1..=2 * runs_estimate);
@@ -340,7 +343,11 @@ async fn simulate_in_runtime(p: Profile) -> Result<SeedStats, String> {
         let company = world.company.clone();
         let clock = world.clock.clone();
         let counter = page_edits.clone();
+        let done = merchant_done.clone();
         world.qbo.on_query(k, move |sim| {
+            if done.load(Ordering::SeqCst) {
+                return;
+            }
             let mut company = company.lock().unwrap();
             if company.keys.is_empty() {
                 return;
@@ -371,6 +378,7 @@ async fn simulate_in_runtime(p: Profile) -> Result<SeedStats, String> {
     let scheduler = schedule(&p, &world, &mut rng, &mut stats);
     let (_, scheduled) = tokio::join!(merchant, scheduler);
     scheduled?;
+    merchant_done.store(true, Ordering::SeqCst);
     finish(&p, &world, &mut stats).await?;
 
     let company = world.company();

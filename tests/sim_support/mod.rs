@@ -901,6 +901,22 @@ impl World {
         let query = LogQuery { qbo_id: Some(txn.id.clone()), ..LogQuery::default() };
         let entries = self.store.query_log(&query).await.unwrap_or_default();
         let mut out = format!("\n    model: {txn:?}");
+        for kind in EntityKind::ALL {
+            let name = format!("{REALM}/{}", kind.as_str());
+            let _ = write!(
+                out,
+                "\n    cursor {name}: {:?}",
+                self.store.cursor(&name).await.ok().flatten()
+            );
+        }
+        if let Some(doc) = self.qbo.get(REALM, txn.kind, &txn.id) {
+            let _ = write!(
+                out,
+                "\n    in QBO: token {} updated {:?}",
+                doc.sync_token,
+                doc.last_updated()
+            );
+        }
         for e in entries.iter().filter(|e| e.entity == txn.kind) {
             let _ = write!(
                 out,
@@ -964,8 +980,9 @@ impl World {
                 && !handled.contains(&(txn.kind, txn.id.clone(), txn.token.clone()))
             {
                 return Err(format!(
-                    "{what} (token {}) has no log entry for its last version",
-                    txn.token
+                    "{what} (token {}) has no log entry for its last version{}",
+                    txn.token,
+                    self.history(txn).await
                 ));
             }
             if !txn.ever_eligible {
