@@ -4,7 +4,6 @@
 
 mod mapping_common;
 
-use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use mapping_common::*;
@@ -14,25 +13,7 @@ use qbo_ordoro::model::ordoro::NewOrder;
 use qbo_ordoro::model::qbo::Transaction;
 use serde_json::{Value, json};
 
-fn schema_file(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/ordoro/json-schema")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
-    let mut root = schema_file("ordoro-post_order_v1-schema.json");
-    root["components"] = json!({"schemas": {
-        "v1_address": schema_file("ordoro-v1_address-schema.json"),
-        "v1_order_line_product": schema_file("ordoro-v1_order_line_product-schema.json"),
-    }});
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft7)
-        .should_validate_formats(true)
-        .build(&root)
-        .unwrap()
-});
+static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(post_order_validator);
 
 fn schema_errors(order: &NewOrder) -> Vec<String> {
     let body = serde_json::to_value(order).unwrap();

@@ -2,8 +2,9 @@
 //! snapshots to its typed form; Ordoro bodies built from the model validate against Ordoro's
 //! published schema.
 
-use std::path::{Path, PathBuf};
+mod fixture_support;
 
+use fixture_support::{fixtures_dir, post_order_validator, qbo_fixtures};
 use qbo_ordoro::model::ordoro::{
     LineProduct, NewOrder, NewOrderLine, Order, OrderList, OrdoroAddress, OrdoroErrorBody,
 };
@@ -13,27 +14,6 @@ use qbo_ordoro::model::qbo::{
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn qbo_fixtures() -> Vec<(String, String)> {
-    let mut files: Vec<_> = std::fs::read_dir(fixtures_dir().join("qbo"))
-        .expect("fixtures/qbo exists")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&p).unwrap())
-        })
-        .collect()
-}
 
 #[test]
 fn all_sixteen_qbo_fixtures_deserialize() {
@@ -245,19 +225,6 @@ fn the_xml_throttle_body_parses() {
     assert_eq!(fault.error[0].code_number(), Some(3001));
     assert!(fault.error[0].detail.as_deref().unwrap().starts_with("The request limit"));
     assert!(parse_xml_fault("{\"not\": \"xml\"}").is_none());
-}
-
-fn post_order_validator() -> jsonschema::Validator {
-    let dir = fixtures_dir().join("ordoro/json-schema");
-    let read = |f: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap()
-    };
-    let mut root = read("ordoro-post_order_v1-schema.json");
-    root["components"] = serde_json::json!({"schemas": {
-        "v1_address": read("ordoro-v1_address-schema.json"),
-        "v1_order_line_product": read("ordoro-v1_order_line_product-schema.json"),
-    }});
-    jsonschema::draft7::new(&root).expect("the post_order_v1 schema compiles")
 }
 
 fn sample_order() -> NewOrder {

@@ -186,6 +186,20 @@ impl SyncEngine {
         ctx.maker.entry(self.clock.now(), facts, action, reason, detail)
     }
 
+    /// A transaction the mapping rejected (`code` is the address or mapping error code): failed,
+    /// with the code and message also kept as the entry's failure.
+    fn unmappable(
+        &self,
+        ctx: &RunCtx,
+        facts: &TxnFacts,
+        code: String,
+        message: String,
+    ) -> LogEntry {
+        let mut log = self.entry(ctx, facts, Action::Failed, Some(&code), message.clone());
+        log.failure = Some(FailureInfo { code: Some(code), message, ..Default::default() });
+        log
+    }
+
     /// A failed call, logged with what the service said. Permanent failures (bad input, not
     /// found) count as handled; transient ones do not; refused credentials stop the run.
     pub(crate) fn failed(
@@ -304,8 +318,7 @@ impl SyncEngine {
                 Ok(Outcome::done(log).removing(stale_pending))
             }
             Decision::Error { code, message } => {
-                let mut log = self.entry(ctx, facts, Action::Failed, Some(&code), message.clone());
-                log.failure = Some(FailureInfo { code: Some(code), message, ..Default::default() });
+                let log = self.unmappable(ctx, facts, code, message);
                 Ok(Outcome::done(log).removing(stale_pending))
             }
         }
@@ -363,8 +376,7 @@ impl SyncEngine {
                 Ok(Outcome::done(log).with_order(number))
             }
             Decision::Error { code, message } => {
-                let mut log = self.entry(ctx, facts, Action::Failed, Some(&code), message.clone());
-                log.failure = Some(FailureInfo { code: Some(code), message, ..Default::default() });
+                let log = self.unmappable(ctx, facts, code, message);
                 Ok(Outcome::done(log).with_order(number))
             }
         }

@@ -2,7 +2,11 @@
 //! class `Ordoro` as JSON, lines of every kind, and shortcuts to decide and unwrap.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+#[path = "../fixture_support/mod.rs"]
+mod fixture_support;
+#[allow(unused_imports)] // each test file uses some of them
+pub use fixture_support::{post_order_validator, qbo_fixtures, qbo_fixtures_dir};
+
 use std::str::FromStr;
 
 use qbo_ordoro::mapping::{Decision, MappedOrder, MappingConfig, decide};
@@ -189,28 +193,6 @@ pub fn failed(decision: Decision) -> String {
         Decision::Error { code, .. } => code,
         other => panic!("expected an error, got {other:?}"),
     }
-}
-
-/// The fixtures directory of QBO documents.
-pub fn qbo_fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qbo")
-}
-
-/// Every QBO fixture file, sorted by name, with its text.
-pub fn qbo_fixtures() -> Vec<(String, String)> {
-    let mut files: Vec<_> = std::fs::read_dir(qbo_fixtures_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (stem, std::fs::read_to_string(&p).unwrap())
-        })
-        .collect()
 }
 
 /// Gives every invoice and sales receipt in a raw QBO document the header class `Ordoro`, so the
