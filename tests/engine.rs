@@ -733,7 +733,7 @@ async fn a_crash_and_restart_over_sqlite_yields_exactly_one_order() {
     assert_eq!(w.order_count("QBO-INV-1"), 1);
     assert_eq!(w.ordoro.calls("create_order"), 1);
     assert!(store.pending_entries(REALM).await.unwrap().is_empty());
-    let logged = store.run_summary(&r.run_id).await.unwrap();
+    let logged = store.run_summary(REALM, &r.run_id).await.unwrap();
     assert_eq!(logged, r.summary, "the store's log agrees with the report");
 }
 

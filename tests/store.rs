@@ -417,16 +417,22 @@ async fn run_summary_counts_by_action(store: &dyn Store) {
         let id = i.to_string();
         store.commit(&log_only(log(run, "r1", &id, action, t(0)))).await.unwrap();
     }
-    let summary = store.run_summary("run-1").await.unwrap();
+    // Another company's run that happens to have the same id.
+    store.commit(&log_only(log("run-1", "r2", "9", Action::Created, t(0)))).await.unwrap();
+    let summary = store.run_summary("r1", "run-1").await.unwrap();
     assert_eq!(summary, RunSummary { created: 3, updated: 1, skipped: 2, failed: 1 });
     assert_eq!(summary.to_string(), "created=3 updated=1 skipped=2 failed=1");
     assert_eq!(summary.total(), 7);
     assert_eq!(summary.count(Action::Skipped), 2);
     assert_eq!(
-        store.run_summary("run-2").await.unwrap(),
+        store.run_summary("r1", "run-2").await.unwrap(),
         RunSummary { created: 0, updated: 0, skipped: 1, failed: 1 }
     );
-    assert_eq!(store.run_summary("run-3").await.unwrap(), RunSummary::default());
+    assert_eq!(
+        store.run_summary("r2", "run-1").await.unwrap(),
+        RunSummary { created: 1, updated: 0, skipped: 0, failed: 0 }
+    );
+    assert_eq!(store.run_summary("r1", "run-3").await.unwrap(), RunSummary::default());
 }
 
 async fn tokens_round_trip(store: &dyn Store) {
@@ -536,7 +542,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
     assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry.clone()));
     assert_eq!(store.pending_entries("r1").await.unwrap(), vec![entry]);
     assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
-    assert_eq!(store.run_summary("run-1").await.unwrap().created, 1);
+    assert_eq!(store.run_summary("r1", "run-1").await.unwrap().created, 1);
     let tokens = store.load_token("r1").await.unwrap().expect("tokens survive");
     assert_eq!(tokens.refresh_token.expose_secret(), "refresh-1");
 }

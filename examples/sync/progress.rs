@@ -124,7 +124,7 @@ impl Store for ProgressStore {
         self.inner.query_log(query).await
     }
 
-    async fn run_summary(&self, run_id: &str) -> qbo_ordoro::Result<RunSummary> {
-        self.inner.run_summary(run_id).await
+    async fn run_summary(&self, realm: &str, run_id: &str) -> qbo_ordoro::Result<RunSummary> {
+        self.inner.run_summary(realm, run_id).await
     }
 }

@@ -297,7 +297,12 @@ impl SyncEngine {
         loop {
             let n = self.runs_started.fetch_add(1, Ordering::Relaxed) + 1;
             let id = format!("run-{stamp}-{n}");
-            let query = LogQuery { run_id: Some(id.clone()), limit: Some(1), ..Default::default() };
+            let query = LogQuery {
+                realm: Some(self.realm().to_string()),
+                run_id: Some(id.clone()),
+                limit: Some(1),
+                ..Default::default()
+            };
             if self.store.query_log(&query).await?.is_empty() {
                 return Ok(id);
             }

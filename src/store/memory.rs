@@ -148,10 +148,10 @@ impl Store for MemoryStore {
         Ok(state.log.iter().filter(|e| query.matches(e)).take(limit).cloned().collect())
     }
 
-    async fn run_summary(&self, run_id: &str) -> Result<RunSummary> {
+    async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary> {
         let state = self.lock();
         let mut summary = RunSummary::default();
-        for entry in state.log.iter().filter(|e| e.run_id == run_id) {
+        for entry in state.log.iter().filter(|e| e.realm == realm && e.run_id == run_id) {
             summary.add(entry.action, 1);
         }
         Ok(summary)

@@ -337,6 +337,7 @@ pub trait Store: TokenStore {
     async fn commit(&self, commit: &Commit) -> Result<()>;
     /// Searches the transaction log.
     async fn query_log(&self, query: &LogQuery) -> Result<Vec<LogEntry>>;
-    /// Counts a run's log entries by action.
-    async fn run_summary(&self, run_id: &str) -> Result<RunSummary>;
+    /// Counts the log entries of `realm`'s run `run_id` by action. Run ids are unique within a
+    /// company; two companies syncing into one store may start runs with the same id.
+    async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary>;
 }

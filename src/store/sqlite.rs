@@ -859,14 +859,15 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn run_summary(&self, run_id: &str) -> Result<RunSummary> {
+    async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary> {
         let counts = self.run(
-            || format!("could not count the log entries of run {run_id}"),
+            || format!("could not count the log entries of run {run_id} of company {realm}"),
             |conn| {
                 let mut stmt = conn.prepare_cached(
-                    "SELECT action, count(*) FROM log WHERE run_id = ?1 GROUP BY action",
+                    "SELECT action, count(*) FROM log WHERE run_id = ?1 AND realm = ?2 \
+                     GROUP BY action",
                 )?;
-                let rows = stmt.query_map([run_id], |row| {
+                let rows = stmt.query_map([run_id, realm], |row| {
                     Ok((parsed(row, 0, "log.action", Action::parse)?, row.get::<_, i64>(1)?))
                 })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()

@@ -345,8 +345,8 @@ impl Store for CrashingStore {
     async fn query_log(&self, query: &LogQuery) -> Result<Vec<LogEntry>> {
         self.switch.through(self.inner.query_log(query)).await
     }
-    async fn run_summary(&self, run_id: &str) -> Result<RunSummary> {
-        self.switch.through(self.inner.run_summary(run_id)).await
+    async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary> {
+        self.switch.through(self.inner.run_summary(realm, run_id)).await
     }
 }
 
