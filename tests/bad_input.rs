@@ -232,7 +232,7 @@ async fn qbo_pages_with_odd_content_still_decode() {
 /// A row whose fields have the wrong JSON types makes its whole page a typed error: the page is
 /// not half-read (the engine then stops before the cursor; see the engine tests below).
 #[tokio::test]
-async fn a_row_of_wrong_types_makes_the_page_a_typed_error() {
+async fn a_row_of_wrong_types_is_kept_with_its_unreadable_fields_named() {
     for (field, value) in
         [("TotalAmt", json!({"amount": 25})), ("DocNumber", json!(1234)), ("Line", json!("none"))]
     {
@@ -242,9 +242,32 @@ async fn a_row_of_wrong_types_makes_the_page_a_typed_error() {
             Bytes::from(serde_json::to_vec(&qbo_page(vec![raw_invoice("1"), row])).expect("json"));
         let transport = scripted(move |_| Ok(answer(200, "application/json", body.clone())));
         let client = qbo_client(transport, manual_clock()).await;
+        let page = client.query_updated(&window()).await.expect(field);
+        let [good, odd] = page.transactions.as_slice() else { panic!("two rows: {page:?}") };
+        assert_eq!((good.id.as_str(), good.unreadable.as_deref()), ("1", None));
+        assert_eq!((odd.id.as_str(), odd.sync_token.as_str()), ("12", "0"));
+        let why = odd.unreadable.as_deref().expect("the odd row says what it lacks");
+        assert!(why.starts_with(&format!("{field}: invalid type")), "{field}: {why}");
+        assert_eq!(odd.class_ref.as_ref().and_then(|c| c.name.as_deref()), Some("Ordoro"));
+        assert!(page.server_time.is_some(), "the server clock is still read");
+    }
+}
+
+#[tokio::test]
+async fn a_row_without_a_readable_identity_makes_the_page_a_typed_error() {
+    for (field, value) in [
+        ("Id", json!(12)),
+        ("SyncToken", json!({"n": 0})),
+        ("MetaData", json!({"LastUpdatedTime": "yesterday"})),
+    ] {
+        let mut row = raw_invoice("12");
+        row[field] = value;
+        let body =
+            Bytes::from(serde_json::to_vec(&qbo_page(vec![raw_invoice("1"), row])).expect("json"));
+        let transport = scripted(move |_| Ok(answer(200, "application/json", body.clone())));
+        let client = qbo_client(transport, manual_clock()).await;
         let err = client.query_updated(&window()).await.expect_err(field);
         assert_eq!(err.kind(), ErrorKind::BadInput, "{field}: {err}");
-        assert!(err.to_string().contains("invalid type"), "{field}: {err}");
     }
 }
 
@@ -449,7 +472,16 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
             .collect::<Vec<_>>()
     );
     many_lines["TotalAmt"] = json!(10_000);
+    let mut wrong_total = raw_invoice("10");
+    wrong_total["TotalAmt"] = json!({"amount": 25});
+    let mut wrong_lines = raw_invoice("11");
+    wrong_lines["Line"] = json!("none");
+    let mut wrong_class = raw_invoice("12");
+    wrong_class["ClassRef"] = json!(42);
     let rows = vec![
+        wrong_total,
+        wrong_lines,
+        wrong_class,
         raw_invoice("1"),
         negative,
         fractional,
@@ -497,6 +529,12 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
     assert_eq!(entry(&first, "7").reason.as_deref(), Some("line_too_long"));
     assert_eq!(entry(&first, "9").action, Action::Created, "10,000 lines");
     assert_eq!(h.ordoro.order("1-QBO-INV-9").map(|o| o.lines.len()), Some(10_000));
+    for id in ["10", "11", "12"] {
+        let e = entry(&first, id);
+        assert_eq!(e.action, Action::Failed, "fields of the wrong type: {e:?}");
+        assert_eq!(e.reason.as_deref(), Some("unreadable_transaction"), "{e:?}");
+    }
+    assert!(h.store.cursors().values().all(|&c| c >= now() - chrono::Duration::hours(1)));
 
     tokio::time::sleep(Duration::from_secs(900)).await;
     let writes = h.ordoro.stats().writes;
@@ -508,16 +546,16 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
 
 #[tokio::test(start_paused = true)]
 async fn unreadable_qbo_pages_stop_the_run_before_the_cursor() {
-    let mut wrong_types = raw_invoice("10");
-    wrong_types["TotalAmt"] = json!({"amount": 25});
-    let wrong_types = Bytes::from(
-        serde_json::to_vec(&qbo_page(vec![raw_invoice("1"), wrong_types])).expect("json"),
+    let mut no_identity = raw_invoice("10");
+    no_identity["Id"] = json!(10);
+    let no_identity = Bytes::from(
+        serde_json::to_vec(&qbo_page(vec![raw_invoice("1"), no_identity])).expect("json"),
     );
     for body in [
         Bytes::from_static(br#"{"QueryResponse": {"Invoice": [{"Id": "1", "#),
         Bytes::from_static(b"\xff\xfe\xfd"),
         Bytes::from_static(HTML_PAGE.as_bytes()),
-        wrong_types,
+        no_identity,
     ] {
         let clock = Arc::new(TokioClock::starting_at(now()));
         let qbo = scripted(move |_| Ok(answer(200, "application/json", body.clone())));

@@ -5,9 +5,10 @@ mod mapping_common;
 
 use mapping_common::*;
 use qbo_ordoro::mapping::{
-    Decision, MappingConfig, SkipReason, configured_order_id, decide, is_voided, order_id_for,
+    Decision, MappingConfig, SkipReason, UNREADABLE_TRANSACTION, configured_order_id, decide,
+    is_voided, order_id_for,
 };
-use qbo_ordoro::model::qbo::{EntityKind, SalesTransaction};
+use qbo_ordoro::model::qbo::{EntityKind, SalesTransaction, Transaction};
 use serde_json::{Value, json};
 
 fn with_lines(lines: Vec<Value>, total: &str) -> Value {
@@ -754,4 +755,42 @@ fn a_date_without_an_rfc3339_form_is_left_out() {
     txn.doc.txn_date = chrono::NaiveDate::from_ymd_opt(12345, 1, 1);
     let order = created(decide(&txn, &MappingConfig::default())).order;
     assert_eq!(order.order_date, None);
+}
+
+#[test]
+fn a_transaction_with_unreadable_fields_is_an_error_whatever_else_it_says() {
+    let stamped = |mut v: Value| {
+        v["MetaData"] = json!({"LastUpdatedTime": "2024-05-06T10:00:00-07:00"});
+        v
+    };
+    let read = |v: Value| {
+        let doc = SalesTransaction::from_value_lenient(&stamped(v)).expect("an identified row");
+        Transaction { kind: EntityKind::Invoice, doc }
+    };
+    let config = MappingConfig::default();
+
+    let mut wrong_total = sale();
+    wrong_total["TotalAmt"] = json!({"amount": 20});
+    let txn = read(wrong_total);
+    assert!(txn.doc.unreadable.as_deref().is_some_and(|w| w.starts_with("TotalAmt: ")));
+    assert_eq!(failed(decide(&txn, &config)), UNREADABLE_TRANSACTION);
+
+    // The class could not be read: an error, not a class mismatch that would hide the sale.
+    let mut wrong_class = sale();
+    wrong_class["ClassRef"] = json!(42);
+    assert_eq!(failed(decide(&read(wrong_class), &config)), UNREADABLE_TRANSACTION);
+
+    // Amounts that could not be read are not zero: such a sale is never taken for a void.
+    let mut looks_voided = sale();
+    looks_voided["PrivateNote"] = json!("Voided");
+    looks_voided["Line"] = json!("none");
+    looks_voided["TotalAmt"] = json!("twenty");
+    let txn = read(looks_voided);
+    assert!(!is_voided(&txn.doc));
+    assert_eq!(failed(decide(&txn, &config)), UNREADABLE_TRANSACTION);
+
+    // A row that reads whole is untouched.
+    let whole = read(sale());
+    assert_eq!(whole.doc.unreadable, None);
+    assert!(matches!(decide(&whole, &config), Decision::Create(_)));
 }

@@ -24,6 +24,9 @@ pub const MISSING_ID: &str = "missing_id";
 pub const NEGATIVE_LINE: &str = "negative_line";
 /// Error code: a negative tax or total.
 pub const NEGATIVE_AMOUNT: &str = "negative_amount";
+/// Error code: QBO sent some fields in a shape this crate cannot read
+/// ([`SalesTransaction::unreadable`]), so no order can be trusted to be right.
+pub const UNREADABLE_TRANSACTION: &str = "unreadable_transaction";
 /// Error code: an amount or quantity too large to compute with.
 pub const AMOUNT_OVERFLOW: &str = "amount_overflow";
 
@@ -194,6 +197,17 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 ///     transaction without an `Id` fails with `missing_id`.
 pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
     let doc = &txn.doc;
+    // Before the class: the unreadable field may be the class itself.
+    if let Some(fields) = &doc.unreadable {
+        return Decision::error(
+            UNREADABLE_TRANSACTION,
+            format!(
+                "QuickBooks sent fields of this transaction in a shape this crate cannot read \
+                 ({fields}); no order was created or changed. Check the transaction in \
+                 QuickBooks, and report this message if it looks right there"
+            ),
+        );
+    }
     match config.classes().check(doc) {
         ClassVerdict::Accepted { .. } => {}
         ClassVerdict::Mismatch { found } => {
@@ -220,7 +234,12 @@ pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
 }
 
 /// True when every amount is zero and the memo starts with `Voided`, as QBO leaves a void.
+/// Never for a transaction with [unreadable](SalesTransaction::unreadable) fields: its amounts
+/// may be missing only because they could not be read.
 pub fn is_voided(doc: &SalesTransaction) -> bool {
+    if doc.unreadable.is_some() {
+        return false;
+    }
     let note_says_voided = doc
         .private_note
         .as_deref()

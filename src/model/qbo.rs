@@ -725,6 +725,11 @@ pub struct SalesTransaction {
     /// Whether this is a sparse object.
     #[serde(default, rename = "sparse", skip_serializing_if = "Option::is_none")]
     pub sparse: Option<bool>,
+    /// Set when this row was read by [`SalesTransaction::from_value_lenient`] and some of its
+    /// fields came in a shape the model cannot read: those fields (left out) and why. Such a
+    /// transaction is never mapped to an order. Not part of the wire format.
+    #[serde(skip)]
+    pub unreadable: Option<String>,
 }
 
 /// An invoice.
@@ -736,6 +741,52 @@ impl SalesTransaction {
     /// `MetaData.LastUpdatedTime`, if present.
     pub fn last_updated(&self) -> Option<DateTime<FixedOffset>> {
         self.meta_data.as_ref().and_then(|m| m.last_updated_time)
+    }
+
+    /// Reads one row of a QBO page, keeping what can be read when some fields cannot.
+    ///
+    /// A row that reads whole is returned as it is. Otherwise each field is read on its own;
+    /// those that fail are left out and named, with why, in [`unreadable`](Self::unreadable), so
+    /// that one odd transaction is logged as failed instead of making its whole page unreadable.
+    /// `None` when the row is not an object or its identity (`Id`, `SyncToken` and
+    /// `MetaData.LastUpdatedTime`, which paging and the ledger need) cannot be read.
+    ///
+    /// ```
+    /// use qbo_ordoro::model::qbo::SalesTransaction;
+    ///
+    /// let row = serde_json::json!({
+    ///     "Id": "12", "SyncToken": "0", "TotalAmt": {"amount": 25},
+    ///     "MetaData": {"LastUpdatedTime": "2024-06-03T09:00:00-07:00"}
+    /// });
+    /// let txn = SalesTransaction::from_value_lenient(&row).unwrap();
+    /// assert_eq!(txn.id, "12");
+    /// assert!(txn.unreadable.unwrap().starts_with("TotalAmt: "));
+    /// ```
+    pub fn from_value_lenient(row: &Value) -> Option<SalesTransaction> {
+        if let Ok(txn) = SalesTransaction::deserialize(row) {
+            return Some(txn);
+        }
+        let fields = row.as_object()?;
+        let mut readable = serde_json::Map::new();
+        let mut unreadable = Vec::new();
+        for (name, value) in fields {
+            let alone = Value::Object(serde_json::Map::from_iter([(name.clone(), value.clone())]));
+            match SalesTransaction::deserialize(&alone) {
+                Ok(_) => {
+                    readable.insert(name.clone(), value.clone());
+                }
+                Err(e) => unreadable.push(format!("{name}: {e}")),
+            }
+        }
+        let mut txn = SalesTransaction::deserialize(&Value::Object(readable)).ok()?;
+        let identified = !txn.id.trim().is_empty()
+            && !txn.sync_token.trim().is_empty()
+            && txn.last_updated().is_some();
+        if !identified {
+            return None;
+        }
+        txn.unreadable = Some(unreadable.join("; "));
+        Some(txn)
     }
 }
 

@@ -272,7 +272,7 @@ impl QboClient {
         })
     }
 
-    async fn query(&self, statement: &str) -> Result<QueryEnvelope> {
+    async fn query_response(&self, statement: &str) -> Result<HttpResponse> {
         let url = query::query_url(
             self.config.environment.api_base(),
             &self.config.realm_id,
@@ -280,21 +280,67 @@ impl QboClient {
             self.config.minor_version,
         );
         tracing::debug!(realm = %self.config.realm_id, statement, "QBO query");
+        self.fetch(&url).await
+    }
+
+    async fn query(&self, statement: &str) -> Result<QueryEnvelope> {
         // Read into the typed envelope directly: a page's JSON tree would be several times the
         // size of the page.
-        fault::read_typed(&self.fetch(&url).await?)
+        fault::read_typed(&self.query_response(statement).await?)
     }
 
     async fn page(&self, entity: EntityKind, statement: &str) -> Result<TxnPage> {
-        let envelope = self.query(statement).await?;
+        let response = self.query_response(statement).await?;
+        let envelope: QueryEnvelope = match fault::read_typed(&response) {
+            Ok(envelope) => envelope,
+            Err(err) => return self.page_row_by_row(&response, entity, err),
+        };
         // Move the rows out of the envelope: a page of 1000 is megabytes, not worth a copy.
-        let mut response = envelope.query_response;
+        let mut rows = envelope.query_response;
         let rows = match entity {
-            EntityKind::Invoice => response.invoice.take(),
-            EntityKind::SalesReceipt => response.sales_receipt.take(),
+            EntityKind::Invoice => rows.invoice.take(),
+            EntityKind::SalesReceipt => rows.sales_receipt.take(),
         };
         Ok(TxnPage { transactions: rows.unwrap_or_default(), server_time: envelope.time })
     }
+
+    /// A page that did not read whole: if it is a page at all, its rows are read one by one, so
+    /// that a transaction with a field the model cannot read is kept (and logged as failed by the
+    /// engine) rather than making every transaction after it wait. `err`, the whole-page error,
+    /// stands when the body is not a page or some row has no readable identity.
+    fn page_row_by_row(
+        &self,
+        response: &HttpResponse,
+        entity: EntityKind,
+        err: Error,
+    ) -> Result<TxnPage> {
+        let Ok(body) = fault::read_response(response) else { return Err(err) };
+        let Some(page) = lenient_page(&body, entity) else { return Err(err) };
+        for txn in page.transactions.iter().filter(|t| t.unreadable.is_some()) {
+            tracing::warn!(
+                realm = %self.config.realm_id, entity = %entity, id = %txn.id,
+                unreadable = txn.unreadable.as_deref().unwrap_or(""),
+                "QBO sent a transaction with fields this crate cannot read"
+            );
+        }
+        Ok(page)
+    }
+}
+
+/// The page of `entity` in a query answer, each row read with
+/// [`SalesTransaction::from_value_lenient`]; `None` when the answer is not such a page.
+fn lenient_page(body: &Value, entity: EntityKind) -> Option<TxnPage> {
+    let response = body.get("QueryResponse")?.as_object()?;
+    let transactions = match response.get(entity.as_str()) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(rows) => rows
+            .as_array()?
+            .iter()
+            .map(SalesTransaction::from_value_lenient)
+            .collect::<Option<Vec<_>>>()?,
+    };
+    let server_time = body.get("time").and_then(|t| serde_json::from_value(t.clone()).ok());
+    Some(TxnPage { transactions, server_time })
 }
 
 /// Signs each attempt with the current access token, taken when the attempt is sent, and
