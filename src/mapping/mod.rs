@@ -424,11 +424,16 @@ fn internal_notes(
 
 /// The body of the `qbo_transaction` fuzz target: reads `data` as a QBO document, decides every
 /// transaction in it with the default configuration, and encodes every order body and preview
-/// line. Returns how many transactions were decided. Never panics, whatever the bytes.
+/// line; JSON that is not a whole document has its rows read one by one, as the QBO client reads
+/// a page that does not read whole, and decided. Returns how many transactions were decided.
+/// Never panics, whatever the bytes.
 pub fn fuzz_qbo_transaction(data: &[u8]) -> usize {
     let Ok(text) = std::str::from_utf8(data) else { return 0 };
     let config = MappingConfig::default();
-    let Ok(doc) = crate::model::qbo::QboDocument::from_json(text) else { return 0 };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else { return 0 };
+    let Ok(doc) = crate::model::qbo::QboDocument::from_value(value.clone()) else {
+        return fuzz_rows_one_by_one(&value, &config);
+    };
     let txns = doc.transactions();
     for txn in &txns {
         if let Decision::Create(mapped) = decide(txn, &config) {
@@ -439,4 +444,24 @@ pub fn fuzz_qbo_transaction(data: &[u8]) -> usize {
         let _ = serde_json::to_string(&line);
     }
     txns.len()
+}
+
+fn fuzz_rows_one_by_one(value: &serde_json::Value, config: &MappingConfig) -> usize {
+    let mut rows = vec![value];
+    for kind in EntityKind::ALL {
+        rows.extend(value.get(kind.as_str()));
+        let page = value.get("QueryResponse").and_then(|q| q.get(kind.as_str()));
+        rows.extend(page.and_then(|p| p.as_array()).into_iter().flatten());
+    }
+    let mut decided = 0;
+    for row in rows {
+        if let Some(doc) = SalesTransaction::from_value_lenient(row) {
+            let txn = Transaction { kind: EntityKind::Invoice, doc };
+            if let Decision::Create(mapped) = decide(&txn, config) {
+                let _ = serde_json::to_string(&mapped.order);
+            }
+            decided += 1;
+        }
+    }
+    decided
 }
