@@ -254,6 +254,26 @@ async fn a_row_of_wrong_types_is_kept_with_its_unreadable_fields_named() {
 }
 
 #[tokio::test]
+async fn a_change_feed_with_an_odd_document_still_gives_its_deletes() {
+    let mut odd = raw_invoice("12");
+    odd["TotalAmt"] = json!({"amount": 25});
+    let deleted = json!({"Id": "7", "status": "Deleted", "domain": "QBO",
+                         "MetaData": {"LastUpdatedTime": "2026-03-02T10:00:00-08:00"}});
+    let feed = json!({"CDCResponse": [{"QueryResponse": [{"Invoice": [odd, deleted]}]}],
+                      "time": "2026-03-02T12:00:00.000-08:00"});
+    let body = Bytes::from(serde_json::to_vec(&feed).expect("json"));
+    let transport = scripted(move |_| Ok(answer(200, "application/json", body.clone())));
+    let client = qbo_client(transport, manual_clock()).await;
+    let since = now() - chrono::Duration::days(1);
+    let feed = client.changes_since(&EntityKind::ALL, since).await.expect("a feed");
+    let ids: Vec<&str> = feed.deleted.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["7"]);
+    let [changed] = feed.changed.as_slice() else { panic!("one change: {feed:?}") };
+    assert_eq!(changed.doc.id, "12");
+    assert!(changed.doc.unreadable.as_deref().is_some_and(|w| w.starts_with("TotalAmt: ")));
+}
+
+#[tokio::test]
 async fn a_row_without_a_readable_identity_makes_the_page_a_typed_error() {
     for (field, value) in [
         ("Id", json!(12)),

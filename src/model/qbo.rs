@@ -818,13 +818,34 @@ pub struct DeletedStub {
 }
 
 /// A change-feed item of a transaction entity: the full document, or a delete stub.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A changed document is read like a query row, with
+/// [`SalesTransaction::from_value_lenient`]: a field of an unexpected shape marks that one
+/// document [unreadable](SalesTransaction::unreadable) instead of failing the whole feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ChangedTransaction {
     /// The object was deleted.
     Deleted(DeletedStub),
     /// The object changed; here it is.
     Changed(Box<SalesTransaction>),
+}
+
+impl<'de> Deserialize<'de> for ChangedTransaction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let item = Value::deserialize(deserializer)?;
+        if let Ok(stub) = DeletedStub::deserialize(&item) {
+            return Ok(ChangedTransaction::Deleted(stub));
+        }
+        SalesTransaction::from_value_lenient(&item)
+            .map(|doc| ChangedTransaction::Changed(Box::new(doc)))
+            .ok_or_else(|| {
+                serde::de::Error::custom(
+                    "a change-feed item that is neither a delete stub nor a transaction with a \
+                     readable Id, SyncToken and MetaData.LastUpdatedTime",
+                )
+            })
+    }
 }
 
 /// A QBO class (`SELECT * FROM Class`).
