@@ -11,7 +11,7 @@
 //!
 //! `SIM_SEEDS=N` runs seeds 1..=N (default 500, the CI size; `SIM_SEED_FROM=m` starts at seed m
 //! instead of 1, to run a long sweep in chunks); `SIM_SEED=n` replays one seed
-//! alone and prints what it did; `SIM_THREADS` sets the worker threads (default 2). A failing
+//! alone and prints what it did (`SIM_TRACE=qbo_ordoro=debug` adds the engine's log); `SIM_THREADS` sets the worker threads (default 2). A failing
 //! seed prints itself with the command that replays it.
 
 mod sim_support;
@@ -518,6 +518,13 @@ impl WireWrites for World {
 
 fn seeds_to_run() -> Vec<u64> {
     if let Ok(one) = std::env::var("SIM_SEED") {
+        // A replay can show the engine's own log: SIM_TRACE=qbo_ordoro=debug, say.
+        if let Ok(filter) = std::env::var("SIM_TRACE") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         return vec![one.trim().parse().expect("SIM_SEED is a number")];
     }
     let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());

@@ -35,8 +35,8 @@ const RESOLUTION: chrono::Duration = chrono::Duration::seconds(1);
 ///   last page is served, so equal counts mean no row left during the second pass, which was
 ///   therefore exact. Then it goes on from the next second.
 ///
-/// A page is full when it holds at least as many rows as asked (QBO can send 101 for 100); a
-/// shorter or empty page ends the window. Rows are assumed to join a past second never (QBO
+/// A page is full when it holds at least as many distinct rows as asked (QBO can send 101 for
+/// 100; a row delivered twice counts once); a shorter or empty page ends the window. Rows are assumed to join a past second never (QBO
 /// stamps an edit with the current time), which holds when `to` is in the past.
 #[derive(Debug, Clone)]
 pub struct UpdatedPager {
@@ -144,7 +144,10 @@ impl UpdatedPager {
         if let Some(max) = times.iter().max() {
             self.last_seen = Some(self.last_seen.map_or(*max, |l| l.max(*max)));
         }
-        let count = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+        // Positions are counted by distinct rows: a row a page holds twice (a repeating proxy or
+        // a retried delivery) took one position on the server, and counting it twice would
+        // skip the row after the page.
+        let count = u32::try_from(distinct_rows(rows)).unwrap_or(u32::MAX);
         let full = count >= self.page_size;
         self.mode = match std::mem::replace(&mut self.mode, Mode::Done) {
             Mode::Done => Mode::Done,
@@ -192,6 +195,13 @@ impl UpdatedPager {
         let next = at + RESOLUTION;
         if next > self.to { Mode::Done } else { Mode::Keyset { from: next } }
     }
+}
+
+/// How many different `(Id, SyncToken)` a page holds.
+fn distinct_rows(rows: &[SalesTransaction]) -> usize {
+    let keys: std::collections::HashSet<(&str, &str)> =
+        rows.iter().map(|r| (r.id.as_str(), r.sync_token.as_str())).collect();
+    keys.len()
 }
 
 #[cfg(test)]
@@ -271,6 +281,22 @@ mod tests {
         p.accept(&page(vec![row("3", "0", 7)]));
         let q = p.next_query().unwrap();
         assert_eq!((q.from, q.to, q.start_position), (t(8), t(100), 1));
+    }
+
+    #[test]
+    fn a_row_a_page_holds_twice_takes_one_position() {
+        let mut p = UpdatedPager::new(EntityKind::Invoice, t(0), t(100), 3);
+        p.accept(&page(vec![row("1", "0", 7), row("2", "0", 7), row("3", "0", 7)]));
+        // The second holds rows 1..=5; the page of positions 1..=3 comes with row 2 twice.
+        let dup = vec![row("1", "0", 7), row("2", "0", 7), row("2", "0", 7), row("3", "0", 7)];
+        p.accept(&page(dup));
+        assert_eq!(p.next_query().unwrap().start_position, 4, "row 4 is not skipped");
+        let fresh = p.accept(&page(vec![row("4", "0", 7), row("5", "0", 7)]));
+        assert_eq!(fresh.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["4", "5"]);
+        // Three distinct rows with one repeated is still a short page in a keyset window.
+        let mut p = UpdatedPager::new(EntityKind::Invoice, t(0), t(100), 3);
+        p.accept(&page(vec![row("1", "0", 1), row("2", "0", 2), row("2", "0", 2)]));
+        assert!(p.is_done(), "two rows where three were asked: the window is read");
     }
 
     #[test]

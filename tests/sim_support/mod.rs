@@ -850,8 +850,13 @@ impl World {
             let version = (txn.kind, txn.id.clone(), txn.token.clone());
             if !self.book.lock().unwrap().handled.contains(&version) {
                 return Err(format!(
-                    "the {} cursor {cursor} passed {} {} (token {}, updated {}) with no log entry for it",
-                    txn.kind, txn.kind, txn.id, txn.token, txn.updated
+                    "the {} cursor {cursor} passed {} {} (token {}, updated {}) with no log entry for it{}",
+                    txn.kind,
+                    txn.kind,
+                    txn.id,
+                    txn.token,
+                    txn.updated,
+                    self.history(txn).await
                 ));
             }
             let key = LedgerKey { realm: REALM.into(), entity: txn.kind, qbo_id: txn.id.clone() };
