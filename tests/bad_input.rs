@@ -501,10 +501,13 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
     wrong_lines["Line"] = json!("none");
     let mut wrong_class = raw_invoice("12");
     wrong_class["ClassRef"] = json!(42);
+    let mut huge_wrong = raw_invoice("13");
+    huge_wrong["TotalAmt"] = json!("9".repeat(1_000_000));
     let rows = vec![
         wrong_total,
         wrong_lines,
         wrong_class,
+        huge_wrong,
         raw_invoice("1"),
         negative,
         fractional,
@@ -552,10 +555,11 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
     assert_eq!(entry(&first, "7").reason.as_deref(), Some("line_too_long"));
     assert_eq!(entry(&first, "9").action, Action::Created, "10,000 lines");
     assert_eq!(h.ordoro.order("1-QBO-INV-9").map(|o| o.lines.len()), Some(10_000));
-    for id in ["10", "11", "12"] {
+    for id in ["10", "11", "12", "13"] {
         let e = entry(&first, id);
         assert_eq!(e.action, Action::Failed, "fields of the wrong type: {e:?}");
         assert_eq!(e.reason.as_deref(), Some("unreadable_transaction"), "{e:?}");
+        assert!(e.detail.as_deref().is_some_and(|d| d.len() < 1000), "a short detail: {e:?}");
     }
     assert!(h.store.cursors().values().all(|&c| c >= now() - chrono::Duration::hours(1)));
 

@@ -775,7 +775,7 @@ impl SalesTransaction {
                 Ok(_) => {
                     readable.insert(name.clone(), value.clone());
                 }
-                Err(e) => unreadable.push(format!("{name}: {e}")),
+                Err(e) => unreadable.push(format!("{name}: {}", clipped(&e.to_string()))),
             }
         }
         let mut txn = SalesTransaction::deserialize(&Value::Object(readable)).ok()?;
@@ -787,6 +787,16 @@ impl SalesTransaction {
         }
         txn.unreadable = Some(unreadable.join("; "));
         Some(txn)
+    }
+}
+
+/// `text` cut to 160 characters: serde quotes the value it could not read, which can be
+/// megabytes, and the reason goes into log entries.
+fn clipped(text: &str) -> String {
+    const MAX: usize = 160;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
     }
 }
 
