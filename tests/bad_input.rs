@@ -429,12 +429,9 @@ async fn harness(
         Some(wrap) => SharedTransport::from_arc(wrap),
         None => SharedTransport::from_arc(ordoro.clone()),
     };
-    let ordoro_client = OrdoroClient::new(
-        OrdoroConfig::new("key", "secret".to_owned()).with_base_url("https://ordoro.sim"),
-        ordoro_transport,
-        clock_dyn.clone(),
-    )
-    .expect("a client");
+    let ordoro_client =
+        OrdoroClient::new(ordoro.client_config(), ordoro_transport, clock_dyn.clone())
+            .expect("a client");
     let config = SyncConfig {
         mapping: MappingConfig::default().with_cart(Some(CART)),
         initial_since: InitialSince::At(now() - chrono::Duration::days(2)),

@@ -12,8 +12,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::EntityKind;
-use qbo_ordoro::ordoro::{DEFAULT_ORDORO_BUDGET, OrdoroClient, OrdoroConfig};
-use qbo_ordoro::qbo::{QboClient, QboConfig, QboEnvironment};
+use qbo_ordoro::ordoro::{DEFAULT_ORDORO_BUDGET, OrdoroClient};
+use qbo_ordoro::qbo::QboClient;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
 use qbo_ordoro::sim::sample::generate_eligible;
@@ -101,19 +101,14 @@ async fn world(page_size: u32) -> World {
         |inner: SharedTransport| SharedTransport::new(Counted { inner, counts: counts.clone() });
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let qbo_client = QboClient::new(
-        QboConfig::new(
-            REALM,
-            QboEnvironment::Production,
-            "sim-client-id",
-            "sim-client-secret".to_owned().into(),
-        ),
+        qbo.client_config(REALM),
         counted(SharedTransport::from_arc(qbo.clone())),
         dyn_clock.clone(),
         store.clone(),
     )
     .unwrap();
     let ordoro_client = OrdoroClient::new(
-        OrdoroConfig::new("key", "secret".to_owned()).with_base_url("https://ordoro.sim"),
+        ordoro.client_config(),
         counted(SharedTransport::from_arc(ordoro.clone())),
         dyn_clock.clone(),
     )

@@ -11,8 +11,8 @@ use qbo_ordoro::engine::{RunOptions, RunRange, SyncConfig, SyncEngine, TxnRef, r
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::EntityKind::{self, Invoice, SalesReceipt};
 use qbo_ordoro::model::qbo::{MetaData, Transaction};
-use qbo_ordoro::ordoro::{OrdoroClient, OrdoroConfig};
-use qbo_ordoro::qbo::{QboClient, QboConfig, QboEnvironment};
+use qbo_ordoro::ordoro::OrdoroClient;
+use qbo_ordoro::qbo::QboClient;
 use qbo_ordoro::sim::ordoro::{DuplicatePolicy, OrdoroSim, OrdoroSimConfig};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig, simple_sale, to_pacific};
 use qbo_ordoro::sim::{Fault, FaultPlan};
@@ -80,12 +80,7 @@ impl World {
     fn engine(&self, config: SyncConfig) -> SyncEngine {
         let clock: Arc<dyn Clock> = self.clock.clone();
         let qbo = QboClient::new(
-            QboConfig::new(
-                REALM,
-                QboEnvironment::Production,
-                "sim-client-id",
-                "sim-client-secret".to_owned().into(),
-            ),
+            self.qbo.client_config(REALM),
             SharedTransport::from_arc(self.qbo.clone()),
             clock.clone(),
             self.store.clone(),
@@ -96,7 +91,7 @@ impl World {
             down: self.ordoro_down.clone(),
         };
         let ordoro = OrdoroClient::new(
-            OrdoroConfig::new("key", "secret".to_owned()).with_base_url("https://ordoro.sim"),
+            self.ordoro.client_config(),
             SharedTransport::new(switch),
             clock.clone(),
         )

@@ -15,8 +15,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::ordoro::NewOrder;
 use qbo_ordoro::model::qbo::{LineDetail, SalesTransaction, Transaction};
-use qbo_ordoro::ordoro::{OrdoroClient, OrdoroConfig};
-use qbo_ordoro::qbo::{QboClient, QboConfig, QboEnvironment};
+use qbo_ordoro::ordoro::OrdoroClient;
+use qbo_ordoro::qbo::QboClient;
 use qbo_ordoro::sim::FaultPlan;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
@@ -118,19 +118,14 @@ pub async fn build(
     tokens.save_token(REALM, &qbo_sim.connect(REALM)).await?;
     let seed = faults.unwrap_or(0);
     let qbo = QboClient::new(
-        QboConfig::new(
-            REALM,
-            QboEnvironment::Production,
-            "sim-client-id",
-            "sim-client-secret".to_owned().into(),
-        ),
+        qbo_sim.client_config(REALM),
         SharedTransport::from_arc(qbo_sim.clone()),
         clock.clone(),
         tokens,
     )?
     .with_retry_policy(short_retries(seed, 5));
     let ordoro = OrdoroClient::new(
-        OrdoroConfig::new("sim-key", "sim-secret".to_owned()).with_base_url("https://ordoro.sim"),
+        ordoro_sim.client_config(),
         SharedTransport::from_arc(ordoro_sim.clone()),
         clock,
     )?

@@ -29,6 +29,10 @@ use crate::{
     Clock, Error, HttpRequest, HttpResponse, HttpTransport, TransportError, TransportErrorKind,
 };
 
+/// The base URL [`OrdoroSim::client_config`] gives clients. The simulator serves any host; this
+/// one only keeps the simulated account apart from the real one in logs.
+pub const SIM_BASE_URL: &str = "https://ordoro.sim";
+
 /// What the simulator does when a create names an `order_id` that already exists in the same
 /// sales channel. Ordoro does not document its answer, so tests run the engine against both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -258,6 +262,18 @@ impl OrdoroSim {
     /// The settings.
     pub fn config(&self) -> &OrdoroSimConfig {
         &self.config
+    }
+
+    /// Client settings this simulator accepts: base URL `https://ordoro.sim`, and its
+    /// credentials (placeholders when it checks none). An
+    /// [`OrdoroClient`](crate::ordoro::OrdoroClient) built from them over this simulator as the
+    /// transport talks to it as it would to Ordoro.
+    pub fn client_config(&self) -> crate::ordoro::OrdoroConfig {
+        let (id, secret) = match &self.config.credentials {
+            Some(c) => (c.key_id.clone(), c.key_secret.clone()),
+            None => ("sim-key".to_owned(), SecretString::from("sim-secret")),
+        };
+        crate::ordoro::OrdoroConfig::new(id, secret).with_base_url(SIM_BASE_URL)
     }
 
     /// Adds a sales channel (cart) with id `id`; returns its index, the order number prefix

@@ -255,6 +255,18 @@ impl QboSim {
         &self.config
     }
 
+    /// Client settings this simulator accepts for company `realm`: its app's client id and
+    /// secret, and the production URLs it answers. A [`QboClient`](crate::qbo::QboClient) built
+    /// from them over this simulator as the transport talks to it as it would to QBO.
+    pub fn client_config(&self, realm: &str) -> crate::qbo::QboConfig {
+        crate::qbo::QboConfig::new(
+            realm,
+            crate::qbo::QboEnvironment::Production,
+            self.config.client_id.clone(),
+            self.config.client_secret.clone().into(),
+        )
+    }
+
     /// Turns the seeded faults off (`true`) or back on (see [`FaultDice::set_calm`]).
     pub fn set_calm(&self, calm: bool) {
         self.dice.set_calm(calm);

@@ -49,10 +49,8 @@ use qbo_ordoro::model::ordoro::{
 use qbo_ordoro::model::qbo::{
     EntityKind, LineDetail, QboClass, Ref, SalesTransaction, Transaction,
 };
-use qbo_ordoro::ordoro::{OrderQuery, OrdoroClient, OrdoroConfig, ordoro_retry_policy};
-use qbo_ordoro::qbo::{
-    ChangeFeed, QboClient, QboConfig, QboEnvironment, TxnDateQuery, TxnPage, UpdatedQuery,
-};
+use qbo_ordoro::ordoro::{OrderQuery, OrdoroClient, ordoro_retry_policy};
+use qbo_ordoro::qbo::{ChangeFeed, QboClient, TxnDateQuery, TxnPage, UpdatedQuery};
 use qbo_ordoro::sim::ordoro::OrdoroSim;
 use qbo_ordoro::sim::qbo::QboSim;
 use qbo_ordoro::sim::sample::Expected;
@@ -783,12 +781,7 @@ impl World {
     pub fn engine(&self) -> SyncEngine {
         let clock: Arc<dyn Clock> = self.clock.clone();
         let qbo = QboClient::new(
-            QboConfig::new(
-                REALM,
-                QboEnvironment::Production,
-                "sim-client-id",
-                "sim-client-secret".to_owned().into(),
-            ),
+            self.qbo.client_config(REALM),
             SharedTransport::from_arc(self.qbo_wire.clone()),
             clock.clone(),
             self.store.clone(),
@@ -796,7 +789,7 @@ impl World {
         .unwrap()
         .with_retry_policy(RetryPolicy::qbo(self.jitter_seed));
         let ordoro = OrdoroClient::new(
-            OrdoroConfig::new("key", "secret".to_owned()).with_base_url("https://ordoro.sim"),
+            self.ordoro.client_config(),
             SharedTransport::from_arc(self.ordoro_wire.clone()),
             clock.clone(),
         )
