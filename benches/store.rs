@@ -9,8 +9,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::store::{
-    Action, Commit, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, MemoryStore,
-    SqliteOptions, SqliteStore, Store,
+    Action, Commit, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
+    MemoryStore, SqliteOptions, SqliteStore, Store,
 };
 
 /// Rows in the log before the lookups are measured.
@@ -42,14 +42,14 @@ fn commit(n: u64) -> Commit {
             failure: None,
             dry_run: false,
         },
-        ledger: Some(LedgerEntry {
+        ledger: Some(LedgerChange::Put(LedgerEntry {
             key: LedgerKey { realm: "9130".into(), entity: EntityKind::Invoice, qbo_id },
             order_id: format!("QBO-9130-INV-{n}"),
             order_number: Some(order_number),
             sync_token: "0".into(),
             state: LedgerState::Created,
             updated_at: at(n),
-        }),
+        })),
         cursor: Some(("9130/Invoice".into(), at(n))),
     }
 }

@@ -296,7 +296,10 @@ impl Error {
     /// True when the same request may succeed later without any change: rate limits, service
     /// errors and transport failures. An [`ErrorKind::OutcomeUnknown`] is *not* retryable as is.
     pub fn is_retryable(&self) -> bool {
-        matches!(self.inner.kind, ErrorKind::RateLimited | ErrorKind::Service | ErrorKind::Transport)
+        matches!(
+            self.inner.kind,
+            ErrorKind::RateLimited | ErrorKind::Service | ErrorKind::Transport
+        )
     }
 }
 

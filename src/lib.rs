@@ -25,6 +25,7 @@ pub mod mapping;
 pub mod model;
 pub mod ordoro;
 pub mod qbo;
+mod reason;
 pub mod shipping;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -37,6 +38,7 @@ pub use clock::{Clock, ManualClock};
 pub use error::{Error, ErrorKind, Result, Service};
 pub use ordoro::OrdoroApi;
 pub use qbo::QboApi;
+pub use reason::{Reason, UnknownReason};
 pub use store::{Store, TokenStore};
 #[cfg(feature = "reqwest")]
 pub use transport::ReqwestTransport;

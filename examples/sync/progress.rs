@@ -106,10 +106,6 @@ impl Store for ProgressStore {
         self.inner.put_ledger_entry(entry).await
     }
 
-    async fn remove_ledger_entry(&self, key: &LedgerKey) -> qbo_ordoro::Result<()> {
-        self.inner.remove_ledger_entry(key).await
-    }
-
     async fn pending_entries(&self, realm: &str) -> qbo_ordoro::Result<Vec<LedgerEntry>> {
         self.inner.pending_entries(realm).await
     }

@@ -52,7 +52,7 @@ fn cells(entry: &LogEntry) -> [String; 7] {
     let dash = || "-".to_string();
     [
         entry.action.as_str().to_string(),
-        entry.reason.clone().unwrap_or_else(dash),
+        entry.reason.map_or_else(dash, |r| r.to_string()),
         entry.entity.as_str().to_string(),
         entry.qbo_id.clone(),
         entry.doc_number.clone().unwrap_or_else(dash),

@@ -129,6 +129,21 @@ pub enum AddressErrorCode {
 }
 
 impl AddressErrorCode {
+    /// Every code, in a stable order.
+    pub const ALL: [AddressErrorCode; 11] = [
+        AddressErrorCode::EmptyInput,
+        AddressErrorCode::MissingStreetLine,
+        AddressErrorCode::MissingCityLine,
+        AddressErrorCode::MissingState,
+        AddressErrorCode::MissingPostalCode,
+        AddressErrorCode::MissingCountry,
+        AddressErrorCode::UnknownCountry,
+        AddressErrorCode::InvalidPostalCode,
+        AddressErrorCode::TooManyLines,
+        AddressErrorCode::LineTooLong,
+        AddressErrorCode::UnsupportedLayout,
+    ];
+
     /// The stable code, e.g. `missing_city_line`.
     pub fn as_str(self) -> &'static str {
         match self {

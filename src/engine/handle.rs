@@ -1,6 +1,8 @@
-//! Handling one transaction: ledger lookup, the decision, the exactly-once create, the void and
-//! delete policy. Each handler returns an [`Outcome`] that the run driver saves (log, ledger and
-//! cursor together); only store failures are returned as errors, because they stop the run.
+//! Handling one transaction: the ledger, the settling of a create that may have happened (one
+//! path, [`SyncEngine::settle`]), the decision, the exactly-once create, and the void and delete
+//! policy. Each handler returns an [`Outcome`] that the run driver saves (log, ledger change and
+//! cursor together, in one commit); only store failures are returned as errors, because they
+//! stop the run.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,14 +11,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::debug;
 
 use super::SyncEngine;
-use super::log::{EntryMaker, TxnFacts, failure_info, failure_reason, reason};
-use crate::mapping::{Decision, SkipReason, decide};
+use super::log::{EntryMaker, TxnFacts, failure_info, failure_reason};
+use crate::mapping::{Decision, decide};
 use crate::model::ordoro::{NewOrder, Order};
 use crate::model::qbo::Transaction;
 use crate::ordoro::OrdoroApiExt;
 use crate::qbo::DeletedTransaction;
-use crate::store::{Action, FailureInfo, LedgerEntry, LedgerKey, LedgerState, LogEntry};
-use crate::{Error, ErrorKind, Result};
+use crate::store::{
+    Action, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry,
+};
+use crate::{Error, ErrorKind, Reason, Result};
 
 /// The state of one run shared by the transactions handled concurrently.
 #[derive(Debug)]
@@ -44,8 +48,10 @@ impl RunCtx {
 
     /// Records how settling the pending create of `key` ended in this run.
     pub(crate) fn settled(&self, key: LedgerKey, outcome: &Outcome) {
-        let token = outcome.log.as_ref().and_then(|l| l.sync_token.clone());
-        let handled = if outcome.handled { token } else { None };
+        let handled = match outcome {
+            Outcome::Done(record) => record.log.sync_token.clone(),
+            _ => None,
+        };
         self.settled.lock().unwrap_or_else(|e| e.into_inner()).insert(key, handled);
     }
 
@@ -76,63 +82,123 @@ impl RunCtx {
     }
 }
 
-/// What handling a transaction produced, for the driver to save.
-#[derive(Debug, Default)]
-pub(crate) struct Outcome {
-    /// The log entry; `None` when nothing was looked at.
-    pub log: Option<LogEntry>,
-    /// The ledger entry to save with it.
-    pub ledger: Option<LedgerEntry>,
-    /// A pending ledger entry to remove first (the create is known not to have happened).
-    pub remove_ledger: Option<LedgerKey>,
-    /// True when the transaction is fully handled, so the cursor may pass it.
-    pub handled: bool,
-    /// True when it failed for a reason that may go away (counts towards the circuit breaker).
-    pub transient: bool,
-    /// Set when the run must stop at once (credentials refused).
-    pub fatal: Option<String>,
+/// A log entry and the ledger change to commit with it.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub log: LogEntry,
+    pub ledger: Option<LedgerChange>,
+}
+
+/// What handling a transaction came to, for the run driver to save and to count.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The run stopped before this transaction was looked at: nothing to save, and the cursor
+    /// stays before it.
+    NotStarted,
+    /// Handled, with nothing to log (a delete of a transaction never synced, or a version this
+    /// run already handled while settling its create). The cursor may pass it.
+    Quiet,
+    /// Handled: created, updated, skipped, or failed for good (the same input would fail
+    /// again). The cursor may pass it.
+    Done(Record),
+    /// Failed for a reason that may go away (a service down, a create not settled yet): the
+    /// cursor waits before it, and it counts towards the circuit breaker.
+    Retry(Record),
+    /// Failed in a way no later call can mend (credentials refused): the run stops at once, for
+    /// the reason given.
+    Stop(Record, String),
 }
 
 impl Outcome {
     fn done(log: LogEntry) -> Self {
-        Outcome { log: Some(log), handled: true, ..Default::default() }
+        Outcome::Done(Record { log, ledger: None })
     }
 
-    /// Nothing to do and nothing to log (a delete of a transaction never synced).
-    fn nothing() -> Self {
-        Outcome { handled: true, ..Default::default() }
+    /// True when the transaction is fully handled, so the cursor may pass it.
+    pub(crate) fn is_handled(&self) -> bool {
+        matches!(self, Outcome::Quiet | Outcome::Done(_))
     }
 
-    /// The run stopped before this transaction was looked at.
-    pub(crate) fn not_started() -> Self {
-        Outcome::default()
+    /// The log entry and ledger change to save, if any.
+    pub(crate) fn record(&self) -> Option<&Record> {
+        match self {
+            Outcome::Done(r) | Outcome::Retry(r) | Outcome::Stop(r, _) => Some(r),
+            Outcome::NotStarted | Outcome::Quiet => None,
+        }
     }
 
-    fn with_ledger(mut self, entry: LedgerEntry) -> Self {
-        self.ledger = Some(entry);
-        self
+    pub(crate) fn into_record(self) -> Option<Record> {
+        match self {
+            Outcome::Done(r) | Outcome::Retry(r) | Outcome::Stop(r, _) => Some(r),
+            Outcome::NotStarted | Outcome::Quiet => None,
+        }
     }
 
-    fn removing(mut self, key: Option<LedgerKey>) -> Self {
-        self.remove_ledger = key;
-        self
+    fn record_mut(&mut self) -> Option<&mut Record> {
+        match self {
+            Outcome::Done(r) | Outcome::Retry(r) | Outcome::Stop(r, _) => Some(r),
+            Outcome::NotStarted | Outcome::Quiet => None,
+        }
     }
 
-    fn with_order(mut self, order_number: Option<String>) -> Self {
-        if let Some(log) = self.log.as_mut() {
-            log.order_number = order_number;
+    pub(crate) fn with_ledger(mut self, change: LedgerChange) -> Self {
+        if let Some(record) = self.record_mut() {
+            record.ledger = Some(change);
         }
         self
     }
 
-    /// Keeps `settled` as the ledger write when the outcome has none of its own.
-    fn or_ledger(mut self, settled: Option<LedgerEntry>) -> Self {
-        if self.ledger.is_none() && self.remove_ledger.is_none() {
-            self.ledger = settled;
+    pub(crate) fn with_order(mut self, order_number: Option<String>) -> Self {
+        if let Some(record) = self.record_mut() {
+            record.log.order_number = order_number;
+        }
+        self
+    }
+
+    fn with_reason(mut self, reason: Reason) -> Self {
+        if let Some(record) = self.record_mut() {
+            record.log.reason = Some(reason);
+        }
+        self
+    }
+
+    /// Saves `settled` (a pending create a lookup found) when the outcome changes the ledger
+    /// in no other way, so what the lookup learnt is never lost.
+    fn or_ledger(mut self, settled: LedgerEntry) -> Self {
+        if let Some(record) = self.record_mut()
+            && record.ledger.is_none()
+        {
+            record.ledger = Some(LedgerChange::Put(settled));
         }
         self
     }
 }
+
+/// What a lookup in Ordoro says of a create that may or may not have happened.
+enum Settled {
+    /// The order exists: the ledger entry, now [`LedgerState::Created`] with its number.
+    Created(LedgerEntry),
+    /// No order has this `order_id`: the create never happened.
+    NotCreated,
+    /// The lookup failed, so the create is still unsettled; the outcome logs why.
+    Unknown(Outcome),
+}
+
+/// What the ledger says of a transaction about to be handled, once a pending create is settled.
+enum Known {
+    /// No entry: no order was ever created.
+    New,
+    /// A pending create that a lookup shows never happened: handled as new, and its entry
+    /// removed unless a new one replaces it.
+    StalePending,
+    /// An order exists (or was cancelled).
+    Order(LedgerEntry),
+    /// A pending create that a lookup has just found in Ordoro (the entry, now `Created`).
+    Settled(LedgerEntry),
+}
+
+/// The log's context for a failed lookup of a pending create.
+const SETTLE_FAILED: &str = "could not settle an earlier create";
 
 /// True when Ordoro refused a create because an order with this `order_id` exists. Broader than
 /// [`is_duplicate_order`](crate::ordoro::is_duplicate_order) (either sign suffices), since a
@@ -160,17 +226,17 @@ fn is_fatal(err: &Error) -> bool {
 /// the decision stopped earlier (a voided sale whose class was also changed or removed is
 /// skipped for its class, yet it is still voided).
 fn is_voided(decision: &Decision, txn: &Transaction) -> bool {
-    matches!(decision, Decision::Skip { reason: SkipReason::Voided, .. })
+    matches!(decision, Decision::Skip { reason: Reason::Voided, .. })
         || crate::mapping::is_voided(&txn.doc)
 }
 
 /// Why an order that exists in Ordoro is left alone, if it is.
-pub(crate) fn left_alone_reason(order: &Order) -> Option<&'static str> {
+pub(crate) fn left_alone_reason(order: &Order) -> Option<Reason> {
     match order.status.as_str() {
         "awaiting_fulfillment" => None,
-        "cancelled" => Some(reason::ORDER_CANCELLED),
-        "dropshipment_requested" => Some(reason::ORDER_DROPSHIPPED),
-        _ => Some(reason::ORDER_SHIPPED),
+        "cancelled" => Some(Reason::OrderCancelled),
+        "dropshipment_requested" => Some(Reason::OrderDropshipped),
+        _ => Some(Reason::OrderShipped),
     }
 }
 
@@ -180,7 +246,7 @@ impl SyncEngine {
         ctx: &RunCtx,
         facts: &TxnFacts,
         action: Action,
-        reason: Option<&str>,
+        reason: Option<Reason>,
         detail: impl Into<Option<String>>,
     ) -> LogEntry {
         ctx.maker.entry(self.clock.now(), facts, action, reason, detail)
@@ -188,16 +254,14 @@ impl SyncEngine {
 
     /// A transaction the mapping rejected (`code` is the address or mapping error code): failed,
     /// with the code and message also kept as the entry's failure.
-    fn unmappable(
-        &self,
-        ctx: &RunCtx,
-        facts: &TxnFacts,
-        code: String,
-        message: String,
-    ) -> LogEntry {
-        let mut log = self.entry(ctx, facts, Action::Failed, Some(&code), message.clone());
-        log.failure = Some(FailureInfo { code: Some(code), message, ..Default::default() });
-        log
+    fn unmappable(&self, ctx: &RunCtx, facts: &TxnFacts, code: Reason, message: String) -> Outcome {
+        let mut log = self.entry(ctx, facts, Action::Failed, Some(code), message.clone());
+        log.failure = Some(FailureInfo {
+            code: Some(code.as_str().to_string()),
+            message,
+            ..Default::default()
+        });
+        Outcome::done(log)
     }
 
     /// A failed call, logged with what the service said. Permanent failures (bad input, not
@@ -209,23 +273,18 @@ impl SyncEngine {
         err: &Error,
         context: &str,
     ) -> Outcome {
-        let mut log = self.entry(
-            ctx,
-            facts,
-            Action::Failed,
-            Some(failure_reason(err)),
-            format!("{context}: {err}"),
-        );
+        let detail = format!("{context}: {err}");
+        let mut log =
+            self.entry(ctx, facts, Action::Failed, Some(failure_reason(err)), detail.clone());
         log.failure = Some(failure_info(err));
-        let mut outcome = Outcome { log: Some(log), ..Default::default() };
+        let record = Record { log, ledger: None };
         if is_fatal(err) {
-            outcome.fatal = Some(format!("{context}: {err}"));
+            Outcome::Stop(record, detail)
         } else if err.is_retryable() || err.is_outcome_unknown() {
-            outcome.transient = true;
+            Outcome::Retry(record)
         } else {
-            outcome.handled = true;
+            Outcome::Done(record)
         }
-        outcome
     }
 
     /// Finds the order created for `order_id` in the configured sales channel, if there is one.
@@ -233,12 +292,39 @@ impl SyncEngine {
         self.ordoro.as_ref().find_by_order_id(order_id, self.config.mapping.cart()).await
     }
 
+    /// Settles a create that may or may not have happened by looking its `order_id` up: the one
+    /// way every path (a pending entry read with its transaction, one left by an interrupted
+    /// run, a delete, an ambiguous answer to a create) learns whether the order exists.
+    /// `context` heads the log's detail when the lookup fails.
+    async fn settle(
+        &self,
+        ctx: &RunCtx,
+        facts: &TxnFacts,
+        pending: &LedgerEntry,
+        context: &str,
+    ) -> Settled {
+        match self.lookup(&pending.order_id).await {
+            Ok(Some(order)) => Settled::Created(self.created_entry(pending, order.order_number)),
+            Ok(None) => Settled::NotCreated,
+            Err(err) => Settled::Unknown(self.failed(ctx, facts, &err, context)),
+        }
+    }
+
+    /// `pending`, now that its order exists as `order_number`.
+    fn created_entry(&self, pending: &LedgerEntry, order_number: String) -> LedgerEntry {
+        LedgerEntry {
+            order_number: Some(order_number),
+            state: LedgerState::Created,
+            updated_at: self.clock.now(),
+            ..pending.clone()
+        }
+    }
+
     /// Handles one transaction read from QBO.
     pub(crate) async fn handle(&self, ctx: &RunCtx, txn: Transaction) -> Result<Outcome> {
         if ctx.is_tripped() {
-            return Ok(Outcome::not_started());
+            return Ok(Outcome::NotStarted);
         }
-        let facts = TxnFacts::of(&txn);
         let key = LedgerKey {
             realm: ctx.maker.realm.clone(),
             entity: txn.kind,
@@ -246,82 +332,79 @@ impl SyncEngine {
         };
         match ctx.settled_as(&key) {
             // Settling failed earlier in this run: the next run tries again.
-            Some(None) => return Ok(Outcome::not_started()),
+            Some(None) => return Ok(Outcome::NotStarted),
             // This very version was handled when its pending create was settled.
-            Some(Some(token)) if token == txn.doc.sync_token => return Ok(Outcome::nothing()),
+            Some(Some(token)) if token == txn.doc.sync_token => return Ok(Outcome::Quiet),
             _ => {}
         }
-        let mut entry = self.store.ledger_entry(&key).await?;
-        let mut settled = None;
-        let mut had_pending = false;
-        if let Some(pending) = entry.clone().filter(|e| e.state == LedgerState::Pending) {
-            match self.lookup(&pending.order_id).await {
-                Ok(Some(order)) => {
-                    let created = LedgerEntry {
-                        order_number: Some(order.order_number),
-                        state: LedgerState::Created,
-                        updated_at: self.clock.now(),
-                        ..pending
-                    };
-                    settled = Some(created.clone());
-                    entry = Some(created);
-                }
-                Ok(None) => {
-                    had_pending = true;
-                    entry = None;
-                }
-                Err(err) => {
-                    return Ok(self.failed(
-                        ctx,
-                        &facts,
-                        &err,
-                        "could not settle an earlier create",
-                    ));
+        let facts = TxnFacts::of(&txn);
+        let known = match self.store.ledger_entry(&key).await? {
+            Some(entry) if entry.state == LedgerState::Pending => {
+                match self.settle(ctx, &facts, &entry, SETTLE_FAILED).await {
+                    Settled::Created(entry) => Known::Settled(entry),
+                    Settled::NotCreated => Known::StalePending,
+                    Settled::Unknown(outcome) => return Ok(outcome),
                 }
             }
-        }
-        let decision = decide(&txn, &self.config.mapping);
-        let voided = is_voided(&decision, &txn);
-        let outcome = match entry {
-            None => self.handle_new(ctx, &facts, key, had_pending, decision).await?,
-            Some(known) => {
-                self.handle_known(ctx, &facts, known, settled.is_some(), voided, decision).await?
-            }
+            Some(entry) => Known::Order(entry),
+            None => Known::New,
         };
-        if let Some(log) = &outcome.log {
+        self.handle_read(ctx, &facts, key, &txn, known).await
+    }
+
+    /// Decides a transaction whose ledger state is known, and acts on the decision.
+    async fn handle_read(
+        &self,
+        ctx: &RunCtx,
+        facts: &TxnFacts,
+        key: LedgerKey,
+        txn: &Transaction,
+        known: Known,
+    ) -> Result<Outcome> {
+        let decision = decide(txn, &self.config.mapping);
+        let voided = is_voided(&decision, txn);
+        let outcome = match known {
+            Known::New => self.handle_new(ctx, facts, key, false, decision).await?,
+            Known::StalePending => self.handle_new(ctx, facts, key, true, decision).await?,
+            Known::Order(entry) => {
+                self.handle_known(ctx, facts, entry, false, voided, decision).await?
+            }
+            Known::Settled(entry) => self
+                .handle_known(ctx, facts, entry.clone(), true, voided, decision)
+                .await?
+                .or_ledger(entry),
+        };
+        if let Some(Record { log, .. }) = outcome.record() {
             debug!(
                 run = %log.run_id, entity = %log.entity, id = %log.qbo_id,
-                action = %log.action, reason = log.reason.as_deref().unwrap_or(""),
+                action = %log.action, reason = log.reason.map_or("", Reason::as_str),
                 "transaction handled"
             );
         }
-        Ok(outcome.or_ledger(settled))
+        Ok(outcome)
     }
 
-    /// A transaction with no order yet.
+    /// A transaction with no order yet; `stale` when a pending create of it never happened,
+    /// so its entry goes unless a new create replaces it.
     async fn handle_new(
         &self,
         ctx: &RunCtx,
         facts: &TxnFacts,
         key: LedgerKey,
-        had_pending: bool,
+        stale: bool,
         decision: Decision,
     ) -> Result<Outcome> {
-        let stale_pending = had_pending.then(|| key.clone());
-        match decision {
+        let outcome = match decision {
             Decision::Create(mapped) => {
                 let warnings: Vec<String> = mapped.warnings.iter().map(|w| w.to_string()).collect();
-                self.create(ctx, facts, key, &mapped.order, &warnings).await
+                return self.create(ctx, facts, key, &mapped.order, &warnings).await;
             }
             Decision::Skip { reason, detail } => {
-                let log = self.entry(ctx, facts, Action::Skipped, Some(reason.as_str()), detail);
-                Ok(Outcome::done(log).removing(stale_pending))
+                Outcome::done(self.entry(ctx, facts, Action::Skipped, Some(reason), detail))
             }
-            Decision::Error { code, message } => {
-                let log = self.unmappable(ctx, facts, code, message);
-                Ok(Outcome::done(log).removing(stale_pending))
-            }
-        }
+            Decision::Error { code, message } => self.unmappable(ctx, facts, code, message),
+        };
+        Ok(if stale { outcome.with_ledger(LedgerChange::Remove(key)) } else { outcome })
     }
 
     /// A transaction whose order exists (or was cancelled).
@@ -336,48 +419,41 @@ impl SyncEngine {
     ) -> Result<Outcome> {
         let number = known.order_number.clone();
         let label = number.clone().unwrap_or_else(|| known.order_id.clone());
+        let skip = |reason: Reason, detail: String| {
+            Outcome::done(self.entry(ctx, facts, Action::Skipped, Some(reason), detail))
+                .with_order(number.clone())
+        };
         if facts.sync_token.as_deref() == Some(known.sync_token.as_str()) {
-            let outcome = if just_settled {
+            if just_settled {
                 let detail = format!("order {label} found in Ordoro after an interrupted create");
-                Outcome::done(self.entry(ctx, facts, Action::Created, None, detail))
-            } else {
-                let detail = format!("order {label} is up to date with this version");
-                Outcome::done(self.entry(
-                    ctx,
-                    facts,
-                    Action::Skipped,
-                    Some(reason::UNCHANGED),
-                    detail,
-                ))
-            };
-            return Ok(outcome.with_order(number));
+                let log = self.entry(ctx, facts, Action::Created, None, detail);
+                return Ok(Outcome::done(log).with_order(number));
+            }
+            return Ok(skip(
+                Reason::Unchanged,
+                format!("order {label} is up to date with this version"),
+            ));
         }
         if voided {
             let token = facts.sync_token.clone();
-            return self.on_void(ctx, facts, known, reason::VOIDED, token).await;
+            return self.on_void(ctx, facts, known, Reason::Voided, token).await;
         }
         if known.state == LedgerState::Cancelled {
             let detail =
                 format!("order {label} was cancelled when the transaction was voided or deleted");
-            let log =
-                self.entry(ctx, facts, Action::Skipped, Some(reason::ORDER_CANCELLED), detail);
-            return Ok(Outcome::done(log).with_order(number));
+            return Ok(skip(Reason::OrderCancelled, detail));
         }
         if !ctx.update_existing {
             let detail = format!("order {label} exists; updating existing orders is off");
-            let log = self.entry(ctx, facts, Action::Skipped, Some(reason::ALREADY_SYNCED), detail);
-            return Ok(Outcome::done(log).with_order(number));
+            return Ok(skip(Reason::AlreadySynced, detail));
         }
         match decision {
             Decision::Create(mapped) => self.update_order(ctx, facts, known, &mapped.order).await,
             Decision::Skip { reason, detail } => {
-                let detail = format!("{detail}; order {label} left as is");
-                let log = self.entry(ctx, facts, Action::Skipped, Some(reason.as_str()), detail);
-                Ok(Outcome::done(log).with_order(number))
+                Ok(skip(reason, format!("{detail}; order {label} left as is")))
             }
             Decision::Error { code, message } => {
-                let log = self.unmappable(ctx, facts, code, message);
-                Ok(Outcome::done(log).with_order(number))
+                Ok(self.unmappable(ctx, facts, code, message).with_order(number))
             }
         }
     }
@@ -417,7 +493,8 @@ impl SyncEngine {
             let err = match self.ordoro.create_order(order).await {
                 Ok(created) => {
                     let detail = warned(format!("order {} created", created.order_number));
-                    return Ok(self.created(ctx, facts, pending, created.order_number, detail));
+                    let entry = self.created_entry(&pending, created.order_number);
+                    return Ok(self.created(ctx, facts, entry, detail));
                 }
                 Err(err) => err,
             };
@@ -431,61 +508,51 @@ impl SyncEngine {
                 let outcome = self.failed(ctx, facts, &err, "Ordoro did not create the order");
                 // A refused create certainly did not happen: forget the pending entry so that
                 // the next version of the transaction is created afresh.
-                let definite = outcome.handled;
-                return Ok(outcome.removing(definite.then_some(key)));
+                return Ok(if outcome.is_handled() {
+                    outcome.with_ledger(LedgerChange::Remove(key))
+                } else {
+                    outcome
+                });
             }
-            match self.lookup(&order.order_id).await {
-                Ok(Some(found)) => {
-                    let detail = warned(format!(
-                        "order {} created (found by lookup after: {err})",
-                        found.order_number
-                    ));
-                    return Ok(self.created(ctx, facts, pending, found.order_number, detail));
+            let context = format!("could not look the order up after: {err}");
+            match self.settle(ctx, facts, &pending, &context).await {
+                Settled::Created(entry) => {
+                    let number = entry.order_number.as_deref().unwrap_or_default();
+                    let detail =
+                        warned(format!("order {number} created (found by lookup after: {err})"));
+                    return Ok(self.created(ctx, facts, entry, detail));
                 }
-                Ok(None) if duplicate => {
-                    let mut outcome = self.failed(
-                        ctx,
-                        facts,
-                        &err,
-                        "Ordoro refused the order as a duplicate and no lookup finds it",
-                    );
-                    if let Some(log) = outcome.log.as_mut() {
-                        log.reason = Some(reason::DUPLICATE_ORDER.to_string());
-                    }
-                    return Ok(outcome.removing(Some(key)));
+                Settled::NotCreated if duplicate => {
+                    let context = "Ordoro refused the order as a duplicate and no lookup finds it";
+                    return Ok(self
+                        .failed(ctx, facts, &err, context)
+                        .with_reason(Reason::DuplicateOrder)
+                        .with_ledger(LedgerChange::Remove(key)));
                 }
-                Ok(None) if retries_left > 0 => {
+                Settled::NotCreated if retries_left > 0 => {
                     retries_left -= 1;
                     debug!(order_id = %order.order_id, error = %err, "create did not happen; sending it again");
                 }
-                Ok(None) => {
+                Settled::NotCreated => {
                     return Ok(self.failed(ctx, facts, &err, "the order could not be created"));
                 }
-                Err(lookup_err) => {
-                    let context = format!("could not look the order up after: {err}");
-                    return Ok(self.failed(ctx, facts, &lookup_err, &context));
-                }
+                Settled::Unknown(outcome) => return Ok(outcome),
             }
         }
     }
 
+    /// The outcome of a create that happened: logged `created`, the ledger entry saved.
     fn created(
         &self,
         ctx: &RunCtx,
         facts: &TxnFacts,
-        pending: LedgerEntry,
-        order_number: String,
+        entry: LedgerEntry,
         detail: String,
     ) -> Outcome {
-        let ledger = LedgerEntry {
-            order_number: Some(order_number.clone()),
-            state: LedgerState::Created,
-            updated_at: self.clock.now(),
-            ..pending
-        };
+        let number = entry.order_number.clone();
         Outcome::done(self.entry(ctx, facts, Action::Created, None, detail))
-            .with_order(Some(order_number))
-            .with_ledger(ledger)
+            .with_order(number)
+            .with_ledger(LedgerChange::Put(entry))
     }
 
     /// The void and delete policy for a transaction whose order exists.
@@ -494,32 +561,32 @@ impl SyncEngine {
         ctx: &RunCtx,
         facts: &TxnFacts,
         known: LedgerEntry,
-        why: &str,
+        why: Reason,
         new_token: Option<String>,
     ) -> Result<Outcome> {
         let number = known.order_number.clone();
         let label = number.clone().unwrap_or_else(|| known.order_id.clone());
-        let skip = |code: &str, detail: String| {
-            Outcome::done(self.entry(ctx, facts, Action::Skipped, Some(code), detail))
+        let skip = |reason: Reason, detail: String| {
+            Outcome::done(self.entry(ctx, facts, Action::Skipped, Some(reason), detail))
                 .with_order(number.clone())
         };
         if known.state == LedgerState::Cancelled {
-            return Ok(skip(
-                reason::ORDER_CANCELLED,
-                format!("order {label} is already cancelled"),
-            ));
+            let detail = format!("order {label} is already cancelled");
+            return Ok(skip(Reason::OrderCancelled, detail));
         }
         if !self.config.cancel_on_void {
             return Ok(skip(why, format!("order {label} left as is: cancelling on void is off")));
         }
-        let mark = |state: LedgerState| LedgerEntry {
-            sync_token: new_token.clone().unwrap_or_else(|| known.sync_token.clone()),
-            state,
-            updated_at: self.clock.now(),
-            ..known.clone()
+        let mark = |state: LedgerState| {
+            LedgerChange::Put(LedgerEntry {
+                sync_token: new_token.clone().unwrap_or_else(|| known.sync_token.clone()),
+                state,
+                updated_at: self.clock.now(),
+                ..known.clone()
+            })
         };
         let Some(order_number) = number.clone() else {
-            return Ok(skip(reason::ORDER_NOT_FOUND, "no order number is known".to_string())
+            return Ok(skip(Reason::OrderNotFound, "no order number is known".to_string())
                 .with_ledger(mark(LedgerState::Cancelled)));
         };
         let order = match self.ordoro.get_order(&order_number).await {
@@ -527,7 +594,7 @@ impl SyncEngine {
             Ok(None) => {
                 let detail = format!("order {label} is not in Ordoro; nothing to cancel");
                 return Ok(
-                    skip(reason::ORDER_NOT_FOUND, detail).with_ledger(mark(LedgerState::Cancelled))
+                    skip(Reason::OrderNotFound, detail).with_ledger(mark(LedgerState::Cancelled))
                 );
             }
             Err(err) => {
@@ -537,31 +604,31 @@ impl SyncEngine {
             }
         };
         match left_alone_reason(&order) {
-            Some(code) if code == reason::ORDER_CANCELLED => {
+            Some(Reason::OrderCancelled) => {
                 let detail = format!("order {label} is already cancelled in Ordoro");
-                return Ok(skip(code, detail).with_ledger(mark(LedgerState::Cancelled)));
+                return Ok(
+                    skip(Reason::OrderCancelled, detail).with_ledger(mark(LedgerState::Cancelled))
+                );
             }
-            Some(code) => {
+            Some(reason) => {
                 let detail = format!(
                     "the transaction is {why} but order {label} is {}; left alone",
                     order.status
                 );
-                return Ok(skip(code, detail).with_ledger(mark(LedgerState::Created)));
+                return Ok(skip(reason, detail).with_ledger(mark(LedgerState::Created)));
             }
             None => {}
         }
+        let updated = |detail: String| {
+            Outcome::done(self.entry(ctx, facts, Action::Updated, Some(why), detail))
+                .with_order(number.clone())
+        };
         if ctx.dry_run() {
-            let detail = format!("would cancel order {label}");
-            return Ok(Outcome::done(self.entry(ctx, facts, Action::Updated, Some(why), detail))
-                .with_order(number));
+            return Ok(updated(format!("would cancel order {label}")));
         }
         match self.ordoro.cancel_order(&order_number).await {
-            Ok(_) => {
-                let detail = format!("order {label} cancelled");
-                Ok(Outcome::done(self.entry(ctx, facts, Action::Updated, Some(why), detail))
-                    .with_order(number)
-                    .with_ledger(mark(LedgerState::Cancelled)))
-            }
+            Ok(_) => Ok(updated(format!("order {label} cancelled"))
+                .with_ledger(mark(LedgerState::Cancelled))),
             Err(err) => {
                 Ok(self.failed(ctx, facts, &err, "could not cancel the order").with_order(number))
             }
@@ -575,15 +642,15 @@ impl SyncEngine {
         deleted: &DeletedTransaction,
     ) -> Result<Outcome> {
         if ctx.is_tripped() {
-            return Ok(Outcome::not_started());
+            return Ok(Outcome::NotStarted);
         }
         let key = LedgerKey {
             realm: ctx.maker.realm.clone(),
             entity: deleted.entity,
             qbo_id: deleted.id.clone(),
         };
-        let Some(mut known) = self.store.ledger_entry(&key).await? else {
-            return Ok(Outcome::nothing());
+        let Some(known) = self.store.ledger_entry(&key).await? else {
+            return Ok(Outcome::Quiet);
         };
         let facts = TxnFacts {
             entity: deleted.entity,
@@ -592,29 +659,21 @@ impl SyncEngine {
             sync_token: None,
             last_updated: deleted.deleted_at,
         };
-        if known.state == LedgerState::Pending {
-            match self.lookup(&known.order_id).await {
-                Ok(Some(order)) => {
-                    known.order_number = Some(order.order_number);
-                    known.state = LedgerState::Created;
-                }
-                Ok(None) => {
-                    let detail = "deleted in QBO before its order was created".to_string();
-                    let log =
-                        self.entry(ctx, &facts, Action::Skipped, Some(reason::DELETED), detail);
-                    return Ok(Outcome::done(log).removing(Some(key)));
-                }
-                Err(err) => {
-                    return Ok(self.failed(
-                        ctx,
-                        &facts,
-                        &err,
-                        "could not settle an earlier create",
-                    ));
-                }
-            }
+        if known.state != LedgerState::Pending {
+            return self.on_void(ctx, &facts, known, Reason::Deleted, None).await;
         }
-        self.on_void(ctx, &facts, known, reason::DELETED, None).await
+        match self.settle(ctx, &facts, &known, SETTLE_FAILED).await {
+            Settled::Created(entry) => Ok(self
+                .on_void(ctx, &facts, entry.clone(), Reason::Deleted, None)
+                .await?
+                .or_ledger(entry)),
+            Settled::NotCreated => {
+                let detail = "deleted in QBO before its order was created".to_string();
+                let log = self.entry(ctx, &facts, Action::Skipped, Some(Reason::Deleted), detail);
+                Ok(Outcome::done(log).with_ledger(LedgerChange::Remove(key)))
+            }
+            Settled::Unknown(outcome) => Ok(outcome),
+        }
     }
 
     /// Settles a pending create left by an interrupted run: by lookup, or by handling the
@@ -625,36 +684,36 @@ impl SyncEngine {
         pending: LedgerEntry,
     ) -> Result<Outcome> {
         if ctx.is_tripped() {
-            return Ok(Outcome::not_started());
+            return Ok(Outcome::NotStarted);
         }
         let facts = TxnFacts::of_ledger(&pending);
-        match self.lookup(&pending.order_id).await {
-            Ok(Some(order)) => {
-                let detail = format!(
-                    "order {} found in Ordoro after an interrupted run",
-                    order.order_number
-                );
-                Ok(self.created(ctx, &facts, pending, order.order_number, detail))
+        match self.settle(ctx, &facts, &pending, SETTLE_FAILED).await {
+            Settled::Created(entry) => {
+                let number = entry.order_number.as_deref().unwrap_or_default();
+                let detail = format!("order {number} found in Ordoro after an interrupted run");
+                Ok(self.created(ctx, &facts, entry, detail))
             }
-            Ok(None) => {
-                match self.qbo.get_transaction(pending.key.entity, &pending.key.qbo_id).await {
+            Settled::Unknown(outcome) => Ok(outcome),
+            Settled::NotCreated => {
+                let key = pending.key;
+                match self.qbo.get_transaction(key.entity, &key.qbo_id).await {
                     Ok(Some(doc)) => {
-                        // The create never happened: handle the transaction as new.
-                        self.store.remove_ledger_entry(&pending.key).await?;
-                        self.handle(ctx, Transaction { kind: pending.key.entity, doc }).await
+                        // The create never happened: handle the transaction as it reads now.
+                        let txn = Transaction { kind: key.entity, doc };
+                        let facts = TxnFacts::of(&txn);
+                        self.handle_read(ctx, &facts, key, &txn, Known::StalePending).await
                     }
                     Ok(None) => {
                         let detail = "the transaction no longer exists in QBO".to_string();
-                        let log =
-                            self.entry(ctx, &facts, Action::Skipped, Some(reason::DELETED), detail);
-                        Ok(Outcome::done(log).removing(Some(pending.key)))
+                        let reason = Some(Reason::Deleted);
+                        let log = self.entry(ctx, &facts, Action::Skipped, reason, detail);
+                        Ok(Outcome::done(log).with_ledger(LedgerChange::Remove(key)))
                     }
                     Err(err) => {
                         Ok(self.failed(ctx, &facts, &err, "could not read the transaction"))
                     }
                 }
             }
-            Err(err) => Ok(self.failed(ctx, &facts, &err, "could not settle an earlier create")),
         }
     }
 }

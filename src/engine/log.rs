@@ -1,57 +1,22 @@
-//! Reason codes of the transaction log and the helpers that build its entries.
+//! The helpers that build the transaction log's entries: the facts every entry repeats, and the
+//! reason and failure details of a failed call.
 
 use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::model::qbo::{EntityKind, Transaction};
 use crate::store::{Action, FailureInfo, LedgerEntry, LogEntry};
-use crate::{Error, ErrorKind, Service};
-
-/// Reason codes the engine itself writes into the log (the mapping adds its own skip codes,
-/// such as `class_mismatch` or `no_class`, and address errors add theirs, such as
-/// `missing_state`).
-pub mod reason {
-    /// The transaction's SyncToken is the one already handled.
-    pub const UNCHANGED: &str = "unchanged";
-    /// The transaction changed after its order was created, and updating is off.
-    pub const ALREADY_SYNCED: &str = "already_synced";
-    /// The transaction is voided.
-    pub const VOIDED: &str = "voided";
-    /// The transaction was deleted in QBO.
-    pub const DELETED: &str = "deleted";
-    /// The order has shipped, so it is left alone.
-    pub const ORDER_SHIPPED: &str = "order_shipped";
-    /// The order is cancelled, so it is left alone.
-    pub const ORDER_CANCELLED: &str = "order_cancelled";
-    /// The order went to a dropshipper, so it is left alone.
-    pub const ORDER_DROPSHIPPED: &str = "order_dropshipped";
-    /// The ledger names an order Ordoro no longer has.
-    pub const ORDER_NOT_FOUND: &str = "order_not_found";
-    /// Ordoro says the order exists, but no lookup finds it.
-    pub const DUPLICATE_ORDER: &str = "duplicate_order";
-    /// Ordoro rejected the request as invalid (status, code and message in the failure).
-    pub const REJECTED: &str = "rejected";
-    /// A service throttled the request past the client's retries.
-    pub const RATE_LIMITED: &str = "rate_limited";
-    /// A service answered with a server error past the client's retries.
-    pub const SERVICE_ERROR: &str = "service_error";
-    /// No answer arrived (connection refused, timeout).
-    pub const TRANSPORT_ERROR: &str = "transport_error";
-    /// A create may or may not have happened and no lookup could settle it yet.
-    pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
-    /// Credentials were refused.
-    pub const AUTH_FAILED: &str = "auth_failed";
-}
+use crate::{Error, ErrorKind, Reason, Service};
 
 /// The reason code of a failed call.
-pub(crate) fn failure_reason(err: &Error) -> &'static str {
+pub(crate) fn failure_reason(err: &Error) -> Reason {
     match err.kind() {
-        ErrorKind::BadInput => reason::REJECTED,
-        ErrorKind::NotFound => reason::ORDER_NOT_FOUND,
-        ErrorKind::RateLimited => reason::RATE_LIMITED,
-        ErrorKind::Authentication => reason::AUTH_FAILED,
-        ErrorKind::Transport => reason::TRANSPORT_ERROR,
-        ErrorKind::OutcomeUnknown => reason::OUTCOME_UNKNOWN,
-        _ => reason::SERVICE_ERROR,
+        ErrorKind::BadInput => Reason::Rejected,
+        ErrorKind::NotFound => Reason::OrderNotFound,
+        ErrorKind::RateLimited => Reason::RateLimited,
+        ErrorKind::Authentication => Reason::AuthFailed,
+        ErrorKind::Transport => Reason::TransportError,
+        ErrorKind::OutcomeUnknown => Reason::OutcomeUnknown,
+        _ => Reason::ServiceError,
     }
 }
 
@@ -118,7 +83,7 @@ impl EntryMaker {
         at: DateTime<Utc>,
         facts: &TxnFacts,
         action: Action,
-        reason: Option<&str>,
+        reason: Option<Reason>,
         detail: impl Into<Option<String>>,
     ) -> LogEntry {
         LogEntry {
@@ -131,7 +96,7 @@ impl EntryMaker {
             sync_token: facts.sync_token.clone(),
             last_updated: facts.last_updated,
             action,
-            reason: reason.map(str::to_string),
+            reason,
             detail: detail.into(),
             order_number: None,
             failure: None,

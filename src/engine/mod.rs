@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 pub use config::{InitialSince, RunOptions, SyncConfig};
-pub use log::reason;
 pub use run::{RunRange, RunReport, RunScope, TxnRef, WatchOptions};
 
 use crate::{Clock, Error, OrdoroApi, QboApi, Result, Store};

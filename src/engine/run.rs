@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 use super::SyncEngine;
 use super::config::RunOptions;
 use super::cursor::{CursorTracker, updated_at};
-use super::handle::{Outcome, RunCtx};
+use super::handle::{Outcome, Record, RunCtx};
 use super::log::EntryMaker;
 use crate::Result;
 use crate::model::qbo::{EntityKind, SalesTransaction, Transaction};
@@ -198,23 +198,7 @@ impl SyncEngine {
             }
             match range {
                 RunRange::LastUpdated { from, to } => {
-                    let mut pager = UpdatedPager::new(entity, *from, *to, self.config.page_size);
-                    while let Some(query) = pager.next_query() {
-                        let page = match self.qbo.query_updated(&query).await {
-                            Ok(page) => page,
-                            Err(err) => {
-                                ctx.trip(format!(
-                                    "reading {entity} changes from QBO failed: {err}"
-                                ));
-                                break;
-                            }
-                        };
-                        let rows = tag(entity, pager.accept_owned(page));
-                        self.process(&ctx, &mut log, rows, None).await?;
-                        if ctx.is_tripped() {
-                            break;
-                        }
-                    }
+                    self.read_updated(&ctx, &mut log, entity, *from, *to, None).await?;
                 }
                 RunRange::TxnDate { from, to } => {
                     self.read_by_date(&ctx, &mut log, entity, *from, *to).await?;
@@ -352,7 +336,7 @@ impl SyncEngine {
         for pending in self.store.pending_entries(self.realm()).await? {
             let key = pending.key.clone();
             let outcome = self.settle_pending(ctx, pending).await?;
-            if outcome.log.is_some() {
+            if outcome.record().is_some() {
                 ctx.settled(key, &outcome);
             }
             self.observe(ctx, log, &outcome);
@@ -377,26 +361,10 @@ impl SyncEngine {
             None => self.config.initial_since.resolve(upper),
         };
         let mut tracker = CursorTracker::new(saved);
-        let mut pager = UpdatedPager::new(entity, from, upper, self.config.page_size);
-        let mut server_now: Option<DateTime<Utc>> = None;
-        while let Some(query) = pager.next_query() {
-            let page = match self.qbo.query_updated(&query).await {
-                Ok(page) => page,
-                Err(err) => {
-                    ctx.trip(format!("reading {entity} changes from QBO failed: {err}"));
-                    return Ok(from);
-                }
-            };
-            if server_now.is_none() {
-                server_now = page.server_time.map(|t| t.with_timezone(&Utc));
-            }
-            let default_at = pager.last_seen().unwrap_or(from);
-            let rows = tag(entity, pager.accept_owned(page));
-            let slot = CursorSlot { name: &name, tracker: &mut tracker, default_at };
-            self.process(ctx, log, rows, Some(slot)).await?;
-            if ctx.is_tripped() {
-                return Ok(from);
-            }
+        let cursor = Some((name.as_str(), &mut tracker));
+        let server_now = self.read_updated(ctx, log, entity, from, upper, cursor).await?;
+        if ctx.is_tripped() {
+            return Ok(from);
         }
         // Everything up to the bound is handled: move to the bound, or to the server's clock
         // when it is behind ours, so a transaction QBO stamps later is still ahead of the cursor.
@@ -407,6 +375,45 @@ impl SyncEngine {
             self.store.set_cursor(&name, at).await?;
         }
         Ok(from)
+    }
+
+    /// Reads the rows of `entity` last updated in `[from, to]`, page by page
+    /// ([`UpdatedPager`]), handling each page as it arrives; with a `cursor` (its name and
+    /// tracker), each handled row moves it. Returns the server's clock at the first page. A QBO
+    /// failure trips the run.
+    async fn read_updated(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        entity: EntityKind,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        mut cursor: Option<(&str, &mut CursorTracker)>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let mut pager = UpdatedPager::new(entity, from, to, self.config.page_size);
+        let mut server_now = None;
+        while let Some(query) = pager.next_query() {
+            let page = match self.qbo.query_updated(&query).await {
+                Ok(page) => page,
+                Err(err) => {
+                    ctx.trip(format!("reading {entity} changes from QBO failed: {err}"));
+                    break;
+                }
+            };
+            server_now = server_now.or(page.server_time.map(|t| t.with_timezone(&Utc)));
+            let default_at = pager.last_seen().unwrap_or(from);
+            let rows = tag(entity, pager.accept_owned(page));
+            let slot = cursor.as_mut().map(|(name, tracker)| CursorSlot {
+                name,
+                tracker: &mut **tracker,
+                default_at,
+            });
+            self.process(ctx, log, rows, slot).await?;
+            if ctx.is_tripped() {
+                break;
+            }
+        }
+        Ok(server_now)
     }
 
     /// Reads one entity by transaction date. Offset paging here, with pages that overlap a
@@ -478,7 +485,7 @@ impl SyncEngine {
         let mut all_handled = true;
         for deleted in &feed.deleted {
             let outcome = self.handle_deleted(ctx, deleted).await?;
-            all_handled &= outcome.handled;
+            all_handled &= outcome.is_handled();
             self.observe(ctx, log, &outcome);
             self.save(ctx, log, outcome, None).await?;
         }
@@ -521,7 +528,7 @@ impl SyncEngine {
             let moved = match (cursor.as_mut(), ticket) {
                 (Some(slot), Some(ticket)) => slot
                     .tracker
-                    .finish(ticket, outcome.handled)
+                    .finish(ticket, outcome.is_handled())
                     .map(|at| (slot.name.to_string(), at)),
                 _ => None,
             };
@@ -533,24 +540,26 @@ impl SyncEngine {
     /// The circuit breaker: counts consecutive transient failures and stops the run at the
     /// threshold; any handled transaction resets the count.
     fn observe(&self, ctx: &RunCtx, log: &mut RunLog, outcome: &Outcome) {
-        if let Some(why) = &outcome.fatal {
-            ctx.trip(why.clone());
-        } else if outcome.transient {
-            log.consecutive_failures += 1;
-            if log.consecutive_failures >= self.config.breaker_threshold {
-                let last = outcome.log.as_ref().and_then(|l| l.detail.clone()).unwrap_or_default();
-                ctx.trip(format!(
-                    "stopped after {} transient failures in a row; the last: {last}",
-                    log.consecutive_failures
-                ));
+        match outcome {
+            Outcome::Stop(_, why) => ctx.trip(why.clone()),
+            Outcome::Retry(record) => {
+                log.consecutive_failures += 1;
+                if log.consecutive_failures >= self.config.breaker_threshold {
+                    let last = record.log.detail.as_deref().unwrap_or_default();
+                    ctx.trip(format!(
+                        "stopped after {} transient failures in a row; the last: {last}",
+                        log.consecutive_failures
+                    ));
+                }
             }
-        } else if outcome.handled && outcome.log.is_some() {
-            log.consecutive_failures = 0;
+            Outcome::Done(_) => log.consecutive_failures = 0,
+            Outcome::NotStarted | Outcome::Quiet => {}
         }
     }
 
-    /// Saves an outcome: the removal of a stale pending entry, then the log entry, ledger entry
-    /// and cursor move in one commit. A dry run saves nothing and only keeps the entry.
+    /// Saves an outcome: its log entry, ledger change and the cursor's move in one commit (a
+    /// cursor move alone when there is nothing to log). A dry run saves nothing and only keeps
+    /// the entry.
     async fn save(
         &self,
         ctx: &RunCtx,
@@ -558,29 +567,20 @@ impl SyncEngine {
         outcome: Outcome,
         moved: Option<(String, DateTime<Utc>)>,
     ) -> Result<()> {
-        if ctx.dry_run() {
-            if let Some(entry) = outcome.log {
-                log.record(entry);
+        let Some(Record { log: entry, ledger }) = outcome.into_record() else {
+            if let Some((name, at)) = moved
+                && !ctx.dry_run()
+            {
+                self.store.set_cursor(&name, at).await?;
             }
             return Ok(());
-        }
-        if let Some(key) = &outcome.remove_ledger {
-            self.store.remove_ledger_entry(key).await?;
-        }
-        match outcome.log {
-            Some(entry) => {
-                let commit = Commit { log: entry, ledger: outcome.ledger, cursor: moved };
-                self.store.commit(&commit).await?;
-                log.record(commit.log);
-            }
-            None => {
-                if let Some(ledger) = &outcome.ledger {
-                    self.store.put_ledger_entry(ledger).await?;
-                }
-                if let Some((name, at)) = moved {
-                    self.store.set_cursor(&name, at).await?;
-                }
-            }
+        };
+        if !ctx.dry_run() {
+            let commit = Commit { log: entry, ledger, cursor: moved };
+            self.store.commit(&commit).await?;
+            log.record(commit.log);
+        } else {
+            log.record(entry);
         }
         Ok(())
     }

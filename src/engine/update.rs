@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 
 use super::SyncEngine;
-use super::handle::{Outcome, RunCtx, left_alone_reason};
-use super::log::{TxnFacts, reason};
-use crate::Result;
+use super::handle::{Outcome, Record, RunCtx, left_alone_reason};
+use super::log::TxnFacts;
 use crate::model::ordoro::{
     NewOrder, NewOrderLine, Order, OrderFinancial, OrderLine, OrdoroAddress, PostOrderLine,
     PutOrderLine,
 };
-use crate::store::{Action, LedgerEntry, LedgerState};
+use crate::store::{Action, LedgerChange, LedgerEntry, LedgerState};
+use crate::{Reason, Result};
 
 /// One write that brings an order closer to its transaction.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,16 +194,16 @@ impl SyncEngine {
         let number = known.order_number.clone();
         let label = number.clone().unwrap_or_else(|| known.order_id.clone());
         // Once this version is dealt with (applied, or deliberately not), re-reads say unchanged.
-        let handled_entry = LedgerEntry {
+        let handled = LedgerChange::Put(LedgerEntry {
             sync_token: facts.sync_token.clone().unwrap_or_else(|| known.sync_token.clone()),
             state: LedgerState::Created,
             updated_at: self.clock.now(),
             ..known.clone()
-        };
-        let done = |action: Action, code: Option<&str>, detail: String| {
-            let mut log = self.entry(ctx, facts, action, code, detail);
+        });
+        let done = |action: Action, reason: Option<Reason>, detail: String| {
+            let mut log = self.entry(ctx, facts, action, reason, detail);
             log.order_number = number.clone();
-            Outcome { log: Some(log), handled: true, ..Default::default() }
+            Outcome::Done(Record { log, ledger: Some(handled.clone()) })
         };
         let read = match &number {
             Some(n) => self.ordoro.get_order(n).await,
@@ -213,56 +213,43 @@ impl SyncEngine {
             Ok(Some(order)) => order,
             Ok(None) => {
                 let detail = format!("order {label} is no longer in Ordoro; nothing to update");
-                let mut outcome = done(Action::Failed, Some(reason::ORDER_NOT_FOUND), detail);
-                outcome.ledger = Some(handled_entry);
-                return Ok(outcome);
+                return Ok(done(Action::Failed, Some(Reason::OrderNotFound), detail));
             }
             Err(err) => {
                 return Ok(self.failed(ctx, facts, &err, "could not read the order to update it"));
             }
         };
         let order_number = current.order_number.clone();
-        if let Some(code) = left_alone_reason(&current) {
+        if let Some(reason) = left_alone_reason(&current) {
             let detail = format!(
                 "order {order_number} is {}; the change in QBO was not applied",
                 current.status
             );
-            let mut outcome = done(Action::Skipped, Some(code), detail);
-            outcome.ledger = Some(handled_entry);
-            return Ok(outcome);
+            return Ok(done(Action::Skipped, Some(reason), detail));
         }
         let steps = plan_update(&current, wanted);
         if steps.is_empty() {
             let detail = format!("order {order_number} already matches the transaction");
-            let mut outcome = done(Action::Skipped, Some(reason::UNCHANGED), detail);
-            outcome.ledger = Some(handled_entry);
-            return Ok(outcome);
+            return Ok(done(Action::Skipped, Some(Reason::Unchanged), detail));
         }
         let what = describe(&steps);
         if ctx.dry_run() {
-            return Ok(done(
-                Action::Updated,
-                None,
-                format!("would update order {order_number}: {what}"),
-            ));
+            let detail = format!("would update order {order_number}: {what}");
+            return Ok(done(Action::Updated, None, detail));
         }
         for step in &steps {
             if let Err(err) = self.apply_step(&order_number, step).await {
                 let context = format!("could not update order {order_number} ({what})");
-                let mut outcome = self.failed(ctx, facts, &err, &context);
-                if let Some(log) = outcome.log.as_mut() {
-                    log.order_number = Some(order_number.clone());
-                }
-                if outcome.handled {
-                    outcome.ledger = Some(handled_entry);
-                }
-                return Ok(outcome);
+                let outcome =
+                    self.failed(ctx, facts, &err, &context).with_order(Some(order_number));
+                return Ok(if outcome.is_handled() {
+                    outcome.with_ledger(handled)
+                } else {
+                    outcome
+                });
             }
         }
-        let mut outcome =
-            done(Action::Updated, None, format!("order {order_number} updated: {what}"));
-        outcome.ledger = Some(handled_entry);
-        Ok(outcome)
+        Ok(done(Action::Updated, None, format!("order {order_number} updated: {what}")))
     }
 }
 

@@ -8,7 +8,7 @@ use crate::model::ordoro::{LineProduct, NewOrderLine};
 use crate::model::qbo::{DiscountLineDetail, GroupLineDetail, Line, LineDetail, Ref};
 use crate::shipping::ShippingWords;
 
-use super::{AMOUNT_OVERFLOW, NEGATIVE_LINE};
+use crate::Reason;
 
 /// Bundles do not nest in QBO; this only bounds hostile input.
 const MAX_BUNDLE_DEPTH: usize = 8;
@@ -40,7 +40,7 @@ pub(crate) struct LineSummary {
 /// A line that cannot be mapped without losing or inventing money.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LineError {
-    pub code: &'static str,
+    pub code: Reason,
     pub message: String,
 }
 
@@ -213,7 +213,7 @@ fn whole_units(
 ) -> Result<(i64, Decimal, String), LineError> {
     if qty.fract().is_zero() {
         let n = qty.to_i64().ok_or_else(|| LineError {
-            code: AMOUNT_OVERFLOW,
+            code: Reason::AmountOverflow,
             message: format!("{label}: quantity {} is too large", qty.normalize()),
         })?;
         if n == 0 {
@@ -243,7 +243,7 @@ fn add_discount(line: &Line, d: &DiscountLineDetail, s: &mut LineSummary) -> Res
     };
     if amount.is_sign_negative() && !amount.is_zero() {
         return Err(LineError {
-            code: NEGATIVE_LINE,
+            code: Reason::NegativeLine,
             message: format!(
                 "{}: negative discount {} (a surcharge) cannot be sent to Ordoro",
                 line_label(line.id.as_deref()),
@@ -274,7 +274,7 @@ fn money_of(f: &ItemFacts<'_>) -> Result<(Decimal, Decimal, Decimal), LineError>
     let negative = |d: Decimal| d.is_sign_negative() && !d.is_zero();
     if negative(qty) || negative(unit) || negative(total) {
         return Err(LineError {
-            code: NEGATIVE_LINE,
+            code: Reason::NegativeLine,
             message: format!(
                 "{} ({}): quantity {}, unit price {}, amount {}: a credit or return line cannot \
                  be shipped; enter it as a discount or a separate credit memo",
@@ -294,7 +294,10 @@ fn add(a: Decimal, b: Decimal) -> Result<Decimal, LineError> {
 }
 
 fn overflow(what: &str) -> LineError {
-    LineError { code: AMOUNT_OVERFLOW, message: format!("the {what} is too large to compute") }
+    LineError {
+        code: Reason::AmountOverflow,
+        message: format!("the {what} is too large to compute"),
+    }
 }
 
 fn is_blank_ref(r: &Ref) -> bool {

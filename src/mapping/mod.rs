@@ -9,85 +9,14 @@ mod lines;
 pub mod preview;
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 
 pub use config::MappingConfig;
 
+use crate::Reason;
 use crate::address::ParsedAddress;
 use crate::class_filter::ClassVerdict;
 use crate::model::ordoro::NewOrder;
 use crate::model::qbo::{EntityKind, LineDetail, SalesTransaction, Transaction};
-
-/// Error code: the transaction has no QBO id, so no stable order id can be derived.
-pub const MISSING_ID: &str = "missing_id";
-/// Error code: a line with a negative quantity, unit price or amount, or a negative discount.
-pub const NEGATIVE_LINE: &str = "negative_line";
-/// Error code: a negative tax or total.
-pub const NEGATIVE_AMOUNT: &str = "negative_amount";
-/// Error code: QBO sent some fields in a shape this crate cannot read
-/// ([`SalesTransaction::unreadable`]), so no order can be trusted to be right.
-pub const UNREADABLE_TRANSACTION: &str = "unreadable_transaction";
-/// Error code: an amount or quantity too large to compute with.
-pub const AMOUNT_OVERFLOW: &str = "amount_overflow";
-
-/// Why a transaction creates no order. The engine adds `deleted`, `already_synced` and
-/// `unchanged`; the mapping decides the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum SkipReason {
-    /// The sale's class is not an accepted class.
-    ClassMismatch,
-    /// The sale carries no class at all.
-    NoClass,
-    /// The sale was voided in QBO.
-    Voided,
-    /// The sale has no product line to ship.
-    NotShippable,
-    /// The sale was deleted in QBO (seen in the change feed).
-    Deleted,
-    /// An order already exists for this sale and updates are off.
-    AlreadySynced,
-    /// The sale has not changed since it was synced.
-    Unchanged,
-}
-
-impl SkipReason {
-    /// Every reason, in a stable order.
-    pub const ALL: [SkipReason; 7] = [
-        SkipReason::ClassMismatch,
-        SkipReason::NoClass,
-        SkipReason::Voided,
-        SkipReason::NotShippable,
-        SkipReason::Deleted,
-        SkipReason::AlreadySynced,
-        SkipReason::Unchanged,
-    ];
-
-    /// The stable code written to the transaction log, e.g. `class_mismatch`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::ClassMismatch => "class_mismatch",
-            SkipReason::NoClass => "no_class",
-            SkipReason::Voided => "voided",
-            SkipReason::NotShippable => "not_shippable",
-            SkipReason::Deleted => "deleted",
-            SkipReason::AlreadySynced => "already_synced",
-            SkipReason::Unchanged => "unchanged",
-        }
-    }
-
-    /// Reads a code written by [`SkipReason::as_str`].
-    pub fn parse(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == code)
-    }
-}
-
-impl std::fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An order ready to create, with what was noticed while building it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,16 +39,16 @@ pub enum Decision {
     Create(Box<MappedOrder>),
     /// Create nothing, for this reason.
     Skip {
-        /// The reason code.
-        reason: SkipReason,
+        /// The reason code (`class_mismatch`, `no_class`, `voided`, `not_shippable`).
+        reason: Reason,
         /// Details for people.
         detail: String,
     },
     /// The transaction cannot be mapped: an address error code from the parser
-    /// (`missing_city_line`, ...) or a mapping code ([`NEGATIVE_LINE`], ...).
+    /// ([`Reason::Address`]) or a mapping code ([`Reason::NegativeLine`], ...).
     Error {
         /// The stable code.
-        code: String,
+        code: Reason,
         /// What was wrong and what to do.
         message: String,
     },
@@ -135,11 +64,11 @@ impl Decision {
         }
     }
 
-    fn skip(reason: SkipReason, detail: impl Into<String>) -> Self {
+    fn skip(reason: Reason, detail: impl Into<String>) -> Self {
         Decision::Skip { reason, detail: detail.into() }
     }
 
-    fn error(code: impl Into<String>, message: impl Into<String>) -> Self {
+    fn error(code: impl Into<Reason>, message: impl Into<String>) -> Self {
         Decision::Error { code: code.into(), message: message.into() }
     }
 }
@@ -200,7 +129,7 @@ pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
     // Before the class: the unreadable field may be the class itself.
     if let Some(fields) = &doc.unreadable {
         return Decision::error(
-            UNREADABLE_TRANSACTION,
+            Reason::UnreadableTransaction,
             format!(
                 "QuickBooks sent fields of this transaction in a shape this crate cannot read \
                  ({fields}); no order was created or changed. Check the transaction in \
@@ -213,22 +142,25 @@ pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
         ClassVerdict::Mismatch { found } => {
             let accepted = config.classes().names().join(", ");
             return Decision::skip(
-                SkipReason::ClassMismatch,
+                Reason::ClassMismatch,
                 format!("class {} is not an accepted class ({accepted})", found.join(", ")),
             );
         }
         ClassVerdict::NoClass => {
             return Decision::skip(
-                SkipReason::NoClass,
+                Reason::NoClass,
                 "no class on the transaction nor on any item line",
             );
         }
     }
     if is_voided(doc) {
-        return Decision::skip(SkipReason::Voided, "voided in QuickBooks (amounts zeroed)");
+        return Decision::skip(Reason::Voided, "voided in QuickBooks (amounts zeroed)");
     }
     if doc.id.trim().is_empty() {
-        return Decision::error(MISSING_ID, "the transaction has no Id; cannot derive an order id");
+        return Decision::error(
+            Reason::MissingId,
+            "the transaction has no Id; cannot derive an order id",
+        );
     }
     build(txn, config)
 }
@@ -271,7 +203,7 @@ fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
     };
     if summary.products.is_empty() {
         return Decision::skip(
-            SkipReason::NotShippable,
+            Reason::NotShippable,
             format!(
                 "no product line to ship ({} shipping line(s), {} line(s) in all)",
                 summary.shipping_lines,
@@ -286,7 +218,7 @@ fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
     };
     let addresses = match addresses::resolve(doc, config.bill_to_fallback()) {
         Ok(a) => a,
-        Err(e) => return Decision::error(e.code.as_str(), e.message),
+        Err(e) => return Decision::error(e.code, e.message),
     };
     warnings.extend(addresses.warnings.iter().cloned());
     let email = addresses::first_email(doc);
@@ -331,18 +263,21 @@ fn totals(
     let tax = doc.txn_tax_detail.as_ref().and_then(|t| t.total_tax).unwrap_or(Decimal::ZERO);
     let negative = |d: Decimal| d.is_sign_negative() && !d.is_zero();
     if negative(tax) {
-        return Err(Decision::error(NEGATIVE_AMOUNT, format!("negative tax {}", tax.normalize())));
+        return Err(Decision::error(
+            Reason::NegativeAmount,
+            format!("negative tax {}", tax.normalize()),
+        ));
     }
     let computed = s
         .product_amount
         .checked_add(s.shipping_amount)
         .and_then(|x| x.checked_add(tax))
         .and_then(|x| x.checked_sub(s.discount_amount))
-        .ok_or_else(|| Decision::error(AMOUNT_OVERFLOW, "the order total is too large"))?;
+        .ok_or_else(|| Decision::error(Reason::AmountOverflow, "the order total is too large"))?;
     let grand_total = match doc.total_amt {
         Some(t) if negative(t) => {
             return Err(Decision::error(
-                NEGATIVE_AMOUNT,
+                Reason::NegativeAmount,
                 format!("negative total {}: a credit cannot be shipped", t.normalize()),
             ));
         }

@@ -9,14 +9,8 @@ use serde_json::Value;
 use crate::model::ordoro::NewOrder;
 use crate::model::qbo::{ChangedTransaction, EntityKind, Fault, QboDocument, Transaction};
 
-use super::{Decision, MappingConfig, SkipReason, decide};
-
-/// Error code: the document is not an invoice or sales receipt (a purchase order, a bill, ...).
-pub const UNSUPPORTED_ENTITY: &str = "unsupported_entity";
-/// Error code: the document is a QBO fault (or a batch item that failed).
-pub const QBO_FAULT: &str = "qbo_fault";
-/// Error code: the file is JSON but not a QBO document this crate can read.
-pub const INVALID_DOCUMENT: &str = "invalid_document";
+use super::{Decision, MappingConfig, decide};
+use crate::Reason;
 
 /// Which QBO object a preview line is about; each field is null when absent.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -33,7 +27,7 @@ pub struct QboRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviewError {
     /// The stable code.
-    pub code: String,
+    pub code: Reason,
     /// What was wrong.
     pub message: String,
 }
@@ -50,7 +44,7 @@ pub struct PreviewLine {
     pub order: Option<NewOrder>,
     /// The reason code, for `skip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// Details, for `skip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -63,26 +57,26 @@ pub struct PreviewLine {
 }
 
 impl PreviewLine {
-    fn skip(qbo: QboRef, reason: SkipReason, detail: String) -> Self {
+    fn skip(qbo: QboRef, reason: Reason, detail: String) -> Self {
         PreviewLine {
             qbo,
             decision: "skip".into(),
             order: None,
-            reason: Some(reason.as_str().into()),
+            reason: Some(reason),
             detail: Some(detail),
             error: None,
             warnings: Vec::new(),
         }
     }
 
-    fn error(qbo: QboRef, code: &str, message: String) -> Self {
+    fn error(qbo: QboRef, code: Reason, message: String) -> Self {
         PreviewLine {
             qbo,
             decision: "error".into(),
             order: None,
             reason: None,
             detail: None,
-            error: Some(PreviewError { code: code.into(), message }),
+            error: Some(PreviewError { code, message }),
             warnings: Vec::new(),
         }
     }
@@ -106,7 +100,7 @@ pub fn preview_transaction(txn: &Transaction, config: &MappingConfig) -> Preview
             warnings: mapped.warnings,
         },
         Decision::Skip { reason, detail } => PreviewLine::skip(qbo, reason, detail),
-        Decision::Error { code, message } => PreviewLine::error(qbo, &code, message),
+        Decision::Error { code, message } => PreviewLine::error(qbo, code, message),
     }
 }
 
@@ -136,7 +130,7 @@ pub fn preview_document(doc: &QboDocument, config: &MappingConfig) -> Vec<Previe
                                 id: non_blank(&stub.id),
                                 doc_number: None,
                             },
-                            SkipReason::Deleted,
+                            Reason::Deleted,
                             "deleted in QuickBooks".into(),
                         ),
                     });
@@ -149,7 +143,7 @@ pub fn preview_document(doc: &QboDocument, config: &MappingConfig) -> Vec<Previe
             for item in &batch.batch_item_response {
                 if let Some(fault) = &item.fault {
                     let message = format!("batch item {}: {}", item.b_id, fault_text(fault));
-                    out.push(PreviewLine::error(QboRef::default(), QBO_FAULT, message));
+                    out.push(PreviewLine::error(QboRef::default(), Reason::QboFault, message));
                 }
                 if let Some(q) = &item.query_response {
                     for kind in EntityKind::ALL {
@@ -163,7 +157,11 @@ pub fn preview_document(doc: &QboDocument, config: &MappingConfig) -> Vec<Previe
             out
         }
         QboDocument::Fault(envelope) => {
-            vec![PreviewLine::error(QboRef::default(), QBO_FAULT, fault_text(&envelope.fault))]
+            vec![PreviewLine::error(
+                QboRef::default(),
+                Reason::QboFault,
+                fault_text(&envelope.fault),
+            )]
         }
         QboDocument::Other { entity, raw } => vec![PreviewLine::error(
             QboRef {
@@ -171,7 +169,7 @@ pub fn preview_document(doc: &QboDocument, config: &MappingConfig) -> Vec<Previe
                 id: raw_text(raw, "Id"),
                 doc_number: raw_text(raw, "DocNumber"),
             },
-            UNSUPPORTED_ENTITY,
+            Reason::UnsupportedEntity,
             format!("a {entity} is not an invoice or a sales receipt; only those become orders"),
         )],
     }
@@ -187,7 +185,7 @@ pub fn preview_json(
     let qbo = raw_ref(&value);
     Ok(match QboDocument::from_value(value) {
         Ok(doc) => preview_document(&doc, config),
-        Err(e) => vec![PreviewLine::error(qbo, INVALID_DOCUMENT, e.message().to_string())],
+        Err(e) => vec![PreviewLine::error(qbo, Reason::InvalidDocument, e.message().to_string())],
     })
 }
 

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Commit, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary, Store,
-    StoredToken, TokenStore,
+    Commit, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
+    Store, StoredToken, TokenStore,
 };
 use crate::Result;
 
@@ -111,11 +111,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
-        self.lock().ledger.remove(key);
-        Ok(())
-    }
-
     async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>> {
         let state = self.lock();
         Ok(state
@@ -132,8 +127,14 @@ impl Store for MemoryStore {
         let log = commit.log.clone();
         let cursor = commit.cursor.clone();
         let mut state = self.lock();
-        if let Some(entry) = ledger {
-            state.ledger.insert(entry.key.clone(), entry);
+        match ledger {
+            Some(LedgerChange::Put(entry)) => {
+                state.ledger.insert(entry.key.clone(), entry);
+            }
+            Some(LedgerChange::Remove(key)) => {
+                state.ledger.remove(&key);
+            }
+            None => {}
         }
         state.log.push(log);
         if let Some((name, at)) = cursor {

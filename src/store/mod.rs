@@ -1,7 +1,7 @@
 //! The engine's state as a port: the cursor, the ledger (which QBO transaction became which
 //! Ordoro order), OAuth tokens, and the transaction log people read.
 //!
-//! [`Store::commit`] writes one transaction's ledger entry, its log entry and the cursor's move
+//! [`Store::commit`] writes one transaction's ledger change, its log entry and the cursor's move
 //! together or not at all, so a crash never leaves an order without its ledger entry or a cursor
 //! past an unhandled transaction. Implementations: [`MemoryStore`], `SqliteStore` (feature
 //! `sqlite`), or the host's own.
@@ -12,8 +12,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
 use crate::model::qbo::EntityKind;
+use crate::{Reason, Result};
 
 mod memory;
 #[cfg(feature = "sqlite")]
@@ -160,7 +160,7 @@ pub struct LogEntry {
     /// What happened.
     pub action: Action,
     /// Why (`class_mismatch`, `voided`, `already_synced`, ...), for skips and failures.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// A sentence for people.
     pub detail: Option<String>,
     /// The Ordoro order number, when there is one.
@@ -171,13 +171,24 @@ pub struct LogEntry {
     pub dry_run: bool,
 }
 
+/// A change to one transaction's ledger entry, written with its log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerChange {
+    /// Insert the entry, or replace the transaction's entry.
+    Put(LedgerEntry),
+    /// Remove the transaction's entry: its [`LedgerState::Pending`] create is known not to have
+    /// happened (Ordoro refused it, or a lookup found no order), so the transaction is created
+    /// afresh when it is next read. Removing an absent entry is not an error.
+    Remove(LedgerKey),
+}
+
 /// Everything to write, atomically, once a transaction is handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit {
     /// The log entry.
     pub log: LogEntry,
-    /// The ledger entry to insert or replace, if the ledger changes.
-    pub ledger: Option<LedgerEntry>,
+    /// The change to the transaction's ledger entry, if the ledger changes.
+    pub ledger: Option<LedgerChange>,
     /// The cursor to move, if it moves: its name and new position.
     pub cursor: Option<(String, DateTime<Utc>)>,
 }
@@ -320,20 +331,10 @@ pub trait Store: TokenStore {
     async fn ledger_entry(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>>;
     /// Inserts or replaces a ledger entry alone (used to record a pending create before sending it).
     async fn put_ledger_entry(&self, entry: &LedgerEntry) -> Result<()>;
-    /// Removes a transaction's ledger entry: the engine calls it when a [`LedgerState::Pending`]
-    /// create is known not to have happened (Ordoro rejected it, or a lookup after a crash found
-    /// no order), so that the transaction is created afresh when it is next read. Removing an
-    /// absent entry is not an error. The default refuses: a store must implement it to run the
-    /// engine.
-    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
-        Err(crate::Error::store(format!(
-            "this store cannot remove ledger entries (needed to clear the pending create of {} {})",
-            key.entity, key.qbo_id
-        )))
-    }
     /// Ledger entries of `realm` still [`LedgerState::Pending`].
     async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>>;
-    /// Writes the log entry, the ledger entry and the cursor move in one atomic step.
+    /// Writes the log entry, the ledger change and the cursor move in one atomic step: after a
+    /// crash, all of them are there or none is.
     async fn commit(&self, commit: &Commit) -> Result<()>;
     /// Searches the transaction log.
     async fn query_log(&self, query: &LogQuery) -> Result<Vec<LogEntry>>;

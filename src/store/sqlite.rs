@@ -15,11 +15,11 @@ use rusqlite::{
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Action, Commit, FailureInfo, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
-    RunSummary, Store, StoredToken, TokenStore,
+    Action, Commit, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry,
+    LogQuery, RunSummary, Store, StoredToken, TokenStore,
 };
 use crate::model::qbo::EntityKind;
-use crate::{Error, Result};
+use crate::{Error, Reason, Result};
 
 /// Marks a SQLite file as ours (`PRAGMA application_id`, the bytes `QBOO`), so that a file of
 /// another program is refused instead of being altered.
@@ -518,6 +518,18 @@ impl<'a> LedgerRow<'a> {
     }
 }
 
+/// A [`LedgerChange`] ready to write.
+enum LedgerWrite<'a> {
+    Put(LedgerRow<'a>),
+    Remove(&'a LedgerKey),
+}
+
+fn delete_ledger_row(conn: &Connection, key: &LedgerKey) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM ledger WHERE realm = ?1 AND entity = ?2 AND qbo_id = ?3")?
+        .execute(params![key.realm, key.entity.as_str(), key.qbo_id])
+        .map(|_| ())
+}
+
 fn read_ledger(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     Ok(LedgerEntry {
         key: LedgerKey {
@@ -570,7 +582,7 @@ impl<'a> LogRow<'a> {
             e.sync_token,
             self.last_updated,
             e.action.as_str(),
-            e.reason,
+            e.reason.map(Reason::as_str),
             e.detail,
             e.order_number,
             failure.and_then(|f| f.service.as_deref()),
@@ -608,7 +620,7 @@ fn read_log(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
             DateTime::<FixedOffset>::parse_from_rfc3339(s).ok()
         })?,
         action: parsed(row, 8, "log.action", Action::parse)?,
-        reason: row.get(9)?,
+        reason: parsed_opt(row, 9, "log.reason", |s| s.parse::<Reason>().ok())?,
         detail: row.get(10)?,
         order_number: row.get(11)?,
         failure,
@@ -783,24 +795,6 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
-        self.run(
-            || {
-                format!(
-                    "could not remove the ledger entry of {} {} {}",
-                    key.realm, key.entity, key.qbo_id
-                )
-            },
-            |conn| {
-                conn.prepare_cached(
-                    "DELETE FROM ledger WHERE realm = ?1 AND entity = ?2 AND qbo_id = ?3",
-                )?
-                .execute(params![key.realm, key.entity.as_str(), key.qbo_id])
-                .map(|_| ())
-            },
-        )
-    }
-
     async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>> {
         self.run(
             || format!("could not list the pending ledger entries of realm {realm}"),
@@ -818,7 +812,11 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, commit: &Commit) -> Result<()> {
-        let ledger = commit.ledger.as_ref().map(LedgerRow::new).transpose()?;
+        let ledger = match &commit.ledger {
+            Some(LedgerChange::Put(entry)) => Some(LedgerWrite::Put(LedgerRow::new(entry)?)),
+            Some(LedgerChange::Remove(key)) => Some(LedgerWrite::Remove(key)),
+            None => None,
+        };
         let log = LogRow::new(&commit.log)?;
         let cursor = match &commit.cursor {
             Some((name, at)) => Some((name.as_str(), utc_text(*at)?)),
@@ -835,8 +833,10 @@ impl Store for SqliteStore {
             |conn| {
                 let tx: Transaction<'_> =
                     conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                if let Some(ledger) = &ledger {
-                    ledger.upsert(&tx)?;
+                match &ledger {
+                    Some(LedgerWrite::Put(row)) => row.upsert(&tx)?,
+                    Some(LedgerWrite::Remove(key)) => delete_ledger_row(&tx, key)?,
+                    None => {}
                 }
                 log.insert(&tx)?;
                 if let Some((name, at)) = &cursor {
