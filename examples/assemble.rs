@@ -10,18 +10,16 @@
 
 use std::process::ExitCode;
 
-use qbo_ordoro::TokenStore;
-use qbo_ordoro::qbo::QboEnvironment;
 use qbo_ordoro::store::StoredToken;
+use qbo_ordoro::{QboEnvironment, TokenStore};
 
 // README: begin
 use std::sync::Arc;
 
-use qbo_ordoro::engine::{RunOptions, SyncConfig, SyncEngine};
-use qbo_ordoro::ordoro::{OrdoroClient, OrdoroConfig};
-use qbo_ordoro::qbo::{QboClient, QboConfig};
-use qbo_ordoro::store::SqliteStore;
-use qbo_ordoro::{Clock, ReqwestTransport, SharedTransport, TokioClock};
+use qbo_ordoro::{
+    Clock, OrdoroClient, OrdoroConfig, QboClient, QboConfig, ReqwestTransport, RunOptions,
+    SharedTransport, SqliteStore, SyncConfig, SyncEngine, TokioClock,
+};
 
 /// One incremental sync: every invoice and sales receipt changed since the last run.
 async fn sync_once(qbo_config: QboConfig, ordoro_config: OrdoroConfig) -> qbo_ordoro::Result<()> {

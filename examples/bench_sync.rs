@@ -32,16 +32,17 @@ use chrono::{DateTime, TimeZone, Utc};
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::qbo::{EntityKind, Transaction};
-use qbo_ordoro::ordoro::{ORDORO_REQUESTS_PER_MINUTE, OrdoroClient, OrdoroConfig};
-use qbo_ordoro::qbo::{QboApi, QboClient, QboConfig, QboEnvironment, UpdatedQuery};
+use qbo_ordoro::ordoro::http::ORDORO_REQUESTS_PER_MINUTE;
+use qbo_ordoro::qbo::api::UpdatedQuery;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
 use qbo_ordoro::sim::sample::{SampleSale, generate_eligible};
 use qbo_ordoro::store::{MemoryStore, SqliteStore, StoredToken};
 use qbo_ordoro::transport::{RateBudget, ReqwestTransport};
 use qbo_ordoro::{
-    Clock, HttpRequest, HttpResponse, HttpTransport, OrdoroApi, SharedTransport, Store, TokenStore,
-    TokioClock, TransportError,
+    Clock, HttpRequest, HttpResponse, HttpTransport, OrdoroApi, OrdoroClient, OrdoroConfig, QboApi,
+    QboClient, QboConfig, QboEnvironment, SharedTransport, Store, TokenStore, TokioClock,
+    TransportError,
 };
 use secrecy::ExposeSecret;
 

@@ -21,6 +21,8 @@ pub mod class_filter;
 pub mod clock;
 pub mod engine;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod mapping;
 pub mod model;
 pub mod ordoro;
@@ -32,14 +34,20 @@ pub mod sim;
 pub mod store;
 pub mod transport;
 
+// What a host assembles an engine from: the ports, the engine, the clients, the stores.
 #[cfg(feature = "tokio")]
 pub use clock::TokioClock;
 pub use clock::{Clock, ManualClock};
+pub use engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 pub use error::{Error, ErrorKind, Result, Service};
-pub use ordoro::OrdoroApi;
-pub use qbo::QboApi;
+pub use ordoro::api::OrdoroApi;
+pub use ordoro::http::{OrdoroClient, OrdoroConfig};
+pub use qbo::api::QboApi;
+pub use qbo::http::{QboClient, QboConfig, QboEnvironment};
 pub use reason::{Reason, UnknownReason};
-pub use store::{Store, TokenStore};
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
+pub use store::{MemoryStore, Store, TokenStore};
 #[cfg(feature = "reqwest")]
 pub use transport::ReqwestTransport;
 pub use transport::{

@@ -23,9 +23,9 @@ use qbo_ordoro::engine::{
     InitialSince, RunOptions, RunRange, RunReport, RunScope, SyncConfig, SyncEngine, TxnRef,
     WatchOptions,
 };
-use qbo_ordoro::qbo::QboEnvironment;
-use qbo_ordoro::store::SqliteStore;
-use qbo_ordoro::{Clock, ErrorKind, OrdoroApi, QboApi, Store, TokioClock};
+use qbo_ordoro::{
+    Clock, ErrorKind, OrdoroApi, QboApi, QboEnvironment, SqliteStore, Store, TokioClock,
+};
 
 use crate::args::{Args, Command, HELP, Target};
 use crate::progress::{Progress, ProgressStore};

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use qbo_ordoro::ordoro::{OrdoroClient, OrdoroConfig};
-use qbo_ordoro::qbo::{QboClient, QboConfig};
 use qbo_ordoro::store::StoredToken;
 use qbo_ordoro::{Clock, OrdoroApi, QboApi, ReqwestTransport, SharedTransport, Store};
+use qbo_ordoro::{OrdoroClient, OrdoroConfig};
+use qbo_ordoro::{QboClient, QboConfig};
 
 use crate::settings::RealServices;
 

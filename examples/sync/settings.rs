@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::Path;
 
-use qbo_ordoro::qbo::QboEnvironment;
+use qbo_ordoro::QboEnvironment;
 use secrecy::SecretString;
 use serde::Deserialize;
 

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use qbo_ordoro::OrdoroClient;
+use qbo_ordoro::QboClient;
 use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::ordoro::NewOrder;
 use qbo_ordoro::model::qbo::{LineDetail, SalesTransaction, Transaction};
-use qbo_ordoro::ordoro::OrdoroClient;
-use qbo_ordoro::qbo::QboClient;
 use qbo_ordoro::sim::FaultPlan;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};

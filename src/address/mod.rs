@@ -431,37 +431,3 @@ fn parse_free_form(
 pub(crate) fn context_name(customer: &CustomerContext) -> Option<String> {
     non_blank(customer.display_name.as_deref()).map(|n| text::clean_field(n, false))
 }
-
-/// Runs the parser on arbitrary bytes, as the fuzz target does: the bytes split into lines as a
-/// free-form block, and the same lines as a structured address. Never panics.
-#[doc(hidden)]
-pub fn fuzz_entry(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    let lines: Vec<&str> = text.split('\n').collect();
-    let context = CustomerContext {
-        display_name: lines.first().map(|s| s.to_string()),
-        company_name: lines.get(1).map(|s| s.to_string()),
-    };
-    let _ = parse_lines(&lines, &CustomerContext::default());
-    let _ = parse_lines(&lines, &context);
-    let get = |i: usize| lines.get(i).map(|s| s.to_string());
-    let structured = PhysicalAddress {
-        line1: get(0),
-        line2: get(1),
-        line3: get(2),
-        city: get(3),
-        country_sub_division_code: get(4),
-        postal_code: get(5),
-        country: get(6),
-        ..Default::default()
-    };
-    let _ = parse_address(&structured, &context);
-    let mixed = PhysicalAddress {
-        line1: get(0),
-        line2: get(1),
-        line3: get(2),
-        postal_code: get(3),
-        ..Default::default()
-    };
-    let _ = parse_address(&mixed, &CustomerContext::default());
-}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::mapping::MappingConfig;
-use crate::qbo::MAX_PAGE_SIZE;
+use crate::qbo::api::MAX_PAGE_SIZE;
 use crate::{Error, Result};
 
 /// Where the first incremental run starts when a company has no cursor yet.

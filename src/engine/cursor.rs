@@ -1,7 +1,7 @@
 //! Moving the cursor only past what is handled: [`CursorTracker`] knows which rows of a window
 //! are still in flight or failed transiently, and says how far the cursor may move, never past
 //! the earliest row not yet handled, whatever order concurrent handling finishes in. (Reading
-//! the window without losing rows is [`UpdatedPager`](crate::qbo::paging::UpdatedPager)'s job.)
+//! the window without losing rows is [`UpdatedPager`](crate::qbo::api::UpdatedPager)'s job.)
 
 use std::collections::BTreeMap;
 

@@ -15,8 +15,8 @@ use super::log::{EntryMaker, TxnFacts, failure_info, failure_reason};
 use crate::mapping::{Decision, decide};
 use crate::model::ordoro::{NewOrder, Order};
 use crate::model::qbo::Transaction;
-use crate::ordoro::OrdoroApiExt;
-use crate::qbo::DeletedTransaction;
+use crate::ordoro::api::OrdoroApiExt;
+use crate::qbo::api::DeletedTransaction;
 use crate::store::{
     Action, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry,
 };
@@ -181,7 +181,7 @@ enum Settled {
     /// No order has this `order_id`: the create never happened.
     NotCreated,
     /// The lookup failed, so the create is still unsettled; the outcome logs why.
-    Unknown(Outcome),
+    Unknown(Box<Outcome>),
 }
 
 /// What the ledger says of a transaction about to be handled, once a pending create is settled.
@@ -201,10 +201,10 @@ enum Known {
 const SETTLE_FAILED: &str = "could not settle an earlier create";
 
 /// True when Ordoro refused a create because an order with this `order_id` exists. Broader than
-/// [`is_duplicate_order`](crate::ordoro::is_duplicate_order) (either sign suffices), since a
+/// [`is_duplicate_order`](crate::ordoro::api::is_duplicate_order) (either sign suffices), since a
 /// lookup confirms it before anything is concluded.
 pub(crate) fn is_duplicate(err: &Error) -> bool {
-    if crate::ordoro::is_duplicate_order(err) {
+    if crate::ordoro::api::is_duplicate_order(err) {
         return true;
     }
     if !err.is_bad_input() {
@@ -306,7 +306,7 @@ impl SyncEngine {
         match self.lookup(&pending.order_id).await {
             Ok(Some(order)) => Settled::Created(self.created_entry(pending, order.order_number)),
             Ok(None) => Settled::NotCreated,
-            Err(err) => Settled::Unknown(self.failed(ctx, facts, &err, context)),
+            Err(err) => Settled::Unknown(Box::new(self.failed(ctx, facts, &err, context))),
         }
     }
 
@@ -343,7 +343,7 @@ impl SyncEngine {
                 match self.settle(ctx, &facts, &entry, SETTLE_FAILED).await {
                     Settled::Created(entry) => Known::Settled(entry),
                     Settled::NotCreated => Known::StalePending,
-                    Settled::Unknown(outcome) => return Ok(outcome),
+                    Settled::Unknown(outcome) => return Ok(*outcome),
                 }
             }
             Some(entry) => Known::Order(entry),
@@ -536,7 +536,7 @@ impl SyncEngine {
                 Settled::NotCreated => {
                     return Ok(self.failed(ctx, facts, &err, "the order could not be created"));
                 }
-                Settled::Unknown(outcome) => return Ok(outcome),
+                Settled::Unknown(outcome) => return Ok(*outcome),
             }
         }
     }
@@ -672,7 +672,7 @@ impl SyncEngine {
                 let log = self.entry(ctx, &facts, Action::Skipped, Some(Reason::Deleted), detail);
                 Ok(Outcome::done(log).with_ledger(LedgerChange::Remove(key)))
             }
-            Settled::Unknown(outcome) => Ok(outcome),
+            Settled::Unknown(outcome) => Ok(*outcome),
         }
     }
 
@@ -693,7 +693,7 @@ impl SyncEngine {
                 let detail = format!("order {number} found in Ordoro after an interrupted run");
                 Ok(self.created(ctx, &facts, entry, detail))
             }
-            Settled::Unknown(outcome) => Ok(outcome),
+            Settled::Unknown(outcome) => Ok(*outcome),
             Settled::NotCreated => {
                 let key = pending.key;
                 match self.qbo.get_transaction(key.entity, &key.qbo_id).await {

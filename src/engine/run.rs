@@ -17,8 +17,7 @@ use super::handle::{Outcome, Record, RunCtx};
 use super::log::EntryMaker;
 use crate::Result;
 use crate::model::qbo::{EntityKind, SalesTransaction, Transaction};
-use crate::qbo::TxnDateQuery;
-use crate::qbo::paging::UpdatedPager;
+use crate::qbo::api::{TxnDateQuery, UpdatedPager};
 use crate::store::{Action, Commit, LogEntry, LogQuery, RunSummary};
 
 /// A period to re-sync by hand.
@@ -403,11 +402,8 @@ impl SyncEngine {
             server_now = server_now.or(page.server_time.map(|t| t.with_timezone(&Utc)));
             let default_at = pager.last_seen().unwrap_or(from);
             let rows = tag(entity, pager.accept_owned(page));
-            let slot = cursor.as_mut().map(|(name, tracker)| CursorSlot {
-                name,
-                tracker: &mut **tracker,
-                default_at,
-            });
+            let slot =
+                cursor.as_mut().map(|(name, tracker)| CursorSlot { name, tracker, default_at });
             self.process(ctx, log, rows, slot).await?;
             if ctx.is_tripped() {
                 break;

@@ -126,7 +126,7 @@ impl Default for OrdoroSimConfig {
     fn default() -> Self {
         OrdoroSimConfig {
             duplicate_policy: DuplicatePolicy::Reject,
-            requests_per_minute: crate::ordoro::ORDORO_REQUESTS_PER_MINUTE as usize,
+            requests_per_minute: crate::ordoro::http::ORDORO_REQUESTS_PER_MINUTE as usize,
             retry_after: None,
             latency: SimLatency::default(),
             faults: FaultPlan::none(),
@@ -266,14 +266,14 @@ impl OrdoroSim {
 
     /// Client settings this simulator accepts: base URL `https://ordoro.sim`, and its
     /// credentials (placeholders when it checks none). An
-    /// [`OrdoroClient`](crate::ordoro::OrdoroClient) built from them over this simulator as the
+    /// [`OrdoroClient`](crate::OrdoroClient) built from them over this simulator as the
     /// transport talks to it as it would to Ordoro.
-    pub fn client_config(&self) -> crate::ordoro::OrdoroConfig {
+    pub fn client_config(&self) -> crate::OrdoroConfig {
         let (id, secret) = match &self.config.credentials {
             Some(c) => (c.key_id.clone(), c.key_secret.clone()),
             None => ("sim-key".to_owned(), SecretString::from("sim-secret")),
         };
-        crate::ordoro::OrdoroConfig::new(id, secret).with_base_url(SIM_BASE_URL)
+        crate::OrdoroConfig::new(id, secret).with_base_url(SIM_BASE_URL)
     }
 
     /// Adds a sales channel (cart) with id `id`; returns its index, the order number prefix
@@ -494,7 +494,7 @@ fn server_error(status: u16, request_id: &str) -> HttpResponse {
 
 fn insert_request_id(headers: &mut http::HeaderMap, request_id: &str) {
     if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(crate::ordoro::REQUEST_ID_HEADER, value);
+        headers.insert(crate::ordoro::http::REQUEST_ID_HEADER, value);
     }
 }
 

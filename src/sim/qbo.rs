@@ -256,12 +256,12 @@ impl QboSim {
     }
 
     /// Client settings this simulator accepts for company `realm`: its app's client id and
-    /// secret, and the production URLs it answers. A [`QboClient`](crate::qbo::QboClient) built
+    /// secret, and the production URLs it answers. A [`QboClient`](crate::QboClient) built
     /// from them over this simulator as the transport talks to it as it would to QBO.
-    pub fn client_config(&self, realm: &str) -> crate::qbo::QboConfig {
-        crate::qbo::QboConfig::new(
+    pub fn client_config(&self, realm: &str) -> crate::QboConfig {
+        crate::QboConfig::new(
             realm,
-            crate::qbo::QboEnvironment::Production,
+            crate::QboEnvironment::Production,
             self.config.client_id.clone(),
             self.config.client_secret.clone().into(),
         )

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, PercentEncode, utf8_percent_encode};
 
 pub mod pacing;
 #[cfg(feature = "reqwest")]
@@ -21,6 +22,17 @@ pub use pacing::{
     BudgetStats, Classifier, Idempotent, PacedTransport, Permit, RateBudget, ResponseClass,
     RetryPolicy, SendFailure, SharedBudget, Signer,
 };
+
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `s` percent-encoded for one URL path segment or query value: everything but RFC 3986's
+/// unreserved characters is escaped, so `/`, `?`, `#`, `%`, a space (`%20`) and a `+` (`%2B`)
+/// cannot change what the URL means. Both clients build their URLs with it.
+pub(crate) fn url_component(s: &str) -> PercentEncode<'_> {
+    utf8_percent_encode(s, NOT_UNRESERVED)
+}
 
 /// A request with its whole body in memory (cheap to clone for a retry).
 pub type HttpRequest = http::Request<Bytes>;

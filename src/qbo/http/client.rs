@@ -12,14 +12,14 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::oauth::TokenManager;
-use super::{
-    ChangeFeed, DeletedTransaction, MAX_PAGE_SIZE, QboApi, TxnDateQuery, TxnPage, UpdatedQuery,
-    fault, query,
-};
+use super::{fault, query};
 use crate::error::{Error, ErrorKind, Service};
 use crate::model::qbo::{
     CdcEnvelope, ChangedTransaction, EntityKind, QboClass, QueryEnvelope, SalesTransaction,
     Transaction,
+};
+use crate::qbo::api::{
+    ChangeFeed, DeletedTransaction, MAX_PAGE_SIZE, QboApi, TxnDateQuery, TxnPage, UpdatedQuery,
 };
 use crate::store::TokenStore;
 use crate::transport::{

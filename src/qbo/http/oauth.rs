@@ -206,7 +206,7 @@ impl TokenManager {
             .with_source(e)
         })?;
         let status = response.status().as_u16();
-        let request_id = crate::qbo::fault::request_id(&response);
+        let request_id = super::fault::request_id(&response);
         let with_id = |e: Error| match &request_id {
             Some(id) => e.with_status(status).with_request_id(id.clone()),
             None => e.with_status(status),

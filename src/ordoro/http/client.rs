@@ -10,30 +10,21 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderValue, Method, header};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::config::{DEFAULT_ORDORO_BUDGET, OrdoroConfig};
 use super::error as wire_error;
-use super::{OrderQuery, OrdoroApi};
 use crate::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
 };
-use crate::transport::{Idempotent, PacedTransport, RetryPolicy, SharedBudget};
+use crate::ordoro::api::{MAX_PAGE_SIZE, OrderQuery, OrdoroApi};
+use crate::transport::{Idempotent, PacedTransport, RetryPolicy, SharedBudget, url_component};
 use crate::{
     Clock, Error, ErrorKind, HttpRequest, HttpResponse, Result, Service, SharedTransport,
     TransportErrorKind,
 };
-
-/// Characters kept as they are in a path segment: RFC 3986 unreserved. Everything else,
-/// including `/`, space, `?`, `#` and `%`, is percent-encoded.
-const PATH_SEGMENT: &AsciiSet =
-    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-/// Ordoro's page size limit for `GET /v3/order`.
-pub const MAX_PAGE_SIZE: u32 = 100;
 
 const CREATED: &str = "the order was created";
 
@@ -363,7 +354,7 @@ pub(crate) fn encode_segment(order_number: &str) -> Result<String> {
         return Err(Error::bad_input(format!("{order_number:?} is not an Ordoro order number"))
             .with_service(Service::Ordoro));
     }
-    Ok(utf8_percent_encode(order_number, PATH_SEGMENT).to_string())
+    Ok(url_component(order_number).to_string())
 }
 
 fn encode_query(query: &OrderQuery) -> Result<String> {
@@ -407,7 +398,7 @@ const FUZZ_STATUSES: [u16; 14] =
 pub fn fuzz_ordoro_response(data: &[u8]) -> bool {
     use futures_util::FutureExt as _;
 
-    use super::OrdoroApiExt as _;
+    use crate::ordoro::api::OrdoroApiExt as _;
 
     let [status_byte, selector, body @ ..] = data else { return false };
     let status = FUZZ_STATUSES[usize::from(*status_byte) % FUZZ_STATUSES.len()];
@@ -433,7 +424,7 @@ pub fn fuzz_ordoro_response(data: &[u8]) -> bool {
         let error = wire_error::from_response(status, response.headers(), body, start);
         assert_eq!(error.service(), Some(Service::Ordoro));
         assert_eq!(error.status(), Some(status.as_u16()));
-        let _ = super::is_duplicate_order(&error);
+        let _ = crate::ordoro::api::is_duplicate_order(&error);
     }
     let transport = SharedTransport::new(crate::transport::CannedTransport::new(response));
     let config = OrdoroConfig::new("fuzz-key", "fuzz-secret".to_owned());

@@ -3,18 +3,10 @@
 //! encoding that keeps a `+` offset from turning into a space.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::{TxnDateQuery, UpdatedQuery};
 use crate::model::qbo::EntityKind;
-
-/// Characters escaped in a query-string value: everything but the RFC 3986 unreserved set, so a
-/// space is `%20` and a `+` is `%2B`.
-pub const QUERY_VALUE: &AsciiSet =
-    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-/// Characters escaped in a path segment (ids, realm ids).
-pub const PATH_SEGMENT: &AsciiSet = QUERY_VALUE;
+use crate::qbo::api::{TxnDateQuery, UpdatedQuery};
+use crate::transport::url_component;
 
 /// A string literal of the query language: wrapped in single quotes, with `\` and `'` escaped by
 /// a backslash (`O'Brien` is `'O\'Brien'`), so the value can neither end the string nor add a
@@ -94,7 +86,7 @@ pub fn query_url(api_base: &str, realm: &str, statement: &str, minor_version: u3
     format!(
         "{}/query?query={}&minorversion={minor_version}",
         company_url(api_base, realm),
-        utf8_percent_encode(statement, QUERY_VALUE)
+        url_component(statement)
     )
 }
 
@@ -110,7 +102,7 @@ pub fn entity_url(
         "{}/{}/{}?minorversion={minor_version}",
         company_url(api_base, realm),
         entity.as_str().to_ascii_lowercase(),
-        utf8_percent_encode(id, PATH_SEGMENT)
+        url_component(id)
     )
 }
 
@@ -126,17 +118,13 @@ pub fn cdc_url(
     format!(
         "{}/cdc?entities={}&changedSince={}&minorversion={minor_version}",
         company_url(api_base, realm),
-        utf8_percent_encode(&names.join(","), QUERY_VALUE),
-        utf8_percent_encode(&timestamp(since), QUERY_VALUE)
+        url_component(&names.join(",")),
+        url_component(&timestamp(since))
     )
 }
 
 fn company_url(api_base: &str, realm: &str) -> String {
-    format!(
-        "{}/v3/company/{}",
-        api_base.trim_end_matches('/'),
-        utf8_percent_encode(realm, PATH_SEGMENT)
-    )
+    format!("{}/v3/company/{}", api_base.trim_end_matches('/'), url_component(realm))
 }
 
 #[cfg(test)]

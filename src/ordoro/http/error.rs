@@ -156,17 +156,6 @@ fn copy_context(from: &Error, mut to: Error) -> Error {
     to
 }
 
-/// True when `error` is Ordoro refusing a create because the `order_id` is taken.
-///
-/// Ordoro does not document its duplicate answer; this matches a 400 on `order_id` whose
-/// message says the order exists. Confirm with a lookup before relying on it.
-pub fn is_duplicate_order(error: &Error) -> bool {
-    error.kind() == ErrorKind::BadInput
-        && error.service() == Some(Service::Ordoro)
-        && error.code() == Some("order_id")
-        && error.message().to_ascii_lowercase().contains("exist")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +252,7 @@ mod tests {
 
     #[test]
     fn duplicate_order_is_recognised() {
+        use crate::ordoro::api::is_duplicate_order;
         let body = br#"{"error_message": "Order 1-INV-1 already exists", "param": "order_id"}"#;
         let e = from_response(StatusCode::BAD_REQUEST, &HeaderMap::new(), body, now());
         assert!(is_duplicate_order(&e));

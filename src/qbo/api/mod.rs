@@ -1,0 +1,118 @@
+//! The [`QboApi`] port: the calls the engine makes to QuickBooks Online for one company, in
+//! typed pages and documents, and the [`UpdatedPager`] that reads a last-updated window through
+//! it without losing a row. Implemented by [`QboClient`](crate::QboClient) over HTTP, by the
+//! host's own client, or by test fakes. No business rule lives here: which transactions sync is
+//! the engine's and the pure core's job.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+
+mod paging;
+
+pub use paging::UpdatedPager;
+
+use crate::Result;
+use crate::model::qbo::{EntityKind, QboClass, SalesTransaction, Transaction};
+
+/// The largest page QBO serves.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// One page of transactions of one entity whose `MetaData.LastUpdatedTime` lies in
+/// `[from, to]` (both inclusive), ordered by that time ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdatedQuery {
+    /// Invoice or sales receipt.
+    pub entity: EntityKind,
+    /// Lower bound, inclusive.
+    pub from: DateTime<Utc>,
+    /// Upper bound, inclusive (fixed at the run's start).
+    pub to: DateTime<Utc>,
+    /// 1-based position of the first row.
+    pub start_position: u32,
+    /// Page size, at most [`MAX_PAGE_SIZE`].
+    pub max_results: u32,
+}
+
+/// One page of transactions of one entity whose `TxnDate` lies in `[from, to]` (inclusive),
+/// ordered by last-updated time ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnDateQuery {
+    /// Invoice or sales receipt.
+    pub entity: EntityKind,
+    /// First transaction date, inclusive.
+    pub from: NaiveDate,
+    /// Last transaction date, inclusive.
+    pub to: NaiveDate,
+    /// 1-based position of the first row.
+    pub start_position: u32,
+    /// Page size, at most [`MAX_PAGE_SIZE`].
+    pub max_results: u32,
+}
+
+/// A page of transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TxnPage {
+    /// The rows, in the order QBO returned them.
+    pub transactions: Vec<SalesTransaction>,
+    /// The server's clock (`time`) at the response.
+    pub server_time: Option<DateTime<FixedOffset>>,
+}
+
+/// A transaction deleted in QBO, as the change feed reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedTransaction {
+    /// Invoice or sales receipt.
+    pub entity: EntityKind,
+    /// The deleted transaction's id.
+    pub id: String,
+    /// When it was deleted.
+    pub deleted_at: Option<DateTime<FixedOffset>>,
+}
+
+/// What the change feed (`/cdc`) reported since a given time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChangeFeed {
+    /// Transactions that changed (full documents).
+    pub changed: Vec<Transaction>,
+    /// Transactions that were deleted.
+    pub deleted: Vec<DeletedTransaction>,
+    /// The server's clock at the response.
+    pub server_time: Option<DateTime<FixedOffset>>,
+}
+
+/// The calls the engine makes to QuickBooks Online for one company (realm).
+#[async_trait::async_trait]
+pub trait QboApi: std::fmt::Debug + Send + Sync {
+    /// The company (realm) id this client reads.
+    fn realm_id(&self) -> &str;
+
+    /// One page of transactions by last-updated window (`WHERE MetaData.LastUpdatedTime >= from
+    /// AND <= to ORDERBY MetaData.LastUpdatedTime STARTPOSITION n MAXRESULTS m`).
+    async fn query_updated(&self, query: &UpdatedQuery) -> Result<TxnPage>;
+
+    /// One page of transactions by transaction date.
+    async fn query_txn_date(&self, query: &TxnDateQuery) -> Result<TxnPage>;
+
+    /// One transaction by id; `None` when it does not exist.
+    async fn get_transaction(
+        &self,
+        entity: EntityKind,
+        id: &str,
+    ) -> Result<Option<SalesTransaction>>;
+
+    /// Transactions with this DocNumber (DocNumbers can repeat).
+    async fn find_by_doc_number(
+        &self,
+        entity: EntityKind,
+        doc_number: &str,
+    ) -> Result<Vec<SalesTransaction>>;
+
+    /// Classes whose leaf name is `name`, inactive ones included.
+    async fn find_classes(&self, name: &str) -> Result<Vec<QboClass>>;
+
+    /// The change feed for `entities` since `since` (at most 30 days back).
+    async fn changes_since(
+        &self,
+        entities: &[EntityKind],
+        since: DateTime<Utc>,
+    ) -> Result<ChangeFeed>;
+}
