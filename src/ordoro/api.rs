@@ -1,7 +1,7 @@
 //! The [`OrdoroApi`] port: the calls the engine makes to Ordoro for one account, in typed
 //! orders, and [`OrdoroApiExt`], the lookup that settles a create whose answer was lost. A
 //! create whose response is lost surfaces as
-//! [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown), never as a blind retry.
+//! [`ErrorKind::OutcomeUnknown`], never as a blind retry.
 //! Implemented by [`OrdoroClient`](crate::OrdoroClient) over HTTP, by the host's own client, or
 //! by test fakes.
 

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::qbo::EntityKind;
 use crate::{Reason, Result};
 
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod conformance;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -34,7 +34,7 @@ const USER_AGENT: &str = concat!("qbo-ordoro/", env!("CARGO_PKG_VERSION"));
 ///
 /// ```no_run
 /// # use std::sync::Arc;
-/// # use qbo_ordoro::ordoro::{OrdoroClient, OrdoroConfig};
+/// # use qbo_ordoro::{OrdoroClient, OrdoroConfig};
 /// # fn demo(transport: qbo_ordoro::SharedTransport, clock: Arc<dyn qbo_ordoro::Clock>) -> qbo_ordoro::Result<()> {
 /// let config = OrdoroConfig::new("client-id", "client-secret".to_owned());
 /// let client = OrdoroClient::new(config, transport, clock)?;

@@ -1,0 +1,502 @@
+//! A conformance suite for [`Store`] implementations (feature `testing`): the behaviour the
+//! engine relies on, as async checks any store can run. A host that keeps the engine's state in
+//! its own database runs them against its store in its own tests; `MemoryStore` and
+//! `SqliteStore` run them in this crate's tests. A check panics (like `assert!`) when the store
+//! gets something wrong; each wants a new, empty store.
+//!
+//! ```
+//! # async fn check() {
+//! use qbo_ordoro::MemoryStore;
+//! use qbo_ordoro::store::conformance;
+//!
+//! // Every check, each on a new store:
+//! conformance::run_all(MemoryStore::new).await;
+//! // Or one check, as a test of its own:
+//! conformance::commit_removes_a_ledger_entry(&MemoryStore::new()).await;
+//! # }
+//! # futures_util::FutureExt::now_or_never(check()).expect("MemoryStore never waits");
+//! ```
+//!
+//! A change that adds state to the [`Store`] adds its checks here.
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{
+    Action, Commit, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry,
+    LogQuery, RunSummary, Store, StoredToken,
+};
+use crate::Reason;
+use crate::model::qbo::EntityKind;
+
+/// Runs every check of this suite, each on a new store from `new_store`, and panics at the
+/// first behaviour the store gets wrong.
+pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
+    cursors_are_kept_per_name(&new_store()).await;
+    cursor_keeps_nanoseconds(&new_store()).await;
+    ledger_entries_are_put_read_and_replaced(&new_store()).await;
+    pending_entries_are_the_pending_ones_of_the_realm(&new_store()).await;
+    commit_writes_ledger_log_and_cursor(&new_store()).await;
+    commit_without_ledger_or_cursor_leaves_them_alone(&new_store()).await;
+    log_entries_round_trip_every_field(&new_store()).await;
+    log_query_filters_each_field(&new_store()).await;
+    log_query_date_range_is_half_open(&new_store()).await;
+    log_query_limit_takes_the_first_matches(&new_store()).await;
+    log_query_results_keep_the_written_order(&new_store()).await;
+    run_summary_counts_by_action(&new_store()).await;
+    tokens_round_trip(&new_store()).await;
+    tokens_never_show_in_debug_output(&new_store()).await;
+    commit_removes_a_ledger_entry(&new_store()).await;
+    removing_an_absent_ledger_entry_is_not_an_error(&new_store()).await;
+    every_reason_reads_back(&new_store()).await;
+}
+
+/// A cursor is absent until set, kept per name, and replaced by the next set.
+pub async fn cursors_are_kept_per_name(store: &dyn Store) {
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), None);
+    store.set_cursor("r1/Invoice", t(10)).await.unwrap();
+    store.set_cursor("r1/SalesReceipt", t(20)).await.unwrap();
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(10)));
+    assert_eq!(store.cursor("r1/SalesReceipt").await.unwrap(), Some(t(20)));
+    assert_eq!(store.cursor("r2/Invoice").await.unwrap(), None);
+
+    store.set_cursor("r1/Invoice", t(30)).await.unwrap();
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(30)));
+    assert_eq!(store.cursor("r1/SalesReceipt").await.unwrap(), Some(t(20)));
+}
+
+/// A cursor reads back to the nanosecond.
+pub async fn cursor_keeps_nanoseconds(store: &dyn Store) {
+    let at = Utc.timestamp_opt(1_714_000_000, 123_456_789).single().unwrap();
+    store.set_cursor("c", at).await.unwrap();
+    assert_eq!(store.cursor("c").await.unwrap(), Some(at));
+}
+
+/// A ledger entry is put, read back whole and replaced; the same QBO id as another entity or in
+/// another company is another transaction.
+pub async fn ledger_entries_are_put_read_and_replaced(store: &dyn Store) {
+    let inv = key("r1", EntityKind::Invoice, "42");
+    assert_eq!(store.ledger_entry(&inv).await.unwrap(), None);
+
+    let pending = ledger("r1", EntityKind::Invoice, "42", LedgerState::Pending);
+    store.put_ledger_entry(&pending).await.unwrap();
+    assert_eq!(store.ledger_entry(&inv).await.unwrap(), Some(pending.clone()));
+
+    let created = LedgerEntry {
+        order_number: Some("M-QBO-r1-INV-42".into()),
+        sync_token: "3".into(),
+        state: LedgerState::Created,
+        updated_at: t(99),
+        ..pending.clone()
+    };
+    store.put_ledger_entry(&created).await.unwrap();
+    assert_eq!(store.ledger_entry(&inv).await.unwrap(), Some(created));
+
+    // The same QBO id as a sales receipt, or in another company, is another transaction.
+    assert_eq!(store.ledger_entry(&key("r1", EntityKind::SalesReceipt, "42")).await.unwrap(), None);
+    assert_eq!(store.ledger_entry(&key("r2", EntityKind::Invoice, "42")).await.unwrap(), None);
+    let receipt = ledger("r1", EntityKind::SalesReceipt, "42", LedgerState::Cancelled);
+    store.put_ledger_entry(&receipt).await.unwrap();
+    assert_eq!(store.ledger_entry(&receipt.key).await.unwrap(), Some(receipt));
+    assert_eq!(store.ledger_entry(&inv).await.unwrap().unwrap().state, LedgerState::Created);
+}
+
+/// `pending_entries` lists the pending entries of one company only, in key order (entity, then QBO
+/// id), and forgets one once it is settled.
+pub async fn pending_entries_are_the_pending_ones_of_the_realm(store: &dyn Store) {
+    let entries = [
+        ledger("r1", EntityKind::SalesReceipt, "7", LedgerState::Pending),
+        ledger("r1", EntityKind::Invoice, "9", LedgerState::Pending),
+        ledger("r1", EntityKind::Invoice, "10", LedgerState::Created),
+        ledger("r1", EntityKind::Invoice, "11", LedgerState::Cancelled),
+        ledger("r2", EntityKind::Invoice, "9", LedgerState::Pending),
+    ];
+    for entry in &entries {
+        store.put_ledger_entry(entry).await.unwrap();
+    }
+    // In key order: entity, then QBO id.
+    assert_eq!(
+        store.pending_entries("r1").await.unwrap(),
+        vec![entries[1].clone(), entries[0].clone()]
+    );
+    assert_eq!(store.pending_entries("r2").await.unwrap(), vec![entries[4].clone()]);
+    assert_eq!(store.pending_entries("r3").await.unwrap(), vec![]);
+
+    let settled = LedgerEntry { state: LedgerState::Created, ..entries[1].clone() };
+    store.put_ledger_entry(&settled).await.unwrap();
+    assert_eq!(store.pending_entries("r1").await.unwrap(), vec![entries[0].clone()]);
+}
+
+/// A commit writes its log entry, its ledger entry and the cursor move.
+pub async fn commit_writes_ledger_log_and_cursor(store: &dyn Store) {
+    let entry = LedgerEntry {
+        order_number: Some("M-1".into()),
+        state: LedgerState::Created,
+        ..ledger("r1", EntityKind::Invoice, "1", LedgerState::Pending)
+    };
+    let line = log("run-1", "r1", "1", Action::Created, t(5));
+    store
+        .commit(&Commit {
+            log: line.clone(),
+            ledger: Some(LedgerChange::Put(entry.clone())),
+            cursor: Some(("r1/Invoice".into(), t(4))),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry));
+    assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(4)));
+}
+
+/// A commit without a ledger change or a cursor move leaves the ledger and the cursors as they
+/// were.
+pub async fn commit_without_ledger_or_cursor_leaves_them_alone(store: &dyn Store) {
+    let entry = ledger("r1", EntityKind::Invoice, "1", LedgerState::Created);
+    store.put_ledger_entry(&entry).await.unwrap();
+    store.set_cursor("r1/Invoice", t(1)).await.unwrap();
+
+    let line = log("run-2", "r1", "1", Action::Skipped, t(5));
+    store.commit(&log_only(line.clone())).await.unwrap();
+    assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry));
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(1)));
+    assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
+}
+
+/// A log entry reads back equal in every field, the offset of `last_updated` included.
+pub async fn log_entries_round_trip_every_field(store: &dyn Store) {
+    let pacific = FixedOffset::west_opt(8 * 3600).unwrap();
+    let last_updated = pacific.with_ymd_and_hms(2024, 4, 24, 16, 3, 12).single().unwrap();
+    let full = LogEntry {
+        run_id: "run-1".into(),
+        at: Utc.timestamp_opt(1_714_000_000, 5).single().unwrap(),
+        realm: "9130".into(),
+        entity: EntityKind::SalesReceipt,
+        qbo_id: "177".into(),
+        doc_number: Some("1042".into()),
+        sync_token: Some("2".into()),
+        last_updated: Some(last_updated),
+        action: Action::Failed,
+        reason: Some(Reason::Rejected),
+        detail: Some("Ordoro refused the order: the ship-to has no street.".into()),
+        order_number: Some("M-QBO-9130-SR-177".into()),
+        failure: Some(FailureInfo {
+            service: Some("ordoro".into()),
+            status: Some(400),
+            code: Some("street1".into()),
+            message: "street1 is required".into(),
+            request_id: Some("req-7".into()),
+        }),
+        dry_run: true,
+    };
+    let bare = log("run-1", "9130", "178", Action::Skipped, t(1));
+    let message_only = LogEntry {
+        failure: Some(FailureInfo { message: "disk full".into(), ..FailureInfo::default() }),
+        ..log("run-1", "9130", "179", Action::Failed, t(2))
+    };
+    for entry in [&full, &bare, &message_only] {
+        store.commit(&log_only(entry.clone())).await.unwrap();
+    }
+    let read = store.query_log(&LogQuery::default()).await.unwrap();
+    assert_eq!(read, vec![full, bare, message_only]);
+    // DateTime equality ignores the offset; the log must keep QBO's own.
+    assert_eq!(read[0].last_updated.unwrap().offset(), &pacific);
+}
+
+/// Six entries that differ in every filtered field, for the query checks.
+async fn write_query_fixture(store: &dyn Store) {
+    let entries = [
+        LogEntry {
+            doc_number: Some("1001".into()),
+            order_number: Some("M-1".into()),
+            ..log("run-1", "r1", "1", Action::Created, t(10))
+        },
+        LogEntry {
+            doc_number: Some("1002".into()),
+            ..log("run-1", "r1", "2", Action::Skipped, t(20))
+        },
+        LogEntry {
+            doc_number: Some("1001".into()),
+            ..log("run-1", "r2", "1", Action::Failed, t(30))
+        },
+        LogEntry {
+            doc_number: Some("1001".into()),
+            order_number: Some("M-1".into()),
+            ..log("run-2", "r1", "1", Action::Updated, t(40))
+        },
+        log("run-2", "r1", "3", Action::Skipped, t(50)),
+        LogEntry {
+            order_number: Some("M-4".into()),
+            ..log("run-2", "r1", "4", Action::Created, t(60))
+        },
+    ];
+    for entry in entries {
+        store.commit(&log_only(entry)).await.unwrap();
+    }
+}
+
+/// Each field of a [`LogQuery`] filters, and set fields combine.
+pub async fn log_query_filters_each_field(store: &dyn Store) {
+    write_query_fixture(store).await;
+    let find = |q: LogQuery| async move {
+        let found = store.query_log(&q).await.unwrap();
+        found.iter().map(|e| format!("{}/{}/{}", e.run_id, e.realm, e.qbo_id)).collect::<Vec<_>>()
+    };
+    assert_eq!(find(LogQuery::default()).await.len(), 6);
+    assert_eq!(
+        find(LogQuery { realm: Some("r2".into()), ..Default::default() }).await,
+        ["run-1/r2/1"]
+    );
+    assert_eq!(
+        find(LogQuery { run_id: Some("run-2".into()), ..Default::default() }).await,
+        ["run-2/r1/1", "run-2/r1/3", "run-2/r1/4"]
+    );
+    assert_eq!(
+        find(LogQuery { qbo_id: Some("1".into()), ..Default::default() }).await,
+        ["run-1/r1/1", "run-1/r2/1", "run-2/r1/1"]
+    );
+    assert_eq!(
+        find(LogQuery { qbo_id: Some("1".into()), realm: Some("r1".into()), ..Default::default() })
+            .await,
+        ["run-1/r1/1", "run-2/r1/1"]
+    );
+    assert_eq!(
+        find(LogQuery { doc_number: Some("1001".into()), ..Default::default() }).await,
+        ["run-1/r1/1", "run-1/r2/1", "run-2/r1/1"]
+    );
+    assert_eq!(
+        find(LogQuery { order_number: Some("M-1".into()), ..Default::default() }).await,
+        ["run-1/r1/1", "run-2/r1/1"]
+    );
+    assert_eq!(
+        find(LogQuery { action: Some(Action::Skipped), ..Default::default() }).await,
+        ["run-1/r1/2", "run-2/r1/3"]
+    );
+    assert_eq!(
+        find(LogQuery {
+            action: Some(Action::Created),
+            run_id: Some("run-2".into()),
+            ..Default::default()
+        })
+        .await,
+        ["run-2/r1/4"]
+    );
+    assert_eq!(
+        find(LogQuery { doc_number: Some("nope".into()), ..Default::default() }).await,
+        Vec::<String>::new()
+    );
+}
+
+/// `from` is inclusive and `to` exclusive, also with bounds far outside any stored instant.
+pub async fn log_query_date_range_is_half_open(store: &dyn Store) {
+    write_query_fixture(store).await;
+    let between = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| async move {
+        let q = LogQuery { from, to, ..Default::default() };
+        store.query_log(&q).await.unwrap().iter().map(|e| e.at).collect::<Vec<DateTime<Utc>>>()
+    };
+    assert_eq!(between(Some(t(20)), Some(t(40))).await, [t(20), t(30)]);
+    assert_eq!(between(Some(t(21)), Some(t(41))).await, [t(30), t(40)]);
+    assert_eq!(between(Some(t(50)), None).await, [t(50), t(60)]);
+    assert_eq!(between(None, Some(t(20))).await, [t(10)]);
+    assert_eq!(between(Some(t(30)), Some(t(30))).await, Vec::<DateTime<Utc>>::new());
+    // Bounds far outside any stored instant still compare as instants.
+    assert_eq!(
+        between(Some(DateTime::<Utc>::MIN_UTC), Some(DateTime::<Utc>::MAX_UTC)).await.len(),
+        6
+    );
+    assert_eq!(between(Some(DateTime::<Utc>::MAX_UTC), None).await, Vec::<DateTime<Utc>>::new());
+    assert_eq!(between(None, Some(DateTime::<Utc>::MIN_UTC)).await, Vec::<DateTime<Utc>>::new());
+}
+
+/// `limit` keeps the first matches in the written order.
+pub async fn log_query_limit_takes_the_first_matches(store: &dyn Store) {
+    write_query_fixture(store).await;
+    let q = LogQuery { realm: Some("r1".into()), limit: Some(2), ..Default::default() };
+    assert_eq!(ids(&store.query_log(&q).await.unwrap()), ["1", "2"]);
+    let q = LogQuery { limit: Some(0), ..Default::default() };
+    assert_eq!(store.query_log(&q).await.unwrap(), vec![]);
+    let q = LogQuery { limit: Some(usize::MAX), ..Default::default() };
+    assert_eq!(store.query_log(&q).await.unwrap().len(), 6);
+}
+
+/// Results come in the order written, not in time order.
+pub async fn log_query_results_keep_the_written_order(store: &dyn Store) {
+    // Written out of time order (a re-run of an older range): results follow the writing.
+    for (id, secs) in [("c", 30), ("a", 10), ("b", 20)] {
+        store.commit(&log_only(log("run-1", "r1", id, Action::Skipped, t(secs)))).await.unwrap();
+    }
+    assert_eq!(ids(&store.query_log(&LogQuery::default()).await.unwrap()), ["c", "a", "b"]);
+    let q = LogQuery { from: Some(t(15)), ..Default::default() };
+    assert_eq!(ids(&store.query_log(&q).await.unwrap()), ["c", "b"]);
+}
+
+/// `run_summary` counts one company's run by action, and only that company's.
+pub async fn run_summary_counts_by_action(store: &dyn Store) {
+    let actions = [
+        ("run-1", Action::Created),
+        ("run-1", Action::Created),
+        ("run-1", Action::Created),
+        ("run-1", Action::Updated),
+        ("run-1", Action::Skipped),
+        ("run-1", Action::Skipped),
+        ("run-1", Action::Failed),
+        ("run-2", Action::Failed),
+        ("run-2", Action::Skipped),
+    ];
+    for (i, (run, action)) in actions.into_iter().enumerate() {
+        let id = i.to_string();
+        store.commit(&log_only(log(run, "r1", &id, action, t(0)))).await.unwrap();
+    }
+    // Another company's run that happens to have the same id.
+    store.commit(&log_only(log("run-1", "r2", "9", Action::Created, t(0)))).await.unwrap();
+    let summary = store.run_summary("r1", "run-1").await.unwrap();
+    assert_eq!(summary, RunSummary { created: 3, updated: 1, skipped: 2, failed: 1 });
+    assert_eq!(summary.to_string(), "created=3 updated=1 skipped=2 failed=1");
+    assert_eq!(summary.total(), 7);
+    assert_eq!(summary.count(Action::Skipped), 2);
+    assert_eq!(
+        store.run_summary("r1", "run-2").await.unwrap(),
+        RunSummary { created: 0, updated: 0, skipped: 1, failed: 1 }
+    );
+    assert_eq!(
+        store.run_summary("r2", "run-1").await.unwrap(),
+        RunSummary { created: 1, updated: 0, skipped: 0, failed: 0 }
+    );
+    assert_eq!(store.run_summary("r1", "run-3").await.unwrap(), RunSummary::default());
+}
+
+/// Tokens are kept per company, and a save replaces everything (a rotation may drop the access
+/// token).
+pub async fn tokens_round_trip(store: &dyn Store) {
+    assert!(store.load_token("r1").await.unwrap().is_none());
+
+    store.save_token("r1", &token("refresh-1", Some("access-1"))).await.unwrap();
+    store.save_token("r2", &token("refresh-2", None)).await.unwrap();
+    let r1 = store.load_token("r1").await.unwrap().expect("r1 tokens");
+    assert_eq!(r1.refresh_token.expose_secret(), "refresh-1");
+    assert_eq!(r1.access_token.as_ref().map(|a| a.expose_secret()), Some("access-1"));
+    assert_eq!(r1.access_expires_at, Some(t(3600)));
+    let r2 = store.load_token("r2").await.unwrap().expect("r2 tokens");
+    assert_eq!(r2.refresh_token.expose_secret(), "refresh-2");
+    assert!(r2.access_token.is_none());
+    assert_eq!(r2.access_expires_at, None);
+
+    // A rotation replaces everything, including dropping the access token.
+    store.save_token("r1", &token("refresh-1b", None)).await.unwrap();
+    let r1 = store.load_token("r1").await.unwrap().expect("r1 tokens");
+    assert_eq!(r1.refresh_token.expose_secret(), "refresh-1b");
+    assert!(r1.access_token.is_none());
+    assert_eq!(r1.access_expires_at, None);
+}
+
+/// No token shows in the Debug output of the tokens or of the store.
+pub async fn tokens_never_show_in_debug_output(store: &dyn Store) {
+    let saved = token("refresh-SECRET", Some("access-SECRET"));
+    store.save_token("r1", &saved).await.unwrap();
+    let loaded = store.load_token("r1").await.unwrap().expect("tokens");
+    for shown in [format!("{saved:?}"), format!("{loaded:?}"), format!("{store:?}")] {
+        assert!(!shown.contains("SECRET"), "a secret leaked into {shown}");
+    }
+    assert!(format!("{loaded:?}").contains("[redacted]"));
+}
+
+/// A commit that removes a ledger entry removes it together with writing its log entry; the
+/// entry is no longer pending.
+pub async fn commit_removes_a_ledger_entry(store: &dyn Store) {
+    let pending = ledger("r1", EntityKind::Invoice, "5", LedgerState::Pending);
+    store.put_ledger_entry(&pending).await.unwrap();
+    let line = log("run-1", "r1", "5", Action::Skipped, t(5));
+    let commit = Commit {
+        log: line.clone(),
+        ledger: Some(LedgerChange::Remove(pending.key.clone())),
+        cursor: Some(("r1/Invoice".into(), t(5))),
+    };
+    store.commit(&commit).await.unwrap();
+    assert_eq!(store.ledger_entry(&pending.key).await.unwrap(), None);
+    assert_eq!(store.pending_entries("r1").await.unwrap(), vec![]);
+    assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(5)));
+}
+
+/// Removing a ledger entry that is not there is not an error, and touches no other entry.
+pub async fn removing_an_absent_ledger_entry_is_not_an_error(store: &dyn Store) {
+    let other = ledger("r1", EntityKind::Invoice, "6", LedgerState::Created);
+    store.put_ledger_entry(&other).await.unwrap();
+    let absent = key("r1", EntityKind::SalesReceipt, "6");
+    let line = log("run-1", "r1", "6", Action::Skipped, t(6));
+    let commit =
+        Commit { log: line.clone(), ledger: Some(LedgerChange::Remove(absent)), cursor: None };
+    store.commit(&commit).await.unwrap();
+    assert_eq!(store.ledger_entry(&other.key).await.unwrap(), Some(other));
+    assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
+}
+
+/// Every [`Reason`] code reads back as itself.
+pub async fn every_reason_reads_back(store: &dyn Store) {
+    let written: Vec<LogEntry> = Reason::all()
+        .enumerate()
+        .map(|(i, reason)| LogEntry {
+            reason: Some(reason),
+            ..log("run-1", "r1", &i.to_string(), Action::Skipped, t(0))
+        })
+        .collect();
+    for entry in &written {
+        store.commit(&log_only(entry.clone())).await.unwrap();
+    }
+    assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), written);
+}
+
+// Builders
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_714_000_000 + secs, 0).single().expect("valid instant")
+}
+
+fn key(realm: &str, entity: EntityKind, qbo_id: &str) -> LedgerKey {
+    LedgerKey { realm: realm.into(), entity, qbo_id: qbo_id.into() }
+}
+
+fn ledger(realm: &str, entity: EntityKind, qbo_id: &str, state: LedgerState) -> LedgerEntry {
+    LedgerEntry {
+        key: key(realm, entity, qbo_id),
+        order_id: format!("QBO-{realm}-{entity}-{qbo_id}"),
+        order_number: None,
+        sync_token: "0".into(),
+        state,
+        updated_at: t(0),
+    }
+}
+
+fn log(run: &str, realm: &str, qbo_id: &str, action: Action, at: DateTime<Utc>) -> LogEntry {
+    LogEntry {
+        run_id: run.into(),
+        at,
+        realm: realm.into(),
+        entity: EntityKind::Invoice,
+        qbo_id: qbo_id.into(),
+        doc_number: None,
+        sync_token: None,
+        last_updated: None,
+        action,
+        reason: None,
+        detail: None,
+        order_number: None,
+        failure: None,
+        dry_run: false,
+    }
+}
+
+fn log_only(entry: LogEntry) -> Commit {
+    Commit { log: entry, ledger: None, cursor: None }
+}
+
+fn token(refresh: &str, access: Option<&str>) -> StoredToken {
+    StoredToken {
+        refresh_token: SecretString::from(refresh.to_owned()),
+        access_token: access.map(|a| SecretString::from(a.to_owned())),
+        access_expires_at: access.map(|_| t(3600)),
+    }
+}
+
+fn ids(entries: &[LogEntry]) -> Vec<&str> {
+    entries.iter().map(|e| e.qbo_id.as_str()).collect()
+}
