@@ -236,6 +236,35 @@ fn non_blank(s: Option<&str>) -> Option<&str> {
 }
 
 /// Parses a QBO address (structured, free-form or mixed).
+///
+/// ```
+/// use qbo_ordoro::address::{AddressErrorCode, CustomerContext, parse_address};
+/// use qbo_ordoro::model::qbo::PhysicalAddress;
+///
+/// // Typed line by line into QBO's address box: free-form, read from the bottom.
+/// let typed = PhysicalAddress {
+///     line1: Some("Jane Doe".into()),
+///     line2: Some("12 Main Street".into()),
+///     line3: Some("Springfield, Illinois 62704".into()),
+///     ..PhysicalAddress::default()
+/// };
+/// let parsed = parse_address(&typed, &CustomerContext::default())?;
+/// assert_eq!(parsed.name.as_deref(), Some("Jane Doe"));
+/// assert_eq!(parsed.street1.as_deref(), Some("12 Main Street"));
+/// assert_eq!(parsed.city.as_deref(), Some("Springfield"));
+/// assert_eq!(parsed.state.as_deref(), Some("IL"));
+/// assert_eq!(parsed.country.as_deref(), Some("US"));
+///
+/// // No guess: a U.S. city line without a state is an error with a stable code.
+/// let no_state = PhysicalAddress {
+///     line1: Some("12 Main Street".into()),
+///     line2: Some("Springfield 62704".into()),
+///     ..PhysicalAddress::default()
+/// };
+/// let err = parse_address(&no_state, &CustomerContext::default()).unwrap_err();
+/// assert_eq!(err.code, AddressErrorCode::MissingState);
+/// # Ok::<(), qbo_ordoro::address::AddressError>(())
+/// ```
 pub fn parse_address(
     address: &PhysicalAddress,
     customer: &CustomerContext,

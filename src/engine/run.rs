@@ -187,6 +187,23 @@ impl SyncEngine {
 
     /// Re-syncs a period, by transaction date or by last-modified time. The cursor does not
     /// move; transactions already synced are not created again.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use qbo_ordoro::engine::RunRange;
+    /// use qbo_ordoro::{RunOptions, SyncEngine};
+    ///
+    /// /// Every sale dated in November 2026, created where it is missing.
+    /// async fn resync_november(engine: &SyncEngine) -> qbo_ordoro::Result<()> {
+    ///     let november = RunRange::TxnDate {
+    ///         from: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+    ///         to: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+    ///     };
+    ///     let report = engine.run_range(&november, &RunOptions::default()).await?;
+    ///     println!("{}", report.summary);
+    ///     Ok(())
+    /// }
+    /// ```
     pub async fn run_range(&self, range: &RunRange, options: &RunOptions) -> Result<RunReport> {
         let (ctx, started_at) = self.start(options).await?;
         let mut log = self.run_log(&ctx);
@@ -209,6 +226,21 @@ impl SyncEngine {
 
     /// Syncs one transaction, by id or by DocNumber (both entities are searched when the kind is
     /// not given). A reference that matches nothing gives a report with no entries.
+    ///
+    /// ```
+    /// use qbo_ordoro::engine::TxnRef;
+    /// use qbo_ordoro::{RunOptions, SyncEngine};
+    ///
+    /// /// What would happen to invoice or sales receipt number 1037, without writing anything.
+    /// async fn preview_1037(engine: &SyncEngine) -> qbo_ordoro::Result<()> {
+    ///     let target = TxnRef::DocNumber { entity: None, doc_number: "1037".into() };
+    ///     let report = engine.run_one(&target, &RunOptions::dry_run()).await?;
+    ///     for entry in &report.entries {
+    ///         println!("{} {:?} {}", entry.action, entry.reason, entry.detail.as_deref().unwrap_or(""));
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
     pub async fn run_one(&self, target: &TxnRef, options: &RunOptions) -> Result<RunReport> {
         let (ctx, started_at) = self.start(options).await?;
         let mut log = self.run_log(&ctx);
@@ -246,6 +278,28 @@ impl SyncEngine {
     /// engine's clock), handing each result to `after_run`, until `max_runs` runs are done or
     /// `after_run` returns [`ControlFlow::Break`]. Returns how many runs were made. A host stops
     /// it from outside through a flag read in `after_run`, or by dropping the future.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use std::time::Duration;
+    /// use qbo_ordoro::engine::WatchOptions;
+    /// use qbo_ordoro::{RunOptions, SyncEngine};
+    ///
+    /// /// Syncs every 15 minutes until a run stops early (a service down, credentials refused).
+    /// async fn every_quarter_hour(engine: &SyncEngine) -> u64 {
+    ///     let options = WatchOptions {
+    ///         interval: Duration::from_secs(15 * 60),
+    ///         max_runs: None,
+    ///         run: RunOptions::default(),
+    ///     };
+    ///     engine
+    ///         .watch(&options, |result| match result {
+    ///             Ok(report) if report.aborted.is_none() => ControlFlow::Continue(()),
+    ///             _ => ControlFlow::Break(()),
+    ///         })
+    ///         .await
+    /// }
+    /// ```
     pub async fn watch<F>(&self, options: &WatchOptions, mut after_run: F) -> u64
     where
         F: FnMut(Result<RunReport>) -> ControlFlow<()>,

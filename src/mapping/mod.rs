@@ -124,6 +124,37 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 ///  8. **Identity**: `order_id` and `cart_order_id` are [`order_id_for`] the entity and QBO id
 ///     (`QBO-INV-130`, `QBO-SR-11`), never the DocNumber, which shows in the internal notes; a
 ///     transaction without an `Id` fails with `missing_id`.
+///
+/// ```
+/// use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
+/// use qbo_ordoro::model::qbo::QboDocument;
+/// use qbo_ordoro::Reason;
+///
+/// let doc = QboDocument::from_json(r#"{"Invoice": {
+///     "Id": "130", "SyncToken": "0", "DocNumber": "1037", "TxnDate": "2026-11-30",
+///     "ClassRef": {"value": "5000000000000000001", "name": "Ordoro"},
+///     "TotalAmt": 25,
+///     "Line": [
+///         {"Id": "1", "Amount": 20, "DetailType": "SalesItemLineDetail",
+///          "SalesItemLineDetail": {"ItemRef": {"value": "5", "name": "Widget"}, "Qty": 2, "UnitPrice": 10}},
+///         {"Id": "2", "Amount": 5, "DetailType": "SalesItemLineDetail",
+///          "SalesItemLineDetail": {"ItemRef": {"value": "7", "name": "UPS Ground"}}}
+///     ],
+///     "ShipAddr": {"Line1": "Jane Doe", "Line2": "12 Main Street", "Line3": "Springfield, IL 62704"}
+/// }}"#)?;
+/// let config = MappingConfig::default(); // class `Ordoro`; UPS, FedEx and Shipping lines ship
+/// let [txn] = doc.transactions().try_into().unwrap();
+/// let Decision::Create(mapped) = decide(&txn, &config) else { panic!("not created") };
+/// let order = &mapped.order;
+/// assert_eq!(order.order_id, "QBO-INV-130");
+/// assert_eq!(order.lines.len(), 1); // the UPS line is the shipping charge
+/// assert_eq!(order.shipping_amount, Some(5.into()));
+/// assert_eq!(order.shipping_address.state.as_deref(), Some("IL"));
+///
+/// let retail = config.clone().with_classes(["Retail"]);
+/// assert!(matches!(decide(&txn, &retail), Decision::Skip { reason: Reason::ClassMismatch, .. }));
+/// # Ok::<(), qbo_ordoro::Error>(())
+/// ```
 pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
     let doc = &txn.doc;
     // Before the class: the unreadable field may be the class itself.

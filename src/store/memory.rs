@@ -21,6 +21,25 @@ use crate::Result;
 /// [`Store::commit`] is atomic: another caller sees all of a commit or none of it.
 ///
 /// Debug output shows counts only, never tokens.
+///
+/// ```
+/// # futures_util::FutureExt::now_or_never(async {
+/// use qbo_ordoro::store::{LogQuery, StoredToken};
+/// use qbo_ordoro::{MemoryStore, Store, TokenStore};
+///
+/// let store = MemoryStore::new();
+/// store.save_token("9130", &StoredToken {
+///     refresh_token: "refresh".to_owned().into(),
+///     access_token: None,
+///     access_expires_at: None,
+/// }).await?;
+/// let after_a_crash = store.clone(); // shares the state, as a restarted engine would
+/// assert!(after_a_crash.load_token("9130").await?.is_some());
+/// assert!(after_a_crash.query_log(&LogQuery::default()).await?.is_empty());
+/// # Ok::<(), qbo_ordoro::Error>(())
+/// # }).expect("MemoryStore never waits")?;
+/// # Ok::<(), qbo_ordoro::Error>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,

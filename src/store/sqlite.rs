@@ -189,6 +189,23 @@ impl SqliteStore {
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
+    ///
+    /// ```
+    /// # futures_util::FutureExt::now_or_never(async {
+    /// use qbo_ordoro::{SqliteStore, Store};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("qbo-ordoro-state.sqlite3");
+    /// let store = SqliteStore::open(&path)?;
+    /// assert_eq!(store.settings()?.journal_mode, "wal");
+    /// assert_eq!(store.cursor("9130/Invoice").await?, None); // a new file has no cursor yet
+    /// drop(store);
+    /// let reopened = SqliteStore::open(&path)?; // the schema is there: no migration runs again
+    /// assert!(reopened.applied_migrations().is_empty());
+    /// # Ok::<(), qbo_ordoro::Error>(())
+    /// # }).expect("SQLite calls do not wait")?;
+    /// # Ok::<(), qbo_ordoro::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, SqliteOptions::default())
     }

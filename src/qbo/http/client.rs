@@ -169,7 +169,29 @@ impl fmt::Debug for QboClient {
 impl QboClient {
     /// A client over `transport` (the host's raw transport; the client paces it with QBO's
     /// budget of 500 a minute and 10 at once, and 60 s of quiet after a 429), keeping its OAuth
-    /// tokens in `tokens`, waiting on `clock`.
+    /// tokens in `tokens`, waiting on `clock`. The company's refresh token must be in `tokens`
+    /// before the first call; each rotated one is saved there before it is used.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use qbo_ordoro::{
+    ///     Clock, QboClient, QboConfig, QboEnvironment, ReqwestTransport, SharedTransport,
+    ///     SqliteStore, TokioClock,
+    /// };
+    ///
+    /// # fn demo() -> qbo_ordoro::Result<()> {
+    /// let config = QboConfig::new(
+    ///     "9130350000000001",            // the company (realm) id
+    ///     QboEnvironment::Production,
+    ///     "app-client-id",
+    ///     "app-client-secret".into(), // kept as a secret: never in Debug output or logs
+    /// );
+    /// let tokens = Arc::new(SqliteStore::open("qbo-ordoro-state.sqlite3")?);
+    /// let clock: Arc<dyn Clock> = Arc::new(TokioClock::system());
+    /// let http = SharedTransport::new(ReqwestTransport::new()?);
+    /// let qbo = QboClient::new(config, http, clock, tokens)?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(
         config: QboConfig,
         transport: SharedTransport,
