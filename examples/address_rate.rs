@@ -3,7 +3,7 @@
 //! measures wall time only).
 //!
 //! `cargo run --release --example address_rate -- [SECONDS] [us|intl|structured]` (default: 3
-//! seconds for each mix)
+//! seconds for each mix; `--help` for the usage)
 //!
 //! The mixes are those of `benches/address.rs`. CPU time is this thread's time on a CPU, read
 //! from `/proc/thread-self/schedstat` (Linux); where that is missing only wall time is shown.
@@ -15,6 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use address_mixes::{INTL_MIX, US_MIX, structured};
+use clap::{Parser, ValueEnum};
 use qbo_ordoro::address::{CustomerContext, parse_address, parse_lines};
 
 /// This thread's CPU time so far, if the kernel says.
@@ -55,26 +56,56 @@ fn measure(name: &str, per_round: usize, seconds: f64, mut round: impl FnMut()) 
     }
 }
 
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "address_rate",
+    about = "Address blocks parsed per second on one core, in CPU time as well as wall time."
+)]
+struct Cli {
+    /// Seconds to measure each mix for
+    #[arg(default_value_t = 3.0, value_parser = seconds)]
+    seconds: f64,
+    /// The one mix to measure (default: all three)
+    #[arg(value_enum)]
+    mix: Option<Mix>,
+}
+
+/// The mixes of `benches/address.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mix {
+    Us,
+    Intl,
+    Structured,
+}
+
+fn seconds(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err("expected a number of seconds above zero".into()),
+    }
+}
+
 fn main() {
-    let seconds: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(3.0);
-    let only = std::env::args().nth(2);
-    let wanted = |mix: &str| only.as_deref().is_none_or(|o| o == mix);
+    // `--help` exits 0 here, a bad command line 2.
+    let Cli { seconds, mix } = Cli::parse();
+    let wanted = |one: Mix| mix.is_none_or(|m| m == one);
     let ctx = CustomerContext::default();
-    if wanted("us") {
+    if wanted(Mix::Us) {
         measure("address/us_mix", US_MIX.len(), seconds, || {
             for block in US_MIX {
                 let _ = black_box(parse_lines(black_box(block), &ctx));
             }
         });
     }
-    if wanted("intl") {
+    if wanted(Mix::Intl) {
         measure("address/intl_mix", INTL_MIX.len(), seconds, || {
             for block in INTL_MIX {
                 let _ = black_box(parse_lines(black_box(block), &ctx));
             }
         });
     }
-    if !wanted("structured") {
+    if !wanted(Mix::Structured) {
         return;
     }
     let addrs = structured();

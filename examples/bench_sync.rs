@@ -18,6 +18,8 @@
 //!   engine's state in a [`SqliteStore`] file. Reports orders a second, CPU time per order and
 //!   the peak resident memory of this (the syncing) process only.
 //! - `all` runs each measurement in its own process, so that one's peak memory is not another's.
+//!
+//! `--help` lists the modes and their options; a bad command line exits with status 2.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -29,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use clap::{ArgAction, Parser, Subcommand};
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::qbo::{EntityKind, Transaction};
@@ -50,20 +53,45 @@ const REALM: &str = "9130350000000001";
 const CART: i64 = 4242;
 const SEED: u64 = 20_260_801;
 const PAGE: u64 = 1000;
-const USAGE: &str = "usage: bench_sync (virtual|loopback|all) [--orders N] [--budget-percent P] \
-                     [--no-baseline]";
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 type Outcome<T> = Result<T, Failure>;
 
+/// The command line: a mode (default `all`) and its options.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench_sync",
+    about = "End-to-end sync benchmark: backfills of eligible sales through the real QBO and Ordoro\n\
+             clients and the simulators, beside a baseline sync written the obvious way.",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Tokio's paused clock, in-process simulators with realistic latency and the real limits
+    #[command(args_override_self = true)]
+    Virtual(Options),
+    /// Real time over reqwest against the simulators served on 127.0.0.1 by a child process
+    #[command(args_override_self = true)]
+    Loopback(Options),
+    /// Each measurement in its own process: virtual and loopback, 10k and 100k sales (the default)
+    All,
+    /// Serves the simulators for `loopback` (run by it as a child process)
+    #[command(hide = true, args_override_self = true)]
+    Serve(Options),
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("virtual") => Options::parse(&args[1..]).and_then(|o| virtual_mode(&o)),
-        Some("loopback") => Options::parse(&args[1..]).and_then(|o| loopback_mode(&o)),
-        Some("serve") => Options::parse(&args[1..]).and_then(|o| serve_mode(&o)),
-        Some("all") | None => all_mode(),
-        Some(other) => Err(format!("unknown mode {other:?}\n{USAGE}").into()),
+    // `--help` exits 0 here, a bad command line 2.
+    let result = match Cli::parse().mode {
+        Some(Mode::Virtual(o)) => virtual_mode(&o),
+        Some(Mode::Loopback(o)) => loopback_mode(&o),
+        Some(Mode::Serve(o)) => serve_mode(&o),
+        Some(Mode::All) | None => all_mode(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,36 +102,32 @@ fn main() -> ExitCode {
     }
 }
 
-#[derive(Debug, Clone)]
+/// The options of a measurement (a repeated option keeps its last value).
+#[derive(Debug, Clone, clap::Args)]
 struct Options {
+    /// Eligible sales to sync
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = positive)]
     orders: usize,
+    /// Ordoro client's budget, in % of Ordoro's limit (virtual)
+    #[arg(long, value_name = "P", default_value_t = 80,
+        value_parser = clap::value_parser!(u32).range(1..=100))]
     budget_percent: u32,
+    /// Skip the baseline sync
+    #[arg(long = "no-baseline", action = ArgAction::SetFalse)]
     baseline: bool,
+    /// Seed of the generated sales
+    #[arg(long, default_value_t = SEED)]
     seed: u64,
 }
 
-impl Options {
-    fn parse(args: &[String]) -> Outcome<Options> {
-        let mut o = Options { orders: 10_000, budget_percent: 80, baseline: true, seed: SEED };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
-            match arg.as_str() {
-                "--orders" => o.orders = value()?.parse()?,
-                "--budget-percent" => o.budget_percent = value()?.parse()?,
-                "--seed" => o.seed = value()?.parse()?,
-                "--no-baseline" => o.baseline = false,
-                other => return Err(format!("unknown option {other:?}\n{USAGE}").into()),
-            }
-        }
-        if o.orders == 0 || !(1..=100).contains(&o.budget_percent) {
-            return Err(
-                format!("--orders must be positive and --budget-percent 1..=100\n{USAGE}").into()
-            );
-        }
-        Ok(o)
+fn positive(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a whole number above zero".into()),
     }
+}
 
+impl Options {
     /// The Ordoro client's budget: P% of Ordoro's limit, 8 at once (the default's concurrency).
     fn ordoro_budget(&self) -> RateBudget {
         RateBudget::new(ORDORO_REQUESTS_PER_MINUTE * self.budget_percent / 100, 8)

@@ -7,24 +7,50 @@
 //! line is written: `{"qbo": {..}, "decision": "create", "order": {..}}`, or a `skip` with its
 //! reason, or an `error` with its code. `--class NAME`, given one or more times, replaces the
 //! accepted classes (default `Ordoro`). The exit status is 0 unless a file cannot be read or is
-//! not JSON; the other files are still processed.
+//! not JSON; the other files are still processed. `--help` prints the usage; a bad command line
+//! (an unknown option, `--class` without a name, no file) exits with status 2.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{ArgAction, Parser};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::mapping::preview::preview_json;
 
-const USAGE: &str = "usage: preview [--class NAME]... FILE...";
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "preview",
+    about = "Shows what the sync would do with QBO documents, without touching any service.",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    // Takes the next argument even when it starts with `-`, as before clap.
+    #[arg(long = "class", value_name = "NAME", action = ArgAction::Append,
+        allow_hyphen_values = true,
+        help = "Accepted class; repeat for several. Replaces the default class Ordoro")]
+    classes: Vec<String>,
+
+    #[arg(
+        value_name = "FILE",
+        required = true,
+        help = "A QBO document: an entity envelope ({\"Invoice\": {..}}), a query envelope\n\
+                ({\"QueryResponse\": {\"Invoice\": [..]}}) or a bare entity object"
+    )]
+    files: Vec<PathBuf>,
+}
+
+/// The help's text below the arguments.
+const AFTER_HELP: &str = "\
+Output: for each transaction one JSON line on stdout: {\"qbo\": {..}, \"decision\": \"create\",
+\"order\": {..}}, or a skip with its reason, or an error with its code.
+Exit status: 0 unless a file cannot be read or is not JSON (1; the other files are still
+processed), 2 for a bad command line.";
 
 fn main() -> ExitCode {
-    let (classes, files) = match parse_args(std::env::args().skip(1)) {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            eprintln!("preview: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    // `--help` exits 0 here, a bad command line 2.
+    let Cli { classes, files } = Cli::parse();
     let mut config = MappingConfig::default();
     if !classes.is_empty() {
         config = config.with_classes(&classes);
@@ -33,10 +59,11 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for file in &files {
+        let file_name = file.display();
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("preview: cannot read {file}: {e}");
+                eprintln!("preview: cannot read {file_name}: {e}");
                 failed = true;
                 continue;
             }
@@ -44,7 +71,7 @@ fn main() -> ExitCode {
         let lines = match preview_json(&text, &config) {
             Ok(lines) => lines,
             Err(e) => {
-                eprintln!("preview: {file} is not JSON: {e}");
+                eprintln!("preview: {file_name} is not JSON: {e}");
                 failed = true;
                 continue;
             }
@@ -60,33 +87,4 @@ fn main() -> ExitCode {
         }
     }
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
-}
-
-/// Splits the arguments into accepted classes and files.
-fn parse_args(args: impl Iterator<Item = String>) -> Result<(Vec<String>, Vec<String>), String> {
-    let mut classes = Vec::new();
-    let mut files = Vec::new();
-    let mut args = args.peekable();
-    let mut only_files = false;
-    while let Some(arg) = args.next() {
-        if only_files {
-            files.push(arg);
-        } else if arg == "--" {
-            only_files = true;
-        } else if arg == "--class" {
-            classes.push(args.next().ok_or("--class needs a class name")?);
-        } else if let Some(name) = arg.strip_prefix("--class=") {
-            classes.push(name.to_string());
-        } else if arg == "-h" || arg == "--help" {
-            return Err("help".into());
-        } else if arg.starts_with("--") {
-            return Err(format!("unknown option {arg}"));
-        } else {
-            files.push(arg);
-        }
-    }
-    if files.is_empty() {
-        return Err("no file given".into());
-    }
-    Ok((classes, files))
 }

@@ -132,3 +132,26 @@ fn example_prints_one_json_line_per_transaction_and_honours_class() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_file.json"));
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
 }
+
+#[test]
+fn example_help_goes_to_stdout_and_usage_errors_exit_two() {
+    for flag in ["--help", "-h"] {
+        let out = run_preview(&[flag]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        let help = String::from_utf8(out.stdout).unwrap();
+        for part in ["Usage: preview", "--class <NAME>", "<FILE>...", "-h, --help"] {
+            assert!(help.contains(part), "{part} missing from {flag}:\n{help}");
+        }
+    }
+    let file = qbo_fixtures_dir().join("intuitdocs_invoice_query_response_239.json");
+    let file = file.to_str().unwrap();
+    for args in [&["--bogus", file][..], &[], &["--class"], &[file, "--class"]] {
+        let out = run_preview(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.ends_with("For more information, try '--help'.\n"), "{args:?}: {stderr}");
+    }
+}

@@ -351,7 +351,7 @@ fn bad_command_lines_exit_with_status_two_and_a_message() {
     for args in cases {
         let run = run_in(dir.path(), args, &[]);
         assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
-        assert!(run.stderr.starts_with("sync: "), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.starts_with("error: "), "{args:?}: {}", run.stderr);
         assert!(run.stdout.is_empty());
     }
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing is written");
@@ -368,4 +368,134 @@ fn the_readme_shows_the_assemble_example_as_it_builds() {
     let marked = &example[example.find("// README: begin\n").unwrap() + "// README: begin\n".len()
         ..example.find("// README: end").unwrap()];
     assert_eq!(shown, marked, "README.md and examples/assemble.rs differ");
+}
+
+#[test]
+fn help_goes_to_stdout_and_lists_every_flag_of_the_readme() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = &readme[readme.find("### `sync` example: flags").expect("the flag table")..];
+    let section = &section[..section[4..].find("\n### ").expect("the next section") + 4];
+    let flags: Vec<&str> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .flat_map(|row| row[..row.find(" |").unwrap()].split('`'))
+        .filter_map(|cell| cell.split([' ', '[']).next().filter(|flag| flag.starts_with('-')))
+        .collect();
+    assert!(flags.len() >= 17, "{flags:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let long = run_in(dir.path(), &["--help"], &[]);
+    long.assert_ok();
+    assert!(long.stderr.is_empty(), "{}", long.stderr);
+    assert!(
+        long.stdout.contains("Usage: cargo run --example sync -- [OPTIONS]"),
+        "{}",
+        long.stdout
+    );
+    for flag in flags {
+        assert!(long.stdout.contains(flag), "{flag} missing from --help:\n{}", long.stdout);
+    }
+    let short = run_in(dir.path(), &["-h"], &[]);
+    short.assert_ok();
+    assert_eq!(short.stdout, long.stdout, "-h prints the same help");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing is written");
+}
+
+#[test]
+fn an_unknown_flag_is_clap_s_usage_error_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_in(dir.path(), &["--bogus"], &[]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr.starts_with("error: unexpected argument '--bogus' found\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("\nUsage: cargo run --example sync -- "), "{}", run.stderr);
+    assert!(run.stderr.ends_with("For more information, try '--help'.\n"), "{}", run.stderr);
+
+    let typo = run_in(dir.path(), &["--dry-rum"], &[]);
+    assert_eq!(typo.code, Some(2), "{}", typo.stderr);
+    assert!(typo.stderr.contains("tip: a similar argument exists: '--dry-run'"), "{}", typo.stderr);
+}
+
+#[test]
+fn to_without_from_is_a_usage_error_naming_from() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["--to", "2026-11-30"][..], &["--to=2026-11-30", "--dry-run"]] {
+        let run = run_in(dir.path(), args, &[]);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty());
+        assert!(
+            run.stderr.starts_with("error: the following required arguments were not provided:\n")
+                && run.stderr.contains("  --from <YYYY-MM-DD>\n"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing is written");
+}
+
+/// The command line's rules, as the hand-written parser held them before clap: an accepted
+/// command line reaches the configuration (exit 3 with a partial set of credentials, before
+/// anything is opened or written), a refused one exits 2 with clap's error.
+#[test]
+fn the_command_line_accepts_and_refuses_what_it_did_before_clap() {
+    let accepted: &[&[&str]] = &[
+        &[],
+        &["--from", "2026-11-01"],
+        &["--from=2026-11-01", "--to", "2026-11-01"],
+        &["--from", "2026-11-01", "--from", "2026-11-02"],
+        &["--updated-from", "2026-11-27T09:30:00-08:00", "--updated-to", "2026-11-28T00:00:00Z"],
+        &["--id", "3", "--entity", "invoice"],
+        &["--doc-number", "1001", "--entity=SalesReceipt"],
+        &["--id", "3", "--entity", "sales_receipt"],
+        &["--id", "-5"],
+        &["--dry-run", "--update", "--dry-run"],
+        &["--class", "Wholesale", "--class=Retail", "--class", "--dry-run"],
+        &["--watch", "60", "--runs", "2", "--watch=5"],
+        &["--state", "s.sqlite3", "--sim-faults"],
+        &["--sim-faults=11", "--class", " Ordoro "],
+    ];
+    let refused: &[&[&str]] = &[
+        &["-x"],
+        &["stray"],
+        &["--from"],
+        &["--from", "--to"],
+        &["--from", "2026-11-30", "--to", "2026-11-01"],
+        &["--updated-to", "2026-11-28T00:00:00Z"],
+        &["--updated-from", "2026-11-28T00:00:00Z", "--updated-to", "2026-11-27T00:00:00Z"],
+        &["--from", "2026-11-01", "--updated-from", "2026-11-27T09:30:00Z"],
+        &["--to", "2026-11-01", "--updated-to", "2026-11-27T09:30:00Z"],
+        &["--updated-from", "2026-11-27T09:30:00Z", "--doc-number", "1001"],
+        &["--entity", "invoice"],
+        &["--from", "2026-11-01", "--entity", "invoice"],
+        &["--id", "3", "--entity", "estimate"],
+        &["--id", " "],
+        &["--class", ""],
+        &["--state="],
+        &["--dry-run=yes"],
+        &["--update=1"],
+        &["--watch", "0"],
+        &["--watch", "5", "--from", "2026-11-01"],
+        &["--watch", "5", "--doc-number", "1001"],
+        &["--runs", "2"],
+        &["--runs", "2", "--from", "2026-11-01"],
+        &["--runs", "0", "--watch", "5"],
+        &["--sim-faults", "11"],
+        &["--sim-faults=x"],
+        &["--sim-faults="],
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let partial = [("QBO_CLIENT_ID", "app-id")];
+    for (args, code) in accepted.iter().map(|a| (a, 3)).chain(refused.iter().map(|a| (a, 2))) {
+        let run = run_in(dir.path(), args, &partial);
+        assert_eq!(run.code, Some(code), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        let prefix = if code == 2 { "error: " } else { "sync: configuration error: " };
+        assert!(run.stderr.starts_with(prefix), "{args:?}: {}", run.stderr);
+    }
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing is written");
 }

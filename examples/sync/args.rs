@@ -1,55 +1,24 @@
-//! The command line: hand-rolled parsing of a dozen flags into [`Args`], with a message for
-//! every mistake (the caller prints it and exits with status 2).
+//! The command line, parsed by clap into [`Args`]. `--help` prints to stdout and exits 0; a
+//! mistake prints clap's error to stderr and exits 2.
+//!
+//! Which flags go together is declared on the flags: the three ways to choose transactions (by
+//! date, by last change, one transaction) exclude each other, `--watch` and `--runs`; `--to`,
+//! `--updated-to`, `--entity` and `--runs` need their partner. The one rule clap cannot declare,
+//! a range that ends before it starts, is checked after parsing and reported as a clap error.
+//! Every option that takes a value takes the next argument even when it starts with `-`, and a
+//! repeated option keeps its last value (`--class` collects them), as the hand-written parser
+//! this replaced did.
 
-use std::ffi::OsString;
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use clap::builder::{EnumValueParser, PossibleValue, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{ArgAction, ArgGroup, CommandFactory, Parser, ValueEnum};
 use qbo_ordoro::engine::TxnRef;
 use qbo_ordoro::model::qbo::EntityKind;
-
-/// The text of `--help`.
-pub const HELP: &str = "\
-Turns QuickBooks Online invoices and sales receipts into Ordoro orders.
-
-With no credentials configured, it runs against built-in simulated QuickBooks and Ordoro services
-seeded with sample sales, keeping its state in ./qbo-ordoro-state-sim.sqlite3. With credentials
-(environment variables or --config), it talks to the real services and keeps its state in
-./qbo-ordoro-state.sqlite3.
-
-Usage: cargo run --example sync -- [OPTIONS]
-
-What to sync (default: everything changed since the last run):
-      --from YYYY-MM-DD         Transactions dated from this day (TxnDate, inclusive)
-      --to YYYY-MM-DD           ... up to this day (inclusive; default today, needs --from)
-      --updated-from RFC3339    Transactions last modified from this instant
-      --updated-to RFC3339      ... up to this instant (default now, needs --updated-from)
-      --id ID                   One transaction by QBO id
-      --doc-number N            The transactions with this DocNumber
-      --entity KIND             With --id or --doc-number: invoice or salesreceipt (default both)
-
-How:
-      --dry-run                 Do everything but the writes; show what would happen
-      --update                  Bring orders already in Ordoro up to date when their sale changed
-      --class NAME              Accepted class (repeatable; replaces the default Ordoro)
-      --watch SECONDS           Run again every SECONDS (incremental runs only)
-      --runs N                  With --watch: stop after N runs
-      --state PATH              SQLite state file
-      --config PATH             TOML configuration file (credentials and [sync] settings)
-      --sim-faults[=SEED]       Simulated services only: inject seeded faults (5xx, timeouts,
-                                lost responses, throttling)
-  -h, --help                    Print this help
-
-Environment: QBO_CLIENT_ID, QBO_CLIENT_SECRET, QBO_REALM_ID, QBO_REFRESH_TOKEN,
-QBO_ENVIRONMENT (sandbox|production, default production), ORDORO_KEY_ID, ORDORO_KEY_SECRET,
-ORDORO_SALES_CHANNEL_ID (optional). Set all the required ones or none. RUST_LOG turns on logs
-(stderr).
-
-Output: the run's log as a table, then `created=N updated=N skipped=N failed=N` (stdout).
-Exit status: 0 when the run completed (even if some transactions failed), 1 when it stopped
-early or could not run, 2 for a bad command line, 3 for a configuration error.
-";
 
 /// What a run covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,105 +66,156 @@ pub struct Args {
     pub sim_faults: Option<u64>,
 }
 
-/// What the command line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Print the help.
-    Help,
-    /// Sync.
-    Run(Args),
-}
+/// The help's text above the usage line.
+const ABOUT: &str = "\
+Turns QuickBooks Online invoices and sales receipts into Ordoro orders.
+
+With no credentials configured, it runs against built-in simulated QuickBooks and Ordoro services
+seeded with sample sales, keeping its state in ./qbo-ordoro-state-sim.sqlite3. With credentials
+(environment variables or --config), it talks to the real services and keeps its state in
+./qbo-ordoro-state.sqlite3.";
+
+/// The help's text below the flags.
+const AFTER_HELP: &str = "\
+Environment: QBO_CLIENT_ID, QBO_CLIENT_SECRET, QBO_REALM_ID, QBO_REFRESH_TOKEN,
+QBO_ENVIRONMENT (sandbox|production, default production), ORDORO_KEY_ID, ORDORO_KEY_SECRET,
+ORDORO_SALES_CHANNEL_ID (optional). Set all the required ones or none. RUST_LOG turns on logs
+(stderr).
+
+Output: the run's log as a table, then `created=N updated=N skipped=N failed=N` (stdout).
+Exit status: 0 when the run completed (even if some transactions failed), 1 when it stopped
+early or could not run, 2 for a bad command line, 3 for a configuration error.";
+
+/// The heading of the flags that choose the transactions.
+const WHAT: &str = "What to sync (default: everything changed since the last run)";
+/// The heading of the other flags.
+const HOW: &str = "How";
+
+/// The flags naming one transaction.
+const ONE: [&str; 2] = ["id", "doc_number"];
+/// The flags of the other kinds of run than by date (a range by last change, one transaction).
+const NOT_BY_DATE: [&str; 4] = ["updated_from", "updated_to", "id", "doc_number"];
+/// The flags of every kind of run but the incremental one.
+const NOT_INCREMENTAL: [&str; 6] = ["from", "to", "updated_from", "updated_to", "id", "doc_number"];
 
 /// The seed of `--sim-faults` without a value.
-const DEFAULT_FAULT_SEED: u64 = 7;
+const DEFAULT_FAULT_SEED: &str = "7";
 
-/// Every flag as read, before the combinations are checked.
-#[derive(Debug, Default)]
-struct Raw {
+/// Every flag as clap reads it, before the ranges are checked and the target is chosen.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sync",
+    bin_name = "cargo run --example sync --",
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    disable_help_flag = true,
+    args_override_self = true,
+    // Not `multiple`: --id and --doc-number exclude each other.
+    group(ArgGroup::new("one").args(["id", "doc_number"])),
+)]
+struct Cli {
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date, allow_hyphen_values = true,
+        conflicts_with_all = NOT_BY_DATE, help_heading = WHAT,
+        help = "Sync the transactions dated (TxnDate) from this day, inclusive")]
     from: Option<NaiveDate>,
+
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date, allow_hyphen_values = true,
+        requires = "from", conflicts_with_all = NOT_BY_DATE, help_heading = WHAT,
+        help = "... up to this day, inclusive (needs --from;\ndefault: today, local time)")]
     to: Option<NaiveDate>,
+
+    #[arg(long, value_name = "RFC3339", value_parser = instant, allow_hyphen_values = true,
+        conflicts_with_all = ONE, help_heading = WHAT,
+        help = "Sync the transactions last modified from this instant,\ne.g. 2026-11-27T09:30:00-08:00")]
     updated_from: Option<DateTime<Utc>>,
+
+    #[arg(long, value_name = "RFC3339", value_parser = instant, allow_hyphen_values = true,
+        requires = "updated_from", conflicts_with_all = ONE, help_heading = WHAT,
+        help = "... up to this instant (needs --updated-from; default: now)")]
     updated_to: Option<DateTime<Utc>>,
+
+    #[arg(long, value_name = "ID", value_parser = non_empty, allow_hyphen_values = true,
+        help_heading = WHAT,
+        help = "Sync one transaction by QBO id (an invoice and a sales receipt may\nshare one: both are synced)")]
     id: Option<String>,
+
+    #[arg(long, value_name = "N", value_parser = non_empty, allow_hyphen_values = true,
+        help_heading = WHAT, help = "Sync the transactions with this DocNumber")]
     doc_number: Option<String>,
+
+    #[arg(long, value_name = "KIND", value_parser = EntityParser, allow_hyphen_values = true,
+        requires = "one", hide_possible_values = true, help_heading = WHAT,
+        help = "With --id or --doc-number: only this kind, invoice or salesreceipt\n(default: both)")]
     entity: Option<EntityKind>,
+
+    #[arg(long, help_heading = HOW,
+        help = "Do everything but the writes (no Ordoro write, nothing saved); the log\nshows what would happen")]
     dry_run: bool,
+
+    #[arg(long, help_heading = HOW,
+        help = "Bring orders already in Ordoro up to date when their transaction\nchanged (this run)")]
     update: bool,
+
+    #[arg(long = "class", value_name = "NAME", value_parser = non_empty,
+        allow_hyphen_values = true, action = ArgAction::Append, help_heading = HOW,
+        help = "Accepted class; repeat for several. Replaces the configured classes\n(default Ordoro)")]
     classes: Vec<String>,
-    watch: Option<Duration>,
+
+    #[arg(long, value_name = "SECONDS", value_parser = positive, allow_hyphen_values = true,
+        conflicts_with_all = NOT_INCREMENTAL, help_heading = HOW,
+        help = "Run incrementally every SECONDS (from one run's start to the next),\nprinting each run")]
+    watch: Option<u64>,
+
+    // Also excluded where --watch is: clap waives a requirement that conflicts with a present
+    // flag, so `requires` alone would let `--from DAY --runs N` through.
+    #[arg(long, value_name = "N", value_parser = positive, allow_hyphen_values = true,
+        requires = "watch", conflicts_with_all = NOT_INCREMENTAL, help_heading = HOW,
+        help = "With --watch: stop after N runs (default: until interrupted)")]
     runs: Option<u64>,
+
+    #[arg(long, value_name = "PATH", value_parser = non_empty_path, allow_hyphen_values = true,
+        help_heading = HOW,
+        help = "The SQLite state file (default ./qbo-ordoro-state.sqlite3, or\n./qbo-ordoro-state-sim.sqlite3 against the simulated services)")]
     state: Option<PathBuf>,
+
+    #[arg(long, value_name = "PATH", value_parser = non_empty_path, allow_hyphen_values = true,
+        help_heading = HOW,
+        help = "A TOML configuration file (credentials and [sync] settings).\nNo file is read unless given")]
     config: Option<PathBuf>,
+
+    // The seed only after `=`: `--sim-faults 11` is `--sim-faults` and a stray argument.
+    #[arg(long, value_name = "SEED", value_parser = seed, num_args = 0..=1,
+        require_equals = true, default_missing_value = DEFAULT_FAULT_SEED, help_heading = HOW,
+        help = "Simulated services only: inject seeded faults (5xx, timeouts, lost\nresponses, throttling; default seed 7)")]
     sim_faults: Option<u64>,
+
+    #[arg(short, long, action = ArgAction::Help, help_heading = HOW, help = "Print this help")]
+    help: Option<bool>,
 }
 
-/// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
-    let mut raw = Raw::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let arg = arg.into_string().map_err(|a| format!("argument {a:?} is not valid UTF-8"))?;
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name.to_string(), Some(value)),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || -> Result<String, String> {
-            match inline {
-                Some(v) => Ok(v.to_string()),
-                None => args
-                    .next()
-                    .map(|v| v.to_string_lossy().into_owned())
-                    .ok_or_else(|| format!("{name} needs a value")),
-            }
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--from" => raw.from = Some(date(&name, &value()?)?),
-            "--to" => raw.to = Some(date(&name, &value()?)?),
-            "--updated-from" => raw.updated_from = Some(instant(&name, &value()?)?),
-            "--updated-to" => raw.updated_to = Some(instant(&name, &value()?)?),
-            "--id" => raw.id = Some(non_empty(&name, value()?)?),
-            "--doc-number" => raw.doc_number = Some(non_empty(&name, value()?)?),
-            "--entity" => raw.entity = Some(entity(&value()?)?),
-            "--dry-run" => raw.dry_run = flag(&name, inline)?,
-            "--update" => raw.update = flag(&name, inline)?,
-            "--class" => raw.classes.push(non_empty(&name, value()?)?),
-            "--watch" => raw.watch = Some(Duration::from_secs(positive(&name, &value()?)?)),
-            "--runs" => raw.runs = Some(positive(&name, &value()?)?),
-            "--state" => raw.state = Some(PathBuf::from(non_empty(&name, value()?)?)),
-            "--config" => raw.config = Some(PathBuf::from(non_empty(&name, value()?)?)),
-            "--sim-faults" => {
-                raw.sim_faults = Some(match inline {
-                    Some(seed) => seed
-                        .parse()
-                        .map_err(|_| format!("--sim-faults={seed}: the seed must be a number"))?,
-                    None => DEFAULT_FAULT_SEED,
-                })
-            }
-            other if other.starts_with('-') => return Err(format!("unknown option {other}")),
-            other => return Err(format!("unexpected argument {other:?} (options start with --)")),
-        }
-    }
-    raw.into_args().map(Command::Run)
+/// Parses the process's command line; prints the help or a usage error and exits if it must.
+pub fn parse() -> Args {
+    try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
 }
 
-impl Raw {
-    fn into_args(self) -> Result<Args, String> {
+/// Parses a command line (the program name first).
+pub fn try_parse_from<I, T>(args: I) -> Result<Args, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    Cli::try_parse_from(args)?.into_args()
+}
+
+impl Cli {
+    fn into_args(self) -> Result<Args, clap::Error> {
         let target = self.target()?;
-        if self.watch.is_some() && target != Target::Incremental {
-            return Err("--watch runs incremental syncs; it cannot be combined with a date \
-                        range, --id or --doc-number"
-                .into());
-        }
-        if self.runs.is_some() && self.watch.is_none() {
-            return Err("--runs needs --watch".into());
-        }
         Ok(Args {
             target,
             dry_run: self.dry_run,
             update: self.update,
             classes: self.classes,
-            watch: self.watch,
+            watch: self.watch.map(Duration::from_secs),
             runs: self.runs,
             state: self.state,
             config: self.config,
@@ -203,79 +223,112 @@ impl Raw {
         })
     }
 
-    /// The one kind of run the flags name; two kinds at once are an error.
-    fn target(&self) -> Result<Target, String> {
-        let by_date = self.from.is_some() || self.to.is_some();
-        let by_update = self.updated_from.is_some() || self.updated_to.is_some();
-        let one = self.id.is_some() || self.doc_number.is_some();
-        if [by_date, by_update, one].iter().filter(|on| **on).count() > 1 {
-            return Err("choose one of: --from/--to, --updated-from/--updated-to, --id or \
-                        --doc-number"
-                .into());
-        }
-        if self.entity.is_some() && !one {
-            return Err("--entity goes with --id or --doc-number".into());
-        }
-        if by_date {
-            let from = self.from.ok_or("--to needs --from")?;
-            if self.to.is_some_and(|to| to < from) {
-                return Err("--to is before --from".into());
+    /// The one kind of run the flags name (clap has refused two kinds at once).
+    fn target(&self) -> Result<Target, clap::Error> {
+        if let Some(from) = self.from {
+            if let Some(to) = self.to.filter(|to| *to < from) {
+                return Err(backwards(format!("--to {to} is before --from {from}")));
             }
             return Ok(Target::TxnDates { from, to: self.to });
         }
-        if by_update {
-            let from = self.updated_from.ok_or("--updated-to needs --updated-from")?;
-            if self.updated_to.is_some_and(|to| to < from) {
-                return Err("--updated-to is before --updated-from".into());
+        if let Some(from) = self.updated_from {
+            if let Some(to) = self.updated_to.filter(|to| *to < from) {
+                return Err(backwards(format!(
+                    "--updated-to {} is before --updated-from {}",
+                    to.to_rfc3339(),
+                    from.to_rfc3339()
+                )));
             }
             return Ok(Target::Updated { from, to: self.updated_to });
         }
         let entity = self.entity;
         Ok(match (&self.id, &self.doc_number) {
-            (Some(_), Some(_)) => return Err("give --id or --doc-number, not both".into()),
-            (Some(id), None) => Target::One(TxnRef::Id { entity, id: id.clone() }),
+            (Some(id), _) => Target::One(TxnRef::Id { entity, id: id.clone() }),
             (None, Some(doc)) => Target::One(TxnRef::DocNumber { entity, doc_number: doc.clone() }),
             (None, None) => Target::Incremental,
         })
     }
 }
 
-fn flag(name: &str, inline: Option<&str>) -> Result<bool, String> {
-    match inline {
-        None => Ok(true),
-        Some(_) => Err(format!("{name} takes no value")),
+/// A range that ends before it starts, as clap reports a bad value.
+fn backwards(message: String) -> clap::Error {
+    Cli::command().error(ErrorKind::ValueValidation, message)
+}
+
+fn non_empty(value: &str) -> Result<String, String> {
+    match value.trim() {
+        "" => Err("expected a non-blank value".into()),
+        value => Ok(value.to_string()),
     }
 }
 
-fn non_empty(name: &str, value: String) -> Result<String, String> {
-    if value.trim().is_empty() {
-        return Err(format!("{name} needs a non-empty value"));
-    }
-    Ok(value.trim().to_string())
+fn non_empty_path(value: &str) -> Result<PathBuf, String> {
+    non_empty(value).map(PathBuf::from)
 }
 
-fn date(name: &str, value: &str) -> Result<NaiveDate, String> {
+fn date(value: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| format!("{name} {value:?}: expected a date like 2026-11-01"))
+        .map_err(|_| "expected a date like 2026-11-01".into())
 }
 
-fn instant(name: &str, value: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-        format!("{name} {value:?}: expected an RFC 3339 instant like 2026-11-27T09:30:00-08:00")
-    })
+fn instant(value: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| "expected an RFC 3339 instant like 2026-11-27T09:30:00-08:00".into())
 }
 
-fn positive(name: &str, value: &str) -> Result<u64, String> {
+fn positive(value: &str) -> Result<u64, String> {
     match value.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("{name} {value:?}: expected a whole number above zero")),
+        _ => Err("expected a whole number above zero".into()),
     }
 }
 
-fn entity(value: &str) -> Result<EntityKind, String> {
-    match value.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
-        "invoice" => Ok(EntityKind::Invoice),
-        "salesreceipt" => Ok(EntityKind::SalesReceipt),
-        _ => Err(format!("--entity {value:?}: expected invoice or salesreceipt")),
+fn seed(value: &str) -> Result<u64, String> {
+    value.parse().map_err(|_| "the seed must be a whole number".into())
+}
+
+/// The kinds `--entity` names, as the help lists them.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Entity {
+    Invoice,
+    #[value(name = "salesreceipt")]
+    SalesReceipt,
+}
+
+impl From<Entity> for EntityKind {
+    fn from(entity: Entity) -> Self {
+        match entity {
+            Entity::Invoice => EntityKind::Invoice,
+            Entity::SalesReceipt => EntityKind::SalesReceipt,
+        }
+    }
+}
+
+/// `--entity`'s value: `invoice` or `salesreceipt` in any case, with any `-` or `_` ignored
+/// (`SalesReceipt`, `sales-receipt`, `sales_receipt`); anything else is clap's invalid-value
+/// error, with the possible values and a suggestion.
+#[derive(Debug, Clone, Copy)]
+struct EntityParser;
+
+impl TypedValueParser for EntityParser {
+    type Value = EntityKind;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<EntityKind, clap::Error> {
+        let loose = value.to_str().map(|v| v.to_ascii_lowercase().replace(['-', '_'], ""));
+        match loose.as_deref() {
+            Some("invoice") => Ok(EntityKind::Invoice),
+            Some("salesreceipt") => Ok(EntityKind::SalesReceipt),
+            _ => EnumValueParser::<Entity>::new().parse_ref(cmd, arg, value).map(Into::into),
+        }
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(Entity::value_variants().iter().filter_map(ValueEnum::to_possible_value)))
     }
 }

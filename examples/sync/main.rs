@@ -27,7 +27,7 @@ use qbo_ordoro::{
     Clock, ErrorKind, OrdoroApi, QboApi, QboEnvironment, SqliteStore, Store, TokioClock,
 };
 
-use crate::args::{Args, Command, HELP, Target};
+use crate::args::{Args, Target};
 use crate::progress::{Progress, ProgressStore};
 use crate::settings::{RealServices, Services, Settings, SyncSection};
 
@@ -69,17 +69,8 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
-    let args = match args::parse(std::env::args_os().skip(1)) {
-        Ok(Command::Help) => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Ok(Command::Run(args)) => args,
-        Err(message) => {
-            eprintln!("sync: {message}\nRun `cargo run --example sync -- --help` for the options.");
-            return ExitCode::from(2);
-        }
-    };
+    // `--help` exits 0 here, a bad command line 2.
+    let args = args::parse();
     let logging = init_tracing();
     let settings = match settings::load(args.config.as_deref(), &|name| std::env::var(name).ok()) {
         Ok(settings) => settings,
