@@ -11,11 +11,12 @@ use qbo_ordoro::engine::{
     reason,
 };
 use qbo_ordoro::model::qbo::EntityKind::{Invoice, SalesReceipt};
+use qbo_ordoro::sim::qbo::to_pacific;
 use qbo_ordoro::store::MemoryStore;
 use qbo_ordoro::store::{Action, LedgerState, LogEntry};
 use qbo_ordoro::{Clock, ManualClock, Store};
 
-use crate::support::fakes::{self, FakeOrdoro, FakeQbo, pacific, sale, sale_with_bad_address, utc};
+use crate::support::fakes::{self, FakeOrdoro, FakeQbo, sale, sale_with_bad_address, utc};
 
 const REALM: &str = "9130";
 
@@ -65,7 +66,7 @@ impl World {
         minutes_ago: i64,
     ) {
         let at = self.clock.now() - chrono::Duration::minutes(minutes_ago);
-        self.qbo.add(kind, sale(id, class, pacific(at)));
+        self.qbo.add(kind, sale(id, class, to_pacific(at)));
     }
 
     fn later(&self, minutes: u64) {
@@ -170,7 +171,7 @@ async fn a_transaction_edited_while_the_run_pages_is_not_lost() {
     w.qbo.on_query(move |n, txns| {
         if n == 2 {
             let t = txns.iter_mut().find(|t| t.doc.id == "1").unwrap();
-            fakes::bump(&mut t.doc, pacific(clock.now() + chrono::Duration::seconds(1)));
+            fakes::bump(&mut t.doc, to_pacific(clock.now() + chrono::Duration::seconds(1)));
         }
     });
     let engine = w.engine(SyncConfig { page_size: 2, ..Default::default() });
@@ -190,7 +191,7 @@ async fn a_transaction_edited_while_the_run_pages_is_not_lost() {
 #[tokio::test]
 async fn same_second_ties_across_a_page_boundary_are_all_handled_once() {
     let w = World::new();
-    let at = pacific(w.clock.now() - chrono::Duration::minutes(30));
+    let at = to_pacific(w.clock.now() - chrono::Duration::minutes(30));
     for id in ["1", "2", "3", "4", "5", "6", "7"] {
         w.qbo.add(Invoice, sale(id, Some("Ordoro"), at));
     }
@@ -210,7 +211,7 @@ async fn same_second_ties_across_a_page_boundary_are_all_handled_once() {
 async fn timestamps_across_a_daylight_saving_change_compare_as_instants() {
     // 2024-11-03: 01:45 PDT (08:45 UTC) comes before 01:10 PST (09:10 UTC).
     let w = World::at(utc(2024, 11, 3, 8, 50, 0));
-    w.qbo.add(Invoice, sale("1", Some("Ordoro"), pacific(utc(2024, 11, 3, 8, 45, 0))));
+    w.qbo.add(Invoice, sale("1", Some("Ordoro"), to_pacific(utc(2024, 11, 3, 8, 45, 0))));
     let config = SyncConfig { overlap: Duration::from_secs(60), ..Default::default() };
     let engine = w.engine(config);
     let first = engine.run_incremental(&RunOptions::default()).await.unwrap();
@@ -221,9 +222,9 @@ async fn timestamps_across_a_daylight_saving_change_compare_as_instants() {
     );
 
     w.clock.set(utc(2024, 11, 3, 9, 15, 0));
-    let late = pacific(utc(2024, 11, 3, 9, 10, 0));
+    let late = to_pacific(utc(2024, 11, 3, 9, 10, 0));
     assert_eq!(late.offset().local_minus_utc(), -8 * 3600);
-    assert!(late.naive_local() < pacific(utc(2024, 11, 3, 8, 45, 0)).naive_local());
+    assert!(late.naive_local() < to_pacific(utc(2024, 11, 3, 8, 45, 0)).naive_local());
     w.qbo.add(Invoice, sale("2", Some("Ordoro"), late));
     let second = engine.run_incremental(&RunOptions::default()).await.unwrap();
     assert_eq!(reasons(&second.entries), vec![("2".into(), Action::Created, None)]);
@@ -542,7 +543,7 @@ async fn an_unparseable_address_is_a_failed_entry_with_its_code() {
     let w = World::new();
     w.qbo.add(
         Invoice,
-        sale_with_bad_address("1", pacific(w.clock.now() - chrono::Duration::minutes(5))),
+        sale_with_bad_address("1", to_pacific(w.clock.now() - chrono::Duration::minutes(5))),
     );
     let r = w.engine(SyncConfig::default()).run_incremental(&RunOptions::default()).await.unwrap();
     let e = entry_for(&r.entries, "1");

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use qbo_ordoro::engine::{RunOptions, SyncConfig, SyncEngine};
 use qbo_ordoro::model::qbo::EntityKind::Invoice;
+use qbo_ordoro::sim::qbo::to_pacific;
 use qbo_ordoro::store::LedgerState;
 use qbo_ordoro::store::MemoryStore;
 use qbo_ordoro::{Clock, TokioClock};
 
-use crate::support::fakes::{FakeOrdoro, FakeQbo, pacific, sale, utc};
+use crate::support::fakes::{FakeOrdoro, FakeQbo, sale, utc};
 
 struct World {
     clock: Arc<TokioClock>,
@@ -26,7 +27,7 @@ fn world(sales: usize) -> World {
     for i in 0..sales {
         // Pairs of sales share a second, so ties meet concurrency.
         let at = clock.now() - chrono::Duration::seconds(600 - (i as i64 / 2) * 10);
-        qbo.add(Invoice, sale(&i.to_string(), Some("Ordoro"), pacific(at)));
+        qbo.add(Invoice, sale(&i.to_string(), Some("Ordoro"), to_pacific(at)));
     }
     let ordoro = FakeOrdoro::new(clock.clone());
     ordoro.create_delay(Duration::from_millis(400));

@@ -17,21 +17,13 @@ use qbo_ordoro::ordoro::OrderQuery;
 use qbo_ordoro::qbo::{
     ChangeFeed, DeletedTransaction, QboApi, TxnDateQuery, TxnPage, UpdatedQuery,
 };
+use qbo_ordoro::sim::qbo::to_pacific;
 use qbo_ordoro::store::StoredToken;
 use qbo_ordoro::{Clock, Error, ErrorKind, OrdoroApi, Result, Service, TokenStore};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
 pub type Hook = Box<dyn FnMut(u64, &mut Vec<Transaction>) + Send>;
-
-/// Pacific time as QBO stamps it: `-08:00` in winter, `-07:00` in summer (U.S. rules, 2024-25).
-pub fn pacific(at: DateTime<Utc>) -> DateTime<FixedOffset> {
-    let y = 2024;
-    let dst_start = Utc.with_ymd_and_hms(y, 3, 10, 10, 0, 0).single().unwrap();
-    let dst_end = Utc.with_ymd_and_hms(y, 11, 3, 9, 0, 0).single().unwrap();
-    let hours = if at >= dst_start && at < dst_end { -7 } else { -8 };
-    at.with_timezone(&FixedOffset::east_opt(hours * 3600).unwrap())
-}
 
 pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single().unwrap()
@@ -117,7 +109,7 @@ impl FakeQbo {
 
     /// Changes a transaction as a QBO user would: the SyncToken moves and it is stamped now.
     pub fn edit(&self, kind: EntityKind, id: &str, change: impl FnOnce(&mut SalesTransaction)) {
-        let now = pacific(self.clock.now());
+        let now = to_pacific(self.clock.now());
         let mut st = self.st();
         let t = st.txns.iter_mut().find(|t| t.kind == kind && t.doc.id == id).expect("exists");
         bump(&mut t.doc, now);
@@ -136,7 +128,7 @@ impl FakeQbo {
     }
 
     pub fn delete(&self, kind: EntityKind, id: &str) {
-        let now = pacific(self.clock.now());
+        let now = to_pacific(self.clock.now());
         let mut st = self.st();
         st.txns.retain(|t| !(t.kind == kind && t.doc.id == id));
         st.deleted.push(DeletedTransaction { entity: kind, id: id.into(), deleted_at: Some(now) });
@@ -169,7 +161,7 @@ impl FakeQbo {
             .take(max as usize)
             .map(|t| t.doc)
             .collect();
-        TxnPage { transactions, server_time: Some(pacific(self.clock.now())) }
+        TxnPage { transactions, server_time: Some(to_pacific(self.clock.now())) }
     }
 }
 
@@ -282,7 +274,7 @@ impl QboApi for FakeQbo {
             })
             .cloned()
             .collect();
-        Ok(ChangeFeed { changed, deleted, server_time: Some(pacific(self.clock.now())) })
+        Ok(ChangeFeed { changed, deleted, server_time: Some(to_pacific(self.clock.now())) })
     }
 }
 
