@@ -5,11 +5,12 @@
 //! Every sale carries its intended outcome ([`Expected`]), written from the rules rather than
 //! computed by the mapping, so tests can check the engine against an independent oracle.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 
+use super::qbo::to_pacific;
 use crate::model::qbo::{
     DiscountLineDetail, EmailAddress, EntityKind, GroupLineDetail, Line, LineDetail, MemoRef,
     MetaData, PhysicalAddress, Ref, SalesItemLineDetail, SalesTransaction, Transaction,
@@ -71,12 +72,6 @@ const INTL_BLOCKS: &[(&[&str], &str)] = &[
 
 fn dec(s: &str) -> Decimal {
     s.parse().unwrap_or(Decimal::ZERO)
-}
-
-/// Pacific standard time; the QBO simulator restamps times with the DST-correct offset.
-fn pacific(at: DateTime<Utc>) -> DateTime<FixedOffset> {
-    let pst = FixedOffset::west_opt(8 * 3600).expect("-08:00 is a valid offset");
-    at.with_timezone(&pst)
 }
 
 fn item_line(id: u32, name: &str, qty: Decimal, price: Decimal, class: Option<&str>) -> Line {
@@ -233,7 +228,7 @@ fn build(kind: EntityKind, id: u64, at: DateTime<Utc>, shape: &Shape) -> SalesTr
     };
     let bill_addr = PhysicalAddress::from_lines(&shape.block);
     let name = shape.block.first().cloned();
-    let stamp = pacific(at);
+    let stamp = to_pacific(at);
     SalesTransaction {
         id: id.to_string(),
         sync_token: "0".into(),

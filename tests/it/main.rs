@@ -1,0 +1,43 @@
+//! The integration tests, in one binary: one module per area (the files beside this one), sharing
+//! the helpers in [`support`]. One binary links the crate and its dev-dependencies once instead of
+//! once per test file, and every helper is compiled once, so one nobody uses is dead code.
+//!
+//! Every test runs alongside the others on the harness's threads: none may set process-wide state
+//! (a global tracing subscriber, an environment variable) or rely on running alone.
+//!
+//! Run one area with a filter on its module path, e.g. `cargo test --all-features --test it
+//! simulation::` or `cargo test --all-features --test it engine_sim::`.
+
+mod support;
+
+mod address_props;
+mod address_snapshots;
+mod address_table;
+mod bad_input;
+mod class_filter;
+mod crash_sweep;
+mod e2e_budget;
+mod engine;
+mod engine_concurrency;
+mod engine_sim;
+mod fuzz_corpus;
+mod mapping_props;
+mod mapping_rules;
+mod mapping_schema;
+mod model_fixtures;
+mod ordoro_client;
+mod ordoro_secrets;
+mod ordoro_sim;
+mod pacing;
+mod parse_address_example;
+mod preview;
+mod qbo_client;
+mod qbo_faults;
+mod qbo_secrets;
+mod qbo_sim;
+mod reqwest_transport;
+mod shipping;
+mod sim_sample;
+mod simulation;
+mod store;
+mod sync_example;

@@ -1,0 +1,157 @@
+//! The preview of every QBO fixture, as snapshots: once with the default configuration (most
+//! fixtures carry no class or another one, so they show the skips), once with every sale marked
+//! `Ordoro` (showing the full mapping); and the `preview` example run as a program.
+
+use std::process::Command;
+
+use qbo_ordoro::mapping::MappingConfig;
+use qbo_ordoro::mapping::preview::{PreviewLine, preview_json};
+use serde_json::Value;
+
+use crate::support::fixtures::sales::*;
+use crate::support::fixtures::{qbo_fixtures, qbo_fixtures_dir};
+
+#[test]
+fn preview_of_every_fixture_with_default_config() {
+    let config = MappingConfig::default();
+    for (name, text) in qbo_fixtures() {
+        let lines = preview_json(&text, &config).unwrap();
+        insta::assert_json_snapshot!(format!("default_{name}"), lines);
+    }
+}
+
+#[test]
+fn preview_of_every_fixture_marked_ordoro() {
+    let config = MappingConfig::default();
+    for (name, text) in qbo_fixtures() {
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        mark_ordoro(&mut v);
+        let lines = preview_json(&v.to_string(), &config).unwrap();
+        insta::assert_json_snapshot!(format!("ordoro_{name}"), lines);
+    }
+}
+
+#[test]
+fn every_fixture_gives_a_line_per_transaction_with_qbo_ids() {
+    let config = MappingConfig::default();
+    for (name, text) in qbo_fixtures() {
+        let lines = preview_json(&text, &config).unwrap();
+        let has_sale = text.contains("\"Line\"") && !name.contains("purchaseorder");
+        if has_sale {
+            assert!(!lines.is_empty(), "{name}");
+        }
+        for l in &lines {
+            assert!(["create", "skip", "error"].contains(&l.decision.as_str()), "{name}");
+            if l.qbo.entity.as_deref().is_some_and(|e| e == "Invoice" || e == "SalesReceipt") {
+                assert!(l.qbo.id.is_some(), "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn non_json_is_an_error_but_json_of_another_shape_is_an_error_line() {
+    let config = MappingConfig::default();
+    assert!(preview_json("{not json", &config).is_err());
+    let lines = preview_json("[1, 2]", &config).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].error.as_ref().unwrap().code, "invalid_document");
+    let lines = preview_json(r#"{"Invoice": {"Id": "5", "TotalAmt": "lots"}}"#, &config).unwrap();
+    assert_eq!(lines[0].error.as_ref().unwrap().code, "invalid_document");
+    assert_eq!(lines[0].qbo.id.as_deref(), Some("5"));
+    let lines = preview_json(r#"{"QueryResponse": {}}"#, &config).unwrap();
+    assert!(lines.is_empty());
+}
+
+#[test]
+fn purchase_order_is_an_unsupported_entity_line() {
+    let text = std::fs::read_to_string(
+        qbo_fixtures_dir().join("airbyte_purchaseorder_45_freeform_shipaddr.json"),
+    )
+    .unwrap();
+    let lines = preview_json(&text, &MappingConfig::default()).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].qbo.entity.as_deref(), Some("PurchaseOrder"));
+    assert_eq!(lines[0].error.as_ref().unwrap().code, "unsupported_entity");
+}
+
+#[test]
+fn change_feed_delete_stubs_are_skipped_deleted() {
+    let text = r#"{"CDCResponse": [{"QueryResponse": [{"Invoice": [
+        {"status": "Deleted", "domain": "QBO", "Id": "33",
+         "MetaData": {"LastUpdatedTime": "2015-12-23T12:55:50-08:00"}}
+    ]}]}]}"#;
+    let lines = preview_json(text, &MappingConfig::default()).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].reason.as_deref(), Some("deleted"));
+    assert_eq!(lines[0].qbo.id.as_deref(), Some("33"));
+}
+
+/// Runs the example through cargo, as a user would.
+fn run_preview(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--example", "preview", "--"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn example_prints_one_json_line_per_transaction_and_honours_class() {
+    let dir = qbo_fixtures_dir();
+    let send = dir.join("intuitdocs_invoice_send_response_96_shipping_item_class_shipmethod.json");
+    let query = dir.join("intuitdocs_invoice_query_response_239.json");
+    let missing = dir.join("no_such_file.json");
+    let files = [send.to_str().unwrap(), query.to_str().unwrap()];
+
+    let out = run_preview(&files);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<PreviewLine> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].reason.as_deref(), Some("class_mismatch"));
+    assert_eq!(lines[1].reason.as_deref(), Some("no_class"));
+
+    let out = run_preview(&["--class", "Class 1", files[0]]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(line["qbo"]["entity"], "Invoice");
+    assert_eq!(line["qbo"]["id"], "96");
+    assert_eq!(line["qbo"]["doc_number"], "Sample_Inv#2");
+    assert_eq!(line["decision"], "create", "{line}");
+    assert_eq!(line["order"]["order_id"], "QBO-INV-96");
+    assert_eq!(line["order"]["shipping_amount"], 2.0);
+
+    let out = run_preview(&[missing.to_str().unwrap(), files[1]]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_file.json"));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+}
+
+#[test]
+fn example_help_goes_to_stdout_and_usage_errors_exit_two() {
+    for flag in ["--help", "-h"] {
+        let out = run_preview(&[flag]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        let help = String::from_utf8(out.stdout).unwrap();
+        for part in ["Usage: preview", "--class <NAME>", "<FILE>...", "-h, --help"] {
+            assert!(help.contains(part), "{part} missing from {flag}:\n{help}");
+        }
+    }
+    let file = qbo_fixtures_dir().join("intuitdocs_invoice_query_response_239.json");
+    let file = file.to_str().unwrap();
+    for args in [&["--bogus", file][..], &[], &["--class"], &[file, "--class"]] {
+        let out = run_preview(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.ends_with("For more information, try '--help'.\n"), "{args:?}: {stderr}");
+    }
+}

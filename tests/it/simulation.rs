@@ -1,0 +1,648 @@
+//! Seeded, deterministic simulation of the whole sync: per seed, a simulated QBO company of 200
+//! to 2,000 sales (eligible and not, edited, reclassified, voided and deleted over simulated
+//! days, edited between page requests, same-second ties, often across a daylight-saving change)
+//! is synced into a simulated Ordoro by the engine on a schedule, in virtual time (a fresh
+//! current-thread tokio runtime with a paused clock per seed), through the real clients, with
+//! injected faults (429, 5xx, timeouts, lost create responses, expired access tokens and rotating
+//! refresh tokens, rows and creates delivered twice) and crash-restarts at random port calls.
+//! After every run the cursor claims are checked, and after the final runs the whole oracle of
+//! `support::sim` (exactly one order per eligible sale, none for the others, voids and deletes
+//! per the policy, a log entry per handled version, the rate limits, a working refresh token).
+//!
+//! `SIM_SEEDS=N` runs seeds 1..=N (default 500, the CI size; `SIM_SEED_FROM=m` starts at seed m
+//! instead of 1, to run a long sweep in chunks); `SIM_SEED=n` replays one seed
+//! alone and prints what it did (`SIM_TRACE=qbo_ordoro=debug` adds the engine's log); `SIM_THREADS` sets the worker threads (default 2). A failing
+//! seed prints itself with the command that replays it:
+//! `SIM_SEED=n cargo test --test it simulation::simulated_seeds -- --nocapture`.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use qbo_ordoro::engine::{InitialSince, RunOptions, RunRange, SyncConfig};
+use qbo_ordoro::mapping::MappingConfig;
+use qbo_ordoro::sim::FaultPlan;
+use qbo_ordoro::sim::ordoro::{DuplicatePolicy, OrdoroSim, OrdoroSimConfig, SimLatency};
+use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
+use qbo_ordoro::sim::sample::generate;
+use qbo_ordoro::store::{MemoryStore, SqliteStore};
+use qbo_ordoro::{Clock, Store, TokioClock};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tracing::Dispatch;
+
+use crate::support::set_thread_subscriber;
+use crate::support::sim::{self, CrashWhen, Edit, REALM, RunEnd, Wiring, World, run_once};
+
+/// Daylight-saving changes in the Pacific zone QBO stamps in.
+const DST_CHANGES: [(i32, u32, u32, u32); 4] =
+    [(2024, 3, 10, 10), (2024, 11, 3, 9), (2025, 3, 9, 10), (2025, 11, 2, 9)];
+
+/// Everything a seed decides before it starts.
+#[derive(Debug, Clone)]
+struct Profile {
+    seed: u64,
+    sales: usize,
+    start: DateTime<Utc>,
+    period: chrono::Duration,
+    crosses_dst: bool,
+    interval: chrono::Duration,
+    fault_free: bool,
+    crashes: bool,
+    latency: bool,
+    sqlite: bool,
+    policy: DuplicatePolicy,
+    access_ttl: Duration,
+    dup_row: f64,
+    dup_create: f64,
+    qbo_outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ordoro_outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    hooks: usize,
+    range_rerun: bool,
+    config: SyncConfig,
+}
+
+fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).single().expect("a valid instant")
+}
+
+impl Profile {
+    fn of(seed: u64) -> Profile {
+        let mut rng = SmallRng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let u: f64 = rng.random();
+        let sales = if u < 0.01 {
+            2000
+        } else if u < 0.80 {
+            rng.random_range(200..=400)
+        } else if u < 0.95 {
+            rng.random_range(400..=1000)
+        } else {
+            rng.random_range(1000..=2000)
+        };
+        let period = chrono::Duration::hours(rng.random_range(6..=72));
+        let crosses_dst = rng.random_bool(0.5);
+        let start = if crosses_dst {
+            let (y, m, d, h) = DST_CHANGES[rng.random_range(0..DST_CHANGES.len())];
+            let before = period.num_seconds() * rng.random_range(20..=80) / 100;
+            utc(y, m, d, h) - chrono::Duration::seconds(before)
+        } else {
+            utc(2024, 1, 5, 0) + chrono::Duration::hours(rng.random_range(0..(24 * 600)))
+        };
+        let interval = chrono::Duration::minutes([15, 15, 30, 60][rng.random_range(0..4)]);
+        let fault_free = rng.random_bool(0.25);
+        let outage = |rng: &mut SmallRng| {
+            (!fault_free && rng.random_bool(0.15)).then(|| {
+                let from =
+                    start + chrono::Duration::seconds(rng.random_range(0..period.num_seconds()));
+                (from, from + chrono::Duration::minutes(rng.random_range(5..=60)))
+            })
+        };
+        let (qbo_outage, ordoro_outage) = (outage(&mut rng), outage(&mut rng));
+        let page_size = match rng.random_range(0..10) {
+            0..7 => 1000,
+            7..9 => 50,
+            _ => rng.random_range(3..=10),
+        };
+        let mapping = MappingConfig::default().with_cart(Some(sim::CART));
+        let config = SyncConfig {
+            mapping,
+            overlap: Duration::from_secs([60, 300, 300, 600][rng.random_range(0..4)]),
+            initial_since: InitialSince::At(start - chrono::Duration::hours(1)),
+            page_size,
+            update_existing: rng.random_bool(0.5),
+            cancel_on_void: rng.random_bool(0.5),
+            max_concurrency: rng.random_range(1..=8),
+            ..SyncConfig::default()
+        };
+        Profile {
+            seed,
+            sales,
+            start,
+            period,
+            crosses_dst,
+            interval,
+            fault_free,
+            crashes: !fault_free && rng.random_bool(0.6),
+            latency: rng.random_bool(0.2),
+            sqlite: rng.random_bool(0.1),
+            policy: if rng.random_bool(0.5) {
+                DuplicatePolicy::Reject
+            } else {
+                DuplicatePolicy::AcceptAsRevision
+            },
+            access_ttl: Duration::from_secs([3600, 3600, 900, 300][rng.random_range(0..4)]),
+            dup_row: if fault_free { 0.0 } else { 0.05 },
+            dup_create: if fault_free { 0.0 } else { 0.03 },
+            qbo_outage,
+            ordoro_outage,
+            hooks: rng.random_range(0..=5),
+            range_rerun: rng.random_bool(0.2),
+            config,
+        }
+    }
+
+    fn qbo_faults(&self) -> FaultPlan {
+        if self.fault_free {
+            return FaultPlan::none();
+        }
+        let mut rng = SmallRng::seed_from_u64(self.seed ^ 0x0b0);
+        FaultPlan {
+            seed: self.seed ^ 0x0b1,
+            server_error: rng.random_range(0.0..0.06),
+            timeout: rng.random_range(0.0..0.03),
+            lost_response: rng.random_range(0.0..0.03),
+            slow: if self.latency { 0.05 } else { 0.0 },
+            slow_latency: Duration::from_secs(5),
+            spurious_throttle: rng.random_range(0.0..0.02),
+        }
+    }
+
+    fn ordoro_faults(&self) -> FaultPlan {
+        if self.fault_free {
+            return FaultPlan::none();
+        }
+        let mut rng = SmallRng::seed_from_u64(self.seed ^ 0x0d0);
+        FaultPlan {
+            seed: self.seed ^ 0x0d1,
+            server_error: rng.random_range(0.0..0.06),
+            timeout: rng.random_range(0.0..0.03),
+            lost_response: rng.random_range(0.0..0.06),
+            slow: if self.latency { 0.05 } else { 0.0 },
+            slow_latency: Duration::from_secs(5),
+            spurious_throttle: rng.random_range(0.0..0.02),
+        }
+    }
+}
+
+/// What a seed did, for the totals, the coverage checks and the determinism check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SeedStats {
+    sales: u64,
+    eligible: u64,
+    orders: u64,
+    runs: u64,
+    crashes: u64,
+    aborted_runs: u64,
+    lost_creates: u64,
+    qbo_faults: u64,
+    ordoro_5xx: u64,
+    duplicated_rows: u64,
+    duplicated_creates: u64,
+    page_edits: u64,
+    edits: u64,
+    voided: u64,
+    deleted: u64,
+    ties: u64,
+    dst: u64,
+    token_refreshes: u64,
+    dry_runs: u64,
+    digest: u64,
+}
+
+impl SeedStats {
+    fn add(&mut self, o: &SeedStats) {
+        self.sales += o.sales;
+        self.eligible += o.eligible;
+        self.orders += o.orders;
+        self.runs += o.runs;
+        self.crashes += o.crashes;
+        self.aborted_runs += o.aborted_runs;
+        self.lost_creates += o.lost_creates;
+        self.qbo_faults += o.qbo_faults;
+        self.ordoro_5xx += o.ordoro_5xx;
+        self.duplicated_rows += o.duplicated_rows;
+        self.duplicated_creates += o.duplicated_creates;
+        self.page_edits += o.page_edits;
+        self.edits += o.edits;
+        self.voided += o.voided;
+        self.deleted += o.deleted;
+        self.ties += o.ties;
+        self.dst += o.dst;
+        self.token_refreshes += o.token_refreshes;
+        self.dry_runs += o.dry_runs;
+    }
+}
+
+/// A change the merchant makes at a given time.
+#[derive(Debug, Clone)]
+enum Event {
+    Sale(usize),
+    Edit(usize, Edit),
+    ExpireTokens,
+}
+
+fn pick_edit(rng: &mut SmallRng) -> Edit {
+    match rng.random_range(0..100) {
+        0..25 => Edit::Touch,
+        25..50 => Edit::Quantity,
+        50..60 => Edit::MarkForOrdoro,
+        60..72 => Edit::Reclassify,
+        72..90 => Edit::Void,
+        _ => Edit::Delete,
+    }
+}
+
+/// The merchant's timeline: sales at sorted times (some in the same second), edits after them,
+/// access tokens ended early now and then.
+fn timeline(p: &Profile, rng: &mut SmallRng) -> (Vec<(DateTime<Utc>, Event)>, u64) {
+    let busy = (p.period.num_milliseconds() as f64 * 0.9) as i64;
+    let mut times: Vec<i64> = (0..p.sales).map(|_| rng.random_range(60_000..busy)).collect();
+    times.sort_unstable();
+    let mut ties = 0;
+    for i in 1..times.len() {
+        if rng.random_bool(0.12) {
+            times[i] = times[i - 1];
+            ties += 1;
+        }
+    }
+    let mut events = Vec::new();
+    for (i, ms) in times.iter().enumerate() {
+        let at = p.start + chrono::Duration::milliseconds(*ms);
+        events.push((at, Event::Sale(i)));
+        if rng.random_bool(0.3) {
+            let mut when = at;
+            for _ in 0..rng.random_range(1..=3) {
+                when += chrono::Duration::seconds(rng.random_range(1..=6 * 3600));
+                if when < p.start + p.period {
+                    events.push((when, Event::Edit(i, pick_edit(rng))));
+                }
+            }
+        }
+    }
+    for _ in 0..rng.random_range(0..=3) {
+        let at = p.start + chrono::Duration::milliseconds(rng.random_range(0..busy));
+        events.push((at, Event::ExpireTokens));
+    }
+    // Stable: a sale comes before the edits stamped in its own millisecond.
+    events.sort_by_key(|(at, _)| *at);
+    (events, ties)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime")
+}
+
+/// Runs one seed; `Err` describes the first broken invariant.
+fn simulate(seed: u64) -> Result<SeedStats, String> {
+    let profile = Profile::of(seed);
+    runtime().block_on(simulate_in_runtime(profile))
+}
+
+async fn simulate_in_runtime(p: Profile) -> Result<SeedStats, String> {
+    let clock = Arc::new(TokioClock::starting_at(p.start));
+    let qbo = Arc::new(QboSim::with_config(
+        clock.clone(),
+        QboSimConfig {
+            latency: if p.latency { Duration::from_millis(200) } else { Duration::ZERO },
+            access_ttl: p.access_ttl,
+            overfill: p.seed.is_multiple_of(7),
+            faults: p.qbo_faults(),
+            seed: p.seed,
+            ..QboSimConfig::default()
+        },
+    ));
+    let ordoro = Arc::new(OrdoroSim::with_config(
+        clock.clone(),
+        OrdoroSimConfig {
+            duplicate_policy: p.policy,
+            latency: if p.latency { SimLatency::default() } else { SimLatency::zero() },
+            faults: p.ordoro_faults(),
+            ..OrdoroSimConfig::default()
+        },
+    ));
+    let store: Arc<dyn Store> = if p.sqlite {
+        Arc::new(SqliteStore::open_in_memory().map_err(|e| e.to_string())?)
+    } else {
+        Arc::new(MemoryStore::new())
+    };
+    let wiring = Wiring {
+        dup_row: p.dup_row,
+        dup_create: p.dup_create,
+        seed: p.seed,
+        qbo_outage: p.qbo_outage,
+        ordoro_outage: p.ordoro_outage,
+    };
+    let world = World::new(clock, qbo, ordoro, store, p.config.clone(), &wiring);
+    world.connect().await;
+
+    let mut rng = SmallRng::seed_from_u64(p.seed);
+    let sales = generate(p.seed, p.sales, p.start, chrono::Duration::milliseconds(1));
+    let (events, ties) = timeline(&p, &mut rng);
+    let page_edits = Arc::new(AtomicU64::new(0));
+    // Edits between page requests stop when the final runs begin, so that those runs see the
+    // company's last versions.
+    let merchant_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let runs_estimate = (p.period.num_minutes() / p.interval.num_minutes()).max(1) as u64;
+    for _ in 0..p.hooks {
+        let k = rng.random_range(1..=2 * runs_estimate);
+        let (pick, edit) = (rng.random::<u64>(), pick_edit(&mut rng));
+        let company = world.company.clone();
+        let clock = world.clock.clone();
+        let counter = page_edits.clone();
+        let done = merchant_done.clone();
+        world.qbo.on_query(k, move |sim| {
+            if done.load(Ordering::SeqCst) {
+                return;
+            }
+            let mut company = company.lock().unwrap();
+            if company.keys.is_empty() {
+                return;
+            }
+            let key = company.keys[(pick % company.keys.len() as u64) as usize].clone();
+            company.apply(sim, clock.now(), &key, edit);
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+
+    let merchant = async {
+        for (at, event) in &events {
+            world.sleep_until(*at).await;
+            match event {
+                Event::Sale(i) => {
+                    let sale = &sales[*i];
+                    world.company().insert(&world.qbo, sale.txn.clone(), sale.expected);
+                }
+                Event::Edit(i, edit) => {
+                    let key = world.company().keys[*i].clone();
+                    world.company().apply(&world.qbo, world.clock.now(), &key, *edit);
+                }
+                Event::ExpireTokens => world.qbo.expire_access_tokens(REALM),
+            }
+        }
+    };
+    let mut stats = SeedStats { ties, dst: u64::from(p.crosses_dst), ..SeedStats::default() };
+    let scheduler = schedule(&p, &world, &mut rng, &mut stats);
+    let (_, scheduled) = tokio::join!(merchant, scheduler);
+    scheduled?;
+    merchant_done.store(true, Ordering::SeqCst);
+    finish(&p, &world, &mut stats).await?;
+
+    let company = world.company();
+    stats.sales = company.txns.len() as u64;
+    stats.eligible = company.txns.values().filter(|t| t.eligible()).count() as u64;
+    stats.voided = company.txns.values().filter(|t| t.voided).count() as u64;
+    stats.deleted = company.txns.values().filter(|t| t.deleted.is_some()).count() as u64;
+    stats.edits = company.edits.values().sum();
+    drop(company);
+    let (q, o) = (world.qbo.stats(), world.ordoro.stats());
+    stats.orders = world.ordoro.orders().len() as u64;
+    stats.lost_creates = o.lost_responses;
+    stats.qbo_faults = q.server_errors + q.timeouts + q.throttled;
+    stats.ordoro_5xx = o.server_errors;
+    stats.token_refreshes = q.token_refreshes;
+    stats.duplicated_rows = world.qbo_wire.duplicated_rows.load(Ordering::SeqCst);
+    stats.duplicated_creates = world.ordoro_wire.injected.lock().unwrap().len() as u64;
+    stats.page_edits = page_edits.load(Ordering::SeqCst);
+    stats.digest = world.book.lock().unwrap().digest ^ (q.requests << 20) ^ o.requests;
+    Ok(stats)
+}
+
+/// The scheduled runs over the period, with crashes and restarts.
+async fn schedule(
+    p: &Profile,
+    world: &World,
+    rng: &mut SmallRng,
+    stats: &mut SeedStats,
+) -> Result<(), String> {
+    let end = p.start + p.period;
+    let mut engine = world.engine();
+    let arm_next = |rng: &mut SmallRng, world: &World| {
+        if p.crashes {
+            let when = if rng.random_bool(0.5) { CrashWhen::Before } else { CrashWhen::After };
+            world.switch.arm(world.switch.calls() + rng.random_range(20..=600), when);
+        }
+    };
+    arm_next(rng, world);
+    let mut next = p.start + p.interval;
+    while next <= end {
+        world.sleep_until(next).await;
+        loop {
+            let dry = rng.random_bool(0.04);
+            let options = if dry { RunOptions::dry_run() } else { RunOptions::default() };
+            let before = (world.book.lock().unwrap().digest, world.ordoro_wire_writes());
+            stats.runs += 1;
+            match run_once(world, &engine, &options).await? {
+                RunEnd::Done(report) => {
+                    stats.aborted_runs += u64::from(report.aborted.is_some());
+                    if dry {
+                        stats.dry_runs += 1;
+                        let after = (world.book.lock().unwrap().digest, world.ordoro_wire_writes());
+                        if after != before {
+                            return Err("a dry run wrote to the store or to Ordoro".into());
+                        }
+                    }
+                    world.check_cursors().await.map_err(|e| format!("after a run: {e}"))?;
+                    break;
+                }
+                RunEnd::Crashed => {
+                    stats.crashes += 1;
+                    world.switch.revive();
+                    world.switch.disarm();
+                    world.check_cursors().await.map_err(|e| format!("after a crash: {e}"))?;
+                    if stats.crashes < 25 {
+                        arm_next(rng, world);
+                    }
+                    // A supervisor restarts the process a minute or two later.
+                    tokio::time::sleep(Duration::from_secs(rng.random_range(60..=180))).await;
+                    engine = world.engine();
+                }
+            }
+        }
+        let gap = if rng.random_bool(0.1) {
+            chrono::Duration::minutes(rng.random_range(1..=5))
+        } else {
+            p.interval
+        };
+        next = (next + gap).max(world.clock.now());
+    }
+    Ok(())
+}
+
+/// Calms the services, lets in-flight deliveries land, runs until a run is clean, then checks
+/// the whole oracle.
+async fn finish(p: &Profile, world: &World, stats: &mut SeedStats) -> Result<(), String> {
+    world.switch.disarm();
+    world.qbo.set_calm(true);
+    world.ordoro.set_calm(true);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let engine = world.engine();
+    let mut clean = false;
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_secs(15 * 60)).await;
+        stats.runs += 1;
+        let RunEnd::Done(report) = run_once(world, &engine, &RunOptions::default()).await? else {
+            return Err("a crash with no crash planned".into());
+        };
+        world.check_cursors().await.map_err(|e| format!("after a final run: {e}"))?;
+        if report.aborted.is_none() && report.summary.failed == 0 {
+            clean = true;
+            break;
+        }
+    }
+    if !clean {
+        return Err("no clean run in six once the services were calm".into());
+    }
+    if p.range_rerun {
+        let writes = world.ordoro_wire_writes();
+        let range = RunRange::LastUpdated {
+            from: p.start - chrono::Duration::hours(1),
+            to: world.clock.now(),
+        };
+        let report = engine
+            .run_range(&range, &RunOptions::default())
+            .await
+            .map_err(|e| format!("the range re-run failed: {e}"))?;
+        if report.summary.created > 0 || world.ordoro_wire_writes() != writes {
+            return Err(format!("re-running the whole period wrote: {}", report.summary));
+        }
+    }
+    world.check_final(p.config.update_existing).await?;
+    world.check_budgets(p.fault_free)?;
+    world.check_token().await
+}
+
+trait WireWrites {
+    fn ordoro_wire_writes(&self) -> u64;
+}
+
+impl WireWrites for World {
+    /// Ordoro writes the clients sent (the wire's own copies aside).
+    fn ordoro_wire_writes(&self) -> u64 {
+        self.ordoro_wire.writes_sent.load(Ordering::SeqCst)
+    }
+}
+
+fn seeds_to_run() -> Vec<u64> {
+    if let Ok(one) = std::env::var("SIM_SEED") {
+        return vec![one.trim().parse().expect("SIM_SEED is a number")];
+    }
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    let n = var("SIM_SEEDS").unwrap_or(500);
+    let from = var("SIM_SEED_FROM").unwrap_or(1);
+    (from..from + n).collect()
+}
+
+/// A replay can show the engine's own log: SIM_TRACE=qbo_ordoro=debug, say. Each worker thread
+/// makes it its own default (other tests share the process, and its global subscriber).
+fn replay_log() -> Option<Dispatch> {
+    std::env::var("SIM_SEED").ok()?;
+    let filter = std::env::var("SIM_TRACE").ok()?;
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_test_writer()
+        .finish();
+    Some(Dispatch::new(subscriber))
+}
+
+fn threads() -> usize {
+    std::env::var("SIM_THREADS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(2).max(1)
+}
+
+/// Runs `seeds` on worker threads; returns each seed's outcome in seed order.
+fn run_seeds(seeds: &[u64]) -> Vec<(u64, Result<SeedStats, String>, Duration)> {
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    let log = replay_log();
+    std::thread::scope(|scope| {
+        for _ in 0..threads().min(seeds.len()) {
+            scope.spawn(|| {
+                let _log = log.clone().map(set_thread_subscriber);
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&seed) = seeds.get(i) else { break };
+                    let started = Instant::now();
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| simulate(seed)))
+                        .unwrap_or_else(|panic| {
+                            let what = panic
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_default();
+                            Err(format!("panicked: {what}"))
+                        });
+                    results.lock().unwrap().push((seed, outcome, started.elapsed()));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(seed, _, _)| *seed);
+    results
+}
+
+#[test]
+fn simulated_seeds_keep_exactly_once() {
+    let seeds = seeds_to_run();
+    let started = Instant::now();
+    let results = run_seeds(&seeds);
+    let mut totals = SeedStats::default();
+    let mut failures = Vec::new();
+    let mut slowest = (0, Duration::ZERO);
+    for (seed, outcome, took) in &results {
+        if *took > slowest.1 {
+            slowest = (*seed, *took);
+        }
+        match outcome {
+            Ok(stats) => totals.add(stats),
+            Err(why) => failures.push(format!(
+                "seed {seed} failed: {why}\n  profile: {:?}\n  replay: SIM_SEED={seed} cargo test --test it simulation::simulated_seeds -- --nocapture",
+                Profile::of(*seed)
+            )),
+        }
+    }
+    println!(
+        "{} seeds in {:.1?} (slowest: seed {} in {:.1?}): {totals:?}",
+        seeds.len(),
+        started.elapsed(),
+        slowest.0,
+        slowest.1
+    );
+    if seeds.len() == 1
+        && let Some((_, Ok(stats), _)) = results.first()
+    {
+        println!("seed {}: {:?}\n  {stats:?}", seeds[0], Profile::of(seeds[0]));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} seeds failed:\n{}",
+        failures.len(),
+        seeds.len(),
+        failures.join("\n")
+    );
+    if seeds.len() >= 100 {
+        // The seeds exercised what they are meant to exercise.
+        for (what, n) in [
+            ("crashes", totals.crashes),
+            ("lost create responses", totals.lost_creates),
+            ("QBO faults", totals.qbo_faults),
+            ("rows delivered twice", totals.duplicated_rows),
+            ("creates delivered twice", totals.duplicated_creates),
+            ("edits between page requests", totals.page_edits),
+            ("voids", totals.voided),
+            ("deletes", totals.deleted),
+            ("same-second ties", totals.ties),
+            ("daylight-saving crossings", totals.dst),
+            ("token refreshes", totals.token_refreshes),
+            ("aborted runs", totals.aborted_runs),
+            ("dry runs", totals.dry_runs),
+        ] {
+            assert!(n > 0, "no {what} in {} seeds", seeds.len());
+        }
+    }
+}
+
+#[test]
+fn a_seed_replays_exactly() {
+    for seed in [3, 11, 29] {
+        let first = simulate(seed);
+        let second = simulate(seed);
+        assert!(first.is_ok(), "seed {seed}: {first:?}");
+        assert_eq!(first, second, "seed {seed} did not replay identically");
+    }
+}

@@ -1,0 +1,34 @@
+//! Helpers shared by the test modules, imported as `crate::support::...`:
+//!
+//! - [`fakes`]: in-memory fakes of the engine's ports (QBO, Ordoro) and a recording token store;
+//! - [`sim`]: the seeded-simulation harness and its oracle, and a QBO client wired to the
+//!   simulator ([`sim::client`]);
+//! - [`fixtures`]: the copied fixtures under `tests/fixtures/`, Ordoro's `post_order_v1`
+//!   validator, and builders of QBO sales as JSON ([`fixtures::sales`]);
+//! - [`http`]: a simulator served on 127.0.0.1 over HTTP/1.1, for the reqwest transport.
+
+pub mod fakes;
+pub mod fixtures;
+pub mod http;
+pub mod sim;
+
+use std::sync::LazyLock;
+
+use tracing::Dispatch;
+use tracing::dispatcher::DefaultGuard;
+use tracing::subscriber::NoSubscriber;
+
+/// Makes `subscriber` the current thread's default until the guard drops, for a test that reads
+/// the log lines its own calls write while other tests run on other threads (none may set the
+/// global subscriber: the binary is shared).
+///
+/// tracing-core 0.1 caches each call site's interest the first time the site is hit. While only
+/// one dispatcher exists, it computes that interest from the default of whichever thread hits
+/// the site first (tokio-rs/tracing#3611): a site first hit by another test, on a thread with no
+/// subscriber, would stay off for this one. A second dispatcher, alive for the whole process,
+/// makes tracing ask every live dispatcher instead, so the interest includes this subscriber.
+pub fn set_thread_subscriber(subscriber: impl Into<Dispatch>) -> DefaultGuard {
+    static SECOND: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(NoSubscriber::default()));
+    LazyLock::force(&SECOND);
+    tracing::dispatcher::set_default(&subscriber.into())
+}
