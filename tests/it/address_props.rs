@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use qbo_ordoro::address::{CustomerContext, ParsedAddress, fuzz_entry, parse_address, parse_lines};
+use qbo_ordoro::address::{CustomerContext, ParsedAddress, parse_address, parse_lines};
+use qbo_ordoro::fuzz;
 use qbo_ordoro::model::qbo::PhysicalAddress;
 
 /// The eight Ordoro fields an address should parse to.
@@ -495,7 +496,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..600)) {
-        fuzz_entry(&data);
+        fuzz::address_block(&data);
     }
 
     #[test]

@@ -219,7 +219,7 @@ fn the_fuzz_entry_accepts_the_seed_corpus() {
             continue;
         }
         let data = std::fs::read(entry.path()).unwrap_or_default();
-        qbo_ordoro::address::fuzz_entry(&data);
+        qbo_ordoro::fuzz::address_block(&data);
         seen += 1;
     }
     assert!(seen >= 5, "only {seen} seeds");

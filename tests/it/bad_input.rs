@@ -10,18 +10,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
+use qbo_ordoro::Reason;
+use qbo_ordoro::address::AddressErrorCode;
 use qbo_ordoro::engine::{InitialSince, RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::ordoro::NewOrder;
 use qbo_ordoro::model::qbo::EntityKind;
-use qbo_ordoro::ordoro::{OrderQuery, OrdoroClient, OrdoroConfig};
-use qbo_ordoro::qbo::{QboClient, QboConfig, QboEnvironment, UpdatedQuery};
+use qbo_ordoro::ordoro::api::OrderQuery;
+use qbo_ordoro::qbo::api::UpdatedQuery;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::store::{Action, LogEntry, MemoryStore, StoredToken};
 use qbo_ordoro::{
     Clock, ErrorKind, HttpRequest, HttpResponse, HttpTransport, ManualClock, OrdoroApi, QboApi,
     SharedTransport, Store, TokenStore, TokioClock, TransportError,
 };
+use qbo_ordoro::{OrdoroClient, OrdoroConfig};
+use qbo_ordoro::{QboClient, QboConfig, QboEnvironment};
 use serde_json::{Value, json};
 
 const REALM: &str = "4620816365000000001";
@@ -549,13 +553,13 @@ async fn odd_transactions_are_logged_as_created_skipped_or_failed_once() {
     assert_eq!(entry(&first, "5").action, Action::Created, "an unknown line type is not a product");
     assert_eq!(entry(&first, "6").action, Action::Skipped, "nothing to ship");
     assert_eq!(entry(&first, "7").action, Action::Failed, "a 100,000-character street");
-    assert_eq!(entry(&first, "7").reason.as_deref(), Some("line_too_long"));
+    assert_eq!(entry(&first, "7").reason, Some(Reason::Address(AddressErrorCode::LineTooLong)));
     assert_eq!(entry(&first, "9").action, Action::Created, "10,000 lines");
     assert_eq!(h.ordoro.order("1-QBO-INV-9").map(|o| o.lines.len()), Some(10_000));
     for id in ["10", "11", "12", "13"] {
         let e = entry(&first, id);
         assert_eq!(e.action, Action::Failed, "fields of the wrong type: {e:?}");
-        assert_eq!(e.reason.as_deref(), Some("unreadable_transaction"), "{e:?}");
+        assert_eq!(e.reason, Some(Reason::UnreadableTransaction), "{e:?}");
         assert!(e.detail.as_deref().is_some_and(|d| d.len() < 1000), "a short detail: {e:?}");
     }
     assert!(h.store.cursors().values().all(|&c| c >= now() - chrono::Duration::hours(1)));

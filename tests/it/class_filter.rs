@@ -1,8 +1,9 @@
 //! The class filter: header class, per-line classes (bundles included), sub-class leaves, names
 //! and ids, case and spaces, and the skip reason codes it leads to.
 
+use qbo_ordoro::Reason;
 use qbo_ordoro::class_filter::{ClassFilter, ClassSource, ClassVerdict};
-use qbo_ordoro::mapping::{Decision, MappingConfig, SkipReason, decide};
+use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::qbo::{Ref, SalesTransaction};
 use serde_json::{Value, json};
 
@@ -60,7 +61,7 @@ fn header_class_of_another_name_is_class_mismatch_with_detail() {
     let v = with_header_class(Some("Infusionsoft"), "79");
     match decide_invoice(v) {
         Decision::Skip { reason, detail } => {
-            assert_eq!(reason, SkipReason::ClassMismatch);
+            assert_eq!(reason, Reason::ClassMismatch);
             assert!(detail.contains("Infusionsoft"), "{detail}");
         }
         other => panic!("{other:?}"),
@@ -75,7 +76,7 @@ fn configured_classes_replace_the_default() {
     assert_eq!(decide(&infusion, &config).action(), "create");
     assert!(matches!(
         decide(&ordoro, &config),
-        Decision::Skip { reason: SkipReason::ClassMismatch, .. }
+        Decision::Skip { reason: Reason::ClassMismatch, .. }
     ));
 }
 

@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use qbo_ordoro::OrdoroClient;
+use qbo_ordoro::QboClient;
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::EntityKind;
-use qbo_ordoro::ordoro::{DEFAULT_ORDORO_BUDGET, OrdoroClient};
-use qbo_ordoro::qbo::QboClient;
+use qbo_ordoro::ordoro::http::DEFAULT_ORDORO_BUDGET;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
 use qbo_ordoro::sim::sample::generate_eligible;

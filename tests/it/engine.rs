@@ -8,13 +8,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use qbo_ordoro::engine::{
     InitialSince, RunOptions, RunRange, RunScope, SyncConfig, SyncEngine, TxnRef, WatchOptions,
-    reason,
 };
 use qbo_ordoro::model::qbo::EntityKind::{Invoice, SalesReceipt};
 use qbo_ordoro::sim::qbo::to_pacific;
 use qbo_ordoro::store::MemoryStore;
 use qbo_ordoro::store::{Action, LedgerState, LogEntry};
-use qbo_ordoro::{Clock, ManualClock, Store};
+use qbo_ordoro::{Clock, ManualClock, Reason, Store};
 
 use crate::support::fakes::{self, FakeOrdoro, FakeQbo, sale, sale_with_bad_address, utc};
 
@@ -86,7 +85,7 @@ fn entry_for<'a>(entries: &'a [LogEntry], id: &str) -> &'a LogEntry {
     entries.iter().find(|e| e.qbo_id == id).unwrap_or_else(|| panic!("no entry for {id}"))
 }
 
-fn reasons(entries: &[LogEntry]) -> Vec<(String, Action, Option<String>)> {
+fn reasons(entries: &[LogEntry]) -> Vec<(String, Action, Option<Reason>)> {
     let mut v: Vec<_> =
         entries.iter().map(|e| (e.qbo_id.clone(), e.action, e.reason.clone())).collect();
     v.sort_by_key(|e| e.0.clone());
@@ -111,9 +110,9 @@ async fn the_first_run_creates_every_eligible_order_and_the_second_creates_none(
     assert_eq!(w.ordoro.orders().len(), 3);
     assert_eq!(w.order_count("QBO-INV-1"), 1);
     assert_eq!(w.order_count("QBO-SR-3"), 1);
-    assert_eq!(entry_for(&first.entries, "4").reason.as_deref(), Some("class_mismatch"));
-    assert_eq!(entry_for(&first.entries, "5").reason.as_deref(), Some("no_class"));
-    assert_eq!(entry_for(&first.entries, "6").reason.as_deref(), Some(reason::VOIDED));
+    assert_eq!(entry_for(&first.entries, "4").reason, Some(Reason::ClassMismatch));
+    assert_eq!(entry_for(&first.entries, "5").reason, Some(Reason::NoClass));
+    assert_eq!(entry_for(&first.entries, "6").reason, Some(Reason::Voided));
     let created = entry_for(&first.entries, "1");
     assert_eq!(created.order_number.as_deref(), Some("3-QBO-INV-1"));
     assert_eq!(created.doc_number.as_deref(), Some("101"));
@@ -183,7 +182,7 @@ async fn a_transaction_edited_while_the_run_pages_is_not_lost() {
     let next = engine.run_incremental(&RunOptions::default()).await.unwrap();
     assert_eq!(
         reasons(&next.entries),
-        vec![("1".into(), Action::Skipped, Some(reason::ALREADY_SYNCED.into()))],
+        vec![("1".into(), Action::Skipped, Some(Reason::AlreadySynced))],
         "the edit is seen by the next run"
     );
 }
@@ -243,7 +242,7 @@ async fn re_running_a_manual_range_creates_nothing() {
     let r = engine.run_range(&by_time, &RunOptions::default()).await.unwrap();
     assert_eq!(r.scope, RunScope::Range(by_time));
     assert_eq!((r.summary.created, r.summary.skipped), (0, 2));
-    assert!(r.entries.iter().all(|e| e.reason.as_deref() == Some(reason::UNCHANGED)));
+    assert!(r.entries.iter().all(|e| e.reason == Some(Reason::Unchanged)));
 
     let day = w.clock.now().date_naive();
     let by_date = RunRange::TxnDate { from: day, to: day };
@@ -294,7 +293,7 @@ async fn with_updates_off_a_changed_transaction_is_left_as_already_synced() {
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     assert_eq!(
         reasons(&r.entries),
-        vec![("1".into(), Action::Skipped, Some(reason::ALREADY_SYNCED.into()))]
+        vec![("1".into(), Action::Skipped, Some(Reason::AlreadySynced))]
     );
     assert_eq!(w.ordoro.writes(), writes);
     assert_eq!(w.ordoro.order("3-QBO-INV-1").unwrap().lines[0].quantity, Some(2));
@@ -328,7 +327,7 @@ async fn with_updates_on_a_changed_transaction_updates_its_order() {
     w.later(1);
     let writes = w.ordoro.writes();
     let again = engine.run_incremental(&RunOptions::default()).await.unwrap();
-    assert_eq!(entry_for(&again.entries, "1").reason.as_deref(), Some(reason::UNCHANGED));
+    assert_eq!(entry_for(&again.entries, "1").reason, Some(Reason::Unchanged));
     assert_eq!(w.ordoro.writes(), writes);
 }
 
@@ -345,7 +344,7 @@ async fn a_shipped_order_is_left_alone_with_its_reason() {
     let writes = w.ordoro.writes();
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     let e = entry_for(&r.entries, "1");
-    assert_eq!((e.action, e.reason.as_deref()), (Action::Skipped, Some(reason::ORDER_SHIPPED)));
+    assert_eq!((e.action, e.reason), (Action::Skipped, Some(Reason::OrderShipped)));
     assert!(e.detail.as_deref().unwrap().contains("shipped"));
     assert_eq!(w.ordoro.writes(), writes);
     assert_eq!(w.ordoro.order("3-QBO-INV-1").unwrap().lines[0].quantity, Some(2));
@@ -480,7 +479,7 @@ async fn the_circuit_breaker_stops_the_run_without_moving_the_cursor_past_a_fail
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     assert!(r.aborted.as_deref().unwrap().contains("3 transient failures"), "{:?}", r.aborted);
     assert_eq!(r.summary.failed, 3);
-    assert!(r.entries.iter().all(|e| e.reason.as_deref() == Some(reason::SERVICE_ERROR)));
+    assert!(r.entries.iter().all(|e| e.reason == Some(Reason::ServiceError)));
     let failure = r.entries[0].failure.as_ref().unwrap();
     assert_eq!((failure.service.as_deref(), failure.status), (Some("ordoro"), Some(503)));
     let cursor = w.cursor("Invoice").unwrap();
@@ -517,7 +516,7 @@ async fn a_permanent_failure_is_logged_handled_and_retried_after_an_edit() {
     let engine = w.engine(SyncConfig::default());
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     let e = entry_for(&r.entries, "1");
-    assert_eq!((e.action, e.reason.as_deref()), (Action::Failed, Some(reason::REJECTED)));
+    assert_eq!((e.action, e.reason), (Action::Failed, Some(Reason::Rejected)));
     let f = e.failure.as_ref().unwrap();
     assert_eq!(
         (f.status, f.code.as_deref(), f.request_id.as_deref()),
@@ -548,12 +547,12 @@ async fn an_unparseable_address_is_a_failed_entry_with_its_code() {
     let r = w.engine(SyncConfig::default()).run_incremental(&RunOptions::default()).await.unwrap();
     let e = entry_for(&r.entries, "1");
     assert_eq!(e.action, Action::Failed);
-    let code = e.reason.clone().unwrap();
+    let code = e.reason.unwrap().as_str();
     assert!(
         code.starts_with("missing_") || code == "empty_input" || code == "unsupported_layout",
         "{code}"
     );
-    assert_eq!(e.failure.as_ref().unwrap().code.as_deref(), Some(code.as_str()));
+    assert_eq!(e.failure.as_ref().unwrap().code.as_deref(), Some(code));
     assert_eq!(w.ordoro.writes(), 0);
 }
 
@@ -578,7 +577,7 @@ async fn run_one_by_id_and_by_doc_number() {
 
     let again = engine.run_one(&target, &RunOptions::default()).await.unwrap();
     assert_eq!(again.summary.created, 0);
-    assert_eq!(entry_for(&again.entries, "8").reason.as_deref(), Some(reason::UNCHANGED));
+    assert_eq!(entry_for(&again.entries, "8").reason, Some(Reason::Unchanged));
 
     let none = TxnRef::Id { entity: Some(Invoice), id: "404".into() };
     let r = engine.run_one(&none, &RunOptions::default()).await.unwrap();
@@ -597,7 +596,7 @@ async fn voids_leave_orders_alone_unless_cancel_on_void_is_on() {
     w.qbo.void(Invoice, "1");
     w.later(5);
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
-    assert_eq!(entry_for(&r.entries, "1").reason.as_deref(), Some(reason::VOIDED));
+    assert_eq!(entry_for(&r.entries, "1").reason, Some(Reason::Voided));
     assert_eq!(w.ordoro.order("3-QBO-INV-1").unwrap().status, "awaiting_fulfillment");
 
     let engine = w.engine(SyncConfig { cancel_on_void: true, ..Default::default() });
@@ -606,7 +605,7 @@ async fn voids_leave_orders_alone_unless_cancel_on_void_is_on() {
     w.later(5);
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     let e = entry_for(&r.entries, "1");
-    assert_eq!((e.action, e.reason.as_deref()), (Action::Updated, Some(reason::VOIDED)));
+    assert_eq!((e.action, e.reason), (Action::Updated, Some(Reason::Voided)));
     assert_eq!(w.ordoro.order("3-QBO-INV-1").unwrap().status, "cancelled");
     let entry = w.store.ledger_entries().into_iter().find(|e| e.key.qbo_id == "1").unwrap();
     assert_eq!(entry.state, LedgerState::Cancelled);
@@ -617,7 +616,7 @@ async fn voids_leave_orders_alone_unless_cancel_on_void_is_on() {
     w.later(5);
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     let e = entry_for(&r.entries, "2");
-    assert_eq!((e.action, e.reason.as_deref()), (Action::Updated, Some(reason::DELETED)));
+    assert_eq!((e.action, e.reason), (Action::Updated, Some(Reason::Deleted)));
     assert_eq!(w.ordoro.order("3-QBO-INV-2").unwrap().status, "cancelled");
     assert_eq!(w.qbo.cdc_calls(), 2, "the change feed is read only with cancel_on_void on");
 }
@@ -634,7 +633,7 @@ async fn a_shipped_order_is_not_cancelled_when_its_transaction_is_voided() {
     w.later(5);
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     let e = entry_for(&r.entries, "1");
-    assert_eq!((e.action, e.reason.as_deref()), (Action::Skipped, Some(reason::ORDER_SHIPPED)));
+    assert_eq!((e.action, e.reason), (Action::Skipped, Some(Reason::OrderShipped)));
     assert_eq!(w.ordoro.calls("cancel_order"), 0);
 }
 
@@ -738,8 +737,10 @@ async fn a_crash_and_restart_over_sqlite_yields_exactly_one_order() {
 }
 
 #[tokio::test]
-async fn both_stores_remove_a_ledger_entry() {
-    use qbo_ordoro::store::{LedgerEntry, LedgerKey, MemoryStore, SqliteStore};
+async fn both_stores_remove_a_ledger_entry_in_a_commit() {
+    use qbo_ordoro::store::{
+        Commit, LedgerChange, LedgerEntry, LedgerKey, MemoryStore, SqliteStore,
+    };
     let stores: Vec<Arc<dyn qbo_ordoro::Store>> =
         vec![Arc::new(MemoryStore::new()), Arc::new(SqliteStore::open_in_memory().unwrap())];
     for store in stores {
@@ -755,10 +756,30 @@ async fn both_stores_remove_a_ledger_entry() {
         store.put_ledger_entry(&entry).await.unwrap();
         let other = LedgerKey { qbo_id: "2".into(), ..key.clone() };
         store.put_ledger_entry(&LedgerEntry { key: other.clone(), ..entry.clone() }).await.unwrap();
-        store.remove_ledger_entry(&key).await.unwrap();
+        let removal = |n: usize| Commit {
+            log: LogEntry {
+                run_id: format!("run-{n}"),
+                at: utc(2024, 6, 3, 12, 0, 0),
+                realm: REALM.into(),
+                entity: Invoice,
+                qbo_id: "1".into(),
+                doc_number: None,
+                sync_token: Some("0".into()),
+                last_updated: None,
+                action: Action::Skipped,
+                reason: Some(Reason::Deleted),
+                detail: None,
+                order_number: None,
+                failure: None,
+                dry_run: false,
+            },
+            ledger: Some(LedgerChange::Remove(key.clone())),
+            cursor: None,
+        };
+        store.commit(&removal(1)).await.unwrap();
         assert_eq!(store.ledger_entry(&key).await.unwrap(), None);
         assert!(store.ledger_entry(&other).await.unwrap().is_some(), "only that entry goes");
-        store.remove_ledger_entry(&key).await.unwrap();
+        store.commit(&removal(2)).await.unwrap();
         assert_eq!(store.pending_entries(REALM).await.unwrap().len(), 1);
     }
 }

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
-use qbo_ordoro::engine::{RunOptions, RunRange, SyncConfig, SyncEngine, TxnRef, reason};
+use qbo_ordoro::OrdoroClient;
+use qbo_ordoro::QboClient;
+use qbo_ordoro::Reason;
+use qbo_ordoro::engine::{RunOptions, RunRange, SyncConfig, SyncEngine, TxnRef};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::EntityKind::{self, Invoice, SalesReceipt};
 use qbo_ordoro::model::qbo::{MetaData, Transaction};
-use qbo_ordoro::ordoro::OrdoroClient;
-use qbo_ordoro::qbo::QboClient;
 use qbo_ordoro::sim::ordoro::{DuplicatePolicy, OrdoroSim, OrdoroSimConfig};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig, simple_sale, to_pacific};
 use qbo_ordoro::sim::{Fault, FaultPlan};
@@ -175,8 +176,8 @@ async fn sim_the_first_run_creates_every_eligible_order_and_the_second_creates_n
     assert_eq!(w.orders_of(Invoice, &a), 1);
     assert_eq!(w.orders_of(SalesReceipt, &b), 1);
     assert_eq!(w.ordoro.orders().len(), 2);
-    assert_eq!(entry(&first.entries, &c).reason.as_deref(), Some("class_mismatch"));
-    assert_eq!(entry(&first.entries, &d).reason.as_deref(), Some("no_class"));
+    assert_eq!(entry(&first.entries, &c).reason, Some(Reason::ClassMismatch));
+    assert_eq!(entry(&first.entries, &d).reason, Some(Reason::NoClass));
     let created = entry(&first.entries, &a);
     assert_eq!(created.order_number.as_deref(), Some(format!("1-QBO-INV-{a}").as_str()));
     assert_eq!(created.doc_number.as_deref(), Some("1001"));
@@ -210,7 +211,7 @@ async fn sim_a_transaction_edited_while_the_run_pages_is_not_lost() {
     later(15).await;
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     assert_eq!(r.entries.len(), 1);
-    assert_eq!(entry(&r.entries, &ids[0]).reason.as_deref(), Some(reason::ALREADY_SYNCED));
+    assert_eq!(entry(&r.entries, &ids[0]).reason, Some(Reason::AlreadySynced));
 }
 
 #[tokio::test(start_paused = true)]
@@ -282,7 +283,7 @@ async fn sim_re_running_a_manual_range_creates_nothing() {
         .await
         .unwrap();
     assert_eq!((r.summary.created, r.summary.skipped), (0, 2));
-    assert!(r.entries.iter().all(|e| e.reason.as_deref() == Some(reason::UNCHANGED)));
+    assert!(r.entries.iter().all(|e| e.reason == Some(Reason::Unchanged)));
     assert_eq!(w.ordoro.stats().writes, writes);
 }
 
@@ -307,7 +308,7 @@ async fn sim_update_policy_off_on_and_a_shipped_order() {
 
     let writes = w.ordoro.stats().writes;
     let off = w.engine(config()).run_incremental(&RunOptions::default()).await.unwrap();
-    assert_eq!(entry(&off.entries, &a).reason.as_deref(), Some(reason::ALREADY_SYNCED));
+    assert_eq!(entry(&off.entries, &a).reason, Some(Reason::AlreadySynced));
     assert_eq!(w.ordoro.stats().writes, writes, "updates are off by default");
 
     later(1).await;
@@ -320,10 +321,7 @@ async fn sim_update_policy_off_on_and_a_shipped_order() {
     assert_eq!(order.lines[0].quantity, Some(3));
     assert_eq!(order.financial.unwrap().grand_total, Some(Decimal::from(75)));
     let shipped = entry(&r.entries, &b);
-    assert_eq!(
-        (shipped.action, shipped.reason.as_deref()),
-        (Action::Skipped, Some(reason::ORDER_SHIPPED))
-    );
+    assert_eq!((shipped.action, shipped.reason), (Action::Skipped, Some(Reason::OrderShipped)));
     assert_eq!(w.ordoro.order(&format!("1-QBO-INV-{b}")).unwrap().lines[0].quantity, Some(1));
     assert_eq!(w.ordoro.writes_for(&format!("1-QBO-INV-{b}")), 1, "only its create");
 }
@@ -496,7 +494,7 @@ async fn sim_run_one_by_id_and_by_doc_number() {
         )
         .await
         .unwrap();
-    assert_eq!(entry(&r.entries, &b).reason.as_deref(), Some(reason::UNCHANGED));
+    assert_eq!(entry(&r.entries, &b).reason, Some(Reason::Unchanged));
     assert_eq!(w.ordoro.orders().len(), 2);
 }
 
@@ -512,8 +510,8 @@ async fn sim_voids_and_deletes_cancel_orders_when_asked() {
     w.qbo.delete(REALM, Invoice, &b);
     later(5).await;
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
-    assert_eq!(entry(&r.entries, &a).reason.as_deref(), Some(reason::VOIDED));
-    assert_eq!(entry(&r.entries, &b).reason.as_deref(), Some(reason::DELETED));
+    assert_eq!(entry(&r.entries, &a).reason, Some(Reason::Voided));
+    assert_eq!(entry(&r.entries, &b).reason, Some(Reason::Deleted));
     assert_eq!(w.ordoro.order(&format!("1-QBO-INV-{a}")).unwrap().status, "cancelled");
     assert_eq!(w.ordoro.order(&format!("1-QBO-INV-{b}")).unwrap().status, "cancelled");
     assert!(w.store.ledger_entries().iter().all(|e| e.state == LedgerState::Cancelled));

@@ -11,15 +11,15 @@ fn corpus_root() -> PathBuf {
 /// The library body of a fuzz target, by its name.
 fn body_of(target: &str) -> Option<fn(&[u8])> {
     let body: fn(&[u8]) = match target {
-        "address_block" => qbo_ordoro::address::fuzz_entry,
+        "address_block" => qbo_ordoro::fuzz::address_block,
         "qbo_transaction" => |data| {
-            let _ = qbo_ordoro::mapping::fuzz_qbo_transaction(data);
+            let _ = qbo_ordoro::fuzz::qbo_transaction(data);
         },
         "qbo_fault_body" => |data| {
-            let _ = qbo_ordoro::qbo::fuzz_qbo_response(data);
+            let _ = qbo_ordoro::fuzz::qbo_fault_body(data);
         },
         "ordoro_response" => |data| {
-            let _ = qbo_ordoro::ordoro::fuzz_ordoro_response(data);
+            let _ = qbo_ordoro::fuzz::ordoro_response(data);
         },
         _ => return None,
     };
@@ -87,8 +87,8 @@ fn ordoro_response_corpus_replays() {
 #[test]
 fn response_seeds_cover_successes_and_failures() {
     for (target, body) in [
-        ("qbo_fault_body", qbo_ordoro::qbo::fuzz_qbo_response as fn(&[u8]) -> bool),
-        ("ordoro_response", qbo_ordoro::ordoro::fuzz_ordoro_response),
+        ("qbo_fault_body", qbo_ordoro::fuzz::qbo_fault_body as fn(&[u8]) -> bool),
+        ("ordoro_response", qbo_ordoro::fuzz::ordoro_response),
     ] {
         let outcomes: Vec<bool> = seeds(&corpus_root().join(target))
             .iter()

@@ -4,8 +4,9 @@
 
 use proptest::prelude::*;
 use qbo_ordoro::class_filter::ClassFilter;
+use qbo_ordoro::fuzz;
 use qbo_ordoro::mapping::preview::preview_json;
-use qbo_ordoro::mapping::{Decision, MappingConfig, decide, fuzz_qbo_transaction};
+use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::qbo::Ref;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
@@ -269,7 +270,7 @@ proptest! {
             _ => json!({"QueryResponse": {"SalesReceipt": [doc]}}),
         };
         let text = doc.to_string();
-        let _ = fuzz_qbo_transaction(text.as_bytes());
+        let _ = fuzz::qbo_transaction(text.as_bytes());
         let _ = preview_json(&text, &MappingConfig::default().with_classes(["Ordoro", ""]));
     }
 
@@ -287,13 +288,13 @@ proptest! {
             v[k] = val;
         }
         let text = json!({"Invoice": v}).to_string();
-        let n = fuzz_qbo_transaction(text.as_bytes());
+        let n = fuzz::qbo_transaction(text.as_bytes());
         prop_assert!(n <= 1);
     }
 
     #[test]
     fn any_bytes_are_survived(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        let n = fuzz_qbo_transaction(&bytes);
+        let n = fuzz::qbo_transaction(&bytes);
         prop_assert!(n == 0 || std::str::from_utf8(&bytes).is_ok());
     }
 }
@@ -309,7 +310,7 @@ fn extreme_amounts_give_a_decision_not_a_panic() {
             "SalesItemLineDetail": {"ItemRef": {"value": "1", "name": "X"}, "Qty": 0.0000001}
         }]);
         let text = json!({"Invoice": v}).to_string();
-        let _ = fuzz_qbo_transaction(text.as_bytes());
+        let _ = fuzz::qbo_transaction(text.as_bytes());
     }
     let mut v = sale();
     v["Line"] =
@@ -321,15 +322,15 @@ fn extreme_amounts_give_a_decision_not_a_panic() {
 #[test]
 fn fuzz_body_counts_the_transactions_it_decided() {
     for (_, text) in qbo_fixtures() {
-        let _ = fuzz_qbo_transaction(text.as_bytes());
+        let _ = fuzz::qbo_transaction(text.as_bytes());
     }
     let query = std::fs::read_to_string(
         qbo_fixtures_dir().join("intuitdocs_invoice_query_response_239.json"),
     )
     .unwrap();
-    assert_eq!(fuzz_qbo_transaction(query.as_bytes()), 1);
-    assert_eq!(fuzz_qbo_transaction(b"\xff\xfe"), 0);
-    assert_eq!(fuzz_qbo_transaction(b"{}"), 0);
+    assert_eq!(fuzz::qbo_transaction(query.as_bytes()), 1);
+    assert_eq!(fuzz::qbo_transaction(b"\xff\xfe"), 0);
+    assert_eq!(fuzz::qbo_transaction(b"{}"), 0);
 }
 
 #[test]
@@ -340,7 +341,7 @@ fn fuzz_seed_corpus_runs_through_the_fuzz_body() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
-        let decided = fuzz_qbo_transaction(&bytes);
+        let decided = fuzz::qbo_transaction(&bytes);
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with("_ordoro.json") {
             assert!(decided >= 1, "{name}");

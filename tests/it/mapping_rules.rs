@@ -1,9 +1,9 @@
 //! One test per mapping rule and per trap: lines, bundles, shipping, discounts, quantities,
 //! credits, totals, voids, addresses, e-mail, notes and identity.
 
+use qbo_ordoro::Reason;
 use qbo_ordoro::mapping::{
-    Decision, MappingConfig, SkipReason, UNREADABLE_TRANSACTION, configured_order_id, decide,
-    is_voided, order_id_for,
+    Decision, MappingConfig, configured_order_id, decide, is_voided, order_id_for,
 };
 use qbo_ordoro::model::qbo::{EntityKind, SalesTransaction, Transaction};
 use serde_json::{Value, json};
@@ -461,7 +461,7 @@ fn negative_amount_credit_line_is_an_error() {
     );
     match decide_invoice(v) {
         Decision::Error { code, message } => {
-            assert_eq!(code, "negative_line");
+            assert_eq!(code, Reason::NegativeLine);
             assert!(message.contains("Store credit"), "{message}");
         }
         other => panic!("{other:?}"),
@@ -561,7 +561,16 @@ fn any_nonzero_amount_means_not_voided() {
 
 #[test]
 fn skip_reasons_have_stable_codes() {
-    let codes: Vec<_> = SkipReason::ALL.iter().map(|r| r.as_str()).collect();
+    let skips = [
+        Reason::ClassMismatch,
+        Reason::NoClass,
+        Reason::Voided,
+        Reason::NotShippable,
+        Reason::Deleted,
+        Reason::AlreadySynced,
+        Reason::Unchanged,
+    ];
+    let codes: Vec<_> = skips.iter().map(|r| r.as_str()).collect();
     assert_eq!(
         codes,
         [
@@ -574,12 +583,66 @@ fn skip_reasons_have_stable_codes() {
             "unchanged"
         ]
     );
-    for r in SkipReason::ALL {
-        assert_eq!(SkipReason::parse(r.as_str()), Some(r));
+    for r in skips {
+        assert_eq!(r.as_str().parse::<Reason>(), Ok(r));
         assert_eq!(serde_json::to_value(r).unwrap(), json!(r.as_str()));
         assert_eq!(r.to_string(), r.as_str());
     }
-    assert_eq!(SkipReason::parse("nope"), None);
+    assert!("nope".parse::<Reason>().is_err());
+}
+
+/// The codes are a contract: the log of every state file, the preview's output and hosts'
+/// matching rely on these strings, so none may change.
+#[test]
+fn every_reason_code_is_the_string_it_always_was() {
+    let codes: Vec<&str> = Reason::all().map(Reason::as_str).collect();
+    let mut sorted = codes.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        [
+            "already_synced",
+            "amount_overflow",
+            "auth_failed",
+            "class_mismatch",
+            "deleted",
+            "duplicate_order",
+            "empty_input",
+            "invalid_document",
+            "invalid_postal_code",
+            "line_too_long",
+            "missing_city_line",
+            "missing_country",
+            "missing_id",
+            "missing_postal_code",
+            "missing_state",
+            "missing_street_line",
+            "negative_amount",
+            "negative_line",
+            "no_class",
+            "not_shippable",
+            "order_cancelled",
+            "order_dropshipped",
+            "order_not_found",
+            "order_shipped",
+            "outcome_unknown",
+            "qbo_fault",
+            "rate_limited",
+            "rejected",
+            "service_error",
+            "too_many_lines",
+            "transport_error",
+            "unchanged",
+            "unknown_country",
+            "unreadable_transaction",
+            "unsupported_entity",
+            "unsupported_layout",
+            "voided",
+        ]
+    );
+    for code in codes {
+        assert_eq!(code.parse::<Reason>().map(Reason::as_str), Ok(code));
+    }
 }
 
 // ---- addresses, e-mail, notes ---------------------------------------------------------------
@@ -772,12 +835,12 @@ fn a_transaction_with_unreadable_fields_is_an_error_whatever_else_it_says() {
     wrong_total["TotalAmt"] = json!({"amount": 20});
     let txn = read(wrong_total);
     assert!(txn.doc.unreadable.as_deref().is_some_and(|w| w.starts_with("TotalAmt: ")));
-    assert_eq!(failed(decide(&txn, &config)), UNREADABLE_TRANSACTION);
+    assert_eq!(failed(decide(&txn, &config)), Reason::UnreadableTransaction.as_str());
 
     // The class could not be read: an error, not a class mismatch that would hide the sale.
     let mut wrong_class = sale();
     wrong_class["ClassRef"] = json!(42);
-    assert_eq!(failed(decide(&read(wrong_class), &config)), UNREADABLE_TRANSACTION);
+    assert_eq!(failed(decide(&read(wrong_class), &config)), Reason::UnreadableTransaction.as_str());
 
     // Amounts that could not be read are not zero: such a sale is never taken for a void.
     let mut looks_voided = sale();
@@ -786,7 +849,7 @@ fn a_transaction_with_unreadable_fields_is_an_error_whatever_else_it_says() {
     looks_voided["TotalAmt"] = json!("twenty");
     let txn = read(looks_voided);
     assert!(!is_voided(&txn.doc));
-    assert_eq!(failed(decide(&txn, &config)), UNREADABLE_TRANSACTION);
+    assert_eq!(failed(decide(&txn, &config)), Reason::UnreadableTransaction.as_str());
 
     // A row that reads whole is untouched.
     let whole = read(sale());

@@ -9,9 +9,7 @@ use bytes::Bytes;
 use qbo_ordoro::model::ordoro::{
     LineProduct, NewOrder, NewOrderLine, OrderFinancial, OrdoroAddress, PostOrderLine, PutOrderLine,
 };
-use qbo_ordoro::ordoro::{
-    OrderQuery, OrdoroApiExt, OrdoroClient, OrdoroConfig, is_duplicate_order,
-};
+use qbo_ordoro::ordoro::api::{OrderQuery, OrdoroApiExt, is_duplicate_order};
 use qbo_ordoro::sim::ordoro::{
     DuplicatePolicy, OrdoroSim, OrdoroSimConfig, SimCredentials, SimLatency,
 };
@@ -21,6 +19,7 @@ use qbo_ordoro::{
     Clock, ErrorKind, HttpRequest, HttpResponse, HttpTransport, OrdoroApi, Service,
     SharedTransport, TokioClock, TransportError, TransportErrorKind,
 };
+use qbo_ordoro::{OrdoroClient, OrdoroConfig};
 use rust_decimal::Decimal;
 
 const KEY_ID: &str = "client-id-7f3a";

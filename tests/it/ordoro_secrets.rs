@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use qbo_ordoro::model::ordoro::{LineProduct, NewOrder, NewOrderLine, OrdoroAddress};
-use qbo_ordoro::ordoro::{OrdoroClient, OrdoroConfig};
 use qbo_ordoro::sim::Fault;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimCredentials};
 use qbo_ordoro::{Clock, OrdoroApi, SharedTransport, TokioClock};
+use qbo_ordoro::{OrdoroClient, OrdoroConfig};
 
 use crate::support::set_thread_subscriber;
 

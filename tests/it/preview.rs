@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use qbo_ordoro::Reason;
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::mapping::preview::{PreviewLine, preview_json};
 use serde_json::Value;
@@ -55,9 +56,9 @@ fn non_json_is_an_error_but_json_of_another_shape_is_an_error_line() {
     assert!(preview_json("{not json", &config).is_err());
     let lines = preview_json("[1, 2]", &config).unwrap();
     assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0].error.as_ref().unwrap().code, "invalid_document");
+    assert_eq!(lines[0].error.as_ref().unwrap().code, Reason::InvalidDocument);
     let lines = preview_json(r#"{"Invoice": {"Id": "5", "TotalAmt": "lots"}}"#, &config).unwrap();
-    assert_eq!(lines[0].error.as_ref().unwrap().code, "invalid_document");
+    assert_eq!(lines[0].error.as_ref().unwrap().code, Reason::InvalidDocument);
     assert_eq!(lines[0].qbo.id.as_deref(), Some("5"));
     let lines = preview_json(r#"{"QueryResponse": {}}"#, &config).unwrap();
     assert!(lines.is_empty());
@@ -72,7 +73,7 @@ fn purchase_order_is_an_unsupported_entity_line() {
     let lines = preview_json(&text, &MappingConfig::default()).unwrap();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].qbo.entity.as_deref(), Some("PurchaseOrder"));
-    assert_eq!(lines[0].error.as_ref().unwrap().code, "unsupported_entity");
+    assert_eq!(lines[0].error.as_ref().unwrap().code, Reason::UnsupportedEntity);
 }
 
 #[test]
@@ -83,7 +84,7 @@ fn change_feed_delete_stubs_are_skipped_deleted() {
     ]}]}]}"#;
     let lines = preview_json(text, &MappingConfig::default()).unwrap();
     assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0].reason.as_deref(), Some("deleted"));
+    assert_eq!(lines[0].reason, Some(Reason::Deleted));
     assert_eq!(lines[0].qbo.id.as_deref(), Some("33"));
 }
 
@@ -113,8 +114,8 @@ fn example_prints_one_json_line_per_transaction_and_honours_class() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0].reason.as_deref(), Some("class_mismatch"));
-    assert_eq!(lines[1].reason.as_deref(), Some("no_class"));
+    assert_eq!(lines[0].reason, Some(Reason::ClassMismatch));
+    assert_eq!(lines[1].reason, Some(Reason::NoClass));
 
     let out = run_preview(&["--class", "Class 1", files[0]]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

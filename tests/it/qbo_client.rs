@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use qbo_ordoro::model::qbo::{EntityKind, MetaData, SalesTransaction};
-use qbo_ordoro::qbo::{QboApi, QboClient, TxnDateQuery, UpdatedPager, UpdatedQuery};
+use qbo_ordoro::qbo::api::{TxnDateQuery, UpdatedPager, UpdatedQuery};
 use qbo_ordoro::sim::FaultPlan;
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig, simple_sale};
 use qbo_ordoro::transport::{RateBudget, RetryPolicy, SharedBudget};
@@ -16,6 +16,7 @@ use qbo_ordoro::{
     Clock, ErrorKind, HttpRequest, HttpResponse, HttpTransport, Service, SharedTransport,
     TokioClock, TransportError,
 };
+use qbo_ordoro::{QboApi, QboClient};
 use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
 

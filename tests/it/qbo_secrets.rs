@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use qbo_ordoro::model::qbo::EntityKind;
-use qbo_ordoro::qbo::{QboApi, QboClient, QboConfig, QboEnvironment};
 use qbo_ordoro::sim::FaultPlan;
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig, simple_sale};
 use qbo_ordoro::{Clock, SharedTransport, TokioClock};
+use qbo_ordoro::{QboApi, QboClient, QboConfig, QboEnvironment};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::fmt::MakeWriter;

@@ -9,8 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use qbo_ordoro::model::ordoro::{LineProduct, NewOrder, NewOrderLine, OrdoroAddress};
 use qbo_ordoro::model::qbo::EntityKind;
-use qbo_ordoro::ordoro::{OrdoroApiExt, OrdoroClient, OrdoroConfig};
-use qbo_ordoro::qbo::{QboApi, QboClient, QboConfig, QboEnvironment};
+use qbo_ordoro::ordoro::api::OrdoroApiExt;
 use qbo_ordoro::sim::Fault;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimCredentials, SimLatency};
 use qbo_ordoro::sim::qbo::{QboSim, simple_sale};
@@ -20,6 +19,8 @@ use qbo_ordoro::{
     Clock, ErrorKind, HttpTransport, OrdoroApi, SharedTransport, TokenStore, TokioClock,
     TransportErrorKind,
 };
+use qbo_ordoro::{OrdoroClient, OrdoroConfig};
+use qbo_ordoro::{QboApi, QboClient, QboConfig, QboEnvironment};
 use secrecy::ExposeSecret;
 
 use crate::support::http::{closed_port, serve, silent_server};

@@ -1,16 +1,18 @@
-//! The behaviour every `Store` must have, written once and run against `MemoryStore`, a file-backed
-//! `SqliteStore` and an in-memory `SqliteStore`; then what is SQLite's own: persistence across
-//! restarts, migrations, foreign files, WAL, and commits that fail half way.
+//! The behaviour every `Store` must have, the public conformance suite
+//! (`qbo_ordoro::store::conformance`), run against `MemoryStore`, a file-backed `SqliteStore` and
+//! an in-memory `SqliteStore`; then what is SQLite's own: persistence across restarts,
+//! migrations, foreign files, WAL, commits that fail half way, and state files written by earlier
+//! versions.
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, TimeZone, Utc};
-use qbo_ordoro::ErrorKind;
+use chrono::{DateTime, TimeZone, Utc};
 use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::store::{
-    Action, Commit, FailureInfo, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
-    MemoryStore, RunSummary, SqliteOptions, SqliteStore, Store, StoredToken, TokenStore,
+    Action, Commit, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
+    MemoryStore, SqliteOptions, SqliteStore, Store, StoredToken, TokenStore, conformance,
 };
+use qbo_ordoro::{ErrorKind, Reason};
 use secrecy::{ExposeSecret, SecretString};
 use tempfile::TempDir;
 
@@ -67,10 +69,6 @@ fn token(refresh: &str, access: Option<&str>) -> StoredToken {
     }
 }
 
-fn ids(entries: &[LogEntry]) -> Vec<&str> {
-    entries.iter().map(|e| e.qbo_id.as_str()).collect()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Fixtures: each keeps what must outlive the store (the temporary directory).
 
@@ -93,25 +91,26 @@ fn sqlite_memory() -> Fixture {
     Fixture { store: Box::new(SqliteStore::open_in_memory().expect("open")), _dir: None }
 }
 
-/// Runs each named behaviour (an `async fn(&dyn Store)` below) against every store.
+/// Runs each check of the public conformance suite (`qbo_ordoro::store::conformance`) against
+/// every store, one test per check and store, each on a new store.
 macro_rules! store_suite {
-    ($($behaviour:ident),* $(,)?) => {
+    ($($check:ident),* $(,)?) => {
         mod memory_store {
-            $( #[tokio::test] async fn $behaviour() {
+            $( #[tokio::test] async fn $check() {
                 let fixture = super::memory();
-                super::$behaviour(fixture.store.as_ref()).await;
+                qbo_ordoro::store::conformance::$check(fixture.store.as_ref()).await;
             } )*
         }
         mod sqlite_file_store {
-            $( #[tokio::test] async fn $behaviour() {
+            $( #[tokio::test] async fn $check() {
                 let fixture = super::sqlite_file();
-                super::$behaviour(fixture.store.as_ref()).await;
+                qbo_ordoro::store::conformance::$check(fixture.store.as_ref()).await;
             } )*
         }
         mod sqlite_in_memory_store {
-            $( #[tokio::test] async fn $behaviour() {
+            $( #[tokio::test] async fn $check() {
                 let fixture = super::sqlite_memory();
-                super::$behaviour(fixture.store.as_ref()).await;
+                qbo_ordoro::store::conformance::$check(fixture.store.as_ref()).await;
             } )*
         }
     };
@@ -124,6 +123,8 @@ store_suite!(
     pending_entries_are_the_pending_ones_of_the_realm,
     commit_writes_ledger_log_and_cursor,
     commit_without_ledger_or_cursor_leaves_them_alone,
+    commit_removes_a_ledger_entry,
+    removing_an_absent_ledger_entry_is_not_an_error,
     log_entries_round_trip_every_field,
     log_query_filters_each_field,
     log_query_date_range_is_half_open,
@@ -132,339 +133,21 @@ store_suite!(
     run_summary_counts_by_action,
     tokens_round_trip,
     tokens_never_show_in_debug_output,
+    every_reason_reads_back,
 );
 
-// ---------------------------------------------------------------------------------------------
-// The behaviours every store has
-
-async fn cursors_are_kept_per_name(store: &dyn Store) {
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), None);
-    store.set_cursor("r1/Invoice", t(10)).await.unwrap();
-    store.set_cursor("r1/SalesReceipt", t(20)).await.unwrap();
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(10)));
-    assert_eq!(store.cursor("r1/SalesReceipt").await.unwrap(), Some(t(20)));
-    assert_eq!(store.cursor("r2/Invoice").await.unwrap(), None);
-
-    store.set_cursor("r1/Invoice", t(30)).await.unwrap();
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(30)));
-    assert_eq!(store.cursor("r1/SalesReceipt").await.unwrap(), Some(t(20)));
-}
-
-async fn cursor_keeps_nanoseconds(store: &dyn Store) {
-    let at = Utc.timestamp_opt(1_714_000_000, 123_456_789).single().unwrap();
-    store.set_cursor("c", at).await.unwrap();
-    assert_eq!(store.cursor("c").await.unwrap(), Some(at));
-}
-
-async fn ledger_entries_are_put_read_and_replaced(store: &dyn Store) {
-    let inv = key("r1", EntityKind::Invoice, "42");
-    assert_eq!(store.ledger_entry(&inv).await.unwrap(), None);
-
-    let pending = ledger("r1", EntityKind::Invoice, "42", LedgerState::Pending);
-    store.put_ledger_entry(&pending).await.unwrap();
-    assert_eq!(store.ledger_entry(&inv).await.unwrap(), Some(pending.clone()));
-
-    let created = LedgerEntry {
-        order_number: Some("M-QBO-r1-INV-42".into()),
-        sync_token: "3".into(),
-        state: LedgerState::Created,
-        updated_at: t(99),
-        ..pending.clone()
-    };
-    store.put_ledger_entry(&created).await.unwrap();
-    assert_eq!(store.ledger_entry(&inv).await.unwrap(), Some(created));
-
-    // The same QBO id as a sales receipt, or in another company, is another transaction.
-    assert_eq!(store.ledger_entry(&key("r1", EntityKind::SalesReceipt, "42")).await.unwrap(), None);
-    assert_eq!(store.ledger_entry(&key("r2", EntityKind::Invoice, "42")).await.unwrap(), None);
-    let receipt = ledger("r1", EntityKind::SalesReceipt, "42", LedgerState::Cancelled);
-    store.put_ledger_entry(&receipt).await.unwrap();
-    assert_eq!(store.ledger_entry(&receipt.key).await.unwrap(), Some(receipt));
-    assert_eq!(store.ledger_entry(&inv).await.unwrap().unwrap().state, LedgerState::Created);
-}
-
-async fn pending_entries_are_the_pending_ones_of_the_realm(store: &dyn Store) {
-    let entries = [
-        ledger("r1", EntityKind::SalesReceipt, "7", LedgerState::Pending),
-        ledger("r1", EntityKind::Invoice, "9", LedgerState::Pending),
-        ledger("r1", EntityKind::Invoice, "10", LedgerState::Created),
-        ledger("r1", EntityKind::Invoice, "11", LedgerState::Cancelled),
-        ledger("r2", EntityKind::Invoice, "9", LedgerState::Pending),
-    ];
-    for entry in &entries {
-        store.put_ledger_entry(entry).await.unwrap();
-    }
-    // In key order: entity, then QBO id.
-    assert_eq!(
-        store.pending_entries("r1").await.unwrap(),
-        vec![entries[1].clone(), entries[0].clone()]
-    );
-    assert_eq!(store.pending_entries("r2").await.unwrap(), vec![entries[4].clone()]);
-    assert_eq!(store.pending_entries("r3").await.unwrap(), vec![]);
-
-    let settled = LedgerEntry { state: LedgerState::Created, ..entries[1].clone() };
-    store.put_ledger_entry(&settled).await.unwrap();
-    assert_eq!(store.pending_entries("r1").await.unwrap(), vec![entries[0].clone()]);
-}
-
-async fn commit_writes_ledger_log_and_cursor(store: &dyn Store) {
-    let entry = LedgerEntry {
-        order_number: Some("M-1".into()),
-        state: LedgerState::Created,
-        ..ledger("r1", EntityKind::Invoice, "1", LedgerState::Pending)
-    };
-    let line = log("run-1", "r1", "1", Action::Created, t(5));
-    store
-        .commit(&Commit {
-            log: line.clone(),
-            ledger: Some(entry.clone()),
-            cursor: Some(("r1/Invoice".into(), t(4))),
-        })
-        .await
-        .unwrap();
-    assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry));
-    assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(4)));
-}
-
-async fn commit_without_ledger_or_cursor_leaves_them_alone(store: &dyn Store) {
-    let entry = ledger("r1", EntityKind::Invoice, "1", LedgerState::Created);
-    store.put_ledger_entry(&entry).await.unwrap();
-    store.set_cursor("r1/Invoice", t(1)).await.unwrap();
-
-    let line = log("run-2", "r1", "1", Action::Skipped, t(5));
-    store.commit(&log_only(line.clone())).await.unwrap();
-    assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry));
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(1)));
-    assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
-}
-
-async fn log_entries_round_trip_every_field(store: &dyn Store) {
-    let pacific = FixedOffset::west_opt(8 * 3600).unwrap();
-    let last_updated = pacific.with_ymd_and_hms(2024, 4, 24, 16, 3, 12).single().unwrap();
-    let full = LogEntry {
-        run_id: "run-1".into(),
-        at: Utc.timestamp_opt(1_714_000_000, 5).single().unwrap(),
-        realm: "9130".into(),
-        entity: EntityKind::SalesReceipt,
-        qbo_id: "177".into(),
-        doc_number: Some("1042".into()),
-        sync_token: Some("2".into()),
-        last_updated: Some(last_updated),
-        action: Action::Failed,
-        reason: Some("ordoro_rejected".into()),
-        detail: Some("Ordoro refused the order: the ship-to has no street.".into()),
-        order_number: Some("M-QBO-9130-SR-177".into()),
-        failure: Some(FailureInfo {
-            service: Some("ordoro".into()),
-            status: Some(400),
-            code: Some("street1".into()),
-            message: "street1 is required".into(),
-            request_id: Some("req-7".into()),
-        }),
-        dry_run: true,
-    };
-    let bare = log("run-1", "9130", "178", Action::Skipped, t(1));
-    let message_only = LogEntry {
-        failure: Some(FailureInfo { message: "disk full".into(), ..FailureInfo::default() }),
-        ..log("run-1", "9130", "179", Action::Failed, t(2))
-    };
-    for entry in [&full, &bare, &message_only] {
-        store.commit(&log_only(entry.clone())).await.unwrap();
-    }
-    let read = store.query_log(&LogQuery::default()).await.unwrap();
-    assert_eq!(read, vec![full, bare, message_only]);
-    // DateTime equality ignores the offset; the log must keep QBO's own.
-    assert_eq!(read[0].last_updated.unwrap().offset(), &pacific);
-}
-
-/// Six entries that differ in every filtered field, for the query tests.
-async fn write_query_fixture(store: &dyn Store) {
-    let entries = [
-        LogEntry {
-            doc_number: Some("1001".into()),
-            order_number: Some("M-1".into()),
-            ..log("run-1", "r1", "1", Action::Created, t(10))
-        },
-        LogEntry {
-            doc_number: Some("1002".into()),
-            ..log("run-1", "r1", "2", Action::Skipped, t(20))
-        },
-        LogEntry {
-            doc_number: Some("1001".into()),
-            ..log("run-1", "r2", "1", Action::Failed, t(30))
-        },
-        LogEntry {
-            doc_number: Some("1001".into()),
-            order_number: Some("M-1".into()),
-            ..log("run-2", "r1", "1", Action::Updated, t(40))
-        },
-        log("run-2", "r1", "3", Action::Skipped, t(50)),
-        LogEntry {
-            order_number: Some("M-4".into()),
-            ..log("run-2", "r1", "4", Action::Created, t(60))
-        },
-    ];
-    for entry in entries {
-        store.commit(&log_only(entry)).await.unwrap();
-    }
-}
-
-async fn log_query_filters_each_field(store: &dyn Store) {
-    write_query_fixture(store).await;
-    let find = |q: LogQuery| async move {
-        let found = store.query_log(&q).await.unwrap();
-        found.iter().map(|e| format!("{}/{}/{}", e.run_id, e.realm, e.qbo_id)).collect::<Vec<_>>()
-    };
-    assert_eq!(find(LogQuery::default()).await.len(), 6);
-    assert_eq!(
-        find(LogQuery { realm: Some("r2".into()), ..Default::default() }).await,
-        ["run-1/r2/1"]
-    );
-    assert_eq!(
-        find(LogQuery { run_id: Some("run-2".into()), ..Default::default() }).await,
-        ["run-2/r1/1", "run-2/r1/3", "run-2/r1/4"]
-    );
-    assert_eq!(
-        find(LogQuery { qbo_id: Some("1".into()), ..Default::default() }).await,
-        ["run-1/r1/1", "run-1/r2/1", "run-2/r1/1"]
-    );
-    assert_eq!(
-        find(LogQuery { qbo_id: Some("1".into()), realm: Some("r1".into()), ..Default::default() })
-            .await,
-        ["run-1/r1/1", "run-2/r1/1"]
-    );
-    assert_eq!(
-        find(LogQuery { doc_number: Some("1001".into()), ..Default::default() }).await,
-        ["run-1/r1/1", "run-1/r2/1", "run-2/r1/1"]
-    );
-    assert_eq!(
-        find(LogQuery { order_number: Some("M-1".into()), ..Default::default() }).await,
-        ["run-1/r1/1", "run-2/r1/1"]
-    );
-    assert_eq!(
-        find(LogQuery { action: Some(Action::Skipped), ..Default::default() }).await,
-        ["run-1/r1/2", "run-2/r1/3"]
-    );
-    assert_eq!(
-        find(LogQuery {
-            action: Some(Action::Created),
-            run_id: Some("run-2".into()),
-            ..Default::default()
-        })
-        .await,
-        ["run-2/r1/4"]
-    );
-    assert_eq!(
-        find(LogQuery { doc_number: Some("nope".into()), ..Default::default() }).await,
-        Vec::<String>::new()
-    );
-}
-
-async fn log_query_date_range_is_half_open(store: &dyn Store) {
-    write_query_fixture(store).await;
-    let between = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| async move {
-        let q = LogQuery { from, to, ..Default::default() };
-        store.query_log(&q).await.unwrap().iter().map(|e| e.at).collect::<Vec<DateTime<Utc>>>()
-    };
-    assert_eq!(between(Some(t(20)), Some(t(40))).await, [t(20), t(30)]);
-    assert_eq!(between(Some(t(21)), Some(t(41))).await, [t(30), t(40)]);
-    assert_eq!(between(Some(t(50)), None).await, [t(50), t(60)]);
-    assert_eq!(between(None, Some(t(20))).await, [t(10)]);
-    assert_eq!(between(Some(t(30)), Some(t(30))).await, Vec::<DateTime<Utc>>::new());
-    // Bounds far outside any stored instant still compare as instants.
-    assert_eq!(
-        between(Some(DateTime::<Utc>::MIN_UTC), Some(DateTime::<Utc>::MAX_UTC)).await.len(),
-        6
-    );
-    assert_eq!(between(Some(DateTime::<Utc>::MAX_UTC), None).await, Vec::<DateTime<Utc>>::new());
-    assert_eq!(between(None, Some(DateTime::<Utc>::MIN_UTC)).await, Vec::<DateTime<Utc>>::new());
-}
-
-async fn log_query_limit_takes_the_first_matches(store: &dyn Store) {
-    write_query_fixture(store).await;
-    let q = LogQuery { realm: Some("r1".into()), limit: Some(2), ..Default::default() };
-    assert_eq!(ids(&store.query_log(&q).await.unwrap()), ["1", "2"]);
-    let q = LogQuery { limit: Some(0), ..Default::default() };
-    assert_eq!(store.query_log(&q).await.unwrap(), vec![]);
-    let q = LogQuery { limit: Some(usize::MAX), ..Default::default() };
-    assert_eq!(store.query_log(&q).await.unwrap().len(), 6);
-}
-
-async fn log_query_results_keep_the_written_order(store: &dyn Store) {
-    // Written out of time order (a re-run of an older range): results follow the writing.
-    for (id, secs) in [("c", 30), ("a", 10), ("b", 20)] {
-        store.commit(&log_only(log("run-1", "r1", id, Action::Skipped, t(secs)))).await.unwrap();
-    }
-    assert_eq!(ids(&store.query_log(&LogQuery::default()).await.unwrap()), ["c", "a", "b"]);
-    let q = LogQuery { from: Some(t(15)), ..Default::default() };
-    assert_eq!(ids(&store.query_log(&q).await.unwrap()), ["c", "b"]);
-}
-
-async fn run_summary_counts_by_action(store: &dyn Store) {
-    let actions = [
-        ("run-1", Action::Created),
-        ("run-1", Action::Created),
-        ("run-1", Action::Created),
-        ("run-1", Action::Updated),
-        ("run-1", Action::Skipped),
-        ("run-1", Action::Skipped),
-        ("run-1", Action::Failed),
-        ("run-2", Action::Failed),
-        ("run-2", Action::Skipped),
-    ];
-    for (i, (run, action)) in actions.into_iter().enumerate() {
-        let id = i.to_string();
-        store.commit(&log_only(log(run, "r1", &id, action, t(0)))).await.unwrap();
-    }
-    // Another company's run that happens to have the same id.
-    store.commit(&log_only(log("run-1", "r2", "9", Action::Created, t(0)))).await.unwrap();
-    let summary = store.run_summary("r1", "run-1").await.unwrap();
-    assert_eq!(summary, RunSummary { created: 3, updated: 1, skipped: 2, failed: 1 });
-    assert_eq!(summary.to_string(), "created=3 updated=1 skipped=2 failed=1");
-    assert_eq!(summary.total(), 7);
-    assert_eq!(summary.count(Action::Skipped), 2);
-    assert_eq!(
-        store.run_summary("r1", "run-2").await.unwrap(),
-        RunSummary { created: 0, updated: 0, skipped: 1, failed: 1 }
-    );
-    assert_eq!(
-        store.run_summary("r2", "run-1").await.unwrap(),
-        RunSummary { created: 1, updated: 0, skipped: 0, failed: 0 }
-    );
-    assert_eq!(store.run_summary("r1", "run-3").await.unwrap(), RunSummary::default());
-}
-
-async fn tokens_round_trip(store: &dyn Store) {
-    assert!(store.load_token("r1").await.unwrap().is_none());
-
-    store.save_token("r1", &token("refresh-1", Some("access-1"))).await.unwrap();
-    store.save_token("r2", &token("refresh-2", None)).await.unwrap();
-    let r1 = store.load_token("r1").await.unwrap().expect("r1 tokens");
-    assert_eq!(r1.refresh_token.expose_secret(), "refresh-1");
-    assert_eq!(r1.access_token.as_ref().map(|a| a.expose_secret()), Some("access-1"));
-    assert_eq!(r1.access_expires_at, Some(t(3600)));
-    let r2 = store.load_token("r2").await.unwrap().expect("r2 tokens");
-    assert_eq!(r2.refresh_token.expose_secret(), "refresh-2");
-    assert!(r2.access_token.is_none());
-    assert_eq!(r2.access_expires_at, None);
-
-    // A rotation replaces everything, including dropping the access token.
-    store.save_token("r1", &token("refresh-1b", None)).await.unwrap();
-    let r1 = store.load_token("r1").await.unwrap().expect("r1 tokens");
-    assert_eq!(r1.refresh_token.expose_secret(), "refresh-1b");
-    assert!(r1.access_token.is_none());
-    assert_eq!(r1.access_expires_at, None);
-}
-
-async fn tokens_never_show_in_debug_output(store: &dyn Store) {
-    let saved = token("refresh-SECRET", Some("access-SECRET"));
-    store.save_token("r1", &saved).await.unwrap();
-    let loaded = store.load_token("r1").await.unwrap().expect("tokens");
-    for shown in [format!("{saved:?}"), format!("{loaded:?}"), format!("{store:?}")] {
-        assert!(!shown.contains("SECRET"), "a secret leaked into {shown}");
-    }
-    assert!(format!("{loaded:?}").contains("[redacted]"));
+/// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
+#[tokio::test]
+async fn the_whole_conformance_suite_passes_on_every_store() {
+    conformance::run_all(MemoryStore::new).await;
+    conformance::run_all(|| SqliteStore::open_in_memory().expect("open")).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut n = 0;
+    conformance::run_all(|| {
+        n += 1;
+        SqliteStore::open(dir.path().join(format!("state-{n}.db"))).expect("open SQLite store")
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,7 +162,12 @@ async fn memory_store_clones_share_state_across_a_restart() {
         engine_side
             .commit(&Commit {
                 log: log("run-1", "r1", "1", Action::Created, t(2)),
-                ledger: Some(ledger("r1", EntityKind::Invoice, "1", LedgerState::Created)),
+                ledger: Some(LedgerChange::Put(ledger(
+                    "r1",
+                    EntityKind::Invoice,
+                    "1",
+                    LedgerState::Created,
+                ))),
                 cursor: Some(("r1/SalesReceipt".into(), t(3))),
             })
             .await
@@ -656,7 +344,10 @@ async fn sqlite_commit_failing_at_the_log_insert_writes_nothing() {
         .unwrap();
     let commit = Commit {
         log: log("run-1", "r1", "1", Action::Created, t(2)),
-        ledger: Some(LedgerEntry { state: LedgerState::Created, ..before.clone() }),
+        ledger: Some(LedgerChange::Put(LedgerEntry {
+            state: LedgerState::Created,
+            ..before.clone()
+        })),
         cursor: Some(("r1/Invoice".into(), t(2))),
     };
     let err = store.commit(&commit).await.unwrap_err();
@@ -690,7 +381,7 @@ async fn sqlite_commit_failing_at_the_cursor_move_writes_nothing() {
     let err = store
         .commit(&Commit {
             log: log("run-1", "r1", "1", Action::Created, t(2)),
-            ledger: Some(entry.clone()),
+            ledger: Some(LedgerChange::Put(entry.clone())),
             cursor: Some(("r1/Invoice".into(), t(2))),
         })
         .await
@@ -708,7 +399,12 @@ async fn sqlite_refuses_an_instant_it_cannot_order_and_writes_nothing() {
     let err = store
         .commit(&Commit {
             log: log("run-1", "r1", "1", Action::Created, far),
-            ledger: Some(ledger("r1", EntityKind::Invoice, "1", LedgerState::Created)),
+            ledger: Some(LedgerChange::Put(ledger(
+                "r1",
+                EntityKind::Invoice,
+                "1",
+                LedgerState::Created,
+            ))),
             cursor: Some(("c".into(), t(1))),
         })
         .await
@@ -825,4 +521,39 @@ async fn sqlite_clones_share_one_connection() {
     assert_eq!(store.cursor("c").await.unwrap(), Some(t(7)));
     assert_eq!(store.path(), None);
     assert_eq!(store.settings().unwrap().journal_mode, "memory");
+}
+
+/// A state file written by the version before the reason codes became `Reason` (commit 2903e39:
+/// two runs of the `sync` example against the simulators, and an entry for every code that
+/// version wrote) reads back whole: every entry, with the very string each reason was stored as.
+#[tokio::test]
+async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = db_path(&dir);
+    let fixture =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state/written-by-2903e39.sqlite3");
+    std::fs::copy(fixture, &path).expect("copy the old state file");
+    let stored: Vec<Option<String>> = {
+        let conn = raw(&path);
+        let mut stmt = conn.prepare("SELECT reason FROM log ORDER BY id").unwrap();
+        stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+
+    let store = SqliteStore::open(&path).expect("the old file opens");
+    assert!(store.applied_migrations().is_empty(), "the schema is unchanged: no migration");
+    let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");
+    assert_eq!(entries.len(), 97);
+    let read: Vec<Option<&str>> = entries.iter().map(|e| e.reason.map(Reason::as_str)).collect();
+    let stored: Vec<Option<&str>> = stored.iter().map(Option::as_deref).collect();
+    assert_eq!(read, stored);
+    let every_code: std::collections::BTreeSet<&str> = read.iter().flatten().copied().collect();
+    assert_eq!(every_code.len(), 34, "{every_code:?}");
+    let created = entries.iter().filter(|e| e.action == Action::Created).count();
+    assert_eq!(created, 38);
+
+    let pending = store.pending_entries("9130350000000001").await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].order_id, "QBO-INV-8001");
+    let summary = store.run_summary("9130350000000001", "run-20261201T170000Z-1").await.unwrap();
+    assert_eq!(summary.total(), 37);
 }

@@ -232,3 +232,125 @@ fn describe(e: &crate::model::qbo::FaultError) -> String {
         (None, None) => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::model::qbo::QueryEnvelope;
+
+    /// A fault document of `tests/fixtures/qbo/faults`.
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/fixtures/qbo/faults/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+    }
+
+    fn response(status: u16, body: Vec<u8>) -> HttpResponse {
+        http::Response::builder()
+            .status(status)
+            .header("intuit_tid", "1-65f0c0de-7a1b2c3d4e5f")
+            .body(Bytes::from(body))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_fault_shape_maps_to_its_kind() {
+        let cases: &[(&str, u16, ErrorKind, Option<&str>)] = &[
+            ("401_camelcase_3200.json", 401, ErrorKind::Authentication, Some("3200")),
+            ("401_zero_padded_003200.json", 401, ErrorKind::Authentication, Some("3200")),
+            ("401_subscription_120.json", 401, ErrorKind::Authentication, Some("120")),
+            ("403_camelcase_3100.json", 403, ErrorKind::Authentication, Some("3100")),
+            ("403_not_authorized_3201.json", 403, ErrorKind::Authentication, Some("3201")),
+            ("403_throttle.xml", 403, ErrorKind::RateLimited, Some("3001")),
+            ("429_throttle.xml", 429, ErrorKind::RateLimited, Some("3001")),
+            ("200_validation_4001.json", 200, ErrorKind::BadInput, Some("4001")),
+            ("400_object_not_found_610.json", 400, ErrorKind::NotFound, Some("610")),
+            ("400_query_processing_4002.json", 400, ErrorKind::BadInput, Some("4002")),
+            ("400_company_status_6190.json", 400, ErrorKind::Authentication, Some("6190")),
+            ("500_system_fault_10000.json", 500, ErrorKind::Service, Some("10000")),
+            ("502_bad_gateway.html", 502, ErrorKind::Service, None),
+        ];
+        for (name, status, kind, code) in cases {
+            let err = read_response(&response(*status, fixture(name))).unwrap_err();
+            assert_eq!(err.kind(), *kind, "{name}: {err}");
+            assert_eq!(err.code(), *code, "{name}");
+            assert_eq!(err.status(), Some(*status), "{name}");
+            assert_eq!(err.service(), Some(Service::Qbo), "{name}");
+            assert_eq!(err.request_id(), Some("1-65f0c0de-7a1b2c3d4e5f"), "{name}");
+            assert!(!err.to_string().contains("SECRETPREFIX"), "{name}: a token fragment leaked");
+            if *kind == ErrorKind::RateLimited {
+                assert_eq!(err.retry_after(), Some(Duration::from_secs(60)));
+            }
+            if matches!(code, Some("3100" | "3201" | "120" | "6190")) {
+                assert!(err.message().contains("reconnect"), "{name}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn reading_straight_into_a_type_gives_the_same_errors_as_reading_json() {
+        let cases: &[(&str, u16)] = &[
+            ("401_camelcase_3200.json", 401),
+            ("403_throttle.xml", 403),
+            ("200_validation_4001.json", 200),
+            ("400_object_not_found_610.json", 400),
+            ("502_bad_gateway.html", 502),
+        ];
+        for (name, status) in cases {
+            let typed = read_typed::<QueryEnvelope>(&response(*status, fixture(name))).unwrap_err();
+            let json = read_response(&response(*status, fixture(name))).unwrap_err();
+            assert_eq!(typed.to_string(), json.to_string(), "{name}");
+            assert_eq!((typed.kind(), typed.code()), (json.kind(), json.code()), "{name}");
+            assert_eq!((typed.status(), typed.request_id()), (json.status(), json.request_id()));
+        }
+        let page = br#"{"QueryResponse":{"Invoice":[{"Id":"7","SyncToken":"0"}]},"Fault":null}"#;
+        let ok = read_typed::<QueryEnvelope>(&response(200, page.to_vec())).unwrap();
+        assert_eq!(
+            ok.query_response.invoice.map(|rows| rows.len()),
+            Some(1),
+            "a null Fault is none"
+        );
+        let lower = br#"{"QueryResponse":{},"fault":{"error":[{"code":"4001","message":"no"}]}}"#;
+        let err = read_typed::<QueryEnvelope>(&response(200, lower.to_vec())).unwrap_err();
+        assert_eq!(err.code(), Some("4001"), "a camelCase fault inside a 200 is an error too");
+        let err = read_typed::<QueryEnvelope>(&response(200, b"<html>oops</html>".to_vec()));
+        assert_eq!(err.unwrap_err().kind(), ErrorKind::Service);
+    }
+
+    #[test]
+    fn a_plain_404_and_an_html_401_are_typed_too() {
+        let err = read_response(&response(404, b"<html>Not Found</html>".to_vec())).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        let err = read_response(&response(401, b"<html>Unauthorized</html>".to_vec())).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Authentication);
+        let ok = read_response(&response(200, br#"{"QueryResponse":{}}"#.to_vec())).unwrap();
+        assert_eq!(ok["QueryResponse"], serde_json::json!({}));
+        let err = read_response(&response(200, b"<html>oops</html>".to_vec())).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Service);
+    }
+
+    #[test]
+    fn the_xml_throttle_is_a_throttle_on_403_and_429() {
+        assert_eq!(
+            classify(&response(403, fixture("403_throttle.xml"))),
+            ResponseClass::Throttled { wait: Some(Duration::from_secs(60)) }
+        );
+        assert_eq!(
+            classify(&response(429, fixture("429_throttle.xml"))),
+            ResponseClass::Throttled { wait: Some(Duration::from_secs(60)) }
+        );
+        assert_eq!(
+            classify(&response(403, fixture("403_camelcase_3100.json"))),
+            ResponseClass::Done
+        );
+        assert_eq!(
+            classify(&response(502, fixture("502_bad_gateway.html"))),
+            ResponseClass::Retryable
+        );
+        assert_eq!(
+            classify(&response(200, fixture("200_validation_4001.json"))),
+            ResponseClass::Done
+        );
+    }
+}

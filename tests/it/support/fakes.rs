@@ -8,15 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use qbo_ordoro::QboApi;
 use qbo_ordoro::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderLine, OrderList, OrdoroAddress, PostOrderLine,
     PutOrderLine,
 };
 use qbo_ordoro::model::qbo::{EntityKind, QboClass, SalesTransaction, Transaction};
-use qbo_ordoro::ordoro::OrderQuery;
-use qbo_ordoro::qbo::{
-    ChangeFeed, DeletedTransaction, QboApi, TxnDateQuery, TxnPage, UpdatedQuery,
-};
+use qbo_ordoro::ordoro::api::OrderQuery;
+use qbo_ordoro::qbo::api::{ChangeFeed, DeletedTransaction, TxnDateQuery, TxnPage, UpdatedQuery};
 use qbo_ordoro::sim::qbo::to_pacific;
 use qbo_ordoro::store::StoredToken;
 use qbo_ordoro::{Clock, Error, ErrorKind, OrdoroApi, Result, Service, TokenStore};

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use qbo_ordoro::qbo::{QboClient, QboConfig, QboEnvironment};
 use qbo_ordoro::sim::qbo::QboSim;
 use qbo_ordoro::store::StoredToken;
 use qbo_ordoro::{Clock, SharedTransport};
+use qbo_ordoro::{QboClient, QboConfig, QboEnvironment};
 use secrecy::SecretString;
 
 use crate::support::fakes::MemTokens;

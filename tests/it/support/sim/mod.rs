@@ -42,6 +42,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use qbo_ordoro::OrdoroClient;
+use qbo_ordoro::QboClient;
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
@@ -49,8 +51,9 @@ use qbo_ordoro::model::ordoro::{
 use qbo_ordoro::model::qbo::{
     EntityKind, LineDetail, QboClass, Ref, SalesTransaction, Transaction,
 };
-use qbo_ordoro::ordoro::{OrderQuery, OrdoroClient, ordoro_retry_policy};
-use qbo_ordoro::qbo::{ChangeFeed, QboClient, TxnDateQuery, TxnPage, UpdatedQuery};
+use qbo_ordoro::ordoro::api::OrderQuery;
+use qbo_ordoro::ordoro::http::ordoro_retry_policy;
+use qbo_ordoro::qbo::api::{ChangeFeed, TxnDateQuery, TxnPage, UpdatedQuery};
 use qbo_ordoro::sim::ordoro::OrdoroSim;
 use qbo_ordoro::sim::qbo::QboSim;
 use qbo_ordoro::sim::sample::Expected;
@@ -315,9 +318,6 @@ impl Store for CrashingStore {
     }
     async fn put_ledger_entry(&self, entry: &LedgerEntry) -> Result<()> {
         self.switch.through(self.inner.put_ledger_entry(entry)).await
-    }
-    async fn remove_ledger_entry(&self, key: &LedgerKey) -> Result<()> {
-        self.switch.through(self.inner.remove_ledger_entry(key)).await
     }
     async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>> {
         self.switch.through(self.inner.pending_entries(realm)).await
