@@ -1,323 +1,93 @@
 //! The street, unit and company words and the lookup over them: street suffixes (`St`, `Road`,
 //! `Straat`), street prefixes (`Rue`, `Calle`), secondary-unit words (`Apt`, `Suite`), company
 //! marks (`Inc`, `GmbH`, `Store`) and short company suffixes (`Co`, `AB`), each with its classes
-//! in one table; compound street names (`Hauptstraße`); and the one pass over a line's words that
-//! the line classifiers read ([`scan_words`], [`has_street_word`]).
-
-use std::sync::LazyLock;
+//! in one `match`; compound street names (`Hauptstraße`); and the one pass over a line's words
+//! that the line classifiers read ([`scan_words`], [`has_street_word`]).
 
 use super::text::Key;
 
-/// Street words that follow the street's name (`Main St`, `Hauptstraße`).
-const SUFFIX_WORDS: &[&str] = &[
-    "ST",
-    "STREET",
-    "STR",
-    "AVE",
-    "AVENUE",
-    "AV",
-    "RD",
-    "ROAD",
-    "BLVD",
-    "BOULEVARD",
-    "LN",
-    "LANE",
-    "DR",
-    "DRIVE",
-    "CT",
-    "COURT",
-    "PL",
-    "PLACE",
-    "WAY",
-    "HWY",
-    "HIGHWAY",
-    "PKWY",
-    "PARKWAY",
-    "CIR",
-    "CIRCLE",
-    "TER",
-    "TERRACE",
-    "TRL",
-    "TRAIL",
-    "SQ",
-    "SQUARE",
-    "CRES",
-    "CRESCENT",
-    "CLOSE",
-    "ROW",
-    "MEWS",
-    "GROVE",
-    "GDNS",
-    "GARDENS",
-    "PIKE",
-    "TPKE",
-    "TURNPIKE",
-    "ALY",
-    "ALLEY",
-    "EXPY",
-    "EXPRESSWAY",
-    "FWY",
-    "FREEWAY",
-    "LOOP",
-    "PLZ",
-    "PLAZA",
-    "CAUSEWAY",
-    "ESPLANADE",
-    "PROMENADE",
-    "QUAY",
-    "WHARF",
-    "PARADE",
-    "PDE",
-    "ROUTE",
-    "RTE",
-    "STRASSE",
-    "GASSE",
-    "WEG",
-    "PLATZ",
-    "ALLEE",
-    "STRAAT",
-    "LAAN",
-    "GRACHT",
-    "PLEIN",
-    "KADE",
-    "GATAN",
-    "GATA",
-    "GATE",
-    "VAGEN",
-    "VEJ",
-    "GADE",
-    "VEIEN",
-    "VEI",
-    "CHOME",
-    "WALK",
-    "CRT",
-    "AVDA",
-    "CTRA",
-];
-
-/// Street words that lead the street's name (`Rue de Rivoli`, `Calle Mayor`).
-const PREFIX_WORDS: &[&str] = &[
-    "RUE",
-    "CHEMIN",
-    "QUAI",
-    "IMPASSE",
-    "CALLE",
-    "CARRERA",
-    "AVENIDA",
-    "PASEO",
-    "CAMINO",
-    "CARRETERA",
-    "RUA",
-    "TRAVESSA",
-    "ESTRADA",
-    "PRACA",
-    "VIA",
-    "VIALE",
-    "PIAZZA",
-    "CORSO",
-    "LARGO",
-    "STRADA",
-    "VICOLO",
-    "ULICA",
-    "UL",
-    "JALAN",
-    "AVENUE",
-    "BOULEVARD",
-    "ROUTE",
-    "PLACE",
-    "CALZADA",
-    "PRIVADA",
-    "ALAMEDA",
-];
-
-/// Secondary-unit words (`Apt`, `Suite`), street lines on their own when they carry a number.
-const UNIT_WORDS: &[&str] = &[
-    "APT",
-    "APARTMENT",
-    "SUITE",
-    "STE",
-    "UNIT",
-    "FLAT",
-    "FLOOR",
-    "FL",
-    "BLDG",
-    "BUILDING",
-    "ROOM",
-    "RM",
-    "LEVEL",
-    "LVL",
-    "PISO",
-    "DEPTO",
-    "ETAGE",
-    "STOCK",
-    "BATIMENT",
-    "BAT",
-    "ESCALIER",
-    "HINTERHAUS",
-    "VORDERHAUS",
-    "APPARTEMENT",
-    "APP",
-    "APTO",
-    "TOWER",
-    "BLOCK",
-    "BLK",
-    "LOT",
-];
-
-/// Words that mark a company.
-const COMPANY_WORDS: &[&str] = &[
-    "INC",
-    "LLC",
-    "LTD",
-    "LIMITED",
-    "CORP",
-    "CORPORATION",
-    "COMPANY",
-    "GMBH",
-    "AG",
-    "SARL",
-    "SRL",
-    "SPA",
-    "BV",
-    "NV",
-    "PLC",
-    "LLP",
-    "PTY",
-    "KG",
-    "PLLC",
-    "GROUP",
-    "HOLDINGS",
-    "ENTERPRISES",
-    "INDUSTRIES",
-    "SERVICES",
-    "SOLUTIONS",
-    "SYSTEMS",
-    "TECHNOLOGIES",
-    "TECHNOLOGY",
-    "INTERNATIONAL",
-    "ASSOCIATES",
-    "PARTNERS",
-    "STORE",
-    "SHOP",
-    "BAKERY",
-    "CAFE",
-    "RESTAURANT",
-    "HOTEL",
-    "UNIVERSITY",
-    "COLLEGE",
-    "SCHOOL",
-    "HOSPITAL",
-    "CLINIC",
-    "DEPARTMENT",
-    "DEPT",
-    "FOUNDATION",
-    "INSTITUTE",
-    "CHURCH",
-    "LABS",
-    "STUDIO",
-    "STUDIOS",
-    "MARKET",
-    "GOODS",
-    "SUPPLY",
-    "CONSULTING",
-    "AGENCY",
-    "BANK",
-    "WAREHOUSE",
-    "RECEIVING",
-];
-
+/// A street word that follows the street's name (`Main St`).
 const SUFFIX: u8 = 1;
+/// A street word that leads the street's name (`Rue de Rivoli`).
 const PREFIX: u8 = 2;
+/// A secondary-unit word (`Apt`, `Suite`).
 const UNIT: u8 = 4;
+/// A word that marks a company (`Inc`, `GmbH`, `Store`).
 const COMPANY: u8 = 8;
+/// A short company suffix, a company mark only as a line's last word (`Acme & Co`).
 const SHORT_COMPANY: u8 = 16;
 
-/// Short company suffixes, a company mark only as a line's last word (`Acme & Co`, `Volvo AB`).
-const SHORT_COMPANY_WORDS: &[&str] = &["CO", "SA", "AB", "AS", "OY", "SAS", "KK", "LP", "PC"];
+/// The longest listed word (`INTERNATIONAL`).
+const LONGEST: usize = 13;
 
-/// A word of up to eight bytes packed into a `u64` (words have no zero bytes, so the packing
-/// is one-to-one).
-fn pack(w: &[u8]) -> Option<u64> {
-    let mut v = 0u64;
+/// `w` in capitals without its apostrophes, in `buf`; `None` when no listed word can match it:
+/// it is longer than any, or it has more than eight letters and an apostrophe (an apostrophe
+/// is dropped from shorter words only, `St'` and `Partners'`).
+fn fold<'b>(w: &[u8], buf: &'b mut [u8; LONGEST]) -> Option<&'b [u8]> {
     let mut n = 0;
+    let mut apostrophe = false;
     for &b in w {
         if b == b'\'' {
+            apostrophe = true;
             continue;
         }
+        *buf.get_mut(n)? = b.to_ascii_uppercase();
         n += 1;
-        if n > 8 {
-            return None;
-        }
-        v = (v << 8) | u64::from(b.to_ascii_uppercase());
     }
-    (n > 0).then_some(v)
-}
-
-/// Slots in the word hash table (a power of two, about four times the number of words).
-const WORD_SLOTS: usize = 1024;
-
-/// Every listed word with its classes: words of up to eight bytes packed into an open-addressing
-/// hash table (one multiply and usually one probe per lookup), longer ones in a list.
-struct WordTable {
-    slots: Vec<(u64, u8)>,
-    long: Vec<(&'static [u8], u8)>,
-}
-
-fn word_slot(v: u64) -> usize {
-    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % WORD_SLOTS
-}
-
-static WORDS: LazyLock<WordTable> = LazyLock::new(|| {
-    let mut table = WordTable { slots: vec![(0, 0); WORD_SLOTS], long: Vec::new() };
-    for (list, flag) in [
-        (SUFFIX_WORDS, SUFFIX),
-        (PREFIX_WORDS, PREFIX),
-        (UNIT_WORDS, UNIT),
-        (COMPANY_WORDS, COMPANY),
-        (SHORT_COMPANY_WORDS, SHORT_COMPANY),
-    ] {
-        for w in list {
-            let bytes = w.as_bytes();
-            match pack(bytes) {
-                Some(v) => {
-                    let mut i = word_slot(v);
-                    loop {
-                        match table.slots.get_mut(i) {
-                            Some((k, f)) if *k == v || *k == 0 => {
-                                *k = v;
-                                *f |= flag;
-                                break;
-                            }
-                            Some(_) => i = (i + 1) % WORD_SLOTS,
-                            None => break,
-                        }
-                    }
-                }
-                None => match table.long.iter_mut().find(|(k, _)| *k == bytes) {
-                    Some((_, f)) => *f |= flag,
-                    None => table.long.push((bytes, flag)),
-                },
-            }
-        }
+    if n > 8 && apostrophe {
+        return None;
     }
-    table
-});
+    buf.get(..n)
+}
 
-/// The classes of a folded word (street suffix, street prefix, unit, company).
+/// The classes of a word, in any case: street suffix, street prefix, unit, company, short
+/// company suffix. A `match` on the folded word, as fast as a hand-written hash table on the
+/// address benches (BENCHMARKS.md); a word of two classes is listed once, with both (a word
+/// listed twice is an unreachable pattern, which the lints reject).
 fn word_flags(w: &[u8]) -> u8 {
-    let table = &*WORDS;
-    let Some(v) = pack(w) else {
-        return table.long.iter().find(|(k, _)| k.eq_ignore_ascii_case(w)).map_or(0, |(_, f)| *f);
+    let mut buf = [0; LONGEST];
+    let Some(k) = fold(w, &mut buf) else {
+        return 0;
     };
-    let mut i = word_slot(v);
-    for _ in 0..WORD_SLOTS {
-        match table.slots.get(i) {
-            Some((k, f)) if *k == v => return *f,
-            Some((0, _)) | None => return 0,
-            Some(_) => i = (i + 1) % WORD_SLOTS,
-        }
+    match k {
+        // Street words that follow the street's name (`Main St`, `Hauptstraße`).
+        b"ST" | b"STREET" | b"STR" | b"AVE" | b"AV" | b"RD" | b"ROAD" | b"BLVD" | b"LN"
+        | b"LANE" | b"DR" | b"DRIVE" | b"CT" | b"COURT" | b"PL" | b"WAY" | b"HWY" | b"HIGHWAY"
+        | b"PKWY" | b"PARKWAY" | b"CIR" | b"CIRCLE" | b"TER" | b"TERRACE" | b"TRL" | b"TRAIL"
+        | b"SQ" | b"SQUARE" | b"CRES" | b"CRESCENT" | b"CLOSE" | b"ROW" | b"MEWS" | b"GROVE"
+        | b"GDNS" | b"GARDENS" | b"PIKE" | b"TPKE" | b"TURNPIKE" | b"ALY" | b"ALLEY" | b"EXPY"
+        | b"EXPRESSWAY" | b"FWY" | b"FREEWAY" | b"LOOP" | b"PLZ" | b"PLAZA" | b"CAUSEWAY"
+        | b"ESPLANADE" | b"PROMENADE" | b"QUAY" | b"WHARF" | b"PARADE" | b"PDE" | b"RTE"
+        | b"STRASSE" | b"GASSE" | b"WEG" | b"PLATZ" | b"ALLEE" | b"STRAAT" | b"LAAN"
+        | b"GRACHT" | b"PLEIN" | b"KADE" | b"GATAN" | b"GATA" | b"GATE" | b"VAGEN" | b"VEJ"
+        | b"GADE" | b"VEIEN" | b"VEI" | b"CHOME" | b"WALK" | b"CRT" | b"AVDA" | b"CTRA" => SUFFIX,
+        // Street words that lead or follow the name (`Avenue Foch`, `Park Avenue`).
+        b"AVENUE" | b"BOULEVARD" | b"PLACE" | b"ROUTE" => SUFFIX | PREFIX,
+        // Street words that lead the street's name (`Rue de Rivoli`, `Calle Mayor`).
+        b"RUE" | b"CHEMIN" | b"QUAI" | b"IMPASSE" | b"CALLE" | b"CARRERA" | b"AVENIDA"
+        | b"PASEO" | b"CAMINO" | b"CARRETERA" | b"RUA" | b"TRAVESSA" | b"ESTRADA" | b"PRACA"
+        | b"VIA" | b"VIALE" | b"PIAZZA" | b"CORSO" | b"LARGO" | b"STRADA" | b"VICOLO"
+        | b"ULICA" | b"UL" | b"JALAN" | b"CALZADA" | b"PRIVADA" | b"ALAMEDA" => PREFIX,
+        // Secondary-unit words (`Apt`, `Suite`), street lines on their own with a number.
+        b"APT" | b"APARTMENT" | b"SUITE" | b"STE" | b"UNIT" | b"FLAT" | b"FLOOR" | b"FL"
+        | b"BLDG" | b"BUILDING" | b"ROOM" | b"RM" | b"LEVEL" | b"LVL" | b"PISO" | b"DEPTO"
+        | b"ETAGE" | b"STOCK" | b"BATIMENT" | b"BAT" | b"ESCALIER" | b"HINTERHAUS"
+        | b"VORDERHAUS" | b"APPARTEMENT" | b"APP" | b"APTO" | b"TOWER" | b"BLOCK" | b"BLK"
+        | b"LOT" => UNIT,
+        // Words that mark a company.
+        b"INC" | b"LLC" | b"LTD" | b"LIMITED" | b"CORP" | b"CORPORATION" | b"COMPANY" | b"GMBH"
+        | b"AG" | b"SARL" | b"SRL" | b"SPA" | b"BV" | b"NV" | b"PLC" | b"LLP" | b"PTY" | b"KG"
+        | b"PLLC" | b"GROUP" | b"HOLDINGS" | b"ENTERPRISES" | b"INDUSTRIES" | b"SERVICES"
+        | b"SOLUTIONS" | b"SYSTEMS" | b"TECHNOLOGIES" | b"TECHNOLOGY" | b"INTERNATIONAL"
+        | b"ASSOCIATES" | b"PARTNERS" | b"STORE" | b"SHOP" | b"BAKERY" | b"CAFE"
+        | b"RESTAURANT" | b"HOTEL" | b"UNIVERSITY" | b"COLLEGE" | b"SCHOOL" | b"HOSPITAL"
+        | b"CLINIC" | b"DEPARTMENT" | b"DEPT" | b"FOUNDATION" | b"INSTITUTE" | b"CHURCH"
+        | b"LABS" | b"STUDIO" | b"STUDIOS" | b"MARKET" | b"GOODS" | b"SUPPLY" | b"CONSULTING"
+        | b"AGENCY" | b"BANK" | b"WAREHOUSE" | b"RECEIVING" => COMPANY,
+        // Short company suffixes, a company mark only as a line's last word (`Volvo AB`).
+        b"CO" | b"SA" | b"AB" | b"AS" | b"OY" | b"SAS" | b"KK" | b"LP" | b"PC" => SHORT_COMPANY,
+        _ => 0,
     }
-    0
 }
 
 /// German, Dutch and Nordic street names are compounds ending in the street word.
@@ -404,4 +174,55 @@ pub(crate) fn has_street_word(line: &str) -> bool {
         !found
     });
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_have_their_classes_in_any_case() {
+        assert_eq!(word_flags(b"ST"), SUFFIX);
+        assert_eq!(word_flags(b"st"), SUFFIX);
+        assert_eq!(word_flags(b"Expressway"), SUFFIX);
+        assert_eq!(word_flags(b"Avenue"), SUFFIX | PREFIX);
+        assert_eq!(word_flags(b"BOULEVARD"), SUFFIX | PREFIX);
+        assert_eq!(word_flags(b"rue"), PREFIX);
+        assert_eq!(word_flags(b"Carretera"), PREFIX);
+        assert_eq!(word_flags(b"Suite"), UNIT);
+        assert_eq!(word_flags(b"Appartement"), UNIT);
+        assert_eq!(word_flags(b"GmbH"), COMPANY);
+        assert_eq!(word_flags(b"International"), COMPANY);
+        assert_eq!(word_flags(b"Co"), SHORT_COMPANY);
+        assert_eq!(word_flags(b"Main"), 0);
+        assert_eq!(word_flags(b"Streets"), 0);
+        assert_eq!(word_flags(b"Internationals"), 0);
+    }
+
+    #[test]
+    fn apostrophes_and_odd_words() {
+        // An apostrophe is dropped from words of up to eight letters; longer ones match nothing.
+        assert_eq!(word_flags(b"St'"), SUFFIX);
+        assert_eq!(word_flags(b"'Partners'"), COMPANY);
+        assert_eq!(word_flags(b"Associates'"), 0);
+        assert_eq!(word_flags(b""), 0);
+        assert_eq!(word_flags(b"'"), 0);
+        // Words reach the lookup folded by `Key` when they are not ASCII.
+        assert_eq!(word_flags("Straße".as_bytes()), 0);
+        assert_eq!(word_flags(b"STRASSE"), SUFFIX);
+    }
+
+    #[test]
+    fn line_scans() {
+        assert!(has_street_word("123 Main St"));
+        assert!(has_street_word("Rue de Rivoli 5"));
+        assert!(has_street_word("Hauptstraße 5"));
+        assert!(!has_street_word("St Mary's Hospital"));
+        let w = scan_words("Suite 200");
+        assert!(w.unit_word && w.unit_first && !w.street_word);
+        let w = scan_words("Acme & Co");
+        assert!(w.last_short_suffix && !w.company_word);
+        assert!(!scan_words("Co-op Bakery").last_short_suffix);
+        assert!(scan_words("Co-op Bakery").company_word);
+    }
 }
