@@ -52,12 +52,15 @@
 //!   city, ZIP and country. Names and streets keep their case; a street line is never split.
 
 mod city_line;
+mod classify;
 mod country;
-mod lines;
+mod locate;
 mod postcode;
 mod region;
 mod structured;
 mod text;
+mod upper;
+mod words;
 
 use serde::{Deserialize, Serialize};
 
@@ -390,9 +393,9 @@ fn parse_block(
         // One pass finds what the phone and e-mail tests need; most lines need neither.
         let digits = line.bytes().filter(u8::is_ascii_digit).count();
         let at = line.as_bytes().contains(&b'@');
-        if digits >= 6 && lines::is_phone(line) {
+        if digits >= 6 && classify::is_phone(line) {
             warnings.push(format!("phone number line ignored: {}", line.trim()));
-        } else if at && lines::is_email(line) {
+        } else if at && classify::is_email(line) {
             warnings.push(format!("e-mail line ignored: {}", line.trim()));
         } else {
             kept.push(line);
@@ -423,7 +426,7 @@ fn parse_free_form(
     let mut body = kept;
     let mut country = None;
     if let Some((last, rest)) = kept.split_last()
-        && let Some(c) = lines::country_line(last, rest.last().copied())
+        && let Some(c) = locate::country_line(last, rest.last().copied())
     {
         country = Some(c);
         body = rest;
@@ -436,9 +439,9 @@ fn parse_free_form(
     if body.is_empty() {
         return Err(AddressErrorCode::MissingCityLine);
     }
-    let located = lines::locate_city(body, country)?;
+    let located = locate::locate_city(body, country)?;
     let upper_lines = body.get(..located.start).unwrap_or(&[]);
-    let upper = lines::read_upper(upper_lines, customer, false, warnings)?;
+    let upper = upper::read_upper(upper_lines, customer, false, warnings)?;
     if let Some(note) = located.city.note {
         warnings.push(note.to_string());
     }

@@ -6,11 +6,14 @@ use super::city_line::{
     self, CityParts, Zip, layout_for, parse_for, parse_parts, regions_for, requires_state,
     requires_zip, zip_format,
 };
+use super::classify::{StreetKind, street_kind};
 use super::country::{CountryRef, lookup_country};
-use super::lines::{self, StreetKind, country_line, read_upper, street_kind};
+use super::locate::country_line;
 use super::postcode::Format;
 use super::region::Regions;
 use super::text::{clean_field, same_key};
+use super::upper::read_upper;
+use super::words::has_street_word;
 use super::{AddressErrorCode, CustomerContext, Fields, ParsedAddress, context_name};
 
 /// Parses a structured or mixed address.
@@ -50,7 +53,7 @@ pub(crate) fn parse(
     // The last line may hold the city line (mixed input), or repeat the fields.
     if let Some((last, rest)) = body.split_last()
         && street_kind(last) != StreetKind::Strong
-        && !lines::has_street_word(last)
+        && !has_street_word(last)
     {
         let parts = line_parts(last, country, city.is_none());
         if let Some(parts) = parts {
