@@ -86,8 +86,7 @@ fn entry_for<'a>(entries: &'a [LogEntry], id: &str) -> &'a LogEntry {
 }
 
 fn reasons(entries: &[LogEntry]) -> Vec<(String, Action, Option<Reason>)> {
-    let mut v: Vec<_> =
-        entries.iter().map(|e| (e.qbo_id.clone(), e.action, e.reason.clone())).collect();
+    let mut v: Vec<_> = entries.iter().map(|e| (e.qbo_id.clone(), e.action, e.reason)).collect();
     v.sort_by_key(|e| e.0.clone());
     v
 }
