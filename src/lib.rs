@@ -4,15 +4,23 @@
 //! receipts to ship with the class `Ordoro` and type the ship-to address line by line; this crate
 //! finds those transactions and turns each into exactly one Ordoro order.
 //!
-//! The crate is a set of parts a host program assembles:
+//! The crate is a set of parts a host program assembles; what it assembles is re-exported here,
+//! at the root:
 //!
-//! - a pure core that does no I/O: [`address`] blocks, [`shipping`] lines, the [`class_filter`]
-//!   and the [`mapping`] from transaction to order, over the typed documents in [`model`];
-//! - ports the engine talks through: [`QboApi`], [`OrdoroApi`], [`Store`], [`Clock`];
-//! - HTTP clients for both services over one pluggable [`HttpTransport`];
-//! - the sync engine.
+//! - the engine: [`SyncEngine`], with its [`SyncConfig`], [`RunOptions`] and [`RunReport`];
+//! - the ports it talks through: [`QboApi`], [`OrdoroApi`], [`Store`] (with [`TokenStore`]),
+//!   [`Clock`], and [`HttpTransport`] under the clients;
+//! - their implementations: [`QboClient`] and [`OrdoroClient`] with their configurations,
+//!   [`MemoryStore`] and `SqliteStore` (feature `sqlite`), [`ManualClock`] and `TokioClock`
+//!   (feature `tokio`), `ReqwestTransport` (feature `reqwest`), and the simulated services in
+//!   `sim` (feature `sim`);
+//! - one [`Error`] whose [`ErrorKind`] says what to do next, and [`Reason`], the one vocabulary
+//!   of why a transaction was skipped or failed.
 //!
-//! See `ARCHITECTURE.md` for the map of modules and the invariants between them.
+//! Under them, a pure core that does no I/O: [`address`] blocks, [`shipping`] lines, the
+//! [`class_filter`] and the [`mapping`] from transaction to order, over the typed documents in
+//! [`model`]. See [`SyncEngine`] for a whole run against the simulated services, and
+//! `ARCHITECTURE.md` for the map of modules and the invariants between them.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
