@@ -34,6 +34,7 @@ use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::qbo::{EntityKind, Transaction};
 use qbo_ordoro::ordoro::http::ORDORO_REQUESTS_PER_MINUTE;
 use qbo_ordoro::qbo::api::UpdatedQuery;
+use qbo_ordoro::sim::loopback::LoopbackServer;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
 use qbo_ordoro::sim::sample::{SampleSale, generate_eligible};
@@ -714,12 +715,11 @@ fn serve_mode(o: &Options) -> Outcome<()> {
             qbo.insert(REALM, sale.txn);
         }
         let token = qbo.connect(REALM);
-        let (qbo_addr, _qbo_server) = loopback::serve(SharedTransport::from_arc(qbo)).await;
-        let (ordoro_addr, _ordoro_server) =
-            loopback::serve(SharedTransport::from_arc(ordoro)).await;
+        let qbo_server = LoopbackServer::start(SharedTransport::from_arc(qbo)).await?;
+        let ordoro_server = LoopbackServer::start(SharedTransport::from_arc(ordoro)).await?;
         let ready = serde_json::json!({
-            "qbo": format!("http://{qbo_addr}"),
-            "ordoro": format!("http://{ordoro_addr}"),
+            "qbo": qbo_server.url(),
+            "ordoro": ordoro_server.url(),
             "refresh_token": token.refresh_token.expose_secret(),
             "access_token": token.access_token.as_ref().map(|t| t.expose_secret().to_owned()),
             "expires_at": token.access_expires_at.map(|t| t.timestamp()),
@@ -738,53 +738,4 @@ fn serve_mode(o: &Options) -> Outcome<()> {
         let _ = closed.await;
         Ok(())
     })
-}
-
-/// Serves a simulator on `127.0.0.1` over HTTP/1.1 for the `serve` child. A transport error from
-/// the simulator closes the connection without an answer, as a real server giving up would. (The
-/// integration tests keep their own copy in `tests/it/support/http.rs`: an example does not
-/// include test files.)
-mod loopback {
-    use std::net::SocketAddr;
-
-    use bytes::Bytes;
-    use http_body_util::{BodyExt, Full};
-    use hyper::body::Incoming;
-    use hyper::server::conn::http1;
-    use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
-    use qbo_ordoro::{SharedTransport, TransportError};
-    use tokio::net::TcpListener;
-    use tokio::task::JoinHandle;
-
-    /// Serves `transport` on a fresh loopback port until the handle is aborted or dropped with
-    /// the runtime. Returns the address to send to.
-    pub async fn serve(transport: SharedTransport) -> (SocketAddr, JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let addr = listener.local_addr().expect("a bound listener has an address");
-        let handle = tokio::spawn(accept_loop(listener, transport));
-        (addr, handle)
-    }
-
-    async fn accept_loop(listener: TcpListener, transport: SharedTransport) {
-        while let Ok((stream, _)) = listener.accept().await {
-            let transport = transport.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| answer(transport.clone(), request));
-                // A connection closed on purpose (a simulated lost answer) ends here.
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-            });
-        }
-    }
-
-    /// Hands one request to the transport. An `Err` makes hyper drop the connection unanswered.
-    async fn answer(
-        transport: SharedTransport,
-        request: hyper::Request<Incoming>,
-    ) -> Result<hyper::Response<Full<Bytes>>, TransportError> {
-        let (parts, body) = request.into_parts();
-        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        let response = transport.send(http::Request::from_parts(parts, body)).await?;
-        Ok(response.map(Full::new))
-    }
 }

@@ -4,7 +4,9 @@
 //! and keeps the real rules (paging, limits, faults, time zones), in virtual time through a
 //! [`Clock`](crate::Clock). They serve the tests, the benchmarks and the `sync` example's
 //! embedded default. Fault injection is seeded, so a run replays exactly from its seed.
+//! [`loopback`] serves one on a real socket when another process or a browser must reach it.
 
+pub mod loopback;
 pub mod ordoro;
 
 use std::collections::VecDeque;

@@ -24,6 +24,7 @@ use qbo_ordoro::{QboApi, QboClient, QboConfig, QboEnvironment};
 use secrecy::ExposeSecret;
 
 use crate::support::http::{closed_port, serve, silent_server};
+use qbo_ordoro::sim::loopback::LoopbackServer;
 
 const KEY_ID: &str = "loopback-id";
 const KEY_SECRET: &str = "loopback-secret-5e1";
@@ -32,13 +33,7 @@ struct Served {
     sim: Arc<OrdoroSim>,
     client: OrdoroClient,
     base: String,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: LoopbackServer,
 }
 
 async fn serve_ordoro() -> Served {
@@ -61,7 +56,7 @@ async fn serve_ordoro() -> Served {
         .allowing_insecure_loopback();
     let transport = SharedTransport::new(ReqwestTransport::new().unwrap());
     let client = OrdoroClient::new(config, transport, clock).unwrap();
-    Served { sim, client, base, server }
+    Served { sim, client, base, _server: server }
 }
 
 fn order(order_id: &str) -> NewOrder {
@@ -171,7 +166,7 @@ async fn redirects_are_answers_not_followed() {
     let transport = ReqwestTransport::new().unwrap();
     let request = http::Request::get(format!("http://{addr}/v3/order")).body(Bytes::new()).unwrap();
     let response = transport.send(request).await.unwrap();
-    server.abort();
+    server.stop();
     assert_eq!(response.status(), 302);
     assert_eq!(response.headers()["location"], "https://elsewhere.example/steal");
 }
@@ -246,7 +241,7 @@ async fn a_qbo_token_refresh_and_reads_round_trip_over_loopback() {
     let classes = client.find_classes("Ordoro").await.unwrap();
     assert_eq!(classes.len(), 1);
     assert!(client.get_transaction(EntityKind::Invoice, "999999").await.unwrap().is_none());
-    server.abort();
+    server.stop();
 
     let saved = tokens.0.lock().unwrap().clone().unwrap();
     assert!(saved.access_token.is_some(), "the refreshed token was saved");
