@@ -54,15 +54,15 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
 /// A cursor is absent until set, kept per name, and replaced by the next set.
 pub async fn cursors_are_kept_per_name(store: &dyn Store) {
     assert_eq!(store.cursor("r1/Invoice").await.unwrap(), None);
-    store.set_cursor("r1/Invoice", t(10)).await.unwrap();
-    store.set_cursor("r1/SalesReceipt", t(20)).await.unwrap();
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(10)));
-    assert_eq!(store.cursor("r1/SalesReceipt").await.unwrap(), Some(t(20)));
+    store.set_cursor("r1/Invoice", instant(10)).await.unwrap();
+    store.set_cursor("r1/SalesReceipt", instant(20)).await.unwrap();
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(10)));
+    assert_eq!(store.cursor("r1/SalesReceipt").await.unwrap(), Some(instant(20)));
     assert_eq!(store.cursor("r2/Invoice").await.unwrap(), None);
 
-    store.set_cursor("r1/Invoice", t(30)).await.unwrap();
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(30)));
-    assert_eq!(store.cursor("r1/SalesReceipt").await.unwrap(), Some(t(20)));
+    store.set_cursor("r1/Invoice", instant(30)).await.unwrap();
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(30)));
+    assert_eq!(store.cursor("r1/SalesReceipt").await.unwrap(), Some(instant(20)));
 }
 
 /// A cursor reads back to the nanosecond.
@@ -75,10 +75,10 @@ pub async fn cursor_keeps_nanoseconds(store: &dyn Store) {
 /// A ledger entry is put, read back whole and replaced; the same QBO id as another entity or in
 /// another company is another transaction.
 pub async fn ledger_entries_are_put_read_and_replaced(store: &dyn Store) {
-    let inv = key("r1", EntityKind::Invoice, "42");
+    let inv = ledger_key("r1", EntityKind::Invoice, "42");
     assert_eq!(store.ledger_entry(&inv).await.unwrap(), None);
 
-    let pending = ledger("r1", EntityKind::Invoice, "42", LedgerState::Pending);
+    let pending = ledger_entry("r1", EntityKind::Invoice, "42", LedgerState::Pending);
     store.put_ledger_entry(&pending).await.unwrap();
     assert_eq!(store.ledger_entry(&inv).await.unwrap(), Some(pending.clone()));
 
@@ -86,16 +86,22 @@ pub async fn ledger_entries_are_put_read_and_replaced(store: &dyn Store) {
         order_number: Some("M-QBO-r1-INV-42".into()),
         sync_token: "3".into(),
         state: LedgerState::Created,
-        updated_at: t(99),
+        updated_at: instant(99),
         ..pending.clone()
     };
     store.put_ledger_entry(&created).await.unwrap();
     assert_eq!(store.ledger_entry(&inv).await.unwrap(), Some(created));
 
     // The same QBO id as a sales receipt, or in another company, is another transaction.
-    assert_eq!(store.ledger_entry(&key("r1", EntityKind::SalesReceipt, "42")).await.unwrap(), None);
-    assert_eq!(store.ledger_entry(&key("r2", EntityKind::Invoice, "42")).await.unwrap(), None);
-    let receipt = ledger("r1", EntityKind::SalesReceipt, "42", LedgerState::Cancelled);
+    assert_eq!(
+        store.ledger_entry(&ledger_key("r1", EntityKind::SalesReceipt, "42")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.ledger_entry(&ledger_key("r2", EntityKind::Invoice, "42")).await.unwrap(),
+        None
+    );
+    let receipt = ledger_entry("r1", EntityKind::SalesReceipt, "42", LedgerState::Cancelled);
     store.put_ledger_entry(&receipt).await.unwrap();
     assert_eq!(store.ledger_entry(&receipt.key).await.unwrap(), Some(receipt));
     assert_eq!(store.ledger_entry(&inv).await.unwrap().unwrap().state, LedgerState::Created);
@@ -105,11 +111,11 @@ pub async fn ledger_entries_are_put_read_and_replaced(store: &dyn Store) {
 /// id), and forgets one once it is settled.
 pub async fn pending_entries_are_the_pending_ones_of_the_realm(store: &dyn Store) {
     let entries = [
-        ledger("r1", EntityKind::SalesReceipt, "7", LedgerState::Pending),
-        ledger("r1", EntityKind::Invoice, "9", LedgerState::Pending),
-        ledger("r1", EntityKind::Invoice, "10", LedgerState::Created),
-        ledger("r1", EntityKind::Invoice, "11", LedgerState::Cancelled),
-        ledger("r2", EntityKind::Invoice, "9", LedgerState::Pending),
+        ledger_entry("r1", EntityKind::SalesReceipt, "7", LedgerState::Pending),
+        ledger_entry("r1", EntityKind::Invoice, "9", LedgerState::Pending),
+        ledger_entry("r1", EntityKind::Invoice, "10", LedgerState::Created),
+        ledger_entry("r1", EntityKind::Invoice, "11", LedgerState::Cancelled),
+        ledger_entry("r2", EntityKind::Invoice, "9", LedgerState::Pending),
     ];
     for entry in &entries {
         store.put_ledger_entry(entry).await.unwrap();
@@ -132,33 +138,33 @@ pub async fn commit_writes_ledger_log_and_cursor(store: &dyn Store) {
     let entry = LedgerEntry {
         order_number: Some("M-1".into()),
         state: LedgerState::Created,
-        ..ledger("r1", EntityKind::Invoice, "1", LedgerState::Pending)
+        ..ledger_entry("r1", EntityKind::Invoice, "1", LedgerState::Pending)
     };
-    let line = log("run-1", "r1", "1", Action::Created, t(5));
+    let line = log_entry("run-1", "r1", "1", Action::Created, instant(5));
     store
         .commit(&Commit {
             log: line.clone(),
             ledger: Some(LedgerChange::Put(entry.clone())),
-            cursor: Some(("r1/Invoice".into(), t(4))),
+            cursor: Some(("r1/Invoice".into(), instant(4))),
         })
         .await
         .unwrap();
     assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry));
     assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(4)));
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(4)));
 }
 
 /// A commit without a ledger change or a cursor move leaves the ledger and the cursors as they
 /// were.
 pub async fn commit_without_ledger_or_cursor_leaves_them_alone(store: &dyn Store) {
-    let entry = ledger("r1", EntityKind::Invoice, "1", LedgerState::Created);
+    let entry = ledger_entry("r1", EntityKind::Invoice, "1", LedgerState::Created);
     store.put_ledger_entry(&entry).await.unwrap();
-    store.set_cursor("r1/Invoice", t(1)).await.unwrap();
+    store.set_cursor("r1/Invoice", instant(1)).await.unwrap();
 
-    let line = log("run-2", "r1", "1", Action::Skipped, t(5));
+    let line = log_entry("run-2", "r1", "1", Action::Skipped, instant(5));
     store.commit(&log_only(line.clone())).await.unwrap();
     assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry));
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(1)));
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(1)));
     assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
 }
 
@@ -188,10 +194,10 @@ pub async fn log_entries_round_trip_every_field(store: &dyn Store) {
         }),
         dry_run: true,
     };
-    let bare = log("run-1", "9130", "178", Action::Skipped, t(1));
+    let bare = log_entry("run-1", "9130", "178", Action::Skipped, instant(1));
     let message_only = LogEntry {
         failure: Some(FailureInfo { message: "disk full".into(), ..FailureInfo::default() }),
-        ..log("run-1", "9130", "179", Action::Failed, t(2))
+        ..log_entry("run-1", "9130", "179", Action::Failed, instant(2))
     };
     for entry in [&full, &bare, &message_only] {
         store.commit(&log_only(entry.clone())).await.unwrap();
@@ -208,25 +214,25 @@ async fn write_query_fixture(store: &dyn Store) {
         LogEntry {
             doc_number: Some("1001".into()),
             order_number: Some("M-1".into()),
-            ..log("run-1", "r1", "1", Action::Created, t(10))
+            ..log_entry("run-1", "r1", "1", Action::Created, instant(10))
         },
         LogEntry {
             doc_number: Some("1002".into()),
-            ..log("run-1", "r1", "2", Action::Skipped, t(20))
+            ..log_entry("run-1", "r1", "2", Action::Skipped, instant(20))
         },
         LogEntry {
             doc_number: Some("1001".into()),
-            ..log("run-1", "r2", "1", Action::Failed, t(30))
+            ..log_entry("run-1", "r2", "1", Action::Failed, instant(30))
         },
         LogEntry {
             doc_number: Some("1001".into()),
             order_number: Some("M-1".into()),
-            ..log("run-2", "r1", "1", Action::Updated, t(40))
+            ..log_entry("run-2", "r1", "1", Action::Updated, instant(40))
         },
-        log("run-2", "r1", "3", Action::Skipped, t(50)),
+        log_entry("run-2", "r1", "3", Action::Skipped, instant(50)),
         LogEntry {
             order_number: Some("M-4".into()),
-            ..log("run-2", "r1", "4", Action::Created, t(60))
+            ..log_entry("run-2", "r1", "4", Action::Created, instant(60))
         },
     ];
     for entry in entries {
@@ -293,11 +299,11 @@ pub async fn log_query_date_range_is_half_open(store: &dyn Store) {
         let q = LogQuery { from, to, ..Default::default() };
         store.query_log(&q).await.unwrap().iter().map(|e| e.at).collect::<Vec<DateTime<Utc>>>()
     };
-    assert_eq!(between(Some(t(20)), Some(t(40))).await, [t(20), t(30)]);
-    assert_eq!(between(Some(t(21)), Some(t(41))).await, [t(30), t(40)]);
-    assert_eq!(between(Some(t(50)), None).await, [t(50), t(60)]);
-    assert_eq!(between(None, Some(t(20))).await, [t(10)]);
-    assert_eq!(between(Some(t(30)), Some(t(30))).await, Vec::<DateTime<Utc>>::new());
+    assert_eq!(between(Some(instant(20)), Some(instant(40))).await, [instant(20), instant(30)]);
+    assert_eq!(between(Some(instant(21)), Some(instant(41))).await, [instant(30), instant(40)]);
+    assert_eq!(between(Some(instant(50)), None).await, [instant(50), instant(60)]);
+    assert_eq!(between(None, Some(instant(20))).await, [instant(10)]);
+    assert_eq!(between(Some(instant(30)), Some(instant(30))).await, Vec::<DateTime<Utc>>::new());
     // Bounds far outside any stored instant still compare as instants.
     assert_eq!(
         between(Some(DateTime::<Utc>::MIN_UTC), Some(DateTime::<Utc>::MAX_UTC)).await.len(),
@@ -322,10 +328,13 @@ pub async fn log_query_limit_takes_the_first_matches(store: &dyn Store) {
 pub async fn log_query_results_keep_the_written_order(store: &dyn Store) {
     // Written out of time order (a re-run of an older range): results follow the writing.
     for (id, secs) in [("c", 30), ("a", 10), ("b", 20)] {
-        store.commit(&log_only(log("run-1", "r1", id, Action::Skipped, t(secs)))).await.unwrap();
+        store
+            .commit(&log_only(log_entry("run-1", "r1", id, Action::Skipped, instant(secs))))
+            .await
+            .unwrap();
     }
     assert_eq!(ids(&store.query_log(&LogQuery::default()).await.unwrap()), ["c", "a", "b"]);
-    let q = LogQuery { from: Some(t(15)), ..Default::default() };
+    let q = LogQuery { from: Some(instant(15)), ..Default::default() };
     assert_eq!(ids(&store.query_log(&q).await.unwrap()), ["c", "b"]);
 }
 
@@ -344,10 +353,13 @@ pub async fn run_summary_counts_by_action(store: &dyn Store) {
     ];
     for (i, (run, action)) in actions.into_iter().enumerate() {
         let id = i.to_string();
-        store.commit(&log_only(log(run, "r1", &id, action, t(0)))).await.unwrap();
+        store.commit(&log_only(log_entry(run, "r1", &id, action, instant(0)))).await.unwrap();
     }
     // Another company's run that happens to have the same id.
-    store.commit(&log_only(log("run-1", "r2", "9", Action::Created, t(0)))).await.unwrap();
+    store
+        .commit(&log_only(log_entry("run-1", "r2", "9", Action::Created, instant(0))))
+        .await
+        .unwrap();
     let summary = store.run_summary("r1", "run-1").await.unwrap();
     assert_eq!(summary, RunSummary { created: 3, updated: 1, skipped: 2, failed: 1 });
     assert_eq!(summary.to_string(), "created=3 updated=1 skipped=2 failed=1");
@@ -369,19 +381,19 @@ pub async fn run_summary_counts_by_action(store: &dyn Store) {
 pub async fn tokens_round_trip(store: &dyn Store) {
     assert!(store.load_token("r1").await.unwrap().is_none());
 
-    store.save_token("r1", &token("refresh-1", Some("access-1"))).await.unwrap();
-    store.save_token("r2", &token("refresh-2", None)).await.unwrap();
+    store.save_token("r1", &stored_token("refresh-1", Some("access-1"))).await.unwrap();
+    store.save_token("r2", &stored_token("refresh-2", None)).await.unwrap();
     let r1 = store.load_token("r1").await.unwrap().expect("r1 tokens");
     assert_eq!(r1.refresh_token.expose_secret(), "refresh-1");
     assert_eq!(r1.access_token.as_ref().map(|a| a.expose_secret()), Some("access-1"));
-    assert_eq!(r1.access_expires_at, Some(t(3600)));
+    assert_eq!(r1.access_expires_at, Some(instant(3600)));
     let r2 = store.load_token("r2").await.unwrap().expect("r2 tokens");
     assert_eq!(r2.refresh_token.expose_secret(), "refresh-2");
     assert!(r2.access_token.is_none());
     assert_eq!(r2.access_expires_at, None);
 
     // A rotation replaces everything, including dropping the access token.
-    store.save_token("r1", &token("refresh-1b", None)).await.unwrap();
+    store.save_token("r1", &stored_token("refresh-1b", None)).await.unwrap();
     let r1 = store.load_token("r1").await.unwrap().expect("r1 tokens");
     assert_eq!(r1.refresh_token.expose_secret(), "refresh-1b");
     assert!(r1.access_token.is_none());
@@ -390,7 +402,7 @@ pub async fn tokens_round_trip(store: &dyn Store) {
 
 /// No token shows in the Debug output of the tokens or of the store.
 pub async fn tokens_never_show_in_debug_output(store: &dyn Store) {
-    let saved = token("refresh-SECRET", Some("access-SECRET"));
+    let saved = stored_token("refresh-SECRET", Some("access-SECRET"));
     store.save_token("r1", &saved).await.unwrap();
     let loaded = store.load_token("r1").await.unwrap().expect("tokens");
     for shown in [format!("{saved:?}"), format!("{loaded:?}"), format!("{store:?}")] {
@@ -402,27 +414,27 @@ pub async fn tokens_never_show_in_debug_output(store: &dyn Store) {
 /// A commit that removes a ledger entry removes it together with writing its log entry; the
 /// entry is no longer pending.
 pub async fn commit_removes_a_ledger_entry(store: &dyn Store) {
-    let pending = ledger("r1", EntityKind::Invoice, "5", LedgerState::Pending);
+    let pending = ledger_entry("r1", EntityKind::Invoice, "5", LedgerState::Pending);
     store.put_ledger_entry(&pending).await.unwrap();
-    let line = log("run-1", "r1", "5", Action::Skipped, t(5));
+    let line = log_entry("run-1", "r1", "5", Action::Skipped, instant(5));
     let commit = Commit {
         log: line.clone(),
         ledger: Some(LedgerChange::Remove(pending.key.clone())),
-        cursor: Some(("r1/Invoice".into(), t(5))),
+        cursor: Some(("r1/Invoice".into(), instant(5))),
     };
     store.commit(&commit).await.unwrap();
     assert_eq!(store.ledger_entry(&pending.key).await.unwrap(), None);
     assert_eq!(store.pending_entries("r1").await.unwrap(), vec![]);
     assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(5)));
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(5)));
 }
 
 /// Removing a ledger entry that is not there is not an error, and touches no other entry.
 pub async fn removing_an_absent_ledger_entry_is_not_an_error(store: &dyn Store) {
-    let other = ledger("r1", EntityKind::Invoice, "6", LedgerState::Created);
+    let other = ledger_entry("r1", EntityKind::Invoice, "6", LedgerState::Created);
     store.put_ledger_entry(&other).await.unwrap();
-    let absent = key("r1", EntityKind::SalesReceipt, "6");
-    let line = log("run-1", "r1", "6", Action::Skipped, t(6));
+    let absent = ledger_key("r1", EntityKind::SalesReceipt, "6");
+    let line = log_entry("run-1", "r1", "6", Action::Skipped, instant(6));
     let commit =
         Commit { log: line.clone(), ledger: Some(LedgerChange::Remove(absent)), cursor: None };
     store.commit(&commit).await.unwrap();
@@ -436,7 +448,7 @@ pub async fn every_reason_reads_back(store: &dyn Store) {
         .enumerate()
         .map(|(i, reason)| LogEntry {
             reason: Some(reason),
-            ..log("run-1", "r1", &i.to_string(), Action::Skipped, t(0))
+            ..log_entry("run-1", "r1", &i.to_string(), Action::Skipped, instant(0))
         })
         .collect();
     for entry in &written {
@@ -445,28 +457,43 @@ pub async fn every_reason_reads_back(store: &dyn Store) {
     assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), written);
 }
 
-// Builders
+// Builders of the values the checks use, for a host's own further tests of its store.
 
-fn t(secs: i64) -> DateTime<Utc> {
+/// An instant `secs` seconds after 2024-04-24T23:06:40Z, whole seconds.
+pub fn instant(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_714_000_000 + secs, 0).single().expect("valid instant")
 }
 
-fn key(realm: &str, entity: EntityKind, qbo_id: &str) -> LedgerKey {
+/// The key of `realm`'s transaction `entity` `qbo_id`.
+pub fn ledger_key(realm: &str, entity: EntityKind, qbo_id: &str) -> LedgerKey {
     LedgerKey { realm: realm.into(), entity, qbo_id: qbo_id.into() }
 }
 
-fn ledger(realm: &str, entity: EntityKind, qbo_id: &str, state: LedgerState) -> LedgerEntry {
+/// A ledger entry in `state`, with no order number, SyncToken `0`, updated at `instant(0)`.
+pub fn ledger_entry(
+    realm: &str,
+    entity: EntityKind,
+    qbo_id: &str,
+    state: LedgerState,
+) -> LedgerEntry {
     LedgerEntry {
-        key: key(realm, entity, qbo_id),
+        key: ledger_key(realm, entity, qbo_id),
         order_id: format!("QBO-{realm}-{entity}-{qbo_id}"),
         order_number: None,
         sync_token: "0".into(),
         state,
-        updated_at: t(0),
+        updated_at: instant(0),
     }
 }
 
-fn log(run: &str, realm: &str, qbo_id: &str, action: Action, at: DateTime<Utc>) -> LogEntry {
+/// A log entry of an invoice with only the given fields set.
+pub fn log_entry(
+    run: &str,
+    realm: &str,
+    qbo_id: &str,
+    action: Action,
+    at: DateTime<Utc>,
+) -> LogEntry {
     LogEntry {
         run_id: run.into(),
         at,
@@ -485,15 +512,17 @@ fn log(run: &str, realm: &str, qbo_id: &str, action: Action, at: DateTime<Utc>) 
     }
 }
 
-fn log_only(entry: LogEntry) -> Commit {
+/// A commit of `entry` alone: no ledger change, no cursor move.
+pub fn log_only(entry: LogEntry) -> Commit {
     Commit { log: entry, ledger: None, cursor: None }
 }
 
-fn token(refresh: &str, access: Option<&str>) -> StoredToken {
+/// Tokens with this refresh token, and an access token expiring at `instant(3600)` if given.
+pub fn stored_token(refresh: &str, access: Option<&str>) -> StoredToken {
     StoredToken {
         refresh_token: SecretString::from(refresh.to_owned()),
         access_token: access.map(|a| SecretString::from(a.to_owned())),
-        access_expires_at: access.map(|_| t(3600)),
+        access_expires_at: access.map(|_| instant(3600)),
     }
 }
 

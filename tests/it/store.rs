@@ -6,68 +6,16 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use qbo_ordoro::model::qbo::EntityKind;
+use qbo_ordoro::store::conformance::{instant, ledger_entry, log_entry, log_only, stored_token};
 use qbo_ordoro::store::{
-    Action, Commit, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
-    MemoryStore, SqliteOptions, SqliteStore, Store, StoredToken, TokenStore, conformance,
+    Action, Commit, LedgerChange, LedgerEntry, LedgerState, LogQuery, MemoryStore, SqliteOptions,
+    SqliteStore, Store, TokenStore, conformance,
 };
 use qbo_ordoro::{ErrorKind, Reason};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use tempfile::TempDir;
-
-// ---------------------------------------------------------------------------------------------
-// Builders
-
-fn t(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_714_000_000 + secs, 0).single().expect("valid instant")
-}
-
-fn key(realm: &str, entity: EntityKind, qbo_id: &str) -> LedgerKey {
-    LedgerKey { realm: realm.into(), entity, qbo_id: qbo_id.into() }
-}
-
-fn ledger(realm: &str, entity: EntityKind, qbo_id: &str, state: LedgerState) -> LedgerEntry {
-    LedgerEntry {
-        key: key(realm, entity, qbo_id),
-        order_id: format!("QBO-{realm}-{entity}-{qbo_id}"),
-        order_number: None,
-        sync_token: "0".into(),
-        state,
-        updated_at: t(0),
-    }
-}
-
-fn log(run: &str, realm: &str, qbo_id: &str, action: Action, at: DateTime<Utc>) -> LogEntry {
-    LogEntry {
-        run_id: run.into(),
-        at,
-        realm: realm.into(),
-        entity: EntityKind::Invoice,
-        qbo_id: qbo_id.into(),
-        doc_number: None,
-        sync_token: None,
-        last_updated: None,
-        action,
-        reason: None,
-        detail: None,
-        order_number: None,
-        failure: None,
-        dry_run: false,
-    }
-}
-
-fn log_only(entry: LogEntry) -> Commit {
-    Commit { log: entry, ledger: None, cursor: None }
-}
-
-fn token(refresh: &str, access: Option<&str>) -> StoredToken {
-    StoredToken {
-        refresh_token: SecretString::from(refresh.to_owned()),
-        access_token: access.map(|a| SecretString::from(a.to_owned())),
-        access_expires_at: access.map(|_| t(3600)),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: each keeps what must outlive the store (the temporary directory).
@@ -158,33 +106,33 @@ async fn memory_store_clones_share_state_across_a_restart() {
     let kept = MemoryStore::new();
     {
         let engine_side = kept.clone();
-        engine_side.set_cursor("r1/Invoice", t(1)).await.unwrap();
+        engine_side.set_cursor("r1/Invoice", instant(1)).await.unwrap();
         engine_side
             .commit(&Commit {
-                log: log("run-1", "r1", "1", Action::Created, t(2)),
-                ledger: Some(LedgerChange::Put(ledger(
+                log: log_entry("run-1", "r1", "1", Action::Created, instant(2)),
+                ledger: Some(LedgerChange::Put(ledger_entry(
                     "r1",
                     EntityKind::Invoice,
                     "1",
                     LedgerState::Created,
                 ))),
-                cursor: Some(("r1/SalesReceipt".into(), t(3))),
+                cursor: Some(("r1/SalesReceipt".into(), instant(3))),
             })
             .await
             .unwrap();
-        engine_side.save_token("r1", &token("refresh", None)).await.unwrap();
+        engine_side.save_token("r1", &stored_token("refresh", None)).await.unwrap();
     }
     let restarted = kept.clone();
-    assert_eq!(restarted.cursor("r1/Invoice").await.unwrap(), Some(t(1)));
+    assert_eq!(restarted.cursor("r1/Invoice").await.unwrap(), Some(instant(1)));
     assert_eq!(
         kept.cursors().into_iter().collect::<Vec<_>>(),
-        [("r1/Invoice".to_owned(), t(1)), ("r1/SalesReceipt".to_owned(), t(3))]
+        [("r1/Invoice".to_owned(), instant(1)), ("r1/SalesReceipt".to_owned(), instant(3))]
     );
     assert_eq!(
         kept.ledger_entries(),
-        [ledger("r1", EntityKind::Invoice, "1", LedgerState::Created)]
+        [ledger_entry("r1", EntityKind::Invoice, "1", LedgerState::Created)]
     );
-    assert_eq!(kept.log_entries(), [log("run-1", "r1", "1", Action::Created, t(2))]);
+    assert_eq!(kept.log_entries(), [log_entry("run-1", "r1", "1", Action::Created, instant(2))]);
     assert_eq!(kept.token_realms(), ["r1"]);
     assert_eq!(
         format!("{kept:?}"),
@@ -210,8 +158,8 @@ fn pragma_i64(conn: &rusqlite::Connection, name: &str) -> i64 {
 #[tokio::test]
 async fn sqlite_reopening_the_file_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let entry = ledger("r1", EntityKind::Invoice, "1", LedgerState::Pending);
-    let line = log("run-1", "r1", "1", Action::Created, t(2));
+    let entry = ledger_entry("r1", EntityKind::Invoice, "1", LedgerState::Pending);
+    let line = log_entry("run-1", "r1", "1", Action::Created, instant(2));
     {
         let store = SqliteStore::open(db_path(&dir)).unwrap();
         store.put_ledger_entry(&entry).await.unwrap();
@@ -219,14 +167,14 @@ async fn sqlite_reopening_the_file_keeps_everything() {
             .commit(&Commit {
                 log: line.clone(),
                 ledger: None,
-                cursor: Some(("r1/Invoice".into(), t(1))),
+                cursor: Some(("r1/Invoice".into(), instant(1))),
             })
             .await
             .unwrap();
-        store.save_token("r1", &token("refresh-1", Some("access-1"))).await.unwrap();
+        store.save_token("r1", &stored_token("refresh-1", Some("access-1"))).await.unwrap();
     }
     let store = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(1)));
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(1)));
     assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry.clone()));
     assert_eq!(store.pending_entries("r1").await.unwrap(), vec![entry]);
     assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
@@ -240,13 +188,13 @@ async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
     assert_eq!(first.applied_migrations(), [1]);
-    first.set_cursor("c", t(1)).await.unwrap();
+    first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
         let again = SqliteStore::open(db_path(&dir)).unwrap();
         assert_eq!(again.applied_migrations(), [] as [u32; 0]);
         assert_eq!(again.settings().unwrap().schema_version, SqliteStore::SCHEMA_VERSION);
-        assert_eq!(again.cursor("c").await.unwrap(), Some(t(1)));
+        assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
     assert_eq!(pragma_i64(&conn, "user_version"), 1);
@@ -299,7 +247,7 @@ async fn sqlite_file_runs_in_wal_mode_with_normal_sync() {
         raw(&db_path(&dir)).pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     // A token save switches to FULL for itself only.
-    store.save_token("r1", &token("refresh", None)).await.unwrap();
+    store.save_token("r1", &stored_token("refresh", None)).await.unwrap();
     assert_eq!(store.settings().unwrap().synchronous, "normal");
 }
 
@@ -311,7 +259,7 @@ async fn sqlite_options_set_full_sync_and_busy_timeout() {
         sync_every_commit: true,
     };
     let store = SqliteStore::open_with(db_path(&dir), options).unwrap();
-    store.save_token("r1", &token("refresh", None)).await.unwrap();
+    store.save_token("r1", &stored_token("refresh", None)).await.unwrap();
     let settings = store.settings().unwrap();
     assert_eq!(settings.synchronous, "full");
     assert_eq!(settings.busy_timeout, std::time::Duration::from_millis(250));
@@ -331,9 +279,9 @@ fn sqlite_creates_its_file_readable_by_the_owner_only() {
 async fn sqlite_commit_failing_at_the_log_insert_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(db_path(&dir)).unwrap();
-    let before = ledger("r1", EntityKind::Invoice, "1", LedgerState::Pending);
+    let before = ledger_entry("r1", EntityKind::Invoice, "1", LedgerState::Pending);
     store.put_ledger_entry(&before).await.unwrap();
-    store.set_cursor("r1/Invoice", t(1)).await.unwrap();
+    store.set_cursor("r1/Invoice", instant(1)).await.unwrap();
 
     // Another connection makes the second of the three writes fail.
     raw(&db_path(&dir))
@@ -343,26 +291,26 @@ async fn sqlite_commit_failing_at_the_log_insert_writes_nothing() {
         )
         .unwrap();
     let commit = Commit {
-        log: log("run-1", "r1", "1", Action::Created, t(2)),
+        log: log_entry("run-1", "r1", "1", Action::Created, instant(2)),
         ledger: Some(LedgerChange::Put(LedgerEntry {
             state: LedgerState::Created,
             ..before.clone()
         })),
-        cursor: Some(("r1/Invoice".into(), t(2))),
+        cursor: Some(("r1/Invoice".into(), instant(2))),
     };
     let err = store.commit(&commit).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
     assert!(err.message().contains("nothing was written"), "{err}");
     assert!(err.message().contains("simulated failure"), "{err}");
     assert_eq!(store.ledger_entry(&before.key).await.unwrap(), Some(before.clone()));
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(1)));
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(1)));
     assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![]);
 
     // Once the fault is gone the same commit goes through whole: no half-open transaction lingers.
     raw(&db_path(&dir)).execute_batch("DROP TRIGGER fail_log;").unwrap();
     store.commit(&commit).await.unwrap();
     assert_eq!(store.ledger_entry(&before.key).await.unwrap().unwrap().state, LedgerState::Created);
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(2)));
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(2)));
     assert_eq!(store.query_log(&LogQuery::default()).await.unwrap().len(), 1);
 }
 
@@ -370,26 +318,26 @@ async fn sqlite_commit_failing_at_the_log_insert_writes_nothing() {
 async fn sqlite_commit_failing_at_the_cursor_move_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(db_path(&dir)).unwrap();
-    store.set_cursor("r1/Invoice", t(1)).await.unwrap();
+    store.set_cursor("r1/Invoice", instant(1)).await.unwrap();
     raw(&db_path(&dir))
         .execute_batch(
             "CREATE TRIGGER fail_cursor BEFORE UPDATE ON cursor \
              BEGIN SELECT RAISE(ABORT, 'simulated failure'); END;",
         )
         .unwrap();
-    let entry = ledger("r1", EntityKind::Invoice, "1", LedgerState::Created);
+    let entry = ledger_entry("r1", EntityKind::Invoice, "1", LedgerState::Created);
     let err = store
         .commit(&Commit {
-            log: log("run-1", "r1", "1", Action::Created, t(2)),
+            log: log_entry("run-1", "r1", "1", Action::Created, instant(2)),
             ledger: Some(LedgerChange::Put(entry.clone())),
-            cursor: Some(("r1/Invoice".into(), t(2))),
+            cursor: Some(("r1/Invoice".into(), instant(2))),
         })
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
     assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), None);
     assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![]);
-    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(t(1)));
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(1)));
 }
 
 #[tokio::test]
@@ -398,14 +346,14 @@ async fn sqlite_refuses_an_instant_it_cannot_order_and_writes_nothing() {
     let far = DateTime::<Utc>::MAX_UTC;
     let err = store
         .commit(&Commit {
-            log: log("run-1", "r1", "1", Action::Created, far),
-            ledger: Some(LedgerChange::Put(ledger(
+            log: log_entry("run-1", "r1", "1", Action::Created, far),
+            ledger: Some(LedgerChange::Put(ledger_entry(
                 "r1",
                 EntityKind::Invoice,
                 "1",
                 LedgerState::Created,
             ))),
-            cursor: Some(("c".into(), t(1))),
+            cursor: Some(("c".into(), instant(1))),
         })
         .await
         .unwrap_err();
@@ -425,7 +373,7 @@ async fn sqlite_token_errors_never_carry_the_secret() {
              BEGIN SELECT RAISE(ABORT, 'simulated failure'); END;",
         )
         .unwrap();
-    let err = store.save_token("r1", &token("refresh-SECRET", Some("access-SECRET"))).await;
+    let err = store.save_token("r1", &stored_token("refresh-SECRET", Some("access-SECRET"))).await;
     let err = err.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
     assert!(err.message().contains("could not save the tokens of realm r1"), "{err}");
@@ -486,9 +434,12 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
 async fn sqlite_reports_a_corrupt_row_as_a_store_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(db_path(&dir)).unwrap();
-    let entry = ledger("r1", EntityKind::Invoice, "1", LedgerState::Pending);
+    let entry = ledger_entry("r1", EntityKind::Invoice, "1", LedgerState::Pending);
     store.put_ledger_entry(&entry).await.unwrap();
-    store.commit(&log_only(log("run-1", "r1", "1", Action::Created, t(1)))).await.unwrap();
+    store
+        .commit(&log_only(log_entry("run-1", "r1", "1", Action::Created, instant(1))))
+        .await
+        .unwrap();
     let conn = raw(&db_path(&dir));
     conn.execute_batch(
         "UPDATE ledger SET updated_at = 'yesterday'; UPDATE log SET last_updated = 'soon';",
@@ -517,8 +468,8 @@ fn sqlite_open_fails_clearly_when_the_directory_is_missing() {
 async fn sqlite_clones_share_one_connection() {
     let store = SqliteStore::open_in_memory().unwrap();
     let clone = store.clone();
-    clone.set_cursor("c", t(7)).await.unwrap();
-    assert_eq!(store.cursor("c").await.unwrap(), Some(t(7)));
+    clone.set_cursor("c", instant(7)).await.unwrap();
+    assert_eq!(store.cursor("c").await.unwrap(), Some(instant(7)));
     assert_eq!(store.path(), None);
     assert_eq!(store.settings().unwrap().journal_mode, "memory");
 }
