@@ -1,23 +1,7 @@
 //! The one vocabulary of why a transaction went the way it did: [`Reason`], the code a skip or a
 //! failure carries in the mapping's [`Decision`](crate::mapping::Decision), in the preview, in
-//! the engine's transaction log, in the store and in every example's output.
-//!
-//! Each code is defined once, as a variant, and always written as the same `snake_case` string
-//! ([`Reason::as_str`], `Display`, serde, and [`FromStr`] to read it back). The address parser's
-//! codes ([`AddressErrorCode`]) are wrapped, not copied: `missing_state` is
-//! `Reason::Address(AddressErrorCode::MissingState)`. The strings are a stable contract: logs
-//! written by earlier versions read back, and hosts may match on them.
-//!
-//! ```
-//! use qbo_ordoro::Reason;
-//! use qbo_ordoro::address::AddressErrorCode;
-//!
-//! let reason: Reason = "missing_state".parse()?;
-//! assert_eq!(reason, Reason::Address(AddressErrorCode::MissingState));
-//! assert_eq!(Reason::ClassMismatch.to_string(), "class_mismatch");
-//! assert_eq!(serde_json::to_string(&Reason::Voided)?, r#""voided""#);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! the engine's transaction log, in the store and in every example's output. The type
+//! is re-exported at the crate root, where its docs are.
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,6 +20,23 @@ macro_rules! reasons {
         /// Which action a code goes with is the engine's business (the same code can explain a
         /// skip and a failure: `order_not_found` is a skip when there is nothing left to cancel,
         /// a failure when an update finds no order); the code itself only says why.
+        ///
+        /// Each code is defined once, as a variant, and always written as the same
+        /// `snake_case` string ([`Reason::as_str`], `Display`, serde, and `FromStr` to read it
+        /// back). The address parser's codes are wrapped, not copied: `missing_state` is
+        /// `Reason::Address(AddressErrorCode::MissingState)`. The strings are a stable
+        /// contract: logs written by earlier versions read back, and hosts may match on them.
+        ///
+        /// ```
+        /// use qbo_ordoro::Reason;
+        /// use qbo_ordoro::address::AddressErrorCode;
+        ///
+        /// let reason: Reason = "missing_state".parse()?;
+        /// assert_eq!(reason, Reason::Address(AddressErrorCode::MissingState));
+        /// assert_eq!(Reason::ClassMismatch.to_string(), "class_mismatch");
+        /// assert_eq!(serde_json::to_string(&Reason::Voided)?, r#""voided""#);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum Reason {
