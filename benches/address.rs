@@ -9,10 +9,10 @@ use std::hint::black_box;
 
 use address_mixes::{INTL_MIX, US_MIX, structured};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use qbo_ordoro::address::{CustomerContext, parse_address, parse_lines};
+use qbo_ordoro::address::{AddressContext, parse_address, parse_lines};
 
 fn bench(c: &mut Criterion) {
-    let ctx = CustomerContext::default();
+    let ctx = AddressContext::default();
     let mut group = c.benchmark_group("address");
     group.throughput(Throughput::Elements(US_MIX.len() as u64));
     group.bench_function("us_mix", |b| {

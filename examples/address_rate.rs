@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use address_mixes::{INTL_MIX, US_MIX, structured};
 use clap::{Parser, ValueEnum};
-use qbo_ordoro::address::{CustomerContext, parse_address, parse_lines};
+use qbo_ordoro::address::{AddressContext, parse_address, parse_lines};
 
 /// This thread's CPU time so far, if the kernel says.
 fn thread_cpu() -> Option<Duration> {
@@ -90,7 +90,7 @@ fn main() {
     // `--help` exits 0 here, a bad command line 2.
     let Cli { seconds, mix } = Cli::parse();
     let wanted = |one: Mix| mix.is_none_or(|m| m == one);
-    let ctx = CustomerContext::default();
+    let ctx = AddressContext::default();
     if wanted(Mix::Us) {
         measure("address/us_mix", US_MIX.len(), seconds, || {
             for block in US_MIX {

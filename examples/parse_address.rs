@@ -9,7 +9,7 @@
 
 use std::io::{self, BufRead, BufWriter, Write};
 
-use qbo_ordoro::address::{CustomerContext, ParsedAddress, parse_address, parse_lines};
+use qbo_ordoro::address::{AddressContext, ParsedAddress, parse_address, parse_lines};
 use qbo_ordoro::model::qbo::PhysicalAddress;
 use serde::Serialize;
 use serde_json::Value;
@@ -109,11 +109,15 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-fn customer_of(input: &Value) -> CustomerContext {
+fn customer_of(input: &Value) -> AddressContext {
     let field = |k: &str| {
         input.get("customer").and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string)
     };
-    CustomerContext { display_name: field("display_name"), company_name: field("company_name") }
+    AddressContext {
+        display_name: field("display_name"),
+        company_name: field("company_name"),
+        ..Default::default()
+    }
 }
 
 trait Lenient: Sized {

@@ -2,7 +2,7 @@
 //! here so that the test suite replays every corpus through the same code. Not part of the API:
 //! hidden from the docs, and free to change.
 
-use crate::address::{CustomerContext, parse_address, parse_lines};
+use crate::address::{AddressContext, parse_address, parse_lines};
 use crate::mapping::preview::preview_document;
 use crate::mapping::{Decision, MappingConfig, decide};
 use crate::model::qbo::{EntityKind, PhysicalAddress, QboDocument, SalesTransaction, Transaction};
@@ -15,11 +15,12 @@ pub use crate::qbo::http::client::fuzz_qbo_response as qbo_fault_body;
 pub fn address_block(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let lines: Vec<&str> = text.split('\n').collect();
-    let context = CustomerContext {
+    let context = AddressContext {
         display_name: lines.first().map(|s| s.to_string()),
         company_name: lines.get(1).map(|s| s.to_string()),
+        default_country: lines.get(2).map(|s| s.to_string()),
     };
-    let _ = parse_lines(&lines, &CustomerContext::default());
+    let _ = parse_lines(&lines, &AddressContext::default());
     let _ = parse_lines(&lines, &context);
     let get = |i: usize| lines.get(i).map(|s| s.to_string());
     let structured = PhysicalAddress {
@@ -40,7 +41,7 @@ pub fn address_block(data: &[u8]) {
         postal_code: get(3),
         ..Default::default()
     };
-    let _ = parse_address(&mixed, &CustomerContext::default());
+    let _ = parse_address(&mixed, &AddressContext::default());
 }
 
 /// The body of the `qbo_transaction` fuzz target: reads `data` as a QBO document, decides every

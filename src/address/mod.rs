@@ -21,7 +21,7 @@
 //!   with a number, has a number and a street word, or is a PO box; or has a number, like
 //!   `Flat 3`) starts the street lines: it is `street1`, the rest are joined into `street2`.
 //!   Lines above it are the recipient (`name`), then the `company`; further lines are appended
-//!   to the company. With a [`CustomerContext`], a line equal to the display name is the name
+//!   to the company. With a [`AddressContext`], a line equal to the display name is the name
 //!   and a line equal to the company name is the company, wherever they stand; without one, a
 //!   the name falls back to the customer's display name when no line gives one.
 //! - **`Attn:` lines** (`Attn:`, `Attention:`, `ATTN`, `z. Hd.`): the text after the prefix is
@@ -68,13 +68,17 @@ use crate::model::qbo::PhysicalAddress;
 
 pub use country::{CountryRef, lookup_country};
 
-/// What the host knows of the customer, to tell the recipient line from the company line.
+/// What the host knows around a block: the customer, to tell the recipient line from the
+/// company line, and the company's own country, for blocks that name none.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CustomerContext {
+pub struct AddressContext {
     /// The customer's display name (`CustomerRef.name`).
     pub display_name: Option<String>,
     /// The customer's company name.
     pub company_name: Option<String>,
+    /// The country (ISO 3166-1 alpha-2) of a block that names none: the QBO company's own.
+    /// `None` means the U.S.
+    pub default_country: Option<String>,
 }
 
 /// A parsed address in Ordoro's fields, with the raw lines and any warnings.
@@ -241,7 +245,7 @@ fn non_blank(s: Option<&str>) -> Option<&str> {
 /// Parses a QBO address (structured, free-form or mixed).
 ///
 /// ```
-/// use qbo_ordoro::address::{AddressErrorCode, CustomerContext, parse_address};
+/// use qbo_ordoro::address::{AddressErrorCode, AddressContext, parse_address};
 /// use qbo_ordoro::model::qbo::PhysicalAddress;
 ///
 /// // Typed line by line into QBO's address box: free-form, read from the bottom.
@@ -251,7 +255,7 @@ fn non_blank(s: Option<&str>) -> Option<&str> {
 ///     line3: Some("Springfield, Illinois 62704".into()),
 ///     ..PhysicalAddress::default()
 /// };
-/// let parsed = parse_address(&typed, &CustomerContext::default())?;
+/// let parsed = parse_address(&typed, &AddressContext::default())?;
 /// assert_eq!(parsed.name.as_deref(), Some("Jane Doe"));
 /// assert_eq!(parsed.street1.as_deref(), Some("12 Main Street"));
 /// assert_eq!(parsed.city.as_deref(), Some("Springfield"));
@@ -264,13 +268,13 @@ fn non_blank(s: Option<&str>) -> Option<&str> {
 ///     line2: Some("Springfield 62704".into()),
 ///     ..PhysicalAddress::default()
 /// };
-/// let err = parse_address(&no_state, &CustomerContext::default()).unwrap_err();
+/// let err = parse_address(&no_state, &AddressContext::default()).unwrap_err();
 /// assert_eq!(err.code, AddressErrorCode::MissingState);
 /// # Ok::<(), qbo_ordoro::address::AddressError>(())
 /// ```
 pub fn parse_address(
     address: &PhysicalAddress,
-    customer: &CustomerContext,
+    customer: &AddressContext,
 ) -> Result<ParsedAddress, AddressError> {
     let mut lines = LineList::default();
     for line in address.lines().into_iter().flatten() {
@@ -289,7 +293,7 @@ pub fn parse_address(
 /// are skipped, more than five non-blank lines is an error).
 pub fn parse_lines<S: AsRef<str>>(
     lines: &[S],
-    customer: &CustomerContext,
+    customer: &AddressContext,
 ) -> Result<ParsedAddress, AddressError> {
     let mut kept = LineList::default();
     for line in lines {
@@ -370,7 +374,7 @@ impl<'a> LineList<'a> {
 fn parse_block(
     list: &LineList<'_>,
     fields: Fields<'_>,
-    customer: &CustomerContext,
+    customer: &AddressContext,
 ) -> Result<ParsedAddress, AddressError> {
     let raw = list.few.as_slice();
     let raw_lines = || list.raw_lines();
@@ -420,7 +424,7 @@ fn parse_block(
 fn parse_free_form(
     kept: &[&str],
     country_field: Option<&str>,
-    customer: &CustomerContext,
+    customer: &AddressContext,
     warnings: &mut Vec<String>,
 ) -> Result<ParsedAddress, AddressErrorCode> {
     let mut body = kept;
@@ -460,6 +464,6 @@ fn parse_free_form(
 }
 
 /// The customer's display name, cleaned, when it has one.
-pub(crate) fn context_name(customer: &CustomerContext) -> Option<String> {
+pub(crate) fn context_name(customer: &AddressContext) -> Option<String> {
     non_blank(customer.display_name.as_deref()).map(|n| text::clean_field(n, false))
 }

@@ -14,13 +14,13 @@ use super::region::Regions;
 use super::text::{clean_field, same_key};
 use super::upper::read_upper;
 use super::words::has_street_word;
-use super::{AddressErrorCode, CustomerContext, Fields, ParsedAddress, context_name};
+use super::{AddressContext, AddressErrorCode, Fields, ParsedAddress, context_name};
 
 /// Parses a structured or mixed address.
 pub(crate) fn parse(
     kept: &[&str],
     fields: Fields<'_>,
-    customer: &CustomerContext,
+    customer: &AddressContext,
     warnings: &mut Vec<String>,
 ) -> Result<ParsedAddress, AddressErrorCode> {
     let mut body = kept;

@@ -6,7 +6,7 @@
 
 use super::classify::{StreetKind, attn_name, is_care_of, is_company_like, street_kind};
 use super::text::{Few, clean_field, same_key};
-use super::{AddressErrorCode, CustomerContext};
+use super::{AddressContext, AddressErrorCode};
 
 /// The three address-name fields and the street lines read from the lines above the city line.
 #[derive(Debug, Default)]
@@ -31,7 +31,7 @@ enum Tag<'a> {
 /// a numbered street line.
 pub(crate) fn read_upper(
     lines: &[&str],
-    ctx: &CustomerContext,
+    ctx: &AddressContext,
     structured: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Upper, AddressErrorCode> {
@@ -121,7 +121,7 @@ fn push_company(company: &mut Option<String>, line: &str) {
     }
 }
 
-fn tag_line<'a>(line: &'a str, ctx: &CustomerContext) -> Tag<'a> {
+fn tag_line<'a>(line: &'a str, ctx: &AddressContext) -> Tag<'a> {
     if let Some(n) = attn_name(line) {
         return Tag::Attn(n);
     }

@@ -2,11 +2,12 @@
 //! `BillAddr`; bill-to from `BillAddr`, else the ship-to; the billing e-mail on both.
 
 use crate::address::{
-    AddressError, AddressErrorCode, CustomerContext, ParsedAddress, parse_address,
+    AddressContext, AddressError, AddressErrorCode, ParsedAddress, parse_address,
 };
 use crate::model::ordoro::OrdoroAddress;
 use crate::model::qbo::{PhysicalAddress, SalesTransaction};
 
+use super::MappingConfig;
 use super::lines::clean;
 
 /// Both addresses of an order, parsed, with what was noticed on the way.
@@ -20,10 +21,14 @@ pub(crate) struct Addresses {
 /// Parses the addresses, or returns the ship-to's error (an order never ships to a guess).
 pub(crate) fn resolve(
     doc: &SalesTransaction,
-    bill_to_fallback: bool,
+    config: &MappingConfig,
 ) -> Result<Addresses, AddressError> {
+    let bill_to_fallback = config.bill_to_fallback();
     let display = doc.customer_ref.as_ref().and_then(|c| clean(c.name.as_deref()));
-    let parse = |addr: &PhysicalAddress| parse_address(addr, &context_for(addr, display.clone()));
+    let country = config.company_country().map(str::to_string);
+    let parse = |addr: &PhysicalAddress| {
+        parse_address(addr, &context_for(addr, display.clone(), country.clone()))
+    };
     let ship_src = present(doc.ship_addr.as_ref());
     let bill_src = present(doc.bill_addr.as_ref());
     let mut warnings = Vec::new();
@@ -67,15 +72,19 @@ pub(crate) fn resolve(
 /// What the parser is told of the customer. QBO's display name is a person or a business, and
 /// typed blocks run top-down recipient then company, so a display name typed below the block's
 /// first line names the company; anywhere else (or not typed at all) it is the recipient.
-fn context_for(addr: &PhysicalAddress, display: Option<String>) -> CustomerContext {
+fn context_for(
+    addr: &PhysicalAddress,
+    display: Option<String>,
+    default_country: Option<String>,
+) -> AddressContext {
     let key = |s: &str| clean(Some(s)).map(|c| c.to_lowercase());
     let typed_below_first = display.as_deref().and_then(key).is_some_and(|d| {
         addr.lines().iter().flatten().filter_map(|l| key(l)).skip(1).any(|l| l == d)
     });
     if typed_below_first {
-        CustomerContext { display_name: None, company_name: display }
+        AddressContext { display_name: None, company_name: display, default_country }
     } else {
-        CustomerContext { display_name: display, company_name: None }
+        AddressContext { display_name: display, company_name: None, default_country }
     }
 }
 
@@ -133,20 +142,20 @@ mod tests {
     #[test]
     fn display_name_below_the_first_line_is_the_company() {
         let block = PhysicalAddress::from_lines(&["Grace Pariente", " cool  cars", "65 Ocean Dr."]);
-        let ctx = context_for(&block, Some("Cool Cars".into()));
+        let ctx = context_for(&block, Some("Cool Cars".into()), None);
         assert_eq!(ctx.company_name.as_deref(), Some("Cool Cars"));
         assert_eq!(ctx.display_name, None);
         let first = PhysicalAddress::from_lines(&["Cool Cars", "65 Ocean Dr."]);
         assert_eq!(
-            context_for(&first, Some("Cool Cars".into())).display_name.as_deref(),
+            context_for(&first, Some("Cool Cars".into()), None).display_name.as_deref(),
             Some("Cool Cars")
         );
         let absent = PhysicalAddress::from_lines(&["65 Ocean Dr."]);
         assert_eq!(
-            context_for(&absent, Some("Cool Cars".into())).display_name.as_deref(),
+            context_for(&absent, Some("Cool Cars".into()), None).display_name.as_deref(),
             Some("Cool Cars")
         );
-        assert_eq!(context_for(&absent, None), CustomerContext::default());
+        assert_eq!(context_for(&absent, None, None), AddressContext::default());
     }
 
     #[test]

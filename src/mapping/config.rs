@@ -1,5 +1,5 @@
 //! What a host can tune in the mapping: accepted classes, shipping words, the sales channel, an
-//! order-id prefix, and the bill-to fallback.
+//! order-id prefix, the bill-to fallback, and the company's own country.
 
 use crate::class_filter::ClassFilter;
 use crate::shipping::ShippingWords;
@@ -14,6 +14,7 @@ pub struct MappingConfig {
     cart: Option<i64>,
     order_id_prefix: Option<String>,
     bill_to_fallback: bool,
+    company_country: Option<String>,
 }
 
 impl Default for MappingConfig {
@@ -24,6 +25,7 @@ impl Default for MappingConfig {
             cart: None,
             order_id_prefix: None,
             bill_to_fallback: true,
+            company_country: None,
         }
     }
 }
@@ -110,6 +112,13 @@ impl MappingConfig {
         self
     }
 
+    /// Sets the QBO company's own country (ISO 3166-1 alpha-2), the country of an address
+    /// block that names none. `None` (the default) means the U.S.
+    pub fn with_company_country(mut self, country: Option<&str>) -> Self {
+        self.company_country = country.map(|c| c.trim().to_ascii_uppercase());
+        self
+    }
+
     /// The class filter.
     pub fn classes(&self) -> &ClassFilter {
         &self.classes
@@ -128,6 +137,11 @@ impl MappingConfig {
     /// The order-id prefix, if set.
     pub fn order_id_prefix(&self) -> Option<&str> {
         self.order_id_prefix.as_deref()
+    }
+
+    /// The QBO company's own country, if set (see [`MappingConfig::with_company_country`]).
+    pub fn company_country(&self) -> Option<&str> {
+        self.company_country.as_deref()
     }
 
     /// Whether an unreadable `BillAddr` falls back to the ship-to.

@@ -247,7 +247,7 @@ fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
         Ok(t) => t,
         Err(d) => return d,
     };
-    let addresses = match addresses::resolve(doc, config.bill_to_fallback()) {
+    let addresses = match addresses::resolve(doc, config) {
         Ok(a) => a,
         Err(e) => return Decision::error(e.code, e.message),
     };

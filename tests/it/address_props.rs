@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use qbo_ordoro::address::{CustomerContext, ParsedAddress, parse_address, parse_lines};
+use qbo_ordoro::address::{AddressContext, ParsedAddress, parse_address, parse_lines};
 use qbo_ordoro::fuzz;
 use qbo_ordoro::model::qbo::PhysicalAddress;
 
@@ -452,7 +452,7 @@ proptest! {
 
     #[test]
     fn rendered_blocks_parse_back((lines, want) in any_block()) {
-        let parsed = parse_lines(&lines, &CustomerContext::default());
+        let parsed = parse_lines(&lines, &AddressContext::default());
         prop_assert!(parsed.is_ok(), "{:?} failed: {:?}", lines, parsed.err());
         let parsed = parsed.unwrap_or_default();
         prop_assert_eq!(fields(&parsed), want, "lines: {:?}", lines);
@@ -470,7 +470,7 @@ proptest! {
             ..Default::default()
         };
         let _ = lines;
-        let ctx = CustomerContext { display_name: want.name.clone(), company_name: None };
+        let ctx = AddressContext { display_name: want.name.clone(), ..Default::default() };
         let parsed = parse_address(&addr, &ctx).unwrap_or_default();
         let expected = Want { company: None, ..want };
         prop_assert_eq!(fields(&parsed), expected);
@@ -478,20 +478,20 @@ proptest! {
 
     #[test]
     fn arbitrary_lines_never_panic(lines in prop::collection::vec(any::<String>(), 0..9)) {
-        let ctx = CustomerContext { display_name: lines.first().cloned(), company_name: lines.get(1).cloned() };
-        let _ = parse_lines(&lines, &CustomerContext::default());
+        let ctx = AddressContext { display_name: lines.first().cloned(), company_name: lines.get(1).cloned(), ..Default::default() };
+        let _ = parse_lines(&lines, &AddressContext::default());
         let _ = parse_lines(&lines, &ctx);
     }
 
     #[test]
     fn address_like_noise_never_panics(lines in prop::collection::vec("[A-Za-z0-9 ,.#/()'\\-éüßÖ日本]{0,40}", 0..8)) {
-        let _ = parse_lines(&lines, &CustomerContext::default());
+        let _ = parse_lines(&lines, &AddressContext::default());
         let get = |i: usize| lines.get(i).cloned();
         let addr = PhysicalAddress {
             line1: get(0), line2: get(1), city: get(2), country_sub_division_code: get(3),
             postal_code: get(4), country: get(5), ..Default::default()
         };
-        let _ = parse_address(&addr, &CustomerContext::default());
+        let _ = parse_address(&addr, &AddressContext::default());
     }
 
     #[test]
@@ -501,7 +501,7 @@ proptest! {
 
     #[test]
     fn errors_are_typed_and_keep_the_lines(lines in prop::collection::vec("[A-Za-z ]{1,20}", 1..5)) {
-        if let Err(e) = parse_lines(&lines, &CustomerContext::default()) {
+        if let Err(e) = parse_lines(&lines, &AddressContext::default()) {
             prop_assert!(!e.message.is_empty());
             prop_assert!(e.raw_lines.len() <= lines.len());
         }

@@ -2,7 +2,7 @@
 //! (`tests/fixtures/qbo/*.json`), and a set of blocks covering each layout, with warnings and
 //! raw lines. Review changes with `cargo insta review` (or `INSTA_UPDATE=always`).
 
-use qbo_ordoro::address::{CustomerContext, parse_address, parse_lines};
+use qbo_ordoro::address::{AddressContext, parse_address, parse_lines};
 use qbo_ordoro::model::qbo::PhysicalAddress;
 use serde_json::{Value, json};
 
@@ -53,7 +53,7 @@ fn qbo_fixture_addresses() {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         for (key, addr) in found {
             let parsed: PhysicalAddress = serde_json::from_value(addr.clone()).unwrap_or_default();
-            let result = outcome(parse_address(&parsed, &CustomerContext::default()));
+            let result = outcome(parse_address(&parsed, &AddressContext::default()));
             all.push(json!({"file": name, "field": key, "input": addr, "result": result}));
         }
     }
@@ -99,7 +99,7 @@ const BLOCKS: &[&[&str]] = &[
 
 #[test]
 fn blocks_in_every_layout() {
-    let ctx = CustomerContext::default();
+    let ctx = AddressContext::default();
     let all: Vec<Value> = BLOCKS
         .iter()
         .map(|lines| json!({"lines": lines, "result": outcome(parse_lines(lines, &ctx))}))
@@ -109,9 +109,10 @@ fn blocks_in_every_layout() {
 
 #[test]
 fn customer_context_tells_name_from_company() {
-    let ctx = CustomerContext {
+    let ctx = AddressContext {
         display_name: Some("Karen Pye".into()),
         company_name: Some("Pye's Cakes".into()),
+        ..Default::default()
     };
     let blocks: &[&[&str]] = &[
         &["Pye's Cakes", "Karen Pye", "350 Mountain View Dr.", "South Orange, NJ  07079"],

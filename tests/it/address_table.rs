@@ -5,7 +5,7 @@
 //! The same file drives the example binary's test; `tools/gen_address_table.py` writes it.
 
 use qbo_ordoro::address::{
-    AddressErrorCode, CustomerContext, ParsedAddress, parse_address, parse_lines,
+    AddressContext, AddressErrorCode, ParsedAddress, parse_address, parse_lines,
 };
 use qbo_ordoro::model::qbo::PhysicalAddress;
 use serde_json::Value;
@@ -22,11 +22,15 @@ fn cases() -> Vec<Value> {
         .collect()
 }
 
-fn customer(case: &Value) -> CustomerContext {
+fn customer(case: &Value) -> AddressContext {
     let field = |k: &str| {
         case.get("customer").and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string)
     };
-    CustomerContext { display_name: field("display_name"), company_name: field("company_name") }
+    AddressContext {
+        display_name: field("display_name"),
+        company_name: field("company_name"),
+        ..Default::default()
+    }
 }
 
 fn run(case: &Value) -> Result<ParsedAddress, AddressErrorCode> {
@@ -177,7 +181,7 @@ fn the_table_is_large() {
 #[test]
 fn raw_lines_and_warnings_are_kept() {
     let lines = ["Linda Park", "", "200 E Randolph St", "Chicago, IL 60601", "(312) 555-0100"];
-    let p = parse_lines(&lines, &CustomerContext::default()).unwrap_or_else(|e| panic!("{e}"));
+    let p = parse_lines(&lines, &AddressContext::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         p.raw_lines,
         vec!["Linda Park", "200 E Randolph St", "Chicago, IL 60601", "(312) 555-0100"]
@@ -189,7 +193,7 @@ fn raw_lines_and_warnings_are_kept() {
 #[test]
 fn errors_keep_raw_lines_and_say_what_to_do() {
     let err =
-        parse_lines(&["Jane Doe", "123 Main St", "Springfield, IL"], &CustomerContext::default())
+        parse_lines(&["Jane Doe", "123 Main St", "Springfield, IL"], &AddressContext::default())
             .err()
             .unwrap_or_else(|| panic!("expected an error"));
     assert_eq!(err.code, AddressErrorCode::MissingPostalCode);
@@ -203,7 +207,7 @@ fn a_single_line_with_line_breaks_is_split() {
         line1: Some("Jane Doe\n500 Market St\r\nSan Francisco, CA 94105".into()),
         ..Default::default()
     };
-    let p = parse_address(&addr, &CustomerContext::default()).unwrap_or_else(|e| panic!("{e}"));
+    let p = parse_address(&addr, &AddressContext::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(p.street1.as_deref(), Some("500 Market St"));
     assert_eq!(p.city.as_deref(), Some("San Francisco"));
 }
