@@ -517,20 +517,15 @@ async fn run_once(
 
 /// When a run of one transaction found none: what was looked for, for the `not found:` line.
 fn not_found(report: &RunReport, txn: &TxnRef) -> Option<String> {
-    let (entity, label, matches): (_, _, Box<dyn Fn(&qbo_ordoro::store::LogEntry) -> bool>) =
-        match txn {
-            TxnRef::Id { entity, id } => (entity, format!("QBO id {id}"), {
-                let id = id.clone();
-                Box::new(move |e| e.qbo_id == id)
-            }),
-            TxnRef::DocNumber { entity, doc_number } => {
-                (entity, format!("DocNumber {doc_number}"), {
-                    let doc = doc_number.clone();
-                    Box::new(move |e| e.doc_number.as_deref() == Some(doc.as_str()))
-                })
-            }
-        };
-    if report.aborted.is_some() || report.entries.iter().any(|e| matches(e)) {
+    let (entity, label) = match txn {
+        TxnRef::Id { entity, id } => (entity, format!("QBO id {id}")),
+        TxnRef::DocNumber { entity, doc_number } => (entity, format!("DocNumber {doc_number}")),
+    };
+    let matches = |e: &qbo_ordoro::store::LogEntry| match txn {
+        TxnRef::Id { id, .. } => &e.qbo_id == id,
+        TxnRef::DocNumber { doc_number, .. } => e.doc_number.as_ref() == Some(doc_number),
+    };
+    if report.aborted.is_some() || report.entries.iter().any(matches) {
         return None;
     }
     let what = match entity {

@@ -277,7 +277,7 @@ async fn a_connection_refused_names_the_host_and_the_cause() {
     let refresh = client.get_transaction(EntityKind::Invoice, "1").await.unwrap_err();
     assert_eq!(refresh.kind(), ErrorKind::Transport, "{refresh}");
     let said = refresh.to_string();
-    assert!(said.contains(&format!("127.0.0.1")), "{said}");
+    assert!(said.contains("127.0.0.1"), "{said}");
     assert!(said.contains("could not connect"), "{said}");
     assert!(said.to_lowercase().contains("refused"), "the cause is named: {said}");
     assert!(!said.contains("rotated"), "{said}");
@@ -291,7 +291,7 @@ async fn a_connection_refused_names_the_host_and_the_cause() {
     store.save_token(REALM, &fresh).await.unwrap();
     let err = client.get_transaction(EntityKind::Invoice, "1").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
-    assert!(err.to_string().contains(&format!("QuickBooks at 127.0.0.1")), "{err}");
+    assert!(err.to_string().contains("QuickBooks at 127.0.0.1"), "{err}");
     assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
 }
 

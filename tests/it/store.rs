@@ -210,7 +210,7 @@ async fn sqlite_migrations_run_once() {
         .collect::<Result<_, _>>()
         .unwrap();
     tables.sort();
-    assert_eq!(tables, ["cursor", "ledger", "log", "token"]);
+    assert_eq!(tables, ["cursor", "ledger", "log", "run", "token"]);
 }
 
 #[tokio::test]
