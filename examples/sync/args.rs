@@ -97,10 +97,11 @@ seeded with sample sales, keeping its state in ./qbo-ordoro-state-sim.sqlite3. W
 
 /// The help's text below the flags.
 const AFTER_HELP: &str = "\
-Environment: QBO_CLIENT_ID, QBO_CLIENT_SECRET, QBO_REALM_ID, QBO_REFRESH_TOKEN,
-QBO_ENVIRONMENT (sandbox|production, default production), ORDORO_KEY_ID, ORDORO_KEY_SECRET,
-ORDORO_SALES_CHANNEL_ID (optional). Set all the required ones or none. RUST_LOG turns on logs
-(stderr).
+Environment: QBO_CLIENT_ID, QBO_CLIENT_SECRET, QBO_REALM_ID, QBO_REFRESH_TOKEN (these two
+optional once --connect saved the company in the state file), QBO_ENVIRONMENT
+(sandbox|production, default production), QBO_REDIRECT_URI (for --connect, default
+http://localhost:8765/callback), ORDORO_KEY_ID, ORDORO_KEY_SECRET, ORDORO_SALES_CHANNEL_ID
+(optional). Set all the required ones or none. RUST_LOG turns on logs (stderr).
 
 Output: the run's log as a table, then `created=N updated=N skipped=N failed=N` (stdout); a dry
 run ends with `dry_run created=N ...` instead, a run that stopped early with `aborted: REASON`
