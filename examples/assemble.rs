@@ -88,11 +88,7 @@ impl Env {
 async fn save_first_token(env: &Env) -> qbo_ordoro::Result<()> {
     let store = SqliteStore::open("qbo-ordoro-state.sqlite3")?;
     if store.load_token(&env.realm_id).await?.is_none() {
-        let token = StoredToken {
-            refresh_token: env.refresh_token.clone().into(),
-            access_token: None,
-            access_expires_at: None,
-        };
+        let token = StoredToken::new(env.refresh_token.clone().into());
         store.save_token(&env.realm_id, &token).await?;
     }
     Ok(())

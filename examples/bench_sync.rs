@@ -545,9 +545,9 @@ fn spawn_server(o: &Options) -> Outcome<Served> {
     let field = |k: &str| ready[k].as_str().map(str::to_owned).ok_or(format!("no {k}"));
     let expires = ready["expires_at"].as_i64().ok_or("no expires_at")?;
     let token = StoredToken {
-        refresh_token: field("refresh_token")?.into(),
         access_token: Some(field("access_token")?.into()),
         access_expires_at: Utc.timestamp_opt(expires, 0).single(),
+        ..StoredToken::new(field("refresh_token")?.into())
     };
     let mut by_entity = BTreeMap::new();
     by_entity.insert(EntityKind::Invoice, ready["invoices"].as_u64().unwrap_or(0));

@@ -41,7 +41,27 @@ pub enum Target {
     },
     /// One transaction.
     One(TxnRef),
+    /// No run: connect a QuickBooks company (`--connect`).
+    Connect,
+    /// No run: print the transaction log from the state file (`--log`).
+    Log(LogFilter),
 }
+
+/// Which log entries `--log` prints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    /// Only failures.
+    pub failed: bool,
+    /// Only entries written from this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only this DocNumber.
+    pub doc_number: Option<String>,
+    /// At most this many, the most recent.
+    pub limit: usize,
+}
+
+/// The entries `--log` prints without `--limit`.
+pub const DEFAULT_LOG_LIMIT: usize = 100;
 
 /// The parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,19 +97,29 @@ seeded with sample sales, keeping its state in ./qbo-ordoro-state-sim.sqlite3. W
 
 /// The help's text below the flags.
 const AFTER_HELP: &str = "\
-Environment: QBO_CLIENT_ID, QBO_CLIENT_SECRET, QBO_REALM_ID, QBO_REFRESH_TOKEN,
-QBO_ENVIRONMENT (sandbox|production, default production), ORDORO_KEY_ID, ORDORO_KEY_SECRET,
-ORDORO_SALES_CHANNEL_ID (optional). Set all the required ones or none. RUST_LOG turns on logs
-(stderr).
+Environment: QBO_CLIENT_ID, QBO_CLIENT_SECRET, QBO_REALM_ID, QBO_REFRESH_TOKEN (these two
+optional once --connect saved the company in the state file), QBO_ENVIRONMENT
+(sandbox|production, default production), QBO_REDIRECT_URI (for --connect, default
+http://localhost:8765/callback), ORDORO_KEY_ID, ORDORO_KEY_SECRET, ORDORO_SALES_CHANNEL_ID
+(optional). Set all the required ones or none. RUST_LOG turns on logs (stderr).
 
-Output: the run's log as a table, then `created=N updated=N skipped=N failed=N` (stdout).
+Output: the run's log as a table, then `created=N updated=N skipped=N failed=N` (stdout); a dry
+run ends with `dry_run created=N ...` instead, a run that stopped early with `aborted: REASON`
+after its partial counts, and `--id`/`--doc-number` of no transaction with `not found: ...`.
 Exit status: 0 when the run completed (even if some transactions failed), 1 when it stopped
-early or could not run, 2 for a bad command line, 3 for a configuration error.";
+early, could not run or found no transaction, 2 for a bad command line, 3 for a configuration
+error.
+
+Connect a company: `--connect` prints Intuit's consent URL, then waits for the browser's
+redirect on QBO_REDIRECT_URI (a localhost URI) or for the URL the browser was redirected to,
+pasted on standard input; it saves the company and its tokens in the state file.";
 
 /// The heading of the flags that choose the transactions.
 const WHAT: &str = "What to sync (default: everything changed since the last run)";
 /// The heading of the other flags.
 const HOW: &str = "How";
+/// The heading of the commands that run no sync.
+const OTHER: &str = "Instead of a sync";
 
 /// The flags naming one transaction.
 const ONE: [&str; 2] = ["id", "doc_number"];
@@ -97,6 +127,21 @@ const ONE: [&str; 2] = ["id", "doc_number"];
 const NOT_BY_DATE: [&str; 4] = ["updated_from", "updated_to", "id", "doc_number"];
 /// The flags of every kind of run but the incremental one.
 const NOT_INCREMENTAL: [&str; 6] = ["from", "to", "updated_from", "updated_to", "id", "doc_number"];
+/// The flags of a sync run, which `--connect` and `--log` exclude (`--log` takes `--doc-number`
+/// as a filter).
+const RUN_FLAGS: [&str; 11] = [
+    "from",
+    "to",
+    "updated_from",
+    "updated_to",
+    "id",
+    "entity",
+    "dry_run",
+    "update",
+    "classes",
+    "watch",
+    "sim_faults",
+];
 
 /// The seed of `--sim-faults` without a value.
 const DEFAULT_FAULT_SEED: &str = "7";
@@ -189,6 +234,28 @@ struct Cli {
         help = "Simulated services only: inject seeded faults (5xx, timeouts, lost\nresponses, throttling; default seed 7)")]
     sim_faults: Option<u64>,
 
+    #[arg(long, conflicts_with_all = RUN_FLAGS, conflicts_with_all = ["log", "doc_number"],
+        help_heading = OTHER,
+        help = "Connect a QuickBooks company: print the consent URL, take the\nredirect, save the company and its tokens in the state file")]
+    connect: bool,
+
+    #[arg(long, conflicts_with_all = RUN_FLAGS, help_heading = OTHER,
+        help = "Print the transaction log from the state file (with --doc-number,\nonly that DocNumber)")]
+    log: bool,
+
+    #[arg(long, requires = "log", help_heading = OTHER, help = "With --log: only failures")]
+    failed: bool,
+
+    #[arg(long, value_name = "DATE", value_parser = since, allow_hyphen_values = true,
+        requires = "log", help_heading = OTHER,
+        help = "With --log: only entries written from this day (YYYY-MM-DD, UTC) or\ninstant (RFC 3339)")]
+    since: Option<DateTime<Utc>>,
+
+    #[arg(long, value_name = "N", value_parser = positive, allow_hyphen_values = true,
+        requires = "log", help_heading = OTHER,
+        help = "With --log: the N most recent entries (default 100)")]
+    limit: Option<u64>,
+
     #[arg(short, long, action = ArgAction::Help, help_heading = HOW, help = "Print this help")]
     help: Option<bool>,
 }
@@ -225,6 +292,19 @@ impl Cli {
 
     /// The one kind of run the flags name (clap has refused two kinds at once).
     fn target(&self) -> Result<Target, clap::Error> {
+        if self.connect {
+            return Ok(Target::Connect);
+        }
+        if self.log {
+            let limit =
+                self.limit.map_or(DEFAULT_LOG_LIMIT, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            return Ok(Target::Log(LogFilter {
+                failed: self.failed,
+                since: self.since,
+                doc_number: self.doc_number.clone(),
+                limit,
+            }));
+        }
         if let Some(from) = self.from {
             if let Some(to) = self.to.filter(|to| *to < from) {
                 return Err(backwards(format!("--to {to} is before --from {from}")));
@@ -275,6 +355,13 @@ fn instant(value: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| "expected an RFC 3339 instant like 2026-11-27T09:30:00-08:00".into())
+}
+
+fn since(value: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    instant(value).map_err(|_| "expected a day like 2026-11-01 or an RFC 3339 instant".into())
 }
 
 fn positive(value: &str) -> Result<u64, String> {

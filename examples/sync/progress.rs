@@ -48,11 +48,6 @@ impl Progress {
         self.bar.enable_steady_tick(Duration::from_millis(100));
     }
 
-    /// Runs `print` with the spinner out of the way.
-    pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
-        self.bar.suspend(print)
-    }
-
     /// Removes the spinner.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
@@ -122,5 +117,13 @@ impl Store for ProgressStore {
 
     async fn run_summary(&self, realm: &str, run_id: &str) -> qbo_ordoro::Result<RunSummary> {
         self.inner.run_summary(realm, run_id).await
+    }
+
+    async fn start_run(&self, realm: &str, run_id: &str) -> qbo_ordoro::Result<bool> {
+        self.inner.start_run(realm, run_id).await
+    }
+
+    async fn connected_realms(&self) -> qbo_ordoro::Result<Vec<String>> {
+        self.inner.connected_realms().await
     }
 }

@@ -1,14 +1,15 @@
 //! The real services: the QBO and Ordoro clients over `ReqwestTransport`, with the QBO tokens
-//! kept in the state file.
+//! kept in the state file, and which refresh token a run uses.
 
 use std::sync::Arc;
 
-use qbo_ordoro::store::StoredToken;
-use qbo_ordoro::{Clock, OrdoroApi, QboApi, ReqwestTransport, SharedTransport, Store};
+use qbo_ordoro::qbo::connect::{TokenChoice, choose_refresh_token};
+use qbo_ordoro::{Clock, ErrorKind, OrdoroApi, QboApi, ReqwestTransport, SharedTransport, Store};
 use qbo_ordoro::{OrdoroClient, OrdoroConfig};
 use qbo_ordoro::{QboClient, QboConfig};
+use secrecy::SecretString;
 
-use crate::settings::RealServices;
+use crate::settings::{ConfiguredToken, RealServices};
 
 /// The two clients.
 #[derive(Debug)]
@@ -19,26 +20,19 @@ pub struct Clients {
     pub ordoro: Arc<dyn OrdoroApi>,
 }
 
-/// Builds the clients. The configured refresh token is saved into the store only when it holds
-/// none for the company: after the first refresh the store's token is the live one (QBO rotates
-/// it), and the configured one is spent.
-pub async fn connect(
+/// Builds the clients for company `realm`, whose refresh token is in `store`
+/// ([`choose_token`] put it there).
+pub fn clients(
     real: &RealServices,
+    realm: &str,
+    ordoro_key: (String, SecretString),
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> qbo_ordoro::Result<Clients> {
-    if store.load_token(&real.realm_id).await?.is_none() {
-        let token = StoredToken {
-            refresh_token: real.refresh_token.clone(),
-            access_token: None,
-            access_expires_at: None,
-        };
-        store.save_token(&real.realm_id, &token).await?;
-    }
     let transport = SharedTransport::new(ReqwestTransport::new()?);
     let qbo = QboClient::new(
         QboConfig::new(
-            real.realm_id.clone(),
+            realm.to_string(),
             real.environment.clone(),
             real.client_id.clone(),
             real.client_secret.clone(),
@@ -47,10 +41,32 @@ pub async fn connect(
         clock.clone(),
         store,
     )?;
-    let ordoro = OrdoroClient::new(
-        OrdoroConfig::new(real.ordoro_key_id.clone(), real.ordoro_key_secret.clone()),
-        transport,
-        clock,
-    )?;
+    let ordoro =
+        OrdoroClient::new(OrdoroConfig::new(ordoro_key.0, ordoro_key.1), transport, clock)?;
     Ok(Clients { qbo: Arc::new(qbo), ordoro: Arc::new(ordoro) })
+}
+
+/// Decides which refresh token the run uses ([`choose_refresh_token`]) and leaves it in
+/// `store`; returns a sentence saying which, naming no token.
+pub async fn choose_token(
+    configured: Option<&ConfiguredToken>,
+    store: &dyn Store,
+    realm: &str,
+    reconnect: &str,
+) -> Result<String, String> {
+    let choice = choose_refresh_token(store, realm, configured.map(|c| &c.token)).await.map_err(
+        |e| match e.kind() {
+            ErrorKind::Authentication => format!(
+                "no QuickBooks refresh token is saved for company {realm}: connect it with \
+                 `{reconnect}`, or set QBO_REFRESH_TOKEN"
+            ),
+            _ => e.to_string(),
+        },
+    )?;
+    let source = configured.map_or("QBO_REFRESH_TOKEN", |c| c.source);
+    let mut said = choice.describe(source).replace("the store", "the state file");
+    if choice == TokenChoice::Adopted {
+        said.push_str(&format!(": `{reconnect}`"));
+    }
+    Ok(said)
 }

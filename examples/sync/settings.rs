@@ -1,7 +1,8 @@
 //! Configuration from the environment and an optional TOML file: which services to talk to
 //! (the real ones when credentials are configured, else the simulated ones) and the `[sync]`
 //! settings. Environment variables win over the file, key by key. Messages name settings, never
-//! their values, so a secret cannot end up on a terminal or in a CI log.
+//! their values, so a secret cannot end up on a terminal or in a CI log: a credential of the
+//! wrong TOML type is read as any value and refused by name (toml's own message would quote it).
 
 use std::fmt;
 use std::path::Path;
@@ -10,24 +11,44 @@ use qbo_ordoro::QboEnvironment;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+/// A value of the file as written, whatever its TOML type: checked by name in [`text`], so a
+/// type error never quotes it.
+type Raw = Option<toml::Value>;
+
 /// The `[qbo]` table.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct QboSection {
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    realm_id: Option<String>,
-    refresh_token: Option<String>,
-    environment: Option<String>,
+    client_id: Raw,
+    client_secret: Raw,
+    realm_id: Raw,
+    refresh_token: Raw,
+    environment: Raw,
+    redirect_uri: Raw,
 }
 
 /// The `[ordoro]` table.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OrdoroSection {
-    key_id: Option<String>,
-    key_secret: Option<String>,
-    sales_channel_id: Option<i64>,
+    key_id: Raw,
+    key_secret: Raw,
+    sales_channel_id: Raw,
+}
+
+/// A string setting of the file: a TOML string (or, for `sales_channel_id`, an integer), else an
+/// error naming the key and never the value.
+fn text(key: &'static str, value: Raw, integer_ok: bool) -> Result<Option<String>, String> {
+    match value {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => Ok(Some(s)),
+        Some(toml::Value::Integer(n)) if integer_ok => Ok(Some(n.to_string())),
+        Some(other) => Err(format!(
+            "{key} must be {}, not a {} (the value is not shown: it may be a secret)",
+            if integer_ok { "an integer" } else { "a string in quotes" },
+            other.type_str()
+        )),
+    }
 }
 
 /// The `[sync]` table: engine settings, used against the real and the simulated services.
@@ -56,22 +77,34 @@ struct FileConfig {
     sync: SyncSection,
 }
 
-/// How to reach the real QBO company and Ordoro account.
+/// A refresh token given in the environment or the file, and where it came from.
+pub struct ConfiguredToken {
+    /// The token.
+    pub token: SecretString,
+    /// `QBO_REFRESH_TOKEN` or `[qbo] refresh_token`.
+    pub source: &'static str,
+}
+
+/// How to reach the real QBO company and Ordoro account. The company and its refresh token may
+/// come from the state file instead (after `--connect`); the Ordoro key is needed by a sync, not
+/// by `--connect`.
 pub struct RealServices {
-    /// The company (realm) id.
-    pub realm_id: String,
+    /// The company (realm) id, when configured.
+    pub realm_id: Option<String>,
     /// Sandbox or production.
     pub environment: QboEnvironment,
     /// The app's OAuth client id.
     pub client_id: String,
     /// The app's OAuth client secret.
     pub client_secret: SecretString,
-    /// The refresh token from the OAuth consent, saved into the state file on first use.
-    pub refresh_token: SecretString,
-    /// The Ordoro API key id.
-    pub ordoro_key_id: String,
-    /// The Ordoro API key secret.
-    pub ordoro_key_secret: SecretString,
+    /// A refresh token from the OAuth consent, when configured.
+    pub refresh_token: Option<ConfiguredToken>,
+    /// Where Intuit sends the browser back after the consent (`--connect`).
+    pub redirect_uri: String,
+    /// The Ordoro API key id and secret, when configured.
+    pub ordoro_key: Option<(String, SecretString)>,
+    /// The Ordoro settings missing for a sync, by name.
+    pub missing_for_sync: Vec<String>,
     /// The Ordoro sales channel (cart) orders go to, if set.
     pub sales_channel_id: Option<i64>,
 }
@@ -82,7 +115,8 @@ impl fmt::Debug for RealServices {
             .field("realm_id", &self.realm_id)
             .field("environment", &self.environment)
             .field("client_id", &self.client_id)
-            .field("ordoro_key_id", &self.ordoro_key_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("ordoro_key_id", &self.ordoro_key.as_ref().map(|(id, _)| id))
             .field("sales_channel_id", &self.sales_channel_id)
             .finish_non_exhaustive()
     }
@@ -106,8 +140,12 @@ pub struct Settings {
     pub sync: SyncSection,
 }
 
+/// The redirect URI `--connect` uses unless one is configured: a localhost port, which Intuit
+/// accepts for sandbox keys (production keys need an https redirect URI).
+pub const DEFAULT_REDIRECT_URI: &str = "http://localhost:8765/callback";
+
 /// One setting, read from its environment variable or else from its key in the file.
-struct Setting {
+pub struct Setting {
     env: &'static str,
     key: &'static str,
     value: Option<String>,
@@ -120,7 +158,13 @@ impl Setting {
         Setting { env, key, value: value.map(|v| v.trim().to_string()) }
     }
 
-    fn label(&self) -> String {
+    /// The label of a setting by its names alone.
+    pub fn named(env: &'static str, key: &'static str) -> String {
+        Setting { env, key, value: None }.label()
+    }
+
+    /// `QBO_REALM_ID (or [qbo] realm_id)`.
+    pub fn label(&self) -> String {
         format!("{} (or {})", self.env, self.key)
     }
 }
@@ -135,46 +179,78 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
     };
     check_sync(&file.sync)?;
     let FileConfig { qbo, ordoro, sync } = file;
-    let channel = ordoro.sales_channel_id.map(|id| id.to_string());
-    let required = [
-        Setting::read("QBO_CLIENT_ID", "[qbo] client_id", qbo.client_id, lookup),
-        Setting::read("QBO_CLIENT_SECRET", "[qbo] client_secret", qbo.client_secret, lookup),
-        Setting::read("QBO_REALM_ID", "[qbo] realm_id", qbo.realm_id, lookup),
-        Setting::read("QBO_REFRESH_TOKEN", "[qbo] refresh_token", qbo.refresh_token, lookup),
-        Setting::read("ORDORO_KEY_ID", "[ordoro] key_id", ordoro.key_id, lookup),
-        Setting::read("ORDORO_KEY_SECRET", "[ordoro] key_secret", ordoro.key_secret, lookup),
+    let read = |env, key, raw: Raw, integer_ok| -> Result<Setting, String> {
+        Ok(Setting::read(env, key, text(key, raw, integer_ok)?, lookup))
+    };
+    let client_id = read("QBO_CLIENT_ID", "[qbo] client_id", qbo.client_id, false)?;
+    let client_secret = read("QBO_CLIENT_SECRET", "[qbo] client_secret", qbo.client_secret, false)?;
+    let realm_id = read("QBO_REALM_ID", "[qbo] realm_id", qbo.realm_id, false)?;
+    let refresh_token = read("QBO_REFRESH_TOKEN", "[qbo] refresh_token", qbo.refresh_token, false)?;
+    let environment = read("QBO_ENVIRONMENT", "[qbo] environment", qbo.environment, false)?;
+    let redirect_uri = read("QBO_REDIRECT_URI", "[qbo] redirect_uri", qbo.redirect_uri, false)?;
+    let key_id = read("ORDORO_KEY_ID", "[ordoro] key_id", ordoro.key_id, false)?;
+    let key_secret = read("ORDORO_KEY_SECRET", "[ordoro] key_secret", ordoro.key_secret, false)?;
+    let channel = read(
+        "ORDORO_SALES_CHANNEL_ID",
+        "[ordoro] sales_channel_id",
+        ordoro.sales_channel_id,
+        true,
+    )?;
+    let all = [
+        &client_id,
+        &client_secret,
+        &realm_id,
+        &refresh_token,
+        &environment,
+        &redirect_uri,
+        &key_id,
+        &key_secret,
+        &channel,
     ];
-    let environment =
-        Setting::read("QBO_ENVIRONMENT", "[qbo] environment", qbo.environment, lookup);
-    let channel =
-        Setting::read("ORDORO_SALES_CHANNEL_ID", "[ordoro] sales_channel_id", channel, lookup);
-    let any_set = required.iter().chain([&environment, &channel]).any(|s| s.value.is_some());
-    if !any_set {
+    if all.iter().all(|s| s.value.is_none()) {
         return Ok(Settings { services: Services::Simulated, sync });
     }
-    let missing: Vec<String> =
-        required.iter().filter(|s| s.value.is_none()).map(Setting::label).collect();
+    let missing: Vec<String> = [&client_id, &client_secret]
+        .iter()
+        .filter(|s| s.value.is_none())
+        .map(|s| s.label())
+        .collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "incomplete credentials: {} {} not set. Set every credential to talk to the real \
-             QuickBooks Online and Ordoro, or none to run against the simulated services.",
-            missing.join(", "),
-            if missing.len() == 1 { "is" } else { "are" },
-        ));
+        return Err(incomplete(&missing));
     }
-    let [client_id, client_secret, realm_id, refresh_token, key_id, key_secret] =
-        required.map(|s| s.value.unwrap_or_default());
+    let refresh_token = refresh_token.value.clone().map(|token| ConfiguredToken {
+        token: token.into(),
+        source: if lookup(refresh_token.env).is_some_and(|v| !v.trim().is_empty()) {
+            refresh_token.env
+        } else {
+            refresh_token.key
+        },
+    });
+    let missing_for_sync =
+        [&key_id, &key_secret].iter().filter(|s| s.value.is_none()).map(|s| s.label()).collect();
+    let ordoro_key = key_id.value.clone().zip(key_secret.value.clone().map(SecretString::from));
     let real = RealServices {
-        realm_id,
+        realm_id: realm_id.value.clone(),
         environment: qbo_environment(&environment)?,
-        client_id,
-        client_secret: client_secret.into(),
-        refresh_token: refresh_token.into(),
-        ordoro_key_id: key_id,
-        ordoro_key_secret: key_secret.into(),
+        client_id: client_id.value.unwrap_or_default(),
+        client_secret: client_secret.value.unwrap_or_default().into(),
+        refresh_token,
+        redirect_uri: redirect_uri.value.unwrap_or_else(|| DEFAULT_REDIRECT_URI.to_string()),
+        ordoro_key,
+        missing_for_sync,
         sales_channel_id: sales_channel(&channel)?,
     };
     Ok(Settings { services: Services::Real(Box::new(real)), sync })
+}
+
+/// The message of a partial set of credentials, naming what is missing.
+pub fn incomplete(missing: &[String]) -> String {
+    format!(
+        "incomplete credentials: {} {} not set. Set every credential to talk to the real \
+         QuickBooks Online and Ordoro, or none to run against the simulated services.",
+        missing.join(", "),
+        if missing.len() == 1 { "is" } else { "are" },
+    )
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, String> {

@@ -27,6 +27,26 @@ use qbo_ordoro::{Clock, OrdoroApi, QboApi, SharedTransport, Store, TokenStore};
 
 /// The simulated company's realm id.
 pub const REALM: &str = "9130357766554433";
+/// The app's client id the simulated QBO accepts.
+pub const CLIENT_ID: &str = "sim-client-id";
+/// The app's client secret the simulated QBO accepts.
+pub const CLIENT_SECRET: &str = "sim-client-secret";
+
+/// A simulated QBO holding the sample company, for `--connect`: its consent connects
+/// [`REALM`].
+pub fn connectable(clock: Arc<dyn Clock>) -> SharedTransport {
+    let sim = QboSim::with_config(
+        clock,
+        QboSimConfig {
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            ..QboSimConfig::default()
+        },
+    );
+    sim.consent_as(REALM);
+    SharedTransport::new(sim)
+}
+
 /// The simulated Ordoro sales channel.
 pub const CART: i64 = 4242;
 /// The sample sales were last updated over the hours before this instant.

@@ -1,5 +1,6 @@
 //! The run's log as a plain-text table for people: one row per transaction, sorted by entity and
-//! QBO id, long cells cut short with an ellipsis.
+//! QBO id, long cells cut short with an ellipsis; and the state file's log (`--log`), with when
+//! and in which run each entry was written, in the order written.
 
 use std::cmp::Ordering;
 use std::fmt::Write;
@@ -24,8 +25,31 @@ pub fn render(entries: &[LogEntry]) -> String {
     }
     let mut sorted: Vec<&LogEntry> = entries.iter().collect();
     sorted.sort_by(|a, b| by_entity_and_id(a, b));
-    let rows: Vec<[String; 7]> = sorted.into_iter().map(cells).collect();
-    let widths: Vec<usize> = COLUMNS
+    let rows: Vec<Vec<String>> = sorted.into_iter().map(|e| cells(e).to_vec()).collect();
+    layout(&COLUMNS, &rows)
+}
+
+/// The state file's log entries, in the order given, with when and in which run each was written.
+pub fn render_log(entries: &[LogEntry]) -> String {
+    if entries.is_empty() {
+        return "(no log entries match)\n".to_string();
+    }
+    let mut columns = vec![("AT (UTC)", 20), ("RUN", 26)];
+    columns.extend(COLUMNS);
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let mut row = vec![e.at.format("%Y-%m-%d %H:%M:%S").to_string(), e.run_id.clone()];
+            row.extend(cells(e));
+            row
+        })
+        .collect();
+    layout(&columns, &rows)
+}
+
+/// The titles and rows laid out in columns no wider than each column's limit.
+fn layout(columns: &[(&str, usize)], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = columns
         .iter()
         .enumerate()
         .map(|(i, (title, max))| {
@@ -34,8 +58,8 @@ pub fn render(entries: &[LogEntry]) -> String {
         })
         .collect();
     let mut out = String::new();
-    let titles = COLUMNS.map(|(title, _)| title.to_string());
-    for row in std::iter::once(&titles).chain(&rows) {
+    let titles: Vec<String> = columns.iter().map(|(title, _)| title.to_string()).collect();
+    for row in std::iter::once(&titles).chain(rows) {
         let line: Vec<String> =
             row.iter().zip(&widths).map(|(cell, width)| pad(&cut(cell, *width), *width)).collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());

@@ -328,19 +328,25 @@ impl SyncEngine {
         Ok((RunCtx::new(maker, update), started_at))
     }
 
-    /// A run id not yet in the log: `run-{start}-{n}`, deterministic under a virtual clock.
+    /// A run id no run of the company had: `run-{start}-{n}`, deterministic under a virtual
+    /// clock. The store records it atomically ([`Store::start_run`](crate::Store::start_run)),
+    /// so two processes starting in the same second get different ids even when neither logs
+    /// anything; the log is asked too, for runs written before the store recorded starts.
     async fn new_run_id(&self, at: DateTime<Utc>) -> Result<String> {
         let stamp = at.format("%Y%m%dT%H%M%SZ");
+        let realm = self.realm().to_string();
         loop {
             let n = self.runs_started.fetch_add(1, Ordering::Relaxed) + 1;
             let id = format!("run-{stamp}-{n}");
             let query = LogQuery {
-                realm: Some(self.realm().to_string()),
+                realm: Some(realm.clone()),
                 run_id: Some(id.clone()),
                 limit: Some(1),
                 ..Default::default()
             };
-            if self.store.query_log(&query).await?.is_empty() {
+            if self.store.query_log(&query).await?.is_empty()
+                && self.store.start_run(&realm, &id).await?
+            {
                 return Ok(id);
             }
         }

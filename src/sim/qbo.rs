@@ -1,5 +1,6 @@
 //! A simulated QuickBooks Online: an [`HttpTransport`] that serves the accounting API and the
-//! OAuth token endpoint for one or more companies in QBO's wire format, in virtual time.
+//! OAuth endpoints (authorize, token with the `authorization_code` and `refresh_token` grants,
+//! revoke) for one or more companies in QBO's wire format, in virtual time.
 //!
 //! It keeps QBO's rules: the query-language subset the client sends (with `\'` escapes, 1-based
 //! `STARTPOSITION`, `MAXRESULTS` up to 1000 and an empty page without the entity key), reads by
@@ -103,6 +104,9 @@ pub struct QboSimConfig {
     pub faults: FaultPlan,
     /// Seed of the token values.
     pub seed: u64,
+    /// How long a connection lasts whatever happens (QBO: 5 years), reported as
+    /// `x_refresh_token_hard_expires_in`.
+    pub hard_expiry: Duration,
 }
 
 impl Default for QboSimConfig {
@@ -120,6 +124,7 @@ impl Default for QboSimConfig {
             overfill: false,
             faults: FaultPlan::none(),
             seed: 0,
+            hard_expiry: Duration::from_secs(5 * 365 * 24 * 3600),
         }
     }
 }
@@ -183,13 +188,30 @@ impl Company {
 struct RefreshGrant {
     realm: String,
     issued: DateTime<Utc>,
+    /// When the grant ends whatever happens (kept through rotations).
+    hard_expires: DateTime<Utc>,
 }
+
+/// An authorization code handed out by the consent, good once within [`CODE_TTL`].
+#[derive(Debug)]
+struct PendingCode {
+    realm: String,
+    redirect_uri: String,
+    issued: DateTime<Utc>,
+}
+
+/// How long an authorization code can be exchanged.
+const CODE_TTL: Duration = Duration::from_secs(600);
+/// The rolling lifetime of a refresh token QBO reports (100 days).
+const REFRESH_TTL_SECS: i64 = 8_726_400;
 
 #[derive(Default)]
 struct State {
     companies: BTreeMap<String, Company>,
     refresh_tokens: HashMap<String, RefreshGrant>,
     access_tokens: HashMap<String, (String, DateTime<Utc>)>,
+    codes: HashMap<String, PendingCode>,
+    consent_realm: Option<String>,
     hooks: BTreeMap<u64, Vec<Hook>>,
     stats: QboSimStats,
     tid: u64,
@@ -451,15 +473,18 @@ impl QboSim {
         let refresh = self.new_token("rt");
         let access = self.new_token("at");
         let expires = now + chrono::Duration::from_std(self.config.access_ttl).unwrap_or_default();
+        let hard_expires =
+            now + chrono::Duration::from_std(self.config.hard_expiry).unwrap_or_default();
         let mut state = self.lock();
-        state
-            .refresh_tokens
-            .insert(refresh.clone(), RefreshGrant { realm: realm.to_string(), issued: now });
+        state.refresh_tokens.insert(
+            refresh.clone(),
+            RefreshGrant { realm: realm.to_string(), issued: now, hard_expires },
+        );
         state.access_tokens.insert(access.clone(), (realm.to_string(), expires));
         StoredToken {
-            refresh_token: refresh.into(),
             access_token: Some(access.into()),
             access_expires_at: Some(expires),
+            ..StoredToken::new(refresh.into())
         }
     }
 
@@ -574,23 +599,15 @@ impl QboSim {
 
     async fn token_endpoint(&self, request: &HttpRequest, tid: u64) -> Answer {
         self.clock.sleep(self.config.token_latency).await;
-        let expected = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", self.config.client_id, self.config.client_secret))
-        );
-        let authorized = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v == expected);
-        if !authorized {
+        if !self.client_authorized(request) {
             return Ok(self.json(401, json!({"error": "invalid_client"}), tid));
         }
         let form: HashMap<String, String> =
             form_urlencoded::parse(request.body()).into_owned().collect();
-        if form.get("grant_type").map(String::as_str) != Some("refresh_token") {
-            return Ok(self.json(400, json!({"error": "unsupported_grant_type"}), tid));
+        match form.get("grant_type").map(String::as_str) {
+            Some("refresh_token") => {}
+            Some("authorization_code") => return Ok(self.exchange_code(&form, tid)),
+            _ => return Ok(self.json(400, json!({"error": "unsupported_grant_type"}), tid)),
         }
         let presented = form.get("refresh_token").cloned().unwrap_or_default();
         let now = self.clock.now();
@@ -602,6 +619,7 @@ impl QboSim {
             return Ok(self.json(400, json!({"error": "invalid_grant"}), tid));
         };
         let realm = grant.realm.clone();
+        let hard_expires = grant.hard_expires;
         let rotate = match self.config.rotation {
             Rotation::EveryRefresh => true,
             Rotation::After(age) => {
@@ -610,9 +628,10 @@ impl QboSim {
         };
         let refresh = if rotate {
             state.refresh_tokens.remove(&presented);
-            state
-                .refresh_tokens
-                .insert(fresh_refresh.clone(), RefreshGrant { realm: realm.clone(), issued: now });
+            state.refresh_tokens.insert(
+                fresh_refresh.clone(),
+                RefreshGrant { realm: realm.clone(), issued: now, hard_expires },
+            );
             fresh_refresh
         } else {
             presented
@@ -624,12 +643,162 @@ impl QboSim {
         );
         state.stats.token_refreshes += 1;
         drop(state);
-        Ok(self.json(
+        Ok(self.token_answer(&access, &refresh, hard_expires, tid))
+    }
+
+    /// The token endpoint's success body, QBO's fields and lifetimes included.
+    fn token_answer(
+        &self,
+        access: &str,
+        refresh: &str,
+        hard_expires: DateTime<Utc>,
+        tid: u64,
+    ) -> HttpResponse {
+        let hard = (hard_expires - self.clock.now()).num_seconds().max(0);
+        self.json(
             200,
             json!({"token_type": "bearer", "access_token": access, "refresh_token": refresh,
-                   "expires_in": ttl.as_secs(), "x_refresh_token_expires_in": 8_726_400u64}),
+                   "expires_in": self.config.access_ttl.as_secs(),
+                   "x_refresh_token_expires_in": REFRESH_TTL_SECS.min(hard),
+                   "x_refresh_token_hard_expires_in": hard}),
             tid,
-        ))
+        )
+    }
+
+    /// Chooses the company the next consent connects (by default the first one).
+    pub fn consent_as(&self, realm: &str) {
+        self.add_company(realm);
+        self.lock().consent_realm = Some(realm.to_string());
+    }
+
+    /// What a browser and a consenting merchant do with the authorize URL `authorize_url`: the
+    /// URL Intuit redirects back to, `{redirect_uri}?code=...&state=...&realmId=...`. A wrong
+    /// client id, response type, scope or a missing redirect URI or state is an error, as
+    /// Intuit's page would show it.
+    pub fn consent(&self, authorize_url: &str) -> crate::Result<String> {
+        let query = authorize_url.split_once('?').map_or("", |(_, q)| q);
+        let params: HashMap<String, String> =
+            form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let refuse = |what: &str| {
+            crate::Error::new(
+                crate::ErrorKind::BadInput,
+                format!("the simulated consent refused: {what}"),
+            )
+        };
+        let param = |name: &str| params.get(name).filter(|v| !v.is_empty());
+        if param("client_id") != Some(&self.config.client_id) {
+            return Err(refuse("unknown client_id"));
+        }
+        if param("response_type").map(String::as_str) != Some("code") {
+            return Err(refuse("response_type must be code"));
+        }
+        if !param("scope").is_some_and(|s| s.split(' ').any(|s| s == crate::qbo::connect::SCOPE)) {
+            return Err(refuse("the scope must include com.intuit.quickbooks.accounting"));
+        }
+        let redirect_uri = param("redirect_uri").ok_or_else(|| refuse("no redirect_uri"))?;
+        let state = param("state").ok_or_else(|| refuse("no state"))?;
+        let code = self.new_token("code");
+        let now = self.clock.now();
+        let mut lock = self.lock();
+        let realm = match lock.consent_realm.clone() {
+            Some(realm) => realm,
+            None => lock.companies.keys().next().cloned().ok_or_else(|| refuse("no company"))?,
+        };
+        lock.codes.insert(
+            code.clone(),
+            PendingCode { realm: realm.clone(), redirect_uri: redirect_uri.clone(), issued: now },
+        );
+        let back = form_urlencoded::Serializer::new(String::new())
+            .append_pair("code", &code)
+            .append_pair("state", state)
+            .append_pair("realmId", &realm)
+            .finish();
+        let joint = if redirect_uri.contains('?') { '&' } else { '?' };
+        Ok(format!("{redirect_uri}{joint}{back}"))
+    }
+
+    /// `GET /connect/oauth2`: a 302 to the redirect URI, as after the merchant's consent.
+    fn authorize_endpoint(&self, request: &HttpRequest, tid: u64) -> HttpResponse {
+        match self.consent(&request.uri().to_string()) {
+            Ok(location) => {
+                let mut response = self.response(302, "text/html", Vec::new(), tid);
+                if let Ok(v) = http::HeaderValue::from_str(&location) {
+                    response.headers_mut().insert(http::header::LOCATION, v);
+                }
+                response
+            }
+            Err(e) => self.response(400, "text/plain", e.message().as_bytes().to_vec(), tid),
+        }
+    }
+
+    /// `grant_type=authorization_code`: a code of a consent, once, within its time, with the
+    /// consent's redirect URI.
+    fn exchange_code(&self, form: &HashMap<String, String>, tid: u64) -> HttpResponse {
+        let now = self.clock.now();
+        let refresh = self.new_token("rt");
+        let access = self.new_token("at");
+        let presented = form.get("code").cloned().unwrap_or_default();
+        let mut state = self.lock();
+        let pending = state.codes.remove(&presented);
+        let ttl = chrono::Duration::from_std(CODE_TTL).unwrap_or_default();
+        let Some(pending) = pending
+            .filter(|p| now - p.issued <= ttl && form.get("redirect_uri") == Some(&p.redirect_uri))
+        else {
+            state.stats.invalid_grants += 1;
+            return self.json(400, json!({"error": "invalid_grant"}), tid);
+        };
+        let hard_expires =
+            now + chrono::Duration::from_std(self.config.hard_expiry).unwrap_or_default();
+        let realm = pending.realm;
+        state.companies.entry(realm.clone()).or_default();
+        state.refresh_tokens.insert(
+            refresh.clone(),
+            RefreshGrant { realm: realm.clone(), issued: now, hard_expires },
+        );
+        let access_ttl = chrono::Duration::from_std(self.config.access_ttl).unwrap_or_default();
+        state.access_tokens.insert(access.clone(), (realm, now + access_ttl));
+        drop(state);
+        self.token_answer(&access, &refresh, hard_expires, tid)
+    }
+
+    /// `POST /v2/oauth2/tokens/revoke` with `{"token": ...}`: the company of that refresh or
+    /// access token is disconnected. An unknown token is not an error (RFC 7009).
+    fn revoke_endpoint(&self, request: &HttpRequest, tid: u64) -> HttpResponse {
+        if !self.client_authorized(request) {
+            return self.json(401, json!({"error": "invalid_client"}), tid);
+        }
+        let token = serde_json::from_slice::<Value>(request.body())
+            .ok()
+            .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned));
+        let Some(token) = token else {
+            return self.json(400, json!({"error": "invalid_request"}), tid);
+        };
+        let realm = {
+            let state = self.lock();
+            state
+                .refresh_tokens
+                .get(&token)
+                .map(|g| g.realm.clone())
+                .or_else(|| state.access_tokens.get(&token).map(|(r, _)| r.clone()))
+        };
+        if let Some(realm) = realm {
+            self.revoke(&realm);
+        }
+        self.response(200, "application/json", Vec::new(), tid)
+    }
+
+    /// True when the request carries the app's client id and secret (HTTP Basic).
+    fn client_authorized(&self, request: &HttpRequest) -> bool {
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", self.config.client_id, self.config.client_secret))
+        );
+        request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == expected)
     }
 
     /// Admits a request of `realm` against its minute and in-flight limits.
@@ -1143,6 +1312,12 @@ impl HttpTransport for QboSim {
         let path = request.uri().path().to_string();
         if path.ends_with("/oauth2/v1/tokens/bearer") {
             return self.token_endpoint(&request, tid).await;
+        }
+        if path.ends_with("/connect/oauth2") {
+            return Ok(self.authorize_endpoint(&request, tid));
+        }
+        if path.ends_with("/oauth2/tokens/revoke") {
+            return Ok(self.revoke_endpoint(&request, tid));
         }
         let Some(rest) = path.strip_prefix("/v3/company/") else {
             return Ok(self.response(

@@ -49,6 +49,9 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     commit_removes_a_ledger_entry(&new_store()).await;
     removing_an_absent_ledger_entry_is_not_an_error(&new_store()).await;
     every_reason_reads_back(&new_store()).await;
+    tokens_keep_their_expiries_and_grant(&new_store()).await;
+    connected_realms_are_those_with_tokens(&new_store()).await;
+    a_run_starts_once_per_company(&new_store()).await;
 }
 
 /// A cursor is absent until set, kept per name, and replaced by the next set.
@@ -411,6 +414,47 @@ pub async fn tokens_never_show_in_debug_output(store: &dyn Store) {
     assert!(format!("{loaded:?}").contains("[redacted]"));
 }
 
+/// The refresh token's expiries and its grant's fingerprint read back, and a save replaces them.
+pub async fn tokens_keep_their_expiries_and_grant(store: &dyn Store) {
+    let grant = super::token_fingerprint(&SecretString::from("refresh-0"));
+    let token = StoredToken {
+        refresh_expires_at: Some(instant(8_726_400)),
+        refresh_hard_expires_at: Some(Utc.timestamp_opt(1_900_000_000, 5).single().unwrap()),
+        grant_fingerprint: Some(grant.clone()),
+        ..stored_token("refresh-1", Some("access-1"))
+    };
+    store.save_token("r1", &token).await.unwrap();
+    let read = store.load_token("r1").await.unwrap().expect("tokens");
+    assert_eq!(read.refresh_expires_at, token.refresh_expires_at);
+    assert_eq!(read.refresh_hard_expires_at, token.refresh_hard_expires_at);
+    assert_eq!(read.grant_fingerprint.as_deref(), Some(grant.as_str()));
+    assert_eq!(read.reconnect_by(), Some(instant(8_726_400)));
+
+    store.save_token("r1", &stored_token("refresh-2", None)).await.unwrap();
+    let read = store.load_token("r1").await.unwrap().expect("tokens");
+    assert_eq!((read.refresh_expires_at, read.refresh_hard_expires_at), (None, None));
+    assert_eq!(read.grant_fingerprint, None);
+}
+
+/// The connected companies are the realms with saved tokens, in order, each once.
+pub async fn connected_realms_are_those_with_tokens(store: &dyn Store) {
+    assert!(store.connected_realms().await.unwrap().is_empty());
+    store.save_token("r2", &stored_token("refresh-2", None)).await.unwrap();
+    store.save_token("r1", &stored_token("refresh-1", None)).await.unwrap();
+    store.save_token("r1", &stored_token("refresh-1b", None)).await.unwrap();
+    assert_eq!(store.connected_realms().await.unwrap(), ["r1", "r2"]);
+}
+
+/// A run id starts once per company: a second start of the same id is refused, whether or not
+/// the first run logged anything; another company may use the same id.
+pub async fn a_run_starts_once_per_company(store: &dyn Store) {
+    assert!(store.start_run("r1", "run-1").await.unwrap());
+    assert!(!store.start_run("r1", "run-1").await.unwrap(), "run-1 of r1 started twice");
+    assert!(store.start_run("r1", "run-2").await.unwrap());
+    assert!(store.start_run("r2", "run-1").await.unwrap());
+    assert!(store.query_log(&LogQuery::default()).await.unwrap().is_empty(), "nothing logged");
+}
+
 /// A commit that removes a ledger entry removes it together with writing its log entry; the
 /// entry is no longer pending.
 pub async fn commit_removes_a_ledger_entry(store: &dyn Store) {
@@ -523,6 +567,9 @@ pub fn stored_token(refresh: &str, access: Option<&str>) -> StoredToken {
         refresh_token: SecretString::from(refresh.to_owned()),
         access_token: access.map(|a| SecretString::from(a.to_owned())),
         access_expires_at: access.map(|_| instant(3600)),
+        refresh_expires_at: None,
+        refresh_hard_expires_at: None,
+        grant_fingerprint: None,
     }
 }
 

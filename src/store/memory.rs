@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: the engine's state in memory, for tests, dry runs and hosts that keep their
 //! state elsewhere; clones share one state, so a test can "restart" an engine on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -28,11 +28,7 @@ use crate::Result;
 /// use qbo_ordoro::{MemoryStore, Store, TokenStore};
 ///
 /// let store = MemoryStore::new();
-/// store.save_token("9130", &StoredToken {
-///     refresh_token: "refresh".to_owned().into(),
-///     access_token: None,
-///     access_expires_at: None,
-/// }).await?;
+/// store.save_token("9130", &StoredToken::new("refresh".to_owned().into())).await?;
 /// let after_a_crash = store.clone(); // shares the state, as a restarted engine would
 /// assert!(after_a_crash.load_token("9130").await?.is_some());
 /// assert!(after_a_crash.query_log(&LogQuery::default()).await?.is_empty());
@@ -51,6 +47,7 @@ struct State {
     ledger: BTreeMap<LedgerKey, LedgerEntry>,
     log: Vec<LogEntry>,
     tokens: BTreeMap<String, StoredToken>,
+    runs: BTreeSet<(String, String)>,
 }
 
 impl MemoryStore {
@@ -175,5 +172,13 @@ impl Store for MemoryStore {
             summary.add(entry.action, 1);
         }
         Ok(summary)
+    }
+
+    async fn start_run(&self, realm: &str, run_id: &str) -> Result<bool> {
+        Ok(self.lock().runs.insert((realm.to_owned(), run_id.to_owned())))
+    }
+
+    async fn connected_realms(&self) -> Result<Vec<String>> {
+        Ok(self.token_realms())
     }
 }

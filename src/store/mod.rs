@@ -300,6 +300,39 @@ pub struct StoredToken {
     pub access_token: Option<SecretString>,
     /// When the access token expires.
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// When the refresh token expires unless it is used before (QBO's rolling 100 days,
+    /// `x_refresh_token_expires_in`), when QBO said so.
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    /// When the connection ends whatever happens (QBO's hard limit of 5 years,
+    /// `x_refresh_token_hard_expires_in`), when QBO said so: the merchant must reconnect by then.
+    pub refresh_hard_expires_at: Option<DateTime<Utc>>,
+    /// The [`token_fingerprint`] of the refresh token this one was rotated from, kept through
+    /// every rotation: tells a rotation of the same grant from a new token given by a person.
+    pub grant_fingerprint: Option<String>,
+}
+
+impl StoredToken {
+    /// A refresh token alone (no access token yet), its own grant.
+    pub fn new(refresh_token: SecretString) -> Self {
+        let grant_fingerprint = Some(token_fingerprint(&refresh_token));
+        StoredToken {
+            refresh_token,
+            access_token: None,
+            access_expires_at: None,
+            refresh_expires_at: None,
+            refresh_hard_expires_at: None,
+            grant_fingerprint,
+        }
+    }
+
+    /// The date by which the merchant must reconnect QuickBooks: the hard expiry, or the
+    /// rolling one if it comes first (a company not synced for 100 days), when QBO said either.
+    pub fn reconnect_by(&self) -> Option<DateTime<Utc>> {
+        match (self.refresh_expires_at, self.refresh_hard_expires_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 impl fmt::Debug for StoredToken {
@@ -308,8 +341,24 @@ impl fmt::Debug for StoredToken {
             .field("refresh_token", &"[redacted]")
             .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
             .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("refresh_hard_expires_at", &self.refresh_hard_expires_at)
+            .field("grant_fingerprint", &self.grant_fingerprint)
             .finish()
     }
+}
+
+/// A fingerprint of a token, safe to store and show: `sha256:` and the first 16 bytes of the
+/// token's SHA-256 in hex. Equal tokens have equal fingerprints; the token cannot be read back.
+pub fn token_fingerprint(token: &SecretString) -> String {
+    use secrecy::ExposeSecret;
+    use sha2::Digest;
+    use std::fmt::Write;
+    let digest = sha2::Sha256::digest(token.expose_secret().as_bytes());
+    digest.iter().take(16).fold(String::from("sha256:"), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// Keeps OAuth tokens per company. The QBO client saves a rotated refresh token here *before* it
@@ -344,4 +393,10 @@ pub trait Store: TokenStore {
     /// Counts the log entries of `realm`'s run `run_id` by action. Run ids are unique within a
     /// company; two companies syncing into one store may start runs with the same id.
     async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary>;
+    /// Records that `realm`'s run `run_id` started; false (and nothing written) when a run of
+    /// that id was already recorded. Atomic, so two processes starting a run in the same second
+    /// get different ids, even for runs that log nothing.
+    async fn start_run(&self, realm: &str, run_id: &str) -> Result<bool>;
+    /// The companies (realms) that have saved tokens, in order: the connected companies.
+    async fn connected_realms(&self) -> Result<Vec<String>>;
 }

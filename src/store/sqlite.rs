@@ -31,7 +31,8 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: MIGRATION_1 }];
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, sql: MIGRATION_1 }, Migration { version: 2, sql: MIGRATION_2 }];
 
 /// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
 /// (`2024-05-01T17:03:12.000000000Z`): readable in the `sqlite3` shell, exact to the nanosecond,
@@ -92,6 +93,21 @@ CREATE INDEX log_doc_number ON log (doc_number);
 CREATE INDEX log_order_number ON log (order_number);
 CREATE INDEX log_at ON log (at);
 CREATE INDEX log_action ON log (action);
+";
+
+/// Version 2: the refresh token's expiries and its grant's fingerprint beside the tokens (NULL in
+/// rows written before), and the runs started, so that run ids stay unique even for runs that
+/// log nothing.
+const MIGRATION_2: &str = "
+ALTER TABLE token ADD COLUMN refresh_expires_at TEXT;
+ALTER TABLE token ADD COLUMN refresh_hard_expires_at TEXT;
+ALTER TABLE token ADD COLUMN grant_fingerprint TEXT;
+
+CREATE TABLE run (
+    realm  TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (realm, run_id)
+) WITHOUT ROWID;
 ";
 
 const LOG_COLUMNS: &str = "run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
@@ -185,7 +201,7 @@ impl fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 1;
+    pub const SCHEMA_VERSION: u32 = 2;
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
@@ -691,25 +707,48 @@ fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
     (sql, args)
 }
 
+/// A token's instants as stored: access expiry, rolling and hard refresh expiries.
+type TokenTimes = [Option<String>; 3];
+
 fn save_token_row(
     conn: &Connection,
     realm: &str,
     token: &StoredToken,
-    expires: Option<&str>,
+    times: &TokenTimes,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO token (realm, refresh_token, access_token, access_expires_at) \
-         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (realm) DO UPDATE SET \
+        "INSERT INTO token (realm, refresh_token, access_token, access_expires_at, \
+         refresh_expires_at, refresh_hard_expires_at, grant_fingerprint) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (realm) DO UPDATE SET \
          refresh_token = excluded.refresh_token, access_token = excluded.access_token, \
-         access_expires_at = excluded.access_expires_at",
+         access_expires_at = excluded.access_expires_at, \
+         refresh_expires_at = excluded.refresh_expires_at, \
+         refresh_hard_expires_at = excluded.refresh_hard_expires_at, \
+         grant_fingerprint = excluded.grant_fingerprint",
         params![
             realm,
             token.refresh_token.expose_secret(),
             token.access_token.as_ref().map(|t| t.expose_secret()),
-            expires,
+            times[0],
+            times[1],
+            times[2],
+            token.grant_fingerprint,
         ],
     )?;
     Ok(())
+}
+
+fn read_token(row: &Row<'_>) -> rusqlite::Result<StoredToken> {
+    let refresh: String = row.get(0)?;
+    let access: Option<String> = row.get(1)?;
+    Ok(StoredToken {
+        refresh_token: SecretString::from(refresh),
+        access_token: access.map(SecretString::from),
+        access_expires_at: parsed_opt(row, 2, "token.access_expires_at", parse_utc)?,
+        refresh_expires_at: parsed_opt(row, 3, "token.refresh_expires_at", parse_utc)?,
+        refresh_hard_expires_at: parsed_opt(row, 4, "token.refresh_hard_expires_at", parse_utc)?,
+        grant_fingerprint: row.get(5)?,
+    })
 }
 
 #[async_trait::async_trait]
@@ -719,23 +758,10 @@ impl TokenStore for SqliteStore {
             || format!("could not load the tokens of realm {realm}"),
             |conn| {
                 conn.query_row(
-                    "SELECT refresh_token, access_token, access_expires_at FROM token \
-                     WHERE realm = ?1",
+                    "SELECT refresh_token, access_token, access_expires_at, refresh_expires_at, \
+                     refresh_hard_expires_at, grant_fingerprint FROM token WHERE realm = ?1",
                     [realm],
-                    |row| {
-                        let refresh: String = row.get(0)?;
-                        let access: Option<String> = row.get(1)?;
-                        Ok(StoredToken {
-                            refresh_token: SecretString::from(refresh),
-                            access_token: access.map(SecretString::from),
-                            access_expires_at: parsed_opt(
-                                row,
-                                2,
-                                "token.access_expires_at",
-                                parse_utc,
-                            )?,
-                        })
-                    },
+                    read_token,
                 )
                 .optional()
             },
@@ -743,13 +769,18 @@ impl TokenStore for SqliteStore {
     }
 
     async fn save_token(&self, realm: &str, token: &StoredToken) -> Result<()> {
-        let expires = token.access_expires_at.map(utc_text).transpose()?;
+        let text = |at: Option<DateTime<Utc>>| at.map(utc_text).transpose();
+        let times = [
+            text(token.access_expires_at)?,
+            text(token.refresh_expires_at)?,
+            text(token.refresh_hard_expires_at)?,
+        ];
         let normal = commit_synchronous(&self.inner.options);
         self.run(
             || format!("could not save the tokens of realm {realm}"),
             |conn| {
                 conn.pragma_update(None, "synchronous", "FULL")?;
-                let saved = save_token_row(conn, realm, token, expires.as_deref());
+                let saved = save_token_row(conn, realm, token, &times);
                 let restored = conn.pragma_update(None, "synchronous", normal);
                 saved.and(restored)
             },
@@ -895,5 +926,29 @@ impl Store for SqliteStore {
             summary.add(action, u64::try_from(n).unwrap_or(0));
         }
         Ok(summary)
+    }
+
+    async fn start_run(&self, realm: &str, run_id: &str) -> Result<bool> {
+        self.run(
+            || format!("could not record the start of run {run_id} of company {realm}"),
+            |conn| {
+                conn.execute(
+                    "INSERT INTO run (realm, run_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    [realm, run_id],
+                )
+                .map(|inserted| inserted == 1)
+            },
+        )
+    }
+
+    async fn connected_realms(&self) -> Result<Vec<String>> {
+        self.run(
+            || "could not list the companies with saved tokens".to_string(),
+            |conn| {
+                let mut stmt = conn.prepare_cached("SELECT realm FROM token ORDER BY realm")?;
+                let rows = stmt.query_map([], |row| row.get(0))?;
+                rows.collect()
+            },
+        )
     }
 }

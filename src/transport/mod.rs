@@ -80,6 +80,37 @@ impl TransportError {
     pub fn request_not_sent(&self) -> bool {
         self.kind == TransportErrorKind::Connect
     }
+
+    /// What went wrong, for people: every message down the source chain, each once, joined with
+    /// `: ` (for example `error sending request: client error (Connect): dns error: failed to
+    /// lookup address information`), since a client's top message alone rarely names the cause.
+    pub fn cause(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self.source.as_ref());
+        while let Some(error) = next {
+            let text = error.to_string();
+            if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+                parts.push(text);
+            }
+            next = error.source();
+        }
+        parts.join(": ")
+    }
+
+    /// A sentence naming what failed, where, and why: `could not connect to QuickBooks at
+    /// oauth.platform.intuit.com (nothing was sent): dns error: ...`.
+    pub(crate) fn describe(&self, service: &str, url: &str) -> String {
+        let host = url.parse::<http::Uri>().ok().and_then(|u| u.host().map(str::to_owned));
+        let at = host.map_or(String::new(), |h| format!(" at {h}"));
+        let cause = self.cause();
+        match self.kind {
+            TransportErrorKind::Connect => {
+                format!("could not connect to {service}{at} (nothing was sent): {cause}")
+            }
+            TransportErrorKind::Timeout => format!("{service}{at} did not answer in time: {cause}"),
+            _ => format!("the connection to {service}{at} failed mid-way: {cause}"),
+        }
+    }
 }
 
 /// Sends one HTTP request and returns its response, whatever its status.

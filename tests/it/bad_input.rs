@@ -75,9 +75,9 @@ fn answer(status: u16, content_type: &str, body: impl Into<Bytes>) -> HttpRespon
 async fn qbo_client(transport: Arc<Scripted>, clock: Arc<dyn Clock>) -> QboClient {
     let store = Arc::new(MemoryStore::new());
     let token = StoredToken {
-        refresh_token: "refresh".to_owned().into(),
         access_token: Some("access".to_owned().into()),
         access_expires_at: Some(clock.now() + chrono::Duration::hours(1)),
+        ..StoredToken::new("refresh".to_owned().into())
     };
     store.save_token(REALM, &token).await.expect("memory store");
     let config = QboConfig::new(

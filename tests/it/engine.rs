@@ -679,6 +679,18 @@ async fn run_ids_are_unique_and_name_the_start() {
     assert_eq!(b.run_id, "run-20240603T120000Z-2");
 }
 
+/// Two processes (two engines on one store) starting runs in the same second that log nothing
+/// get different run ids: the store records each start.
+#[tokio::test]
+async fn run_ids_differ_across_engines_in_one_second_even_when_nothing_is_logged() {
+    let w = World::new();
+    let a = w.engine(SyncConfig::default()).run_incremental(&RunOptions::default()).await.unwrap();
+    let b = w.engine(SyncConfig::default()).run_incremental(&RunOptions::default()).await.unwrap();
+    assert_eq!((a.summary.total(), b.summary.total()), (0, 0), "neither run logs anything");
+    assert_eq!(a.run_id, "run-20240603T120000Z-1");
+    assert_eq!(b.run_id, "run-20240603T120000Z-2");
+}
+
 #[tokio::test]
 async fn the_builder_says_what_is_missing() {
     let err = SyncEngine::builder().build().unwrap_err();

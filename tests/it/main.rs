@@ -32,6 +32,7 @@ mod pacing;
 mod parse_address_example;
 mod preview;
 mod qbo_client;
+mod qbo_connect;
 mod qbo_faults;
 mod qbo_secrets;
 mod qbo_sim;

@@ -82,9 +82,9 @@ fn scripted_client(
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(start()));
     let transport = Scripted::new(clock.clone(), script);
     let token = StoredToken {
-        refresh_token: SecretString::from("rt-0"),
         access_token: Some(SecretString::from("at-0")),
         access_expires_at: Some(start() + chrono::Duration::hours(1)),
+        ..StoredToken::new(SecretString::from("rt-0"))
     };
     let store = MemTokens::with(REALM, token);
     let client = QboClient::new(

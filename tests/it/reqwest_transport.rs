@@ -218,11 +218,9 @@ async fn a_qbo_token_refresh_and_reads_round_trip_over_loopback() {
     let (addr, server) = serve(SharedTransport::from_arc(sim.clone())).await;
 
     // No access token yet: the first call refreshes through the token endpoint on loopback.
-    let tokens = Arc::new(OneToken(std::sync::Mutex::new(Some(StoredToken {
-        refresh_token: connected.refresh_token.clone(),
-        access_token: None,
-        access_expires_at: None,
-    }))));
+    let tokens = Arc::new(OneToken(std::sync::Mutex::new(Some(StoredToken::new(
+        connected.refresh_token.clone(),
+    )))));
     let environment = QboEnvironment::Custom {
         api_base: format!("http://{addr}"),
         token_url: format!("http://{addr}/oauth2/v1/tokens/bearer"),

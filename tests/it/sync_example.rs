@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use qbo_ordoro::Store;
 use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::store::{LedgerKey, LogQuery, SqliteStore};
+use qbo_ordoro::{Store, TokenStore};
+use secrecy::ExposeSecret;
 
 /// Every variable that would switch the example to the real services or turn logs on.
-const CONFIG_VARS: [&str; 9] = [
+const CONFIG_VARS: [&str; 10] = [
     "QBO_CLIENT_ID",
     "QBO_CLIENT_SECRET",
     "QBO_REALM_ID",
@@ -21,6 +22,7 @@ const CONFIG_VARS: [&str; 9] = [
     "ORDORO_KEY_ID",
     "ORDORO_KEY_SECRET",
     "ORDORO_SALES_CHANNEL_ID",
+    "QBO_REDIRECT_URI",
     "RUST_LOG",
 ];
 
@@ -58,9 +60,13 @@ struct Run {
 }
 
 impl Run {
-    /// The counts of the summary line, which must be the last line of stdout.
+    /// The counts of the summary line, which must be the last line of stdout: exactly
+    /// `created=N updated=N skipped=N failed=N`, after `dry_run ` for a dry run.
     fn summary(&self) -> BTreeMap<String, u64> {
         let last = self.stdout.lines().last().unwrap_or_default();
+        let dry = self.stdout.lines().next().unwrap_or_default().contains("dry run");
+        assert_eq!(last.starts_with("dry_run "), dry, "a dry run's last line says so: {last:?}");
+        let last = last.strip_prefix("dry_run ").unwrap_or(last);
         let counts: BTreeMap<String, u64> = last
             .split(' ')
             .filter_map(|pair| pair.split_once('='))
@@ -196,6 +202,7 @@ async fn a_dry_run_writes_no_ledger_entry_and_a_real_run_then_creates_the_same_o
 
     let dry = run_in(dir.path(), &with(state_args(&state), &["--dry-run"]), &[]);
     dry.assert_ok();
+    assert!(!state.exists(), "a dry run against a new state path leaves no file behind");
     let would_create = dry.count("created");
     assert!(would_create >= 30, "{}", dry.stdout);
     assert!(dry.stdout.lines().next().unwrap_or_default().contains("dry run"));
@@ -498,4 +505,220 @@ fn the_command_line_accepts_and_refuses_what_it_did_before_clap() {
         assert!(run.stderr.starts_with(prefix), "{args:?}: {}", run.stderr);
     }
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing is written");
+}
+
+/// A child process of the example with piped standard streams, as a person at a terminal.
+fn spawn_in(dir: &Path, args: &[&str]) -> std::process::Child {
+    let mut command = Command::new(sync_binary());
+    command
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for var in CONFIG_VARS {
+        command.env_remove(var);
+    }
+    command.spawn().expect("the example starts")
+}
+
+/// What a browser does with the consent URL: the simulated Intuit answers with a redirect,
+/// whose target is returned.
+async fn consent_in_browser(url: &str) -> String {
+    let http = qbo_ordoro::SharedTransport::new(qbo_ordoro::ReqwestTransport::new().unwrap());
+    let request = http::Request::get(url).body(bytes::Bytes::new()).unwrap();
+    let answer = http.send(request).await.expect("the simulated QBO answers");
+    assert_eq!(answer.status(), 302, "{:?}", answer.body());
+    answer.headers()[http::header::LOCATION].to_str().unwrap().to_string()
+}
+
+/// `--connect` with the simulated services, end to end: the consent URL, the browser's
+/// redirect to the example's localhost listener (or the redirected URL pasted), the code
+/// exchange, the company and its tokens saved in the state file.
+#[tokio::test]
+async fn connect_takes_the_browser_redirect_or_a_pasted_url_and_saves_the_company() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    for paste in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.sqlite3");
+        let mut child = spawn_in(dir.path(), &with(vec!["--connect"], &state_args(&state)));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut url = String::new();
+        stdout.read_line(&mut url).unwrap();
+        let url = url.trim();
+        assert!(url.contains("/connect/oauth2?") && url.contains("state="), "{url}");
+        assert!(url.contains("scope=com.intuit.quickbooks.accounting"), "{url}");
+
+        let redirected = consent_in_browser(url).await;
+        assert!(redirected.starts_with("http://localhost:"), "{redirected}");
+        if paste {
+            let mut stdin = child.stdin.take().unwrap();
+            writeln!(stdin, "{redirected}").unwrap();
+        } else {
+            let http =
+                qbo_ordoro::SharedTransport::new(qbo_ordoro::ReqwestTransport::new().unwrap());
+            let request = http::Request::get(&redirected).body(bytes::Bytes::new()).unwrap();
+            let page = http.send(request).await.expect("the example's listener answers");
+            assert_eq!(page.status(), 200);
+        }
+        let status = child.wait().unwrap();
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert!(status.success(), "paste={paste}: {rest}\n{stderr}");
+        assert!(
+            rest.starts_with(&format!("connected QuickBooks company {SIM_REALM}; reconnect by ")),
+            "{rest}"
+        );
+        assert!(stderr.contains(&state.display().to_string()), "{stderr}");
+
+        let store = SqliteStore::open(&state).unwrap();
+        let token = store.load_token(SIM_REALM).await.unwrap().expect("the tokens are saved");
+        assert!(token.access_token.is_some() && token.refresh_hard_expires_at.is_some());
+        assert!(token.grant_fingerprint.is_some());
+        assert_eq!(store.connected_realms().await.unwrap(), [SIM_REALM]);
+        for secret in [
+            token.refresh_token.expose_secret(),
+            token.access_token.as_ref().unwrap().expose_secret(),
+        ] {
+            assert!(!rest.contains(secret) && !stderr.contains(secret), "a token was printed");
+        }
+    }
+}
+
+#[test]
+fn a_transaction_that_does_not_exist_is_not_found_with_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+    let run = run_in(dir.path(), &with(state_args(&state), &["--id", "987654"]), &[]);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines.last().copied(),
+        Some("not found: no invoice or sales receipt with QBO id 987654 in QuickBooks")
+    );
+    assert_eq!(lines[lines.len() - 2], "created=0 updated=0 skipped=0 failed=0");
+
+    let found = run_in(dir.path(), &with(state_args(&state), &["--id", "1"]), &[]);
+    found.assert_ok();
+    found.summary();
+}
+
+#[test]
+fn a_relative_state_path_is_shown_absolute() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_in(dir.path(), &["--state", "rel.sqlite3", "--dry-run"], &[]);
+    run.assert_ok();
+    let first = run.stderr.lines().next().unwrap_or_default();
+    let absolute = std::path::absolute(dir.path().join("rel.sqlite3")).unwrap();
+    assert!(first.contains(&absolute.display().to_string()), "{first}");
+}
+
+#[test]
+fn log_prints_the_state_file_s_log_with_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+    let first = run_in(dir.path(), &state_args(&state), &[]);
+    first.assert_ok();
+    let total = first.summary().values().sum::<u64>();
+
+    let all = run_in(dir.path(), &with(state_args(&state), &["--log", "--limit", "1000"]), &[]);
+    all.assert_ok();
+    let lines: Vec<&str> = all.stdout.lines().collect();
+    assert!(lines[0].starts_with("AT (UTC)") && lines[0].contains("ACTION"), "{}", all.stdout);
+    assert_eq!(lines.last().copied(), Some(format!("entries={total} shown={total}").as_str()));
+    assert_eq!(lines.len() as u64, total + 2);
+
+    let last3 = run_in(dir.path(), &with(state_args(&state), &["--log", "--limit", "3"]), &[]);
+    assert_eq!(last3.stdout.lines().last(), Some(format!("entries={total} shown=3").as_str()));
+
+    let doc =
+        run_in(dir.path(), &with(state_args(&state), &["--log", "--doc-number", "1001"]), &[]);
+    let rows: Vec<&str> =
+        doc.stdout.lines().skip(1).filter(|l| !l.starts_with("entries=")).collect();
+    assert!(!rows.is_empty(), "{}", doc.stdout);
+    assert!(rows.iter().all(|r| r.split_whitespace().any(|c| c == "1001")), "{}", doc.stdout);
+
+    let failed = run_in(dir.path(), &with(state_args(&state), &["--log", "--failed"]), &[]);
+    failed.assert_ok();
+    let failures = first.count("failed");
+    assert!(
+        failed.stdout.ends_with(&format!("entries={failures} shown={failures}\n")),
+        "{}",
+        failed.stdout
+    );
+
+    let future =
+        run_in(dir.path(), &with(state_args(&state), &["--log", "--since", "2999-01-01"]), &[]);
+    assert_eq!(future.stdout, "(no log entries match)\nentries=0 shown=0\n");
+
+    let missing = run_in(dir.path(), &["--log", "--state", "nowhere.sqlite3"], &[]);
+    assert_eq!(missing.code, Some(1));
+    assert!(!dir.path().join("nowhere.sqlite3").exists());
+}
+
+/// A credential of the wrong TOML type is refused by name; its value is never printed back.
+#[test]
+fn a_config_type_error_never_echoes_a_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sync.toml");
+    let keys = [
+        ("qbo", "client_id"),
+        ("qbo", "client_secret"),
+        ("qbo", "realm_id"),
+        ("qbo", "refresh_token"),
+        ("qbo", "redirect_uri"),
+        ("ordoro", "key_id"),
+        ("ordoro", "key_secret"),
+    ];
+    for (table, key) in keys {
+        for value in [
+            "987654321987",
+            "98765.4321",
+            "true",
+            "[\"s3cr3t-in-array\"]",
+            "{ a = \"s3cr3t-in-table\" }",
+        ] {
+            std::fs::write(&config, format!("[{table}]\n{key} = {value}\n")).unwrap();
+            let run = run_in(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+            assert_eq!(run.code, Some(3), "{key} = {value}: {}", run.stderr);
+            assert!(run.stderr.contains(key), "{key} is named: {}", run.stderr);
+            for part in ["987654321987", "98765.4321", "s3cr3t"] {
+                assert!(!run.stderr.contains(part), "{key} = {value} echoed: {}", run.stderr);
+            }
+        }
+    }
+}
+
+/// Ctrl-C (SIGINT) in `--watch` between runs stops the loop at once; the runs done are
+/// committed and the exit status is 0.
+#[cfg(unix)]
+#[tokio::test]
+async fn ctrl_c_stops_watch_with_status_zero_after_the_run_in_hand() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+    let mut child = spawn_in(dir.path(), &with(state_args(&state), &["--watch", "3600"]));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the first run ends: {seen}");
+        seen.push_str(&line);
+        if line.starts_with("created=") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped by Ctrl-C after 1 run"), "{stderr}");
+    let store = SqliteStore::open(&state).unwrap();
+    let logged = store.query_log(&LogQuery::default()).await.unwrap();
+    let created = logged.iter().filter(|e| e.action == qbo_ordoro::store::Action::Created).count();
+    assert!(seen.contains(&format!("created={created} ")), "{seen}");
 }

@@ -167,6 +167,7 @@ impl OrdoroClient {
     ) -> std::result::Result<HttpResponse, (Error, TransportErrorKind)> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        let url = request.uri().to_string();
         match self.transport.send(request).await {
             Ok(response) => {
                 tracing::debug!(
@@ -183,7 +184,7 @@ impl OrdoroClient {
                     operation, %method, path, error = %e, "no answer from ordoro"
                 );
                 let kind = e.kind();
-                Err((wire_error::from_transport(operation, e), kind))
+                Err((wire_error::from_transport(operation, &url, e), kind))
             }
         }
     }

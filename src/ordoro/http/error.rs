@@ -110,8 +110,8 @@ pub(crate) fn undecodable_success(
 }
 
 /// No response arrived.
-pub(crate) fn from_transport(operation: &str, e: TransportError) -> Error {
-    let message = format!("no answer from Ordoro to {operation}: {e}");
+pub(crate) fn from_transport(operation: &str, url: &str, e: TransportError) -> Error {
+    let message = format!("no answer to {operation}: {}", e.describe("Ordoro", url));
     Error::new(ErrorKind::Transport, message).with_service(Service::Ordoro).with_source(e)
 }
 
@@ -238,12 +238,12 @@ mod tests {
         let refused = from_response(StatusCode::BAD_REQUEST, &HeaderMap::new(), b"", now());
         assert_eq!(settle_unrepeatable(refused, None, CREATED).kind(), ErrorKind::BadInput);
         let io = || TransportError::new(TransportErrorKind::Timeout, "timed out");
-        let timeout = from_transport("create", io());
+        let timeout = from_transport("create", "https://api.ordoro.com/v3/order", io());
         let settled = settle_unrepeatable(timeout, Some(TransportErrorKind::Timeout), CREATED);
         assert_eq!(settled.kind(), ErrorKind::OutcomeUnknown);
         let connect = TransportError::new(TransportErrorKind::Connect, "refused");
         let not_sent = settle_unrepeatable(
-            from_transport("create", connect),
+            from_transport("create", "https://api.ordoro.com/v3/order", connect),
             Some(TransportErrorKind::Connect),
             CREATED,
         );

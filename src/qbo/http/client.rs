@@ -24,7 +24,7 @@ use crate::qbo::api::{
 use crate::store::TokenStore;
 use crate::transport::{
     HttpResponse, PacedTransport, RateBudget, RetryPolicy, SendFailure, SharedBudget,
-    SharedTransport, Signer, TransportErrorKind,
+    SharedTransport, Signer,
 };
 use crate::{Clock, Result};
 
@@ -284,12 +284,9 @@ impl QboClient {
         self.http.send_signed(request, signer).await.map_err(|failure| match failure {
             SendFailure::Sign(e) => e,
             SendFailure::Transport(e) => {
-                let what = match e.kind() {
-                    TransportErrorKind::Connect => "could not connect to QuickBooks",
-                    TransportErrorKind::Timeout => "QuickBooks did not answer in time",
-                    _ => "the connection to QuickBooks failed",
-                };
-                Error::new(ErrorKind::Transport, what).with_service(Service::Qbo).with_source(e)
+                Error::new(ErrorKind::Transport, e.describe("QuickBooks", url))
+                    .with_service(Service::Qbo)
+                    .with_source(e)
             }
         })
     }
@@ -576,9 +573,9 @@ pub fn fuzz_qbo_response(data: &[u8]) -> bool {
     let clock: Arc<dyn Clock> = Arc::new(crate::ManualClock::new(start));
     let store = Arc::new(crate::store::MemoryStore::new());
     let token = crate::store::StoredToken {
-        refresh_token: "fuzz-refresh".to_owned().into(),
         access_token: Some("fuzz-access".to_owned().into()),
         access_expires_at: Some(start + chrono::Duration::hours(1)),
+        ..crate::store::StoredToken::new("fuzz-refresh".to_owned().into())
     };
     if store.save_token("1", &token).now_or_never().is_none() {
         return false;

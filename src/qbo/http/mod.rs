@@ -6,7 +6,7 @@
 
 pub(crate) mod client;
 mod fault;
-mod oauth;
+pub(crate) mod oauth;
 mod query;
 
 pub use client::{

@@ -41,9 +41,5 @@ pub fn client(
 
 /// A stored token whose access token is gone: the first call must refresh.
 pub fn refresh_only(token: &StoredToken) -> StoredToken {
-    StoredToken {
-        refresh_token: token.refresh_token.clone(),
-        access_token: None,
-        access_expires_at: None,
-    }
+    StoredToken::new(token.refresh_token.clone())
 }

@@ -341,6 +341,14 @@ impl Store for CrashingStore {
     async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary> {
         self.switch.through(self.inner.run_summary(realm, run_id)).await
     }
+
+    async fn start_run(&self, realm: &str, run_id: &str) -> Result<bool> {
+        self.switch.through(self.inner.start_run(realm, run_id)).await
+    }
+
+    async fn connected_realms(&self) -> Result<Vec<String>> {
+        self.switch.through(self.inner.connected_realms()).await
+    }
 }
 
 // ------------------------------------------------------------------------------------------
