@@ -157,6 +157,10 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 /// ```
 pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
     let doc = &txn.doc;
+    // A delete carries no class, no lines and no amounts: it is never an empty sale.
+    if doc.is_deleted() {
+        return Decision::skip(Reason::Deleted, "deleted in QuickBooks");
+    }
     // Before the class: the unreadable field may be the class itself.
     if let Some(fields) = &doc.unreadable {
         return Decision::error(
@@ -243,6 +247,17 @@ fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
         );
     }
     let mut warnings = summary.warnings.clone();
+    let currency = foreign_currency(doc, config);
+    if let Some(c) = &currency {
+        warnings.push(format!(
+            "the sale is in {}, not in the Ordoro account's {}: its amounts are sent as \
+             QuickBooks has them, in {}, not converted{}",
+            c.code,
+            config.account_currency(),
+            c.code,
+            c.rate_text()
+        ));
+    }
     let totals = match totals(doc, &summary, &mut warnings) {
         Ok(t) => t,
         Err(d) => return d,
@@ -261,7 +276,13 @@ fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
         order_date: order_date(doc),
         shipping_type: shipping_type(doc, &summary),
         notes_from_customer: doc.customer_memo.as_ref().and_then(|m| lines::clean(Some(&m.value))),
-        internal_notes: Some(internal_notes(txn, &summary, &addresses.ship_to, &warnings)),
+        internal_notes: Some(internal_notes(
+            txn,
+            &summary,
+            &addresses.ship_to,
+            currency.as_ref(),
+            &warnings,
+        )),
         product_amount: Some(summary.product_amount.normalize()),
         shipping_amount: Some(summary.shipping_amount.normalize()),
         tax_amount: Some(totals.tax.normalize()),
@@ -338,6 +359,37 @@ fn totals(
     Ok(Totals { tax, grand_total })
 }
 
+/// The currency of a sale made in another currency than the Ordoro account's.
+struct ForeignCurrency {
+    /// The ISO code, from `CurrencyRef.value`.
+    code: String,
+    /// `ExchangeRate`: home-currency units for one unit of `code`.
+    rate: Option<Decimal>,
+}
+
+impl ForeignCurrency {
+    fn rate_text(&self) -> String {
+        match self.rate {
+            Some(r) => {
+                format!(
+                    " (QuickBooks exchange rate: 1 {} = {} in the home currency)",
+                    self.code,
+                    r.normalize()
+                )
+            }
+            None => String::new(),
+        }
+    }
+}
+
+/// The sale's currency when it is not the Ordoro account's; none when QBO names no currency
+/// (single-currency companies).
+fn foreign_currency(doc: &SalesTransaction, config: &MappingConfig) -> Option<ForeignCurrency> {
+    let code = doc.currency_ref.as_ref().and_then(|c| lines::clean(Some(&c.value)))?;
+    let code = code.to_ascii_uppercase();
+    (code != config.account_currency()).then(|| ForeignCurrency { code, rate: doc.exchange_rate })
+}
+
 /// `ShipMethodRef` (its name, else its value), else the first named shipping item.
 fn shipping_type(doc: &SalesTransaction, s: &lines::LineSummary) -> Option<String> {
     doc.ship_method_ref
@@ -367,6 +419,7 @@ fn internal_notes(
     txn: &Transaction,
     s: &lines::LineSummary,
     ship_to: &ParsedAddress,
+    currency: Option<&ForeignCurrency>,
     warnings: &[String],
 ) -> String {
     let doc = &txn.doc;
@@ -381,6 +434,9 @@ fn internal_notes(
         notes.push(format!("Memo: {memo}"));
     }
     notes.extend(s.notes.iter().cloned());
+    if let Some(c) = currency {
+        notes.push(format!("Currency: {}{}", c.code, c.rate_text()));
+    }
     if !ship_to.raw_lines.is_empty() {
         notes.push(format!("Ship-to as typed: {}", ship_to.raw_lines.join(" / ")));
     }
