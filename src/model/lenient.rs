@@ -84,9 +84,14 @@ pub(crate) fn scalar_text(v: &Value) -> Option<String> {
 }
 
 /// A string field (an id, a type name): a number or a boolean is read as its text (`TxnId: 123`
-/// is `"123"`); anything else is empty.
+/// is `"123"`), `null` is empty; an object or an array fails, naming what it got (an id is
+/// never guessed).
 pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(scalar_text(&Value::deserialize(d)?).unwrap_or_default())
+    match Value::deserialize(d)? {
+        Value::Null => Ok(String::new()),
+        v => scalar_text(&v)
+            .ok_or_else(|| D::Error::custom(format!("expected text or a number, got {}", kind(&v)))),
+    }
 }
 
 /// An optional text field: a number or a boolean is read as its text; `null`, an object or an
@@ -174,6 +179,8 @@ pub(crate) fn parse_decimal(v: &Value) -> Result<Option<Decimal>, String> {
 fn number(text: &str) -> Result<Decimal, String> {
     Decimal::from_str(text)
         .or_else(|_| Decimal::from_scientific(text))
+        // `275.0` is 275, as a float reader would have it.
+        .map(|d| d.normalize())
         .map_err(|_| format!("`{}` is not a number (or is out of range)", clipped(text)))
 }
 

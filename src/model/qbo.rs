@@ -54,8 +54,9 @@ impl std::fmt::Display for EntityKind {
 
 /// A reference to another QBO object (`CustomerRef`, `ItemRef`, `ClassRef`, ...).
 ///
-/// Read leniently: an id sent as a number (`"value": 5`) is the id `"5"`, and a bare scalar
-/// where the object belongs (`"ShipMethodRef": "UPS"`) is the reference's `value`.
+/// Read leniently: an id sent as a number (`"value": 5`) is the id `"5"`. A scalar where the
+/// object belongs is not a reference: it fails a reference the mapping needs (`ClassRef`, whose
+/// meaning cannot be guessed) and leaves out one it does not need.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Ref {
     /// The referenced object's id (or, for `ShipMethodRef`, free text).
@@ -75,18 +76,8 @@ impl<'de> Deserialize<'de> for Ref {
             #[serde(default, deserialize_with = "super::lenient::opt_string")]
             name: Option<String>,
         }
-        let v = Value::deserialize(d)?;
-        if v.is_object() {
-            let Wire { value, name } = Wire::deserialize(&v).map_err(serde::de::Error::custom)?;
-            return Ok(Ref { value, name });
-        }
-        match super::lenient::scalar_text(&v) {
-            Some(value) => Ok(Ref { value, name: None }),
-            None => Err(serde::de::Error::custom(format!(
-                "expected a reference ({{\"value\": .., \"name\": ..}}), got {}",
-                super::lenient::kind(&v)
-            ))),
-        }
+        let Wire { value, name } = Wire::deserialize(d)?;
+        Ok(Ref { value, name })
     }
 }
 
@@ -644,6 +635,21 @@ impl Line {
     pub fn from_value(raw: Value) -> Line {
         let (head, mut problems) = super::lenient::partial::<LineHead>(&raw);
         let head = head.unwrap_or_default();
+        if !raw.is_object() {
+            // Not a line at all: it may have been goods, so it is never taken for an unknown type.
+            return Line {
+                id: None,
+                line_num: None,
+                description: None,
+                amount: None,
+                linked_txn: Vec::new(),
+                detail: LineDetail::Unreadable {
+                    detail_type: String::new(),
+                    problem: problems.join("; "),
+                    raw,
+                },
+            };
+        }
         let detail_type = match head.detail_type {
             Some(DetailType::Other(ref t)) if t.is_empty() => detail_type_from_keys(&raw),
             Some(ref t) => Some(t.clone()),
@@ -801,8 +807,12 @@ pub struct SalesTransaction {
         skip_serializing_if = "Option::is_none"
     )]
     pub free_form_address: Option<bool>,
-    /// Ship via, free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Ship via, free text. Left out when odd: the first shipping item's name stands in.
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ship_method_ref: Option<Ref>,
     /// Ship date.
     #[serde(

@@ -57,9 +57,14 @@ fn non_json_is_an_error_but_json_of_another_shape_is_an_error_line() {
     let lines = preview_json("[1, 2]", &config).unwrap();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].error.as_ref().unwrap().code, Reason::InvalidDocument);
+    // A field that does not read is named on its transaction; the document still reads.
     let lines = preview_json(r#"{"Invoice": {"Id": "5", "TotalAmt": "lots"}}"#, &config).unwrap();
-    assert_eq!(lines[0].error.as_ref().unwrap().code, Reason::InvalidDocument);
+    let error = lines[0].error.as_ref().unwrap();
+    assert_eq!(error.code, Reason::UnreadableTransaction);
+    assert!(error.message.contains("TotalAmt: `lots` is not a number"), "{}", error.message);
     assert_eq!(lines[0].qbo.id.as_deref(), Some("5"));
+    let lines = preview_json(r#"{"Invoice": "5"}"#, &config).unwrap();
+    assert_eq!(lines[0].error.as_ref().unwrap().code, Reason::InvalidDocument);
     let lines = preview_json(r#"{"QueryResponse": {}}"#, &config).unwrap();
     assert!(lines.is_empty());
 }
