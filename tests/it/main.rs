@@ -35,6 +35,7 @@ mod qbo_client;
 mod qbo_faults;
 mod qbo_secrets;
 mod qbo_sim;
+mod real_shapes;
 mod reqwest_transport;
 mod shipping;
 mod sim_sample;

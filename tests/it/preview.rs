@@ -146,7 +146,9 @@ fn example_help_goes_to_stdout_and_usage_errors_exit_two() {
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
         let help = String::from_utf8(out.stdout).unwrap();
-        for part in ["Usage: preview", "--class <NAME>", "<FILE>...", "-h, --help"] {
+        for part in
+            ["Usage: preview", "--class <NAME>", "--company-country <XX>", "<FILE>...", "-h, --help"]
+        {
             assert!(help.contains(part), "{part} missing from {flag}:\n{help}");
         }
     }
@@ -159,5 +161,22 @@ fn example_help_goes_to_stdout_and_usage_errors_exit_two() {
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
         assert!(stderr.ends_with("For more information, try '--help'.\n"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn example_takes_the_company_country_and_refuses_what_is_no_country_code() {
+    let file = qbo_fixtures_dir().join("intuitdocs_invoice_query_response_239.json");
+    let file = file.to_str().unwrap();
+    for good in ["AU", "gb", "US"] {
+        let out = run_preview(&["--company-country", good, file]);
+        assert_eq!(out.status.code(), Some(0), "{good}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+    }
+    for bad in ["XX", "UK", "AUS", "Australia", ""] {
+        let out = run_preview(&["--company-country", bad, file]);
+        assert_eq!(out.status.code(), Some(2), "{bad} is a usage error");
+        assert!(out.stdout.is_empty(), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--company-country"), "{bad}");
     }
 }
