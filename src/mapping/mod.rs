@@ -95,6 +95,9 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 
 /// Decides what to do with a transaction. The rules, in the order they apply:
 ///
+///  0. **Deleted**: the shape of a delete (`{"status": "Deleted", "Id": ..}`) is skipped
+///     `deleted`, whatever else it says; a transaction with fields that could not be read fails
+///     with `unreadable_transaction`.
 ///  1. **Class** ([`crate::class_filter`]): a sale not marked with an accepted class is skipped
 ///     `class_mismatch` or `no_class`. The class comes first so that a voided sale of another
 ///     class is logged as `class_mismatch`, like any other sale of that class.
@@ -108,6 +111,9 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 ///     quantity, unit price or amount (a credit or return line), or a negative discount, fails the
 ///     transaction with `negative_line`: Ordoro cannot ship a negative quantity and dropping the
 ///     line would change the money, so a person must look.
+///     A line of goods or money that could not be read
+///     ([`LineDetail::Unreadable`](crate::model::qbo::LineDetail::Unreadable)) fails the
+///     transaction with `unreadable_line`, naming the line: no line is ever dropped.
 ///  4. **Quantities**: `Qty` (1 when absent). Ordoro counts whole units, so a fractional quantity
 ///     (4.5 hours) becomes one unit priced at the line total, the real quantity shown in the line's
 ///     name, with a warning; no money is lost. A zero quantity stays 0, with a warning.
@@ -121,7 +127,11 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 ///     unreadable `BillAddr` next to a good ship-to is replaced by the ship-to with a warning
 ///     (unless [`MappingConfig::with_bill_to_fallback`] turns that off). The first `BillEmail`
 ///     address goes on both.
-///  8. **Identity**: `order_id` and `cart_order_id` are [`order_id_for`] the entity and QBO id
+///  8. **Currency**: a sale whose `CurrencyRef` is not the Ordoro account's currency
+///     ([`MappingConfig::with_account_currency`], `USD` by default) keeps its amounts as they
+///     are, never converted; its currency and `ExchangeRate` go into the internal notes, with a
+///     warning.
+///  9. **Identity**: `order_id` and `cart_order_id` are [`order_id_for`] the entity and QBO id
 ///     (`QBO-INV-130`, `QBO-SR-11`), never the DocNumber, which shows in the internal notes; a
 ///     transaction without an `Id` fails with `missing_id`.
 ///
@@ -387,7 +397,7 @@ impl ForeignCurrency {
 fn foreign_currency(doc: &SalesTransaction, config: &MappingConfig) -> Option<ForeignCurrency> {
     let code = doc.currency_ref.as_ref().and_then(|c| lines::clean(Some(&c.value)))?;
     let code = code.to_ascii_uppercase();
-    (code != config.account_currency()).then(|| ForeignCurrency { code, rate: doc.exchange_rate })
+    (code != config.account_currency()).then_some(ForeignCurrency { code, rate: doc.exchange_rate })
 }
 
 /// `ShipMethodRef` (its name, else its value), else the first named shipping item.

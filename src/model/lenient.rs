@@ -89,8 +89,9 @@ pub(crate) fn scalar_text(v: &Value) -> Option<String> {
 pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     match Value::deserialize(d)? {
         Value::Null => Ok(String::new()),
-        v => scalar_text(&v)
-            .ok_or_else(|| D::Error::custom(format!("expected text or a number, got {}", kind(&v)))),
+        v => scalar_text(&v).ok_or_else(|| {
+            D::Error::custom(format!("expected text or a number, got {}", kind(&v)))
+        }),
     }
 }
 

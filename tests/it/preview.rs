@@ -10,7 +10,7 @@ use qbo_ordoro::mapping::preview::{PreviewLine, preview_json};
 use serde_json::Value;
 
 use crate::support::fixtures::sales::*;
-use crate::support::fixtures::{qbo_fixtures, qbo_fixtures_dir};
+use crate::support::fixtures::{qbo_fixtures, qbo_fixtures_dir, real_qbo_documents};
 
 #[test]
 fn preview_of_every_fixture_with_default_config() {
@@ -29,6 +29,28 @@ fn preview_of_every_fixture_marked_ordoro() {
         mark_ordoro(&mut v);
         let lines = preview_json(&v.to_string(), &config).unwrap();
         insta::assert_json_snapshot!(format!("ordoro_{name}"), lines);
+    }
+}
+
+/// The real documents of `tests/fixtures/qbo/real` (see its SOURCES.md, which says what was
+/// judged right for each): as they are, and with every sale marked `Ordoro`, in the company's own
+/// country (`AU` for the Australian company's).
+#[test]
+fn preview_of_every_real_document() {
+    let real = real_qbo_documents();
+    assert!(real.len() >= 9, "the real documents are there");
+    for (name, text) in real {
+        let country = if name.starts_with("au_") { "AU" } else { "US" };
+        let config = MappingConfig::default().with_company_country(Some(country));
+        let lines = preview_json(&text, &config).unwrap();
+        insta::assert_json_snapshot!(format!("real_{name}"), lines);
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        mark_ordoro(&mut v);
+        let lines = preview_json(&v.to_string(), &config).unwrap();
+        for l in &lines {
+            assert_ne!(l.error.as_ref().map(|e| e.code), Some(Reason::InvalidDocument), "{name}");
+        }
+        insta::assert_json_snapshot!(format!("real_ordoro_{name}"), lines);
     }
 }
 
@@ -146,9 +168,13 @@ fn example_help_goes_to_stdout_and_usage_errors_exit_two() {
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
         let help = String::from_utf8(out.stdout).unwrap();
-        for part in
-            ["Usage: preview", "--class <NAME>", "--company-country <XX>", "<FILE>...", "-h, --help"]
-        {
+        for part in [
+            "Usage: preview",
+            "--class <NAME>",
+            "--company-country <XX>",
+            "<FILE>...",
+            "-h, --help",
+        ] {
             assert!(help.contains(part), "{part} missing from {flag}:\n{help}");
         }
     }
