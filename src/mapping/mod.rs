@@ -112,7 +112,7 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 ///     transaction with `negative_line`: Ordoro cannot ship a negative quantity and dropping the
 ///     line would change the money, so a person must look.
 ///     A line of goods or money that could not be read
-///     ([`LineDetail::Unreadable`](crate::model::qbo::LineDetail::Unreadable)) fails the
+///     ([`LineDetail::Unreadable`]) fails the
 ///     transaction with `unreadable_line`, naming the line: no line is ever dropped.
 ///  4. **Quantities**: `Qty` (1 when absent). Ordoro counts whole units, so a fractional quantity
 ///     (4.5 hours) becomes one unit priced at the line total, the real quantity shown in the line's
