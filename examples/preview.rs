@@ -1,14 +1,16 @@
 //! Shows what the sync would do with QBO documents, without touching any service.
 //!
-//! `cargo run --example preview -- [--class NAME]... FILE...`
+//! `cargo run --example preview -- [--class NAME]... [--company-country XX] FILE...`
 //!
 //! Each file holds one QBO document: an entity envelope (`{"Invoice": {..}}`), a query envelope
 //! (`{"QueryResponse": {"Invoice": [..]}}`) or a bare entity object. For each transaction one JSON
 //! line is written: `{"qbo": {..}, "decision": "create", "order": {..}}`, or a `skip` with its
 //! reason, or an `error` with its code. `--class NAME`, given one or more times, replaces the
-//! accepted classes (default `Ordoro`). The exit status is 0 unless a file cannot be read or is
+//! accepted classes (default `Ordoro`). `--company-country XX` is the QBO company's own country
+//! (ISO 3166-1 alpha-2, default `US`): the country of an address that names none. The exit status is 0 unless a file cannot be read or is
 //! not JSON; the other files are still processed. `--help` prints the usage; a bad command line
-//! (an unknown option, `--class` without a name, no file) exits with status 2.
+//! (an unknown option, `--class` without a name, a `--company-country` that is no ISO country
+//! code, no file) exits with status 2.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +34,12 @@ struct Cli {
         help = "Accepted class; repeat for several. Replaces the default class Ordoro")]
     classes: Vec<String>,
 
+    #[arg(long = "company-country", value_name = "XX", default_value = "US",
+        value_parser = parse_country,
+        help = "The QBO company's own country (ISO 3166-1 alpha-2): the country of an address \
+                that names none")]
+    company_country: String,
+
     #[arg(
         value_name = "FILE",
         required = true,
@@ -48,10 +56,22 @@ Output: for each transaction one JSON line on stdout: {\"qbo\": {..}, \"decision
 Exit status: 0 unless a file cannot be read or is not JSON (1; the other files are still
 processed), 2 for a bad command line.";
 
+/// An ISO 3166-1 alpha-2 code, in any case (`au` is `AU`); anything else is a usage error.
+fn parse_country(text: &str) -> Result<String, String> {
+    let code = text.trim().to_ascii_uppercase();
+    let known = code.len() == 2
+        && qbo_ordoro::address::lookup_country(&code).is_some_and(|c| c.alpha2 == code);
+    if known {
+        Ok(code)
+    } else {
+        Err(format!("`{text}` is not an ISO 3166-1 alpha-2 country code (such as US, AU, GB)"))
+    }
+}
+
 fn main() -> ExitCode {
     // `--help` exits 0 here, a bad command line 2.
-    let Cli { classes, files } = Cli::parse();
-    let mut config = MappingConfig::default();
+    let Cli { classes, company_country, files } = Cli::parse();
+    let mut config = MappingConfig::default().with_company_country(Some(&company_country));
     if !classes.is_empty() {
         config = config.with_classes(&classes);
     }

@@ -97,6 +97,9 @@ reasons! {
     NegativeAmount = "negative_amount",
     /// QBO sent fields in a shape this crate cannot read, so no order can be trusted to be right.
     UnreadableTransaction = "unreadable_transaction",
+    /// A line that carries goods or money (an item, a bundle, a discount, a shipping charge)
+    /// could not be read, so the order would miss it: the transaction fails rather than lose it.
+    UnreadableLine = "unreadable_line",
     /// An amount or quantity too large to compute with.
     AmountOverflow = "amount_overflow",
 

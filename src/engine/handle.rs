@@ -325,6 +325,15 @@ impl SyncEngine {
         if ctx.is_tripped() {
             return Ok(Outcome::NotStarted);
         }
+        // A read that answers the shape of a delete is a delete, never an empty sale.
+        if txn.doc.is_deleted() {
+            let deleted = DeletedTransaction {
+                entity: txn.kind,
+                id: txn.doc.id.clone(),
+                deleted_at: txn.doc.last_updated(),
+            };
+            return self.handle_deleted(ctx, &deleted).await;
+        }
         let key = LedgerKey {
             realm: ctx.maker.realm.clone(),
             entity: txn.kind,
@@ -697,13 +706,14 @@ impl SyncEngine {
             Settled::NotCreated => {
                 let key = pending.key;
                 match self.qbo.get_transaction(key.entity, &key.qbo_id).await {
-                    Ok(Some(doc)) => {
+                    Ok(Some(doc)) if !doc.is_deleted() => {
                         // The create never happened: handle the transaction as it reads now.
                         let txn = Transaction { kind: key.entity, doc };
                         let facts = TxnFacts::of(&txn);
                         self.handle_read(ctx, &facts, key, &txn, Known::StalePending).await
                     }
-                    Ok(None) => {
+                    // Not found, or the shape of a delete: it no longer exists in QBO.
+                    Ok(_) => {
                         let detail = "the transaction no longer exists in QBO".to_string();
                         let reason = Some(Reason::Deleted);
                         let log = self.entry(ctx, &facts, Action::Skipped, reason, detail);

@@ -1,12 +1,17 @@
 //! What a host can tune in the mapping: accepted classes, shipping words, the sales channel, an
-//! order-id prefix, the bill-to fallback, and the company's own country.
+//! order-id prefix, the bill-to fallback, the company's own country, and the Ordoro account's
+//! currency.
 
 use crate::class_filter::ClassFilter;
 use crate::shipping::ShippingWords;
 
+/// The Ordoro account's currency when none is set.
+const DEFAULT_CURRENCY: &str = "USD";
+
 /// The mapping's settings. [`Default`] is the out-of-the-box behaviour: accepted class `Ordoro`,
 /// no class ids, shipping words `UPS`, `FedEx`, `Shipping`, no sales channel, no order-id prefix,
-/// and a bill-to that falls back to the ship-to when `BillAddr` cannot be read.
+/// a bill-to that falls back to the ship-to when `BillAddr` cannot be read, and an Ordoro account
+/// in `USD`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingConfig {
     classes: ClassFilter,
@@ -15,6 +20,7 @@ pub struct MappingConfig {
     order_id_prefix: Option<String>,
     bill_to_fallback: bool,
     company_country: Option<String>,
+    account_currency: String,
 }
 
 impl Default for MappingConfig {
@@ -26,6 +32,7 @@ impl Default for MappingConfig {
             order_id_prefix: None,
             bill_to_fallback: true,
             company_country: None,
+            account_currency: DEFAULT_CURRENCY.to_string(),
         }
     }
 }
@@ -117,6 +124,23 @@ impl MappingConfig {
     pub fn with_company_country(mut self, country: Option<&str>) -> Self {
         self.company_country = country.map(|c| c.trim().to_ascii_uppercase());
         self
+    }
+
+    /// Sets the Ordoro account's currency (ISO 4217, `USD` by default). Ordoro orders have no
+    /// currency, so a sale in another currency (QBO `CurrencyRef`, multi-currency companies) is
+    /// sent with its amounts as they are, never converted, and its currency and exchange rate in
+    /// the order's notes, with a warning. A blank value keeps the current one.
+    pub fn with_account_currency(mut self, currency: &str) -> Self {
+        let currency = currency.trim().to_ascii_uppercase();
+        if !currency.is_empty() {
+            self.account_currency = currency;
+        }
+        self
+    }
+
+    /// The Ordoro account's currency (see [`MappingConfig::with_account_currency`]).
+    pub fn account_currency(&self) -> &str {
+        &self.account_currency
     }
 
     /// The class filter.

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::model::ordoro::{LineProduct, NewOrderLine};
-use crate::model::qbo::{DiscountLineDetail, GroupLineDetail, Line, LineDetail, Ref};
+use crate::model::qbo::{DetailType, DiscountLineDetail, GroupLineDetail, Line, LineDetail, Ref};
 use crate::shipping::ShippingWords;
 
 use crate::Reason;
@@ -68,7 +68,7 @@ fn walk(
     depth: usize,
     s: &mut LineSummary,
 ) -> Result<(), LineError> {
-    for line in lines {
+    for (index, line) in lines.iter().enumerate() {
         match &line.detail {
             LineDetail::SalesItem(d) => match d.item_ref.as_ref().filter(|r| !is_blank_ref(r)) {
                 Some(item) => {
@@ -90,12 +90,12 @@ fn walk(
             },
             LineDetail::Group(g) => add_bundle(line, g, words, depth, s)?,
             LineDetail::Discount(d) => add_discount(line, d, s)?,
-            LineDetail::DescriptionOnly => {
-                if let Some(text) = clean(line.description.as_deref()) {
-                    s.notes.push(text);
-                }
-            }
+            LineDetail::DescriptionOnly => add_text(line, s),
             LineDetail::SubTotal => {}
+            LineDetail::Unreadable { detail_type, problem, .. } => {
+                let place = Place { position: index + 1, in_bundle: depth > 0 };
+                unreadable(line, place, detail_type, problem, s)?
+            }
             LineDetail::Unknown { detail_type, .. } => {
                 let amount = line.amount.filter(|a| !a.is_zero());
                 s.warnings.push(match amount {
@@ -113,6 +113,68 @@ fn walk(
         }
     }
     Ok(())
+}
+
+fn add_text(line: &Line, s: &mut LineSummary) {
+    if let Some(text) = clean(line.description.as_deref()) {
+        s.notes.push(text);
+    }
+}
+
+/// A line the model could not read. A subtotal or a text line carries neither goods nor money,
+/// so it is read as far as it can be; any other line fails the transaction with
+/// `unreadable_line`, naming the line: an order without it would ship or charge the wrong thing.
+fn unreadable(
+    line: &Line,
+    place: Place,
+    detail_type: &str,
+    problem: &str,
+    s: &mut LineSummary,
+) -> Result<(), LineError> {
+    match DetailType::parse(detail_type) {
+        DetailType::SubTotalLineDetail => Ok(()),
+        DetailType::DescriptionOnly => {
+            add_text(line, s);
+            Ok(())
+        }
+        _ => Err(LineError {
+            code: Reason::UnreadableLine,
+            message: format!(
+                "{} ({detail_type}) cannot be read: {problem}. No order was created, so that no \
+                 line of the sale is lost; correct the line in QuickBooks, or report this message \
+                 if it looks right there",
+                describe(line, place)
+            ),
+        }),
+    }
+}
+
+/// Where a line sits: its 1-based position in the sale's lines, or in its bundle's.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    position: usize,
+    in_bundle: bool,
+}
+
+/// A line for people: its position, `LineNum`, `Id` and description, as far as it has them.
+fn describe(line: &Line, place: Place) -> String {
+    let within = if place.in_bundle { "of its bundle" } else { "of the sale" };
+    let mut parts = vec![format!("line {} {within}", place.position)];
+    if let Some(n) = line.line_num {
+        parts.push(format!("LineNum {n}"));
+    }
+    if let Some(id) = clean(line.id.as_deref()) {
+        parts.push(format!("Id {id}"));
+    }
+    if let Some(text) = clean(line.description.as_deref()) {
+        let text: String = text.chars().take(60).collect();
+        parts.push(format!("\"{text}\""));
+    }
+    if parts.is_empty() {
+        "a line without LineNum, Id or description".into()
+    } else {
+        format!("line {}", parts.join(", "))
+    }
 }
 
 /// A bundle: its item lines carry the money (the bundle's own amount can be 0), so they are

@@ -95,6 +95,9 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 
 /// Decides what to do with a transaction. The rules, in the order they apply:
 ///
+///  0. **Deleted**: the shape of a delete (`{"status": "Deleted", "Id": ..}`) is skipped
+///     `deleted`, whatever else it says; a transaction with fields that could not be read fails
+///     with `unreadable_transaction`.
 ///  1. **Class** ([`crate::class_filter`]): a sale not marked with an accepted class is skipped
 ///     `class_mismatch` or `no_class`. The class comes first so that a voided sale of another
 ///     class is logged as `class_mismatch`, like any other sale of that class.
@@ -108,6 +111,9 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 ///     quantity, unit price or amount (a credit or return line), or a negative discount, fails the
 ///     transaction with `negative_line`: Ordoro cannot ship a negative quantity and dropping the
 ///     line would change the money, so a person must look.
+///     A line of goods or money that could not be read
+///     ([`LineDetail::Unreadable`]) fails the
+///     transaction with `unreadable_line`, naming the line: no line is ever dropped.
 ///  4. **Quantities**: `Qty` (1 when absent). Ordoro counts whole units, so a fractional quantity
 ///     (4.5 hours) becomes one unit priced at the line total, the real quantity shown in the line's
 ///     name, with a warning; no money is lost. A zero quantity stays 0, with a warning.
@@ -121,7 +127,11 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 ///     unreadable `BillAddr` next to a good ship-to is replaced by the ship-to with a warning
 ///     (unless [`MappingConfig::with_bill_to_fallback`] turns that off). The first `BillEmail`
 ///     address goes on both.
-///  8. **Identity**: `order_id` and `cart_order_id` are [`order_id_for`] the entity and QBO id
+///  8. **Currency**: a sale whose `CurrencyRef` is not the Ordoro account's currency
+///     ([`MappingConfig::with_account_currency`], `USD` by default) keeps its amounts as they
+///     are, never converted; its currency and `ExchangeRate` go into the internal notes, with a
+///     warning.
+///  9. **Identity**: `order_id` and `cart_order_id` are [`order_id_for`] the entity and QBO id
 ///     (`QBO-INV-130`, `QBO-SR-11`), never the DocNumber, which shows in the internal notes; a
 ///     transaction without an `Id` fails with `missing_id`.
 ///
@@ -157,6 +167,10 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 /// ```
 pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
     let doc = &txn.doc;
+    // A delete carries no class, no lines and no amounts: it is never an empty sale.
+    if doc.is_deleted() {
+        return Decision::skip(Reason::Deleted, "deleted in QuickBooks");
+    }
     // Before the class: the unreadable field may be the class itself.
     if let Some(fields) = &doc.unreadable {
         return Decision::error(
@@ -243,6 +257,17 @@ fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
         );
     }
     let mut warnings = summary.warnings.clone();
+    let currency = foreign_currency(doc, config);
+    if let Some(c) = &currency {
+        warnings.push(format!(
+            "the sale is in {}, not in the Ordoro account's {}: its amounts are sent as \
+             QuickBooks has them, in {}, not converted{}",
+            c.code,
+            config.account_currency(),
+            c.code,
+            c.rate_text()
+        ));
+    }
     let totals = match totals(doc, &summary, &mut warnings) {
         Ok(t) => t,
         Err(d) => return d,
@@ -261,7 +286,13 @@ fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
         order_date: order_date(doc),
         shipping_type: shipping_type(doc, &summary),
         notes_from_customer: doc.customer_memo.as_ref().and_then(|m| lines::clean(Some(&m.value))),
-        internal_notes: Some(internal_notes(txn, &summary, &addresses.ship_to, &warnings)),
+        internal_notes: Some(internal_notes(
+            txn,
+            &summary,
+            &addresses.ship_to,
+            currency.as_ref(),
+            &warnings,
+        )),
         product_amount: Some(summary.product_amount.normalize()),
         shipping_amount: Some(summary.shipping_amount.normalize()),
         tax_amount: Some(totals.tax.normalize()),
@@ -338,6 +369,37 @@ fn totals(
     Ok(Totals { tax, grand_total })
 }
 
+/// The currency of a sale made in another currency than the Ordoro account's.
+struct ForeignCurrency {
+    /// The ISO code, from `CurrencyRef.value`.
+    code: String,
+    /// `ExchangeRate`: home-currency units for one unit of `code`.
+    rate: Option<Decimal>,
+}
+
+impl ForeignCurrency {
+    fn rate_text(&self) -> String {
+        match self.rate {
+            Some(r) => {
+                format!(
+                    " (QuickBooks exchange rate: 1 {} = {} in the home currency)",
+                    self.code,
+                    r.normalize()
+                )
+            }
+            None => String::new(),
+        }
+    }
+}
+
+/// The sale's currency when it is not the Ordoro account's; none when QBO names no currency
+/// (single-currency companies).
+fn foreign_currency(doc: &SalesTransaction, config: &MappingConfig) -> Option<ForeignCurrency> {
+    let code = doc.currency_ref.as_ref().and_then(|c| lines::clean(Some(&c.value)))?;
+    let code = code.to_ascii_uppercase();
+    (code != config.account_currency()).then_some(ForeignCurrency { code, rate: doc.exchange_rate })
+}
+
 /// `ShipMethodRef` (its name, else its value), else the first named shipping item.
 fn shipping_type(doc: &SalesTransaction, s: &lines::LineSummary) -> Option<String> {
     doc.ship_method_ref
@@ -367,6 +429,7 @@ fn internal_notes(
     txn: &Transaction,
     s: &lines::LineSummary,
     ship_to: &ParsedAddress,
+    currency: Option<&ForeignCurrency>,
     warnings: &[String],
 ) -> String {
     let doc = &txn.doc;
@@ -381,6 +444,9 @@ fn internal_notes(
         notes.push(format!("Memo: {memo}"));
     }
     notes.extend(s.notes.iter().cloned());
+    if let Some(c) = currency {
+        notes.push(format!("Currency: {}{}", c.code, c.rate_text()));
+    }
     if !ship_to.raw_lines.is_empty() {
         notes.push(format!("Ship-to as typed: {}", ship_to.raw_lines.join(" / ")));
     }

@@ -104,8 +104,9 @@ pub fn preview_transaction(txn: &Transaction, config: &MappingConfig) -> Preview
     }
 }
 
-/// The preview lines of a document: one per invoice or sales receipt; a `deleted` skip per
-/// delete stub of the change feed; an `error` line per fault, and one for a document that holds
+/// The preview lines of a document: one per invoice or sales receipt (a query row, a batch item's
+/// row or object); a `deleted` skip per delete stub of the change feed and per
+/// `{"status": "Deleted"}` object, wherever it appears; an `error` line per fault, and one for a document that holds
 /// another entity (`unsupported_entity`). An empty query page gives no line.
 pub fn preview_document(doc: &QboDocument, config: &MappingConfig) -> Vec<PreviewLine> {
     let each = |txns: Vec<Transaction>| -> Vec<PreviewLine> {
@@ -145,14 +146,7 @@ pub fn preview_document(doc: &QboDocument, config: &MappingConfig) -> Vec<Previe
                     let message = format!("batch item {}: {}", item.b_id, fault_text(fault));
                     out.push(PreviewLine::error(QboRef::default(), Reason::QboFault, message));
                 }
-                if let Some(q) = &item.query_response {
-                    for kind in EntityKind::ALL {
-                        for d in q.transactions(kind) {
-                            let txn = Transaction { kind, doc: d.clone() };
-                            out.push(preview_transaction(&txn, config));
-                        }
-                    }
-                }
+                out.extend(item.transactions().iter().map(|t| preview_transaction(t, config)));
             }
             out
         }

@@ -53,7 +53,11 @@ impl std::fmt::Display for EntityKind {
 }
 
 /// A reference to another QBO object (`CustomerRef`, `ItemRef`, `ClassRef`, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// Read leniently: an id sent as a number (`"value": 5`) is the id `"5"`. A scalar where the
+/// object belongs is not a reference: it fails a reference the mapping needs (`ClassRef`, whose
+/// meaning cannot be guessed) and leaves out one it does not need.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Ref {
     /// The referenced object's id (or, for `ShipMethodRef`, free text).
     #[serde(default)]
@@ -63,16 +67,38 @@ pub struct Ref {
     pub name: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for Ref {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire {
+            #[serde(default, deserialize_with = "super::lenient::string")]
+            value: String,
+            #[serde(default, deserialize_with = "super::lenient::opt_string")]
+            name: Option<String>,
+        }
+        let Wire { value, name } = Wire::deserialize(d)?;
+        Ok(Ref { value, name })
+    }
+}
+
 /// Creation and last-update times. Delete stubs in the change feed carry only `LastUpdatedTime`;
 /// some responses (a void) carry none.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MetaData {
     /// When the object was created, in the company's (Pacific) offset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub create_time: Option<DateTime<FixedOffset>>,
     /// When the object last changed: the sync's cursor field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_datetime_strict",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_updated_time: Option<DateTime<FixedOffset>>,
 }
 
@@ -82,43 +108,95 @@ pub struct MetaData {
 #[serde(rename_all = "PascalCase")]
 pub struct PhysicalAddress {
     /// QBO's address id (can be ignored; shared with the customer's address when not edited).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub id: Option<String>,
     /// First line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub line1: Option<String>,
     /// Second line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub line2: Option<String>,
     /// Third line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub line3: Option<String>,
     /// Fourth line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub line4: Option<String>,
     /// Fifth line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub line5: Option<String>,
     /// City (absent on free-form addresses).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub city: Option<String>,
     /// State or province, a code or a full name (absent on free-form addresses).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub country_sub_division_code: Option<String>,
     /// Postal code (absent on free-form addresses).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub postal_code: Option<String>,
     /// Country as free text (`USA`, `Canada`); usually absent for U.S. addresses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub country: Option<String>,
     /// Read-only geocode latitude; a string because QBO sends `"INVALID"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub lat: Option<String>,
     /// Read-only geocode longitude; a string because QBO sends `"INVALID"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub long: Option<String>,
     /// Rarely used note.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub note: Option<String>,
 }
 
@@ -154,7 +232,11 @@ impl PhysicalAddress {
 #[serde(rename_all = "PascalCase")]
 pub struct EmailAddress {
     /// The address text as stored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub address: Option<String>,
 }
 
@@ -162,7 +244,7 @@ pub struct EmailAddress {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MemoRef {
     /// The memo text.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::string")]
     pub value: String,
 }
 
@@ -171,13 +253,17 @@ pub struct MemoRef {
 #[serde(rename_all = "PascalCase")]
 pub struct LinkedTxn {
     /// The linked transaction's id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::string")]
     pub txn_id: String,
     /// Its type (`Estimate`, `Payment`, ...).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::string")]
     pub txn_type: String,
     /// Line id within it, when linked per line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub txn_line_id: Option<String>,
 }
 
@@ -186,16 +272,24 @@ pub struct LinkedTxn {
 #[serde(rename_all = "PascalCase")]
 pub struct CustomField {
     /// The field's definition id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::string")]
     pub definition_id: String,
     /// The field's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// The field's type (`StringType`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
     /// The value, absent when the field is empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub string_value: Option<String>,
 }
 
@@ -204,17 +298,21 @@ pub struct CustomField {
 #[serde(rename_all = "PascalCase")]
 pub struct TxnTaxDetail {
     /// The transaction's tax code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub txn_tax_code_ref: Option<Ref>,
-    /// Total tax; 0 when absent.
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        deserialize_with = "super::lenient::or_none",
         skip_serializing_if = "Option::is_none"
     )]
+    pub txn_tax_code_ref: Option<Ref>,
+    /// Total tax; 0 when absent.
+    #[serde(default, with = "super::lenient::decimal", skip_serializing_if = "Option::is_none")]
     pub total_tax: Option<Decimal>,
     /// The tax lines, kept as sent.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::vec_lenient",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tax_line: Vec<Value>,
 }
 
@@ -223,10 +321,18 @@ pub struct TxnTaxDetail {
 #[serde(rename_all = "PascalCase")]
 pub struct DeliveryInfo {
     /// `Email`, ...
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delivery_type: Option<String>,
     /// When it was sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delivery_time: Option<DateTime<FixedOffset>>,
 }
 
@@ -290,49 +396,53 @@ pub struct SalesItemLineDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_ref: Option<Ref>,
     /// Quantity; may be fractional; absent means 1.
-    #[serde(
-        default,
-        with = "rust_decimal::serde::float_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "super::lenient::decimal", skip_serializing_if = "Option::is_none")]
     pub qty: Option<Decimal>,
     /// Unit price; up to seven decimals.
-    #[serde(
-        default,
-        with = "rust_decimal::serde::float_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "super::lenient::decimal", skip_serializing_if = "Option::is_none")]
     pub unit_price: Option<Decimal>,
     /// Tax code (`TAX`, `NON`, or an id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tax_code_ref: Option<Ref>,
     /// Per-line class (only with per-line class tracking).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_ref: Option<Ref>,
     /// Service date.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub service_date: Option<NaiveDate>,
     /// Income account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub item_account_ref: Option<Ref>,
     /// Line discount amount (some regions).
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        with = "super::lenient::decimal_or_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub discount_amt: Option<Decimal>,
     /// Line discount rate (some regions).
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        with = "super::lenient::decimal_or_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub discount_rate: Option<Decimal>,
     /// Tax-inclusive amount (non-U.S.).
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        with = "super::lenient::decimal_or_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub tax_inclusive_amt: Option<Decimal>,
@@ -346,14 +456,10 @@ pub struct GroupLineDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_item_ref: Option<Ref>,
     /// How many bundles.
-    #[serde(
-        default,
-        with = "rust_decimal::serde::float_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "super::lenient::decimal", skip_serializing_if = "Option::is_none")]
     pub quantity: Option<Decimal>,
     /// The bundle's item lines, which carry the money (the header amount can be 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::vec_or_one")]
     pub line: Vec<Line>,
 }
 
@@ -362,23 +468,31 @@ pub struct GroupLineDetail {
 #[serde(rename_all = "PascalCase")]
 pub struct DiscountLineDetail {
     /// True when the discount is a percentage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent_based: Option<bool>,
-    /// The percentage in whole units (10 = 10%).
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        deserialize_with = "super::lenient::opt_bool",
         skip_serializing_if = "Option::is_none"
     )]
+    pub percent_based: Option<bool>,
+    /// The percentage in whole units (10 = 10%).
+    #[serde(default, with = "super::lenient::decimal", skip_serializing_if = "Option::is_none")]
     pub discount_percent: Option<Decimal>,
     /// The discount account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub discount_account_ref: Option<Ref>,
     /// Class on the discount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_ref: Option<Ref>,
     /// Tax code on the discount.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tax_code_ref: Option<Ref>,
 }
 
@@ -396,17 +510,31 @@ pub enum LineDetail {
     Discount(DiscountLineDetail),
     /// `DescriptionOnly` (detail key `DescriptionLineDetail`).
     DescriptionOnly,
-    /// A type this crate does not model, or a known type whose detail did not decode: the raw
-    /// line is kept.
+    /// A type this crate does not model: the raw line is kept.
     Unknown {
         /// The `DetailType` as sent.
         detail_type: String,
         /// The whole line as sent.
         raw: Value,
     },
+    /// A line of a known type whose money, quantity or item could not be read (an `Amount` that
+    /// is not a number, a `SalesItemLineDetail` that is not an object, ...). Fields the mapping
+    /// does not need never make a line unreadable. The raw line is kept, so the line is never
+    /// lost: the mapping fails the transaction with `unreadable_line` naming it.
+    Unreadable {
+        /// The `DetailType` as sent (or as told from the detail's key).
+        detail_type: String,
+        /// What could not be read, and why (`Amount: ...; SalesItemLineDetail.Qty: ...`).
+        problem: String,
+        /// The whole line as sent.
+        raw: Value,
+    },
 }
 
 /// One line of a transaction.
+///
+/// Reading a line never fails, whatever its shape: a line that cannot be read is kept as
+/// [`LineDetail::Unreadable`], so that no line of a sale is ever dropped on the way to an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     /// Line id (absent on subtotal and shipping lines).
@@ -423,22 +551,34 @@ pub struct Line {
     pub detail: LineDetail,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct LineHead {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    line_num: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        deserialize_with = "super::lenient::opt_string",
         skip_serializing_if = "Option::is_none"
     )]
+    id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
+    line_num: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    description: Option<String>,
+    #[serde(default, with = "super::lenient::decimal", skip_serializing_if = "Option::is_none")]
     amount: Option<Decimal>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::vec_lenient",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     linked_txn: Vec<LinkedTxn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     detail_type: Option<DetailType>,
@@ -455,50 +595,130 @@ fn detail_key(t: &DetailType) -> &'static str {
     }
 }
 
-fn typed_detail<T: serde::de::DeserializeOwned + Default>(
-    raw: &serde_json::Map<String, Value>,
-    key: &str,
-) -> Option<T> {
-    match raw.get(key) {
-        None | Some(Value::Null) => Some(T::default()),
-        Some(v) => serde_json::from_value(v.clone()).ok(),
+/// The detail type of a line without a usable `DetailType`, told from its one detail key.
+fn detail_type_from_keys(raw: &Value) -> Option<DetailType> {
+    let known = [
+        DetailType::SalesItemLineDetail,
+        DetailType::GroupLineDetail,
+        DetailType::SubTotalLineDetail,
+        DetailType::DiscountLineDetail,
+        DetailType::DescriptionOnly,
+    ];
+    let mut present = known.into_iter().filter(|t| raw.get(detail_key(t)).is_some());
+    match (present.next(), present.next()) {
+        (Some(t), None) => Some(t),
+        _ => None,
     }
 }
 
-impl<'de> Deserialize<'de> for Line {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = serde_json::Map::<String, Value>::deserialize(d)?;
-        let head: LineHead =
-            serde_json::from_value(Value::Object(raw.clone())).map_err(serde::de::Error::custom)?;
-        let detail_type =
-            head.detail_type.clone().unwrap_or_else(|| DetailType::Other(String::new()));
+/// The detail object under `key`; an absent or `null` detail is the empty detail. Fails, naming
+/// the members, when a member the mapping needs does not read.
+fn typed_detail<T: serde::de::DeserializeOwned + Default>(
+    raw: &Value,
+    key: &str,
+) -> Result<T, String> {
+    match raw.get(key) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => match super::lenient::partial::<T>(v) {
+            (Some(t), problems) if problems.is_empty() => Ok(t),
+            (_, problems) if !problems.is_empty() => {
+                Err(problems.iter().map(|p| format!("{key}.{p}")).collect::<Vec<_>>().join("; "))
+            }
+            _ => Err(format!("{key}: expected an object, got {}", super::lenient::kind(v))),
+        },
+    }
+}
+
+impl Line {
+    /// Reads a line from its JSON, never failing: what cannot be read makes the line
+    /// [`LineDetail::Unreadable`], with the raw line kept.
+    pub fn from_value(raw: Value) -> Line {
+        let (head, mut problems) = super::lenient::partial::<LineHead>(&raw);
+        let head = head.unwrap_or_default();
+        if !raw.is_object() {
+            // Not a line at all: it may have been goods, so it is never taken for an unknown type.
+            return Line {
+                id: None,
+                line_num: None,
+                description: None,
+                amount: None,
+                linked_txn: Vec::new(),
+                detail: LineDetail::Unreadable {
+                    detail_type: String::new(),
+                    problem: problems.join("; "),
+                    raw,
+                },
+            };
+        }
+        let detail_type = match head.detail_type {
+            Some(DetailType::Other(ref t)) if t.is_empty() => detail_type_from_keys(&raw),
+            Some(ref t) => Some(t.clone()),
+            None => detail_type_from_keys(&raw),
+        }
+        .unwrap_or_else(|| head.detail_type.clone().unwrap_or(DetailType::Other(String::new())));
         let key = detail_key(&detail_type);
         let detail = match &detail_type {
             DetailType::SalesItemLineDetail => typed_detail(&raw, key).map(LineDetail::SalesItem),
             DetailType::GroupLineDetail => typed_detail(&raw, key).map(LineDetail::Group),
             DetailType::DiscountLineDetail => typed_detail(&raw, key).map(LineDetail::Discount),
-            DetailType::SubTotalLineDetail => Some(LineDetail::SubTotal),
-            DetailType::DescriptionOnly => Some(LineDetail::DescriptionOnly),
-            DetailType::Other(_) => None,
-        }
-        .unwrap_or_else(|| LineDetail::Unknown {
-            detail_type: detail_type.as_str().to_string(),
-            raw: Value::Object(raw),
-        });
-        Ok(Line {
+            DetailType::SubTotalLineDetail => Ok(LineDetail::SubTotal),
+            DetailType::DescriptionOnly => Ok(LineDetail::DescriptionOnly),
+            DetailType::Other(_) => Ok(LineDetail::Unknown {
+                detail_type: detail_type.as_str().to_string(),
+                raw: Value::Null,
+            }),
+        };
+        let detail = match detail {
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+            Ok(d) => Some(d),
+        };
+        let detail = match detail {
+            Some(LineDetail::Unknown { detail_type, .. }) => {
+                LineDetail::Unknown { detail_type, raw }
+            }
+            Some(d) if problems.is_empty() => d,
+            _ => LineDetail::Unreadable {
+                detail_type: detail_type.as_str().to_string(),
+                problem: problems.join("; "),
+                raw,
+            },
+        };
+        Line {
             id: head.id,
             line_num: head.line_num,
             description: head.description,
             amount: head.amount,
             linked_txn: head.linked_txn,
             detail,
-        })
+        }
+    }
+
+    /// The line's `DetailType`.
+    pub fn detail_type(&self) -> DetailType {
+        match &self.detail {
+            LineDetail::SalesItem(_) => DetailType::SalesItemLineDetail,
+            LineDetail::Group(_) => DetailType::GroupLineDetail,
+            LineDetail::SubTotal => DetailType::SubTotalLineDetail,
+            LineDetail::Discount(_) => DetailType::DiscountLineDetail,
+            LineDetail::DescriptionOnly => DetailType::DescriptionOnly,
+            LineDetail::Unknown { detail_type, .. }
+            | LineDetail::Unreadable { detail_type, .. } => DetailType::parse(detail_type),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Line {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Line::from_value(Value::deserialize(d)?))
     }
 }
 
 impl Serialize for Line {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if let LineDetail::Unknown { raw, .. } = &self.detail {
+        if let LineDetail::Unknown { raw, .. } | LineDetail::Unreadable { raw, .. } = &self.detail {
             return raw.serialize(s);
         }
         let detail_type = self.detail_type();
@@ -526,39 +746,33 @@ impl Serialize for Line {
     }
 }
 
-impl Line {
-    /// The line's `DetailType`.
-    pub fn detail_type(&self) -> DetailType {
-        match &self.detail {
-            LineDetail::SalesItem(_) => DetailType::SalesItemLineDetail,
-            LineDetail::Group(_) => DetailType::GroupLineDetail,
-            LineDetail::SubTotal => DetailType::SubTotalLineDetail,
-            LineDetail::Discount(_) => DetailType::DiscountLineDetail,
-            LineDetail::DescriptionOnly => DetailType::DescriptionOnly,
-            LineDetail::Unknown { detail_type, .. } => DetailType::parse(detail_type),
-        }
-    }
-}
-
 /// An invoice or a sales receipt: they share every field the sync reads. Fields that only one of
 /// them has are optional and absent on the other.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SalesTransaction {
     /// The transaction's id, unique per entity within a company.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::string")]
     pub id: String,
     /// Bumped on every edit.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::string")]
     pub sync_token: String,
     /// Creation and last-update times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_data: Option<MetaData>,
     /// The document number people see; may be absent or duplicated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub doc_number: Option<String>,
     /// The transaction date.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub txn_date: Option<NaiveDate>,
     /// The customer (its `name` is the customer's display name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -567,7 +781,11 @@ pub struct SalesTransaction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_ref: Option<Ref>,
     /// Location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub department_ref: Option<Ref>,
     /// Bill-to address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -576,70 +794,106 @@ pub struct SalesTransaction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ship_addr: Option<PhysicalAddress>,
     /// Ship-from address (sales tax).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ship_from_addr: Option<PhysicalAddress>,
     /// QBO's hint that `ShipAddr` is free-form; not to be trusted alone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub free_form_address: Option<bool>,
-    /// Ship via, free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Ship via, free text. Left out when odd: the first shipping item's name stands in.
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ship_method_ref: Option<Ref>,
     /// Ship date.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ship_date: Option<NaiveDate>,
     /// Tracking number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tracking_num: Option<String>,
     /// Billing e-mail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bill_email: Option<EmailAddress>,
     /// Billing e-mail, copy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bill_email_cc: Option<EmailAddress>,
     /// Billing e-mail, blind copy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bill_email_bcc: Option<EmailAddress>,
     /// The form's memo; a void prepends `Voided`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub private_note: Option<String>,
     /// The message to the customer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub customer_memo: Option<MemoRef>,
     /// Transaction tax.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txn_tax_detail: Option<TxnTaxDetail>,
     /// Total: lines + tax - discounts, shipping included.
-    #[serde(
-        default,
-        with = "rust_decimal::serde::float_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "super::lenient::decimal", skip_serializing_if = "Option::is_none")]
     pub total_amt: Option<Decimal>,
     /// Open balance.
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        with = "super::lenient::decimal_or_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub balance: Option<Decimal>,
     /// Total in home currency (multicurrency).
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        with = "super::lenient::decimal_or_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub home_total_amt: Option<Decimal>,
     /// Balance in home currency (multicurrency).
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        with = "super::lenient::decimal_or_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub home_balance: Option<Decimal>,
     /// Exchange rate (multicurrency).
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        with = "super::lenient::decimal_or_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub exchange_rate: Option<Decimal>,
@@ -649,21 +903,37 @@ pub struct SalesTransaction {
     /// Deposit (invoice only).
     #[serde(
         default,
-        with = "rust_decimal::serde::float_option",
+        with = "super::lenient::decimal_or_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub deposit: Option<Decimal>,
     /// Due date (invoice only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub due_date: Option<NaiveDate>,
     /// Terms (invoice only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sales_term_ref: Option<Ref>,
     /// Linked transactions.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::vec_lenient",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub linked_txn: Vec<LinkedTxn>,
     /// Custom fields.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::vec_lenient",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub custom_field: Vec<CustomField>,
     /// E-mail status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -672,59 +942,136 @@ pub struct SalesTransaction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub print_status: Option<PrintStatus>,
     /// Delivery.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delivery_info: Option<DeliveryInfo>,
     /// Online payment flags (invoice only).
-    #[serde(default, rename = "AllowIPNPayment", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "AllowIPNPayment",
+        deserialize_with = "super::lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allow_ipn_payment: Option<bool>,
     /// Online payment flags (invoice only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allow_online_payment: Option<bool>,
     /// Online payment flags (invoice only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allow_online_credit_card_payment: Option<bool>,
     /// Online payment flags (invoice only).
-    #[serde(default, rename = "AllowOnlineACHPayment", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "AllowOnlineACHPayment",
+        deserialize_with = "super::lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allow_online_ach_payment: Option<bool>,
     /// Whether tax applies after the discount.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub apply_tax_after_discount: Option<bool>,
     /// Tax calculation mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global_tax_calculation: Option<GlobalTaxCalculation>,
     /// Project.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub project_ref: Option<Ref>,
     /// Link to pay online (invoice only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub invoice_link: Option<String>,
     /// Recurring template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub recur_data_ref: Option<Ref>,
     /// Tax exemption.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tax_exemption_ref: Option<Ref>,
     /// Payment method (sales receipt only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub payment_method_ref: Option<Ref>,
     /// Payment reference number (sales receipt only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub payment_ref_num: Option<String>,
     /// Deposit account (sales receipt only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deposit_to_account_ref: Option<Ref>,
     /// Card payment details (sales receipt only), kept as sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub credit_card_payment: Option<Value>,
     /// The lines.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::vec_or_one")]
     pub line: Vec<Line>,
     /// Always `QBO`.
-    #[serde(default, rename = "domain", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "domain",
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub domain: Option<String>,
     /// Whether this is a sparse object.
-    #[serde(default, rename = "sparse", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sparse",
+        deserialize_with = "super::lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sparse: Option<bool>,
+    /// `Deleted` on the answer to a delete (`{"Invoice": {"status": "Deleted", "Id": ..}}`),
+    /// wherever that shape appears; see [`SalesTransaction::is_deleted`].
+    #[serde(
+        default,
+        rename = "status",
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<String>,
     /// Set when this row was read by [`SalesTransaction::from_value_lenient`] and some of its
     /// fields came in a shape the model cannot read: those fields (left out) and why. Such a
     /// transaction is never mapped to an order. Not part of the wire format.
@@ -763,40 +1110,31 @@ impl SalesTransaction {
     /// assert!(txn.unreadable.unwrap().starts_with("TotalAmt: "));
     /// ```
     pub fn from_value_lenient(row: &Value) -> Option<SalesTransaction> {
-        if let Ok(txn) = SalesTransaction::deserialize(row) {
-            return Some(txn);
-        }
-        let fields = row.as_object()?;
-        let mut readable = serde_json::Map::new();
-        let mut unreadable = Vec::new();
-        for (name, value) in fields {
-            let alone = Value::Object(serde_json::Map::from_iter([(name.clone(), value.clone())]));
-            match SalesTransaction::deserialize(&alone) {
-                Ok(_) => {
-                    readable.insert(name.clone(), value.clone());
-                }
-                Err(e) => unreadable.push(format!("{name}: {}", clipped(&e.to_string()))),
-            }
-        }
-        let mut txn = SalesTransaction::deserialize(&Value::Object(readable)).ok()?;
+        let txn = SalesTransaction::from_value_partial(row)?;
         let identified = !txn.id.trim().is_empty()
             && !txn.sync_token.trim().is_empty()
             && txn.last_updated().is_some();
-        if !identified {
-            return None;
+        identified.then_some(txn)
+    }
+
+    /// Reads a transaction, keeping what can be read, like
+    /// [`from_value_lenient`](Self::from_value_lenient) but without asking for an identity: for
+    /// a document given by hand (the preview), where `SyncToken` or `MetaData` may be absent.
+    /// `None` only when `row` is not a JSON object.
+    pub fn from_value_partial(row: &Value) -> Option<SalesTransaction> {
+        row.as_object()?;
+        let (txn, unreadable) = super::lenient::partial::<SalesTransaction>(row);
+        let mut txn = txn?;
+        if !unreadable.is_empty() {
+            txn.unreadable = Some(unreadable.join("; "));
         }
-        txn.unreadable = Some(unreadable.join("; "));
         Some(txn)
     }
-}
 
-/// `text` cut to 160 characters: serde quotes the value it could not read, which can be
-/// megabytes, and the reason goes into log entries.
-fn clipped(text: &str) -> String {
-    const MAX: usize = 160;
-    match text.char_indices().nth(MAX) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text.to_string(),
+    /// True for the answer to a delete, `{"status": "Deleted", "Id": ...}` (any case): the
+    /// transaction no longer exists in QBO, and must never be read as an empty sale.
+    pub fn is_deleted(&self) -> bool {
+        self.status.as_deref().is_some_and(|s| s.trim().eq_ignore_ascii_case("deleted"))
     }
 }
 
@@ -815,6 +1153,7 @@ pub struct Transaction {
 #[serde(rename_all = "PascalCase")]
 pub struct DeletedStub {
     /// The deleted object's id.
+    #[serde(deserialize_with = "super::lenient::string")]
     pub id: String,
     /// `Deleted`.
     #[serde(rename = "status")]
@@ -823,7 +1162,12 @@ pub struct DeletedStub {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_data: Option<MetaData>,
     /// Always `QBO`.
-    #[serde(default, rename = "domain", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "domain",
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub domain: Option<String>,
 }
 
@@ -863,25 +1207,45 @@ impl<'de> Deserialize<'de> for ChangedTransaction {
 #[serde(rename_all = "PascalCase")]
 pub struct QboClass {
     /// The class id (a long digit string).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::string")]
     pub id: String,
     /// The leaf name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::string")]
     pub name: String,
     /// `Parent:Child` for a sub-class.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fully_qualified_name: Option<String>,
     /// Whether this is a sub-class.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sub_class: Option<bool>,
     /// The parent class.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parent_ref: Option<Ref>,
     /// Whether the class is active.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub active: Option<bool>,
     /// Sync token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sync_token: Option<String>,
 }
 
@@ -890,13 +1254,28 @@ pub struct QboClass {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct QueryResponse {
     /// 1-based position of the first row.
-    #[serde(rename = "startPosition", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startPosition",
+        default,
+        deserialize_with = "super::lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_position: Option<u32>,
     /// Rows returned (not the requested limit; it can exceed it).
-    #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "maxResults",
+        default,
+        deserialize_with = "super::lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_results: Option<u32>,
     /// Sometimes present.
-    #[serde(rename = "totalCount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalCount",
+        default,
+        deserialize_with = "super::lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub total_count: Option<u32>,
     /// Invoices on this page.
     #[serde(rename = "Invoice", default, skip_serializing_if = "Option::is_none")]
@@ -930,7 +1309,11 @@ pub struct QueryEnvelope {
     #[serde(rename = "QueryResponse", default)]
     pub query_response: QueryResponse,
     /// The server's clock at the response.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub time: Option<DateTime<FixedOffset>>,
 }
 
@@ -944,13 +1327,28 @@ pub struct CdcQueryResponse {
     #[serde(rename = "SalesReceipt", default, skip_serializing_if = "Option::is_none")]
     pub sales_receipt: Option<Vec<ChangedTransaction>>,
     /// 1-based position of the first row.
-    #[serde(rename = "startPosition", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "startPosition",
+        default,
+        deserialize_with = "super::lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_position: Option<u32>,
     /// Rows returned.
-    #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "maxResults",
+        default,
+        deserialize_with = "super::lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_results: Option<u32>,
     /// Sometimes present.
-    #[serde(rename = "totalCount", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "totalCount",
+        default,
+        deserialize_with = "super::lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub total_count: Option<u32>,
     /// Other entities, kept as sent.
     #[serde(flatten)]
@@ -972,7 +1370,11 @@ pub struct CdcEnvelope {
     #[serde(rename = "CDCResponse", default)]
     pub cdc_response: Vec<CdcResponse>,
     /// The server's clock at the response.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub time: Option<DateTime<FixedOffset>>,
 }
 
@@ -1049,7 +1451,11 @@ pub struct FaultEnvelope {
     #[serde(rename = "Fault", alias = "fault")]
     pub fault: Fault,
     /// The server's time, as an RFC 3339 string or epoch milliseconds; kept as sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub time: Option<Value>,
 }
 
@@ -1077,7 +1483,11 @@ pub struct BatchEnvelope {
     #[serde(rename = "BatchItemResponse", default)]
     pub batch_item_response: Vec<BatchItemResponse>,
     /// The server's clock at the response.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub time: Option<DateTime<FixedOffset>>,
 }
 
@@ -1120,7 +1530,7 @@ impl QboDocument {
         };
         for key in ["Invoice", "SalesReceipt"] {
             if let Some(v) = map.remove(key) {
-                let doc: SalesTransaction = serde_json::from_value(v)?;
+                let doc = entity(&v, key)?;
                 return Ok(if key == "Invoice" {
                     QboDocument::Invoice(Box::new(doc))
                 } else {
@@ -1131,7 +1541,7 @@ impl QboDocument {
         let value = Value::Object(map);
         let has = |k: &str| value.get(k).is_some();
         if has("QueryResponse") {
-            return Ok(QboDocument::Query(serde_json::from_value(value)?));
+            return Ok(QboDocument::Query(query_envelope(value)?));
         }
         if has("CDCResponse") {
             return Ok(QboDocument::Cdc(serde_json::from_value(value)?));
@@ -1150,7 +1560,7 @@ impl QboDocument {
                 ["PaymentMethodRef", "DepositToAccountRef", "PaymentRefNum", "CreditCardPayment"]
                     .iter()
                     .any(|k| has(k));
-            let doc: SalesTransaction = serde_json::from_value(value)?;
+            let doc = entity(&value, "bare entity")?;
             return Ok(if receipt {
                 QboDocument::SalesReceipt(Box::new(doc))
             } else {
@@ -1180,17 +1590,9 @@ impl QboDocument {
                 .iter()
                 .flat_map(|k| q.query_response.transactions(*k).iter().map(|d| t(*k, d)))
                 .collect(),
-            QboDocument::Batch(b) => b
-                .batch_item_response
-                .iter()
-                .filter_map(|i| i.query_response.as_ref())
-                .flat_map(|q| {
-                    EntityKind::ALL
-                        .iter()
-                        .flat_map(|k| q.transactions(*k).iter().map(|d| t(*k, d)))
-                        .collect::<Vec<_>>()
-                })
-                .collect(),
+            QboDocument::Batch(b) => {
+                b.batch_item_response.iter().flat_map(BatchItemResponse::transactions).collect()
+            }
             QboDocument::Cdc(c) => EntityKind::ALL
                 .iter()
                 .flat_map(|k| {
@@ -1202,6 +1604,75 @@ impl QboDocument {
                 .collect(),
             QboDocument::Fault(_) | QboDocument::Other { .. } => Vec::new(),
         }
+    }
+}
+
+/// An invoice or sales receipt object of a document, read with
+/// [`SalesTransaction::from_value_partial`]: fields that do not read are named in `unreadable`
+/// rather than failing the document.
+fn entity(v: &Value, what: &str) -> crate::Result<SalesTransaction> {
+    SalesTransaction::from_value_partial(v).ok_or_else(|| {
+        crate::Error::bad_input(format!(
+            "the {what} must be a JSON object; got {}",
+            super::lenient::kind(v)
+        ))
+    })
+}
+
+/// A query envelope; when a row does not read, each row is read on its own with
+/// [`SalesTransaction::from_value_partial`], so one odd row is reported and the others read.
+fn query_envelope(value: Value) -> crate::Result<QueryEnvelope> {
+    let err = match QueryEnvelope::deserialize(&value) {
+        Ok(envelope) => return Ok(envelope),
+        Err(e) => e,
+    };
+    let rows = |kind: EntityKind| -> Option<Option<Vec<SalesTransaction>>> {
+        match value.get("QueryResponse")?.get(kind.as_str()) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Array(rows)) => rows
+                .iter()
+                .map(SalesTransaction::from_value_partial)
+                .collect::<Option<_>>()
+                .map(Some),
+            Some(_) => None,
+        }
+    };
+    let (Some(invoice), Some(sales_receipt)) =
+        (rows(EntityKind::Invoice), rows(EntityKind::SalesReceipt))
+    else {
+        return Err(err.into());
+    };
+    let mut rest = value;
+    if let Some(q) = rest.get_mut("QueryResponse").and_then(Value::as_object_mut) {
+        q.remove("Invoice");
+        q.remove("SalesReceipt");
+    }
+    let mut envelope: QueryEnvelope = serde_json::from_value(rest)?;
+    envelope.query_response.invoice = invoice;
+    envelope.query_response.sales_receipt = sales_receipt;
+    Ok(envelope)
+}
+
+impl BatchItemResponse {
+    /// The invoices and sales receipts of this item: the rows of its query, or the one object of
+    /// a create, update or delete (`{"bId": .., "Invoice": {..}}`), read like a document's.
+    pub fn transactions(&self) -> Vec<Transaction> {
+        let mut out = Vec::new();
+        if let Some(q) = &self.query_response {
+            for kind in EntityKind::ALL {
+                out.extend(
+                    q.transactions(kind).iter().map(|d| Transaction { kind, doc: d.clone() }),
+                );
+            }
+        }
+        for kind in EntityKind::ALL {
+            if let Some(doc) =
+                self.other.get(kind.as_str()).and_then(SalesTransaction::from_value_partial)
+            {
+                out.push(Transaction { kind, doc });
+            }
+        }
+        out
     }
 }
 

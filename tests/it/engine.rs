@@ -620,6 +620,28 @@ async fn voids_leave_orders_alone_unless_cancel_on_void_is_on() {
     assert_eq!(w.qbo.cdc_calls(), 2, "the change feed is read only with cancel_on_void on");
 }
 
+/// A read that answers QBO's delete shape (`{"status": "Deleted", "Id": ..}`) is a delete, as
+/// the change feed's is, never an empty invoice that would be skipped as an edit.
+#[tokio::test]
+async fn a_read_in_the_shape_of_a_delete_is_a_delete() {
+    let w = World::new();
+    w.add_sale("1", 30);
+    let engine = w.engine(SyncConfig { cancel_on_void: true, ..Default::default() });
+    engine.run_incremental(&RunOptions::default()).await.unwrap();
+    w.later(5);
+    w.qbo.edit(Invoice, "1", |d| {
+        let meta_data = d.meta_data.clone();
+        let deleted = serde_json::json!({"status": "Deleted", "domain": "QBO", "Id": "1"});
+        *d = serde_json::from_value(deleted).unwrap();
+        d.meta_data = meta_data;
+    });
+    w.later(5);
+    let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
+    let e = entry_for(&r.entries, "1");
+    assert_eq!((e.action, e.reason), (Action::Updated, Some(Reason::Deleted)));
+    assert_eq!(w.ordoro.order("3-QBO-INV-1").unwrap().status, "cancelled");
+}
+
 #[tokio::test]
 async fn a_shipped_order_is_not_cancelled_when_its_transaction_is_voided() {
     let w = World::new();

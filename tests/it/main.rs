@@ -36,6 +36,7 @@ mod qbo_connect;
 mod qbo_faults;
 mod qbo_secrets;
 mod qbo_sim;
+mod real_shapes;
 mod reqwest_transport;
 mod shipping;
 mod sim_sample;

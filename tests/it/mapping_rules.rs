@@ -634,6 +634,7 @@ fn every_reason_code_is_the_string_it_always_was() {
             "transport_error",
             "unchanged",
             "unknown_country",
+            "unreadable_line",
             "unreadable_transaction",
             "unsupported_entity",
             "unsupported_layout",

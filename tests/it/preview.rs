@@ -10,7 +10,7 @@ use qbo_ordoro::mapping::preview::{PreviewLine, preview_json};
 use serde_json::Value;
 
 use crate::support::fixtures::sales::*;
-use crate::support::fixtures::{qbo_fixtures, qbo_fixtures_dir};
+use crate::support::fixtures::{qbo_fixtures, qbo_fixtures_dir, real_qbo_documents};
 
 #[test]
 fn preview_of_every_fixture_with_default_config() {
@@ -29,6 +29,28 @@ fn preview_of_every_fixture_marked_ordoro() {
         mark_ordoro(&mut v);
         let lines = preview_json(&v.to_string(), &config).unwrap();
         insta::assert_json_snapshot!(format!("ordoro_{name}"), lines);
+    }
+}
+
+/// The real documents of `tests/fixtures/qbo/real` (see its SOURCES.md, which says what was
+/// judged right for each): as they are, and with every sale marked `Ordoro`, in the company's own
+/// country (`AU` for the Australian company's).
+#[test]
+fn preview_of_every_real_document() {
+    let real = real_qbo_documents();
+    assert!(real.len() >= 9, "the real documents are there");
+    for (name, text) in real {
+        let country = if name.starts_with("au_") { "AU" } else { "US" };
+        let config = MappingConfig::default().with_company_country(Some(country));
+        let lines = preview_json(&text, &config).unwrap();
+        insta::assert_json_snapshot!(format!("real_{name}"), lines);
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        mark_ordoro(&mut v);
+        let lines = preview_json(&v.to_string(), &config).unwrap();
+        for l in &lines {
+            assert_ne!(l.error.as_ref().map(|e| e.code), Some(Reason::InvalidDocument), "{name}");
+        }
+        insta::assert_json_snapshot!(format!("real_ordoro_{name}"), lines);
     }
 }
 
@@ -57,9 +79,14 @@ fn non_json_is_an_error_but_json_of_another_shape_is_an_error_line() {
     let lines = preview_json("[1, 2]", &config).unwrap();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].error.as_ref().unwrap().code, Reason::InvalidDocument);
+    // A field that does not read is named on its transaction; the document still reads.
     let lines = preview_json(r#"{"Invoice": {"Id": "5", "TotalAmt": "lots"}}"#, &config).unwrap();
-    assert_eq!(lines[0].error.as_ref().unwrap().code, Reason::InvalidDocument);
+    let error = lines[0].error.as_ref().unwrap();
+    assert_eq!(error.code, Reason::UnreadableTransaction);
+    assert!(error.message.contains("TotalAmt: `lots` is not a number"), "{}", error.message);
     assert_eq!(lines[0].qbo.id.as_deref(), Some("5"));
+    let lines = preview_json(r#"{"Invoice": "5"}"#, &config).unwrap();
+    assert_eq!(lines[0].error.as_ref().unwrap().code, Reason::InvalidDocument);
     let lines = preview_json(r#"{"QueryResponse": {}}"#, &config).unwrap();
     assert!(lines.is_empty());
 }
@@ -141,7 +168,13 @@ fn example_help_goes_to_stdout_and_usage_errors_exit_two() {
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
         let help = String::from_utf8(out.stdout).unwrap();
-        for part in ["Usage: preview", "--class <NAME>", "<FILE>...", "-h, --help"] {
+        for part in [
+            "Usage: preview",
+            "--class <NAME>",
+            "--company-country <XX>",
+            "<FILE>...",
+            "-h, --help",
+        ] {
             assert!(help.contains(part), "{part} missing from {flag}:\n{help}");
         }
     }
@@ -154,5 +187,22 @@ fn example_help_goes_to_stdout_and_usage_errors_exit_two() {
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
         assert!(stderr.ends_with("For more information, try '--help'.\n"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn example_takes_the_company_country_and_refuses_what_is_no_country_code() {
+    let file = qbo_fixtures_dir().join("intuitdocs_invoice_query_response_239.json");
+    let file = file.to_str().unwrap();
+    for good in ["AU", "gb", "US"] {
+        let out = run_preview(&["--company-country", good, file]);
+        assert_eq!(out.status.code(), Some(0), "{good}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+    }
+    for bad in ["XX", "UK", "AUS", "Australia", ""] {
+        let out = run_preview(&["--company-country", bad, file]);
+        assert_eq!(out.status.code(), Some(2), "{bad} is a usage error");
+        assert!(out.stdout.is_empty(), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--company-country"), "{bad}");
     }
 }
