@@ -5,9 +5,6 @@
 use crate::class_filter::ClassFilter;
 use crate::shipping::ShippingWords;
 
-/// The Ordoro account's currency when none is set.
-const DEFAULT_CURRENCY: &str = "USD";
-
 /// The mapping's settings. [`Default`] is the out-of-the-box behaviour: accepted class `Ordoro`,
 /// no class ids, shipping words `UPS`, `FedEx`, `Shipping`, no sales channel, no order-id prefix,
 /// a bill-to that falls back to the ship-to when `BillAddr` cannot be read, and an Ordoro account
@@ -20,7 +17,7 @@ pub struct MappingConfig {
     order_id_prefix: Option<String>,
     bill_to_fallback: bool,
     company_country: Option<String>,
-    account_currency: String,
+    account_currency: Option<String>,
 }
 
 impl Default for MappingConfig {
@@ -32,7 +29,7 @@ impl Default for MappingConfig {
             order_id_prefix: None,
             bill_to_fallback: true,
             company_country: None,
-            account_currency: DEFAULT_CURRENCY.to_string(),
+            account_currency: None,
         }
     }
 }
@@ -126,21 +123,21 @@ impl MappingConfig {
         self
     }
 
-    /// Sets the Ordoro account's currency (ISO 4217, `USD` by default). Ordoro orders have no
-    /// currency, so a sale in another currency (QBO `CurrencyRef`, multi-currency companies) is
-    /// sent with its amounts as they are, never converted, and its currency and exchange rate in
-    /// the order's notes, with a warning. A blank value keeps the current one.
+    /// Sets the Ordoro account's currency (ISO 4217). Ordoro orders have no currency, so a sale
+    /// in another currency (QBO `CurrencyRef`, multi-currency companies) is sent with its
+    /// amounts as they are, never converted, and its currency and exchange rate in the order's
+    /// notes, with a warning. Unset (the default, or a blank value), the account is taken to be
+    /// in the QBO company's home currency: a sale is in another currency when QBO gives it an
+    /// `ExchangeRate` other than 1 (QBO gives home-currency sales a rate of exactly 1).
     pub fn with_account_currency(mut self, currency: &str) -> Self {
         let currency = currency.trim().to_ascii_uppercase();
-        if !currency.is_empty() {
-            self.account_currency = currency;
-        }
+        self.account_currency = (!currency.is_empty()).then_some(currency);
         self
     }
 
-    /// The Ordoro account's currency (see [`MappingConfig::with_account_currency`]).
-    pub fn account_currency(&self) -> &str {
-        &self.account_currency
+    /// The Ordoro account's currency, if set (see [`MappingConfig::with_account_currency`]).
+    pub fn account_currency(&self) -> Option<&str> {
+        self.account_currency.as_deref()
     }
 
     /// The class filter.

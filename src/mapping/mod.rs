@@ -128,9 +128,9 @@ pub fn configured_order_id(kind: EntityKind, qbo_id: &str, config: &MappingConfi
 ///     (unless [`MappingConfig::with_bill_to_fallback`] turns that off). The first `BillEmail`
 ///     address goes on both.
 ///  8. **Currency**: a sale whose `CurrencyRef` is not the Ordoro account's currency
-///     ([`MappingConfig::with_account_currency`], `USD` by default) keeps its amounts as they
-///     are, never converted; its currency and `ExchangeRate` go into the internal notes, with a
-///     warning.
+///     ([`MappingConfig::with_account_currency`]; unset, the QBO company's home currency, so a
+///     sale with an `ExchangeRate` other than 1) keeps its amounts as they are, never converted;
+///     its currency and `ExchangeRate` go into the internal notes, with a warning.
 ///  9. **Identity**: `order_id` and `cart_order_id` are [`order_id_for`] the entity and QBO id
 ///     (`QBO-INV-130`, `QBO-SR-11`), never the DocNumber, which shows in the internal notes; a
 ///     transaction without an `Id` fails with `missing_id`.
@@ -263,7 +263,7 @@ fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
             "the sale is in {}, not in the Ordoro account's {}: its amounts are sent as \
              QuickBooks has them, in {}, not converted{}",
             c.code,
-            config.account_currency(),
+            config.account_currency().unwrap_or("currency (the company's home currency)"),
             c.code,
             c.rate_text()
         ));
@@ -393,11 +393,16 @@ impl ForeignCurrency {
 }
 
 /// The sale's currency when it is not the Ordoro account's; none when QBO names no currency
-/// (single-currency companies).
+/// (single-currency companies). With no account currency set, the account is in the company's
+/// home currency, whose sales QBO gives an exchange rate of exactly 1.
 fn foreign_currency(doc: &SalesTransaction, config: &MappingConfig) -> Option<ForeignCurrency> {
     let code = doc.currency_ref.as_ref().and_then(|c| lines::clean(Some(&c.value)))?;
     let code = code.to_ascii_uppercase();
-    (code != config.account_currency()).then_some(ForeignCurrency { code, rate: doc.exchange_rate })
+    let foreign = match config.account_currency() {
+        Some(account) => code != account,
+        None => doc.exchange_rate.is_some_and(|rate| rate != Decimal::ONE),
+    };
+    foreign.then_some(ForeignCurrency { code, rate: doc.exchange_rate })
 }
 
 /// `ShipMethodRef` (its name, else its value), else the first named shipping item.

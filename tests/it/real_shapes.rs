@@ -175,19 +175,75 @@ fn a_sale_in_another_currency_says_so_and_converts_nothing() {
     v["CurrencyRef"] = json!({"value": "EUR", "name": "Euro"});
     v["ExchangeRate"] = json!(1.0825);
     v["HomeTotalAmt"] = json!(21.65);
+    // No account currency set: the account is in the company's home currency, and QBO gives
+    // a sale in another currency an exchange rate other than 1.
     let m = created(decide(&invoice(v.clone()), &MappingConfig::default()));
     assert_eq!(m.order.grand_total, Some(d("20")), "never converted");
     assert_eq!(m.order.lines[0].item_price, Some(d("10")));
     let warning = m.warnings.iter().find(|w| w.contains("EUR")).expect("a currency warning");
-    assert!(warning.contains("USD") && warning.contains("not converted"), "{warning}");
+    assert!(warning.contains("home currency") && warning.contains("not converted"), "{warning}");
     let notes = m.order.internal_notes.unwrap_or_default();
     assert!(notes.contains("Currency: EUR (QuickBooks exchange rate: 1 EUR = 1.0825"), "{notes}");
 
+    // An account currency set by the host is compared with `CurrencyRef`.
+    let usd_account = MappingConfig::default().with_account_currency(" usd ");
+    assert_eq!(usd_account.account_currency(), Some("USD"));
+    let warning = created(decide(&invoice(v.clone()), &usd_account)).warnings.join("; ");
+    assert!(warning.contains("EUR, not in the Ordoro account's USD"), "{warning}");
     let euro_account = MappingConfig::default().with_account_currency("eur");
-    assert_eq!(euro_account.account_currency(), "EUR");
     assert!(created(decide(&invoice(v.clone()), &euro_account)).warnings.is_empty());
-    v["CurrencyRef"] = json!({"value": "USD", "name": "United States Dollar"});
-    assert!(created(decide(&invoice(v), &MappingConfig::default())).warnings.is_empty());
+
+    // A home-currency sale (rate exactly 1, as QBO sends it, e.g. an Australian company's AUD
+    // sale) is no foreign sale, and neither is a sale of a single-currency company (no rate).
+    v["CurrencyRef"] = json!({"value": "AUD", "name": "Australian Dollar"});
+    v["ExchangeRate"] = json!(1);
+    assert!(created(decide(&invoice(v.clone()), &MappingConfig::default())).warnings.is_empty());
+    v.as_object_mut().unwrap().remove("ExchangeRate");
+    assert!(created(decide(&invoice(v.clone()), &MappingConfig::default())).warnings.is_empty());
+    assert!(!created(decide(&invoice(v), &usd_account)).warnings.is_empty(), "AUD is not USD");
+}
+
+/// An Australian company's invoice as QBO serves it (hand-written after the shapes real ones
+/// show): tax-inclusive amounts, a sub-total line, `CurrencyRef` AUD at rate 1, and a structured
+/// ship-to without `Country`, which is read in the company's country.
+#[test]
+fn an_australian_companys_tax_inclusive_invoice_ships_to_australia() {
+    let doc = json!({
+        "Id": "2753", "SyncToken": "0", "DocNumber": "100040", "TxnDate": "2026-09-11",
+        "MetaData": {"CreateTime": "2026-09-21T02:06:33-07:00", "LastUpdatedTime": "2026-09-21T02:06:33-07:00"},
+        "ClassRef": {"value": "5", "name": "Ordoro"},
+        "CurrencyRef": {"value": "AUD", "name": "Australian Dollar"}, "ExchangeRate": 1,
+        "GlobalTaxCalculation": "TaxInclusive",
+        "Line": [
+            {"Id": "1", "LineNum": 1, "Description": "Lock washer M30, pack of 50", "Amount": 1183,
+             "DetailType": "SalesItemLineDetail",
+             "SalesItemLineDetail": {"ServiceDate": "", "TaxInclusiveAmt": 1301.3,
+                "ItemRef": {"value": "243", "name": "Hardware:Lock washer M30"},
+                "UnitPrice": 591.5, "Qty": 2, "TaxCodeRef": {"value": "5"}}},
+            {"Amount": 1183, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+        ],
+        "TxnTaxDetail": {"TotalTax": 118.3},
+        "CustomerRef": {"value": "136", "name": "Outback Minerals Pty Ltd"},
+        "ShipAddr": {"Id": "146", "Line1": "Three Mile Hill Processing Plant", "City": "Perth",
+                     "CountrySubDivisionCode": "Western Australia", "PostalCode": "6004"},
+        "FreeFormAddress": true,
+        "TotalAmt": 1301.3
+    });
+    let au = MappingConfig::default().with_company_country(Some("AU"));
+    let m = created(decide(&invoice(doc.clone()), &au));
+    let ship = &m.order.shipping_address;
+    assert_eq!(ship.country.as_deref(), Some("AU"));
+    assert_eq!(ship.state.as_deref(), Some("WA"));
+    assert_eq!(ship.zip.as_deref(), Some("6004"));
+    assert_eq!(ship.city.as_deref(), Some("Perth"));
+    assert_eq!(m.order.lines.len(), 1);
+    assert_eq!(m.order.tax_amount, Some(d("118.3")));
+    assert_eq!(m.order.grand_total, Some(d("1301.3")));
+    assert!(
+        m.warnings.is_empty(),
+        "lines + tax add up, AUD is the home currency: {:?}",
+        m.warnings
+    );
 }
 
 /// One line of a generated sale, with what it adds to the order.
