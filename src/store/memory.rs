@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Commit, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
-    Store, StoredToken, TokenStore,
+    Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
+    RunSummary, Store, StoredToken, TokenStore,
 };
 use crate::Result;
 
@@ -51,6 +51,7 @@ struct State {
     ledger: BTreeMap<LedgerKey, LedgerEntry>,
     log: Vec<LogEntry>,
     tokens: BTreeMap<String, StoredToken>,
+    countries: BTreeMap<String, CompanyCountry>,
 }
 
 impl MemoryStore {
@@ -175,5 +176,14 @@ impl Store for MemoryStore {
             summary.add(entry.action, 1);
         }
         Ok(summary)
+    }
+
+    async fn company_country(&self, realm: &str) -> Result<Option<CompanyCountry>> {
+        Ok(self.lock().countries.get(realm).cloned())
+    }
+
+    async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
+        self.lock().countries.insert(realm.to_owned(), country.clone());
+        Ok(())
     }
 }

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::store::conformance::{instant, ledger_entry, log_entry, log_only, stored_token};
 use qbo_ordoro::store::{
-    Action, Commit, LedgerChange, LedgerEntry, LedgerState, LogQuery, MemoryStore, SqliteOptions,
-    SqliteStore, Store, TokenStore, conformance,
+    Action, Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerState, LogQuery, MemoryStore,
+    SqliteOptions, SqliteStore, Store, TokenStore, conformance,
 };
 use qbo_ordoro::{ErrorKind, Reason};
 use secrecy::ExposeSecret;
@@ -82,6 +82,7 @@ store_suite!(
     tokens_round_trip,
     tokens_never_show_in_debug_output,
     every_reason_reads_back,
+    company_country_is_kept_per_realm,
 );
 
 /// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
@@ -187,7 +188,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
 async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(first.applied_migrations(), [1]);
+    assert_eq!(first.applied_migrations(), [1, 2]);
     first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
@@ -197,7 +198,7 @@ async fn sqlite_migrations_run_once() {
         assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
-    assert_eq!(pragma_i64(&conn, "user_version"), 1);
+    assert_eq!(pragma_i64(&conn, "user_version"), 2);
     assert_eq!(pragma_i64(&conn, "application_id"), 0x5142_4F4F);
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -207,7 +208,7 @@ async fn sqlite_migrations_run_once() {
         .collect::<Result<_, _>>()
         .unwrap();
     tables.sort();
-    assert_eq!(tables, ["cursor", "ledger", "log", "token"]);
+    assert_eq!(tables, ["company", "cursor", "ledger", "log", "token"]);
 }
 
 #[tokio::test]
@@ -427,7 +428,7 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
     raw(&db_path(&dir)).execute_batch("PRAGMA user_version = 99;").unwrap();
     let err = SqliteStore::open(db_path(&dir)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
-    assert!(err.message().contains("schema version 99, newer than this code knows (1)"), "{err}");
+    assert!(err.message().contains("schema version 99, newer than this code knows (2)"), "{err}");
 }
 
 #[tokio::test]
@@ -491,7 +492,8 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     };
 
     let store = SqliteStore::open(&path).expect("the old file opens");
-    assert!(store.applied_migrations().is_empty(), "the schema is unchanged: no migration");
+    // Only the company table is added; the tables the old version wrote are left as they were.
+    assert_eq!(store.applied_migrations(), [2]);
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");
     assert_eq!(entries.len(), 97);
     let read: Vec<Option<&str>> = entries.iter().map(|e| e.reason.map(Reason::as_str)).collect();
@@ -507,4 +509,13 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     assert_eq!(pending[0].order_id, "QBO-INV-8001");
     let summary = store.run_summary("9130350000000001", "run-20261201T170000Z-1").await.unwrap();
     assert_eq!(summary.total(), 37);
+    // The state added since (the company's country) starts empty and is written beside it.
+    assert_eq!(store.company_country("9130350000000001").await.unwrap(), None);
+    let au = CompanyCountry { country: Some("AU".into()), read_at: instant(5) };
+    store.save_company_country("9130350000000001", &au).await.unwrap();
+    drop(store);
+    let reopened = SqliteStore::open(&path).expect("the migrated file opens");
+    assert!(reopened.applied_migrations().is_empty());
+    assert_eq!(reopened.company_country("9130350000000001").await.unwrap(), Some(au));
+    assert_eq!(reopened.query_log(&LogQuery::default()).await.unwrap().len(), 97);
 }

@@ -58,7 +58,8 @@ use qbo_ordoro::sim::ordoro::OrdoroSim;
 use qbo_ordoro::sim::qbo::QboSim;
 use qbo_ordoro::sim::sample::Expected;
 use qbo_ordoro::store::{
-    Commit, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary, StoredToken,
+    Commit, CompanyCountry, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
+    StoredToken,
 };
 use qbo_ordoro::transport::RetryPolicy;
 use qbo_ordoro::{
@@ -340,6 +341,12 @@ impl Store for CrashingStore {
     }
     async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary> {
         self.switch.through(self.inner.run_summary(realm, run_id)).await
+    }
+    async fn company_country(&self, realm: &str) -> Result<Option<CompanyCountry>> {
+        self.switch.through(self.inner.company_country(realm)).await
+    }
+    async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
+        self.switch.through(self.inner.save_company_country(realm, country)).await
     }
 }
 
