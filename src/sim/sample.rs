@@ -192,7 +192,7 @@ fn build(kind: EntityKind, id: u64, at: DateTime<Utc>, shape: &Shape) -> SalesTr
     });
     // Some companies enter prices with tax included: the lines keep their net amounts, each
     // with its tax-inclusive amount beside it, and the tax is in TxnTaxDetail as usual.
-    let tax_inclusive = !shape.tax.is_zero() && id % 3 == 0 && !subtotal.is_zero();
+    let tax_inclusive = !shape.tax.is_zero() && id.is_multiple_of(3) && !subtotal.is_zero();
     if tax_inclusive {
         mark_tax_inclusive(&mut lines, subtotal, shape.tax);
     }

@@ -173,8 +173,8 @@ async fn an_australian_companys_perth_ship_to_becomes_an_au_order() {
 #[tokio::test(start_paused = true)]
 async fn a_configured_country_wins_without_a_request() {
     let w = world().await;
-    let mut au = SyncConfig::default();
-    au.mapping = MappingConfig::default().with_cart(Some(CART)).with_company_country(Some("au"));
+    let mapping = MappingConfig::default().with_cart(Some(CART)).with_company_country(Some("au"));
+    let au = SyncConfig { mapping, ..SyncConfig::default() };
     let report = run(&w.engine(au)).await;
     assert_eq!(report.company_country, "AU");
     assert_eq!(w.qbo.stats().company_reads, 0);
