@@ -49,7 +49,7 @@ use qbo_ordoro::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
 };
 use qbo_ordoro::model::qbo::{
-    EntityKind, LineDetail, QboClass, Ref, SalesTransaction, Transaction,
+    CompanyInfo, EntityKind, LineDetail, QboClass, QboCustomer, Ref, SalesTransaction, Transaction,
 };
 use qbo_ordoro::ordoro::api::OrderQuery;
 use qbo_ordoro::ordoro::http::ordoro_retry_policy;
@@ -206,6 +206,12 @@ impl QboApi for CrashingQbo {
         since: DateTime<Utc>,
     ) -> Result<ChangeFeed> {
         self.switch.through(self.inner.changes_since(entities, since)).await
+    }
+    async fn company_info(&self) -> Result<Option<CompanyInfo>> {
+        self.switch.through(self.inner.company_info()).await
+    }
+    async fn get_customer(&self, id: &str) -> Result<Option<QboCustomer>> {
+        self.switch.through(self.inner.get_customer(id)).await
     }
 }
 
