@@ -125,7 +125,7 @@ pub mod transport;
 #[cfg(feature = "tokio")]
 pub use clock::TokioClock;
 pub use clock::{Clock, ManualClock};
-pub use engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
+pub use engine::{RunOptions, RunReport, SyncConfig, SyncEngine, company_country};
 pub use error::{Error, ErrorKind, Result, Service};
 pub use ordoro::api::OrdoroApi;
 pub use ordoro::http::{OrdoroClient, OrdoroConfig};

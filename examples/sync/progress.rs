@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use qbo_ordoro::store::{
-    Commit, LedgerEntry, LedgerKey, LogEntry, LogQuery, RunSummary, StoredToken,
+    Commit, CompanyCountry, LedgerEntry, LedgerKey, LogEntry, LogQuery, RunSummary, StoredToken,
 };
 use qbo_ordoro::{Store, TokenStore};
 use std::sync::Arc;
@@ -125,5 +125,17 @@ impl Store for ProgressStore {
 
     async fn connected_realms(&self) -> qbo_ordoro::Result<Vec<String>> {
         self.inner.connected_realms().await
+    }
+
+    async fn company_country(&self, realm: &str) -> qbo_ordoro::Result<Option<CompanyCountry>> {
+        self.inner.company_country(realm).await
+    }
+
+    async fn save_company_country(
+        &self,
+        realm: &str,
+        country: &CompanyCountry,
+    ) -> qbo_ordoro::Result<()> {
+        self.inner.save_company_country(realm, country).await
     }
 }

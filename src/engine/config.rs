@@ -37,7 +37,10 @@ impl Default for InitialSince {
 /// How the engine syncs. Every field has a sensible default ([`SyncConfig::default`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncConfig {
-    /// How transactions become orders: accepted classes, shipping words, sales channel.
+    /// How transactions become orders: accepted classes, shipping words, sales channel. Its
+    /// [`company_country`](MappingConfig::company_country), when set, is the company's country
+    /// and QBO's CompanyInfo is never read; when unset, each run reads it (at most daily,
+    /// cached in the [`Store`](crate::Store)).
     pub mapping: MappingConfig,
     /// How far before the saved cursor an incremental run starts reading (default 5 min), so that
     /// a transaction committed late, or stamped by a clock a little behind, is not missed.
@@ -60,6 +63,12 @@ pub struct SyncConfig {
     /// How many more times a create is sent after a lookup showed that an ambiguous attempt (a
     /// lost response, a 5xx) did not create the order (default 2).
     pub create_retries: u32,
+    /// When a sale's own ship-to is missing or incomplete (its mapping fails with an address
+    /// error), read its QBO customer (`CustomerRef`; one read per customer per run) and, if the
+    /// customer's `ShipAddr` reads, create the order from it, with a warning on the order and in
+    /// the log saying so (default off: an incomplete address fails the sale, so that nothing
+    /// ships to an address nobody typed for it). The preview never does this.
+    pub customer_ship_to_fallback: bool,
     /// Log entries a run that writes keeps in its [`RunReport`](super::RunReport) (default
     /// 1000); past them entries are only counted, so a backfill of any size runs in flat memory.
     /// The store holds every entry. A dry run keeps them all, its report being their only record.
@@ -78,6 +87,7 @@ impl Default for SyncConfig {
             max_concurrency: 8,
             breaker_threshold: 5,
             create_retries: 2,
+            customer_ship_to_fallback: false,
             report_entries: 1000,
         }
     }

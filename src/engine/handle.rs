@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::debug;
 
 use super::SyncEngine;
+use super::company::CustomerCache;
 use super::log::{EntryMaker, TxnFacts, failure_info, failure_reason};
-use crate::mapping::{Decision, decide};
+use crate::mapping::{Decision, MappingConfig, decide, decide_with_ship_to};
 use crate::model::ordoro::{NewOrder, Order};
 use crate::model::qbo::Transaction;
 use crate::ordoro::api::OrdoroApiExt;
@@ -27,6 +28,10 @@ use crate::{Error, ErrorKind, Reason, Result};
 pub(crate) struct RunCtx {
     pub maker: EntryMaker,
     pub update_existing: bool,
+    /// The run's mapping settings: the configured ones with the company's country.
+    pub mapping: MappingConfig,
+    /// The customers read for the ship-to fallback in this run.
+    pub customers: CustomerCache,
     tripped: AtomicBool,
     abort_reason: Mutex<Option<String>>,
     /// Transactions whose pending create this run already settled: the SyncToken handled, or
@@ -36,10 +41,12 @@ pub(crate) struct RunCtx {
 }
 
 impl RunCtx {
-    pub(crate) fn new(maker: EntryMaker, update_existing: bool) -> Self {
+    pub(crate) fn new(maker: EntryMaker, update_existing: bool, mapping: MappingConfig) -> Self {
         RunCtx {
             maker,
             update_existing,
+            mapping,
+            customers: CustomerCache::default(),
             tripped: AtomicBool::new(false),
             abort_reason: Mutex::new(None),
             settled: Mutex::new(HashMap::new()),
@@ -370,7 +377,10 @@ impl SyncEngine {
         txn: &Transaction,
         known: Known,
     ) -> Result<Outcome> {
-        let decision = decide(txn, &self.config.mapping);
+        let decision = match self.ship_to_fallback(ctx, facts, txn).await {
+            Ok(decision) => decision,
+            Err(outcome) => return Ok(outcome),
+        };
         let voided = is_voided(&decision, txn);
         let outcome = match known {
             Known::New => self.handle_new(ctx, facts, key, false, decision).await?,
@@ -391,6 +401,51 @@ impl SyncEngine {
             );
         }
         Ok(outcome)
+    }
+
+    /// The decision on `txn`; with the ship-to fallback on, a sale whose ship-to fails with an
+    /// address error is decided again with its customer's `ShipAddr` (read once per customer per
+    /// run), which is kept only when it makes an order. A customer read that fails for now is the
+    /// transaction's outcome (retried next run); a customer that does not exist, or has no
+    /// usable `ShipAddr`, leaves the address error as it was.
+    async fn ship_to_fallback(
+        &self,
+        ctx: &RunCtx,
+        facts: &TxnFacts,
+        txn: &Transaction,
+    ) -> std::result::Result<Decision, Outcome> {
+        let decision = decide(txn, &ctx.mapping);
+        let Decision::Error { code: Reason::Address(_), message } = &decision else {
+            return Ok(decision);
+        };
+        if !self.config.customer_ship_to_fallback {
+            return Ok(decision);
+        }
+        let customer_id = txn.doc.customer_ref.as_ref().map(|c| c.value.trim().to_string());
+        let Some(customer_id) = customer_id.filter(|id| !id.is_empty()) else {
+            return Ok(decision);
+        };
+        let customer = match ctx.customers.get(&self.qbo, &customer_id).await {
+            Ok(customer) => customer,
+            Err(err) => {
+                let context = "could not read the customer's ship-to for the fallback";
+                return Err(self.failed(ctx, facts, &err, context));
+            }
+        };
+        let Some(ship_addr) = customer.and_then(|c| c.ship_addr) else {
+            debug!(id = %txn.doc.id, customer = %customer_id, "the customer has no ShipAddr to fall back on");
+            return Ok(decision);
+        };
+        let warning = format!(
+            "ship-to taken from the customer record (customer {customer_id}) because the              sale's own could not be used: {message}"
+        );
+        match decide_with_ship_to(txn, &ctx.mapping, &ship_addr, &warning) {
+            created @ Decision::Create(_) => {
+                tracing::warn!(id = %txn.doc.id, customer = %customer_id, "{warning}");
+                Ok(created)
+            }
+            _ => Ok(decision),
+        }
     }
 
     /// A transaction with no order yet; `stale` when a pending create of it never happened,

@@ -7,6 +7,7 @@
 //! before any retry), a cursor that never passes a transaction not yet handled, and one log
 //! entry per transaction looked at per run.
 
+mod company;
 mod config;
 mod cursor;
 mod handle;
@@ -17,6 +18,7 @@ mod update;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+pub use company::{DEFAULT_COMPANY_COUNTRY, company_country};
 pub use config::{InitialSince, RunOptions, SyncConfig};
 pub use run::{RunRange, RunReport, RunScope, TxnRef, WatchOptions};
 

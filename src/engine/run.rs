@@ -96,6 +96,9 @@ pub struct RunReport {
     /// Entries written to the store but left out of `entries` (0 unless the run wrote more
     /// than `report_entries`). The summary counts them all.
     pub entries_omitted: u64,
+    /// The company's country (ISO alpha-2) the run read addresses without a country in: the
+    /// configured one, else QBO's CompanyInfo's, else `US`.
+    pub company_country: String,
 }
 
 /// How [`SyncEngine::watch`] loops.
@@ -145,6 +148,30 @@ impl RunLog {
             self.entries.push(entry);
         } else {
             self.omitted += 1;
+        }
+    }
+}
+
+/// What reading the change feed for deletes has found so far in a run.
+struct DeleteReader {
+    /// The window's start.
+    since: DateTime<Utc>,
+    /// Where the deletes cursor may move: the run's bound, or the server's clock when behind it.
+    end: DateTime<Utc>,
+    /// Every delete seen is handled, and none can be hidden.
+    all_handled: bool,
+    /// Deletes handled in this run (a cut answer read again repeats some).
+    seen: HashSet<(EntityKind, String)>,
+}
+
+impl DeleteReader {
+    fn new(since: DateTime<Utc>, upper: DateTime<Utc>) -> Self {
+        DeleteReader { since, end: upper, all_handled: true, seen: HashSet::new() }
+    }
+
+    fn saw(&mut self, feed: &crate::qbo::api::ChangeFeed) {
+        if let Some(server) = feed.server_time {
+            self.end = self.end.min(server.with_timezone(&Utc));
         }
     }
 }
@@ -324,8 +351,10 @@ impl SyncEngine {
         let maker =
             EntryMaker { run_id, realm: self.realm().to_string(), dry_run: options.dry_run };
         let update = options.update_existing.unwrap_or(self.config.update_existing);
-        debug!(run = %maker.run_id, dry_run = options.dry_run, "sync run started");
-        Ok((RunCtx::new(maker, update), started_at))
+        let country = self.run_country(options.dry_run).await?;
+        let mapping = self.config.mapping.clone().with_company_country(Some(&country));
+        debug!(run = %maker.run_id, dry_run = options.dry_run, %country, "sync run started");
+        Ok((RunCtx::new(maker, update, mapping), started_at))
     }
 
     /// A run id no run of the company had: `run-{start}-{n}`, deterministic under a virtual
@@ -375,6 +404,7 @@ impl SyncEngine {
             aborted,
             entries: log.entries,
             entries_omitted: log.omitted,
+            company_country: ctx.mapping.company_country().unwrap_or("US").to_string(),
         };
         match &report.aborted {
             None => {
@@ -517,7 +547,16 @@ impl SyncEngine {
         }
     }
 
-    /// Reads deletes from the change feed and applies the void policy to their orders.
+    /// Reads deletes from the change feed and applies the void policy to their orders; moves the
+    /// deletes cursor only when every delete since it was read and handled.
+    ///
+    /// QBO answers at most 1,000 objects and says nothing when it cuts an answer: an answer of
+    /// that many may be cut. Each entity's deletes come after its changed objects, so they are
+    /// the first to go. A cut answer is read again entity by entity; a cut answer of one entity
+    /// that still shows deletes has every changed object and the first deletes, and is read on
+    /// from its last delete; one that shows none hides its deletes behind 1,000 changes, and
+    /// the cursor then stays where it is, with a warning (the change feed has no upper bound
+    /// to narrow the window by).
     async fn read_deletes(
         &self,
         ctx: &RunCtx,
@@ -531,28 +570,92 @@ impl SyncEngine {
         // The feed looks back 30 days at most.
         let oldest = upper - chrono::Duration::days(30) + chrono::Duration::minutes(1);
         let since = saved.map_or(fallback_from, |at| at - overlap).max(oldest);
-        let feed = match self.qbo.changes_since(&EntityKind::ALL, since).await {
-            Ok(feed) => feed,
+        let mut reader = DeleteReader::new(since, upper);
+        let Some(feed) = self.feed(ctx, &EntityKind::ALL, since).await else { return Ok(()) };
+        if feed.may_be_cut() {
+            debug!(since = %since, "the change feed answered 1000 objects; reading it entity by entity");
+            for entity in EntityKind::ALL {
+                if !self.read_entity_deletes(ctx, log, &mut reader, entity).await? {
+                    return Ok(());
+                }
+            }
+        } else {
+            reader.saw(&feed);
+            self.apply_deletes(ctx, log, &mut reader, feed.deleted).await?;
+        }
+        if reader.all_handled && !ctx.dry_run() && saved.is_none_or(|s| s < reader.end) {
+            self.store.set_cursor(&name, reader.end).await?;
+        }
+        Ok(())
+    }
+
+    /// One entity's deletes since the reader's start, read on from the last delete of each cut
+    /// answer. False when the run tripped; a window whose deletes cannot be seen marks the
+    /// reader incomplete.
+    async fn read_entity_deletes(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        reader: &mut DeleteReader,
+        entity: EntityKind,
+    ) -> Result<bool> {
+        let mut since = reader.since;
+        // Each round reads on from a later delete; the bound only guards against a server that
+        // keeps answering the same cut page.
+        for _ in 0..100 {
+            let Some(feed) = self.feed(ctx, &[entity], since).await else { return Ok(false) };
+            reader.saw(&feed);
+            let cut = feed.may_be_cut();
+            let last_delete = feed.deleted.iter().filter_map(|d| d.deleted_at).max();
+            self.apply_deletes(ctx, log, reader, feed.deleted).await?;
+            if !cut {
+                return Ok(true);
+            }
+            match last_delete.map(|t| t.with_timezone(&Utc)) {
+                Some(at) if at > since => since = at,
+                _ => break,
+            }
+        }
+        warn!(
+            entity = %entity, since = %reader.since,
+            "more than 1000 {entity} objects changed since the deletes cursor, which hides their              deletes from QBO's change feed; the cursor stays, and orders of transactions              deleted in that window are not cancelled until fewer changes fall in it"
+        );
+        reader.all_handled = false;
+        Ok(true)
+    }
+
+    /// The change feed of `entities` since `since`; `None` (the run tripped) when QBO failed.
+    async fn feed(
+        &self,
+        ctx: &RunCtx,
+        entities: &[EntityKind],
+        since: DateTime<Utc>,
+    ) -> Option<crate::qbo::api::ChangeFeed> {
+        match self.qbo.changes_since(entities, since).await {
+            Ok(feed) => Some(feed),
             Err(err) => {
                 ctx.trip(format!("reading deletes from the QBO change feed failed: {err}"));
-                return Ok(());
+                None
             }
-        };
-        let mut all_handled = true;
-        for deleted in &feed.deleted {
-            let outcome = self.handle_deleted(ctx, deleted).await?;
-            all_handled &= outcome.is_handled();
+        }
+    }
+
+    /// Handles each delete not handled yet in this run.
+    async fn apply_deletes(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        reader: &mut DeleteReader,
+        deleted: Vec<crate::qbo::api::DeletedTransaction>,
+    ) -> Result<()> {
+        for deleted in deleted {
+            if !reader.seen.insert((deleted.entity, deleted.id.clone())) {
+                continue;
+            }
+            let outcome = self.handle_deleted(ctx, &deleted).await?;
+            reader.all_handled &= outcome.is_handled();
             self.observe(ctx, log, &outcome);
             self.save(ctx, log, outcome, None).await?;
-        }
-        // The feed holds at most 1000 objects; a full answer may be cut short, so re-read it.
-        let truncated = feed.changed.len() + feed.deleted.len() >= 1000;
-        if truncated {
-            warn!(since = %since, "the change feed returned 1000 objects; deletes beyond them are read next run");
-        }
-        let end = feed.server_time.map_or(upper, |s| s.with_timezone(&Utc).min(upper));
-        if all_handled && !truncated && !ctx.dry_run() && saved.is_none_or(|s| s < end) {
-            self.store.set_cursor(&name, end).await?;
         }
         Ok(())
     }

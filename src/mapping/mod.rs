@@ -207,7 +207,55 @@ pub fn decide(txn: &Transaction, config: &MappingConfig) -> Decision {
             "the transaction has no Id; cannot derive an order id",
         );
     }
-    build(txn, config)
+    build(txn, config, None)
+}
+
+/// [`decide`], with `ship_to` in place of the transaction's own `ShipAddr`, and `warning` added
+/// to the order's warnings (so it reaches the order's internal notes and the log). The engine
+/// passes the customer's `ShipAddr` here when the sale's own ship-to is missing or incomplete
+/// and the host asked for that fallback; it fetches, this decides, still without I/O.
+///
+/// ```
+/// use qbo_ordoro::mapping::{Decision, MappingConfig, decide, decide_with_ship_to};
+/// use qbo_ordoro::model::qbo::{PhysicalAddress, QboDocument};
+///
+/// let doc = QboDocument::from_json(r#"{"Invoice": {
+///     "Id": "7", "SyncToken": "0", "ClassRef": {"value": "1", "name": "Ordoro"}, "TotalAmt": 5,
+///     "CustomerRef": {"value": "58", "name": "Jane Doe"},
+///     "Line": [{"Amount": 5, "DetailType": "SalesItemLineDetail",
+///               "SalesItemLineDetail": {"ItemRef": {"value": "3", "name": "Mug"}}}],
+///     "ShipAddr": {"Line1": "12 Main Street"}
+/// }}"#)?;
+/// let [txn] = doc.transactions().try_into().unwrap();
+/// let config = MappingConfig::default();
+/// assert!(matches!(decide(&txn, &config), Decision::Error { .. })); // no city line
+/// let customers = PhysicalAddress {
+///     line1: Some("12 Main Street".into()),
+///     city: Some("Springfield".into()),
+///     country_sub_division_code: Some("IL".into()),
+///     postal_code: Some("62704".into()),
+///     ..Default::default()
+/// };
+/// let why = "ship-to taken from the customer record because the sale's has no city line";
+/// let Decision::Create(mapped) = decide_with_ship_to(&txn, &config, &customers, why) else {
+///     panic!("not created")
+/// };
+/// assert_eq!(mapped.order.shipping_address.city.as_deref(), Some("Springfield"));
+/// assert!(mapped.warnings.iter().any(|w| w == why));
+/// # Ok::<(), qbo_ordoro::Error>(())
+/// ```
+pub fn decide_with_ship_to(
+    txn: &Transaction,
+    config: &MappingConfig,
+    ship_to: &crate::model::qbo::PhysicalAddress,
+    warning: &str,
+) -> Decision {
+    let mut replaced = txn.clone();
+    replaced.doc.ship_addr = Some(ship_to.clone());
+    match decide(&replaced, config) {
+        Decision::Create(_) => build(&replaced, config, Some(warning)),
+        other => other,
+    }
 }
 
 /// True when every amount is zero and the memo starts with `Voided`, as QBO leaves a void.
@@ -240,7 +288,8 @@ fn lines_all_zero(lines: &[crate::model::qbo::Line], depth: usize) -> bool {
         })
 }
 
-fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
+/// The order, with `warning` (if any) first among the warnings.
+fn build(txn: &Transaction, config: &MappingConfig, warning: Option<&str>) -> Decision {
     let doc = &txn.doc;
     let summary = match lines::summarize(&doc.line, config.shipping_words()) {
         Ok(s) => s,
@@ -256,7 +305,8 @@ fn build(txn: &Transaction, config: &MappingConfig) -> Decision {
             ),
         );
     }
-    let mut warnings = summary.warnings.clone();
+    let mut warnings: Vec<String> = warning.map(str::to_string).into_iter().collect();
+    warnings.extend(summary.warnings.iter().cloned());
     let currency = foreign_currency(doc, config);
     if let Some(c) = &currency {
         warnings.push(format!(

@@ -1721,3 +1721,147 @@ fn xml_unescape(s: &str) -> String {
         .replace("&apos;", "'")
         .replace("&amp;", "&")
 }
+
+// ---------------------------------------------------------------------------------------------
+// The company and its customers (CompanyInfo, Customer): what the engine reads besides sales.
+// Every field is read leniently: a field of an unexpected shape reads as absent, never fails the
+// document, since the sync needs only the countries and the ship-to address.
+
+/// A field that reads as `None` when it is absent, `null`, or of a shape `T` cannot take.
+fn or_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+/// An id sent as a string or a number, as text; anything else reads as empty.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    })
+}
+
+/// The QBO company itself (`GET /v3/company/{realm}/companyinfo/{realm}`, or
+/// `SELECT * FROM CompanyInfo`): its names and addresses. The sync reads it for the company's
+/// country, the country of an address block that names none.
+///
+/// `Country` is usually an ISO code (`US`, `AU`, `CA`, `GB`), but names and `USA` occur; the
+/// addresses' `Country` may be absent, as on any QBO address.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompanyInfo {
+    /// The company id (QBO answers `"1"`).
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Sync token.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub sync_token: Option<String>,
+    /// The company's name.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    /// The legal name.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub legal_name: Option<String>,
+    /// The company's country, as QBO writes it (`US`, `AU`, `USA`, `Australia`).
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// The company's address.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub company_addr: Option<PhysicalAddress>,
+    /// The address customers see.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub customer_communication_addr: Option<PhysicalAddress>,
+    /// The legal address.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub legal_addr: Option<PhysicalAddress>,
+    /// Languages, as QBO lists them (`en`).
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub supported_languages: Option<String>,
+    /// Creation and update times.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub meta_data: Option<MetaData>,
+}
+
+impl CompanyInfo {
+    /// The texts that may name the company's country, in the order they decide: `Country`,
+    /// then `CompanyAddr.Country`, then `LegalAddr.Country` (blank ones left out).
+    pub fn country_texts(&self) -> Vec<&str> {
+        fn addr(a: &Option<PhysicalAddress>) -> Option<&str> {
+            a.as_ref().and_then(|a| a.country.as_deref())
+        }
+        [self.country.as_deref(), addr(&self.company_addr), addr(&self.legal_addr)]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect()
+    }
+}
+
+/// A QBO customer (`GET /v3/company/{realm}/customer/{id}`, or `SELECT * FROM Customer WHERE Id
+/// IN (...)`): its names and default addresses. The sync reads it for the ship-to of a sale
+/// whose own ship-to is missing or incomplete, when the host asks for that fallback.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QboCustomer {
+    /// The customer id (a number sent for it is read as its digits).
+    #[serde(default, deserialize_with = "id_text")]
+    pub id: String,
+    /// Sync token.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub sync_token: Option<String>,
+    /// The name shown on sales (`CustomerRef.name`).
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The customer's company.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    /// First name.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// Last name.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// The default billing address.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub bill_addr: Option<PhysicalAddress>,
+    /// The default shipping address.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub ship_addr: Option<PhysicalAddress>,
+    /// The primary e-mail address.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub primary_email_addr: Option<EmailAddress>,
+    /// Whether the customer is active (inactive customers are still read by id).
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Creation and update times.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub meta_data: Option<MetaData>,
+}
+
+/// `{"CompanyInfo": {...}, "time": "..."}`, the answer to a read of the company.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CompanyInfoEnvelope {
+    /// The company.
+    #[serde(rename = "CompanyInfo", default, deserialize_with = "or_none")]
+    pub company_info: Option<CompanyInfo>,
+    /// The server's clock.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<FixedOffset>>,
+}
+
+/// `{"Customer": {...}, "time": "..."}`, the answer to a read of one customer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CustomerEnvelope {
+    /// The customer.
+    #[serde(rename = "Customer", default, deserialize_with = "or_none")]
+    pub customer: Option<QboCustomer>,
+    /// The server's clock.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<FixedOffset>>,
+}

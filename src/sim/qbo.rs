@@ -11,6 +11,15 @@
 //! once per company, `intuit_tid` on every response, latency slept on the clock, and seeded
 //! fault injection. Tests seed companies and change them through plain methods, including at the
 //! k-th query (an edit between two page requests).
+//!
+//! Where it matters to a sync it answers as QBO does: each company's `CompanyInfo` (by id and by
+//! `SELECT * FROM CompanyInfo`; a U.S. company unless seeded otherwise) and its customers (by id
+//! and by `SELECT * FROM Customer WHERE Id IN (...)`); every invoice and sales receipt served
+//! with its `SubTotalLineDetail` line, as real ones always are; date-times without an offset in
+//! queries and `changedSince` (python-quickbooks sends `2017-01-01T00:00:00`) read in the
+//! company's time zone, Pacific, the zone QBO stamps every time in; and a change feed cut at
+//! 1,000 objects across the entities asked for, each entity's changed objects before its
+//! deletes, with nothing in the answer that says it was cut (QBO gives no such signal).
 
 mod ql;
 
@@ -30,7 +39,8 @@ use serde_json::{Value, json};
 use super::{Fault as DiceFault, FaultDice, FaultPlan, RateMeter};
 use crate::Clock;
 use crate::model::qbo::{
-    EntityKind, LineDetail, MetaData, QboClass, Ref, SalesTransaction, Transaction,
+    CompanyInfo, EntityKind, Line, LineDetail, MetaData, PhysicalAddress, QboClass, QboCustomer,
+    Ref, SalesTransaction, Transaction,
 };
 use crate::store::StoredToken;
 use crate::transport::{
@@ -140,6 +150,10 @@ pub struct QboSimStats {
     pub reads: u64,
     /// Change-feed calls.
     pub cdc: u64,
+    /// Reads of the company (`CompanyInfo`, by id or by query).
+    pub company_reads: u64,
+    /// Reads of customers (by id or by query).
+    pub customer_reads: u64,
     /// Successful token refreshes.
     pub token_refreshes: u64,
     /// `invalid_grant` answers.
@@ -164,6 +178,8 @@ struct Company {
     receipts: BTreeMap<u64, SalesTransaction>,
     deleted: Vec<(EntityKind, String, DateTime<Utc>)>,
     classes: Vec<QboClass>,
+    info: Option<CompanyInfo>,
+    customers: BTreeMap<u64, QboCustomer>,
     next_id: u64,
     in_flight: u32,
 }
@@ -313,6 +329,47 @@ impl QboSim {
     /// Adds an empty company (done implicitly by every seeding method).
     pub fn add_company(&self, realm: &str) {
         self.lock().companies.entry(realm.to_string()).or_default();
+    }
+
+    /// Replaces what `realm`'s `CompanyInfo` says (a U.S. company until this is called: see
+    /// [`us_company_info`]).
+    pub fn set_company_info(&self, realm: &str, info: CompanyInfo) {
+        self.lock().companies.entry(realm.to_string()).or_default().info = Some(info);
+    }
+
+    /// What `realm`'s `CompanyInfo` says.
+    pub fn company_info(&self, realm: &str) -> CompanyInfo {
+        self.lock()
+            .companies
+            .get(realm)
+            .and_then(|c| c.info.clone())
+            .unwrap_or_else(us_company_info)
+    }
+
+    /// Adds a customer as QBO would after its creation (an id when it has none or a taken one,
+    /// SyncToken `0`, `MetaData` now); returns the stored customer.
+    pub fn add_customer(&self, realm: &str, mut customer: QboCustomer) -> QboCustomer {
+        let now = to_pacific(whole_seconds(self.clock.now()));
+        let mut state = self.lock();
+        let company = state.companies.entry(realm.to_string()).or_default();
+        let id = match customer.id.parse::<u64>() {
+            Ok(id) if !company.customers.contains_key(&id) => id,
+            _ => company.customers.keys().next_back().map_or(1, |last| last + 1),
+        };
+        customer.id = id.to_string();
+        customer.sync_token.get_or_insert_with(|| "0".into());
+        customer.active.get_or_insert(true);
+        customer
+            .meta_data
+            .get_or_insert(MetaData { create_time: Some(now), last_updated_time: Some(now) });
+        company.customers.insert(id, customer.clone());
+        customer
+    }
+
+    /// A stored customer.
+    pub fn customer(&self, realm: &str, id: &str) -> Option<QboCustomer> {
+        let key: u64 = id.parse().ok()?;
+        self.lock().companies.get(realm)?.customers.get(&key).cloned()
     }
 
     /// Adds a class; returns it with its id. `parent` makes it a sub-class (`Parent:Child`).
@@ -944,14 +1001,36 @@ impl QboSim {
                 self.lock().stats.cdc += 1;
                 self.cdc(realm, params, tid)
             }
+            [entity, id] if entity.eq_ignore_ascii_case("companyinfo") => {
+                self.lock().stats.company_reads += 1;
+                let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+                if id == realm {
+                    let info = self.company_info(realm);
+                    self.json(200, json!({"CompanyInfo": info, "time": self.time()}), tid)
+                } else {
+                    self.not_found(tid)
+                }
+            }
+            [entity, id] if entity.eq_ignore_ascii_case("customer") => {
+                self.lock().stats.customer_reads += 1;
+                let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+                match self.customer(realm, &id) {
+                    Some(c) => self.json(200, json!({"Customer": c, "time": self.time()}), tid),
+                    None => self.not_found(tid),
+                }
+            }
             [entity, id] => {
                 self.lock().stats.reads += 1;
                 match EntityKind::parse(entity) {
                     Some(kind) => {
                         let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
                         match self.get(realm, kind, &id) {
-                            Some(doc) => self.json(200, json!({kind.as_str(): doc, "time": self.time()}), tid),
-                            None => self.fault(400, "ValidationFault", "610", "Object Not Found", "Object Not Found : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.", tid),
+                            Some(doc) => self.json(
+                                200,
+                                json!({kind.as_str(): served(&doc), "time": self.time()}),
+                                tid,
+                            ),
+                            None => self.not_found(tid),
                         }
                     }
                     None => self.fault(
@@ -971,6 +1050,18 @@ impl QboSim {
                 tid,
             ),
         }
+    }
+
+    fn not_found(&self, tid: u64) -> HttpResponse {
+        self.fault(
+            400,
+            "ValidationFault",
+            "610",
+            "Object Not Found",
+            "Object Not Found : Something you're trying to use has been made inactive. Check the \
+             fields with accounts, customers, items, vendors or employees.",
+            tid,
+        )
     }
 
     fn run_hooks(&self) {
@@ -1010,6 +1101,17 @@ impl QboSim {
         let (key, total, page) = if entity == "class" {
             match self.class_rows(realm, &statement, skip, take) {
                 Ok((total, page)) => ("Class", total, page),
+                Err(e) => return self.invalid_query(&e, tid),
+            }
+        } else if entity == "companyinfo" {
+            self.lock().stats.company_reads += 1;
+            let info = serde_json::to_value(self.company_info(realm)).unwrap_or_default();
+            let page: Vec<Value> = std::iter::once(info).skip(skip).take(take).collect();
+            ("CompanyInfo", 1, page)
+        } else if entity == "customer" {
+            self.lock().stats.customer_reads += 1;
+            match self.customer_rows(realm, &statement, skip, take) {
+                Ok((total, page)) => ("Customer", total, page),
                 Err(e) => return self.invalid_query(&e, tid),
             }
         } else if let Some(kind) = EntityKind::parse(&entity) {
@@ -1079,7 +1181,39 @@ impl QboSim {
             .into_iter()
             .skip(skip)
             .take(take)
-            .map(|d| serde_json::to_value(d).map_err(|e| e.to_string()))
+            .map(|d| serde_json::to_value(served(d)).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((total, page))
+    }
+
+    /// Customers matching `s` (`Id`, `DisplayName`, `Active`), in id order; inactive ones only
+    /// when a condition names `Active`, as QBO does for list entities.
+    fn customer_rows(
+        &self,
+        realm: &str,
+        s: &Statement,
+        skip: usize,
+        take: usize,
+    ) -> Result<(usize, Vec<Value>), String> {
+        let state = self.lock();
+        let Some(company) = state.companies.get(realm) else { return Ok((0, Vec::new())) };
+        let filters_active = s.conditions.iter().any(|c| c.field == "active");
+        let mut rows = Vec::new();
+        for customer in company.customers.values() {
+            let mut keep = filters_active || customer.active != Some(false);
+            for c in &s.conditions {
+                keep &= customer_matches(customer, c)?;
+            }
+            if keep {
+                rows.push(customer);
+            }
+        }
+        let total = rows.len();
+        let page = rows
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|c| serde_json::to_value(c).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((total, page))
     }
@@ -1152,7 +1286,7 @@ impl QboSim {
                     .collect();
                 changed.sort_by_key(|d| d.last_updated());
                 let mut items: Vec<Value> =
-                    changed.iter().filter_map(|d| serde_json::to_value(d).ok()).collect();
+                    changed.iter().filter_map(|d| serde_json::to_value(served(d)).ok()).collect();
                 for (k, id, at) in &company.deleted {
                     if *k == kind && *at >= since {
                         items.push(json!({"status": "Deleted", "domain": "QBO", "Id": id,
@@ -1179,15 +1313,97 @@ impl QboSim {
     }
 }
 
+/// An instant as QBO reads one in a query or in `changedSince`: RFC 3339 with an offset (`Z`
+/// included); a date-time without an offset (`2017-01-01T00:00:00`, as python-quickbooks
+/// sends), or a date alone (midnight), in the company's time zone. QBO documents no zone for
+/// them; Pacific is the zone it stamps every time in and the one its staff say the API speaks,
+/// so a local time is read there.
 fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    let midnight = d.and_hms_opt(0, 0, 0)?.and_utc();
-    Some(
-        midnight - chrono::Duration::seconds(i64::from(pacific_offset(midnight).local_minus_utc())),
-    )
+    let local = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0))?;
+    Some(pacific_instant(local))
+}
+
+/// The instant a Pacific wall-clock time names. In the hour that repeats when daylight time
+/// ends, the first (daylight) one; in the hour skipped when it starts, the time read at the
+/// standard offset.
+pub fn pacific_instant(local: chrono::NaiveDateTime) -> DateTime<Utc> {
+    let at = |hours: i64| local.and_utc() + chrono::Duration::hours(hours);
+    let daylight = at(7);
+    if pacific_offset(daylight).local_minus_utc() == -7 * 3600 {
+        return daylight;
+    }
+    at(8)
+}
+
+/// A transaction as QBO serves it: with its `SubTotalLineDetail` line (the sum of the item and
+/// bundle lines before it, shipping charges aside), which every real invoice and sales receipt
+/// carries, placed before the first discount or shipping-charge line. One that has it already
+/// is served as stored.
+pub fn served(doc: &SalesTransaction) -> std::borrow::Cow<'_, SalesTransaction> {
+    use std::borrow::Cow;
+    if doc.line.iter().any(|l| matches!(l.detail, LineDetail::SubTotal)) {
+        return Cow::Borrowed(doc);
+    }
+    let is_charge = |l: &Line| match &l.detail {
+        LineDetail::Discount(_) => true,
+        LineDetail::SalesItem(d) => {
+            d.item_ref.as_ref().is_some_and(|r| r.value == "SHIPPING_ITEM_ID")
+        }
+        _ => false,
+    };
+    let at = doc.line.iter().position(is_charge).unwrap_or(doc.line.len());
+    let amount: Decimal = doc.line[..at]
+        .iter()
+        .filter(|l| matches!(l.detail, LineDetail::SalesItem(_) | LineDetail::Group(_)))
+        .filter_map(|l| l.amount)
+        .sum();
+    let mut doc = doc.clone();
+    doc.line.insert(
+        at,
+        Line {
+            id: None,
+            line_num: None,
+            description: None,
+            amount: Some(amount),
+            linked_txn: Vec::new(),
+            detail: LineDetail::SubTotal,
+        },
+    );
+    Cow::Owned(doc)
+}
+
+/// What a company's `CompanyInfo` says until a test seeds another: a U.S. company, shaped as
+/// QBO's sandbox company answers.
+pub fn us_company_info() -> CompanyInfo {
+    let addr = PhysicalAddress {
+        id: Some("1".into()),
+        line1: Some("123 Sierra Way".into()),
+        city: Some("San Pablo".into()),
+        country_sub_division_code: Some("CA".into()),
+        postal_code: Some("87999".into()),
+        lat: Some("36.6788345".into()),
+        long: Some("-118.4542529".into()),
+        ..Default::default()
+    };
+    CompanyInfo {
+        id: Some("1".into()),
+        sync_token: Some("4".into()),
+        company_name: Some("Craig's Design and Landscaping Services".into()),
+        legal_name: Some("Craig's Design and Landscaping Services".into()),
+        country: Some("US".into()),
+        company_addr: Some(addr.clone()),
+        customer_communication_addr: Some(addr.clone()),
+        legal_addr: Some(addr),
+        supported_languages: Some("en".into()),
+        meta_data: None,
+    }
 }
 
 fn literal_str(l: &Literal) -> String {
@@ -1273,6 +1489,33 @@ impl TxnFilter {
                 doc.doc_number.as_ref().is_some_and(|d| compare(d, *op, targets))
             }
         }
+    }
+}
+
+fn customer_matches(customer: &QboCustomer, c: &Condition) -> Result<bool, String> {
+    let targets = || c.values.iter().map(literal_str).collect::<Vec<String>>();
+    match c.field.as_str() {
+        "id" => {
+            if !matches!(c.op, Op::Eq | Op::In) {
+                return Err("only = and IN work on Id".into());
+            }
+            Ok(compare(&customer.id, c.op, &targets()))
+        }
+        "displayname" => {
+            Ok(customer.display_name.as_ref().is_some_and(|n| compare(n, c.op, &targets())))
+        }
+        "active" => {
+            let targets: Vec<bool> = c
+                .values
+                .iter()
+                .map(|v| match v {
+                    Literal::Bool(b) => Ok(*b),
+                    other => Err(format!("{other:?} is not a boolean")),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(compare(&customer.active.unwrap_or(true), c.op, &targets))
+        }
+        other => Err(format!("property '{other}' is not queryable")),
     }
 }
 

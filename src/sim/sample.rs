@@ -1,6 +1,12 @@
 //! Realistic QBO sales for the simulators: a fixed, hand-shaped set of sample sales that
-//! exercises every rule of the sync (the `sync` example's embedded default), and a seeded
-//! generator of any number of sales for simulations and benchmarks.
+//! exercises every rule of the sync (the `sync` example's embedded default), a seeded generator
+//! of any number of sales for simulations and benchmarks, and an Australian company.
+//!
+//! They are shaped like the real documents in `tests/fixtures/qbo/`: every sale has its
+//! `SubTotalLineDetail` line; some are tax-inclusive (`GlobalTaxCalculation: TaxInclusive`,
+//! net line amounts with `TaxInclusiveAmt` beside them, the tax in `TxnTaxDetail`); and the
+//! Australian company's CompanyInfo and structured addresses carry no `Country`, as a company
+//! outside the U.S. often leaves them.
 //!
 //! Every sale carries its intended outcome ([`Expected`]), written from the rules rather than
 //! computed by the mapping, so tests can check the engine against an independent oracle.
@@ -12,9 +18,9 @@ use rust_decimal::Decimal;
 
 use super::qbo::to_pacific;
 use crate::model::qbo::{
-    DiscountLineDetail, EmailAddress, EntityKind, GroupLineDetail, Line, LineDetail, MemoRef,
-    MetaData, PhysicalAddress, Ref, SalesItemLineDetail, SalesTransaction, Transaction,
-    TxnTaxDetail,
+    CompanyInfo, DiscountLineDetail, EmailAddress, EntityKind, GlobalTaxCalculation,
+    GroupLineDetail, Line, LineDetail, MemoRef, MetaData, PhysicalAddress, QboCustomer, Ref,
+    SalesItemLineDetail, SalesTransaction, Transaction, TxnTaxDetail,
 };
 
 /// What the sync must do with a sample sale.
@@ -175,15 +181,22 @@ fn build(kind: EntityKind, id: u64, at: DateTime<Utc>, shape: &Shape) -> SalesTr
         .discount_percent
         .map(|p| (subtotal * p / Decimal::ONE_HUNDRED).round_dp(2))
         .unwrap_or_default();
+    // Every real sale carries its subtotal line after the items, discounted or not.
+    lines.push(Line {
+        id: None,
+        line_num: None,
+        description: None,
+        amount: Some(subtotal),
+        linked_txn: Vec::new(),
+        detail: LineDetail::SubTotal,
+    });
+    // Some companies enter prices with tax included: the lines keep their net amounts, each
+    // with its tax-inclusive amount beside it, and the tax is in TxnTaxDetail as usual.
+    let tax_inclusive = !shape.tax.is_zero() && id.is_multiple_of(3) && !subtotal.is_zero();
+    if tax_inclusive {
+        mark_tax_inclusive(&mut lines, subtotal, shape.tax);
+    }
     if let Some(p) = shape.discount_percent {
-        lines.push(Line {
-            id: None,
-            line_num: None,
-            description: None,
-            amount: Some(subtotal),
-            linked_txn: Vec::new(),
-            detail: LineDetail::SubTotal,
-        });
         lines.push(Line {
             id: None,
             line_num: None,
@@ -250,10 +263,31 @@ fn build(kind: EntityKind, id: u64, at: DateTime<Utc>, shape: &Shape) -> SalesTr
         total_amt: Some(total),
         balance: Some(if kind == EntityKind::Invoice { total } else { Decimal::ZERO }),
         currency_ref: Some(Ref { value: "USD".into(), name: Some("United States Dollar".into()) }),
+        global_tax_calculation: Some(if tax_inclusive {
+            GlobalTaxCalculation::TaxInclusive
+        } else {
+            GlobalTaxCalculation::TaxExcluded
+        }),
         line: lines,
         domain: Some("QBO".into()),
         sparse: Some(false),
         ..Default::default()
+    }
+}
+
+/// Gives each item line (bundle components included) its tax-inclusive amount: its net amount
+/// plus its share of `tax`.
+fn mark_tax_inclusive(lines: &mut [Line], subtotal: Decimal, tax: Decimal) {
+    for line in lines {
+        match &mut line.detail {
+            LineDetail::SalesItem(d) => {
+                let net = line.amount.unwrap_or_default();
+                d.tax_inclusive_amt = Some((net + tax * net / subtotal).round_dp(2));
+                d.tax_code_ref = Some(Ref { value: "TAX".into(), name: None });
+            }
+            LineDetail::Group(g) => mark_tax_inclusive(&mut g.line, subtotal, tax),
+            _ => {}
+        }
     }
 }
 
@@ -366,4 +400,138 @@ fn generate_from(
 /// and a sales receipt sharing an id), last updated over the hours before `now`.
 pub fn sample_company(now: DateTime<Utc>) -> Vec<SampleSale> {
     generate(20261128, 60, now - Duration::hours(6), Duration::seconds(317))
+}
+
+/// A sample QBO company: what its CompanyInfo says, its customers, and its sales.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleCompany {
+    /// What `CompanyInfo` answers.
+    pub info: CompanyInfo,
+    /// The customers the sales name.
+    pub customers: Vec<QboCustomer>,
+    /// The sales, each with its intended outcome.
+    pub sales: Vec<SampleSale>,
+}
+
+/// An Australian structured address without `Country`, as an Australian company's QBO keeps
+/// them.
+fn au_address(id: &str, line1: &str, city: &str, state: &str, postcode: &str) -> PhysicalAddress {
+    PhysicalAddress {
+        id: Some(id.into()),
+        line1: Some(line1.into()),
+        city: Some(city.into()),
+        country_sub_division_code: Some(state.into()),
+        postal_code: Some(postcode.into()),
+        ..Default::default()
+    }
+}
+
+/// An Australian company (a garden supplies shop in Perth): CompanyInfo says `Country: "AU"`
+/// while its own addresses have no `Country`; prices include GST (10%), so every sale is
+/// tax-inclusive; the customers' and the sales' structured ship-to addresses (`Perth / WA /
+/// 6004`) name no country, which means the company's own. Three sales marked `Ordoro`, each to
+/// become an Australian order, last updated in the hour before `now`; the third has no ship-to
+/// of its own (its customer's is on the customer record, and its bill-to is only a name).
+pub fn australian_company(now: DateTime<Utc>) -> SampleCompany {
+    let office = au_address("1", "12 Hay Street", "Perth", "WA", "6000");
+    let info = CompanyInfo {
+        id: Some("1".into()),
+        sync_token: Some("2".into()),
+        company_name: Some("Swan River Garden Supplies".into()),
+        legal_name: Some("Swan River Garden Supplies Pty Ltd".into()),
+        country: Some("AU".into()),
+        company_addr: Some(office.clone()),
+        customer_communication_addr: Some(office.clone()),
+        legal_addr: Some(office),
+        supported_languages: Some("en".into()),
+        meta_data: None,
+    };
+    let customer = |id: &str, name: &str, ship: PhysicalAddress| QboCustomer {
+        id: id.into(),
+        display_name: Some(name.into()),
+        given_name: name.split(' ').next().map(str::to_string),
+        family_name: name.split(' ').nth(1).map(str::to_string),
+        bill_addr: Some(ship.clone()),
+        ship_addr: Some(ship),
+        active: Some(true),
+        ..Default::default()
+    };
+    let customers = vec![
+        customer("1", "Olivia Nguyen", au_address("2", "88 Bulwer Street", "Perth", "WA", "6004")),
+        customer(
+            "2",
+            "Noah Williams",
+            au_address("3", "5 Oxford Street", "Leederville", "WA", "6007"),
+        ),
+        customer(
+            "3",
+            "Chloe Taylor",
+            au_address("4", "210 Beaufort Street", "Perth", "Western Australia", "6004"),
+        ),
+    ];
+    let items: [(&str, &str, u32); 3] = [
+        ("Olive Tree 40cm", "54.55", 1),
+        ("Terracotta Pot", "18.18", 2),
+        ("Potting Mix 30L", "13.64", 3),
+    ];
+    let sales = customers
+        .iter()
+        .zip(items)
+        .enumerate()
+        .map(|(i, (c, (item, price, qty)))| {
+            let id = (i + 1) as u64;
+            let net = (dec(price) * Decimal::from(qty)).round_dp(2);
+            let gst = (net / Decimal::TEN).round_dp(2);
+            let mut line = item_line(1, item, Decimal::from(qty), dec(price), None);
+            if let LineDetail::SalesItem(d) = &mut line.detail {
+                d.tax_inclusive_amt = Some(net + gst);
+                d.tax_code_ref = Some(Ref { value: "10".into(), name: None });
+            }
+            let subtotal = Line {
+                id: None,
+                line_num: None,
+                description: None,
+                amount: Some(net),
+                linked_txn: Vec::new(),
+                detail: LineDetail::SubTotal,
+            };
+            let stamp = to_pacific(now - Duration::minutes(50 - 10 * i as i64));
+            let (ship_addr, bill_addr) = if id == 3 {
+                (None, Some(PhysicalAddress::from_lines(&["Chloe Taylor"])))
+            } else {
+                (c.ship_addr.clone(), c.bill_addr.clone())
+            };
+            let doc = SalesTransaction {
+                id: id.to_string(),
+                sync_token: "0".into(),
+                meta_data: Some(MetaData {
+                    create_time: Some(stamp),
+                    last_updated_time: Some(stamp),
+                }),
+                doc_number: Some(format!("{}", 2000 + id)),
+                txn_date: Some(stamp.date_naive()),
+                customer_ref: Some(Ref { value: c.id.clone(), name: c.display_name.clone() }),
+                class_ref: Some(class_ref("Ordoro")),
+                bill_addr,
+                ship_addr,
+                txn_tax_detail: Some(TxnTaxDetail { total_tax: Some(gst), ..Default::default() }),
+                total_amt: Some(net + gst),
+                balance: Some(net + gst),
+                currency_ref: Some(Ref {
+                    value: "AUD".into(),
+                    name: Some("Australian Dollar".into()),
+                }),
+                global_tax_calculation: Some(GlobalTaxCalculation::TaxInclusive),
+                line: vec![line, subtotal],
+                domain: Some("QBO".into()),
+                sparse: Some(false),
+                ..Default::default()
+            };
+            SampleSale {
+                txn: Transaction { kind: EntityKind::Invoice, doc },
+                expected: Expected::Order,
+            }
+        })
+        .collect();
+    SampleCompany { info, customers, sales }
 }

@@ -23,11 +23,28 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Action, Commit, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry,
-    LogQuery, RunSummary, Store, StoredToken,
+    Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
+    LogEntry, LogQuery, RunSummary, Store, StoredToken,
 };
 use crate::Reason;
 use crate::model::qbo::EntityKind;
+
+/// A company's country is absent until saved, kept per realm with the instant it was read
+/// (to the nanosecond), replaced by the next save, and may be saved as unknown (`None`).
+pub async fn company_country_is_kept_per_realm(store: &dyn Store) {
+    assert_eq!(store.company_country("r1").await.unwrap(), None);
+    let read_at = instant(100) + chrono::Duration::nanoseconds(123_456_789);
+    let au = CompanyCountry { country: Some("AU".into()), read_at };
+    store.save_company_country("r1", &au).await.unwrap();
+    let unknown = CompanyCountry { country: None, read_at: instant(200) };
+    store.save_company_country("r2", &unknown).await.unwrap();
+    assert_eq!(store.company_country("r1").await.unwrap(), Some(au));
+    assert_eq!(store.company_country("r2").await.unwrap(), Some(unknown));
+    let gb = CompanyCountry { country: Some("GB".into()), read_at: instant(300) };
+    store.save_company_country("r1", &gb).await.unwrap();
+    assert_eq!(store.company_country("r1").await.unwrap(), Some(gb));
+    assert_eq!(store.company_country("r3").await.unwrap(), None);
+}
 
 /// Runs every check of this suite, each on a new store from `new_store`, and panics at the
 /// first behaviour the store gets wrong.
@@ -52,6 +69,7 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     tokens_keep_their_expiries_and_grant(&new_store()).await;
     connected_realms_are_those_with_tokens(&new_store()).await;
     a_run_starts_once_per_company(&new_store()).await;
+    company_country_is_kept_per_realm(&new_store()).await;
 }
 
 /// A cursor is absent until set, kept per name, and replaced by the next set.

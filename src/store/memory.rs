@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Commit, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
-    Store, StoredToken, TokenStore,
+    Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
+    RunSummary, Store, StoredToken, TokenStore,
 };
 use crate::Result;
 
@@ -48,6 +48,7 @@ struct State {
     log: Vec<LogEntry>,
     tokens: BTreeMap<String, StoredToken>,
     runs: BTreeSet<(String, String)>,
+    countries: BTreeMap<String, CompanyCountry>,
 }
 
 impl MemoryStore {
@@ -180,5 +181,14 @@ impl Store for MemoryStore {
 
     async fn connected_realms(&self) -> Result<Vec<String>> {
         Ok(self.token_realms())
+    }
+
+    async fn company_country(&self, realm: &str) -> Result<Option<CompanyCountry>> {
+        Ok(self.lock().countries.get(realm).cloned())
+    }
+
+    async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
+        self.lock().countries.insert(realm.to_owned(), country.clone());
+        Ok(())
     }
 }

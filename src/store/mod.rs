@@ -291,6 +291,17 @@ impl fmt::Display for RunSummary {
     }
 }
 
+/// The QBO company's own country as last read from QBO (its CompanyInfo), kept so that the
+/// engine reads it at most once a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanyCountry {
+    /// The country as an ISO 3166-1 alpha-2 code, or `None` when CompanyInfo named no country
+    /// that could be read (addresses are then read as U.S. ones).
+    pub country: Option<String>,
+    /// When it was read from QBO.
+    pub read_at: DateTime<Utc>,
+}
+
 /// OAuth tokens of one company. Debug output never shows the secrets.
 #[derive(Clone)]
 pub struct StoredToken {
@@ -399,4 +410,8 @@ pub trait Store: TokenStore {
     async fn start_run(&self, realm: &str, run_id: &str) -> Result<bool>;
     /// The companies (realms) that have saved tokens, in order: the connected companies.
     async fn connected_realms(&self) -> Result<Vec<String>>;
+    /// The country of company `realm` as last read from QBO, and when.
+    async fn company_country(&self, realm: &str) -> Result<Option<CompanyCountry>>;
+    /// Saves the country of company `realm`, replacing what was there.
+    async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()>;
 }

@@ -15,8 +15,8 @@ use rusqlite::{
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Action, Commit, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry,
-    LogQuery, RunSummary, Store, StoredToken, TokenStore,
+    Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
+    LogEntry, LogQuery, RunSummary, Store, StoredToken, TokenStore,
 };
 use crate::model::qbo::EntityKind;
 use crate::{Error, Reason, Result};
@@ -31,8 +31,11 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, sql: MIGRATION_1 }, Migration { version: 2, sql: MIGRATION_2 }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, sql: MIGRATION_1 },
+    Migration { version: 2, sql: MIGRATION_2 },
+    Migration { version: 3, sql: MIGRATION_3 },
+];
 
 /// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
 /// (`2024-05-01T17:03:12.000000000Z`): readable in the `sqlite3` shell, exact to the nanosecond,
@@ -107,6 +110,17 @@ CREATE TABLE run (
     realm  TEXT NOT NULL,
     run_id TEXT NOT NULL,
     PRIMARY KEY (realm, run_id)
+) WITHOUT ROWID;
+";
+
+/// What the engine keeps of each QBO company: its country as last read from CompanyInfo (an
+/// ISO alpha-2 code, NULL when QBO named none) and when. A table of its own, so files written
+/// before it read on unchanged (version 3).
+const MIGRATION_3: &str = "
+CREATE TABLE company (
+    realm           TEXT PRIMARY KEY NOT NULL,
+    country         TEXT CHECK (country IS NULL OR length(country) = 2),
+    country_read_at TEXT NOT NULL
 ) WITHOUT ROWID;
 ";
 
@@ -201,7 +215,7 @@ impl fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 2;
+    pub const SCHEMA_VERSION: u32 = 3;
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
@@ -948,6 +962,47 @@ impl Store for SqliteStore {
                 let mut stmt = conn.prepare_cached("SELECT realm FROM token ORDER BY realm")?;
                 let rows = stmt.query_map([], |row| row.get(0))?;
                 rows.collect()
+            },
+        )
+    }
+
+    async fn company_country(&self, realm: &str) -> Result<Option<CompanyCountry>> {
+        self.run(
+            || format!("could not read the country of company {realm}"),
+            |conn| {
+                conn.query_row(
+                    "SELECT country, country_read_at FROM company WHERE realm = ?1",
+                    [realm],
+                    |row| {
+                        Ok(CompanyCountry {
+                            country: row.get(0)?,
+                            read_at: parsed(row, 1, "company.country_read_at", parse_utc)?,
+                        })
+                    },
+                )
+                .optional()
+            },
+        )
+    }
+
+    async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
+        let read_at = utc_text(country.read_at)?;
+        let code = country.country.as_deref();
+        if code.is_some_and(|c| c.chars().count() != 2) {
+            return Err(Error::bad_input(format!(
+                "the country of company {realm} must be an ISO alpha-2 code, not {code:?}"
+            )));
+        }
+        self.run(
+            || format!("could not save the country of company {realm}"),
+            |conn| {
+                conn.execute(
+                    "INSERT INTO company (realm, country, country_read_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (realm) DO UPDATE SET country = excluded.country, \
+                     country_read_at = excluded.country_read_at",
+                    params![realm, code, read_at],
+                )
+                .map(|_| ())
             },
         )
     }

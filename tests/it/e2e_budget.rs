@@ -2,7 +2,8 @@
 //! clients against the simulators (with their latency and limits), in virtual time. Guards the
 //! counts that set how close a sync sits to the services' floor: QBO pages per entity, one
 //! Ordoro write per new order, and a run that finds nothing new costing two QBO queries and no
-//! Ordoro call. (`examples/bench_sync.rs` measures the same at 10,000 and 100,000 sales.)
+//! Ordoro call; the company's country (CompanyInfo) costs one more request on the first run of a
+//! day, and none when the host sets it. (`examples/bench_sync.rs` measures the same at 10,000 and 100,000 sales.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -61,6 +62,9 @@ fn kind_of(request: &HttpRequest) -> String {
         }
         return "qbo query other".into();
     }
+    if path.contains("/companyinfo/") {
+        return "qbo companyinfo".into();
+    }
     if path.starts_with("/v3/company/") {
         return "qbo other".into();
     }
@@ -83,6 +87,10 @@ fn start() -> DateTime<Utc> {
 /// `SALES` eligible sales over the last 29 days (QBO stamps whole seconds, so they do not share
 /// seconds), the services' real latency and limits, the clients' default budgets.
 async fn world(page_size: u32) -> World {
+    world_with(page_size, MappingConfig::default()).await
+}
+
+async fn world_with(page_size: u32, mapping: MappingConfig) -> World {
     let clock = Arc::new(TokioClock::starting_at(start()));
     let qbo_config = QboSimConfig { latency: Duration::from_millis(300), ..Default::default() };
     let qbo = Arc::new(QboSim::with_config(clock.clone(), qbo_config));
@@ -114,11 +122,8 @@ async fn world(page_size: u32) -> World {
         dyn_clock.clone(),
     )
     .unwrap();
-    let config = SyncConfig {
-        mapping: MappingConfig::default().with_cart(Some(CART)),
-        page_size,
-        ..SyncConfig::default()
-    };
+    let config =
+        SyncConfig { mapping: mapping.with_cart(Some(CART)), page_size, ..SyncConfig::default() };
     let engine = SyncEngine::builder()
         .qbo(Arc::new(qbo_client))
         .ordoro(Arc::new(ordoro_client))
@@ -174,9 +179,10 @@ async fn backfill_spends_only_the_requests_it_needs(page_size: u32) {
         let bound = rows.div_ceil(u64::from(page_size)) + 1;
         assert!(pages <= bound, "{entity}: {pages} pages for {rows} rows, bound {bound}");
     }
+    assert_eq!(count(&spent, "qbo companyinfo"), 1, "the company's country, read once");
     assert_eq!(
         total(&spent, "qbo"),
-        total(&spent, "qbo query Invoice") + total(&spent, "qbo query SalesReceipt")
+        total(&spent, "qbo query Invoice") + total(&spent, "qbo query SalesReceipt") + 1
     );
     assert_eq!(count(&spent, "ordoro POST"), SALES as u64, "one create per new order");
     assert_eq!(total(&spent, "ordoro"), SALES as u64, "no lookup, no other write: {spent:?}");
@@ -200,4 +206,45 @@ async fn a_backfill_sits_on_the_budget_floor_and_reads_ceil_n_over_1000_plus_one
 #[tokio::test(start_paused = true)]
 async fn smaller_pages_keep_the_bound_too() {
     backfill_spends_only_the_requests_it_needs(100).await;
+}
+
+/// An idle run costs exactly two QBO requests (one query per entity) once the company's country
+/// is cached; the first run after a day also reads CompanyInfo, once, and the one after it is
+/// back to two.
+#[tokio::test(start_paused = true)]
+async fn an_idle_run_costs_two_requests_and_the_first_run_of_a_day_three() {
+    let w = world(1000).await;
+    let (first, spent) = w.run().await;
+    assert_eq!(first.summary.created, SALES as u64);
+    assert_eq!(count(&spent, "qbo companyinfo"), 1);
+    assert_eq!(first.company_country, "US");
+    let mut runs = Vec::new();
+    // Every 15 minutes for a little over a day: the 97th run is the first one past 24 hours.
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_secs(15 * 60)).await;
+        let (report, idle) = w.run().await;
+        assert_eq!(report.summary.created, 0);
+        assert_eq!(total(&idle, "ordoro"), 0, "{idle:?}");
+        // The token endpoint (another host, once an hour when the access token ends) aside.
+        runs.push(total(&idle, "qbo") - count(&idle, "qbo token"));
+    }
+    let (elapsed_day, rest): (Vec<_>, Vec<_>) =
+        runs.iter().enumerate().partition(|(i, _)| (*i + 1) * 15 >= 24 * 60);
+    assert!(rest.iter().all(|(_, n)| **n == 2), "idle runs within the day: {runs:?}");
+    let after: Vec<u64> = elapsed_day.iter().map(|(_, n)| **n).collect();
+    assert_eq!(after[0], 3, "the first run a day later reads CompanyInfo again: {runs:?}");
+    assert!(after[1..].iter().all(|n| *n == 2), "then two again: {runs:?}");
+}
+
+/// A company country set by the host costs no request, ever.
+#[tokio::test(start_paused = true)]
+async fn a_configured_company_country_costs_no_request() {
+    let w = world_with(1000, MappingConfig::default().with_company_country(Some("US"))).await;
+    let (first, spent) = w.run().await;
+    assert_eq!(first.summary.created, SALES as u64);
+    assert_eq!(count(&spent, "qbo companyinfo"), 0, "{spent:?}");
+    assert_eq!(w.qbo.stats().company_reads, 0);
+    tokio::time::sleep(Duration::from_secs(25 * 3600)).await;
+    let (_, idle) = w.run().await;
+    assert_eq!(total(&idle, "qbo") - count(&idle, "qbo token"), 2, "{idle:?}");
 }

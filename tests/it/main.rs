@@ -15,6 +15,7 @@ mod address_snapshots;
 mod address_table;
 mod bad_input;
 mod class_filter;
+mod company;
 mod crash_sweep;
 mod e2e_budget;
 mod engine;

@@ -246,3 +246,163 @@ async fn hooks_run_when_the_kth_query_arrives() {
     let (_, second) = query(&sim, &token, "SELECT * FROM Invoice").await;
     assert_eq!(second["QueryResponse"]["Invoice"][0]["SyncToken"], "1", "edited before the answer");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_company_and_its_customers_read_like_qbo() {
+    use qbo_ordoro::model::qbo::{PhysicalAddress, QboCustomer};
+    let (sim, token) = sim_at(QboSimConfig::default());
+    let r = get(&sim, &token, &format!("companyinfo/{REALM}?minorversion=75")).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(body["CompanyInfo"]["Country"], "US");
+    assert_eq!(body["CompanyInfo"]["CompanyAddr"]["City"], "San Pablo");
+    assert!(body["time"].is_string());
+    let r = get(&sim, &token, "companyinfo/42?minorversion=75").await;
+    assert_eq!(r.status(), 400, "another company's id is not found");
+    let au = qbo_ordoro::sim::sample::australian_company(start());
+    sim.set_company_info(REALM, au.info.clone());
+    let (status, body) = query(&sim, &token, "SELECT * FROM CompanyInfo").await;
+    assert_eq!(status, 200);
+    let info = &body["QueryResponse"]["CompanyInfo"][0];
+    assert_eq!(info["Country"], "AU");
+    assert_eq!(info["CompanyAddr"]["City"], "Perth");
+    assert!(info["CompanyAddr"].get("Country").is_none(), "no Country on its address: {info}");
+
+    let ship = PhysicalAddress {
+        line1: Some("45 First St.".into()),
+        city: Some("Menlo Park".into()),
+        country_sub_division_code: Some("CA".into()),
+        postal_code: Some("94304".into()),
+        ..Default::default()
+    };
+    let kate = sim.add_customer(
+        REALM,
+        QboCustomer {
+            display_name: Some("Kate Whelan".into()),
+            ship_addr: Some(ship),
+            ..Default::default()
+        },
+    );
+    let gone = sim.add_customer(
+        REALM,
+        QboCustomer {
+            display_name: Some("Old Customer".into()),
+            active: Some(false),
+            ..Default::default()
+        },
+    );
+    let r = get(&sim, &token, &format!("customer/{}?minorversion=75", kate.id)).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(body["Customer"]["DisplayName"], "Kate Whelan");
+    assert_eq!(body["Customer"]["ShipAddr"]["PostalCode"], "94304");
+    assert_eq!(body["Customer"]["SyncToken"], "0");
+    let r = get(&sim, &token, "customer/999?minorversion=75").await;
+    assert_eq!(r.status(), 400);
+    let body: Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(body["Fault"]["Error"][0]["code"], "610");
+    let ids = format!("'{}', '{}', '999'", kate.id, gone.id);
+    let (status, body) =
+        query(&sim, &token, &format!("SELECT * FROM Customer WHERE Id IN ({ids})")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["QueryResponse"]["Customer"].as_array().unwrap().len(), 1, "active only");
+    let statement =
+        format!("SELECT * FROM Customer WHERE Id IN ({ids}) AND Active IN (true, false)");
+    let (_, body) = query(&sim, &token, &statement).await;
+    assert_eq!(body["QueryResponse"]["Customer"].as_array().unwrap().len(), 2);
+    let stats = sim.stats();
+    assert_eq!((stats.company_reads, stats.customer_reads), (3, 4));
+}
+
+/// Real invoices and sales receipts always carry a `SubTotalLineDetail` line; the simulator
+/// serves one with every sale, read by id, by query or in the change feed.
+#[tokio::test(start_paused = true)]
+async fn every_sale_is_served_with_its_subtotal_line() {
+    let (sim, token) = sim_at(QboSimConfig::default());
+    let stored =
+        sim.insert(REALM, simple_sale(EntityKind::Invoice, "1001", None, Decimal::from(25)));
+    assert!(stored.line.iter().all(|l| l.detail_type().as_str() != "SubTotalLineDetail"));
+    let subtotals = |doc: &Value| -> Vec<Value> {
+        doc["Line"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["DetailType"] == "SubTotalLineDetail")
+            .map(|l| l["Amount"].clone())
+            .collect()
+    };
+    let r = get(&sim, &token, &format!("invoice/{}?minorversion=75", stored.id)).await;
+    let body: Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(subtotals(&body["Invoice"]), [serde_json::json!(25.0)]);
+    let (_, body) = query(&sim, &token, "SELECT * FROM Invoice").await;
+    assert_eq!(subtotals(&body["QueryResponse"]["Invoice"][0]), [serde_json::json!(25.0)]);
+    let r = get(&sim, &token, "cdc?entities=Invoice&changedSince=2024-03-01&minorversion=75").await;
+    let body: Value = serde_json::from_slice(r.body()).unwrap();
+    let doc = &body["CDCResponse"][0]["QueryResponse"][0]["Invoice"][0];
+    assert_eq!(subtotals(doc), [serde_json::json!(25.0)]);
+    // And the served document still reads, the subtotal line kept in its place.
+    let served = QboDocument::from_value(serde_json::json!({"Invoice": doc.clone()})).unwrap();
+    assert_eq!(served.transactions()[0].doc.line.len(), 2);
+}
+
+/// A date-time without an offset (python-quickbooks sends `2017-01-01T00:00:00`) is accepted in
+/// a query and in `changedSince`, and read in the company's time zone, Pacific.
+#[tokio::test(start_paused = true)]
+async fn date_times_without_an_offset_are_read_in_pacific_time() {
+    let (sim, token) = sim_at(QboSimConfig::default());
+    // start() is 09:00 UTC on 10 March 2024, 01:00 in Pacific standard time; the sale is stamped
+    // half an hour earlier, 00:30 Pacific.
+    let mut sale = simple_sale(EntityKind::Invoice, "1001", None, Decimal::from(25));
+    let at = qbo_ordoro::sim::qbo::to_pacific(start() - chrono::Duration::minutes(30));
+    sale.doc.meta_data = Some(qbo_ordoro::model::qbo::MetaData {
+        create_time: Some(at),
+        last_updated_time: Some(at),
+    });
+    sim.insert(REALM, sale);
+    let rows = |body: &Value| body["QueryResponse"]["Invoice"].as_array().map_or(0, Vec::len);
+    let at_or_after =
+        |t: &str| format!("SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime >= '{t}'");
+    let (status, body) = query(&sim, &token, &at_or_after("2024-03-10T00:30:00")).await;
+    assert_eq!((status, rows(&body)), (200, 1), "{body}");
+    // Read as UTC, 00:30:01 would be hours before the sale; read as Pacific, it is just after.
+    let (status, body) = query(&sim, &token, &at_or_after("2024-03-10T00:30:01")).await;
+    assert_eq!((status, rows(&body)), (200, 0), "{body}");
+    let cdc = |since: &str| format!("cdc?entities=Invoice&changedSince={since}&minorversion=75");
+    let r = get(&sim, &token, &cdc("2024-03-10T00:30:00")).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(body["CDCResponse"][0]["QueryResponse"][0]["Invoice"].as_array().unwrap().len(), 1);
+    let r = get(&sim, &token, &cdc("2024-03-10T00:30:01")).await;
+    let body: Value = serde_json::from_slice(r.body()).unwrap();
+    assert!(body["CDCResponse"][0]["QueryResponse"][0].get("Invoice").is_none(), "{body}");
+}
+
+/// QBO's change feed answers at most 1,000 objects across the entities asked for, each entity's
+/// changed objects before its deletes, and says nothing about the cut: the simulator too.
+#[tokio::test(start_paused = true)]
+async fn a_change_feed_answer_stops_at_1000_objects_changes_first() {
+    let (sim, token) = sim_at(QboSimConfig::default());
+    for n in 0..1005 {
+        sim.insert(REALM, simple_sale(EntityKind::Invoice, &format!("{n}"), None, Decimal::ONE));
+    }
+    let ids: Vec<String> =
+        sim.all(REALM, EntityKind::Invoice).iter().map(|d| d.id.clone()).collect();
+    for id in &ids[..10] {
+        assert!(sim.delete(REALM, EntityKind::Invoice, id));
+    }
+    sim.insert(REALM, simple_sale(EntityKind::SalesReceipt, "r", None, Decimal::ONE));
+    let r = get(
+        &sim,
+        &token,
+        "cdc?entities=Invoice,SalesReceipt&changedSince=2024-03-01&minorversion=75",
+    )
+    .await;
+    let body: Value = serde_json::from_slice(r.body()).unwrap();
+    let groups = body["CDCResponse"][0]["QueryResponse"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "the receipts are cut entirely");
+    let invoices = groups[0]["Invoice"].as_array().unwrap();
+    assert_eq!(invoices.len(), 1000);
+    let deleted = invoices.iter().filter(|i| i["status"] == "Deleted").count();
+    assert_eq!(deleted, 5, "995 changed invoices come first, then the deletes, cut at five");
+    assert!(invoices[..995].iter().all(|i| i.get("status").is_none()));
+}

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::store::conformance::{instant, ledger_entry, log_entry, log_only, stored_token};
 use qbo_ordoro::store::{
-    Action, Commit, LedgerChange, LedgerEntry, LedgerState, LogQuery, MemoryStore, SqliteOptions,
-    SqliteStore, Store, TokenStore, conformance,
+    Action, Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerState, LogQuery, MemoryStore,
+    SqliteOptions, SqliteStore, Store, TokenStore, conformance,
 };
 use qbo_ordoro::{ErrorKind, Reason};
 use secrecy::ExposeSecret;
@@ -85,6 +85,7 @@ store_suite!(
     tokens_keep_their_expiries_and_grant,
     connected_realms_are_those_with_tokens,
     a_run_starts_once_per_company,
+    company_country_is_kept_per_realm,
 );
 
 /// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
@@ -190,7 +191,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
 async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(first.applied_migrations(), [1, 2]);
+    assert_eq!(first.applied_migrations(), [1, 2, 3]);
     first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
@@ -210,7 +211,7 @@ async fn sqlite_migrations_run_once() {
         .collect::<Result<_, _>>()
         .unwrap();
     tables.sort();
-    assert_eq!(tables, ["cursor", "ledger", "log", "run", "token"]);
+    assert_eq!(tables, ["company", "cursor", "ledger", "log", "run", "token"]);
 }
 
 #[tokio::test]
@@ -430,7 +431,7 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
     raw(&db_path(&dir)).execute_batch("PRAGMA user_version = 99;").unwrap();
     let err = SqliteStore::open(db_path(&dir)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
-    assert!(err.message().contains("schema version 99, newer than this code knows (2)"), "{err}");
+    assert!(err.message().contains("schema version 99, newer than this code knows (3)"), "{err}");
 }
 
 #[tokio::test]
@@ -494,7 +495,7 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     };
 
     let store = SqliteStore::open(&path).expect("the old file opens");
-    assert_eq!(store.applied_migrations(), [2], "version 1 is migrated to version 2 on open");
+    assert_eq!(store.applied_migrations(), [2, 3], "version 1 is migrated to the latest on open");
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");
     assert_eq!(entries.len(), 97);
     let read: Vec<Option<&str>> = entries.iter().map(|e| e.reason.map(Reason::as_str)).collect();
@@ -516,4 +517,13 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     let read = store.load_token("9130350000000001").await.unwrap().expect("the token");
     assert_eq!(read.grant_fingerprint, token.grant_fingerprint);
     assert!(store.start_run("9130350000000001", "run-20261201T170000Z-9").await.unwrap());
+    // The state added since (the company's country) starts empty and is written beside it.
+    assert_eq!(store.company_country("9130350000000001").await.unwrap(), None);
+    let au = CompanyCountry { country: Some("AU".into()), read_at: instant(5) };
+    store.save_company_country("9130350000000001", &au).await.unwrap();
+    drop(store);
+    let reopened = SqliteStore::open(&path).expect("the migrated file opens");
+    assert!(reopened.applied_migrations().is_empty());
+    assert_eq!(reopened.company_country("9130350000000001").await.unwrap(), Some(au));
+    assert_eq!(reopened.query_log(&LogQuery::default()).await.unwrap().len(), 97);
 }

@@ -11,7 +11,9 @@ mod paging;
 pub use paging::UpdatedPager;
 
 use crate::Result;
-use crate::model::qbo::{EntityKind, QboClass, SalesTransaction, Transaction};
+use crate::model::qbo::{
+    CompanyInfo, EntityKind, QboClass, QboCustomer, SalesTransaction, Transaction,
+};
 
 /// The largest page QBO serves.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -109,10 +111,50 @@ pub trait QboApi: std::fmt::Debug + Send + Sync {
     /// Classes whose leaf name is `name`, inactive ones included.
     async fn find_classes(&self, name: &str) -> Result<Vec<QboClass>>;
 
-    /// The change feed for `entities` since `since` (at most 30 days back).
+    /// The change feed for `entities` since `since` (at most 30 days back). QBO answers at most
+    /// [`MAX_CHANGE_FEED`] objects and says nothing when it cuts an answer short: an answer of
+    /// that many objects may be incomplete ([`ChangeFeed::may_be_cut`]).
     async fn changes_since(
         &self,
         entities: &[EntityKind],
         since: DateTime<Utc>,
     ) -> Result<ChangeFeed>;
+
+    /// The company itself (CompanyInfo), read for its country; `None` when this port cannot
+    /// tell. The default answers `None` without a request, so a host's own port that predates
+    /// this call keeps working (the engine then reads addresses in the cached country, or the
+    /// U.S.).
+    async fn company_info(&self) -> Result<Option<CompanyInfo>> {
+        Ok(None)
+    }
+
+    /// One customer by id, inactive ones included; `None` when it does not exist (or this port
+    /// cannot read customers: the default answers `None` without a request).
+    async fn get_customer(&self, id: &str) -> Result<Option<QboCustomer>> {
+        let _ = id;
+        Ok(None)
+    }
+}
+
+/// The most objects QBO's change feed answers at once ("Server responses can handle a maximum
+/// of 1,000 objects"), across every entity asked for.
+pub const MAX_CHANGE_FEED: usize = 1000;
+
+impl ChangeFeed {
+    /// How many objects the answer held (changed and deleted).
+    pub fn len(&self) -> usize {
+        self.changed.len() + self.deleted.len()
+    }
+
+    /// True when the answer held nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when the answer held [`MAX_CHANGE_FEED`] objects or more: QBO cuts an answer at
+    /// that many without a word, so there may be more (deletes come last in each entity's
+    /// group, so they are the first to be cut).
+    pub fn may_be_cut(&self) -> bool {
+        self.len() >= MAX_CHANGE_FEED
+    }
 }

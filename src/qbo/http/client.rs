@@ -15,8 +15,8 @@ use super::oauth::TokenManager;
 use super::{fault, query};
 use crate::error::{Error, ErrorKind, Service};
 use crate::model::qbo::{
-    CdcEnvelope, ChangedTransaction, EntityKind, QboClass, QueryEnvelope, SalesTransaction,
-    Transaction,
+    CdcEnvelope, ChangedTransaction, CompanyInfo, CompanyInfoEnvelope, CustomerEnvelope,
+    EntityKind, QboClass, QboCustomer, QueryEnvelope, SalesTransaction, Transaction,
 };
 use crate::qbo::api::{
     ChangeFeed, DeletedTransaction, MAX_PAGE_SIZE, QboApi, TxnDateQuery, TxnPage, UpdatedQuery,
@@ -346,6 +346,24 @@ impl QboClient {
     }
 }
 
+impl QboClient {
+    /// Customers by id in one query (`SELECT * FROM Customer WHERE Id IN (...)`), inactive ones
+    /// included, at most 1000 ids at a time; ids that match no customer are simply absent.
+    pub async fn customers(&self, ids: &[&str]) -> Result<Vec<QboCustomer>> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(MAX_PAGE_SIZE as usize) {
+            let envelope = self.query(&query::customers_statement(chunk)).await?;
+            let rows = envelope.query_response.other.get("Customer").cloned();
+            let rows: Vec<Value> = match rows {
+                Some(Value::Array(rows)) => rows,
+                _ => Vec::new(),
+            };
+            found.extend(rows.into_iter().filter_map(|r| serde_json::from_value(r).ok()));
+        }
+        Ok(found)
+    }
+}
+
 /// The page of `entity` in a query answer, each row read with
 /// [`SalesTransaction::from_value_lenient`]; `None` when the answer is not such a page.
 fn lenient_page(body: &Value, entity: EntityKind) -> Option<TxnPage> {
@@ -495,6 +513,33 @@ impl QboApi for QboClient {
                 return Ok(found);
             }
             start = start.saturating_add(n);
+        }
+    }
+
+    async fn company_info(&self) -> Result<Option<CompanyInfo>> {
+        let url = query::company_info_url(
+            self.config.environment.api_base(),
+            &self.config.realm_id,
+            self.config.minor_version,
+        );
+        match self.get(&url).await {
+            Ok(value) => Ok(serde_json::from_value::<CompanyInfoEnvelope>(value)?.company_info),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_customer(&self, id: &str) -> Result<Option<QboCustomer>> {
+        let url = query::customer_url(
+            self.config.environment.api_base(),
+            &self.config.realm_id,
+            id,
+            self.config.minor_version,
+        );
+        match self.get(&url).await {
+            Ok(value) => Ok(serde_json::from_value::<CustomerEnvelope>(value)?.customer),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

@@ -123,6 +123,36 @@ pub fn cdc_url(
     )
 }
 
+/// `{base}/v3/company/{realm}/companyinfo/{realm}?minorversion=...`: the company reads itself
+/// under its own id.
+pub fn company_info_url(api_base: &str, realm: &str, minor_version: u32) -> String {
+    format!(
+        "{}/companyinfo/{}?minorversion={minor_version}",
+        company_url(api_base, realm),
+        url_component(realm)
+    )
+}
+
+/// `{base}/v3/company/{realm}/customer/{id}?minorversion=...`.
+pub fn customer_url(api_base: &str, realm: &str, id: &str, minor_version: u32) -> String {
+    format!(
+        "{}/customer/{}?minorversion={minor_version}",
+        company_url(api_base, realm),
+        url_component(id)
+    )
+}
+
+/// `SELECT * FROM Customer WHERE Id IN ('1', '2') AND Active IN (true, false) MAXRESULTS n`:
+/// customers by id, inactive ones too.
+pub fn customers_statement(ids: &[&str]) -> String {
+    let quoted: Vec<String> = ids.iter().map(|id| quote(id)).collect();
+    format!(
+        "SELECT * FROM Customer WHERE Id IN ({}) AND Active IN (true, false) MAXRESULTS {}",
+        quoted.join(", "),
+        ids.len().clamp(1, 1000)
+    )
+}
+
 fn company_url(api_base: &str, realm: &str) -> String {
     format!("{}/v3/company/{}", api_base.trim_end_matches('/'), url_component(realm))
 }

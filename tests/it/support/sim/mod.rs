@@ -49,7 +49,7 @@ use qbo_ordoro::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
 };
 use qbo_ordoro::model::qbo::{
-    EntityKind, LineDetail, QboClass, Ref, SalesTransaction, Transaction,
+    CompanyInfo, EntityKind, LineDetail, QboClass, QboCustomer, Ref, SalesTransaction, Transaction,
 };
 use qbo_ordoro::ordoro::api::OrderQuery;
 use qbo_ordoro::ordoro::http::ordoro_retry_policy;
@@ -58,7 +58,8 @@ use qbo_ordoro::sim::ordoro::OrdoroSim;
 use qbo_ordoro::sim::qbo::QboSim;
 use qbo_ordoro::sim::sample::Expected;
 use qbo_ordoro::store::{
-    Commit, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary, StoredToken,
+    Commit, CompanyCountry, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
+    StoredToken,
 };
 use qbo_ordoro::transport::RetryPolicy;
 use qbo_ordoro::{
@@ -206,6 +207,12 @@ impl QboApi for CrashingQbo {
     ) -> Result<ChangeFeed> {
         self.switch.through(self.inner.changes_since(entities, since)).await
     }
+    async fn company_info(&self) -> Result<Option<CompanyInfo>> {
+        self.switch.through(self.inner.company_info()).await
+    }
+    async fn get_customer(&self, id: &str) -> Result<Option<QboCustomer>> {
+        self.switch.through(self.inner.get_customer(id)).await
+    }
 }
 
 /// The Ordoro port behind the crash switch.
@@ -348,6 +355,13 @@ impl Store for CrashingStore {
 
     async fn connected_realms(&self) -> Result<Vec<String>> {
         self.switch.through(self.inner.connected_realms()).await
+    }
+
+    async fn company_country(&self, realm: &str) -> Result<Option<CompanyCountry>> {
+        self.switch.through(self.inner.company_country(realm)).await
+    }
+    async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
+        self.switch.through(self.inner.save_company_country(realm, country)).await
     }
 }
 
