@@ -201,7 +201,7 @@ async fn sqlite_migrations_run_once() {
         assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
-    assert_eq!(pragma_i64(&conn, "user_version"), 2);
+    assert_eq!(pragma_i64(&conn, "user_version"), 3);
     assert_eq!(pragma_i64(&conn, "application_id"), 0x5142_4F4F);
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
