@@ -33,7 +33,7 @@ use qbo_ordoro::{
 };
 
 use crate::args::{Args, LogFilter, Target};
-use crate::progress::{Progress, ProgressStore};
+use crate::progress::{Progress, ProgressQbo, ProgressStore};
 use crate::settings::{RealServices, Services, Settings, SyncSection};
 
 /// The state file against the simulated services.
@@ -320,7 +320,7 @@ async fn assemble(args: &Args, settings: Settings, progress: Progress) -> Result
     };
     let clock = parts.clock.clone();
     let engine = SyncEngine::builder()
-        .qbo(parts.qbo)
+        .qbo(Arc::new(ProgressQbo::new(parts.qbo, progress.clone())))
         .ordoro(parts.ordoro)
         .store(Arc::new(ProgressStore::new(store, progress.clone())))
         .clock(parts.clock)

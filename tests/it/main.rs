@@ -44,3 +44,4 @@ mod sim_sample;
 mod simulation;
 mod store;
 mod sync_example;
+mod sync_progress;
