@@ -53,6 +53,8 @@
 
 mod city_line;
 mod classify;
+mod cldr_names;
+mod explain;
 mod country;
 mod locate;
 mod postcode;
@@ -65,8 +67,13 @@ mod words;
 use serde::{Deserialize, Serialize};
 
 use crate::model::qbo::PhysicalAddress;
+use explain::{Failure, Found};
 
 pub use country::{CountryRef, lookup_country};
+
+/// The Unicode CLDR release whose country names [`lookup_country`] knows (besides English names,
+/// ISO codes and common short forms).
+pub const CLDR_VERSION: &str = cldr_names::CLDR_VERSION;
 
 /// What the host knows around a block: the customer, to tell the recipient line from the
 /// company line, and the company's own country, for blocks that name none.
@@ -181,40 +188,9 @@ pub struct AddressError {
     pub raw_lines: Vec<String>,
 }
 
-impl AddressErrorCode {
-    /// A message for people: what is wrong and what to do.
-    fn message(self) -> &'static str {
-        match self {
-            AddressErrorCode::EmptyInput => "the address is empty",
-            AddressErrorCode::MissingStreetLine => {
-                "no street line: add the street (number and street, or a PO box) above the city line"
-            }
-            AddressErrorCode::MissingCityLine => {
-                "no city line: add the city line (e.g. `City, ST ZIP`) above the country line"
-            }
-            AddressErrorCode::MissingState => {
-                "the city line has no state or province: write it as `City, ST ZIP`"
-            }
-            AddressErrorCode::MissingPostalCode => "the city line has no postal code",
-            AddressErrorCode::MissingCountry => {
-                "the country could not be determined: add the country as the last line"
-            }
-            AddressErrorCode::UnknownCountry => "the last line names no known country",
-            AddressErrorCode::InvalidPostalCode => {
-                "the postal code does not fit the country's format"
-            }
-            AddressErrorCode::TooManyLines => "more than five non-blank lines",
-            AddressErrorCode::LineTooLong => "a line is longer than 500 characters",
-            AddressErrorCode::UnsupportedLayout => {
-                "the block's layout is not one this parser reads"
-            }
-        }
-    }
-}
-
 impl AddressError {
-    fn new(code: AddressErrorCode, raw_lines: Vec<String>) -> AddressError {
-        AddressError { code, message: code.message().to_string(), raw_lines }
+    fn new(failure: &Failure, raw_lines: Vec<String>) -> AddressError {
+        AddressError { code: failure.code, message: explain::message(failure), raw_lines }
     }
 }
 
@@ -276,6 +252,41 @@ pub fn parse_address(
     address: &PhysicalAddress,
     customer: &AddressContext,
 ) -> Result<ParsedAddress, AddressError> {
+    let texts = [
+        &address.line1,
+        &address.line2,
+        &address.line3,
+        &address.line4,
+        &address.line5,
+        &address.city,
+        &address.country_sub_division_code,
+        &address.postal_code,
+        &address.country,
+    ];
+    if texts.iter().any(|t| t.as_deref().is_some_and(text::has_invisible)) {
+        // Rare: control or invisible characters are removed before anything reads the lines.
+        let clean = |t: &Option<String>| t.as_deref().map(|s| text::strip_invisible(s).into_owned());
+        let cleaned = PhysicalAddress {
+            line1: clean(&address.line1),
+            line2: clean(&address.line2),
+            line3: clean(&address.line3),
+            line4: clean(&address.line4),
+            line5: clean(&address.line5),
+            city: clean(&address.city),
+            country_sub_division_code: clean(&address.country_sub_division_code),
+            postal_code: clean(&address.postal_code),
+            country: clean(&address.country),
+            ..address.clone()
+        };
+        return parse_clean_address(&cleaned, customer);
+    }
+    parse_clean_address(address, customer)
+}
+
+fn parse_clean_address(
+    address: &PhysicalAddress,
+    customer: &AddressContext,
+) -> Result<ParsedAddress, AddressError> {
     let mut lines = LineList::default();
     for line in address.lines().into_iter().flatten() {
         lines.push_text(line);
@@ -292,6 +303,18 @@ pub fn parse_address(
 /// Parses a block of lines as typed into QBO's address box (any number of lines; blank lines
 /// are skipped, more than five non-blank lines is an error).
 pub fn parse_lines<S: AsRef<str>>(
+    lines: &[S],
+    customer: &AddressContext,
+) -> Result<ParsedAddress, AddressError> {
+    if lines.iter().any(|l| text::has_invisible(l.as_ref())) {
+        let cleaned: Vec<String> =
+            lines.iter().map(|l| text::strip_invisible(l.as_ref()).into_owned()).collect();
+        return parse_clean_lines(&cleaned, customer);
+    }
+    parse_clean_lines(lines, customer)
+}
+
+fn parse_clean_lines<S: AsRef<str>>(
     lines: &[S],
     customer: &AddressContext,
 ) -> Result<ParsedAddress, AddressError> {
@@ -378,18 +401,19 @@ fn parse_block(
 ) -> Result<ParsedAddress, AddressError> {
     let raw = list.few.as_slice();
     let raw_lines = || list.raw_lines();
+    let fail = |code, found| Err(AddressError::new(&Failure::new(code, found), raw_lines()));
     if list.len() == 0 && !fields.is_structured() && fields.country.is_none() {
-        return Err(AddressError::new(AddressErrorCode::EmptyInput, raw_lines()));
+        return fail(AddressErrorCode::EmptyInput, Found::Nothing);
     }
     let too_long = |s: &str| s.len() > MAX_LINE_CHARS && s.trim().chars().count() > MAX_LINE_CHARS;
     let field_values = [fields.city, fields.state, fields.zip, fields.country];
     if raw.iter().chain(&list.more).any(|l| too_long(l))
         || field_values.iter().flatten().any(|f| too_long(f))
     {
-        return Err(AddressError::new(AddressErrorCode::LineTooLong, raw_lines()));
+        return fail(AddressErrorCode::LineTooLong, Found::Nothing);
     }
     if list.len() > MAX_LINES {
-        return Err(AddressError::new(AddressErrorCode::TooManyLines, raw_lines()));
+        return fail(AddressErrorCode::TooManyLines, Found::LineCount(list.len()));
     }
     let mut warnings = Vec::new();
     let mut kept = text::Few::new("");
@@ -417,7 +441,7 @@ fn parse_block(
             parsed.warnings = warnings;
             Ok(parsed)
         }
-        Err(code) => Err(AddressError::new(code, raw_lines())),
+        Err(failure) => Err(AddressError::new(&failure, raw_lines())),
     }
 }
 
@@ -426,7 +450,7 @@ fn parse_free_form(
     country_field: Option<&str>,
     customer: &AddressContext,
     warnings: &mut Vec<String>,
-) -> Result<ParsedAddress, AddressErrorCode> {
+) -> Result<ParsedAddress, Failure> {
     let mut body = kept;
     let mut country = None;
     if let Some((last, rest)) = kept.split_last()
@@ -438,14 +462,39 @@ fn parse_free_form(
     if country.is_none()
         && let Some(field) = country_field
     {
-        country = Some(lookup_country(field).ok_or(AddressErrorCode::UnknownCountry)?);
+        let found = || Found::CountryField(field.to_string());
+        country = Some(
+            lookup_country(field)
+                .ok_or_else(|| Failure::new(AddressErrorCode::UnknownCountry, found()))?,
+        );
     }
-    if body.is_empty() {
-        return Err(AddressErrorCode::MissingCityLine);
+    let Some(&city_text) = body.last() else {
+        let found = kept.last().map_or(Found::Nothing, |l| Found::CityLine(l.to_string()));
+        let failure = Failure::new(AddressErrorCode::MissingCityLine, found);
+        return Err(failure.in_country(country.map(|c| c.alpha2)));
+    };
+    let default = match country {
+        Some(_) => None,
+        None => default_for(customer)?,
+    };
+    let located = match (country, default) {
+        (Some(c), _) => locate::locate_city(body, Some(c)),
+        (None, Some(d)) => locate::locate_default(body, d),
+        (None, None) => locate::locate_city(body, None),
     }
-    let located = locate::locate_city(body, country)?;
+    .map_err(|code| {
+        let read_in = country.or(default).map_or("US", |c| c.alpha2);
+        let found = match code {
+            AddressErrorCode::UnknownCountry => Found::CountryLine(city_text.to_string()),
+            _ => Found::CityLine(city_text.to_string()),
+        };
+        Failure::new(code, found).in_country(Some(read_in))
+    })?;
     let upper_lines = body.get(..located.start).unwrap_or(&[]);
-    let upper = upper::read_upper(upper_lines, customer, false, warnings)?;
+    let upper = upper::read_upper(upper_lines, customer, false, warnings).map_err(|code| {
+        let city_lines = body.get(located.start..).unwrap_or(&[]).join(" / ");
+        Failure::new(code, Found::CityLine(city_lines)).in_country(Some(located.country.alpha2))
+    })?;
     if let Some(note) = located.city.note {
         warnings.push(note.to_string());
     }
@@ -461,6 +510,21 @@ fn parse_free_form(
         raw_lines: Vec::new(),
         warnings: Vec::new(),
     })
+}
+
+/// The company's default country for a block that names none: `None` for the U.S. (unset, or
+/// set to `US`), whose blocks are read by their layout as they always were; an error naming
+/// the setting when it is not an ISO alpha-2 code.
+pub(crate) fn default_for(customer: &AddressContext) -> Result<Option<CountryRef>, Failure> {
+    let setting = customer.default_country.as_deref();
+    match country::default_country(setting) {
+        Ok(Some(c)) if c.alpha2 == "US" && c.territory.is_none() => Ok(None),
+        Ok(found) => Ok(found),
+        Err(()) => Err(Failure::new(
+            AddressErrorCode::UnknownCountry,
+            Found::BadDefault(setting.unwrap_or_default().to_string()),
+        )),
+    }
 }
 
 /// The customer's display name, cleaned, when it has one.

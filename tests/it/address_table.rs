@@ -29,7 +29,7 @@ fn customer(case: &Value) -> AddressContext {
     AddressContext {
         display_name: field("display_name"),
         company_name: field("company_name"),
-        ..Default::default()
+        default_country: case.get("default_country").and_then(Value::as_str).map(str::to_string),
     }
 }
 
