@@ -315,7 +315,12 @@ pub(crate) fn is_urbanization(line: &str) -> bool {
     let (word, rest) = t.split_at(word_end);
     let key = Key::new(word);
     let is_urb = key.as_ref().is_some_and(|k| matches!(k.as_str(), "URB" | "URBANIZACION"));
-    is_urb && rest.trim_start_matches(['.', ' ', ':']).chars().next().is_some_and(char::is_alphanumeric)
+    is_urb
+        && rest
+            .trim_start_matches(['.', ' ', ':'])
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric)
 }
 
 /// Whether a line that starts with a digit reads as a company's name rather than a street when a

@@ -71,9 +71,7 @@ fn postcode(country: Option<&str>) -> Postcode {
     let layout = layout_for(c);
     let place = match layout {
         Layout::StateZipLast(..) => " after the state",
-        Layout::ZipFirst(_) | Layout::Italy | Layout::Spain | Layout::Mexico => {
-            " before the city"
-        }
+        Layout::ZipFirst(_) | Layout::Italy | Layout::Spain | Layout::Mexico => " before the city",
         Layout::ZipLast(_) | Layout::Japan => " after the city",
         Layout::Brazil | Layout::Generic => "",
     };
@@ -181,12 +179,14 @@ pub(crate) fn message(f: &Failure) -> String {
             "no street line was found above {what}; add the street (number and street name, \
              or a PO box) on a line of its own above the city line {IN_QBO}"
         ),
-        MissingCityLine if structured(&f.found) => format!(
-            "{what} has no city; fill in the City field {IN_QBO}"
-        ),
+        MissingCityLine if structured(&f.found) => {
+            format!("{what} has no city; fill in the City field {IN_QBO}")
+        }
         MissingCityLine => {
             let last = match &f.found {
-                Found::CityLine(l) => format!(" (the last line `{}` does not read as one)", shorten(l)),
+                Found::CityLine(l) => {
+                    format!(" (the last line `{}` does not read as one)", shorten(l))
+                }
                 _ => String::new(),
             };
             format!(
@@ -211,14 +211,21 @@ pub(crate) fn message(f: &Failure) -> String {
         MissingPostalCode => {
             let p = postcode(c);
             if structured(&f.found) {
-                format!("{what} has no {}; fill in the {} in the Postal code field {IN_QBO}", p.noun, p.form)
+                format!(
+                    "{what} has no {}; fill in the {} in the Postal code field {IN_QBO}",
+                    p.noun, p.form
+                )
             } else {
                 format!("{what} has no {}; add the {}{} {IN_QBO}", p.noun, p.form, p.place)
             }
         }
         InvalidPostalCode => {
             let p = postcode(c);
-            let whose = c.map(|c| format!("{c} ")).unwrap_or_default();
+            let whose = match c {
+                Some("US") => "U.S. ".to_string(),
+                Some(c) => format!("{c} "),
+                None => String::new(),
+            };
             format!(
                 "the {} in {what} is not a valid {whose}{}; correct it to a {} {IN_QBO}",
                 p.noun, p.noun, p.form

@@ -86,7 +86,8 @@ pub(crate) fn locate_default(body: &[&str], d: CountryRef) -> Result<Located, Ad
 /// street.
 fn three_lines(body: &[&str]) -> Option<String> {
     let [.., top, mid, last] = body else { return None };
-    if !short_line(last) || !short_line(mid) || is_streety(top) || has_digit(top) {
+    let streety = is_streety(top) || is_streety(mid) || is_streety(last);
+    if !short_line(last) || !short_line(mid) || streety || has_digit(top) {
         return None;
     }
     Some(join_lines(&join_lines(top, mid), last))

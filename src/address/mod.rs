@@ -7,36 +7,70 @@
 //!
 //! # How a block is read
 //!
+//! - **Cleaning first**: control characters (NUL, escape, ...) and invisible format characters
+//!   (zero-width space, byte-order mark, soft hyphen, direction marks, ...) are removed from
+//!   every line and field before anything reads them (a vertical tab or form feed becomes a
+//!   space; a zero-width joiner inside an emoji sequence stays); the raw lines kept for the
+//!   order's notes are the cleaned ones. A line with no letter or digit is blank and skipped,
+//!   unless it holds symbols: a recipient typed as emoji (`🎉🎉`) or other symbols (`★彡`) is
+//!   kept as the name.
 //! - **Free-form** (no `City`, `CountrySubDivisionCode` or `PostalCode`): blank lines are
 //!   skipped; lines that are only a phone number or an e-mail address are dropped with a
-//!   warning. The last line is the country when it names one (English, local-language, short
-//!   forms and ISO codes, any case); a two-letter U.S. state code under a U.S. city line that
-//!   lacks its state is that state instead. The line above is the city line in that country's
-//!   layout; a postcode alone on the last line (`London` / `SW1A 1AA`) joins the line above.
-//!   Without a country line the city line must name its country by its layout: a U.S. state and
-//!   ZIP (then the country is `US`), a Canadian province and postal code, an Australian state
-//!   and postcode, a UK postcode, `Singapore 123456`, an Eircode, or a country written after the
-//!   city line (`Menlo Park, CA  94304 USA`).
+//!   warning. The last line is the country when it names one, in any case: an ISO code, the
+//!   English name or a short form (`UK`, `U.S.A.`), or the name in another language or the
+//!   country's own (`Vereinigte Staaten`, `Allemagne`, `Verenigd Koninkrijk`, `Österreich`,
+//!   `Magyarország`, from the Unicode CLDR, see below), also with its own code before or after
+//!   it (`Germany DE`, `Canada (CA)`, `Australia - AU`). A two-letter U.S. state code under a
+//!   U.S. city line that lacks its state is that state instead. The line above is the city line
+//!   in that country's layout; a postcode alone on the last line (`London` / `SW1A 1AA`) joins
+//!   the line above, and `City` / `ST` / `ZIP` typed on three lines of their own are one city
+//!   line.
+//! - **No country line**: the block is read in the company's country,
+//!   [`AddressContext::default_country`] (QBO CompanyInfo's country; the host's setting), unless
+//!   the block plainly says otherwise: a city line that can only be another country's (a U.S.
+//!   state and ZIP, a Canadian province and postal code, an Australian state and postcode, a UK
+//!   postcode, an Eircode, `Singapore 123456`) or a country written after the city line
+//!   (`Menlo Park, CA  94304 USA`) wins. So under an Australian company `Perth WA 6004` and
+//!   `Perth 6004` are Australian and `Springfield, IL 62704` is still the U.S.; under a German
+//!   one `10115 Berlin` is German. With no default (or `US`), the city line must name its
+//!   country by its layout as listed, else the error is `missing_country`.
+//! - **A default country that is not an ISO 3166-1 alpha-2 code** (`Germany`, `UK`, `XX`) is
+//!   never guessed around: a block that names no country of its own fails with
+//!   `unknown_country` and a message naming the setting; blocks that name their country parse
+//!   as usual. Case and surrounding spaces do not matter (`au`); a blank setting is no setting.
+//!   A U.S. territory's code (`PR`) reads blocks as the U.S. with that state.
+//! - **The city line**: `City, ST ZIP` takes a comma, a period (`Springfield. IL 62704`,
+//!   `Springfield.IL 62704`) or nothing (`Springfield IL 62704`) between city and state. A
+//!   postcode typed with spaces its format lacks (`6 0 0 4`, `9021 0`, `100 0001`) or without
+//!   the space it has (`SW1A1AA`, `K1A0B1`, `1012AB`) is read and written in its national form.
 //! - **Lines above the city line**, top-down: the first line that reads as a street (it starts
 //!   with a number, has a number and a street word, or is a PO box; or has a number, like
-//!   `Flat 3`) starts the street lines: it is `street1`, the rest are joined into `street2`.
-//!   Lines above it are the recipient (`name`), then the `company`; further lines are appended
-//!   to the company. With a [`AddressContext`], a line equal to the display name is the name
-//!   and a line equal to the company name is the company, wherever they stand; without one, a
-//!   the name falls back to the customer's display name when no line gives one.
-//! - **`Attn:` lines** (`Attn:`, `Attention:`, `ATTN`, `z. Hd.`): the text after the prefix is
-//!   the recipient `name`, and the line that would otherwise be the name becomes the company
-//!   (`Acme Corp` / `Attn: Jane Doe` gives name `Jane Doe`, company `Acme Corp`). When the name
-//!   is already taken (by the customer's display name, or because two other lines above the
-//!   street already read as recipient and company), the `Attn:` line is appended to the company
-//!   as typed.
-//! - **`c/o` lines** go to the company, as typed (`c/o Jane Doe`), after any company line.
+//!   `Flat 3`) starts the street lines: it is `street1`, the rest are joined into `street2`. A
+//!   line that starts with digits but has no street or unit word above a line with a street
+//!   word is a name, not the street (`1-800-FLOWERS`, `3M`, `24 Hour Fitness` above `12 Main
+//!   St`). Lines above the street are the recipient (`name`), then the `company`; further lines
+//!   are appended to the company. With a [`AddressContext`], a line equal to the display name is
+//!   the name and a line equal to the company name is the company, wherever they stand; the
+//!   name falls back to the customer's display name when no line gives one.
+//! - **Puerto Rico urbanizations** (`Urb Villa Carolina`, `URB. LAS LOMAS`, `Urbanización ...`)
+//!   are a second street line wherever they are typed, above or below the street: `street1` is
+//!   the numbered street and the urbanization goes to `street2` (first, when typed above it).
+//! - **`Attn:` lines** (`Attn:`, `Attention:`, `ATTN`, `FAO`, `z. Hd.`), in any position: the
+//!   text after the prefix is the recipient `name`, and the line that would otherwise be the
+//!   name becomes the company (`Acme Corp` / `Attn: Jane Doe` gives name `Jane Doe`, company
+//!   `Acme Corp`). When the name is already taken (by the customer's display name, or because
+//!   two other lines above the street already read as recipient and company), the `Attn:` line
+//!   is appended to the company as typed.
+//! - **`c/o` lines** (`c/o`, `C/O:`, `c/-`, `care of`, `in care of`), in any position, go to the
+//!   company, as typed (`c/o Jane Doe`), after any company line.
 //! - **Structured** (any of `City`, `CountrySubDivisionCode`, `PostalCode`): the fields are used;
 //!   `Line1` is the street (lines above the first numbered street that match the customer, or
 //!   read as names, are the name and company); the name otherwise comes from the customer's
-//!   display name and the company from its company name; no `Country` means the U.S. (or Canada
-//!   and Australia when the province and postcode can only be theirs). **Mixed** input (some
-//!   fields, the rest in the lines) takes the missing parts from the last line.
+//!   display name and the company from its company name. No `Country` means the company's
+//!   country (the U.S. without one), unless the state and postcode fit it not and fit exactly
+//!   one other country with states (`IL` / `62704` under an Australian company is the U.S.;
+//!   `WA` / `6004` under a U.S. one, or none, is Australia). **Mixed** input (some fields, the
+//!   rest in the lines) takes the missing parts from the last line.
 //! - **Per-country notes**: Japan `Chiyoda-ku, Tokyo 100-0001` (or a ward line above
 //!   `Tokyo 100-0001`) gives city `Chiyoda-ku`, state `Tokyo`; a lone `Tokyo 100-0001` gives
 //!   city `Tokyo` and no state. Italy's province code (`Roma RM`, `Milano (MI)`), Brazil's UF
@@ -50,12 +84,36 @@
 //!   code; postcodes in their national form (ZIP+4 with `-`, `A1A 1A1`, `SW1A 1AA`, `1012 AB`,
 //!   `100-0001`, `01310-100`); trailing `,` `;` dropped from every field and a trailing `.` from
 //!   city, ZIP and country. Names and streets keep their case; a street line is never split.
+//!
+//! # Errors
+//!
+//! An incomplete address stays an error: nothing ships to a guess. [`AddressError::message`] is
+//! one sentence for the merchant that names what was found, what is missing or wrong, and how
+//! to fix it in QuickBooks, in the country's terms (`the city line `Perth WA` has no postcode;
+//! add the 4-digit postcode after the state in this address in QuickBooks`). It starts in lower
+//! case and holds no colon, so a caller can put a label before it (the mapping writes
+//! `ship-to: ...`).
+//!
+//! # Country names
+//!
+//! Besides `celes` (ISO codes and English names) and a short hand list of forms merchants type
+//! (`USA`, `BRD`, `U.A.E.`), the names come from the Unicode CLDR ([`CLDR_VERSION`]): every
+//! country's name in 30 languages (German, French, Dutch, Spanish, Italian, Portuguese, the
+//! Nordic and Central European languages, ...) and in its own official languages, checked in as
+//! a generated table (`src/address/cldr_names.rs`, about 4,100 names) by
+//! `tools/gen_country_names.py` from CLDR's npm data packages. A table rather than a crate: the
+//! Rust crate that carries CLDR's territory names, ICU4X's `icu_experimental::displaynames`, is
+//! experimental and answers only code to name, per locale, so the reverse lookup would build
+//! this very table at run time from its data provider and every locale's data; the table costs
+//! no dependency and 120 kB of source. Names only CLDR gives are read on a
+//! country line of their own, never cut from the end of a city line (`Granada` is Grenada in
+//! Spanish and a city in Spain).
 
 mod city_line;
 mod classify;
 mod cldr_names;
-mod explain;
 mod country;
+mod explain;
 mod locate;
 mod postcode;
 mod region;
@@ -83,8 +141,9 @@ pub struct AddressContext {
     pub display_name: Option<String>,
     /// The customer's company name.
     pub company_name: Option<String>,
-    /// The country (ISO 3166-1 alpha-2) of a block that names none: the QBO company's own.
-    /// `None` means the U.S.
+    /// The country (ISO 3166-1 alpha-2, any case) of a block that names none: the QBO
+    /// company's own. `None` (or blank) means the U.S. A value that is not an alpha-2 code makes
+    /// every block that names no country fail with `unknown_country` (see the module doc).
     pub default_country: Option<String>,
 }
 
@@ -265,7 +324,8 @@ pub fn parse_address(
     ];
     if texts.iter().any(|t| t.as_deref().is_some_and(text::has_invisible)) {
         // Rare: control or invisible characters are removed before anything reads the lines.
-        let clean = |t: &Option<String>| t.as_deref().map(|s| text::strip_invisible(s).into_owned());
+        let clean =
+            |t: &Option<String>| t.as_deref().map(|s| text::strip_invisible(s).into_owned());
         let cleaned = PhysicalAddress {
             line1: clean(&address.line1),
             line2: clean(&address.line2),

@@ -8,13 +8,13 @@ use super::city_line::{
 };
 use super::classify::{StreetKind, street_kind};
 use super::country::{CountryRef, lookup_country};
+use super::explain::{Failure, Found};
 use super::locate::country_line;
 use super::postcode::Format;
 use super::region::Regions;
 use super::text::{clean_field, same_key};
 use super::upper::read_upper;
 use super::words::has_street_word;
-use super::explain::{Failure, Found};
 use super::{AddressContext, AddressErrorCode, Fields, ParsedAddress, context_name, default_for};
 
 /// Parses a structured or mixed address.
@@ -148,7 +148,8 @@ fn country_from_fields(fields: Fields<'_>, default: Option<CountryRef>) -> Count
     let own = default.unwrap_or(CountryRef { alpha2: "US", territory: None });
     let fits = |alpha2: &str| {
         let state_in = |r: Regions| fields.state.is_some_and(|s| r.lookup(s).is_some());
-        let zip_fits = fields.zip.is_some_and(|z| normalize_zip_text(zip_format(alpha2), z).is_some());
+        let zip_fits =
+            fields.zip.is_some_and(|z| normalize_zip_text(zip_format(alpha2), z).is_some());
         regions_for(alpha2).is_some_and(state_in) && zip_fits
     };
     if own.territory.is_some() || fits(own.alpha2) {

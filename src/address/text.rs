@@ -263,7 +263,8 @@ pub(crate) fn is_invisible(c: char) -> bool {
 /// Whether `s` holds a character [`strip_invisible`] would drop or change (line breaks and tabs
 /// aside). One byte test for ASCII text, the usual case.
 pub(crate) fn has_invisible(s: &str) -> bool {
-    let ascii_control = s.bytes().any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F);
+    let ascii_control =
+        s.bytes().any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F);
     ascii_control || (!s.is_ascii() && s.chars().any(is_invisible))
 }
 
@@ -284,8 +285,8 @@ pub(crate) fn strip_invisible(s: &str) -> std::borrow::Cow<'_, str> {
         } else if c.is_whitespace() {
             Some(' ')
         } else if matches!(c, '\u{200C}' | '\u{200D}') {
-            let around = prev.is_some_and(|p| !p.is_ascii())
-                && chars.peek().is_some_and(|n| !n.is_ascii());
+            let around =
+                prev.is_some_and(|p| !p.is_ascii()) && chars.peek().is_some_and(|n| !n.is_ascii());
             around.then_some(c)
         } else if (0xE0020..=0xE007F).contains(&u32::from(c)) {
             prev.is_some_and(|p| !p.is_ascii() && !p.is_alphanumeric()).then_some(c)

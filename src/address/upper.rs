@@ -8,8 +8,8 @@ use super::classify::{
     StreetKind, attn_name, is_care_of, is_company_like, is_numbered_name, is_urbanization,
     street_kind,
 };
-use super::words::has_street_word;
 use super::text::{Few, clean_field, same_key};
+use super::words::has_street_word;
 use super::{AddressContext, AddressErrorCode};
 
 /// The three address-name fields and the street lines read from the lines above the city line.
