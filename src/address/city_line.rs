@@ -259,6 +259,11 @@ fn spaced_zip(t: &Tokens<'_>, end: usize, format: Format, at: End) -> Option<(St
         let s = t.text(i);
         (1..=4).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
     };
+    // Most city lines end (or start) with a whole postcode or a word: one test rejects them.
+    let edge = if at == End::Last { end - 1 } else { 0 };
+    if !short(edge) || !has_digit(t.text(edge)) {
+        return None;
+    }
     // The run of short tokens at that end, at most eight long.
     let run = match at {
         End::Last => (0..end).rev().take(8).take_while(|&i| short(i)).count(),
@@ -272,11 +277,22 @@ fn spaced_zip(t: &Tokens<'_>, end: usize, format: Format, at: End) -> Option<(St
         if t.comma_within(a, b) {
             continue;
         }
-        let compact: String = (a..b).map(|i| t.text(i)).collect();
-        if compact.len() > 10 || !has_digit(&compact) {
+        // The tokens joined, on the stack: at most eight of at most four bytes.
+        let mut buf = [0u8; 32];
+        let mut len = 0;
+        for i in a..b {
+            for &byte in t.text(i).as_bytes() {
+                if let Some(slot) = buf.get_mut(len) {
+                    *slot = byte;
+                    len += 1;
+                }
+            }
+        }
+        let compact = std::str::from_utf8(buf.get(..len).unwrap_or(&[])).unwrap_or("");
+        if compact.len() > 10 {
             continue;
         }
-        if let Some(z) = format.normalize(&compact) {
+        if let Some(z) = format.normalize(compact) {
             return Some((z, if at == End::Last { a } else { b }));
         }
     }

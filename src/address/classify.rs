@@ -311,6 +311,9 @@ pub(crate) fn is_care_of(line: &str) -> bool {
 /// `Urbanización ...`): a second street line, wherever it stands.
 pub(crate) fn is_urbanization(line: &str) -> bool {
     let t = line.trim_start();
+    if !t.get(..3).is_some_and(|h| h.eq_ignore_ascii_case("urb")) {
+        return false;
+    }
     let word_end = t.find(|c: char| !c.is_alphabetic()).unwrap_or(t.len());
     let (word, rest) = t.split_at(word_end);
     let key = Key::new(word);

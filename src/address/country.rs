@@ -310,7 +310,13 @@ struct Entry {
     cldr_only: bool,
 }
 
-static TABLE: LazyLock<Vec<(String, Entry)>> = LazyLock::new(build_table);
+/// The names, by folded key, in two sorted tables: the common ones (celes, the hand aliases, the
+/// territories), which nearly every lookup that succeeds hits, and the ones only CLDR gives,
+/// searched after a miss. Two small tables keep the usual lookup as fast as before CLDR came.
+static TABLES: LazyLock<[Vec<(String, Entry)>; 2]> = LazyLock::new(|| {
+    let (cldr, common) = build_table().into_iter().partition(|(_, e)| e.cldr_only);
+    [common, cldr]
+});
 
 type Map = std::collections::BTreeMap<String, Entry>;
 
@@ -381,7 +387,8 @@ fn name_with_code(text: &str) -> Option<CountryRef> {
     [last, first].into_iter().flatten().find_map(|(name, code)| {
         let code = code.trim_matches(is_code_sep);
         let name = name.trim_matches(is_code_sep);
-        if !(2..=3).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+        // A code is typed in capitals (`DE`, `(CA)`); `Rd` or `St` ending a street is none.
+        if !(2..=3).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_uppercase()) {
             return None;
         }
         let name_key = Key::new(name)?;
@@ -406,12 +413,14 @@ pub(crate) fn lookup_key_common(key: &[u8]) -> Option<CountryRef> {
 }
 
 fn lookup_entry(key: &[u8]) -> Option<Entry> {
-    if key.is_empty() || key.len() > 48 {
+    // No country's name or code has a digit: street and city lines are rejected here.
+    if key.is_empty() || key.len() > 48 || key.iter().any(u8::is_ascii_digit) {
         return None;
     }
-    let table = &*TABLE;
-    let i = table.binary_search_by(|(k, _)| k.as_bytes().cmp(key)).ok()?;
-    table.get(i).map(|(_, e)| *e)
+    TABLES.iter().find_map(|table| {
+        let i = table.binary_search_by(|(k, _)| k.as_bytes().cmp(key)).ok()?;
+        table.get(i).map(|(_, e)| *e)
+    })
 }
 
 /// The company's default country: `Ok(None)` when unset or blank; the country when `code` is an

@@ -11,7 +11,6 @@ use super::country::{CountryRef, lookup_country};
 use super::explain::{Failure, Found};
 use super::locate::country_line;
 use super::postcode::Format;
-use super::region::Regions;
 use super::text::{clean_field, same_key};
 use super::upper::read_upper;
 use super::words::has_street_word;
@@ -146,18 +145,28 @@ fn line_parts(line: &str, country: CountryRef, need_city: bool) -> Option<CityPa
 /// an Australian company is the U.S.; `WA` / `6004` under a U.S. one is Australia).
 fn country_from_fields(fields: Fields<'_>, default: Option<CountryRef>) -> CountryRef {
     let own = default.unwrap_or(CountryRef { alpha2: "US", territory: None });
-    let fits = |alpha2: &str| {
-        let state_in = |r: Regions| fields.state.is_some_and(|s| r.lookup(s).is_some());
-        let zip_fits =
-            fields.zip.is_some_and(|z| normalize_zip_text(zip_format(alpha2), z).is_some());
-        regions_for(alpha2).is_some_and(state_in) && zip_fits
-    };
-    if own.territory.is_some() || fits(own.alpha2) {
+    if own.territory.is_some() {
         return own;
     }
-    let mut others = ["US", "CA", "AU"].into_iter().filter(|c| *c != own.alpha2 && fits(c));
-    match (others.next(), others.next()) {
-        (Some(one), None) => CountryRef { alpha2: one, territory: None },
+    let state_in = |alpha2: &str| {
+        regions_for(alpha2).is_some_and(|r| fields.state.is_some_and(|s| r.lookup(s).is_some()))
+    };
+    // Only a country whose state table holds the state can win over the company's own; with
+    // none but the own one (`IL` under a U.S. company) the postcode need not be read here.
+    let others = ["US", "CA", "AU"].map(|c| c != own.alpha2 && state_in(c));
+    if !others.contains(&true) {
+        return own;
+    }
+    let zip_fits = |alpha2: &str| {
+        fields.zip.is_some_and(|z| normalize_zip_text(zip_format(alpha2), z).is_some())
+    };
+    if state_in(own.alpha2) && zip_fits(own.alpha2) {
+        return own;
+    }
+    let mut fitting =
+        ["US", "CA", "AU"].into_iter().zip(others).filter(|(c, other)| *other && zip_fits(c));
+    match (fitting.next(), fitting.next()) {
+        (Some((one, _)), None) => CountryRef { alpha2: one, territory: None },
         _ => own,
     }
 }

@@ -263,9 +263,10 @@ pub(crate) fn is_invisible(c: char) -> bool {
 /// Whether `s` holds a character [`strip_invisible`] would drop or change (line breaks and tabs
 /// aside). One byte test for ASCII text, the usual case.
 pub(crate) fn has_invisible(s: &str) -> bool {
-    let ascii_control =
-        s.bytes().any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F);
-    ascii_control || (!s.is_ascii() && s.chars().any(is_invisible))
+    // One branch-free pass flags any byte that is not printable ASCII (the compiler scans
+    // several bytes at a time); only a flagged line is looked at closely.
+    let flagged = s.bytes().fold(false, |acc, b| acc | (b < 0x20) | (b >= 0x7F));
+    flagged && s.chars().any(|c| !matches!(c, '\t' | '\n' | '\r') && is_invisible(c))
 }
 
 /// `s` without its control and invisible format characters: a control that is white space

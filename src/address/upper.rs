@@ -183,7 +183,7 @@ fn find_first_street(
         })
     };
     let numbered_name =
-        |i: usize| lines.get(i).is_some_and(|l| is_numbered_name(l)) && street_word_after(i);
+        |i: usize| street_word_after(i) && lines.get(i).is_some_and(|l| is_numbered_name(l));
     let first = (0..tags.len()).find(|&i| match kind(i) {
         Some(StreetKind::Strong) if numbered_name(i) => false,
         Some(StreetKind::Strong | StreetKind::Digit) => true,

@@ -2,7 +2,9 @@
 //! territories and military, Canada, the UK, Ireland, Australia, New Zealand, continental
 //! Europe, Latin America, Japan, Singapore, South Africa, structured QBO addresses, and malformed
 //! input) must parse to exactly the expected eight fields, or fail with exactly the expected code.
-//! The same file drives the example binary's test; `tools/gen_address_table.py` writes it.
+//! The same file drives the example binary's test; `tools/gen_address_table.py` writes it (the
+//! rows of issue 13 are in `tools/address_table_issue13.py`, each with a `source` saying where
+//! its shape comes from, and a `default_country`, the company's country, where it matters).
 
 use qbo_ordoro::address::{
     AddressContext, AddressErrorCode, ParsedAddress, parse_address, parse_lines,
