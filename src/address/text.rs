@@ -265,7 +265,7 @@ pub(crate) fn is_invisible(c: char) -> bool {
 pub(crate) fn has_invisible(s: &str) -> bool {
     // One branch-free pass flags any byte that is not printable ASCII (the compiler scans
     // several bytes at a time); only a flagged line is looked at closely.
-    let flagged = s.bytes().fold(false, |acc, b| acc | (b < 0x20) | (b >= 0x7F));
+    let flagged = s.bytes().fold(false, |acc, b| acc | !(0x20..0x7F).contains(&b));
     flagged && s.chars().any(|c| !matches!(c, '\t' | '\n' | '\r') && is_invisible(c))
 }
 
