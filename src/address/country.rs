@@ -423,13 +423,21 @@ fn lookup_entry(key: &[u8]) -> Option<Entry> {
     })
 }
 
+/// `code` as an ISO 3166-1 alpha-2 code, upper-cased, when it is one (any case, surrounding
+/// spaces ignored): `au` gives `AU`; `UK`, `Germany` and `XX` give `None`. The test a company's
+/// country setting must pass ([`super::AddressContext::default_country`]); a host can check a
+/// setting with it before any address is read.
+pub fn iso_country_code(code: &str) -> Option<&'static str> {
+    let upper = code.trim().to_ascii_uppercase();
+    (upper.len() == 2).then(|| celes_alpha2(&upper)).flatten()
+}
+
 /// The company's default country: `Ok(None)` when unset or blank; the country when `code` is an
 /// ISO 3166-1 alpha-2 code (any case, surrounding spaces ignored; a U.S. territory's code is the
 /// U.S. with that state); `Err(())` for anything else, which is never guessed at.
 pub(crate) fn default_country(code: Option<&str>) -> Result<Option<CountryRef>, ()> {
     let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else { return Ok(None) };
-    let upper = code.to_ascii_uppercase();
-    let alpha2 = (upper.len() == 2).then(|| celes_alpha2(&upper)).flatten().ok_or(())?;
+    let alpha2 = iso_country_code(code).ok_or(())?;
     Ok(Some(lookup_key(alpha2.as_bytes()).unwrap_or(CountryRef::plain(alpha2))))
 }
 
@@ -486,6 +494,43 @@ mod tests {
         assert_eq!(pr, Some(CountryRef { alpha2: "US", territory: Some("PR") }));
         assert_eq!(lookup_country("USVI").and_then(|c| c.territory), Some("VI"));
         assert_eq!(a2("British Virgin Islands"), Some("VG"));
+    }
+
+    #[test]
+    fn a_default_country_is_an_iso_code_or_an_error() {
+        assert_eq!(iso_country_code(" au "), Some("AU"));
+        assert_eq!(iso_country_code("UK"), None);
+        assert_eq!(iso_country_code("Germany"), None);
+        assert_eq!(default_country(Some("")), Ok(None));
+        assert_eq!(default_country(Some("de")).map(|c| c.map(|c| c.alpha2)), Ok(Some("DE")));
+        assert_eq!(
+            default_country(Some("PR")),
+            Ok(Some(CountryRef { alpha2: "US", territory: Some("PR") }))
+        );
+        assert_eq!(default_country(Some("XX")), Err(()));
+    }
+
+    #[test]
+    fn names_in_other_languages_and_with_their_code() {
+        for (name, code) in [
+            ("Verenigde Staten", "US"),
+            ("Allemagne", "DE"),
+            ("Verenigd Koninkrijk", "GB"),
+            ("Magyarország", "HU"),
+            ("Ελλάδα", "GR"),
+            ("Germany DE", "DE"),
+            ("Canada (CA)", "CA"),
+            ("Australia - AU", "AU"),
+            ("DE - Deutschland", "DE"),
+        ] {
+            assert_eq!(a2(name), Some(code), "{name}");
+        }
+        assert_eq!(a2("Germany FR"), None);
+        assert_eq!(a2("Oak Rd"), None);
+        // A name only CLDR gives is not cut from the end of a city line.
+        let key = Key::new("Granada").map(|k| k.as_str().to_string()).unwrap_or_default();
+        assert_eq!(lookup_key(key.as_bytes()).map(|c| c.alpha2), Some("GD"));
+        assert_eq!(lookup_key_common(key.as_bytes()), None);
     }
 
     #[test]

@@ -39,6 +39,7 @@
 //!   `unknown_country` and a message naming the setting; blocks that name their country parse
 //!   as usual. Case and surrounding spaces do not matter (`au`); a blank setting is no setting.
 //!   A U.S. territory's code (`PR`) reads blocks as the U.S. with that state.
+//!   [`iso_country_code`] is the test, for a host that checks its setting up front.
 //! - **The city line**: `City, ST ZIP` takes a comma, a period (`Springfield. IL 62704`,
 //!   `Springfield.IL 62704`) or nothing (`Springfield IL 62704`) between city and state. A
 //!   postcode typed with spaces its format lacks (`6 0 0 4`, `9021 0`, `100 0001`) or without
@@ -127,7 +128,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::qbo::PhysicalAddress;
 use explain::{Failure, Found};
 
-pub use country::{CountryRef, lookup_country};
+pub use country::{CountryRef, iso_country_code, lookup_country};
 
 /// The Unicode CLDR release whose country names [`lookup_country`] knows (besides English names,
 /// ISO codes and common short forms).
