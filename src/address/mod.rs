@@ -92,8 +92,8 @@
 //! one sentence for the merchant that names what was found, what is missing or wrong, and how
 //! to fix it in QuickBooks, in the country's terms (`the city line `Perth WA` has no postcode;
 //! add the 4-digit postcode after the state in this address in QuickBooks`). It starts in lower
-//! case and holds no colon, so a caller can put a label before it (the mapping writes
-//! `ship-to: ...`).
+//! case and holds no colon of its own (only what was typed may bring one), so a caller can put a
+//! label before it (the mapping writes `ship-to: ...`).
 //!
 //! # Country names
 //!
