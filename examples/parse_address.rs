@@ -1,9 +1,11 @@
 //! Reads JSON lines on standard input, each `{"id": ..., "lines": [..]}` or
 //! `{"id": ..., "shipaddr": {QBO PhysicalAddress}}` (optionally with
-//! `"customer": {"display_name", "company_name"}`), and writes one JSON line per input:
-//! `{"id", "name", "company", "street1", "street2", "city", "state", "zip", "country"}` or
-//! `{"id", "error": {"code", "message"}}`. Blank input lines are skipped; a malformed line gets
-//! an error line and the program goes on.
+//! `"customer": {"display_name", "company_name"}` and `"default_country": "AU"`, the company's
+//! country as an ISO alpha-2 code, used when the block names no country), and writes one JSON
+//! line per input: `{"id", "name", "company", "street1", "street2", "city", "state", "zip",
+//! "country"}` or `{"id", "error": {"code", "message"}}`. Blank input lines are skipped; a
+//! malformed line (not JSON, or not UTF-8) gets an error line with the code `malformed_input`
+//! and the program goes on.
 //!
 //! `cargo run --example parse_address < blocks.jsonl`
 
@@ -43,12 +45,21 @@ fn main() -> io::Result<()> {
     let stdin = io::stdin();
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    for line in stdin.lock().lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
+    let mut input = stdin.lock();
+    let mut bytes = Vec::new();
+    // Bytes, not `lines()`: a line that is not UTF-8 gets an error line, the rest still run.
+    while input.read_until(b'\n', &mut bytes)? > 0 {
+        match std::str::from_utf8(&bytes) {
+            Ok(line) if line.trim().is_empty() => {}
+            Ok(line) => handle(line, &mut out)?,
+            Err(e) => write_error(
+                &mut out,
+                &Value::Null,
+                "malformed_input",
+                format!("the line is not UTF-8 text: {e}"),
+            )?,
         }
-        handle(&line, &mut out)?;
+        bytes.clear();
     }
     out.flush()
 }
@@ -116,7 +127,7 @@ fn customer_of(input: &Value) -> AddressContext {
     AddressContext {
         display_name: field("display_name"),
         company_name: field("company_name"),
-        ..Default::default()
+        default_country: input.get("default_country").map(text_of).filter(|c| !c.is_empty()),
     }
 }
 

@@ -42,6 +42,14 @@ pub fn address_block(data: &[u8]) {
         ..Default::default()
     };
     let _ = parse_address(&mixed, &AddressContext::default());
+    // The same lines read in a company's country: arbitrary text is rarely a valid code, so one
+    // is picked by the first byte, to reach the default-country paths.
+    const CODES: [&str; 10] = ["AU", "DE", "GB", "CA", "FR", "JP", "NZ", "PR", "BR", "us"];
+    let code = CODES[usize::from(data.first().copied().unwrap_or(0)) % CODES.len()];
+    let in_country = AddressContext { default_country: Some(code.to_string()), ..context };
+    let _ = parse_lines(&lines, &in_country);
+    let _ = parse_address(&structured, &in_country);
+    let _ = parse_address(&mixed, &in_country);
 }
 
 /// The body of the `qbo_transaction` fuzz target: reads `data` as a QBO document, decides every

@@ -5,26 +5,30 @@ import json, os
 
 CASES = []
 
-def ok(lines, name=None, company=None, s1=None, s2=None, city=None, state=None, zip=None, country=None, customer=None, shipaddr=None):
+def head(lines, shipaddr, customer, default_country, source):
+    """The input part of a case; `default_country` is the company's country (ISO alpha-2) for a
+    block that names none, `source` says where the block's shape comes from."""
     c = {"id": f"t{len(CASES)+1:04d}"}
+    if source:
+        c["source"] = source
     if shipaddr is not None:
         c["shipaddr"] = shipaddr
     else:
         c["lines"] = lines
     if customer:
         c["customer"] = customer
+    if default_country:
+        c["default_country"] = default_country
+    return c
+
+def ok(lines, name=None, company=None, s1=None, s2=None, city=None, state=None, zip=None, country=None, customer=None, shipaddr=None, default_country=None, source=None):
+    c = head(lines, shipaddr, customer, default_country, source)
     c["expect"] = {"name": name, "company": company, "street1": s1, "street2": s2,
                    "city": city, "state": state, "zip": zip, "country": country}
     CASES.append(c)
 
-def err(lines, code, shipaddr=None, customer=None):
-    c = {"id": f"t{len(CASES)+1:04d}"}
-    if shipaddr is not None:
-        c["shipaddr"] = shipaddr
-    else:
-        c["lines"] = lines
-    if customer:
-        c["customer"] = customer
+def err(lines, code, shipaddr=None, customer=None, default_country=None, source=None):
+    c = head(lines, shipaddr, customer, default_country, source)
     c["expect_error"] = code
     CASES.append(c)
 
@@ -206,7 +210,7 @@ us(["Luis Rivera", "1050 Ave Ponce de Leon", "San Juan PR 00907"], "Luis Rivera"
 us(["Luis Rivera", "1050 Ave Ponce de Leon", "San Juan, PR 00907-3601"], "Luis Rivera", "1050 Ave Ponce de Leon", "San Juan", "PR", "00907-3601")
 us(["Luis Rivera", "1050 Ave Ponce de Leon", "San Juan, Puerto Rico 00907"], "Luis Rivera", "1050 Ave Ponce de Leon", "San Juan", "PR", "00907")
 us(["Luis Rivera", "1050 Ave Ponce de Leon", "San Juan 00907", "Puerto Rico"], "Luis Rivera", "1050 Ave Ponce de Leon", "San Juan", "PR", "00907")
-us(["Luis Rivera", "Urb Las Gladiolas", "150 Calle A", "San Juan PR 00926"], "Luis Rivera", "150 Calle A", "San Juan", "PR", "00926", company="Urb Las Gladiolas")
+us(["Luis Rivera", "Urb Las Gladiolas", "150 Calle A", "San Juan PR 00926"], "Luis Rivera", "150 Calle A", "San Juan", "PR", "00926", s2="Urb Las Gladiolas", source="USPS Publication 28, 29: a Puerto Rico urbanization is a second street line (issue 13)")
 us(["Luis Rivera", "1050 Ave Ponce de Leon", "San Juan, PR 00907", "USA"], "Luis Rivera", "1050 Ave Ponce de Leon", "San Juan", "PR", "00907")
 us(["Luis Rivera", "1050 Ave Ponce de Leon", "San Juan, PR 00907", "Puerto Rico"], "Luis Rivera", "1050 Ave Ponce de Leon", "San Juan", "PR", "00907")
 us(["Maria Cruz", "238 Archbishop Flores St", "Hagatna, GU 96910"], "Maria Cruz", "238 Archbishop Flores St", "Hagatna", "GU", "96910")
@@ -698,6 +702,8 @@ ca(["Emma Tremblay", "290 Bremner Blvd", "Toronto, Ontario, Canada M5V 3L9"], "E
 us(["Jane Roe", "12 Oak Ave", "Springfield, IL, USA 62704"], "Jane Roe", "12 Oak Ave", "Springfield", "IL", "62704")
 eu(["Juan Pérez", "Av. Insurgentes Sur 1000", "Mexico City 03100", "Mexico"], "Juan Pérez", "Av. Insurgentes Sur 1000", "Mexico City", "03100", "MX")
 eu(["Claire Dubois", "1 Avenue Princesse Grace", "98000 Monaco", "Monaco"], "Claire Dubois", "1 Avenue Princesse Grace", "Monaco", "98000", "MC")
+
+exec(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "address_table_issue13.py"), encoding="utf-8").read())
 
 def main():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "address", "blocks.jsonl")

@@ -5,7 +5,7 @@
 //! postcode first or last for other countries.
 
 use super::AddressErrorCode;
-use super::country::{CountryRef, lookup_country};
+use super::country::{CountryRef, lookup_country, lookup_key_common};
 use super::postcode::{Format, strip_country_prefix};
 use super::region::{Regions, is_jp_prefecture};
 use super::text::{Key, Tokens, clean_cut, clean_field, has_digit};
@@ -226,6 +226,9 @@ fn zip_at_end(t: &Tokens<'_>, end: usize, format: Format) -> (Zip, usize) {
     if format == Format::Ie && is_dublin_district(last) {
         return (Zip::Missing, end);
     }
+    if let Some((z, start)) = spaced_zip(t, end, format, End::Last) {
+        return (Zip::Valid(z), start);
+    }
     if has_digit(last) {
         let both = format.two_tokens()
             && end >= 2
@@ -234,6 +237,66 @@ fn zip_at_end(t: &Tokens<'_>, end: usize, format: Format) -> (Zip, usize) {
         return (Zip::Invalid, if both { end - 2 } else { end - 1 });
     }
     (Zip::Missing, end)
+}
+
+/// Which end of a city line a postcode is looked for at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    First,
+    Last,
+}
+
+/// A postcode typed with spaces its format does not have (`6 0 0 4`, `9021 0`, `100 0001`): the
+/// longest run of short alphanumeric tokens at that end of `t[..end]`, with a digit and no
+/// comma between them, whose letters and digits joined fit the format. Returns the normalised
+/// postcode and, for the last end, the index where the run starts, for the first end the index
+/// after it.
+fn spaced_zip(t: &Tokens<'_>, end: usize, format: Format, at: End) -> Option<(String, usize)> {
+    if format == Format::Generic || end < 2 {
+        return None;
+    }
+    let short = |i: usize| {
+        let s = t.text(i);
+        (1..=4).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    // Most city lines end (or start) with a whole postcode or a word: one test rejects them.
+    let edge = if at == End::Last { end - 1 } else { 0 };
+    if !short(edge) || !has_digit(t.text(edge)) {
+        return None;
+    }
+    // The run of short tokens at that end, at most eight long.
+    let run = match at {
+        End::Last => (0..end).rev().take(8).take_while(|&i| short(i)).count(),
+        End::First => (0..end).take(8).take_while(|&i| short(i)).count(),
+    };
+    for k in (2..=run).rev() {
+        let (a, b) = match at {
+            End::Last => (end - k, end),
+            End::First => (0, k),
+        };
+        if t.comma_within(a, b) {
+            continue;
+        }
+        // The tokens joined, on the stack: at most eight of at most four bytes.
+        let mut buf = [0u8; 32];
+        let mut len = 0;
+        for i in a..b {
+            for &byte in t.text(i).as_bytes() {
+                if let Some(slot) = buf.get_mut(len) {
+                    *slot = byte;
+                    len += 1;
+                }
+            }
+        }
+        let compact = std::str::from_utf8(buf.get(..len).unwrap_or(&[])).unwrap_or("");
+        if compact.len() > 10 {
+            continue;
+        }
+        if let Some(z) = format.normalize(compact) {
+            return Some((z, if at == End::Last { a } else { b }));
+        }
+    }
+    None
 }
 
 /// Dublin's postal districts (`Dublin 2`, `Dublin 6W`) end the town, they are not Eircodes.
@@ -279,6 +342,9 @@ fn zip_at_start(t: &Tokens<'_>, format: Format) -> (Zip, usize) {
     }
     if let Some(z) = format.normalize(first) {
         return (Zip::Valid(z), 1);
+    }
+    if let Some((z, after)) = spaced_zip(t, t.len(), format, End::First) {
+        return (Zip::Valid(z), after);
     }
     if has_digit(first) {
         return (Zip::Invalid, 1);
@@ -337,6 +403,20 @@ fn state_before(t: &Tokens<'_>, regions: Regions, zip: Zip, end: usize) -> CityP
     {
         state = Some(code.to_string());
         city_end = 0;
+    }
+    // `Springfield.IL 62704`: the state glued to the city with a period.
+    if state.is_none()
+        && end >= 1
+        && let Some(tok) = t.tok(end - 1)
+        && let Some((head, code)) = t.text(end - 1).rsplit_once('.')
+        && !head.is_empty()
+        && code.len() == 2
+        && let Some(found) = regions.lookup(code)
+    {
+        let city_end = tok.start() + head.len();
+        let from = t.tok(0).map_or(0, |f| f.start());
+        let city = t.line.get(from..city_end).and_then(city_of);
+        return CityParts { city, state: Some(found.to_string()), zip, note: None };
     }
     // `Toronto, Ontario, Canada M5V 2T6`: the country written between the state and postcode.
     if state.is_none()
@@ -638,7 +718,7 @@ pub(crate) fn split_trailing_country(line: &str) -> Option<(CountryRef, &str)> {
     let wordy = (0..n).rev().take_while(|&i| !has_digit(t.text(i))).count();
     for k in (1..=n.saturating_sub(1).min(5).min(wordy)).rev() {
         let s = n - k;
-        if let Some(c) = lookup_country(t.span(s, n)) {
+        if let Some(c) = Key::new(t.span(s, n)).and_then(|k| lookup_key_common(k.as_bytes())) {
             let start = t.tok(s)?.start();
             return Some((c, line.get(..start)?));
         }

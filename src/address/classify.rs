@@ -247,7 +247,7 @@ pub(crate) fn is_email(line: &str) -> bool {
 /// The recipient named by an `Attn:` line (`Attn: Jane Doe` gives `Jane Doe`).
 pub(crate) fn attn_name(line: &str) -> Option<&str> {
     let t = text::trim_fast(line);
-    if !t.starts_with(['a', 'A', 'z', 'Z', 'à', 'À', 'c', 'C']) {
+    if !t.starts_with(['a', 'A', 'z', 'Z', 'à', 'À', 'c', 'C', 'f', 'F']) {
         return None;
     }
     const PREFIXES: &[&str] = &[
@@ -269,6 +269,10 @@ pub(crate) fn attn_name(line: &str) -> Option<&str> {
         "atencion:",
         "attenzione:",
         "c.a.",
+        "for the attention of",
+        "f.a.o.",
+        "fao:",
+        "fao",
     ];
     for p in PREFIXES {
         if let Some(head) = t.get(..p.len())
@@ -294,7 +298,44 @@ pub(crate) fn is_care_of(line: &str) -> bool {
     }
     let b = t.as_bytes();
     let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
-    starts(b"c/o") || starts(b"c/ o") || starts(b"care of ") || starts(b"c.o. ")
+    starts(b"c/o")
+        || starts(b"c/ o")
+        || starts(b"c/-")
+        || starts(b"care of ")
+        || starts(b"in care of ")
+        || starts(b"c.o. ")
+        || starts(b"c/0 ")
+}
+
+/// Whether a line is a Puerto Rico urbanization (`Urb Villa Carolina`, `URB. LAS LOMAS`,
+/// `Urbanización ...`): a second street line, wherever it stands.
+pub(crate) fn is_urbanization(line: &str) -> bool {
+    let t = line.trim_start();
+    if !t.get(..3).is_some_and(|h| h.eq_ignore_ascii_case("urb")) {
+        return false;
+    }
+    let word_end = t.find(|c: char| !c.is_alphabetic()).unwrap_or(t.len());
+    let (word, rest) = t.split_at(word_end);
+    let key = Key::new(word);
+    let is_urb = key.as_ref().is_some_and(|k| matches!(k.as_str(), "URB" | "URBANIZACION"));
+    is_urb
+        && rest
+            .trim_start_matches(['.', ' ', ':'])
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric)
+}
+
+/// Whether a line that starts with a digit reads as a company's name rather than a street when a
+/// street line follows it (`1-800-FLOWERS`, `3M`, `24 Hour Fitness`): no street word, no unit
+/// word, not a PO box.
+pub(crate) fn is_numbered_name(line: &str) -> bool {
+    let t = line.trim_start();
+    if !t.starts_with(|c: char| c.is_ascii_digit()) || is_po_box(t) {
+        return false;
+    }
+    let w = scan_words(t);
+    !w.street_word && !w.unit_word
 }
 
 #[cfg(test)]
@@ -331,6 +372,14 @@ mod tests {
         assert_eq!(attn_name("Attney Jones"), None);
         assert!(is_care_of("c/o Jane Doe"));
         assert!(is_care_of("C/O Acme"));
+        assert!(is_care_of("C/- Jane Doe"));
+        assert_eq!(attn_name("FAO Jane Doe"), Some("Jane Doe"));
+        assert!(is_urbanization("URB. LAS LOMAS"));
+        assert!(is_urbanization("Urb Villa Carolina"));
+        assert!(!is_urbanization("Urban Outfitters"));
+        assert!(is_numbered_name("1-800-FLOWERS"));
+        assert!(!is_numbered_name("1st Floor"));
+        assert!(!is_numbered_name("12 Main St"));
         assert!(!is_care_of("Coral Way"));
     }
 }

@@ -46,22 +46,59 @@ pub(crate) fn locate_city(
     body: &[&str],
     country: Option<CountryRef>,
 ) -> Result<Located, AddressErrorCode> {
+    match country {
+        Some(c) => locate_known(body, c),
+        None => locate_unknown(body),
+    }
+}
+
+/// Finds the city line of a block without a country line, read in the company's country `d`
+/// unless the block plainly says otherwise: a city line that can only be another country's (a
+/// U.S. state and ZIP under an Australian company), or a country written after the city line.
+/// When `d`'s layout does not fit, the block's own layout may still name its country (`City`
+/// / `ST` / `ZIP`); when neither does, the error is `d`'s, or `missing_country` when the line
+/// reads as another country's city line.
+pub(crate) fn locate_default(body: &[&str], d: CountryRef) -> Result<Located, AddressErrorCode> {
+    let Some(&last) = body.last() else {
+        return Err(AddressErrorCode::MissingCityLine);
+    };
+    let n = body.len();
+    if let Some((country, city)) = infer(last) {
+        return Ok(Located { country, city, start: n - 1 });
+    }
+    if let Some((c, rest)) = trailing_country(last)
+        && let Ok(city) = parse_for(rest, c)
+    {
+        return Ok(Located { country: c, city, start: n - 1 });
+    }
+    match locate_known(body, d) {
+        Ok(located) => Ok(located),
+        Err(own) => match locate_unknown(body) {
+            Ok(located) => Ok(located),
+            Err(AddressErrorCode::MissingCountry) => Err(AddressErrorCode::MissingCountry),
+            Err(_) => Err(own),
+        },
+    }
+}
+
+/// `City` / `ST` / `ZIP` typed on three lines of their own (the last three of `body`): the
+/// three joined into one line, when the two lower lines are short and the top one is not a
+/// street.
+fn three_lines(body: &[&str]) -> Option<String> {
+    let [.., top, mid, last] = body else { return None };
+    let streety = is_streety(top) || is_streety(mid) || is_streety(last);
+    if !short_line(last) || !short_line(mid) || streety || has_digit(top) {
+        return None;
+    }
+    Some(join_lines(&join_lines(top, mid), last))
+}
+
+fn locate_known(body: &[&str], c: CountryRef) -> Result<Located, AddressErrorCode> {
     let Some((&last, rest)) = body.split_last() else {
         return Err(AddressErrorCode::MissingCityLine);
     };
     let above = rest.last().copied();
-    match country {
-        Some(c) => locate_known(last, above, body.len(), c),
-        None => locate_unknown(last, above, body.len()),
-    }
-}
-
-fn locate_known(
-    last: &str,
-    above: Option<&str>,
-    n: usize,
-    c: CountryRef,
-) -> Result<Located, AddressErrorCode> {
+    let n = body.len();
     if let Some(located) = irish_county_line(last, above, n, c) {
         return Ok(located);
     }
@@ -80,6 +117,11 @@ fn locate_known(
         && let Ok(city) = parse_for(&join_lines(above, last), c)
     {
         return Ok(Located { country: c, city, start: n - 2 });
+    }
+    if let Some(joined) = three_lines(body)
+        && let Ok(city) = parse_for(&joined, c)
+    {
+        return Ok(Located { country: c, city, start: n - 3 });
     }
     if let Some((c2, rest)) = split_trailing_country(last)
         && c2.alpha2 == c.alpha2
@@ -197,7 +239,12 @@ fn trailing_country(line: &str) -> Option<(CountryRef, &str)> {
     Some((c, rest))
 }
 
-fn locate_unknown(last: &str, above: Option<&str>, n: usize) -> Result<Located, AddressErrorCode> {
+fn locate_unknown(body: &[&str]) -> Result<Located, AddressErrorCode> {
+    let Some((&last, rest)) = body.split_last() else {
+        return Err(AddressErrorCode::MissingCityLine);
+    };
+    let above = rest.last().copied();
+    let n = body.len();
     if let Some((country, city)) = infer(last) {
         return Ok(Located { country, city, start: n - 1 });
     }
@@ -214,6 +261,11 @@ fn locate_unknown(last: &str, above: Option<&str>, n: usize) -> Result<Located, 
         && let Some((country, city)) = infer(&join_lines(above, last))
     {
         return Ok(Located { country, city, start: n - 2 });
+    }
+    if let Some(joined) = three_lines(body)
+        && let Some((country, city)) = infer(&joined)
+    {
+        return Ok(Located { country, city, start: n - 3 });
     }
     if let Some(e) = trailing_err {
         return Err(e);

@@ -7,36 +7,71 @@
 //!
 //! # How a block is read
 //!
+//! - **Cleaning first**: control characters (NUL, escape, ...) and invisible format characters
+//!   (zero-width space, byte-order mark, soft hyphen, direction marks, ...) are removed from
+//!   every line and field before anything reads them (a vertical tab or form feed becomes a
+//!   space; a zero-width joiner inside an emoji sequence stays); the raw lines kept for the
+//!   order's notes are the cleaned ones. A line with no letter or digit is blank and skipped,
+//!   unless it holds symbols: a recipient typed as emoji (`🎉🎉`) or other symbols (`★彡`) is
+//!   kept as the name.
 //! - **Free-form** (no `City`, `CountrySubDivisionCode` or `PostalCode`): blank lines are
 //!   skipped; lines that are only a phone number or an e-mail address are dropped with a
-//!   warning. The last line is the country when it names one (English, local-language, short
-//!   forms and ISO codes, any case); a two-letter U.S. state code under a U.S. city line that
-//!   lacks its state is that state instead. The line above is the city line in that country's
-//!   layout; a postcode alone on the last line (`London` / `SW1A 1AA`) joins the line above.
-//!   Without a country line the city line must name its country by its layout: a U.S. state and
-//!   ZIP (then the country is `US`), a Canadian province and postal code, an Australian state
-//!   and postcode, a UK postcode, `Singapore 123456`, an Eircode, or a country written after the
-//!   city line (`Menlo Park, CA  94304 USA`).
+//!   warning. The last line is the country when it names one, in any case: an ISO code, the
+//!   English name or a short form (`UK`, `U.S.A.`), or the name in another language or the
+//!   country's own (`Vereinigte Staaten`, `Allemagne`, `Verenigd Koninkrijk`, `Österreich`,
+//!   `Magyarország`, from the Unicode CLDR, see below), also with its own code before or after
+//!   it (`Germany DE`, `Canada (CA)`, `Australia - AU`). A two-letter U.S. state code under a
+//!   U.S. city line that lacks its state is that state instead. The line above is the city line
+//!   in that country's layout; a postcode alone on the last line (`London` / `SW1A 1AA`) joins
+//!   the line above, and `City` / `ST` / `ZIP` typed on three lines of their own are one city
+//!   line.
+//! - **No country line**: the block is read in the company's country,
+//!   [`AddressContext::default_country`] (QBO CompanyInfo's country; the host's setting), unless
+//!   the block plainly says otherwise: a city line that can only be another country's (a U.S.
+//!   state and ZIP, a Canadian province and postal code, an Australian state and postcode, a UK
+//!   postcode, an Eircode, `Singapore 123456`) or a country written after the city line
+//!   (`Menlo Park, CA  94304 USA`) wins. So under an Australian company `Perth WA 6004` and
+//!   `Perth 6004` are Australian and `Springfield, IL 62704` is still the U.S.; under a German
+//!   one `10115 Berlin` is German. With no default (or `US`), the city line must name its
+//!   country by its layout as listed, else the error is `missing_country`.
+//! - **A default country that is not an ISO 3166-1 alpha-2 code** (`Germany`, `UK`, `XX`) is
+//!   never guessed around: a block that names no country of its own fails with
+//!   `unknown_country` and a message naming the setting; blocks that name their country parse
+//!   as usual. Case and surrounding spaces do not matter (`au`); a blank setting is no setting.
+//!   A U.S. territory's code (`PR`) reads blocks as the U.S. with that state.
+//!   [`iso_country_code`] is the test, for a host that checks its setting up front.
+//! - **The city line**: `City, ST ZIP` takes a comma, a period (`Springfield. IL 62704`,
+//!   `Springfield.IL 62704`) or nothing (`Springfield IL 62704`) between city and state. A
+//!   postcode typed with spaces its format lacks (`6 0 0 4`, `9021 0`, `100 0001`) or without
+//!   the space it has (`SW1A1AA`, `K1A0B1`, `1012AB`) is read and written in its national form.
 //! - **Lines above the city line**, top-down: the first line that reads as a street (it starts
 //!   with a number, has a number and a street word, or is a PO box; or has a number, like
-//!   `Flat 3`) starts the street lines: it is `street1`, the rest are joined into `street2`.
-//!   Lines above it are the recipient (`name`), then the `company`; further lines are appended
-//!   to the company. With a [`AddressContext`], a line equal to the display name is the name
-//!   and a line equal to the company name is the company, wherever they stand; without one, a
-//!   the name falls back to the customer's display name when no line gives one.
-//! - **`Attn:` lines** (`Attn:`, `Attention:`, `ATTN`, `z. Hd.`): the text after the prefix is
-//!   the recipient `name`, and the line that would otherwise be the name becomes the company
-//!   (`Acme Corp` / `Attn: Jane Doe` gives name `Jane Doe`, company `Acme Corp`). When the name
-//!   is already taken (by the customer's display name, or because two other lines above the
-//!   street already read as recipient and company), the `Attn:` line is appended to the company
-//!   as typed.
-//! - **`c/o` lines** go to the company, as typed (`c/o Jane Doe`), after any company line.
+//!   `Flat 3`) starts the street lines: it is `street1`, the rest are joined into `street2`. A
+//!   line that starts with digits but has no street or unit word above a line with a street
+//!   word is a name, not the street (`1-800-FLOWERS`, `3M`, `24 Hour Fitness` above `12 Main
+//!   St`). Lines above the street are the recipient (`name`), then the `company`; further lines
+//!   are appended to the company. With a [`AddressContext`], a line equal to the display name is
+//!   the name and a line equal to the company name is the company, wherever they stand; the
+//!   name falls back to the customer's display name when no line gives one.
+//! - **Puerto Rico urbanizations** (`Urb Villa Carolina`, `URB. LAS LOMAS`, `Urbanización ...`)
+//!   are a second street line wherever they are typed, above or below the street: `street1` is
+//!   the numbered street and the urbanization goes to `street2` (first, when typed above it).
+//! - **`Attn:` lines** (`Attn:`, `Attention:`, `ATTN`, `FAO`, `z. Hd.`), in any position: the
+//!   text after the prefix is the recipient `name`, and the line that would otherwise be the
+//!   name becomes the company (`Acme Corp` / `Attn: Jane Doe` gives name `Jane Doe`, company
+//!   `Acme Corp`). When the name is already taken (by the customer's display name, or because
+//!   two other lines above the street already read as recipient and company), the `Attn:` line
+//!   is appended to the company as typed.
+//! - **`c/o` lines** (`c/o`, `C/O:`, `c/-`, `care of`, `in care of`), in any position, go to the
+//!   company, as typed (`c/o Jane Doe`), after any company line.
 //! - **Structured** (any of `City`, `CountrySubDivisionCode`, `PostalCode`): the fields are used;
 //!   `Line1` is the street (lines above the first numbered street that match the customer, or
 //!   read as names, are the name and company); the name otherwise comes from the customer's
-//!   display name and the company from its company name; no `Country` means the U.S. (or Canada
-//!   and Australia when the province and postcode can only be theirs). **Mixed** input (some
-//!   fields, the rest in the lines) takes the missing parts from the last line.
+//!   display name and the company from its company name. No `Country` means the company's
+//!   country (the U.S. without one), unless the state and postcode fit it not and fit exactly
+//!   one other country with states (`IL` / `62704` under an Australian company is the U.S.;
+//!   `WA` / `6004` under a U.S. one, or none, is Australia). **Mixed** input (some fields, the
+//!   rest in the lines) takes the missing parts from the last line.
 //! - **Per-country notes**: Japan `Chiyoda-ku, Tokyo 100-0001` (or a ward line above
 //!   `Tokyo 100-0001`) gives city `Chiyoda-ku`, state `Tokyo`; a lone `Tokyo 100-0001` gives
 //!   city `Tokyo` and no state. Italy's province code (`Roma RM`, `Milano (MI)`), Brazil's UF
@@ -50,10 +85,36 @@
 //!   code; postcodes in their national form (ZIP+4 with `-`, `A1A 1A1`, `SW1A 1AA`, `1012 AB`,
 //!   `100-0001`, `01310-100`); trailing `,` `;` dropped from every field and a trailing `.` from
 //!   city, ZIP and country. Names and streets keep their case; a street line is never split.
+//!
+//! # Errors
+//!
+//! An incomplete address stays an error: nothing ships to a guess. [`AddressError::message`] is
+//! one sentence for the merchant that names what was found, what is missing or wrong, and how
+//! to fix it in QuickBooks, in the country's terms (`the city line `Perth WA` has no postcode;
+//! add the 4-digit postcode after the state in this address in QuickBooks`). It starts in lower
+//! case and holds no colon of its own (only what was typed may bring one), so a caller can put a
+//! label before it (the mapping writes `ship-to: ...`).
+//!
+//! # Country names
+//!
+//! Besides `celes` (ISO codes and English names) and a short hand list of forms merchants type
+//! (`USA`, `BRD`, `U.A.E.`), the names come from the Unicode CLDR ([`CLDR_VERSION`]): every
+//! country's name in 30 languages (German, French, Dutch, Spanish, Italian, Portuguese, the
+//! Nordic and Central European languages, ...) and in its own official languages, checked in as
+//! a generated table (`src/address/cldr_names.rs`, about 4,100 names) by
+//! `tools/gen_country_names.py` from CLDR's npm data packages. A table rather than a crate: the
+//! Rust crate that carries CLDR's territory names, ICU4X's `icu_experimental::displaynames`, is
+//! experimental and answers only code to name, per locale, so the reverse lookup would build
+//! this very table at run time from its data provider and every locale's data; the table costs
+//! no dependency and 120 kB of source. Names only CLDR gives are read on a
+//! country line of their own, never cut from the end of a city line (`Granada` is Grenada in
+//! Spanish and a city in Spain).
 
 mod city_line;
 mod classify;
+mod cldr_names;
 mod country;
+mod explain;
 mod locate;
 mod postcode;
 mod region;
@@ -65,8 +126,13 @@ mod words;
 use serde::{Deserialize, Serialize};
 
 use crate::model::qbo::PhysicalAddress;
+use explain::{Failure, Found};
 
-pub use country::{CountryRef, lookup_country};
+pub use country::{CountryRef, iso_country_code, lookup_country};
+
+/// The Unicode CLDR release whose country names [`lookup_country`] knows (besides English names,
+/// ISO codes and common short forms).
+pub const CLDR_VERSION: &str = cldr_names::CLDR_VERSION;
 
 /// What the host knows around a block: the customer, to tell the recipient line from the
 /// company line, and the company's own country, for blocks that name none.
@@ -76,8 +142,9 @@ pub struct AddressContext {
     pub display_name: Option<String>,
     /// The customer's company name.
     pub company_name: Option<String>,
-    /// The country (ISO 3166-1 alpha-2) of a block that names none: the QBO company's own.
-    /// `None` means the U.S.
+    /// The country (ISO 3166-1 alpha-2, any case) of a block that names none: the QBO
+    /// company's own. `None` (or blank) means the U.S. A value that is not an alpha-2 code makes
+    /// every block that names no country fail with `unknown_country` (see the module doc).
     pub default_country: Option<String>,
 }
 
@@ -181,40 +248,9 @@ pub struct AddressError {
     pub raw_lines: Vec<String>,
 }
 
-impl AddressErrorCode {
-    /// A message for people: what is wrong and what to do.
-    fn message(self) -> &'static str {
-        match self {
-            AddressErrorCode::EmptyInput => "the address is empty",
-            AddressErrorCode::MissingStreetLine => {
-                "no street line: add the street (number and street, or a PO box) above the city line"
-            }
-            AddressErrorCode::MissingCityLine => {
-                "no city line: add the city line (e.g. `City, ST ZIP`) above the country line"
-            }
-            AddressErrorCode::MissingState => {
-                "the city line has no state or province: write it as `City, ST ZIP`"
-            }
-            AddressErrorCode::MissingPostalCode => "the city line has no postal code",
-            AddressErrorCode::MissingCountry => {
-                "the country could not be determined: add the country as the last line"
-            }
-            AddressErrorCode::UnknownCountry => "the last line names no known country",
-            AddressErrorCode::InvalidPostalCode => {
-                "the postal code does not fit the country's format"
-            }
-            AddressErrorCode::TooManyLines => "more than five non-blank lines",
-            AddressErrorCode::LineTooLong => "a line is longer than 500 characters",
-            AddressErrorCode::UnsupportedLayout => {
-                "the block's layout is not one this parser reads"
-            }
-        }
-    }
-}
-
 impl AddressError {
-    fn new(code: AddressErrorCode, raw_lines: Vec<String>) -> AddressError {
-        AddressError { code, message: code.message().to_string(), raw_lines }
+    fn new(failure: &Failure, raw_lines: Vec<String>) -> AddressError {
+        AddressError { code: failure.code, message: explain::message(failure), raw_lines }
     }
 }
 
@@ -276,6 +312,42 @@ pub fn parse_address(
     address: &PhysicalAddress,
     customer: &AddressContext,
 ) -> Result<ParsedAddress, AddressError> {
+    let texts = [
+        &address.line1,
+        &address.line2,
+        &address.line3,
+        &address.line4,
+        &address.line5,
+        &address.city,
+        &address.country_sub_division_code,
+        &address.postal_code,
+        &address.country,
+    ];
+    if texts.iter().any(|t| t.as_deref().is_some_and(text::has_invisible)) {
+        // Rare: control or invisible characters are removed before anything reads the lines.
+        let clean =
+            |t: &Option<String>| t.as_deref().map(|s| text::strip_invisible(s).into_owned());
+        let cleaned = PhysicalAddress {
+            line1: clean(&address.line1),
+            line2: clean(&address.line2),
+            line3: clean(&address.line3),
+            line4: clean(&address.line4),
+            line5: clean(&address.line5),
+            city: clean(&address.city),
+            country_sub_division_code: clean(&address.country_sub_division_code),
+            postal_code: clean(&address.postal_code),
+            country: clean(&address.country),
+            ..address.clone()
+        };
+        return parse_clean_address(&cleaned, customer);
+    }
+    parse_clean_address(address, customer)
+}
+
+fn parse_clean_address(
+    address: &PhysicalAddress,
+    customer: &AddressContext,
+) -> Result<ParsedAddress, AddressError> {
     let mut lines = LineList::default();
     for line in address.lines().into_iter().flatten() {
         lines.push_text(line);
@@ -292,6 +364,18 @@ pub fn parse_address(
 /// Parses a block of lines as typed into QBO's address box (any number of lines; blank lines
 /// are skipped, more than five non-blank lines is an error).
 pub fn parse_lines<S: AsRef<str>>(
+    lines: &[S],
+    customer: &AddressContext,
+) -> Result<ParsedAddress, AddressError> {
+    if lines.iter().any(|l| text::has_invisible(l.as_ref())) {
+        let cleaned: Vec<String> =
+            lines.iter().map(|l| text::strip_invisible(l.as_ref()).into_owned()).collect();
+        return parse_clean_lines(&cleaned, customer);
+    }
+    parse_clean_lines(lines, customer)
+}
+
+fn parse_clean_lines<S: AsRef<str>>(
     lines: &[S],
     customer: &AddressContext,
 ) -> Result<ParsedAddress, AddressError> {
@@ -378,18 +462,19 @@ fn parse_block(
 ) -> Result<ParsedAddress, AddressError> {
     let raw = list.few.as_slice();
     let raw_lines = || list.raw_lines();
+    let fail = |code, found| Err(AddressError::new(&Failure::new(code, found), raw_lines()));
     if list.len() == 0 && !fields.is_structured() && fields.country.is_none() {
-        return Err(AddressError::new(AddressErrorCode::EmptyInput, raw_lines()));
+        return fail(AddressErrorCode::EmptyInput, Found::Nothing);
     }
     let too_long = |s: &str| s.len() > MAX_LINE_CHARS && s.trim().chars().count() > MAX_LINE_CHARS;
     let field_values = [fields.city, fields.state, fields.zip, fields.country];
     if raw.iter().chain(&list.more).any(|l| too_long(l))
         || field_values.iter().flatten().any(|f| too_long(f))
     {
-        return Err(AddressError::new(AddressErrorCode::LineTooLong, raw_lines()));
+        return fail(AddressErrorCode::LineTooLong, Found::Nothing);
     }
     if list.len() > MAX_LINES {
-        return Err(AddressError::new(AddressErrorCode::TooManyLines, raw_lines()));
+        return fail(AddressErrorCode::TooManyLines, Found::LineCount(list.len()));
     }
     let mut warnings = Vec::new();
     let mut kept = text::Few::new("");
@@ -417,7 +502,7 @@ fn parse_block(
             parsed.warnings = warnings;
             Ok(parsed)
         }
-        Err(code) => Err(AddressError::new(code, raw_lines())),
+        Err(failure) => Err(AddressError::new(&failure, raw_lines())),
     }
 }
 
@@ -426,7 +511,7 @@ fn parse_free_form(
     country_field: Option<&str>,
     customer: &AddressContext,
     warnings: &mut Vec<String>,
-) -> Result<ParsedAddress, AddressErrorCode> {
+) -> Result<ParsedAddress, Failure> {
     let mut body = kept;
     let mut country = None;
     if let Some((last, rest)) = kept.split_last()
@@ -438,14 +523,39 @@ fn parse_free_form(
     if country.is_none()
         && let Some(field) = country_field
     {
-        country = Some(lookup_country(field).ok_or(AddressErrorCode::UnknownCountry)?);
+        let found = || Found::CountryField(field.to_string());
+        country = Some(
+            lookup_country(field)
+                .ok_or_else(|| Failure::new(AddressErrorCode::UnknownCountry, found()))?,
+        );
     }
-    if body.is_empty() {
-        return Err(AddressErrorCode::MissingCityLine);
+    let Some(&city_text) = body.last() else {
+        let found = kept.last().map_or(Found::Nothing, |l| Found::CityLine(l.to_string()));
+        let failure = Failure::new(AddressErrorCode::MissingCityLine, found);
+        return Err(failure.in_country(country.map(|c| c.alpha2)));
+    };
+    let default = match country {
+        Some(_) => None,
+        None => default_for(customer)?,
+    };
+    let located = match (country, default) {
+        (Some(c), _) => locate::locate_city(body, Some(c)),
+        (None, Some(d)) => locate::locate_default(body, d),
+        (None, None) => locate::locate_city(body, None),
     }
-    let located = locate::locate_city(body, country)?;
+    .map_err(|code| {
+        let read_in = country.or(default).map_or("US", |c| c.alpha2);
+        let found = match code {
+            AddressErrorCode::UnknownCountry => Found::CountryLine(city_text.to_string()),
+            _ => Found::CityLine(city_text.to_string()),
+        };
+        Failure::new(code, found).in_country(Some(read_in))
+    })?;
     let upper_lines = body.get(..located.start).unwrap_or(&[]);
-    let upper = upper::read_upper(upper_lines, customer, false, warnings)?;
+    let upper = upper::read_upper(upper_lines, customer, false, warnings).map_err(|code| {
+        let city_lines = body.get(located.start..).unwrap_or(&[]).join(" / ");
+        Failure::new(code, Found::CityLine(city_lines)).in_country(Some(located.country.alpha2))
+    })?;
     if let Some(note) = located.city.note {
         warnings.push(note.to_string());
     }
@@ -461,6 +571,21 @@ fn parse_free_form(
         raw_lines: Vec::new(),
         warnings: Vec::new(),
     })
+}
+
+/// The company's default country for a block that names none: `None` for the U.S. (unset, or
+/// set to `US`), whose blocks are read by their layout as they always were; an error naming
+/// the setting when it is not an ISO alpha-2 code.
+pub(crate) fn default_for(customer: &AddressContext) -> Result<Option<CountryRef>, Failure> {
+    let setting = customer.default_country.as_deref();
+    match country::default_country(setting) {
+        Ok(Some(c)) if c.alpha2 == "US" && c.territory.is_none() => Ok(None),
+        Ok(found) => Ok(found),
+        Err(()) => Err(Failure::new(
+            AddressErrorCode::UnknownCountry,
+            Found::BadDefault(setting.unwrap_or_default().to_string()),
+        )),
+    }
 }
 
 /// The customer's display name, cleaned, when it has one.

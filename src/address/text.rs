@@ -206,12 +206,100 @@ fn trim_trailing_punct(s: &str, drop_dot: bool) -> &str {
     s.get(..end).unwrap_or(s).trim_end()
 }
 
-/// Whether `s` has no letter or digit (blank, or only punctuation).
+/// Whether `s` has no letter, digit or symbol (blank, or only punctuation and white space). A
+/// line of emoji or other symbols (`🎉`, `★彡`) is not blank: it may be all a recipient typed.
 pub(crate) fn is_blank(s: &str) -> bool {
     if s.bytes().any(|b| b.is_ascii_alphanumeric()) {
         return false;
     }
-    s.is_ascii() || !s.chars().any(char::is_alphanumeric)
+    s.is_ascii() || !s.chars().any(|c| c.is_alphanumeric() || is_symbol(c))
+}
+
+/// Whether `c` is a symbol that can stand for a name: emoji, dingbats, letterlike and other
+/// symbols (from U+2100 up), but not punctuation, white space, variation selectors or the
+/// invisible characters.
+fn is_symbol(c: char) -> bool {
+    let u = u32::from(c);
+    u >= 0x2100
+        && !(0x3000..=0x303F).contains(&u)
+        && !(0xFE00..=0xFE6F).contains(&u)
+        && !(0xFF00..=0xFF0F).contains(&u)
+        && !c.is_whitespace()
+        && !is_invisible(c)
+}
+
+/// Whether `c` is a control character (Unicode `Cc`) or an invisible format character (`Cf`:
+/// zero-width space and joiners, byte-order mark, soft hyphen, direction marks, ...). The `Cf`
+/// list is Unicode 16's, which changes rarely.
+pub(crate) fn is_invisible(c: char) -> bool {
+    let u = u32::from(c);
+    c.is_control()
+        || matches!(
+            u,
+            0x00AD
+                | 0x0600..=0x0605
+                | 0x061C
+                | 0x06DD
+                | 0x070F
+                | 0x0890..=0x0891
+                | 0x08E2
+                | 0x180E
+                | 0x200B..=0x200F
+                | 0x202A..=0x202E
+                | 0x2060..=0x2064
+                | 0x2066..=0x206F
+                | 0xFEFF
+                | 0xFFF9..=0xFFFB
+                | 0x110BD
+                | 0x110CD
+                | 0x13430..=0x1343F
+                | 0x1BCA0..=0x1BCA3
+                | 0x1D173..=0x1D17A
+                | 0xE0001
+                | 0xE0020..=0xE007F
+        )
+}
+
+/// Whether `s` holds a character [`strip_invisible`] would drop or change (line breaks and tabs
+/// aside). One byte test for ASCII text, the usual case.
+pub(crate) fn has_invisible(s: &str) -> bool {
+    // One branch-free pass flags any byte that is not printable ASCII (the compiler scans
+    // several bytes at a time); only a flagged line is looked at closely.
+    let flagged = s.bytes().fold(false, |acc, b| acc | !(0x20..0x7F).contains(&b));
+    flagged && s.chars().any(|c| !matches!(c, '\t' | '\n' | '\r') && is_invisible(c))
+}
+
+/// `s` without its control and invisible format characters: a control that is white space
+/// (vertical tab, form feed, next line) becomes a space, the rest are removed; line breaks and
+/// tabs stay. A zero-width joiner or non-joiner between two non-ASCII characters (an emoji
+/// sequence, a Persian or Indic word) and the tag characters after one (flag emoji) are kept.
+pub(crate) fn strip_invisible(s: &str) -> std::borrow::Cow<'_, str> {
+    if !has_invisible(s) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    let mut prev: Option<char> = None;
+    while let Some(c) = chars.next() {
+        let keep = if matches!(c, '\t' | '\n' | '\r') || !is_invisible(c) {
+            Some(c)
+        } else if c.is_whitespace() {
+            Some(' ')
+        } else if matches!(c, '\u{200C}' | '\u{200D}') {
+            let around =
+                prev.is_some_and(|p| !p.is_ascii()) && chars.peek().is_some_and(|n| !n.is_ascii());
+            around.then_some(c)
+        } else if (0xE0020..=0xE007F).contains(&u32::from(c)) {
+            prev.is_some_and(|p| !p.is_ascii() && !p.is_alphanumeric()).then_some(c)
+        } else {
+            None
+        };
+        if let Some(k) = keep {
+            out.push(k);
+            prev = Some(k);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether two texts are the same once case, accents, punctuation and spaces are folded.
@@ -419,6 +507,20 @@ mod tests {
         assert_eq!(Key::new("U.S.A.").map(|k| k.as_str().to_string()), Some("USA".into()));
         assert_eq!(Key::new("日本").map(|k| k.as_str().to_string()), Some("日本".into()));
         assert_eq!(Key::new("Straße").map(|k| k.as_str().to_string()), Some("STRASSE".into()));
+    }
+
+    #[test]
+    fn invisible_characters_are_removed_and_symbols_kept() {
+        assert_eq!(strip_invisible("Jane\u{0}\u{200B} Doe"), "Jane Doe");
+        assert_eq!(strip_invisible("\u{FEFF}Main\u{0B}St"), "Main St");
+        assert_eq!(strip_invisible("a\nb\tc"), "a\nb\tc");
+        assert_eq!(strip_invisible("👨\u{200D}👩"), "👨\u{200D}👩");
+        assert!(!has_invisible("123 Main St"));
+        assert!(has_invisible("Ber\u{AD}lin"));
+        assert!(is_blank(" - , "));
+        assert!(is_blank("\u{200B}"));
+        assert!(!is_blank("🎉🎉"));
+        assert!(!is_blank("★"));
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //! match the customer go where they say, and the rest above the street are the name, then the
 //! company.
 
-use super::classify::{StreetKind, attn_name, is_care_of, is_company_like, street_kind};
+use super::classify::{
+    StreetKind, attn_name, is_care_of, is_company_like, is_numbered_name, is_urbanization,
+    street_kind,
+};
 use super::text::{Few, clean_field, same_key};
+use super::words::has_street_word;
 use super::{AddressContext, AddressErrorCode};
 
 /// The three address-name fields and the street lines read from the lines above the city line.
@@ -23,6 +27,8 @@ enum Tag<'a> {
     CareOf,
     Display,
     Company,
+    /// A Puerto Rico urbanization: a street line, never the first when another follows.
+    Urbanization,
     Plain(StreetKind),
 }
 
@@ -47,6 +53,7 @@ pub(crate) fn read_upper(
     let mut care_of: Few<&str> = Few::new("");
     let mut attn: Option<(&str, &str)> = None;
     let mut attn_to_company: Option<&str> = None;
+    let mut urbanizations: Few<usize> = Few::new(0);
     for (i, (tag, line)) in tags.as_slice().iter().zip(lines).enumerate() {
         match *tag {
             Tag::Attn(n) if attn.is_none() => attn = Some((n, line)),
@@ -62,6 +69,10 @@ pub(crate) fn read_upper(
                 others.push(line);
             }
             Tag::Plain(_) => {
+                streets.push(line);
+            }
+            Tag::Urbanization => {
+                urbanizations.push(i);
                 streets.push(line);
             }
         }
@@ -87,6 +98,21 @@ pub(crate) fn read_upper(
     }
     for line in attn_to_company.iter().chain(care_of.as_slice()) {
         push_company(&mut up.company, line);
+    }
+    // street1 is the first street line that is not an urbanization (typed above the street or
+    // below it, an urbanization is the second line), the rest join into street2 as typed.
+    let mut ordered: Few<&str> = Few::new("");
+    let urb_count = urbanizations.as_slice().len();
+    let first = streets.as_slice().iter().position(|l| !is_urbanization(l));
+    if let Some(first) = first.filter(|_| urb_count > 0) {
+        let all = streets.as_slice();
+        ordered.push(all[first]);
+        for (j, l) in all.iter().enumerate() {
+            if j != first {
+                ordered.push(l);
+            }
+        }
+        streets = ordered;
     }
     let streets = streets.as_slice();
     up.street1 = streets.first().map(|s| clean_field(s, false));
@@ -134,6 +160,9 @@ fn tag_line<'a>(line: &'a str, ctx: &AddressContext) -> Tag<'a> {
     if ctx.company_name.as_deref().is_some_and(|c| same_key(c, line)) {
         return Tag::Company;
     }
+    if is_urbanization(line) {
+        return Tag::Urbanization;
+    }
     Tag::Plain(street_kind(line))
 }
 
@@ -147,13 +176,26 @@ fn find_first_street(
         _ => None,
     };
     let strong_after = |i: usize| (i + 1..tags.len()).any(|j| kind(j) == Some(StreetKind::Strong));
+    // `1-800-FLOWERS` or `24 Hour Fitness` above `12 Main St` names the company.
+    let street_word_after = |i: usize| {
+        (i + 1..tags.len()).any(|j| {
+            kind(j) == Some(StreetKind::Strong) && lines.get(j).is_some_and(|l| has_street_word(l))
+        })
+    };
+    let numbered_name =
+        |i: usize| street_word_after(i) && lines.get(i).is_some_and(|l| is_numbered_name(l));
     let first = (0..tags.len()).find(|&i| match kind(i) {
+        Some(StreetKind::Strong) if numbered_name(i) => false,
         Some(StreetKind::Strong | StreetKind::Digit) => true,
         Some(StreetKind::Word) => !strong_after(i),
         _ => false,
     });
     if let Some(i) = first {
         return Ok(i);
+    }
+    if tags.contains(&Tag::Urbanization) {
+        // The urbanization is the only street line: every plain line is above the street.
+        return Ok(tags.len());
     }
     let plain: Vec<usize> = (0..tags.len()).filter(|&i| kind(i).is_some()).collect();
     if structured {

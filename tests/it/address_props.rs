@@ -1,5 +1,7 @@
 //! Properties of the address parser: (a) any generated address, rendered as a QBO block in each
-//! supported layout, parses back to itself; (b) arbitrary text and line counts never panic.
+//! supported layout, parses back to itself; (b) a block without a country line whose city line
+//! fits the company's country is read in that country; (c) arbitrary text and line counts never
+//! panic.
 
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -435,6 +437,62 @@ fn any_block() -> impl Strategy<Value = (Vec<String>, Want)> {
     .prop_filter("at most five lines", |(lines, _)| lines.len() <= 5)
 }
 
+/// A block without a country line, its city line in the layout of the company's country: the
+/// company's country, and the address it should parse to.
+fn default_country_block() -> impl Strategy<Value = (String, Vec<String>, Want)> {
+    let zip_first = (upper(), select(ZIP_FIRST), 1u32..9999).prop_map(
+        |((mut lines, name, company, street, unit), (_, alpha2, city, digits), n)| {
+            let zip =
+                if digits == 5 { format!("{:05}", n * 7 % 100_000) } else { format!("{n:04}") };
+            lines.push(format!("{zip} {city}"));
+            let want = Want {
+                name,
+                company,
+                street1: street,
+                street2: unit,
+                city: city.into(),
+                state: None,
+                zip: Some(zip),
+                country: alpha2,
+            };
+            (alpha2.to_string(), lines, want)
+        },
+    );
+    let postcode_last = (
+        upper(),
+        select(
+            &[
+                ("AU", "Fitzroy"),
+                ("AU", "Surfers Paradise"),
+                ("NZ", "Auckland"),
+                ("ZA", "Cape Town"),
+            ][..],
+        ),
+        200u32..9999,
+        prop::option::of(select(AU_STATES)),
+    )
+        .prop_map(|((mut lines, name, company, street, unit), (alpha2, city), pc, state)| {
+            let zip = format!("{pc:04}");
+            let state = state.filter(|_| alpha2 == "AU");
+            match state {
+                Some((code, _)) => lines.push(format!("{city} {code} {zip}")),
+                None => lines.push(format!("{city} {zip}")),
+            }
+            let want = Want {
+                name,
+                company,
+                street1: street,
+                street2: unit,
+                city: city.into(),
+                state: state.map(|(code, _)| code.to_string()),
+                zip: Some(zip),
+                country: alpha2,
+            };
+            (alpha2.to_string(), lines, want)
+        });
+    prop_oneof![zip_first, postcode_last]
+}
+
 /// Failures found before are replayed first from `address_props.proptest-regressions` beside this
 /// file (`WithSource`: proptest's default would look under `tests/proptest-regressions/`).
 fn config() -> ProptestConfig {
@@ -474,6 +532,27 @@ proptest! {
         let parsed = parse_address(&addr, &ctx).unwrap_or_default();
         let expected = Want { company: None, ..want };
         prop_assert_eq!(fields(&parsed), expected);
+    }
+
+    #[test]
+    fn blocks_without_a_country_line_take_the_company_country((country, lines, want) in default_country_block()) {
+        let ctx = AddressContext { default_country: Some(country.clone()), ..Default::default() };
+        let parsed = parse_lines(&lines, &ctx);
+        prop_assert!(parsed.is_ok(), "{:?} in {} failed: {:?}", lines, country, parsed.err());
+        prop_assert_eq!(fields(&parsed.unwrap_or_default()), want.clone(), "lines: {:?}", lines);
+        // The same address as QBO's structured fields, with no `Country`, also takes it.
+        let addr = PhysicalAddress {
+            line1: Some(want.street1.clone()),
+            line2: want.street2.clone(),
+            city: Some(want.city.clone()),
+            country_sub_division_code: want.state.clone(),
+            postal_code: want.zip.clone(),
+            ..Default::default()
+        };
+        let ctx = AddressContext { display_name: want.name.clone(), default_country: Some(country), ..Default::default() };
+        let parsed = parse_address(&addr, &ctx);
+        prop_assert!(parsed.is_ok(), "{:?} failed: {:?}", addr, parsed.err());
+        prop_assert_eq!(fields(&parsed.unwrap_or_default()), Want { company: None, ..want });
     }
 
     #[test]

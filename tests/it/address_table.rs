@@ -2,7 +2,9 @@
 //! territories and military, Canada, the UK, Ireland, Australia, New Zealand, continental
 //! Europe, Latin America, Japan, Singapore, South Africa, structured QBO addresses, and malformed
 //! input) must parse to exactly the expected eight fields, or fail with exactly the expected code.
-//! The same file drives the example binary's test; `tools/gen_address_table.py` writes it.
+//! The same file drives the example binary's test; `tools/gen_address_table.py` writes it (the
+//! rows of issue 13 are in `tools/address_table_issue13.py`, each with a `source` saying where
+//! its shape comes from, and a `default_country`, the company's country, where it matters).
 
 use qbo_ordoro::address::{
     AddressContext, AddressErrorCode, ParsedAddress, parse_address, parse_lines,
@@ -29,7 +31,7 @@ fn customer(case: &Value) -> AddressContext {
     AddressContext {
         display_name: field("display_name"),
         company_name: field("company_name"),
-        ..Default::default()
+        default_country: case.get("default_country").and_then(Value::as_str).map(str::to_string),
     }
 }
 
@@ -227,4 +229,157 @@ fn the_fuzz_entry_accepts_the_seed_corpus() {
         seen += 1;
     }
     assert!(seen >= 5, "only {seen} seeds");
+}
+
+#[test]
+fn every_issue_13_class_has_rows_that_say_where_they_come_from() {
+    let all = cases();
+    let sourced: Vec<&Value> = all.iter().filter(|c| c.get("source").is_some()).collect();
+    for class in [
+        "company's structured ship-to without Country",
+        "free-form block without a country line",
+        "another language or its own",
+        "repeats the country's code",
+        "invisible characters",
+        "emoji or other symbols",
+        "spaces its format does not have",
+        "without the space its format has",
+        "no punctuation where a comma",
+        "three lines of their own",
+        "c/o and Attn:",
+        "Puerto Rico urbanization",
+        "begins with digits",
+    ] {
+        let n = sourced
+            .iter()
+            .filter(|c| c["source"].as_str().is_some_and(|s| s.contains(class)))
+            .count();
+        assert!(n >= 3, "only {n} rows for {class}");
+    }
+    assert!(all.iter().filter(|c| c.get("default_country").is_some()).count() >= 20);
+    // Every row of the class runs in the groups above; here the whole of it, exactly.
+    let ids: std::collections::BTreeSet<String> =
+        sourced.iter().map(|c| c["id"].to_string()).collect();
+    check(|c| ids.contains(&c["id"].to_string()));
+}
+
+fn error_of(lines: &[&str], default_country: Option<&str>) -> qbo_ordoro::address::AddressError {
+    let ctx = AddressContext {
+        default_country: default_country.map(str::to_string),
+        ..Default::default()
+    };
+    parse_lines(lines, &ctx).err().unwrap_or_else(|| panic!("{lines:?} parsed"))
+}
+
+#[test]
+fn an_incomplete_address_says_what_is_missing_and_how_to_fix_it() {
+    let cases: [(&[&str], Option<&str>, AddressErrorCode, &str); 8] = [
+        (
+            &["Jack Wilson", "12 Hay St", "Perth WA"],
+            Some("AU"),
+            AddressErrorCode::MissingPostalCode,
+            "the city line `Perth WA` has no postcode; add the 4-digit postcode after the state \
+             in this address in QuickBooks",
+        ),
+        (
+            &["Jane Roe", "12 Oak Ave", "Springfield, IL"],
+            None,
+            AddressErrorCode::MissingPostalCode,
+            "the city line `Springfield, IL` has no ZIP code; add the 5-digit ZIP code (or \
+             ZIP+4) after the state in this address in QuickBooks",
+        ),
+        (
+            &["Jane Roe", "12 Oak Ave", "Springfield 62704"],
+            None,
+            AddressErrorCode::MissingState,
+            "the city line `Springfield 62704` has no state; add the 2-letter state code (`IL`, \
+             `CA`, `NY`, ...) between the city and the ZIP code, as in `City, ST 12345`, in this \
+             address in QuickBooks",
+        ),
+        (
+            &["Hans Müller", "Hauptstraße 5", "Berlin", "Germany"],
+            None,
+            AddressErrorCode::MissingPostalCode,
+            "the city line `Berlin` has no postcode; add the 5-digit postcode before the city in \
+             this address in QuickBooks",
+        ),
+        (
+            &["Jane Roe", "12 Oak Ave", "Boston, MA 2110"],
+            None,
+            AddressErrorCode::InvalidPostalCode,
+            "the ZIP code in the city line `Boston, MA 2110` is not a valid U.S. ZIP code; correct \
+             it to a 5-digit ZIP code (or ZIP+4) in this address in QuickBooks",
+        ),
+        (
+            &["Jane Roe", "12 Oak Ave", "Springfield, IL 62704", "Narnia"],
+            None,
+            AddressErrorCode::UnknownCountry,
+            "the last line `Narnia` names no country; write the country's name or its ISO code \
+             (`DE`, `FR`, ...) as the last line in this address in QuickBooks",
+        ),
+        (
+            &["Hans Müller", "Hauptstraße 5", "10115 Berlin"],
+            Some("Germany"),
+            AddressErrorCode::UnknownCountry,
+            "the company's country setting `Germany` is not an ISO 3166-1 alpha-2 code, so an \
+             address without a country line cannot be placed; set the company's country to a \
+             two-letter code such as `US` or `AU` (or add the country in this address in \
+             QuickBooks)",
+        ),
+        (
+            &["Jane Roe", "Springfield, IL 62704"],
+            None,
+            AddressErrorCode::MissingStreetLine,
+            "no street line was found above the city line `Springfield, IL 62704`; add the \
+             street (number and street name, or a PO box) on a line of its own above the city \
+             line in this address in QuickBooks",
+        ),
+    ];
+    for (lines, default, code, message) in cases {
+        let err = error_of(lines, default);
+        assert_eq!((err.code, err.message.as_str()), (code, message), "{lines:?}");
+    }
+    let structured = PhysicalAddress {
+        line1: Some("12 Hay St".into()),
+        city: Some("Perth".into()),
+        country_sub_division_code: Some("WA".into()),
+        ..Default::default()
+    };
+    let ctx = AddressContext { default_country: Some("AU".into()), ..Default::default() };
+    let err = parse_address(&structured, &ctx).err().unwrap_or_else(|| panic!("parsed"));
+    assert_eq!(
+        err.message,
+        "the address (City `Perth`, State `WA`, Postal code empty) has no postcode; fill in the \
+         4-digit postcode in the Postal code field in this address in QuickBooks"
+    );
+}
+
+#[test]
+fn the_log_entry_of_an_incomplete_ship_to_reads_as_one_sentence() {
+    use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
+    use qbo_ordoro::model::qbo::{EntityKind, SalesTransaction, Transaction};
+    let doc: SalesTransaction = serde_json::from_value(serde_json::json!({
+        "Id": "7", "SyncToken": "0",
+        "ClassRef": {"value": "1", "name": "Ordoro"},
+        "CustomerRef": {"value": "58", "name": "Jack Wilson"},
+        "ShipAddr": {"Line1": "12 Hay St", "City": "Perth", "CountrySubDivisionCode": "WA"},
+        "Line": [{"Id": "1", "Amount": 10, "DetailType": "SalesItemLineDetail",
+                  "SalesItemLineDetail": {"ItemRef": {"value": "1", "name": "Widget"}, "Qty": 1, "UnitPrice": 10}}],
+        "TotalAmt": 10
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let txn = Transaction { kind: EntityKind::Invoice, doc };
+    let config = MappingConfig::default().with_company_country(Some("AU"));
+    match decide(&txn, &config) {
+        Decision::Error { code, message } => {
+            assert_eq!(code.as_str(), "missing_postal_code");
+            assert_eq!(
+                message,
+                "ship-to: the address (City `Perth`, State `WA`, Postal code empty) has no \
+                 postcode; fill in the 4-digit postcode in the Postal code field in this address \
+                 in QuickBooks"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -8,6 +8,10 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 fn run_example(input: &str) -> Vec<Value> {
+    run_example_bytes(input.as_bytes())
+}
+
+fn run_example_bytes(input: &[u8]) -> Vec<Value> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut child = Command::new(cargo)
         .args(["run", "--quiet", "--example", "parse_address"])
@@ -18,9 +22,9 @@ fn run_example(input: &str) -> Vec<Value> {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn cargo: {e}"));
     let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
-    let input = input.to_string();
+    let input = input.to_vec();
     let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
+        let _ = stdin.write_all(&input);
     });
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("wait: {e}"));
     let _ = writer.join();
@@ -106,4 +110,71 @@ fn example_scores_the_whole_table_exactly() {
         }
     }
     assert!(wrong.is_empty(), "{} of {} wrong:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+}
+
+#[test]
+fn example_reads_blocks_in_the_default_country() {
+    let input = [
+        json!({"id": 1, "lines": ["Jack Wilson", "12 Hay St", "Perth 6004"], "default_country": "AU"}),
+        json!({"id": 2, "lines": ["Jack Wilson", "12 Hay St", "Perth 6004"]}),
+        json!({"id": 3, "shipaddr": {"Line1": "12 Hay St", "City": "Perth", "CountrySubDivisionCode": "Western Australia", "PostalCode": "6004"},
+               "customer": {"display_name": "Jack Wilson"}, "default_country": "AU"}),
+        json!({"id": 4, "lines": ["Hans Müller", "Hauptstraße 5", "10115 Berlin"], "default_country": "DE"}),
+        json!({"id": 5, "lines": ["Jane Roe", "12 Oak Ave", "Springfield, IL 62704"], "default_country": "AU"}),
+        json!({"id": 6, "lines": ["Hans Müller", "Hauptstraße 5", "10115 Berlin"], "default_country": "Germany"}),
+        json!({"id": 7, "lines": ["Jack Wilson", "12 Hay St", "Perth WA"], "default_country": "AU"}),
+    ]
+    .map(|v| v.to_string())
+    .join("\n");
+    let out = run_example(&input);
+    assert_eq!(out.len(), 7, "{out:?}");
+    assert_eq!(
+        out[0],
+        json!({"id": 1, "name": "Jack Wilson", "company": null, "street1": "12 Hay St", "street2": null,
+               "city": "Perth", "state": null, "zip": "6004", "country": "AU"})
+    );
+    // Without the member the block is read as before: a city line that names no country.
+    assert_eq!(out[1]["error"]["code"], "missing_country");
+    assert_eq!(
+        out[2],
+        json!({"id": 3, "name": "Jack Wilson", "company": null, "street1": "12 Hay St", "street2": null,
+               "city": "Perth", "state": "WA", "zip": "6004", "country": "AU"})
+    );
+    assert_eq!(
+        (&out[3]["city"], &out[3]["zip"], &out[3]["country"]),
+        (&json!("Berlin"), &json!("10115"), &json!("DE"))
+    );
+    assert_eq!(out[4]["country"], "US");
+    assert_eq!(out[5]["error"]["code"], "unknown_country");
+    let bad = out[5]["error"]["message"].as_str().unwrap_or("");
+    assert!(bad.contains("`Germany`") && bad.contains("ISO"), "{bad}");
+    assert_eq!(out[6]["error"]["code"], "missing_postal_code");
+    assert_eq!(
+        out[6]["error"]["message"],
+        "the city line `Perth WA` has no postcode; add the 4-digit postcode after the state in \
+         this address in QuickBooks"
+    );
+}
+
+#[test]
+fn example_answers_a_line_that_is_not_utf8_and_goes_on() {
+    let mut input = Vec::new();
+    input.extend_from_slice(
+        json!({"id": 1, "lines": ["Kate Whelan", "45 First St.", "Menlo Park, CA  94304"]})
+            .to_string()
+            .as_bytes(),
+    );
+    input.extend_from_slice(b"\n{\"id\": 2, \"lines\": [\"Caf\xe9 \xff\"]}\n");
+    input.extend_from_slice(
+        json!({"id": 3, "lines": ["Oliver Smith", "10 Downing Street", "London SW1A 2AA"]})
+            .to_string()
+            .as_bytes(),
+    );
+    input.push(b'\n');
+    let out = run_example_bytes(&input);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out[0]["city"], "Menlo Park");
+    assert_eq!(out[1]["id"], Value::Null);
+    assert_eq!(out[1]["error"]["code"], "malformed_input");
+    assert_eq!(out[2]["country"], "GB");
 }
