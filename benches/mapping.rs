@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// The QBO fixtures that hold sales, each marked with the class `Ordoro` so they map in full.
 fn documents() -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qbo");
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("tests/fixtures/qbo");
     let mut out = Vec::new();
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .expect("fixtures dir")

@@ -589,8 +589,8 @@ async fn loopback_bench(o: &Options) -> Outcome<()> {
     );
     let rss_at_start = proc_status_kb("VmHWM");
     let served = spawn_server(o)?;
-    let dir = tempfile::tempdir()?;
-    let store = Arc::new(SqliteStore::open(dir.path().join("state.db"))?);
+    let dir = ScratchDir::new()?;
+    let store = Arc::new(SqliteStore::open(dir.0.join("state.db"))?);
     store.save_token(REALM, &served.token).await?;
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::system());
     let c = loopback_clients(&served, clock.clone(), store.clone())?;
@@ -738,4 +738,26 @@ fn serve_mode(o: &Options) -> Outcome<()> {
         let _ = closed.await;
         Ok(())
     })
+}
+
+/// A directory of its own under the system's temporary directory, removed when dropped (the
+/// examples do without the `tempfile` crate, which only the test suite depends on).
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new() -> std::io::Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("qbo-ordoro-bench-{}-{nanos}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir(&path)?;
+        Ok(ScratchDir(path))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

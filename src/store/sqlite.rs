@@ -224,14 +224,17 @@ impl SqliteStore {
     /// # futures_util::FutureExt::now_or_never(async {
     /// use qbo_ordoro::{SqliteStore, Store};
     ///
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let path = dir.path().join("qbo-ordoro-state.sqlite3");
+    /// # let dir = std::env::temp_dir().join(format!("qbo-ordoro-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("qbo-ordoro-state.sqlite3");
     /// let store = SqliteStore::open(&path)?;
     /// assert_eq!(store.settings()?.journal_mode, "wal");
     /// assert_eq!(store.cursor("9130/Invoice").await?, None); // a new file has no cursor yet
     /// drop(store);
     /// let reopened = SqliteStore::open(&path)?; // the schema is there: no migration runs again
     /// assert!(reopened.applied_migrations().is_empty());
+    /// # drop(reopened);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
     /// # Ok::<(), qbo_ordoro::Error>(())
     /// # }).expect("SQLite calls do not wait")?;
     /// # Ok::<(), qbo_ordoro::Error>(())

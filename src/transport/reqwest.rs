@@ -21,6 +21,20 @@ impl fmt::Debug for ReqwestTransport {
     }
 }
 
+/// rustls over ring, with the platform's verifier, speaking HTTP/1.1 (the only version the
+/// client is built with).
+fn tls_config() -> Result<rustls::ClientConfig> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_platform_verifier())
+        .map_err(|e| Error::config(format!("could not set up TLS: {e}")))?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 impl ReqwestTransport {
     /// Time allowed for a whole request and its response, by default.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -33,9 +47,11 @@ impl ReqwestTransport {
     }
 
     /// A transport that gives up on a request after `timeout` and on a connection after
-    /// `connect_timeout` (capped at `timeout`).
+    /// `connect_timeout` (capped at `timeout`). TLS is rustls with the ring provider, verifying
+    /// servers against the operating system's certificate roots.
     pub fn with_timeouts(timeout: Duration, connect_timeout: Duration) -> Result<Self> {
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
             .timeout(timeout)
             .connect_timeout(connect_timeout.min(timeout))
             .redirect(reqwest::redirect::Policy::none())
@@ -46,7 +62,9 @@ impl ReqwestTransport {
         Ok(Self::from_client(client))
     }
 
-    /// A transport over a client the host configured itself (proxy, TLS roots, ...).
+    /// A transport over a client the host configured itself (proxy, TLS roots, ...). A client
+    /// built by the host needs a rustls crypto provider: this crate enables reqwest without one
+    /// (see [`ReqwestTransport::with_timeouts`] for the one it uses).
     pub fn from_client(client: reqwest::Client) -> Self {
         ReqwestTransport { client }
     }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 fn corpus_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus")
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("fuzz").join("corpus")
 }
 
 /// The library body of a fuzz target, by its name.

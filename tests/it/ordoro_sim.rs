@@ -67,7 +67,7 @@ async fn the_official_example_creates_an_order_numbered_by_the_cart_index() {
     assert_eq!(sim.add_sales_channel(100), 2);
     assert_eq!(sim.add_sales_channel(100), 2, "adding a known channel keeps its index");
     let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/.."),
         "/tests/fixtures/ordoro/examples/ordoro-post-v3-order.json"
     );
     let example: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

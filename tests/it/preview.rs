@@ -118,7 +118,7 @@ fn run_preview(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO"))
         .args(["run", "--quiet", "--example", "preview", "--"])
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .unwrap()
 }

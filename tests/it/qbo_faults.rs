@@ -22,7 +22,7 @@ use crate::support::fakes::MemTokens;
 use crate::support::sim::client::{REALM, config, start};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/qbo/faults/{name}", env!("CARGO_MANIFEST_DIR")))
+    std::fs::read(format!("{}/tests/fixtures/qbo/faults/{name}", concat!(env!("CARGO_MANIFEST_DIR"), "/..")))
         .unwrap()
 }
 

@@ -35,7 +35,7 @@ fn sync_binary() -> &'static Path {
     BINARY.get_or_init(|| {
         let output = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--example", "sync", "--message-format=json"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .output()
             .expect("cargo runs");
         assert!(
@@ -366,7 +366,7 @@ fn bad_command_lines_exit_with_status_two_and_a_message() {
 
 #[test]
 fn the_readme_shows_the_assemble_example_as_it_builds() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let example = std::fs::read_to_string(root.join("examples/assemble.rs")).unwrap();
     let section = &readme[readme.find("## Assembling an engine").expect("the section")..];
@@ -379,7 +379,7 @@ fn the_readme_shows_the_assemble_example_as_it_builds() {
 
 #[test]
 fn help_goes_to_stdout_and_lists_every_flag_of_the_readme() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let section = &readme[readme.find("### `sync` example: flags").expect("the flag table")..];
     let section = &section[..section[4..].find("\n### ").expect("the next section") + 4];
