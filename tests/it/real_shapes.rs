@@ -225,7 +225,7 @@ fn an_australian_companys_tax_inclusive_invoice_ships_to_australia() {
         "TxnTaxDetail": {"TotalTax": 118.3},
         "CustomerRef": {"value": "136", "name": "Outback Minerals Pty Ltd"},
         "ShipAddr": {"Id": "146", "Line1": "Three Mile Hill Processing Plant", "City": "Perth",
-                     "CountrySubDivisionCode": "Western Australia", "PostalCode": "6004"},
+                     "CountrySubDivisionCode": "WA", "PostalCode": "6004"},
         "FreeFormAddress": true,
         "TotalAmt": 1301.3
     });
