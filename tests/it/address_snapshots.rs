@@ -36,7 +36,7 @@ fn addresses(v: &Value, out: &mut Vec<(String, Value)>) {
 
 #[test]
 fn qbo_fixture_addresses() {
-    let dir = concat!(concat!(env!("CARGO_MANIFEST_DIR"), "/.."), "/tests/fixtures/qbo");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/qbo");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .flatten()

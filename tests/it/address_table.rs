@@ -16,7 +16,7 @@ const FIELDS: [&str; 8] =
     ["name", "company", "street1", "street2", "city", "state", "zip", "country"];
 
 fn cases() -> Vec<Value> {
-    let path = concat!(concat!(env!("CARGO_MANIFEST_DIR"), "/.."), "/tests/fixtures/address/blocks.jsonl");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/address/blocks.jsonl");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     text.lines()
         .filter(|l| !l.trim().is_empty())
@@ -216,7 +216,7 @@ fn a_single_line_with_line_breaks_is_split() {
 
 #[test]
 fn the_fuzz_entry_accepts_the_seed_corpus() {
-    let dir = concat!(concat!(env!("CARGO_MANIFEST_DIR"), "/.."), "/fuzz/corpus/address_block");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/address_block");
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{dir}: {e}")).flatten() {
         // Only the named seeds; a local fuzzing run adds thousands of inputs named by their SHA-1.

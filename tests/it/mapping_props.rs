@@ -335,8 +335,8 @@ fn fuzz_body_counts_the_transactions_it_decided() {
 
 #[test]
 fn fuzz_seed_corpus_runs_through_the_fuzz_body() {
-    let dir =
-        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("fuzz/corpus/qbo_transaction");
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .join("fuzz/corpus/qbo_transaction");
     let mut seeds = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

@@ -73,7 +73,7 @@ fn example_writes_one_json_line_per_input() {
 
 #[test]
 fn example_scores_the_whole_table_exactly() {
-    let path = concat!(concat!(env!("CARGO_MANIFEST_DIR"), "/.."), "/tests/fixtures/address/blocks.jsonl");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/address/blocks.jsonl");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let cases: Vec<Value> = text
         .lines()

@@ -22,8 +22,11 @@ use crate::support::fakes::MemTokens;
 use crate::support::sim::client::{REALM, config, start};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/qbo/faults/{name}", concat!(env!("CARGO_MANIFEST_DIR"), "/..")))
-        .unwrap()
+    std::fs::read(format!(
+        "{}/tests/fixtures/qbo/faults/{name}",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/..")
+    ))
+    .unwrap()
 }
 
 fn response(status: u16, body: Vec<u8>) -> HttpResponse {

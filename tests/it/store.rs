@@ -486,7 +486,7 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = db_path(&dir);
     let fixture =
-        concat!(concat!(env!("CARGO_MANIFEST_DIR"), "/.."), "/tests/fixtures/state/written-by-2903e39.sqlite3");
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/state/written-by-2903e39.sqlite3");
     std::fs::copy(fixture, &path).expect("copy the old state file");
     let stored: Vec<Option<String>> = {
         let conn = raw(&path);
