@@ -98,3 +98,13 @@ fn response_seeds_cover_successes_and_failures() {
         assert!(outcomes.iter().any(|ok| !*ok), "{target}: no seed is read as a failure");
     }
 }
+
+/// The seeds of the two optional QBO reads decode through the client (the fuzz body returns
+/// true only when the call read the answer): the body reaches CompanyInfo and customer decoding.
+#[test]
+fn qbo_fault_body_reads_the_company_and_customer_seeds() {
+    for seed in ["200_companyinfo_au.json.companyinfo", "200_customer_136.json.customer"] {
+        let data = std::fs::read(corpus_root().join("qbo_fault_body").join(seed)).unwrap();
+        assert!(qbo_ordoro::fuzz::qbo_fault_body(&data), "{seed} reads");
+    }
+}

@@ -585,7 +585,8 @@ const FUZZ_STATUSES: [u16; 12] = [200, 200, 201, 400, 401, 403, 404, 429, 500, 5
 /// picks an HTTP status, the second a content type and which client call reads the answer; the
 /// rest is the response body. It goes through [`fault::read_response`] and [`fault::classify`],
 /// then through the real [`QboClient`] (a 401 refresh against the same answer, retries on a
-/// virtual clock, page, entity and change-feed decoding). Returns true when the call succeeded.
+/// virtual clock, page, entity, change-feed, CompanyInfo and customer decoding). Returns true
+/// when the call succeeded.
 /// Panics only when an error loses its service or status, or a failure status is taken for a
 /// success.
 #[doc(hidden)]
@@ -634,7 +635,7 @@ pub fn fuzz_qbo_response(data: &[u8]) -> bool {
     let transport = SharedTransport::new(crate::transport::CannedTransport::new(response));
     let Ok(client) = QboClient::new(config, transport, clock, store) else { return false };
     let from = start - chrono::Duration::days(1);
-    let ok = match (selector >> 2) % 5 {
+    let ok = match (selector >> 2) % 7 {
         0 => {
             let query = UpdatedQuery {
                 entity: EntityKind::Invoice,
@@ -651,6 +652,8 @@ pub fn fuzz_qbo_response(data: &[u8]) -> bool {
             .is_some_and(|r| matches!(r, Ok(Some(_)))),
         2 => client.changes_since(&EntityKind::ALL, from).now_or_never().is_some_and(|r| r.is_ok()),
         3 => client.find_classes("Ordoro").now_or_never().is_some_and(|r| r.is_ok()),
+        4 => client.company_info().now_or_never().is_some_and(|r| matches!(r, Ok(Some(_)))),
+        5 => client.get_customer("1").now_or_never().is_some_and(|r| matches!(r, Ok(Some(_)))),
         _ => client
             .find_by_doc_number(EntityKind::Invoice, "1001")
             .now_or_never()
