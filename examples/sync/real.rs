@@ -6,7 +6,7 @@ use std::sync::Arc;
 use qbo_ordoro::qbo::connect::{TokenChoice, choose_refresh_token};
 use qbo_ordoro::{Clock, ErrorKind, OrdoroApi, QboApi, ReqwestTransport, SharedTransport, Store};
 use qbo_ordoro::{OrdoroClient, OrdoroConfig};
-use qbo_ordoro::{QboClient, QboConfig};
+use qbo_ordoro::{QboClient, QboConfig, QboEnvironment};
 use secrecy::SecretString;
 
 use crate::settings::{ConfiguredToken, RealServices};
@@ -30,19 +30,21 @@ pub fn clients(
     clock: Arc<dyn Clock>,
 ) -> qbo_ordoro::Result<Clients> {
     let transport = SharedTransport::new(ReqwestTransport::new()?);
-    let qbo = QboClient::new(
-        QboConfig::new(
-            realm.to_string(),
-            real.environment.clone(),
-            real.client_id.clone(),
-            real.client_secret.clone(),
-        ),
-        transport.clone(),
-        clock.clone(),
-        store,
-    )?;
-    let ordoro =
-        OrdoroClient::new(OrdoroConfig::new(ordoro_key.0, ordoro_key.1), transport, clock)?;
+    let mut qbo_config = QboConfig::new(
+        realm.to_string(),
+        real.environment.clone(),
+        real.client_id.clone(),
+        real.client_secret.clone(),
+    );
+    // Other URLs may be a simulator on loopback: the clients still refuse plain http elsewhere.
+    qbo_config.allow_insecure_loopback = matches!(real.environment, QboEnvironment::Custom { .. });
+    let qbo = QboClient::new(qbo_config, transport.clone(), clock.clone(), store)?;
+    let mut ordoro_config = OrdoroConfig::new(ordoro_key.0, ordoro_key.1);
+    if let Some(base_url) = &real.ordoro_base_url {
+        ordoro_config.base_url = base_url.clone();
+        ordoro_config.allow_insecure_loopback = true;
+    }
+    let ordoro = OrdoroClient::new(ordoro_config, transport, clock)?;
     Ok(Clients { qbo: Arc::new(qbo), ordoro: Arc::new(ordoro) })
 }
 

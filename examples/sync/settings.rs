@@ -25,6 +25,8 @@ struct QboSection {
     refresh_token: Raw,
     environment: Raw,
     redirect_uri: Raw,
+    api_base: Raw,
+    token_url: Raw,
 }
 
 /// The `[ordoro]` table.
@@ -34,6 +36,7 @@ struct OrdoroSection {
     key_id: Raw,
     key_secret: Raw,
     sales_channel_id: Raw,
+    base_url: Raw,
 }
 
 /// A string setting of the file: a TOML string (or, for `sales_channel_id`, an integer), else an
@@ -107,6 +110,8 @@ pub struct RealServices {
     pub missing_for_sync: Vec<String>,
     /// The Ordoro sales channel (cart) orders go to, if set.
     pub sales_channel_id: Option<i64>,
+    /// Another Ordoro API base URL than Ordoro's own (a proxy, a local simulator), if set.
+    pub ordoro_base_url: Option<String>,
 }
 
 impl fmt::Debug for RealServices {
@@ -118,6 +123,7 @@ impl fmt::Debug for RealServices {
             .field("redirect_uri", &self.redirect_uri)
             .field("ordoro_key_id", &self.ordoro_key.as_ref().map(|(id, _)| id))
             .field("sales_channel_id", &self.sales_channel_id)
+            .field("ordoro_base_url", &self.ordoro_base_url)
             .finish_non_exhaustive()
     }
 }
@@ -188,6 +194,9 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
     let refresh_token = read("QBO_REFRESH_TOKEN", "[qbo] refresh_token", qbo.refresh_token, false)?;
     let environment = read("QBO_ENVIRONMENT", "[qbo] environment", qbo.environment, false)?;
     let redirect_uri = read("QBO_REDIRECT_URI", "[qbo] redirect_uri", qbo.redirect_uri, false)?;
+    let api_base = read("QBO_API_BASE", "[qbo] api_base", qbo.api_base, false)?;
+    let token_url = read("QBO_TOKEN_URL", "[qbo] token_url", qbo.token_url, false)?;
+    let ordoro_base = read("ORDORO_BASE_URL", "[ordoro] base_url", ordoro.base_url, false)?;
     let key_id = read("ORDORO_KEY_ID", "[ordoro] key_id", ordoro.key_id, false)?;
     let key_secret = read("ORDORO_KEY_SECRET", "[ordoro] key_secret", ordoro.key_secret, false)?;
     let channel = read(
@@ -203,9 +212,12 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
         &refresh_token,
         &environment,
         &redirect_uri,
+        &api_base,
+        &token_url,
         &key_id,
         &key_secret,
         &channel,
+        &ordoro_base,
     ];
     if all.iter().all(|s| s.value.is_none()) {
         return Ok(Settings { services: Services::Simulated, sync });
@@ -231,7 +243,7 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
     let ordoro_key = key_id.value.clone().zip(key_secret.value.clone().map(SecretString::from));
     let real = RealServices {
         realm_id: realm_id.value.clone(),
-        environment: qbo_environment(&environment)?,
+        environment: qbo_environment(&environment, &api_base, &token_url)?,
         client_id: client_id.value.unwrap_or_default(),
         client_secret: client_secret.value.unwrap_or_default().into(),
         refresh_token,
@@ -239,6 +251,7 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
         ordoro_key,
         missing_for_sync,
         sales_channel_id: sales_channel(&channel)?,
+        ordoro_base_url: ordoro_base.value.clone(),
     };
     Ok(Settings { services: Services::Real(Box::new(real)), sync })
 }
@@ -284,7 +297,25 @@ fn check_sync(sync: &SyncSection) -> Result<(), String> {
     Ok(())
 }
 
-fn qbo_environment(setting: &Setting) -> Result<QboEnvironment, String> {
+/// Sandbox or production, or other URLs when both the API base and the token endpoint are set
+/// (a proxy, or a simulator on loopback).
+fn qbo_environment(
+    setting: &Setting,
+    api_base: &Setting,
+    token_url: &Setting,
+) -> Result<QboEnvironment, String> {
+    match (api_base.value.clone(), token_url.value.clone()) {
+        (Some(api_base), Some(token_url)) => {
+            return Ok(QboEnvironment::Custom { api_base, token_url });
+        }
+        (Some(_), None) => {
+            return Err(format!("{} is set, so set {} too", api_base.label(), token_url.label()));
+        }
+        (None, Some(_)) => {
+            return Err(format!("{} is set, so set {} too", token_url.label(), api_base.label()));
+        }
+        (None, None) => {}
+    }
     match setting.value.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("production") => Ok(QboEnvironment::Production),
         Some("sandbox") => Ok(QboEnvironment::Sandbox),

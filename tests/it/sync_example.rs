@@ -13,7 +13,7 @@ use qbo_ordoro::{Store, TokenStore};
 use secrecy::ExposeSecret;
 
 /// Every variable that would switch the example to the real services or turn logs on.
-const CONFIG_VARS: [&str; 10] = [
+const CONFIG_VARS: [&str; 13] = [
     "QBO_CLIENT_ID",
     "QBO_CLIENT_SECRET",
     "QBO_REALM_ID",
@@ -23,6 +23,9 @@ const CONFIG_VARS: [&str; 10] = [
     "ORDORO_KEY_SECRET",
     "ORDORO_SALES_CHANNEL_ID",
     "QBO_REDIRECT_URI",
+    "QBO_API_BASE",
+    "QBO_TOKEN_URL",
+    "ORDORO_BASE_URL",
     "RUST_LOG",
 ];
 
@@ -721,4 +724,138 @@ async fn ctrl_c_stops_watch_with_status_zero_after_the_run_in_hand() {
     let logged = store.query_log(&LogQuery::default()).await.unwrap();
     let created = logged.iter().filter(|e| e.action == qbo_ordoro::store::Action::Created).count();
     assert!(seen.contains(&format!("created={created} ")), "{seen}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real-services mode, pointed at the simulators on loopback (`QBO_API_BASE`, `QBO_TOKEN_URL`,
+// `ORDORO_BASE_URL`): what a user sees when a service refuses the run.
+
+const REAL_REALM: &str = "9130350000000777";
+
+/// The simulated QBO (two eligible sales) and Ordoro (with its own API key) on loopback, and the
+/// environment of a real-services run against them with `refresh_token` and Ordoro key `key`.
+struct RealWorld {
+    qbo: std::sync::Arc<qbo_ordoro::sim::qbo::QboSim>,
+    _servers: [qbo_ordoro::sim::loopback::LoopbackServer; 2],
+    qbo_url: String,
+    ordoro_url: String,
+}
+
+impl RealWorld {
+    async fn start() -> RealWorld {
+        use qbo_ordoro::sim::loopback::LoopbackServer;
+        use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimCredentials};
+        use qbo_ordoro::sim::qbo::{QboSim, simple_sale, to_pacific};
+        use qbo_ordoro::{Clock, SharedTransport, TokioClock};
+        use std::sync::Arc;
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::system());
+        let qbo = Arc::new(QboSim::new(clock.clone()));
+        let at = to_pacific(clock.now() - chrono::Duration::minutes(10));
+        for doc_number in ["2001", "2002"] {
+            let amount = rust_decimal::Decimal::new(1500, 2);
+            let mut txn =
+                simple_sale(EntityKind::Invoice, doc_number, Some(("1", "Ordoro")), amount);
+            txn.doc.meta_data = Some(qbo_ordoro::model::qbo::MetaData {
+                create_time: Some(at),
+                last_updated_time: Some(at),
+            });
+            qbo.insert(REAL_REALM, txn);
+        }
+        let config = OrdoroSimConfig {
+            credentials: Some(SimCredentials {
+                key_id: "the-key".into(),
+                key_secret: "the-key-secret".to_owned().into(),
+            }),
+            ..OrdoroSimConfig::default()
+        };
+        let ordoro = Arc::new(OrdoroSim::with_config(clock, config));
+        let qbo_server =
+            LoopbackServer::start(SharedTransport::from_arc(qbo.clone())).await.unwrap();
+        let ordoro_server = LoopbackServer::start(SharedTransport::from_arc(ordoro)).await.unwrap();
+        let (qbo_url, ordoro_url) = (qbo_server.url(), ordoro_server.url());
+        RealWorld { qbo, _servers: [qbo_server, ordoro_server], qbo_url, ordoro_url }
+    }
+
+    fn env(&self, refresh_token: &str, ordoro_secret: &str) -> Vec<(&'static str, String)> {
+        let config = self.qbo.config();
+        vec![
+            ("QBO_CLIENT_ID", config.client_id.clone()),
+            ("QBO_CLIENT_SECRET", config.client_secret.clone()),
+            ("QBO_REALM_ID", REAL_REALM.to_string()),
+            ("QBO_REFRESH_TOKEN", refresh_token.to_string()),
+            ("QBO_API_BASE", self.qbo_url.clone()),
+            ("QBO_TOKEN_URL", format!("{}/oauth2/v1/tokens/bearer", self.qbo_url)),
+            ("ORDORO_KEY_ID", "the-key".to_string()),
+            ("ORDORO_KEY_SECRET", ordoro_secret.to_string()),
+            ("ORDORO_BASE_URL", self.ordoro_url.clone()),
+        ]
+    }
+}
+
+/// Runs the example off the async runtime that serves the simulators.
+async fn run_real(dir: &Path, args: Vec<String>, env: Vec<(&'static str, String)>) -> Run {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_in(&dir, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_ordoro_refuses_prints_its_counts_then_aborted_and_exits_one() {
+    let world = RealWorld::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3").to_str().unwrap().to_string();
+    let token = world.qbo.connect(REAL_REALM);
+    let env = world.env(token.refresh_token.expose_secret(), "not-the-secret");
+    let run = run_real(dir.path(), vec!["--state".into(), state], env).await;
+    assert_eq!(run.code, Some(1), "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let last = lines.last().copied().unwrap_or_default();
+    assert!(last.starts_with("aborted: "), "the last line says why: {}", run.stdout);
+    assert!(!last.contains("not-the-secret"), "{last}");
+    let counts = lines.get(lines.len().saturating_sub(2)).copied().unwrap_or_default();
+    assert!(counts.starts_with("created=0 updated=0 skipped=0 failed="), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_token_says_the_command_that_reconnects() {
+    let world = RealWorld::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+    let state_text = state.to_str().unwrap().to_string();
+    let env = world.env("a-token-qbo-never-issued", "the-key-secret");
+    let run = run_real(dir.path(), vec!["--state".into(), state_text.clone()], env).await;
+    assert_eq!(run.code, Some(1), "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains(&format!("--connect --state {state_text}")), "{said}");
+    assert!(!said.contains("a-token-qbo-never-issued"), "the token is never shown: {said}");
+    assert!(!said.to_lowercase().contains("delete"), "deleting the state file is never the advice");
+}
+
+/// The examples' build holds no test-only crate: cargo builds every dev-dependency of a package
+/// for any of its examples, so the test suite's crates live in the `testsuite` member, and reqwest
+/// uses rustls over ring rather than aws-lc (a second crypto library with a slow C build).
+#[test]
+fn the_examples_build_no_test_only_crate() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["tree", "--offline", "-p", "qbo-ordoro", "-e", "normal,build,dev"])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("cargo tree runs");
+    let tree = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let crates: std::collections::BTreeSet<&str> =
+        tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(crates.contains("reqwest") && crates.contains("clap"), "the examples' own crates");
+    for test_only in
+        ["proptest", "insta", "jsonschema", "criterion", "tempfile", "aws-lc-rs", "aws-lc-sys"]
+    {
+        assert!(!crates.contains(test_only), "the examples' build holds {test_only}");
+    }
 }
