@@ -212,12 +212,7 @@ pub(crate) mod decimal_or_none {
     use super::*;
 
     /// Writes the decimal as a JSON number.
-    pub(crate) fn serialize<S: serde::Serializer>(
-        v: &Option<Decimal>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        rust_decimal::serde::float_option::serialize(v, s)
-    }
+    pub(crate) use super::decimal::serialize;
 
     /// Reads a number or numeric text; anything else is absent.
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(

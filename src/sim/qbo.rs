@@ -1176,14 +1176,7 @@ impl QboSim {
                 rows.reverse();
             }
         }
-        let total = rows.len();
-        let page = rows
-            .into_iter()
-            .skip(skip)
-            .take(take)
-            .map(|d| serde_json::to_value(served(d)).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((total, page))
+        page_of(rows, skip, take, served)
     }
 
     /// Customers matching `s` (`Id`, `DisplayName`, `Active`), in id order; inactive ones only
@@ -1208,14 +1201,7 @@ impl QboSim {
                 rows.push(customer);
             }
         }
-        let total = rows.len();
-        let page = rows
-            .into_iter()
-            .skip(skip)
-            .take(take)
-            .map(|c| serde_json::to_value(c).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((total, page))
+        page_of(rows, skip, take, |row| row)
     }
 
     fn class_rows(
@@ -1238,14 +1224,7 @@ impl QboSim {
                 rows.push(class);
             }
         }
-        let total = rows.len();
-        let page = rows
-            .into_iter()
-            .skip(skip)
-            .take(take)
-            .map(|c| serde_json::to_value(c).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((total, page))
+        page_of(rows, skip, take, |row| row)
     }
 
     fn cdc(&self, realm: &str, params: &HashMap<String, String>, tid: u64) -> HttpResponse {
@@ -1318,6 +1297,24 @@ impl QboSim {
 /// sends), or a date alone (midnight), in the company's time zone. QBO documents no zone for
 /// them; Pacific is the zone it stamps every time in and the one its staff say the API speaks,
 /// so a local time is read there.
+/// The rows a query matched, counted, and the page of them asked for (`STARTPOSITION`,
+/// `MAXRESULTS`), each as `shape` serves it (shaped on the page only, not on every match).
+fn page_of<T, U: serde::Serialize>(
+    rows: Vec<T>,
+    skip: usize,
+    take: usize,
+    shape: impl Fn(T) -> U,
+) -> Result<(usize, Vec<Value>), String> {
+    let total = rows.len();
+    let page = rows
+        .into_iter()
+        .skip(skip)
+        .take(take)
+        .map(|row| serde_json::to_value(shape(row)).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((total, page))
+}
+
 fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
