@@ -1190,17 +1190,7 @@ impl QboSim {
     ) -> Result<(usize, Vec<Value>), String> {
         let state = self.lock();
         let Some(company) = state.companies.get(realm) else { return Ok((0, Vec::new())) };
-        let filters_active = s.conditions.iter().any(|c| c.field == "active");
-        let mut rows = Vec::new();
-        for customer in company.customers.values() {
-            let mut keep = filters_active || customer.active != Some(false);
-            for c in &s.conditions {
-                keep &= customer_matches(customer, c)?;
-            }
-            if keep {
-                rows.push(customer);
-            }
-        }
+        let rows = list_rows(company.customers.values(), s, |c| c.active, customer_matches)?;
         page_of(rows, skip, take, |row| row)
     }
 
@@ -1213,17 +1203,7 @@ impl QboSim {
     ) -> Result<(usize, Vec<Value>), String> {
         let state = self.lock();
         let Some(company) = state.companies.get(realm) else { return Ok((0, Vec::new())) };
-        let filters_active = s.conditions.iter().any(|c| c.field == "active");
-        let mut rows = Vec::new();
-        for class in &company.classes {
-            let mut keep = filters_active || class.active != Some(false);
-            for c in &s.conditions {
-                keep &= class_matches(class, c)?;
-            }
-            if keep {
-                rows.push(class);
-            }
-        }
+        let rows = list_rows(company.classes.iter(), s, |c| c.active, class_matches)?;
         page_of(rows, skip, take, |row| row)
     }
 
@@ -1297,6 +1277,28 @@ impl QboSim {
 /// sends), or a date alone (midnight), in the company's time zone. QBO documents no zone for
 /// them; Pacific is the zone it stamps every time in and the one its staff say the API speaks,
 /// so a local time is read there.
+/// The rows of a list entity (customers, classes) that every condition of `s` keeps; inactive
+/// ones only when a condition names `Active`, as QBO does for list entities.
+fn list_rows<'a, T>(
+    rows: impl Iterator<Item = &'a T>,
+    s: &Statement,
+    active: impl Fn(&T) -> Option<bool>,
+    matches: impl Fn(&T, &Condition) -> Result<bool, String>,
+) -> Result<Vec<&'a T>, String> {
+    let filters_active = s.conditions.iter().any(|c| c.field == "active");
+    let mut kept = Vec::new();
+    for row in rows {
+        let mut keep = filters_active || active(row) != Some(false);
+        for c in &s.conditions {
+            keep &= matches(row, c)?;
+        }
+        if keep {
+            kept.push(row);
+        }
+    }
+    Ok(kept)
+}
+
 /// The rows a query matched, counted, and the page of them asked for (`STARTPOSITION`,
 /// `MAXRESULTS`), each as `shape` serves it (shaped on the page only, not on every match).
 fn page_of<T, U: serde::Serialize>(

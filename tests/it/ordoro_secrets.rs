@@ -3,7 +3,7 @@
 //! with every log level on. The subscriber is the test thread's default (the tests share one
 //! binary), and the test runs on a current-thread runtime, so it sees every event of the test.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use qbo_ordoro::model::ordoro::{LineProduct, NewOrder, NewOrderLine, OrdoroAddress};
@@ -12,25 +12,10 @@ use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimCredentials};
 use qbo_ordoro::{Clock, OrdoroApi, SharedTransport, TokioClock};
 use qbo_ordoro::{OrdoroClient, OrdoroConfig};
 
-use crate::support::set_thread_subscriber;
+use crate::support::capture_logs;
 
 const KEY_ID: &str = "client-id-7f3a";
 const KEY_SECRET: &str = "s3cr3t-Ordoro-KEY-9d1c";
-
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn order(order_id: &str) -> NewOrder {
     NewOrder {
@@ -59,14 +44,7 @@ fn client_with(
 
 #[tokio::test(start_paused = true)]
 async fn secrets_never_reach_logs_debug_output_or_errors() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = set_thread_subscriber(subscriber);
+    let (captured, _guard) = capture_logs();
 
     let clock: Arc<dyn Clock> =
         Arc::new(TokioClock::starting_at("2026-03-02T15:00:00Z".parse().unwrap()));
@@ -96,7 +74,7 @@ async fn secrets_never_reach_logs_debug_output_or_errors() {
         shown.push(err.to_string());
     }
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("ordoro answered"), "the capture works: {logs}");
     assert!(logs.contains("throttled"), "the pacing layer logged its retry: {logs}");
     assert!(logs.contains("no answer from ordoro"), "the lost answer was logged: {logs}");

@@ -3,8 +3,7 @@
 //! through rotations, revoke, which token a run uses, transport failures that name their cause,
 //! and no secret in Debug output, logs or errors.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use qbo_ordoro::model::qbo::EntityKind;
@@ -20,9 +19,8 @@ use qbo_ordoro::{
 };
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
-use tracing_subscriber::fmt::MakeWriter;
 
-use crate::support::set_thread_subscriber;
+use crate::support::capture_logs;
 use crate::support::sim::client::{REALM, start};
 
 const SECRET: &str = "cs-connect-77aa66bb55cc";
@@ -171,37 +169,9 @@ async fn a_code_is_good_once_with_the_redirect_uri_of_its_consent() {
     assert_eq!(err.code(), Some("invalid_grant"));
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn no_secret_of_the_flow_reaches_debug_output_logs_or_errors() {
-    let logs = Buffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = set_thread_subscriber(subscriber);
+    let (logs, _guard) = capture_logs();
     let clock = clock();
     let sim = sim(clock.clone());
     let transport = SharedTransport::from_arc(sim.clone());
@@ -233,7 +203,7 @@ async fn no_secret_of_the_flow_reaches_debug_output_logs_or_errors() {
     let err = closed.exchange(&http, clock.as_ref(), &refused).await.unwrap_err();
     outputs.push(format!("{err:?} / {err}"));
     app.revoke(&transport, &connection.token.refresh_token).await.unwrap();
-    outputs.push(String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned());
+    outputs.push(logs.text());
 
     let token = &connection.token;
     let secrets = [

@@ -2,7 +2,6 @@
 //! error message, across refreshes, 401s, a rejected refresh token, a bad client secret,
 //! throttles and retries.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,35 +13,12 @@ use qbo_ordoro::{Clock, SharedTransport, TokioClock};
 use qbo_ordoro::{QboApi, QboClient, QboConfig, QboEnvironment};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
-use tracing_subscriber::fmt::MakeWriter;
 
+use crate::support::capture_logs;
 use crate::support::fakes::MemTokens;
-use crate::support::set_thread_subscriber;
 use crate::support::sim::client::{REALM, refresh_only, start};
 
 const CLIENT_SECRET: &str = "cs-9f8e7d6c5b4a39281706";
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 fn client_with_secret(
     sim: &Arc<QboSim>,
@@ -60,13 +36,7 @@ fn client_with_secret(
 
 #[tokio::test(start_paused = true)]
 async fn no_secret_reaches_logs_debug_output_or_errors() {
-    let logs = Buffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = set_thread_subscriber(subscriber);
+    let (logs, _guard) = capture_logs();
 
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(start()));
     let faults =
@@ -123,7 +93,7 @@ async fn no_secret_reaches_logs_debug_output_or_errors() {
         .extend(events.lock().unwrap().iter().map(|e| e.trim_start_matches("saved ").to_string()));
     assert!(secrets.len() >= 8, "refreshes happened: {}", secrets.len());
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("refreshing the QuickBooks access token"), "logs were captured");
     assert!(logs.contains("retrying"), "retries were logged");
     for secret in &secrets {

@@ -12,7 +12,7 @@ pub mod fixtures;
 pub mod http;
 pub mod sim;
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use tracing::Dispatch;
 use tracing::dispatcher::DefaultGuard;
@@ -31,4 +31,39 @@ pub fn set_thread_subscriber(subscriber: impl Into<Dispatch>) -> DefaultGuard {
     static SECOND: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(NoSubscriber::default()));
     LazyLock::force(&SECOND);
     tracing::dispatcher::set_default(&subscriber.into())
+}
+
+/// What the tracing subscriber of [`capture_logs`] wrote, every level, without colours.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures every log line (all levels) the current thread writes until the guard drops, for
+/// the tests that prove no secret reaches a log (through [`set_thread_subscriber`]).
+pub fn capture_logs() -> (CapturedLogs, DefaultGuard) {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    (logs, set_thread_subscriber(subscriber))
 }
