@@ -47,6 +47,7 @@ use qbo_ordoro::QboClient;
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
+    SalesChannel,
 };
 use qbo_ordoro::model::qbo::{
     CompanyInfo, EntityKind, LineDetail, QboClass, QboCustomer, Ref, SalesTransaction, Transaction,
@@ -253,6 +254,9 @@ impl OrdoroApi for CrashingOrdoro {
     }
     async fn cancel_order(&self, n: &str) -> Result<Order> {
         self.switch.through(self.inner.cancel_order(n)).await
+    }
+    async fn get_sales_channel(&self, cart_id: i64) -> Result<Option<SalesChannel>> {
+        self.switch.through(self.inner.get_sales_channel(cart_id)).await
     }
 }
 
