@@ -1111,7 +1111,7 @@ impl World {
 #[derive(Debug)]
 pub enum RunEnd {
     /// The run returned.
-    Done(RunReport),
+    Done(Box<RunReport>),
     /// The process died at a port call; the store keeps what was committed.
     Crashed,
 }
@@ -1128,7 +1128,7 @@ pub async fn run_once(
         biased;
         _ = world.switch.crashed() => Ok(RunEnd::Crashed),
         result = run => match result {
-            Ok(Ok(report)) => Ok(RunEnd::Done(report)),
+            Ok(Ok(report)) => Ok(RunEnd::Done(Box::new(report))),
             Ok(Err(e)) => Err(format!("the run failed: {e}")),
             Err(_) => Err("a run hung for six virtual hours".into()),
         },
