@@ -8,6 +8,11 @@ use crate::mapping::MappingConfig;
 use crate::qbo::api::MAX_PAGE_SIZE;
 use crate::{Error, Result};
 
+/// The default [`SyncConfig::settle_after`]: five minutes, well past any request Ordoro's
+/// servers could still be running after a client's timeout, and past the seconds a search index
+/// lags.
+pub const DEFAULT_SETTLE_AFTER: Duration = Duration::from_secs(5 * 60);
+
 /// Where the first incremental run starts when a company has no cursor yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitialSince {
@@ -60,9 +65,22 @@ pub struct SyncConfig {
     /// Consecutive transient failures (service down, throttled past retries, transport) after
     /// which a run stops, leaving the cursor before the first of them (default 5).
     pub breaker_threshold: u32,
-    /// How many more times a create is sent after a lookup showed that an ambiguous attempt (a
-    /// lost response, a 5xx) did not create the order (default 2).
+    /// How many more times a create is sent, within the run, after a lookup showed that an
+    /// ambiguous attempt (a lost response, a 5xx) did not create the order (default 2). A lookup
+    /// shows that only once [`settle_after`](Self::settle_after) has passed since the attempt, so
+    /// with the default bound the retry happens in a later run.
     pub create_retries: u32,
+    /// How long after a create was sent a lookup that does not find its order is believed
+    /// (default 5 minutes). Until then the transaction stays pending: its log says the outcome
+    /// is unknown, the cursor waits before it (other transactions go on), and
+    /// [`RunReport::settle_at`](super::RunReport::settle_at) says when a run can settle it.
+    ///
+    /// The bound protects against a second order when Ordoro accepts a repeated `order_id` (its
+    /// document does not say it refuses one): it must exceed the longest time a create can still
+    /// be applied after the client gave up on it (a request queued or still running on Ordoro's
+    /// side) and, where the order's number cannot be derived and the list is the only lookup,
+    /// the list's lag behind writes. Zero trusts every lookup at once, as earlier versions did.
+    pub settle_after: Duration,
     /// When a sale's own ship-to is missing or incomplete (its mapping fails with an address
     /// error), read its QBO customer (`CustomerRef`; one read per customer per run) and, if the
     /// customer's `ShipAddr` reads, create the order from it, with a warning on the order and in
@@ -87,6 +105,7 @@ impl Default for SyncConfig {
             max_concurrency: 8,
             breaker_threshold: 5,
             create_retries: 2,
+            settle_after: DEFAULT_SETTLE_AFTER,
             customer_ship_to_fallback: false,
             report_entries: 1000,
         }
@@ -110,6 +129,9 @@ impl SyncConfig {
         }
         if chrono::Duration::from_std(self.overlap).is_err() {
             return Err(Error::config("overlap is too large"));
+        }
+        if chrono::Duration::from_std(self.settle_after).is_err() {
+            return Err(Error::config("settle_after is too large"));
         }
         Ok(())
     }

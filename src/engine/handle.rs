@@ -1,6 +1,6 @@
 //! Handling one transaction: the ledger, the settling of a create that may have happened (one
-//! path, [`SyncEngine::settle`]), the decision, the exactly-once create, and the void and delete
-//! policy. Each handler returns an [`Outcome`] that the run driver saves (log, ledger change and
+//! path, `SyncEngine::settle` in `engine::settle`), the decision, the exactly-once create, and
+//! the void and delete policy. Each handler returns an [`Outcome`] that the run driver saves (log, ledger change and
 //! cursor together, in one commit); only store failures are returned as errors, because they
 //! stop the run.
 
@@ -8,15 +8,16 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use chrono::{DateTime, Utc};
 use tracing::debug;
 
 use super::SyncEngine;
 use super::company::CustomerCache;
 use super::log::{EntryMaker, TxnFacts, failure_info, failure_reason};
+use super::settle::{SETTLE_FAILED, Settled};
 use crate::mapping::{Decision, MappingConfig, decide, decide_with_ship_to};
 use crate::model::ordoro::{NewOrder, Order};
 use crate::model::qbo::Transaction;
-use crate::ordoro::api::OrdoroApiExt;
 use crate::qbo::api::DeletedTransaction;
 use crate::store::{
     Action, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry,
@@ -108,9 +109,13 @@ pub(crate) enum Outcome {
     /// Handled: created, updated, skipped, or failed for good (the same input would fail
     /// again). The cursor may pass it.
     Done(Record),
-    /// Failed for a reason that may go away (a service down, a create not settled yet): the
+    /// Failed for a reason that may go away (a service down, a lookup that failed): the
     /// cursor waits before it, and it counts towards the circuit breaker.
     Retry(Record),
+    /// A create whose outcome Ordoro has not confirmed yet, which cannot be settled before the
+    /// instant given: the entry stays pending and the cursor waits before it, but nothing
+    /// failed, so the circuit breaker does not count it.
+    Wait(Record, DateTime<Utc>),
     /// Failed in a way no later call can mend (credentials refused): the run stops at once, for
     /// the reason given.
     Stop(Record, String),
@@ -129,21 +134,27 @@ impl Outcome {
     /// The log entry and ledger change to save, if any.
     pub(crate) fn record(&self) -> Option<&Record> {
         match self {
-            Outcome::Done(r) | Outcome::Retry(r) | Outcome::Stop(r, _) => Some(r),
+            Outcome::Done(r) | Outcome::Retry(r) | Outcome::Wait(r, _) | Outcome::Stop(r, _) => {
+                Some(r)
+            }
             Outcome::NotStarted | Outcome::Quiet => None,
         }
     }
 
     pub(crate) fn into_record(self) -> Option<Record> {
         match self {
-            Outcome::Done(r) | Outcome::Retry(r) | Outcome::Stop(r, _) => Some(r),
+            Outcome::Done(r) | Outcome::Retry(r) | Outcome::Wait(r, _) | Outcome::Stop(r, _) => {
+                Some(r)
+            }
             Outcome::NotStarted | Outcome::Quiet => None,
         }
     }
 
     fn record_mut(&mut self) -> Option<&mut Record> {
         match self {
-            Outcome::Done(r) | Outcome::Retry(r) | Outcome::Stop(r, _) => Some(r),
+            Outcome::Done(r) | Outcome::Retry(r) | Outcome::Wait(r, _) | Outcome::Stop(r, _) => {
+                Some(r)
+            }
             Outcome::NotStarted | Outcome::Quiet => None,
         }
     }
@@ -181,16 +192,6 @@ impl Outcome {
     }
 }
 
-/// What a lookup in Ordoro says of a create that may or may not have happened.
-enum Settled {
-    /// The order exists: the ledger entry, now [`LedgerState::Created`] with its number.
-    Created(LedgerEntry),
-    /// No order has this `order_id`: the create never happened.
-    NotCreated,
-    /// The lookup failed, so the create is still unsettled; the outcome logs why.
-    Unknown(Box<Outcome>),
-}
-
 /// What the ledger says of a transaction about to be handled, once a pending create is settled.
 enum Known {
     /// No entry: no order was ever created.
@@ -203,9 +204,6 @@ enum Known {
     /// A pending create that a lookup has just found in Ordoro (the entry, now `Created`).
     Settled(LedgerEntry),
 }
-
-/// The log's context for a failed lookup of a pending create.
-const SETTLE_FAILED: &str = "could not settle an earlier create";
 
 /// True when Ordoro refused a create because an order with this `order_id` exists. Broader than
 /// [`is_duplicate_order`](crate::ordoro::api::is_duplicate_order) (either sign suffices), since a
@@ -294,39 +292,6 @@ impl SyncEngine {
         }
     }
 
-    /// Finds the order created for `order_id` in the configured sales channel, if there is one.
-    pub(crate) async fn lookup(&self, order_id: &str) -> Result<Option<Order>> {
-        self.ordoro.as_ref().find_by_order_id(order_id, self.config.mapping.cart()).await
-    }
-
-    /// Settles a create that may or may not have happened by looking its `order_id` up: the one
-    /// way every path (a pending entry read with its transaction, one left by an interrupted
-    /// run, a delete, an ambiguous answer to a create) learns whether the order exists.
-    /// `context` heads the log's detail when the lookup fails.
-    async fn settle(
-        &self,
-        ctx: &RunCtx,
-        facts: &TxnFacts,
-        pending: &LedgerEntry,
-        context: &str,
-    ) -> Settled {
-        match self.lookup(&pending.order_id).await {
-            Ok(Some(order)) => Settled::Created(self.created_entry(pending, order.order_number)),
-            Ok(None) => Settled::NotCreated,
-            Err(err) => Settled::Unknown(Box::new(self.failed(ctx, facts, &err, context))),
-        }
-    }
-
-    /// `pending`, now that its order exists as `order_number`.
-    fn created_entry(&self, pending: &LedgerEntry, order_number: String) -> LedgerEntry {
-        LedgerEntry {
-            order_number: Some(order_number),
-            state: LedgerState::Created,
-            updated_at: self.clock.now(),
-            ..pending.clone()
-        }
-    }
-
     /// Handles one transaction read from QBO.
     pub(crate) async fn handle(&self, ctx: &RunCtx, txn: Transaction) -> Result<Outcome> {
         if ctx.is_tripped() {
@@ -359,7 +324,7 @@ impl SyncEngine {
                 match self.settle(ctx, &facts, &entry, SETTLE_FAILED).await {
                     Settled::Created(entry) => Known::Settled(entry),
                     Settled::NotCreated => Known::StalePending,
-                    Settled::Unknown(outcome) => return Ok(*outcome),
+                    Settled::NotYet(outcome) | Settled::Unknown(outcome) => return Ok(*outcome),
                 }
             }
             Some(entry) => Known::Order(entry),
@@ -556,6 +521,8 @@ impl SyncEngine {
         loop {
             let err = match self.ordoro.create_order(order).await {
                 Ok(created) => {
+                    let channel = self.config.mapping.cart();
+                    self.numbers.observe(channel, &order.order_id, &created.order_number);
                     let detail = warned(format!("order {} created", created.order_number));
                     let entry = self.created_entry(&pending, created.order_number);
                     return Ok(self.created(ctx, facts, entry, detail));
@@ -600,7 +567,7 @@ impl SyncEngine {
                 Settled::NotCreated => {
                     return Ok(self.failed(ctx, facts, &err, "the order could not be created"));
                 }
-                Settled::Unknown(outcome) => return Ok(*outcome),
+                Settled::NotYet(outcome) | Settled::Unknown(outcome) => return Ok(*outcome),
             }
         }
     }
@@ -736,7 +703,7 @@ impl SyncEngine {
                 let log = self.entry(ctx, &facts, Action::Skipped, Some(Reason::Deleted), detail);
                 Ok(Outcome::done(log).with_ledger(LedgerChange::Remove(key)))
             }
-            Settled::Unknown(outcome) => Ok(*outcome),
+            Settled::NotYet(outcome) | Settled::Unknown(outcome) => Ok(*outcome),
         }
     }
 
@@ -757,7 +724,7 @@ impl SyncEngine {
                 let detail = format!("order {number} found in Ordoro after an interrupted run");
                 Ok(self.created(ctx, &facts, entry, detail))
             }
-            Settled::Unknown(outcome) => Ok(*outcome),
+            Settled::NotYet(outcome) | Settled::Unknown(outcome) => Ok(*outcome),
             Settled::NotCreated => {
                 let key = pending.key;
                 match self.qbo.get_transaction(key.entity, &key.qbo_id).await {

@@ -13,13 +13,14 @@ mod cursor;
 mod handle;
 mod log;
 mod run;
+mod settle;
 mod update;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 pub use company::{DEFAULT_COMPANY_COUNTRY, company_country};
-pub use config::{InitialSince, RunOptions, SyncConfig};
+pub use config::{DEFAULT_SETTLE_AFTER, InitialSince, RunOptions, SyncConfig};
 pub use run::{RunRange, RunReport, RunScope, TxnRef, WatchOptions};
 
 use crate::{Clock, Error, OrdoroApi, QboApi, Result, Store};
@@ -127,6 +128,8 @@ pub struct SyncEngine {
     clock: Arc<dyn Clock>,
     config: SyncConfig,
     runs_started: AtomicU64,
+    /// How Ordoro numbers each sales channel's orders, learnt as the engine runs.
+    numbers: settle::OrderNumbers,
 }
 
 impl SyncEngine {
@@ -204,6 +207,7 @@ impl SyncEngineBuilder {
             clock: self.clock.ok_or_else(|| missing("a clock (builder.clock)"))?,
             config: self.config,
             runs_started: AtomicU64::new(0),
+            numbers: settle::OrderNumbers::default(),
         })
     }
 }

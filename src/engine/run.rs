@@ -99,6 +99,11 @@ pub struct RunReport {
     /// The company's country (ISO alpha-2) the run read addresses without a country in: the
     /// configured one, else QBO's CompanyInfo's, else `US`.
     pub company_country: String,
+    /// When some create's outcome is still unknown (its order not found yet, but sent less than
+    /// [`SyncConfig::settle_after`](super::SyncConfig::settle_after) ago): the earliest instant
+    /// a run can settle one. [`watch`](SyncEngine::watch) runs again then if that comes before
+    /// the next scheduled run.
+    pub settle_at: Option<DateTime<Utc>>,
 }
 
 /// How [`SyncEngine::watch`] loops.
@@ -122,6 +127,7 @@ struct RunLog {
     keep: usize,
     omitted: u64,
     consecutive_failures: u32,
+    settle_at: Option<DateTime<Utc>>,
 }
 
 impl RunLog {
@@ -133,6 +139,7 @@ impl RunLog {
             keep: if dry_run { usize::MAX } else { keep },
             omitted: 0,
             consecutive_failures: 0,
+            settle_at: None,
         }
     }
 
@@ -302,7 +309,8 @@ impl SyncEngine {
     }
 
     /// Runs [`run_incremental`](Self::run_incremental) every `interval` (sleeping on the
-    /// engine's clock), handing each result to `after_run`, until `max_runs` runs are done or
+    /// engine's clock; sooner when a run reports [`RunReport::settle_at`], so that a create
+    /// awaiting confirmation is settled as soon as it can be), handing each result to `after_run`, until `max_runs` runs are done or
     /// `after_run` returns [`ControlFlow::Break`]. Returns how many runs were made. A host stops
     /// it from outside through a flag read in `after_run`, or by dropping the future.
     ///
@@ -335,12 +343,17 @@ impl SyncEngine {
         loop {
             let started = self.clock.now();
             let result = self.run_incremental(&options.run).await;
+            let settle_at = result.as_ref().ok().and_then(|r| r.settle_at);
             runs += 1;
             if after_run(result).is_break() || options.max_runs.is_some_and(|max| runs >= max) {
                 return runs;
             }
             let elapsed = (self.clock.now() - started).to_std().unwrap_or_default();
-            self.clock.sleep(options.interval.saturating_sub(elapsed)).await;
+            let mut pause = options.interval.saturating_sub(elapsed);
+            if let Some(at) = settle_at {
+                pause = pause.min((at - self.clock.now()).to_std().unwrap_or_default());
+            }
+            self.clock.sleep(pause).await;
         }
     }
 
@@ -405,6 +418,7 @@ impl SyncEngine {
             entries: log.entries,
             entries_omitted: log.omitted,
             company_country: ctx.mapping.company_country().unwrap_or("US").to_string(),
+            settle_at: log.settle_at,
         };
         match &report.aborted {
             None => {
@@ -712,6 +726,7 @@ impl SyncEngine {
                 }
             }
             Outcome::Done(_) => log.consecutive_failures = 0,
+            Outcome::Wait(_, at) => log.settle_at = Some(log.settle_at.map_or(*at, |s| s.min(*at))),
             Outcome::NotStarted | Outcome::Quiet => {}
         }
     }

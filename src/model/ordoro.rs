@@ -247,6 +247,24 @@ pub struct SalesChannelRef {
     pub id: Option<i64>,
 }
 
+/// A sales channel (a "cart") as `GET /cart/{cart_id}/` returns it (`cart_base`; the fields the
+/// sync reads). Its `index` is the prefix of the numbers Ordoro gives the channel's orders.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SalesChannel {
+    /// The channel (cart) id.
+    pub id: i64,
+    /// "The index of the cart in this company. Starts at 1 and increases with each additional
+    /// cart" (Ordoro's document).
+    #[serde(default)]
+    pub index: Option<i64>,
+    /// The channel's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The kind of channel (`custom_integration`, `shopify`, ...).
+    #[serde(default)]
+    pub vendor: Option<String>,
+}
+
 /// An order as Ordoro returns it (the fields the sync reads; the rest are ignored).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Order {

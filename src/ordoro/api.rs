@@ -7,6 +7,7 @@
 
 use crate::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
+    SalesChannel,
 };
 use crate::{Error, ErrorKind, Result, Service};
 
@@ -73,6 +74,11 @@ pub trait OrdoroApi: std::fmt::Debug + Send + Sync {
 
     /// `POST /v3/order/{n}/cancel`.
     async fn cancel_order(&self, order_number: &str) -> Result<Order>;
+
+    /// `GET /cart/{cart_id}/`: the sales channel, whose index prefixes its orders' numbers;
+    /// `None` on 404. The engine reads it once per process to derive the number of an order
+    /// whose create it must settle (see [`SyncConfig::settle_after`](crate::SyncConfig)).
+    async fn get_sales_channel(&self, cart_id: i64) -> Result<Option<SalesChannel>>;
 }
 
 /// Lookups built on [`OrdoroApi`], available on every implementation (the client, the engine's

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use qbo_ordoro::engine::{
     InitialSince, RunOptions, RunRange, RunScope, SyncConfig, SyncEngine, TxnRef, WatchOptions,
 };
+use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::EntityKind::{Invoice, SalesReceipt};
 use qbo_ordoro::sim::qbo::to_pacific;
 use qbo_ordoro::store::MemoryStore;
@@ -387,16 +388,72 @@ async fn a_lost_create_response_yields_exactly_one_order() {
 }
 
 #[tokio::test]
-async fn a_create_that_timed_out_before_processing_is_sent_again_once() {
+async fn a_create_that_timed_out_before_processing_is_sent_again_once_its_lookup_is_believed() {
     let w = World::new();
     w.add_sale("1", 30);
     w.ordoro.drop_creates(1);
     let engine = w.engine(SyncConfig::default());
+    let first = engine.run_incremental(&RunOptions::default()).await.unwrap();
+    let e = entry_for(&first.entries, "1");
+    assert_eq!((e.action, e.reason), (Action::Failed, Some(Reason::OutcomeUnknown)), "{e:?}");
+    assert!(e.detail.as_deref().unwrap().contains("could still appear"), "{e:?}");
+    assert_eq!(w.ordoro.calls("create_order"), 1, "not sent again while it could still appear");
+    assert_eq!(w.store.ledger_entries()[0].state, LedgerState::Pending);
+    let stamped = first.started_at - chrono::Duration::minutes(30);
+    assert!(w.cursor("Invoice").is_some_and(|c| c <= stamped), "the cursor waits for it");
+    let sent = w.store.ledger_entries()[0].updated_at;
+    assert_eq!(first.settle_at, Some(sent + chrono::Duration::minutes(5)));
+
+    w.later(2);
+    let early = engine.run_incremental(&RunOptions::default()).await.unwrap();
+    assert_eq!(early.summary.created, 0, "still within the bound");
+    assert_eq!(w.ordoro.calls("create_order"), 1);
+
+    w.later(3);
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
+    assert_eq!(r.summary.created, 1, "{:?}", reasons(&r.entries));
+    assert_eq!(r.settle_at, None);
+    assert_eq!(w.ordoro.calls("find_orders"), 3, "looked up before every decision");
+    assert_eq!(w.ordoro.calls("create_order"), 2);
+    assert_eq!(w.order_count("QBO-INV-1"), 1);
+}
+
+#[tokio::test]
+async fn with_no_bound_a_create_not_found_is_sent_again_at_once() {
+    let w = World::new();
+    w.add_sale("1", 30);
+    w.ordoro.drop_creates(1);
+    let config = SyncConfig { settle_after: Duration::ZERO, ..SyncConfig::default() };
+    let r = w.engine(config).run_incremental(&RunOptions::default()).await.unwrap();
     assert_eq!(r.summary.created, 1);
     assert_eq!(w.ordoro.calls("find_orders"), 1, "looked up before the retry");
     assert_eq!(w.ordoro.calls("create_order"), 2);
     assert_eq!(w.order_count("QBO-INV-1"), 1);
+}
+
+#[tokio::test]
+async fn a_channel_index_turns_the_lookup_into_a_read_by_order_number() {
+    let w = World::new();
+    w.add_sale("1", 30);
+    w.add_sale("2", 20);
+    w.ordoro.lose_create_responses(1);
+    let mapping = MappingConfig::default().with_cart(Some(77));
+    let config = SyncConfig { mapping, max_concurrency: 1, ..SyncConfig::default() };
+    let engine = w.engine(config);
+    let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
+    assert_eq!(r.summary.created, 2, "{:?}", reasons(&r.entries));
+    assert_eq!(w.ordoro.calls("get_sales_channel"), 1, "the channel is read once");
+    assert_eq!(w.ordoro.calls("get_order"), 1, "the lost create is read as 3-QBO-INV-1");
+    assert_eq!(w.ordoro.calls("find_orders"), 0, "the list is never asked");
+
+    w.ordoro.drop_creates(1);
+    w.later(20);
+    w.add_sale("3", 10);
+    let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
+    assert_eq!(entry_for(&r.entries, "3").reason, Some(Reason::OutcomeUnknown));
+    assert_eq!(w.ordoro.calls("get_sales_channel"), 1, "the index is cached");
+    assert_eq!(w.ordoro.calls("get_order"), 2);
+    assert_eq!(w.ordoro.calls("find_orders"), 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -453,7 +510,12 @@ async fn a_crash_before_the_create_reached_ordoro_creates_it_on_restart() {
         assert!(slow.orders().is_empty());
     }
     assert_eq!(w.store.ledger_entries()[0].state, LedgerState::Pending);
-    let r = w.engine(SyncConfig::default()).run_incremental(&RunOptions::default()).await.unwrap();
+    let engine = w.engine(SyncConfig::default());
+    let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
+    assert_eq!(r.summary.created, 0, "a create sent a minute ago could still appear");
+    let at = r.settle_at.expect("the report says when it can be settled");
+    w.clock.advance((at - w.clock.now()).to_std().unwrap());
+    let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     assert_eq!(r.summary.created, 1, "{:?}", reasons(&r.entries));
     assert_eq!(w.order_count("QBO-INV-1"), 1);
     assert_eq!(w.store.ledger_entries()[0].state, LedgerState::Created);

@@ -18,6 +18,7 @@ use super::config::{DEFAULT_ORDORO_BUDGET, OrdoroConfig};
 use super::error as wire_error;
 use crate::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
+    SalesChannel,
 };
 use crate::ordoro::api::{MAX_PAGE_SIZE, OrderQuery, OrdoroApi};
 use crate::transport::{Idempotent, PacedTransport, RetryPolicy, SharedBudget, url_component};
@@ -319,6 +320,17 @@ impl OrdoroApi for OrdoroClient {
         request.extensions_mut().insert(Idempotent);
         let response = self.exchange("cancel order", request).await?;
         Self::decode(&response, "an order")
+    }
+
+    async fn get_sales_channel(&self, cart_id: i64) -> Result<Option<SalesChannel>> {
+        // A legacy route: unlike `/v3/...`, it requires its trailing slash.
+        let url = format!("{}/cart/{cart_id}/", self.base);
+        let request = self.build(Method::GET, &url, None)?;
+        match self.exchange("get sales channel", request).await {
+            Ok(response) => Self::decode(&response, "a sales channel").map(Some),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use qbo_ordoro::QboApi;
 use qbo_ordoro::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderLine, OrderList, OrdoroAddress, PostOrderLine,
-    PutOrderLine,
+    PutOrderLine, SalesChannel,
 };
 use qbo_ordoro::model::qbo::{EntityKind, QboClass, SalesTransaction, Transaction};
 use qbo_ordoro::ordoro::api::OrderQuery;
@@ -586,6 +586,12 @@ impl OrdoroApi for FakeOrdoro {
             o.status = "cancelled".into();
             o.clone()
         })
+    }
+
+    /// Every channel has index 3, the prefix the fake numbers its orders with.
+    async fn get_sales_channel(&self, cart_id: i64) -> Result<Option<SalesChannel>> {
+        self.count("get_sales_channel")?;
+        Ok(Some(SalesChannel { id: cart_id, index: Some(3), ..SalesChannel::default() }))
     }
 }
 

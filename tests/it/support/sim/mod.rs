@@ -47,6 +47,7 @@ use qbo_ordoro::QboClient;
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::model::ordoro::{
     NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
+    SalesChannel,
 };
 use qbo_ordoro::model::qbo::{
     CompanyInfo, EntityKind, LineDetail, QboClass, QboCustomer, Ref, SalesTransaction, Transaction,
@@ -253,6 +254,9 @@ impl OrdoroApi for CrashingOrdoro {
     }
     async fn cancel_order(&self, n: &str) -> Result<Order> {
         self.switch.through(self.inner.cancel_order(n)).await
+    }
+    async fn get_sales_channel(&self, cart_id: i64) -> Result<Option<SalesChannel>> {
+        self.switch.through(self.inner.get_sales_channel(cart_id)).await
     }
 }
 
@@ -1107,7 +1111,7 @@ impl World {
 #[derive(Debug)]
 pub enum RunEnd {
     /// The run returned.
-    Done(RunReport),
+    Done(Box<RunReport>),
     /// The process died at a port call; the store keeps what was committed.
     Crashed,
 }
@@ -1124,7 +1128,7 @@ pub async fn run_once(
         biased;
         _ = world.switch.crashed() => Ok(RunEnd::Crashed),
         result = run => match result {
-            Ok(Ok(report)) => Ok(RunEnd::Done(report)),
+            Ok(Ok(report)) => Ok(RunEnd::Done(Box::new(report))),
             Ok(Err(e)) => Err(format!("the run failed: {e}")),
             Err(_) => Err("a run hung for six virtual hours".into()),
         },
