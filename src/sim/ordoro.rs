@@ -4,6 +4,8 @@
 //! seeded faults and latency slept on a [`Clock`]. Tests drive it through the real client and
 //! read its state through the test hooks ([`OrdoroSim::orders`], [`OrdoroSim::stats`], ...).
 
+mod route;
+mod timing;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -15,11 +17,12 @@ use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, Method, StatusCode, header};
-use percent_encoding::percent_decode_str;
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
+use self::route::{Route, parse_route, route_label};
+use self::timing::{Deferred, DeferredCreates, Timing};
 use self::wire::{BodyKind, Rejection};
 use super::{Fault, FaultDice, FaultPlan, RateMeter};
 use crate::model::ordoro::{
@@ -34,7 +37,7 @@ use crate::{
 pub const SIM_BASE_URL: &str = "https://ordoro.sim";
 
 /// What the simulator does when a create names an `order_id` that already exists in the same
-/// sales channel. Ordoro does not document its answer, so tests run the engine against both.
+/// sales channel. Ordoro does not document its answer, so tests run the engine against each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DuplicatePolicy {
     /// `400 {"error_message": "Order ... already exists", "param": "order_id"}`.
@@ -43,6 +46,11 @@ pub enum DuplicatePolicy {
     /// `200` with the existing order brought up to date from the new body (a revision); still
     /// one order. Orders no longer awaiting fulfilment are returned unchanged.
     AcceptAsRevision,
+    /// `201` with another order, as a careless API would: the repeated `order_id` gets a number
+    /// of its own. Order numbers stay unique: the first order of an `order_id` is
+    /// `{index}-{order_id}`, each further one `{index}-{order_id}-2`, `-3`, ... (the first
+    /// suffix not taken).
+    Allow,
 }
 
 /// How long the simulated Ordoro takes to answer, slept on the clock.
@@ -120,6 +128,21 @@ pub struct OrdoroSimConfig {
     pub timeout_after: Duration,
     /// When set, requests must carry this key in Basic auth (else 401).
     pub credentials: Option<SimCredentials>,
+    /// Seed of the list lags and late creates (the fault plan keeps its own seed, so turning
+    /// these on leaves a seed's faults unchanged).
+    pub seed: u64,
+    /// The most a new or changed order waits before `GET /v3/order` lists it (every filter),
+    /// drawn per order version uniformly in `0..=list_lag`; until then the list shows the
+    /// order's last visible version, or not the order at all when it is new. Zero: the list is
+    /// current. `GET /v3/order/{order_number}` and the test hooks are always current.
+    pub list_lag: Duration,
+    /// Probability that a create hit by an injected [`Fault::Timeout`] (the client gave up) is
+    /// applied anyway, late, as if Ordoro's queue processed it after the client stopped
+    /// waiting. Zero: a timed-out create does nothing.
+    pub late_create: f64,
+    /// The most a late create waits after the client gave up (its arrival plus
+    /// `timeout_after`), drawn uniformly in `0..=late_create_delay`.
+    pub late_create_delay: Duration,
 }
 
 impl Default for OrdoroSimConfig {
@@ -132,6 +155,10 @@ impl Default for OrdoroSimConfig {
             faults: FaultPlan::none(),
             timeout_after: Duration::from_secs(30),
             credentials: None,
+            seed: 0,
+            list_lag: Duration::ZERO,
+            late_create: 0.0,
+            late_create_delay: Duration::ZERO,
         }
     }
 }
@@ -153,6 +180,9 @@ pub struct OrdoroSimStats {
     pub timeouts: u64,
     /// Injected lost responses (work done, no answer).
     pub lost_responses: u64,
+    /// Timed-out creates applied late (see [`OrdoroSimConfig::late_create`]), whatever the
+    /// [`DuplicatePolicy`] made of them.
+    pub late_creates: u64,
     /// Most requests served in any one-minute window.
     pub peak_per_minute: usize,
 }
@@ -168,17 +198,21 @@ pub struct OrdoroSim {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     channels: Vec<Channel>,
     orders: Vec<SimOrder>,
     by_number: HashMap<String, usize>,
+    /// The first order of each `(channel, order_id)`: what makes a create a duplicate.
+    by_order_id: HashMap<(Option<i64>, String), usize>,
     next_order_pk: i64,
     next_line_id: i64,
     next_request: u64,
     scripted: VecDeque<Fault>,
     stats: OrdoroSimStats,
     duplicate_creates: BTreeMap<String, u32>,
+    timing: Timing,
+    deferred: DeferredCreates,
 }
 
 #[derive(Debug, Clone)]
@@ -187,8 +221,47 @@ struct Channel {
     index: u32,
 }
 
+impl Channel {
+    /// The channel as `GET /cart/{id}/` shows it: a `custom_integration` cart (the type Ordoro
+    /// recommends for an integration's own orders) with every field `cart_base` requires in a
+    /// response.
+    fn cart_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "index": self.index,
+            "name": format!("Custom integration {}", self.index),
+            "_link": format!("/cart/{}", self.id),
+            "vendor": "custom_integration",
+            "vendor_display": "Custom Integration",
+            "is_demo": false,
+            "worker_machinga": null,
+            "archived_date": null,
+            "gdpr_pii_removal_requested_date": null,
+            "import_min_order_placed_date": null,
+            "default_packing_list_id": 1,
+            "prevent_write_back_settings_adjustment": false,
+            "vendor_config": {},
+            "proxy_requests": false,
+            "cart_download_order_statuses": [],
+            "autosync_activities": [],
+            "autosync_enabled": false,
+        })
+    }
+}
+
+/// An order: what it says now, and, when the list lags, the versions the list may still show.
 #[derive(Debug, Clone)]
 struct SimOrder {
+    doc: Doc,
+    writes: u32,
+    /// Versions not yet superseded in the list, oldest first, each with the time the list
+    /// shows it from (only kept when the list lags).
+    versions: Vec<(DateTime<Utc>, Doc)>,
+}
+
+/// What an order says at one moment.
+#[derive(Debug, Clone)]
+struct Doc {
     order: Order,
     order_id: String,
     channel: Option<i64>,
@@ -196,7 +269,16 @@ struct SimOrder {
     tags: Vec<Value>,
     created: DateTime<Utc>,
     updated: DateTime<Utc>,
-    writes: u32,
+}
+
+impl SimOrder {
+    /// The version `GET /v3/order` shows at `now`: the latest visible one (older ones are
+    /// dropped for good), or none while the first is not visible yet.
+    fn listed(&mut self, now: DateTime<Utc>) -> Option<&Doc> {
+        let visible = self.versions.iter().rposition(|(at, _)| *at <= now)?;
+        self.versions.drain(..visible);
+        self.versions.first().map(|(_, doc)| doc)
+    }
 }
 
 /// An answer before it becomes an HTTP response.
@@ -226,19 +308,6 @@ impl Reply {
     }
 }
 
-/// A route of the simulated API, with its decoded path parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Route {
-    Orders,
-    Order(String),
-    ShippingAddress(String),
-    BillingAddress(String),
-    Financial(String),
-    Lines(String),
-    Line(String, i64),
-    Cancel(String),
-}
-
 impl OrdoroSim {
     /// A simulated account with default settings and no sales channel.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
@@ -249,13 +318,29 @@ impl OrdoroSim {
     pub fn with_config(clock: Arc<dyn Clock>, config: OrdoroSimConfig) -> Self {
         let expected_authorization =
             config.credentials.as_ref().map(|c| SecretString::from(c.authorization()));
+        let timing =
+            Timing::new(config.seed, config.list_lag, config.late_create, config.late_create_delay);
+        let state = State {
+            channels: Vec::new(),
+            orders: Vec::new(),
+            by_number: HashMap::new(),
+            by_order_id: HashMap::new(),
+            next_order_pk: 1,
+            next_line_id: 1001,
+            next_request: 0,
+            scripted: VecDeque::new(),
+            stats: OrdoroSimStats::default(),
+            duplicate_creates: BTreeMap::new(),
+            timing,
+            deferred: DeferredCreates::default(),
+        };
         OrdoroSim {
             clock,
             dice: FaultDice::new(config.faults.clone()),
             meter: RateMeter::new(config.requests_per_minute, Duration::from_secs(60)),
             expected_authorization,
             config,
-            state: Mutex::new(State { next_order_pk: 1, next_line_id: 1001, ..State::default() }),
+            state: Mutex::new(state),
         }
     }
 
@@ -288,20 +373,32 @@ impl OrdoroSim {
         index
     }
 
-    /// Every order, oldest first.
+    /// Every order, oldest first (as it is now, whatever the list shows).
     pub fn orders(&self) -> Vec<Order> {
-        self.lock().orders.iter().map(|o| o.order.clone()).collect()
+        self.lock().orders.iter().map(|o| o.doc.order.clone()).collect()
     }
 
-    /// The order with this number.
+    /// The order with this number (as it is now, whatever the list shows).
     pub fn order(&self, order_number: &str) -> Option<Order> {
         let state = self.lock();
-        state.by_number.get(order_number).map(|&i| state.orders[i].order.clone())
+        state.by_number.get(order_number).map(|&i| state.orders[i].doc.order.clone())
     }
 
     /// How many orders carry `order_id`, across all sales channels.
     pub fn count_by_order_id(&self, order_id: &str) -> usize {
-        self.lock().orders.iter().filter(|o| o.order_id == order_id).count()
+        self.lock().orders.iter().filter(|o| o.doc.order_id == order_id).count()
+    }
+
+    /// How many timed-out creates are still to be applied late (see
+    /// [`OrdoroSimConfig::late_create`]); an oracle waits for none before counting orders.
+    pub fn pending_late_creates(&self) -> usize {
+        self.lock().deferred.len()
+    }
+
+    /// When the next late create falls due, if any is pending: advance the clock past it and
+    /// touch the simulator (any request or hook) to apply it.
+    pub fn next_late_create_at(&self) -> Option<DateTime<Utc>> {
+        self.lock().deferred.next_due()
     }
 
     /// How many writes (create, revisions, sub-resource changes, cancel) an order received.
@@ -365,17 +462,21 @@ impl OrdoroSim {
         &self.meter
     }
 
+    /// The state, with every late create that has fallen due applied first: each request and
+    /// each hook goes through here, so the simulator needs no task of its own and replays
+    /// exactly from its seeds.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.apply_late_creates(self.clock.now(), self.config.duplicate_policy);
+        state
     }
 
     fn set_status(&self, order_number: &str, status: &str) -> bool {
         let now = self.clock.now();
         let mut state = self.lock();
         let Some(&i) = state.by_number.get(order_number) else { return false };
-        let order = &mut state.orders[i];
-        order.order.status = status.to_owned();
-        order.updated = now;
+        state.orders[i].doc.order.status = status.to_owned();
+        state.changed(i, now);
         true
     }
 
@@ -444,7 +545,7 @@ impl OrdoroSim {
                 Ok(map) => state.create(map, policy, now),
                 Err(rejection) => Reply::bad_request(rejection),
             },
-            (Method::GET, Route::Orders) => state.list(query),
+            (Method::GET, Route::Orders) => state.list(query, now),
             (Method::GET, Route::Order(n)) => state.get(&n),
             (Method::PUT, Route::ShippingAddress(n)) => state.update_address(&n, body, true, now),
             (Method::PUT, Route::BillingAddress(n)) => state.update_address(&n, body, false, now),
@@ -453,10 +554,28 @@ impl OrdoroSim {
             (Method::PUT, Route::Line(n, id)) => state.update_line(&n, id, body, now),
             (Method::DELETE, Route::Line(n, id)) => state.delete_line(&n, id, now),
             (Method::POST, Route::Cancel(n)) => state.cancel(&n, now),
+            (Method::GET, Route::Cart(id)) => state.cart(&id),
             (method, _) => Reply::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 Rejection::new(format!("Method {method} is not allowed here"), None),
             ),
+        }
+    }
+
+    /// A create that timed out (the client gave up at its arrival plus `timeout_after`) may
+    /// still be applied later, as a queue behind the API would: drawn from the seeded timing,
+    /// and only when the request would have been accepted (credentials, content type, body).
+    fn defer_create_maybe(&self, request: &HttpRequest) {
+        let accepted = self.authorized(request) && check_content_type(request).is_ok();
+        let Some(body) = accepted.then(|| wire::parse_body(request.body(), BodyKind::NewOrder))
+        else {
+            return;
+        };
+        let Ok(body) = body else { return };
+        let gave_up = timing::later(self.clock.now(), to_chrono(self.config.timeout_after));
+        let mut state = self.lock();
+        if let Some(due) = state.timing.late_create_at(gave_up) {
+            state.deferred.push(Deferred { due, body });
         }
     }
 
@@ -530,6 +649,9 @@ impl HttpTransport for OrdoroSim {
                 return Ok(server_error(status, &request_id));
             }
             Fault::Timeout => {
+                if (&method, route.as_ref()) == (&Method::POST, Some(&Route::Orders)) {
+                    self.defer_create_maybe(&request);
+                }
                 self.clock.sleep(self.config.timeout_after).await;
                 self.count(|s| s.timeouts += 1);
                 return Err(timeout("simulated Ordoro did not answer in time"));
@@ -547,52 +669,12 @@ impl HttpTransport for OrdoroSim {
     }
 }
 
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
 fn timeout(message: &'static str) -> TransportError {
     TransportError::new(TransportErrorKind::Timeout, message)
-}
-
-/// Splits and decodes `/v3/order/...`. A trailing slash matches nothing, as on Ordoro.
-fn parse_route(path: &str) -> Option<Route> {
-    let rest = path.strip_prefix("/v3/order")?;
-    if rest.is_empty() {
-        return Some(Route::Orders);
-    }
-    let segments: Vec<String> = rest
-        .strip_prefix('/')?
-        .split('/')
-        .map(|s| percent_decode_str(s).decode_utf8().map(|c| c.into_owned()))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    if segments.iter().any(String::is_empty) {
-        return None;
-    }
-    let number = segments.first()?.clone();
-    let tail: Vec<&str> = segments.iter().skip(1).map(String::as_str).collect();
-    match tail.as_slice() {
-        [] => Some(Route::Order(number)),
-        ["shipping_address"] => Some(Route::ShippingAddress(number)),
-        ["billing_address"] => Some(Route::BillingAddress(number)),
-        ["financial"] => Some(Route::Financial(number)),
-        ["line"] => Some(Route::Lines(number)),
-        ["line", id] => id.parse().ok().map(|id| Route::Line(number, id)),
-        ["cancel"] => Some(Route::Cancel(number)),
-        _ => None,
-    }
-}
-
-fn route_label(method: &Method, route: Option<&Route>) -> String {
-    let path = match route {
-        None => "(unknown)",
-        Some(Route::Orders) => "/v3/order",
-        Some(Route::Order(_)) => "/v3/order/{n}",
-        Some(Route::ShippingAddress(_)) => "/v3/order/{n}/shipping_address",
-        Some(Route::BillingAddress(_)) => "/v3/order/{n}/billing_address",
-        Some(Route::Financial(_)) => "/v3/order/{n}/financial",
-        Some(Route::Lines(_)) => "/v3/order/{n}/line",
-        Some(Route::Line(..)) => "/v3/order/{n}/line/{id}",
-        Some(Route::Cancel(_)) => "/v3/order/{n}/cancel",
-    };
-    format!("{method} {path}")
 }
 
 impl State {
@@ -620,17 +702,20 @@ impl State {
                 }
             },
         };
-        let order_number = format!("{prefix}-{order_id}");
-        if let Some(&i) = self.by_number.get(&order_number) {
+        let key = (channel, order_id.clone());
+        if let Some(&i) = self.by_order_id.get(&key) {
             *self.duplicate_creates.entry(order_id.clone()).or_default() += 1;
-            return match policy {
-                DuplicatePolicy::Reject => Reply::bad_request(Rejection::new(
-                    format!("Order {order_number} already exists"),
-                    Some("order_id"),
-                )),
-                DuplicatePolicy::AcceptAsRevision => self.revise(i, &body, now),
-            };
+            match policy {
+                DuplicatePolicy::Reject => {
+                    let number = &self.orders[i].doc.order.order_number;
+                    let message = format!("Order {number} already exists");
+                    return Reply::bad_request(Rejection::new(message, Some("order_id")));
+                }
+                DuplicatePolicy::AcceptAsRevision => return self.revise(i, &body, now),
+                DuplicatePolicy::Allow => {}
+            }
         }
+        let order_number = self.unique_number(&format!("{prefix}-{order_id}"));
         let pk = self.next_order_pk;
         self.next_order_pk += 1;
         let mut order = Order {
@@ -642,7 +727,7 @@ impl State {
             ..Order::default()
         };
         apply_order_body(&mut order, &body, &mut self.next_line_id);
-        let sim_order = SimOrder {
+        let doc = Doc {
             order,
             order_id,
             channel,
@@ -650,25 +735,68 @@ impl State {
             tags: body.get("tags").and_then(Value::as_array).cloned().unwrap_or_default(),
             created: now,
             updated: now,
-            writes: 1,
         };
-        self.by_number.insert(order_number, self.orders.len());
-        self.orders.push(sim_order);
-        self.stats.writes += 1;
-        let body = self.orders.last().map(order_json).unwrap_or(Value::Null);
-        Reply { status: StatusCode::CREATED, body }
+        let i = self.orders.len();
+        self.by_number.insert(order_number, i);
+        self.by_order_id.entry(key).or_insert(i);
+        self.orders.push(SimOrder { doc, writes: 0, versions: Vec::new() });
+        self.wrote(i, now);
+        Reply { status: StatusCode::CREATED, body: order_json(&self.orders[i].doc) }
+    }
+
+    /// `base` when no order has that number, else `base-2`, `base-3`, ...: the first free one
+    /// (a repeated `order_id` under [`DuplicatePolicy::Allow`], or an `order_id` that happens to
+    /// spell such a number).
+    fn unique_number(&self, base: &str) -> String {
+        if !self.by_number.contains_key(base) {
+            return base.to_owned();
+        }
+        (2u64..)
+            .map(|k| format!("{base}-{k}"))
+            .find(|n| !self.by_number.contains_key(n))
+            .unwrap_or_else(|| base.to_owned())
     }
 
     fn revise(&mut self, i: usize, body: &Map<String, Value>, now: DateTime<Utc>) -> Reply {
-        let next_line_id = &mut self.next_line_id;
-        let existing = &mut self.orders[i];
-        if existing.order.awaits_fulfillment() {
-            apply_order_body(&mut existing.order, body, next_line_id);
-            existing.updated = now;
-            existing.writes += 1;
-            self.stats.writes += 1;
+        if self.orders[i].doc.order.awaits_fulfillment() {
+            apply_order_body(&mut self.orders[i].doc.order, body, &mut self.next_line_id);
+            self.wrote(i, now);
         }
-        Reply::ok(order_json(&self.orders[i]))
+        Reply::ok(order_json(&self.orders[i].doc))
+    }
+
+    /// Records a write through the API to order `i` at `now`: counted in its writes and the
+    /// stats, then [`State::changed`].
+    fn wrote(&mut self, i: usize, now: DateTime<Utc>) {
+        self.orders[i].writes += 1;
+        self.stats.writes += 1;
+        self.changed(i, now);
+    }
+
+    /// Records a change to order `i` at `now` (a write, or the warehouse's own edit through a
+    /// test hook): its time and, when the list lags, the new version with the time the list
+    /// starts showing it. Every change to an order goes through here.
+    fn changed(&mut self, i: usize, now: DateTime<Utc>) {
+        let visible_at = self.timing.lags().then(|| self.timing.visible_at(now));
+        let order = &mut self.orders[i];
+        order.doc.updated = now;
+        if let Some(at) = visible_at {
+            // Versions already superseded in the list are dropped first, so they stay few.
+            let _ = order.listed(now);
+            order.versions.push((at, order.doc.clone()));
+        }
+    }
+
+    /// Applies, in order, every late create due at `now`, each as a create at its due time.
+    fn apply_late_creates(&mut self, now: DateTime<Utc>, policy: DuplicatePolicy) {
+        if self.deferred.len() == 0 {
+            return;
+        }
+        for late in self.deferred.take_due(now) {
+            self.stats.late_creates += 1;
+            let reply = self.create(late.body, policy, late.due);
+            tracing::debug!(status = %reply.status, "simulated Ordoro applied a late create");
+        }
     }
 
     fn find(&mut self, order_number: &str) -> Result<usize, Reply> {
@@ -680,23 +808,38 @@ impl State {
 
     fn get(&mut self, order_number: &str) -> Reply {
         match self.find(order_number) {
-            Ok(i) => Reply::ok(order_json(&self.orders[i])),
+            Ok(i) => Reply::ok(order_json(&self.orders[i].doc)),
             Err(reply) => reply,
         }
     }
 
-    fn list(&self, query: Option<&str>) -> Reply {
-        match ListQuery::parse(query.unwrap_or("")) {
-            Ok(q) => {
-                let matching: Vec<&SimOrder> =
-                    self.orders.iter().filter(|o| q.matches(o)).collect();
-                let page: Vec<Value> =
-                    matching.iter().skip(q.offset).take(q.limit).map(|o| order_json(o)).collect();
-                Reply::ok(json!({
-                    "count": matching.len(), "limit": q.limit, "offset": q.offset, "order": page
-                }))
-            }
-            Err(rejection) => Reply::bad_request(rejection),
+    /// `GET /v3/order`: the filters run on what the list shows at `now` (see
+    /// [`OrdoroSimConfig::list_lag`]).
+    fn list(&mut self, query: Option<&str>, now: DateTime<Utc>) -> Reply {
+        let q = match ListQuery::parse(query.unwrap_or("")) {
+            Ok(q) => q,
+            Err(rejection) => return Reply::bad_request(rejection),
+        };
+        let lags = self.timing.lags();
+        let matching: Vec<&Doc> = self
+            .orders
+            .iter_mut()
+            .filter_map(|o| if lags { o.listed(now) } else { Some(&o.doc) })
+            .filter(|doc| q.matches(doc))
+            .collect();
+        let page: Vec<Value> =
+            matching.iter().skip(q.offset).take(q.limit).map(|doc| order_json(doc)).collect();
+        Reply::ok(json!({
+            "count": matching.len(), "limit": q.limit, "offset": q.offset, "order": page
+        }))
+    }
+
+    /// `GET /cart/{id}/`: a channel added with [`OrdoroSim::add_sales_channel`].
+    fn cart(&self, id: &str) -> Reply {
+        let id: Option<i64> = id.parse().ok();
+        match self.channels.iter().find(|c| Some(c.id) == id) {
+            Some(channel) => Reply::ok(channel.cart_json()),
+            None => Reply::not_found("Could not find this cart"),
         }
     }
 
@@ -707,7 +850,7 @@ impl State {
         body: &[u8],
         kind: BodyKind,
         now: DateTime<Utc>,
-        change: impl FnOnce(&mut SimOrder, Map<String, Value>, &mut i64) -> Result<Reply, Reply>,
+        change: impl FnOnce(&mut Doc, Map<String, Value>, &mut i64) -> Result<Reply, Reply>,
     ) -> Reply {
         let i = match self.find(order_number) {
             Ok(i) => i,
@@ -717,12 +860,9 @@ impl State {
             Ok(map) => map,
             Err(rejection) => return Reply::bad_request(rejection),
         };
-        match change(&mut self.orders[i], map, &mut self.next_line_id) {
+        match change(&mut self.orders[i].doc, map, &mut self.next_line_id) {
             Ok(reply) => {
-                let order = &mut self.orders[i];
-                order.updated = now;
-                order.writes += 1;
-                self.stats.writes += 1;
+                self.wrote(i, now);
                 reply
             }
             Err(reply) => reply,
@@ -944,7 +1084,7 @@ fn decimal_of(value: &Value) -> Option<Decimal> {
 }
 
 /// The order as Ordoro's `order` schema shows it.
-fn order_json(o: &SimOrder) -> Value {
+fn order_json(o: &Doc) -> Value {
     let mut value = serde_json::to_value(&o.order).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         let link = format!("/order/{}", o.order.order_number);
@@ -1021,7 +1161,7 @@ impl ListQuery {
         Ok(q)
     }
 
-    fn matches(&self, o: &SimOrder) -> bool {
+    fn matches(&self, o: &Doc) -> bool {
         let id_ok =
             self.cart_order_id.as_ref().is_none_or(|id| o.order.cart_order_id.as_ref() == Some(id));
         let channel_ok = self.sales_channels.is_empty()
@@ -1042,16 +1182,219 @@ fn integer(text: &str, param: &str) -> Result<i64, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ManualClock;
 
-    #[test]
-    fn routes_decode_their_segments_and_refuse_trailing_slashes() {
-        assert_eq!(parse_route("/v3/order"), Some(Route::Orders));
-        assert_eq!(parse_route("/v3/order/"), None);
-        assert_eq!(parse_route("/v3/order/1-A%20B%2FC"), Some(Route::Order("1-A B/C".into())));
-        assert_eq!(parse_route("/v3/order/M-1/line/1001"), Some(Route::Line("M-1".into(), 1001)));
-        assert_eq!(parse_route("/v3/order/M-1/line/x"), None);
-        assert_eq!(parse_route("/v3/order/M-1/cancel/"), None);
-        assert_eq!(parse_route("/order/"), None);
+    const T0: &str = "2026-03-02T15:00:00Z";
+
+    fn sim(config: OrdoroSimConfig) -> (Arc<ManualClock>, OrdoroSim) {
+        let clock = Arc::new(ManualClock::new(T0.parse().unwrap()));
+        let config = OrdoroSimConfig { latency: SimLatency::zero(), ..config };
+        let sim = OrdoroSim::with_config(clock.clone(), config);
+        sim.add_sales_channel(55);
+        (clock, sim)
+    }
+
+    async fn call(sim: &OrdoroSim, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let builder = http::Request::builder().method(method).uri(format!("{SIM_BASE_URL}{path}"));
+        let request = match body {
+            Some(body) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Bytes::from(body.to_string())),
+            None => builder.body(Bytes::new()),
+        };
+        let response = sim.send(request.unwrap()).await.expect("an answer");
+        let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        Reply { status: response.status(), body }
+    }
+
+    fn new_order(order_id: &str) -> Value {
+        json!({
+            "order_id": order_id, "cart": 55,
+            "billing_address": {"name": "Jane Buyer"},
+            "shipping_address": {"name": "Charlie Shipper"},
+            "lines": [{"product": {"sku": "sku-1", "name": "Widget"}}]
+        })
+    }
+
+    async fn listed_numbers(sim: &OrdoroSim, query: &str) -> Vec<String> {
+        let reply = call(sim, Method::GET, &format!("/v3/order?limit=100{query}"), None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let orders = reply.body["order"].as_array().cloned().unwrap_or_default();
+        orders.iter().map(|o| o["order_number"].as_str().unwrap_or("").to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn allow_gives_each_repeated_order_id_a_number_of_its_own() {
+        let config =
+            OrdoroSimConfig { duplicate_policy: DuplicatePolicy::Allow, ..Default::default() };
+        let (_, sim) = sim(config);
+        let mut numbers = Vec::new();
+        for _ in 0..3 {
+            let reply = call(&sim, Method::POST, "/v3/order", Some(new_order("A"))).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            numbers.push(reply.body["order_number"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(numbers, ["1-A", "1-A-2", "1-A-3"]);
+        assert_eq!(sim.count_by_order_id("A"), 3);
+        assert_eq!(sim.duplicate_creates().get("A"), Some(&2));
+        // An order id that spells a taken number is no duplicate, and still gets a free number.
+        let reply = call(&sim, Method::POST, "/v3/order", Some(new_order("A-2"))).await;
+        assert_eq!(reply.body["order_number"], "1-A-2-2");
+        assert_eq!(sim.duplicate_creates().get("A-2"), None);
+        assert_eq!(sim.count_by_order_id("A-2"), 1);
+    }
+
+    #[tokio::test]
+    async fn reject_stays_the_default_answer_to_a_repeat() {
+        let (_, sim) = sim(OrdoroSimConfig::default());
+        call(&sim, Method::POST, "/v3/order", Some(new_order("A"))).await;
+        let reply = call(&sim, Method::POST, "/v3/order", Some(new_order("A"))).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.body["param"], "order_id");
+        assert_eq!(sim.count_by_order_id("A"), 1);
+    }
+
+    /// How many of 20 orders created at T0 the list shows at each second 0..=31.
+    async fn visible_counts(seed: u64) -> Vec<usize> {
+        let lag = Duration::from_secs(30);
+        let (clock, sim) = sim(OrdoroSimConfig { seed, list_lag: lag, ..Default::default() });
+        for i in 0..20 {
+            let reply =
+                call(&sim, Method::POST, "/v3/order", Some(new_order(&format!("O{i}")))).await;
+            assert_eq!(reply.status, StatusCode::CREATED);
+        }
+        let mut counts = Vec::new();
+        for _ in 0..=31 {
+            counts.push(listed_numbers(&sim, "").await.len());
+            assert_eq!(sim.orders().len(), 20, "the hooks are current");
+            let got = call(&sim, Method::GET, "/v3/order/1-O7", None).await;
+            assert_eq!(got.status, StatusCode::OK, "a read by number is current");
+            clock.advance(Duration::from_secs(1));
+        }
+        counts
+    }
+
+    #[tokio::test]
+    async fn a_lagging_list_shows_new_orders_late_and_the_same_seed_gives_the_same_lags() {
+        let counts = visible_counts(11).await;
+        assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+        assert!(counts[0] < 20, "some order is not listed at once: {counts:?}");
+        assert_eq!(counts[31], 20, "every order is listed after the lag: {counts:?}");
+        assert_eq!(visible_counts(11).await, counts, "same seed, same lags");
+        assert_ne!(visible_counts(12).await, counts, "another seed, other lags");
+    }
+
+    #[tokio::test]
+    async fn a_lagging_list_shows_the_older_version_of_a_changed_order() {
+        let lag = Duration::from_secs(30);
+        let (clock, sim) = sim(OrdoroSimConfig { seed: 5, list_lag: lag, ..Default::default() });
+        call(&sim, Method::POST, "/v3/order", Some(new_order("A"))).await;
+        clock.advance(Duration::from_secs(31));
+        assert_eq!(listed_numbers(&sim, "&status=awaiting_fulfillment").await, ["1-A"]);
+        let cancelled = call(&sim, Method::POST, "/v3/order/1-A/cancel", None).await;
+        assert_eq!(cancelled.status, StatusCode::OK);
+        let got = call(&sim, Method::GET, "/v3/order/1-A", None).await;
+        assert_eq!(got.body["status"], "cancelled", "a read by number is current");
+        let mut seen = Vec::new();
+        for _ in 0..=31 {
+            let old = listed_numbers(&sim, "&status=awaiting_fulfillment").await.len();
+            let new = listed_numbers(&sim, "&status=cancelled").await.len();
+            assert_eq!(old + new, 1, "the order is listed once, in one version");
+            seen.push(new == 1);
+            clock.advance(Duration::from_secs(1));
+        }
+        assert!(!seen[0], "the change is not listed at once (seed 5)");
+        assert!(seen[31], "the change is listed after the lag");
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never back to the old version");
+    }
+
+    fn late(probability: f64) -> OrdoroSimConfig {
+        OrdoroSimConfig {
+            seed: 3,
+            late_create: probability,
+            late_create_delay: Duration::from_secs(10),
+            timeout_after: Duration::from_secs(30),
+            ..Default::default()
+        }
+    }
+
+    async fn timed_out_create(sim: &OrdoroSim, order_id: &str) {
+        sim.script_faults([Fault::Timeout]);
+        let request = http::Request::builder()
+            .method(Method::POST)
+            .uri(format!("{SIM_BASE_URL}/v3/order"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Bytes::from(new_order(order_id).to_string()))
+            .unwrap();
+        let err = sim.send(request).await.expect_err("the client gives up");
+        assert_eq!(err.kind(), TransportErrorKind::Timeout);
+    }
+
+    #[tokio::test]
+    async fn a_late_create_is_applied_after_its_delay_and_not_before() {
+        let (clock, sim) = sim(late(1.0));
+        timed_out_create(&sim, "A").await;
+        let t0: DateTime<Utc> = T0.parse().unwrap();
+        let due = sim.next_late_create_at().expect("one create deferred");
+        assert!(due >= t0 + chrono::Duration::seconds(30), "{due}");
+        assert!(due <= t0 + chrono::Duration::seconds(40), "{due}");
+        assert_eq!(sim.pending_late_creates(), 1);
+        clock.set(due - chrono::Duration::milliseconds(1));
+        assert_eq!(sim.count_by_order_id("A"), 0, "not before its time");
+        assert_eq!(
+            call(&sim, Method::GET, "/v3/order/1-A", None).await.status,
+            StatusCode::NOT_FOUND
+        );
+        clock.set(due);
+        assert_eq!(sim.count_by_order_id("A"), 1, "a hook applies it when due");
+        assert_eq!(sim.pending_late_creates(), 0);
+        let stats = sim.stats();
+        assert_eq!((stats.late_creates, stats.timeouts, stats.writes), (1, 1, 1));
+        let got = call(&sim, Method::GET, "/v3/order/1-A", None).await;
+        assert_eq!(got.body["created_date"], json!(due.to_rfc3339()), "created at its due time");
+    }
+
+    #[tokio::test]
+    async fn late_creates_are_seeded_and_follow_the_duplicate_policy() {
+        assert_eq!(late_due(3).await, late_due(3).await, "same seed, same delay");
+        assert_ne!(late_due(3).await, late_due(4).await, "another seed, another delay");
+        let (clock, retried) = sim(late(1.0));
+        timed_out_create(&retried, "A").await;
+        // The client's retry creates the order before the late create falls due.
+        call(&retried, Method::POST, "/v3/order", Some(new_order("A"))).await;
+        clock.advance(Duration::from_secs(11));
+        assert_eq!(retried.stats().late_creates, 1);
+        assert_eq!(retried.count_by_order_id("A"), 1, "Reject refuses the late repeat");
+        assert_eq!(retried.duplicate_creates().get("A"), Some(&1));
+        let (_, never) = sim(late(0.0));
+        timed_out_create(&never, "A").await;
+        assert_eq!(never.pending_late_creates(), 0, "late_create 0: a timeout does nothing");
+    }
+
+    async fn late_due(seed: u64) -> Option<DateTime<Utc>> {
+        let (_, sim) = sim(OrdoroSimConfig { seed, ..late(1.0) });
+        timed_out_create(&sim, "A").await;
+        sim.next_late_create_at()
+    }
+
+    #[tokio::test]
+    async fn the_cart_route_answers_a_known_channel_with_its_index() {
+        let (_, sim) = sim(OrdoroSimConfig::default());
+        assert_eq!(sim.add_sales_channel(77), 2);
+        let cart = call(&sim, Method::GET, "/cart/77/", None).await;
+        assert_eq!(cart.status, StatusCode::OK);
+        assert_eq!((cart.body["id"].clone(), cart.body["index"].clone()), (json!(77), json!(2)));
+        assert_eq!(cart.body["vendor"], "custom_integration");
+        let unknown = call(&sim, Method::GET, "/cart/78/", None).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            unknown.body,
+            json!({"error_message": "Could not find this cart", "param": null})
+        );
+        let no_slash = call(&sim, Method::GET, "/cart/77", None).await;
+        assert_eq!(no_slash.status, StatusCode::NOT_FOUND, "legacy routes need the slash");
+        let routes = sim.stats().requests_by_route;
+        assert_eq!(routes.get("GET /cart/{id}/"), Some(&2));
     }
 
     #[test]

@@ -6,9 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use qbo_ordoro::model::ordoro::NewOrder;
+use qbo_ordoro::ordoro::api::OrdoroApiExt;
 use qbo_ordoro::sim::ordoro::{DuplicatePolicy, OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::sim::{Fault, FaultPlan};
-use qbo_ordoro::{Clock, HttpResponse, HttpTransport, TokioClock, TransportErrorKind};
+use qbo_ordoro::{
+    Clock, ErrorKind, HttpResponse, HttpTransport, OrdoroApi, OrdoroClient, SharedTransport,
+    TokioClock, TransportErrorKind,
+};
 use serde_json::{Value, json};
 
 fn clock() -> Arc<TokioClock> {
@@ -367,4 +372,87 @@ async fn seed_order_skips_http_but_keeps_the_rules() {
     assert_eq!(sim.seed_order(&body).unwrap().order_number, "M-SEED");
     assert!(sim.seed_order(&body).unwrap_err().is_bad_input(), "duplicates still refused");
     assert_eq!(sim.stats().requests, 0);
+}
+
+/// The simulator with one sales channel (id 55, index 1), no latency, and the real client.
+fn client_world(config: OrdoroSimConfig) -> (Arc<TokioClock>, Arc<OrdoroSim>, OrdoroClient) {
+    let clock = clock();
+    let config = OrdoroSimConfig { latency: SimLatency::zero(), ..config };
+    let sim = Arc::new(OrdoroSim::with_config(clock.clone(), config));
+    assert_eq!(sim.add_sales_channel(55), 1);
+    let transport = SharedTransport::from_arc(sim.clone());
+    let client = OrdoroClient::new(sim.client_config(), transport, clock.clone()).unwrap();
+    (clock, sim, client)
+}
+
+/// A create body as the mapping makes it: `cart_order_id` is the `order_id`.
+fn new_order(order_id: &str) -> NewOrder {
+    let body = with(minimal(order_id), "cart", json!(55));
+    let body = with(body, "cart_order_id", json!(order_id));
+    let line = json!([{"quantity": 1, "product": {"sku": "sku-1", "name": "Widget"}}]);
+    serde_json::from_value(with(body, "lines", line)).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_allow_a_repeated_create_makes_a_second_order_through_the_client() {
+    let config =
+        OrdoroSimConfig { duplicate_policy: DuplicatePolicy::Allow, ..OrdoroSimConfig::default() };
+    let (_, sim, client) = client_world(config);
+    let first = client.create_order(&new_order("QBO-INV-1")).await.unwrap();
+    let second = client.create_order(&new_order("QBO-INV-1")).await.unwrap();
+    assert_eq!(
+        (first.order_number.as_str(), second.order_number.as_str()),
+        ("1-QBO-INV-1", "1-QBO-INV-1-2")
+    );
+    assert_eq!(sim.count_by_order_id("QBO-INV-1"), 2);
+    assert_eq!(sim.duplicate_creates().get("QBO-INV-1"), Some(&1));
+    let found = client.find_by_order_id("QBO-INV-1", Some(55)).await.unwrap().unwrap();
+    assert_eq!(found.order_number, "1-QBO-INV-1", "the lookup names the oldest");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lagging_list_misses_a_new_order_that_a_read_by_number_finds() {
+    let config = OrdoroSimConfig {
+        seed: 4,
+        list_lag: Duration::from_secs(30),
+        ..OrdoroSimConfig::default()
+    };
+    let (clock, sim, client) = client_world(config);
+    let created = client.create_order(&new_order("QBO-INV-2")).await.unwrap();
+    assert_eq!(created.order_number, "1-QBO-INV-2");
+    let listed = client.find_by_order_id("QBO-INV-2", Some(55)).await.unwrap();
+    assert!(listed.is_none(), "the list lags the create (seed 4)");
+    let read = client.get_order("1-QBO-INV-2").await.unwrap();
+    assert_eq!(read.map(|o| o.order_number).as_deref(), Some("1-QBO-INV-2"));
+    assert_eq!(sim.count_by_order_id("QBO-INV-2"), 1, "the hooks are current");
+    clock.sleep(Duration::from_secs(30)).await;
+    let listed = client.find_by_order_id("QBO-INV-2", Some(55)).await.unwrap();
+    assert_eq!(listed.map(|o| o.order_number).as_deref(), Some("1-QBO-INV-2"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_create_appears_after_its_delay_and_not_before() {
+    let config = OrdoroSimConfig {
+        seed: 9,
+        late_create: 1.0,
+        late_create_delay: Duration::from_secs(20),
+        ..OrdoroSimConfig::default()
+    };
+    let (clock, sim, client) = client_world(config);
+    sim.script_faults([Fault::Timeout]);
+    let sent_at = clock.now();
+    let err = client.create_order(&new_order("QBO-INV-3")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+    assert_eq!(sim.pending_late_creates(), 1);
+    let due = sim.next_late_create_at().unwrap();
+    let gave_up = sent_at + chrono::Duration::seconds(30);
+    assert!(due >= gave_up && due <= gave_up + chrono::Duration::seconds(20), "{due}");
+    clock.sleep((due - clock.now() - chrono::Duration::milliseconds(1)).to_std().unwrap()).await;
+    assert_eq!(client.get_order("1-QBO-INV-3").await.unwrap(), None, "not before its time");
+    assert_eq!(client.find_by_order_id("QBO-INV-3", Some(55)).await.unwrap(), None);
+    clock.sleep(Duration::from_millis(1)).await;
+    let read = client.get_order("1-QBO-INV-3").await.unwrap();
+    assert_eq!(read.map(|o| o.order_number).as_deref(), Some("1-QBO-INV-3"));
+    assert_eq!((sim.pending_late_creates(), sim.stats().late_creates), (0, 1));
+    assert_eq!(sim.count_by_order_id("QBO-INV-3"), 1);
 }
