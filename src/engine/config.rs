@@ -81,6 +81,12 @@ pub struct SyncConfig {
     /// side) and, where the order's number cannot be derived and the list is the only lookup,
     /// the list's lag behind writes. Zero trusts every lookup at once, as earlier versions did.
     pub settle_after: Duration,
+    /// Settle an unknown create by reading the order by the number Ordoro gives it (the sales
+    /// channel's index, a dash, the `order_id`; default on), a read that cannot lag. The layout
+    /// is inferred, not documented: the engine checks it against every number Ordoro returns
+    /// and stops deriving for a channel whose numbers differ. Off, or where no number can be
+    /// derived, the order is looked for in Ordoro's list, which may lag the write.
+    pub derive_order_numbers: bool,
     /// When a sale's own ship-to is missing or incomplete (its mapping fails with an address
     /// error), read its QBO customer (`CustomerRef`; one read per customer per run) and, if the
     /// customer's `ShipAddr` reads, create the order from it, with a warning on the order and in
@@ -106,6 +112,7 @@ impl Default for SyncConfig {
             breaker_threshold: 5,
             create_retries: 2,
             settle_after: DEFAULT_SETTLE_AFTER,
+            derive_order_numbers: true,
             customer_ship_to_fallback: false,
             report_entries: 1000,
         }

@@ -187,7 +187,10 @@ impl SyncEngine {
         let order_id = pending.order_id.as_str();
         let number = match &pending.order_number {
             Some(known) => Some(known.clone()),
-            None => self.numbers.derive(self.ordoro.as_ref(), channel, order_id).await,
+            None if self.config.derive_order_numbers => {
+                self.numbers.derive(self.ordoro.as_ref(), channel, order_id).await
+            }
+            None => None,
         };
         if let Some(number) = number {
             let order = self.ordoro.get_order(&number).await?;

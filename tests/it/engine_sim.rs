@@ -523,3 +523,45 @@ async fn sim_voids_and_deletes_cancel_orders_when_asked() {
     assert_eq!(w.ordoro.order(&format!("1-QBO-INV-{b}")).unwrap().status, "cancelled");
     assert!(w.store.ledger_entries().iter().all(|e| e.state == LedgerState::Cancelled));
 }
+
+/// Issue 18's danger, shown. When Ordoro takes a repeated `order_id` as a new order and its list
+/// lags the write (or it applies a create the client gave up on), the old settle path (a list
+/// lookup, believed at once) sends the create again and makes a second order on some seed; the
+/// default path (read by number; "not found" believed only `settle_after` after the create) never
+/// does, on the same seeds.
+#[tokio::test(start_paused = true)]
+async fn sim_repeated_ids_and_a_lagging_list_duplicate_only_on_the_old_settle_path() {
+    let old = SyncConfig { settle_after: Duration::ZERO, derive_order_numbers: false, ..config() };
+    let mut duplicates = [0, 0];
+    for seed in 1..=16 {
+        for (path, sync) in [old.clone(), config()].into_iter().enumerate() {
+            let ordoro = OrdoroSimConfig {
+                duplicate_policy: DuplicatePolicy::Allow,
+                seed,
+                list_lag: Duration::from_secs(30),
+                late_create: 1.0,
+                late_create_delay: Duration::from_secs(20),
+                timeout_after: Duration::from_secs(5),
+                latency: qbo_ordoro::sim::ordoro::SimLatency::zero(),
+                ..OrdoroSimConfig::default()
+            };
+            let w = world_with(start(), QboSimConfig::default(), ordoro).await;
+            let id = w.sale("9801", 40);
+            // The create's answer is lost on odd seeds; on even ones it times out unapplied, to
+            // be applied late.
+            let fault = if seed % 2 == 1 { Fault::LostResponse } else { Fault::Timeout };
+            w.ordoro.script_faults([fault]);
+            let engine = w.engine(sync);
+            for _ in 0..3 {
+                engine.run_incremental(&RunOptions::default()).await.unwrap();
+                later(6).await;
+            }
+            assert_eq!(w.ordoro.pending_late_creates(), 0, "seed {seed}");
+            let orders = w.orders_of(Invoice, &id);
+            assert!(orders >= 1, "seed {seed}, path {path}: no order at all");
+            duplicates[path] += usize::from(orders > 1);
+        }
+    }
+    assert!(duplicates[0] > 0, "the old path made no duplicate: the danger is not reproduced");
+    assert_eq!(duplicates[1], 0, "the default path made a duplicate");
+}
