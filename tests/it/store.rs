@@ -86,6 +86,7 @@ store_suite!(
     connected_realms_are_those_with_tokens,
     a_run_starts_once_per_company,
     company_country_is_kept_per_realm,
+    sent_orders_are_kept_per_transaction,
 );
 
 /// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
