@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tracing::info;
+use tracing::debug;
 
 use super::SyncEngine;
 use super::handle::{Outcome, Record, RunCtx, left_alone_reason};
@@ -319,7 +319,7 @@ impl SyncEngine {
             }
         }
         self.remember_sent(&known.key, &order_number, wanted, sent.as_ref()).await?;
-        info!(order_number = %order_number, changes = %what, "order updated");
+        debug!(order_number = %order_number, changes = %what, "order updated");
         Ok(done(Action::Updated, None, format!("order {order_number} updated: {what}")))
     }
 
