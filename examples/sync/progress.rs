@@ -15,7 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use qbo_ordoro::model::qbo::{CompanyInfo, EntityKind, QboClass, QboCustomer, SalesTransaction};
 use qbo_ordoro::qbo::api::{ChangeFeed, TxnDateQuery, TxnPage, UpdatedQuery};
 use qbo_ordoro::store::{
-    Commit, CompanyCountry, LedgerEntry, LedgerKey, LogEntry, LogQuery, RunSummary, StoredToken,
+    Commit, CompanyCountry, LedgerEntry, LedgerKey, LogEntry, LogQuery, RunSummary, SentOrder,
+    StoredToken,
 };
 use qbo_ordoro::{QboApi, Store, TokenStore};
 use std::sync::Arc;
@@ -177,6 +178,14 @@ impl Store for ProgressStore {
         country: &CompanyCountry,
     ) -> qbo_ordoro::Result<()> {
         self.inner.save_company_country(realm, country).await
+    }
+
+    async fn sent_order(&self, key: &LedgerKey) -> qbo_ordoro::Result<Option<SentOrder>> {
+        self.inner.sent_order(key).await
+    }
+
+    async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> qbo_ordoro::Result<()> {
+        self.inner.save_sent_order(key, sent).await
     }
 }
 

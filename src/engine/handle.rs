@@ -523,6 +523,7 @@ impl SyncEngine {
                 Ok(created) => {
                     let channel = self.config.mapping.cart();
                     self.numbers.observe(channel, &order.order_id, &created.order_number);
+                    self.remember_sent(&key, &created.order_number, order, None).await?;
                     let detail = warned(format!("order {} created", created.order_number));
                     let entry = self.created_entry(&pending, created.order_number);
                     return Ok(self.created(ctx, facts, entry, detail));
@@ -549,6 +550,8 @@ impl SyncEngine {
             match self.settle(ctx, facts, &pending, &context).await {
                 Settled::Created(entry) => {
                     let number = entry.order_number.as_deref().unwrap_or_default();
+                    // The order found is the one this very body created.
+                    self.remember_sent(&key, number, order, None).await?;
                     let detail =
                         warned(format!("order {number} created (found by lookup after: {err})"));
                     return Ok(self.created(ctx, facts, entry, detail));

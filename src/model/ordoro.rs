@@ -4,6 +4,13 @@
 //! The create body follows the `post_order_v1` schema, which forbids unknown fields, so
 //! [`NewOrder`] has no field outside it. Money is [`Decimal`] in memory and a JSON number on the
 //! wire (Ordoro rejects amounts sent as strings).
+//!
+//! The update bodies are partial: Ordoro documents them as the fields to update, so a field left
+//! out keeps what Ordoro holds (a phone number a warehouse user added), and a field sent as
+//! `null` is erased. [`AddressUpdate`] says which of the two each field is.
+
+use std::collections::BTreeMap;
+use std::fmt;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -42,6 +49,165 @@ pub struct OrdoroAddress {
     /// Phone.
     #[serde(default)]
     pub phone: Option<String>,
+}
+
+/// A field of an [`OrdoroAddress`], spelled as Ordoro's `update_address` body names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressField {
+    /// `name`.
+    Name,
+    /// `company`.
+    Company,
+    /// `street1`.
+    Street1,
+    /// `street2`.
+    Street2,
+    /// `city`.
+    City,
+    /// `state`.
+    State,
+    /// `zip`.
+    Zip,
+    /// `country`.
+    Country,
+    /// `email`.
+    Email,
+    /// `phone`.
+    Phone,
+}
+
+impl AddressField {
+    /// Every field, in the order Ordoro's documents list them.
+    pub const ALL: [AddressField; 10] = [
+        AddressField::Name,
+        AddressField::Company,
+        AddressField::Street1,
+        AddressField::Street2,
+        AddressField::City,
+        AddressField::State,
+        AddressField::Zip,
+        AddressField::Country,
+        AddressField::Email,
+        AddressField::Phone,
+    ];
+
+    /// The field's name on the wire (`street2`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressField::Name => "name",
+            AddressField::Company => "company",
+            AddressField::Street1 => "street1",
+            AddressField::Street2 => "street2",
+            AddressField::City => "city",
+            AddressField::State => "state",
+            AddressField::Zip => "zip",
+            AddressField::Country => "country",
+            AddressField::Email => "email",
+            AddressField::Phone => "phone",
+        }
+    }
+
+    /// The field's value in `address`.
+    pub fn of(self, address: &OrdoroAddress) -> Option<&str> {
+        let value = match self {
+            AddressField::Name => &address.name,
+            AddressField::Company => &address.company,
+            AddressField::Street1 => &address.street1,
+            AddressField::Street2 => &address.street2,
+            AddressField::City => &address.city,
+            AddressField::State => &address.state,
+            AddressField::Zip => &address.zip,
+            AddressField::Country => &address.country,
+            AddressField::Email => &address.email,
+            AddressField::Phone => &address.phone,
+        };
+        value.as_deref()
+    }
+
+    /// The field's slot in `address`, to set or clear.
+    pub fn slot(self, address: &mut OrdoroAddress) -> &mut Option<String> {
+        match self {
+            AddressField::Name => &mut address.name,
+            AddressField::Company => &mut address.company,
+            AddressField::Street1 => &mut address.street1,
+            AddressField::Street2 => &mut address.street2,
+            AddressField::City => &mut address.city,
+            AddressField::State => &mut address.state,
+            AddressField::Zip => &mut address.zip,
+            AddressField::Country => &mut address.country,
+            AddressField::Email => &mut address.email,
+            AddressField::Phone => &mut address.phone,
+        }
+    }
+}
+
+impl fmt::Display for AddressField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of `PUT /v3/order/{n}/shipping_address` and `.../billing_address`
+/// (`update_address`): only the fields to change. A field absent from `fields` is left out of
+/// the body, so Ordoro keeps what it holds; a field mapped to `None` is sent as `null`, which
+/// erases it.
+///
+/// ```
+/// use qbo_ordoro::model::ordoro::{AddressField, AddressUpdate};
+///
+/// let mut update = AddressUpdate::default();
+/// update.set(AddressField::Zip, "00000");
+/// update.clear(AddressField::Street2);
+/// let body = serde_json::to_value(&update).unwrap();
+/// assert_eq!(body, serde_json::json!({"street2": null, "zip": "00000"}));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AddressUpdate {
+    /// The fields to change: a value sets the field, `None` erases it.
+    pub fields: BTreeMap<AddressField, Option<String>>,
+}
+
+impl AddressUpdate {
+    /// An update that sets every field `address` has a value for and leaves the others alone
+    /// (never a `null`).
+    pub fn setting(address: &OrdoroAddress) -> Self {
+        let mut update = AddressUpdate::default();
+        for field in AddressField::ALL {
+            if let Some(value) = field.of(address) {
+                update.set(field, value);
+            }
+        }
+        update
+    }
+
+    /// Sets `field` to `value`.
+    pub fn set(&mut self, field: AddressField, value: impl Into<String>) {
+        self.fields.insert(field, Some(value.into()));
+    }
+
+    /// Erases `field` (sent as `null`).
+    pub fn clear(&mut self, field: AddressField) {
+        self.fields.insert(field, None);
+    }
+
+    /// True when the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The fields this update erases, in [`AddressField::ALL`]'s order.
+    pub fn cleared(&self) -> Vec<AddressField> {
+        self.fields.iter().filter(|(_, v)| v.is_none()).map(|(f, _)| *f).collect()
+    }
+
+    /// What Ordoro does with the body: the named fields set or erased, the others kept.
+    pub fn apply_to(&self, address: &mut OrdoroAddress) {
+        for (field, value) in &self.fields {
+            *field.slot(address) = value.clone();
+        }
+    }
 }
 
 /// The product of a new order line (`v1_order_line_product`): `sku` and `name` are required.

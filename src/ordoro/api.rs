@@ -6,7 +6,7 @@
 //! by test fakes.
 
 use crate::model::ordoro::{
-    NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
+    AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, PostOrderLine, PutOrderLine,
     SalesChannel,
 };
 use crate::{Error, ErrorKind, Result, Service};
@@ -41,21 +41,23 @@ pub trait OrdoroApi: std::fmt::Debug + Send + Sync {
     /// `GET /v3/order?...`.
     async fn find_orders(&self, query: &OrderQuery) -> Result<OrderList>;
 
-    /// `PUT /v3/order/{n}/shipping_address`.
+    /// `PUT /v3/order/{n}/shipping_address`: sets or erases the fields `update` names and
+    /// keeps the others.
     async fn update_shipping_address(
         &self,
         order_number: &str,
-        address: &OrdoroAddress,
+        update: &AddressUpdate,
     ) -> Result<()>;
 
-    /// `PUT /v3/order/{n}/billing_address`.
+    /// `PUT /v3/order/{n}/billing_address`: sets or erases the fields `update` names and keeps
+    /// the others.
     async fn update_billing_address(
         &self,
         order_number: &str,
-        address: &OrdoroAddress,
+        update: &AddressUpdate,
     ) -> Result<()>;
 
-    /// `PUT /v3/order/{n}/financial`.
+    /// `PUT /v3/order/{n}/financial`: sets the amounts that are `Some` and keeps the others.
     async fn update_financial(&self, order_number: &str, financial: &OrderFinancial) -> Result<()>;
 
     /// `POST /v3/order/{n}/line`.

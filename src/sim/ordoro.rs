@@ -26,7 +26,7 @@ use self::timing::{Deferred, DeferredCreates, Timing};
 use self::wire::{BodyKind, Rejection};
 use super::{Fault, FaultDice, FaultPlan, RateMeter};
 use crate::model::ordoro::{
-    NewOrder, Order, OrderFinancial, OrderLine, OrdoroAddress, SalesChannelRef,
+    AddressField, NewOrder, Order, OrderFinancial, OrderLine, OrdoroAddress, SalesChannelRef,
 };
 use crate::{
     Clock, Error, HttpRequest, HttpResponse, HttpTransport, TransportError, TransportErrorKind,
@@ -415,6 +415,25 @@ impl OrdoroSim {
     /// Marks an order cancelled from the Ordoro app. False when there is no such order.
     pub fn mark_cancelled(&self, order_number: &str) -> bool {
         self.set_status(order_number, "cancelled")
+    }
+
+    /// Sets one field of an order's ship-to (or erases it, with `None`), as a warehouse user
+    /// editing the order in the Ordoro app would: not through the API, so not counted as a write
+    /// of the sync. False when there is no such order.
+    pub fn warehouse_edit_address(
+        &self,
+        order_number: &str,
+        field: AddressField,
+        value: Option<&str>,
+    ) -> bool {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let Some(&i) = state.by_number.get(order_number) else { return false };
+        let order = &mut state.orders[i].doc.order;
+        let address = order.shipping_address.get_or_insert_with(OrdoroAddress::default);
+        *field.slot(address) = value.map(str::to_owned);
+        state.changed(i, now);
+        true
     }
 
     /// Creates an order directly, skipping HTTP, rate limit, latency and faults (for seeding).

@@ -24,9 +24,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
-    LogEntry, LogQuery, RunSummary, Store, StoredToken,
+    LogEntry, LogQuery, RunSummary, SentLine, SentOrder, Store, StoredToken,
 };
 use crate::Reason;
+use crate::model::ordoro::OrdoroAddress;
 use crate::model::qbo::EntityKind;
 
 /// A company's country is absent until saved, kept per realm with the instant it was read
@@ -44,6 +45,54 @@ pub async fn company_country_is_kept_per_realm(store: &dyn Store) {
     store.save_company_country("r1", &gb).await.unwrap();
     assert_eq!(store.company_country("r1").await.unwrap(), Some(gb));
     assert_eq!(store.company_country("r3").await.unwrap(), None);
+}
+
+/// What was sent to a transaction's order is absent until saved, read back whole (every
+/// address field, the `None` ones as `None`; the lines in order; the instant to the
+/// nanosecond), kept per transaction (the same QBO id as another entity or in another company
+/// is another transaction) and replaced by the next save.
+pub async fn sent_orders_are_kept_per_transaction(store: &dyn Store) {
+    let inv = ledger_key("r1", EntityKind::Invoice, "42");
+    let receipt = ledger_key("r1", EntityKind::SalesReceipt, "42");
+    let elsewhere = ledger_key("r2", EntityKind::Invoice, "42");
+    assert_eq!(store.sent_order(&inv).await.unwrap(), None);
+    let ship_to = OrdoroAddress {
+        name: Some("Zoë O'Brien".into()),
+        street1: Some("1 Main St".into()),
+        street2: None,
+        city: Some("Austin".into()),
+        state: Some("TX".into()),
+        zip: Some("78701".into()),
+        country: Some("US".into()),
+        phone: Some("".into()),
+        ..OrdoroAddress::default()
+    };
+    let first = SentOrder {
+        order_number: "3-QBO-INV-42".into(),
+        shipping_address: ship_to.clone(),
+        billing_address: OrdoroAddress { name: Some("Accounts".into()), ..Default::default() },
+        lines: vec![
+            SentLine { cart_orderitem_id: Some("1".into()), sku: "A-1".into() },
+            SentLine { cart_orderitem_id: None, sku: "ZZ \"quoted\"".into() },
+        ],
+        sent_at: instant(100) + chrono::Duration::nanoseconds(123_456_789),
+    };
+    store.save_sent_order(&inv, &first).await.unwrap();
+    assert_eq!(store.sent_order(&inv).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.sent_order(&receipt).await.unwrap(), None);
+    assert_eq!(store.sent_order(&elsewhere).await.unwrap(), None);
+
+    let second = SentOrder {
+        order_number: "3-QBO-INV-42".into(),
+        shipping_address: OrdoroAddress { phone: None, ..ship_to },
+        billing_address: OrdoroAddress::default(),
+        lines: Vec::new(),
+        sent_at: instant(200),
+    };
+    store.save_sent_order(&inv, &second).await.unwrap();
+    store.save_sent_order(&receipt, &first).await.unwrap();
+    assert_eq!(store.sent_order(&inv).await.unwrap(), Some(second));
+    assert_eq!(store.sent_order(&receipt).await.unwrap(), Some(first));
 }
 
 /// Runs every check of this suite, each on a new store from `new_store`, and panics at the
@@ -70,6 +119,7 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     connected_realms_are_those_with_tokens(&new_store()).await;
     a_run_starts_once_per_company(&new_store()).await;
     company_country_is_kept_per_realm(&new_store()).await;
+    sent_orders_are_kept_per_transaction(&new_store()).await;
 }
 
 /// A cursor is absent until set, kept per name, and replaced by the next set.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
-    RunSummary, Store, StoredToken, TokenStore,
+    RunSummary, SentOrder, Store, StoredToken, TokenStore,
 };
 use crate::Result;
 
@@ -49,6 +49,7 @@ struct State {
     tokens: BTreeMap<String, StoredToken>,
     runs: BTreeSet<(String, String)>,
     countries: BTreeMap<String, CompanyCountry>,
+    sent: BTreeMap<LedgerKey, SentOrder>,
 }
 
 impl MemoryStore {
@@ -189,6 +190,15 @@ impl Store for MemoryStore {
 
     async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
         self.lock().countries.insert(realm.to_owned(), country.clone());
+        Ok(())
+    }
+
+    async fn sent_order(&self, key: &LedgerKey) -> Result<Option<SentOrder>> {
+        Ok(self.lock().sent.get(key).cloned())
+    }
+
+    async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> Result<()> {
+        self.lock().sent.insert(key.clone(), sent.clone());
         Ok(())
     }
 }

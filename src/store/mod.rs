@@ -12,6 +12,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::model::ordoro::{NewOrder, OrdoroAddress};
 use crate::model::qbo::EntityKind;
 use crate::{Reason, Result};
 
@@ -65,6 +66,60 @@ pub struct LedgerEntry {
     pub state: LedgerState,
     /// When this entry was last written.
     pub updated_at: DateTime<Utc>,
+}
+
+/// What the sync last sent to a transaction's order: the values it owns there. The update
+/// planner diffs against it to tell a field the merchant cleared in QBO (the sync sent a value,
+/// QBO now has none: erase it) from one QBO never had (a warehouse user's phone number: leave
+/// it), and a line it sent from one the warehouse added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentOrder {
+    /// The order the values were sent to; a record of another order number is not this
+    /// order's and is ignored.
+    pub order_number: String,
+    /// The ship-to as last sent (a field QBO had no value for is `None`).
+    pub shipping_address: OrdoroAddress,
+    /// The bill-to as last sent.
+    pub billing_address: OrdoroAddress,
+    /// The lines as last sent.
+    pub lines: Vec<SentLine>,
+    /// When Ordoro last accepted them.
+    pub sent_at: DateTime<Utc>,
+}
+
+/// A line of a [`SentOrder`]: what tells it apart from the order's other lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentLine {
+    /// The source line id (QBO's line id), when the line had one.
+    pub cart_orderitem_id: Option<String>,
+    /// The SKU.
+    pub sku: String,
+}
+
+impl SentOrder {
+    /// The record of `order` (the body the sync wanted and Ordoro now holds) sent to the order
+    /// `order_number` at `sent_at`.
+    pub fn new(order_number: impl Into<String>, order: &NewOrder, sent_at: DateTime<Utc>) -> Self {
+        SentOrder {
+            order_number: order_number.into(),
+            shipping_address: order.shipping_address.clone(),
+            billing_address: order.billing_address.clone(),
+            lines: order
+                .lines
+                .iter()
+                .map(|l| SentLine {
+                    cart_orderitem_id: l.cart_orderitem_id.clone(),
+                    sku: l.product.sku.clone(),
+                })
+                .collect(),
+            sent_at,
+        }
+    }
+
+    /// True when `other` records the same values (whenever each was sent).
+    pub fn same_values(&self, other: &SentOrder) -> bool {
+        SentOrder { sent_at: other.sent_at, ..self.clone() } == *other
+    }
 }
 
 /// What the sync did with a transaction.
@@ -414,4 +469,9 @@ pub trait Store: TokenStore {
     async fn company_country(&self, realm: &str) -> Result<Option<CompanyCountry>>;
     /// Saves the country of company `realm`, replacing what was there.
     async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()>;
+    /// What the sync last sent to the order of transaction `key`, if it was recorded (an order
+    /// synced before the record existed has none, and the engine then never erases a field).
+    async fn sent_order(&self, key: &LedgerKey) -> Result<Option<SentOrder>>;
+    /// Records what the sync sent to the order of transaction `key`, replacing what was there.
+    async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> Result<()>;
 }

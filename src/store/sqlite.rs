@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
-    LogEntry, LogQuery, RunSummary, Store, StoredToken, TokenStore,
+    LogEntry, LogQuery, RunSummary, SentOrder, Store, StoredToken, TokenStore,
 };
 use crate::model::qbo::EntityKind;
 use crate::{Error, Reason, Result};
@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, sql: MIGRATION_1 },
     Migration { version: 2, sql: MIGRATION_2 },
     Migration { version: 3, sql: MIGRATION_3 },
+    Migration { version: 4, sql: MIGRATION_4 },
 ];
 
 /// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
@@ -121,6 +122,24 @@ CREATE TABLE company (
     realm           TEXT PRIMARY KEY NOT NULL,
     country         TEXT CHECK (country IS NULL OR length(country) = 2),
     country_read_at TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// What the sync last sent to each transaction's order (`Store::sent_order`): the order number
+/// and, as JSON, the two addresses (every field, `null` where QBO had no value) and the lines'
+/// source ids and SKUs. A table of its own, so that ledger entries written before it read on
+/// with no record, which makes the engine never erase a field of theirs (version 4).
+const MIGRATION_4: &str = "
+CREATE TABLE sent_order (
+    realm            TEXT NOT NULL,
+    entity           TEXT NOT NULL CHECK (entity IN ('Invoice', 'SalesReceipt')),
+    qbo_id           TEXT NOT NULL,
+    order_number     TEXT NOT NULL,
+    shipping_address TEXT NOT NULL CHECK (json_valid(shipping_address)),
+    billing_address  TEXT NOT NULL CHECK (json_valid(billing_address)),
+    lines            TEXT NOT NULL CHECK (json_valid(lines)),
+    sent_at          TEXT NOT NULL,
+    PRIMARY KEY (realm, entity, qbo_id)
 ) WITHOUT ROWID;
 ";
 
@@ -215,7 +234,7 @@ impl fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 3;
+    pub const SCHEMA_VERSION: u32 = 4;
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
@@ -1009,4 +1028,76 @@ impl Store for SqliteStore {
             },
         )
     }
+
+    async fn sent_order(&self, key: &LedgerKey) -> Result<Option<SentOrder>> {
+        self.run(
+            || {
+                format!(
+                    "could not read what was sent to the order of {} {} {}",
+                    key.realm, key.entity, key.qbo_id
+                )
+            },
+            |conn| {
+                conn.prepare_cached(
+                    "SELECT order_number, shipping_address, billing_address, lines, sent_at \
+                     FROM sent_order WHERE realm = ?1 AND entity = ?2 AND qbo_id = ?3",
+                )?
+                .query_row(params![key.realm, key.entity.as_str(), key.qbo_id], read_sent)
+                .optional()
+            },
+        )
+    }
+
+    async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> Result<()> {
+        let what = || {
+            format!(
+                "could not record what was sent to the order of {} {} {}",
+                key.realm, key.entity, key.qbo_id
+            )
+        };
+        let json = |value: serde_json::Result<String>| {
+            value.map_err(|e| Error::store(what()).with_source(e))
+        };
+        let columns = [
+            json(serde_json::to_string(&sent.shipping_address))?,
+            json(serde_json::to_string(&sent.billing_address))?,
+            json(serde_json::to_string(&sent.lines))?,
+            utc_text(sent.sent_at)?,
+        ];
+        self.run(what, |conn| {
+            conn.prepare_cached(
+                "INSERT INTO sent_order (realm, entity, qbo_id, order_number, shipping_address, \
+                 billing_address, lines, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT (realm, entity, qbo_id) DO UPDATE SET \
+                 order_number = excluded.order_number, \
+                 shipping_address = excluded.shipping_address, \
+                 billing_address = excluded.billing_address, lines = excluded.lines, \
+                 sent_at = excluded.sent_at",
+            )?
+            .execute(params![
+                key.realm,
+                key.entity.as_str(),
+                key.qbo_id,
+                sent.order_number,
+                columns[0],
+                columns[1],
+                columns[2],
+                columns[3],
+            ])
+            .map(drop)
+        })
+    }
+}
+
+fn read_sent(row: &Row<'_>) -> rusqlite::Result<SentOrder> {
+    fn json<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+        serde_json::from_str(s).ok()
+    }
+    Ok(SentOrder {
+        order_number: row.get(0)?,
+        shipping_address: parsed(row, 1, "sent_order.shipping_address", json)?,
+        billing_address: parsed(row, 2, "sent_order.billing_address", json)?,
+        lines: parsed(row, 3, "sent_order.lines", json)?,
+        sent_at: parsed(row, 4, "sent_order.sent_at", parse_utc)?,
+    })
 }

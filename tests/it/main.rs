@@ -20,6 +20,7 @@ mod crash_sweep;
 mod e2e_budget;
 mod engine;
 mod engine_concurrency;
+mod engine_partial;
 mod engine_sim;
 mod fuzz_corpus;
 mod mapping_props;

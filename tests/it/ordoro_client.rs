@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use qbo_ordoro::model::ordoro::{
-    LineProduct, NewOrder, NewOrderLine, OrderFinancial, OrdoroAddress, PostOrderLine, PutOrderLine,
+    AddressField, AddressUpdate, LineProduct, NewOrder, NewOrderLine, OrderFinancial,
+    OrdoroAddress, PostOrderLine, PutOrderLine,
 };
 use qbo_ordoro::ordoro::api::{OrderQuery, OrdoroApiExt, is_duplicate_order};
 use qbo_ordoro::sim::ordoro::{
@@ -207,9 +208,13 @@ async fn sub_resource_updates_change_the_order() {
     let n = created.order_number.as_str();
     let first_line = created.lines[0].id.unwrap();
 
-    let moved = OrdoroAddress { street1: Some("9 New Rd".into()), ..address("Eric Yan") };
+    // Only the street: the rest of the ship-to stays as created.
+    let mut moved = AddressUpdate::default();
+    moved.set(AddressField::Street1, "9 New Rd");
     w.client.update_shipping_address(n, &moved).await.unwrap();
     let billed = OrdoroAddress { company: Some("ABC Co".into()), ..address("Accounts") };
+    let mut billed = AddressUpdate::setting(&billed);
+    billed.clear(AddressField::Email);
     w.client.update_billing_address(n, &billed).await.unwrap();
     let totals = OrderFinancial {
         product_amount: Some(dec("40.00")),
@@ -232,8 +237,12 @@ async fn sub_resource_updates_change_the_order() {
     w.client.update_line(n, first_line, &change).await.unwrap();
 
     let order = w.client.get_order(n).await.unwrap().unwrap();
-    assert_eq!(order.shipping_address.unwrap().street1.as_deref(), Some("9 New Rd"));
-    assert_eq!(order.billing_address.unwrap().company.as_deref(), Some("ABC Co"));
+    let ship_to = order.shipping_address.unwrap();
+    assert_eq!(ship_to.street1.as_deref(), Some("9 New Rd"));
+    assert_eq!(ship_to.city.as_deref(), Some("Watertown"), "left out, so kept");
+    let bill_to = order.billing_address.unwrap();
+    assert_eq!(bill_to.company.as_deref(), Some("ABC Co"));
+    assert_eq!(bill_to.email, None, "sent as null, so erased");
     assert_eq!(order.financial.unwrap().grand_total, Some(dec("52.25")));
     assert_eq!(order.lines.len(), 2);
     assert_eq!(order.lines[0].quantity, Some(4));

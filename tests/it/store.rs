@@ -7,11 +7,12 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use qbo_ordoro::model::ordoro::OrdoroAddress;
 use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::store::conformance::{instant, ledger_entry, log_entry, log_only, stored_token};
 use qbo_ordoro::store::{
     Action, Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerState, LogQuery, MemoryStore,
-    SqliteOptions, SqliteStore, Store, TokenStore, conformance,
+    SentOrder, SqliteOptions, SqliteStore, Store, TokenStore, conformance,
 };
 use qbo_ordoro::{ErrorKind, Reason};
 use secrecy::ExposeSecret;
@@ -86,6 +87,7 @@ store_suite!(
     connected_realms_are_those_with_tokens,
     a_run_starts_once_per_company,
     company_country_is_kept_per_realm,
+    sent_orders_are_kept_per_transaction,
 );
 
 /// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
@@ -191,7 +193,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
 async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(first.applied_migrations(), [1, 2, 3]);
+    assert_eq!(first.applied_migrations(), [1, 2, 3, 4]);
     first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
@@ -201,7 +203,7 @@ async fn sqlite_migrations_run_once() {
         assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
-    assert_eq!(pragma_i64(&conn, "user_version"), 3);
+    assert_eq!(pragma_i64(&conn, "user_version"), 4);
     assert_eq!(pragma_i64(&conn, "application_id"), 0x5142_4F4F);
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -211,7 +213,7 @@ async fn sqlite_migrations_run_once() {
         .collect::<Result<_, _>>()
         .unwrap();
     tables.sort();
-    assert_eq!(tables, ["company", "cursor", "ledger", "log", "run", "token"]);
+    assert_eq!(tables, ["company", "cursor", "ledger", "log", "run", "sent_order", "token"]);
 }
 
 #[tokio::test]
@@ -431,7 +433,7 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
     raw(&db_path(&dir)).execute_batch("PRAGMA user_version = 99;").unwrap();
     let err = SqliteStore::open(db_path(&dir)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
-    assert!(err.message().contains("schema version 99, newer than this code knows (3)"), "{err}");
+    assert!(err.message().contains("schema version 99, newer than this code knows (4)"), "{err}");
 }
 
 #[tokio::test]
@@ -495,7 +497,11 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     };
 
     let store = SqliteStore::open(&path).expect("the old file opens");
-    assert_eq!(store.applied_migrations(), [2, 3], "version 1 is migrated to the latest on open");
+    assert_eq!(
+        store.applied_migrations(),
+        [2, 3, 4],
+        "version 1 is migrated to the latest on open"
+    );
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");
     assert_eq!(entries.len(), 97);
     let read: Vec<Option<&str>> = entries.iter().map(|e| e.reason.map(Reason::as_str)).collect();
@@ -521,9 +527,22 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     assert_eq!(store.company_country("9130350000000001").await.unwrap(), None);
     let au = CompanyCountry { country: Some("AU".into()), read_at: instant(5) };
     store.save_company_country("9130350000000001", &au).await.unwrap();
+    // Its orders have no record of what was sent (so the engine never erases a field of
+    // theirs) until an update writes one.
+    let key = pending[0].key.clone();
+    assert_eq!(store.sent_order(&key).await.unwrap(), None);
+    let sent = SentOrder {
+        order_number: "1-QBO-INV-8001".into(),
+        shipping_address: OrdoroAddress { street2: Some("Suite 5".into()), ..Default::default() },
+        billing_address: OrdoroAddress::default(),
+        lines: Vec::new(),
+        sent_at: instant(6),
+    };
+    store.save_sent_order(&key, &sent).await.unwrap();
     drop(store);
     let reopened = SqliteStore::open(&path).expect("the migrated file opens");
     assert!(reopened.applied_migrations().is_empty());
     assert_eq!(reopened.company_country("9130350000000001").await.unwrap(), Some(au));
+    assert_eq!(reopened.sent_order(&key).await.unwrap(), Some(sent));
     assert_eq!(reopened.query_log(&LogQuery::default()).await.unwrap().len(), 97);
 }

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use super::config::{DEFAULT_ORDORO_BUDGET, OrdoroConfig};
 use super::error as wire_error;
 use crate::model::ordoro::{
-    NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
+    AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, PostOrderLine, PutOrderLine,
     SalesChannel,
 };
 use crate::ordoro::api::{MAX_PAGE_SIZE, OrderQuery, OrdoroApi};
@@ -271,19 +271,19 @@ impl OrdoroApi for OrdoroClient {
     async fn update_shipping_address(
         &self,
         order_number: &str,
-        address: &OrdoroAddress,
+        update: &AddressUpdate,
     ) -> Result<()> {
         let url = format!("{}/shipping_address", self.order_path(order_number)?);
-        self.write_json("update shipping address", Method::PUT, &url, address).await.map(drop)
+        self.write_json("update shipping address", Method::PUT, &url, update).await.map(drop)
     }
 
     async fn update_billing_address(
         &self,
         order_number: &str,
-        address: &OrdoroAddress,
+        update: &AddressUpdate,
     ) -> Result<()> {
         let url = format!("{}/billing_address", self.order_path(order_number)?);
-        self.write_json("update billing address", Method::PUT, &url, address).await.map(drop)
+        self.write_json("update billing address", Method::PUT, &url, update).await.map(drop)
     }
 
     async fn update_financial(&self, order_number: &str, financial: &OrderFinancial) -> Result<()> {

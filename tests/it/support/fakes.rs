@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use qbo_ordoro::QboApi;
 use qbo_ordoro::model::ordoro::{
-    NewOrder, Order, OrderFinancial, OrderLine, OrderList, OrdoroAddress, PostOrderLine,
+    AddressUpdate, NewOrder, Order, OrderFinancial, OrderLine, OrderList, PostOrderLine,
     PutOrderLine, SalesChannel,
 };
 use qbo_ordoro::model::qbo::{EntityKind, QboClass, SalesTransaction, Transaction};
@@ -533,19 +533,33 @@ impl OrdoroApi for FakeOrdoro {
         Ok(OrderList { count: order.len() as u64, limit: 10, offset: 0, order })
     }
 
-    async fn update_shipping_address(&self, n: &str, a: &OrdoroAddress) -> Result<()> {
+    async fn update_shipping_address(&self, n: &str, u: &AddressUpdate) -> Result<()> {
         self.count("update_shipping_address")?;
-        self.with_order(n, |o, _| o.shipping_address = Some(a.clone()))
+        self.with_order(n, |o, _| u.apply_to(o.shipping_address.get_or_insert_default()))
     }
 
-    async fn update_billing_address(&self, n: &str, a: &OrdoroAddress) -> Result<()> {
+    async fn update_billing_address(&self, n: &str, u: &AddressUpdate) -> Result<()> {
         self.count("update_billing_address")?;
-        self.with_order(n, |o, _| o.billing_address = Some(a.clone()))
+        self.with_order(n, |o, _| u.apply_to(o.billing_address.get_or_insert_default()))
     }
 
     async fn update_financial(&self, n: &str, f: &OrderFinancial) -> Result<()> {
         self.count("update_financial")?;
-        self.with_order(n, |o, _| o.financial = Some(f.clone()))
+        // Ordoro keeps the amounts a body leaves out.
+        self.with_order(n, |o, _| {
+            let kept = o.financial.get_or_insert_default();
+            let merge = |new: Option<rust_decimal::Decimal>,
+                         old: &mut Option<rust_decimal::Decimal>| {
+                if new.is_some() {
+                    *old = new;
+                }
+            };
+            merge(f.product_amount, &mut kept.product_amount);
+            merge(f.shipping_amount, &mut kept.shipping_amount);
+            merge(f.tax_amount, &mut kept.tax_amount);
+            merge(f.discount_amount, &mut kept.discount_amount);
+            merge(f.grand_total, &mut kept.grand_total);
+        })
     }
 
     async fn add_line(&self, n: &str, l: &PostOrderLine) -> Result<()> {

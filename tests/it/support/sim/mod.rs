@@ -46,7 +46,7 @@ use qbo_ordoro::OrdoroClient;
 use qbo_ordoro::QboClient;
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::model::ordoro::{
-    NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
+    AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, PostOrderLine, PutOrderLine,
     SalesChannel,
 };
 use qbo_ordoro::model::qbo::{
@@ -60,7 +60,7 @@ use qbo_ordoro::sim::qbo::QboSim;
 use qbo_ordoro::sim::sample::Expected;
 use qbo_ordoro::store::{
     Commit, CompanyCountry, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
-    StoredToken,
+    SentOrder, StoredToken,
 };
 use qbo_ordoro::transport::RetryPolicy;
 use qbo_ordoro::{
@@ -234,10 +234,10 @@ impl OrdoroApi for CrashingOrdoro {
     async fn find_orders(&self, query: &OrderQuery) -> Result<OrderList> {
         self.switch.through(self.inner.find_orders(query)).await
     }
-    async fn update_shipping_address(&self, n: &str, address: &OrdoroAddress) -> Result<()> {
+    async fn update_shipping_address(&self, n: &str, address: &AddressUpdate) -> Result<()> {
         self.switch.through(self.inner.update_shipping_address(n, address)).await
     }
-    async fn update_billing_address(&self, n: &str, address: &OrdoroAddress) -> Result<()> {
+    async fn update_billing_address(&self, n: &str, address: &AddressUpdate) -> Result<()> {
         self.switch.through(self.inner.update_billing_address(n, address)).await
     }
     async fn update_financial(&self, n: &str, financial: &OrderFinancial) -> Result<()> {
@@ -366,6 +366,12 @@ impl Store for CrashingStore {
     }
     async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
         self.switch.through(self.inner.save_company_country(realm, country)).await
+    }
+    async fn sent_order(&self, key: &LedgerKey) -> Result<Option<SentOrder>> {
+        self.switch.through(self.inner.sent_order(key)).await
+    }
+    async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> Result<()> {
+        self.switch.through(self.inner.save_sent_order(key, sent)).await
     }
 }
 
