@@ -4,8 +4,10 @@
 //! process killed at the k-th call (before the call reaches its service, and again after its
 //! answer came back), restarted a minute later on the same store and services, and run to the
 //! end. Every variant must meet the invariants of `support::sim` (cursor claims after each run and
-//! crash, exactly one order per eligible sale, voids and deletes cancelled per the policy, one log
-//! entry per handled version).
+//! crash, exactly one order per eligible sale saying what its last version says, voids and
+//! deletes cancelled per the policy, one log entry per handled version). Each run meets a
+//! rejected access token, so token loads and saves are among the calls: a crash between a token
+//! refresh and its save must be followed by a run that stops for a reconnect, writing nothing.
 
 use std::sync::Arc;
 use std::time::Duration;

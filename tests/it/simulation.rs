@@ -6,8 +6,15 @@
 //! injected faults (429, 5xx, timeouts, lost create responses, expired access tokens and rotating
 //! refresh tokens, rows and creates delivered twice) and crash-restarts at random port calls.
 //! After every run the cursor claims are checked, and after the final runs the whole oracle of
-//! `support::sim` (exactly one order per eligible sale, none for the others, voids and deletes
-//! per the policy, a log entry per handled version, the rate limits, a working refresh token).
+//! `support::sim` (exactly one order per eligible sale saying what the sample's truth says, none
+//! for the others, no create repeated beyond the wire's own copies, voids and deletes per the
+//! policy, a log entry per handled version, the rate limits, a working refresh token; after a
+//! crash that lost the refresh token, a run that stops for a reconnect). The coverage gate
+//! demands each fault and event in a fixed share of the seeds.
+//!
+//! To add a fault profile (a duplicate policy, list lag, late creates): a field of [`Profile`]
+//! drawn in `Profile::of`, passed to the simulator's config in `simulate_in_runtime`, counted in
+//! [`SeedStats`] and given a share in [`COVERAGE`].
 //!
 //! `SIM_SEEDS=N` runs seeds 1..=N (default 500, the CI size; `SIM_SEED_FROM=m` starts at seed m
 //! instead of 1, to run a long sweep in chunks); `SIM_SEED=n` replays one seed
@@ -639,26 +646,27 @@ fn simulated_seeds_keep_exactly_once() {
 }
 
 /// What each fault or event is, the share of seeds that must meet it (at least once), and how
-/// to count it in a seed. The shares are about half what 500 seeds show (the figures printed),
-/// so a change that stops a fault from firing in most seeds fails, not only one that stops it
-/// everywhere.
+/// to count it in a seed. Each share is about half of what 500 seeds show (printed with the
+/// figures), so a change that stops a fault firing in most seeds fails, not only one that stops
+/// it everywhere. A refresh token lost to a crash is rare by nature (a crash must fall between
+/// a refresh and its save: about 6% of seeds), so it asks for 1%.
 type Coverage = (&'static str, f64, fn(&SeedStats) -> u64);
 
 const COVERAGE: [Coverage; 14] = [
-    ("crashes", 0.20, |s| s.crashes),
-    ("lost create responses", 0.25, |s| s.lost_creates),
-    ("QBO faults", 0.30, |s| s.qbo_faults),
-    ("rows delivered twice", 0.30, |s| s.duplicated_rows),
-    ("creates delivered twice", 0.30, |s| s.duplicated_creates),
-    ("edits between page requests", 0.20, |s| s.page_edits),
-    ("voids", 0.40, |s| s.voided),
-    ("deletes", 0.40, |s| s.deleted),
-    ("same-second ties", 0.40, |s| s.ties),
-    ("daylight-saving crossings", 0.20, |s| s.dst),
-    ("token refreshes", 0.40, |s| s.token_refreshes),
-    ("aborted runs", 0.05, |s| s.aborted_runs),
-    ("dry runs", 0.20, |s| s.dry_runs),
-    ("refresh tokens lost to a crash", 0.0, |s| s.token_losses),
+    ("crashes", 0.25, |s| s.crashes),
+    ("lost create responses", 0.35, |s| s.lost_creates),
+    ("QBO faults", 0.35, |s| s.qbo_faults),
+    ("rows delivered twice", 0.35, |s| s.duplicated_rows),
+    ("creates delivered twice", 0.35, |s| s.duplicated_creates),
+    ("edits between page requests", 0.40, |s| s.page_edits),
+    ("voids", 0.90, |s| s.voided),
+    ("deletes", 0.90, |s| s.deleted),
+    ("same-second ties", 0.90, |s| s.ties),
+    ("daylight-saving crossings", 0.25, |s| s.dst),
+    ("token refreshes", 0.90, |s| s.token_refreshes),
+    ("aborted runs", 0.08, |s| s.aborted_runs),
+    ("dry runs", 0.45, |s| s.dry_runs),
+    ("refresh tokens lost to a crash", 0.01, |s| s.token_losses),
 ];
 
 /// Each kind of fault and event reached its share of the seeds ([`COVERAGE`]); prints the
@@ -675,7 +683,7 @@ fn check_coverage(results: &[(u64, Result<SeedStats, String>, Duration)]) {
             share * 100.0,
             min * 100.0
         );
-        if share < min || seen == 0 && min > 0.0 {
+        if share < min || (seen == 0 && min > 0.0) {
             short.push(format!(
                 "{what} in {:.1}% of seeds, under {:.0}%",
                 share * 100.0,

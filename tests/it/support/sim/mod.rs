@@ -10,11 +10,22 @@
 //!   outcome and from each edit the harness applies (reclassify, void, delete), never from the
 //!   mapping under test.
 //! - A transaction never eligible in any version has no Ordoro order and no ledger entry.
-//! - One eligible in some version has at most one order (the simulated Ordoro dedupes by
-//!   `order_id`, so the real check is that no create names an existing `order_id`, counted by
-//!   [`OrdoroSim::duplicate_creates`], unless the wire itself delivered that create twice).
+//! - No create is repeated: for each `order_id`, the creates Ordoro met after its order existed
+//!   ([`OrdoroSim::duplicate_creates`]) are at most the copies the test's own wire delivered
+//!   ([`OrdoroWire::injected`], counted per id), and so are the orders carrying the id beyond
+//!   the first (counted by `cart_order_id` and by the simulator's `order_id`; it only exceeds
+//!   one under an Ordoro that accepts a repeated `order_id` as a new order).
 //! - After the final runs, one eligible now has exactly one order, awaiting fulfilment, whose
 //!   ledger entry is `Created`; with updating on, its grand total is the transaction's total.
+//! - **Content**: that order says what the sample's own truth says ([`OrderTruth`], kept by
+//!   `sim::sample` beside each generated sale and each address block, never computed by the
+//!   mapping under test), for the transaction's last version with updating on, else for the
+//!   version it was created from (the ledger's SyncToken). The model keeps the truth per
+//!   SyncToken and each [`Edit`] changes it as it changes the sale. Compared: the lines (SKU =
+//!   the item's name, quantity, unit price, line total, as a multiset), product, shipping, tax,
+//!   discount and grand totals, ship-to and bill-to field by field with the e-mail, the
+//!   requested shipping method, the customer's note and the DocNumber and memo lines of the
+//!   internal notes ([`content_mismatches`]).
 //! - One that was eligible and is now voided or deleted keeps its order untouched when
 //!   `cancel_on_void` is off; with it on, its order (if any) is cancelled.
 //! - One that was eligible and is now reclassified away keeps its order (if any) untouched.
@@ -30,6 +41,19 @@
 //! - The rate limits hold: neither simulator's meter refused a request for the minute limit, QBO
 //!   never had more than 10 requests of the company in flight, and a seed without injected
 //!   faults saw no 429 at all. The refresh token in the store is still valid at the end.
+//! - **Tokens**: the token store is behind the crash switch too, and the QBO client saves
+//!   through it. A crash between QBO's answer to a refresh (which kills the token presented)
+//!   and the save loses the connection; no client can repair that, so after such a crash
+//!   ([`World::token_lost`]) the next run must stop at once for a reconnect
+//!   ([`World::check_stopped_for_reconnect`]): aborted, its first QBO error
+//!   `ErrorKind::Authentication` with code `invalid_grant`, no Ordoro write, no cursor move, no
+//!   new pending create, only `auth_failed` entries logged. The merchant then reconnects
+//!   ([`World::connect`]) and every claim above still holds at the end.
+//!
+//! Extending: a new Ordoro behaviour (a duplicate policy, a lagging list, a late create) needs
+//! nothing here beyond what it changes on the wire; a new [`Edit`] changes the sale in
+//! [`Company::apply`] and the truth beside it; a new order field to check goes into
+//! [`content_mismatches`] and `sim::sample::OrderTruth`.
 
 pub mod client;
 
