@@ -649,7 +649,7 @@ fn simulated_seeds_keep_exactly_once() {
 /// to count it in a seed. Each share is about half of what 500 seeds show (printed with the
 /// figures), so a change that stops a fault firing in most seeds fails, not only one that stops
 /// it everywhere. A refresh token lost to a crash is rare by nature (a crash must fall between
-/// a refresh and its save: about 6% of seeds), so it asks for 1%.
+/// a refresh and its save: 7.4% of 500 seeds), so it asks for 1%.
 type Coverage = (&'static str, f64, fn(&SeedStats) -> u64);
 
 const COVERAGE: [Coverage; 14] = [
