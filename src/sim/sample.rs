@@ -41,6 +41,8 @@ pub struct SampleSale {
     pub txn: Transaction,
     /// The intended outcome.
     pub expected: Expected,
+    /// What its order must say, when the generator models it (the generated sales do).
+    pub truth: Option<OrderTruth>,
 }
 
 const PRODUCTS: &[(&str, &str)] = &[
@@ -56,25 +58,271 @@ const PRODUCTS: &[(&str, &str)] = &[
 
 const SHIPPING_ITEMS: &[&str] = &["UPS Ground", "FedEx 2Day", "Shipping & Handling", "Shipping"];
 
-const US_BLOCKS: &[&[&str]] = &[
-    &["Kate Whelan", "45 First St.", "Menlo Park, CA  94304"],
-    &["Grace Pariente", "Cool Cars", "65 Ocean Dr.", "Half Moon Bay, CA  94213"],
-    &["John Smith", "123 Main St.", "Suite 100", "Watertown, MA  02472"],
-    &["Maria Lopez", "742 Evergreen Terrace", "Springfield, IL 62704-1234"],
-    &["Dylan Sollfrank", "PO Box 77", "Austin, Texas 78701"],
-    &["Sgt. Pat Kim", "Unit 2050 Box 4190", "APO AE 09012"],
-    &["Luis Ortiz", "1200 Calle Loiza", "San Juan, PR 00911"],
-    &["Amy Chen", "Attn: Receiving", "500 Industrial Pkwy", "Columbus, OH 43215 USA"],
+/// What an address must become in Ordoro, written by hand from the rules (design.md §2.2), never
+/// computed by the parser under test: the simulation's oracle compares each order with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressTruth {
+    /// The recipient.
+    pub name: Option<&'static str>,
+    /// The company (or `Attn:` line) under the recipient.
+    pub company: Option<&'static str>,
+    /// The first street line.
+    pub street1: &'static str,
+    /// The second street line.
+    pub street2: Option<&'static str>,
+    /// The city.
+    pub city: &'static str,
+    /// The state or province code; none where the country's layout has none.
+    pub state: Option<&'static str>,
+    /// The postal code.
+    pub zip: &'static str,
+    /// ISO 3166-1 alpha-2.
+    pub country: &'static str,
+}
+
+/// A free-form address block as a merchant types it into QBO, beside what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleBlock {
+    /// The lines, top-down (QBO's `Line1..Line5`).
+    pub lines: &'static [&'static str],
+    /// The Ordoro address they must become.
+    pub truth: AddressTruth,
+}
+
+const fn us(
+    lines: &'static [&'static str],
+    name: &'static str,
+    company: Option<&'static str>,
+    street: (&'static str, Option<&'static str>),
+    city: &'static str,
+    state: &'static str,
+    zip: &'static str,
+) -> SampleBlock {
+    SampleBlock {
+        lines,
+        truth: AddressTruth {
+            name: Some(name),
+            company,
+            street1: street.0,
+            street2: street.1,
+            city,
+            state: Some(state),
+            zip,
+            country: "US",
+        },
+    }
+}
+
+const fn intl(
+    lines: &'static [&'static str],
+    name: &'static str,
+    street1: &'static str,
+    (city, state, zip): (&'static str, Option<&'static str>, &'static str),
+    country: &'static str,
+) -> SampleBlock {
+    SampleBlock {
+        lines,
+        truth: AddressTruth {
+            name: Some(name),
+            company: None,
+            street1,
+            street2: None,
+            city,
+            state,
+            zip,
+            country,
+        },
+    }
+}
+
+/// U.S. blocks (no country line, or `USA` trailing the city line), with their meaning.
+pub const US_BLOCKS: &[SampleBlock] = &[
+    us(
+        &["Kate Whelan", "45 First St.", "Menlo Park, CA  94304"],
+        "Kate Whelan",
+        None,
+        ("45 First St.", None),
+        "Menlo Park",
+        "CA",
+        "94304",
+    ),
+    us(
+        &["Grace Pariente", "Cool Cars", "65 Ocean Dr.", "Half Moon Bay, CA  94213"],
+        "Grace Pariente",
+        Some("Cool Cars"),
+        ("65 Ocean Dr.", None),
+        "Half Moon Bay",
+        "CA",
+        "94213",
+    ),
+    us(
+        &["John Smith", "123 Main St.", "Suite 100", "Watertown, MA  02472"],
+        "John Smith",
+        None,
+        ("123 Main St.", Some("Suite 100")),
+        "Watertown",
+        "MA",
+        "02472",
+    ),
+    us(
+        &["Maria Lopez", "742 Evergreen Terrace", "Springfield, IL 62704-1234"],
+        "Maria Lopez",
+        None,
+        ("742 Evergreen Terrace", None),
+        "Springfield",
+        "IL",
+        "62704-1234",
+    ),
+    us(
+        &["Dylan Sollfrank", "PO Box 77", "Austin, Texas 78701"],
+        "Dylan Sollfrank",
+        None,
+        ("PO Box 77", None),
+        "Austin",
+        "TX",
+        "78701",
+    ),
+    us(
+        &["Sgt. Pat Kim", "Unit 2050 Box 4190", "APO AE 09012"],
+        "Sgt. Pat Kim",
+        None,
+        ("Unit 2050 Box 4190", None),
+        "APO",
+        "AE",
+        "09012",
+    ),
+    us(
+        &["Luis Ortiz", "1200 Calle Loiza", "San Juan, PR 00911"],
+        "Luis Ortiz",
+        None,
+        ("1200 Calle Loiza", None),
+        "San Juan",
+        "PR",
+        "00911",
+    ),
+    us(
+        &["Amy Chen", "Attn: Receiving", "500 Industrial Pkwy", "Columbus, OH 43215 USA"],
+        "Amy Chen",
+        Some("Attn: Receiving"),
+        ("500 Industrial Pkwy", None),
+        "Columbus",
+        "OH",
+        "43215",
+    ),
 ];
 
-const INTL_BLOCKS: &[(&[&str], &str)] = &[
-    (&["Emma Tremblay", "1200 Rue Sainte-Catherine O", "Montréal QC H3B 1K9", "Canada"], "CA"),
-    (&["Oliver Brown", "10 Downing Street", "London SW1A 2AA", "United Kingdom"], "GB"),
-    (&["Lena Fischer", "Unter den Linden 77", "10117 Berlin", "Germany"], "DE"),
-    (&["Jack Wilson", "1 Macquarie St", "Sydney NSW 2000", "Australia"], "AU"),
-    (&["Sofia Hernández", "Av. Reforma 222", "06600 Ciudad de México, CDMX", "Mexico"], "MX"),
-    (&["Lucas Martin", "8 Rue de Rivoli", "75004 Paris", "France"], "FR"),
+/// Blocks outside the U.S. (the country on the last line), with their meaning.
+pub const INTL_BLOCKS: &[SampleBlock] = &[
+    intl(
+        &["Emma Tremblay", "1200 Rue Sainte-Catherine O", "Montréal QC H3B 1K9", "Canada"],
+        "Emma Tremblay",
+        "1200 Rue Sainte-Catherine O",
+        ("Montréal", Some("QC"), "H3B 1K9"),
+        "CA",
+    ),
+    intl(
+        &["Oliver Brown", "10 Downing Street", "London SW1A 2AA", "United Kingdom"],
+        "Oliver Brown",
+        "10 Downing Street",
+        ("London", None, "SW1A 2AA"),
+        "GB",
+    ),
+    intl(
+        &["Lena Fischer", "Unter den Linden 77", "10117 Berlin", "Germany"],
+        "Lena Fischer",
+        "Unter den Linden 77",
+        ("Berlin", None, "10117"),
+        "DE",
+    ),
+    intl(
+        &["Jack Wilson", "1 Macquarie St", "Sydney NSW 2000", "Australia"],
+        "Jack Wilson",
+        "1 Macquarie St",
+        ("Sydney", Some("NSW"), "2000"),
+        "AU",
+    ),
+    intl(
+        &["Sofia Hernández", "Av. Reforma 222", "06600 Ciudad de México, CDMX", "Mexico"],
+        "Sofia Hernández",
+        "Av. Reforma 222",
+        ("Ciudad de México", Some("CDMX"), "06600"),
+        "MX",
+    ),
+    intl(
+        &["Lucas Martin", "8 Rue de Rivoli", "75004 Paris", "France"],
+        "Lucas Martin",
+        "8 Rue de Rivoli",
+        ("Paris", None, "75004"),
+        "FR",
+    ),
 ];
+
+/// The structured ship-to some sales carry instead of their block (`Line1`, `City`,
+/// `CountrySubDivisionCode`, `PostalCode`, no `Country`), and what it means for a sale whose
+/// customer is `name` (a structured address names no recipient: the customer's name is used).
+pub fn structured_ship_to_truth(name: Option<&'static str>) -> AddressTruth {
+    AddressTruth {
+        name,
+        company: None,
+        street1: "5647 Cypress Hill Ave.",
+        street2: None,
+        city: "Middlefield",
+        state: Some("CA"),
+        zip: "94303",
+        country: "US",
+    }
+}
+
+/// One product line an order must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineTruth {
+    /// The QBO item's name as the sale shows it: the line's SKU.
+    pub sku: String,
+    /// Whole units.
+    pub quantity: Decimal,
+    /// The unit price.
+    pub unit_price: Decimal,
+    /// The line total.
+    pub total: Decimal,
+    /// A component of a bundle (a group line), rather than a line of the sale itself.
+    pub in_bundle: bool,
+}
+
+/// What the Ordoro order of a sample sale must say, kept beside the sale from the generator's
+/// own inputs (never from the mapping under test), for the simulation's oracle. Edits a test
+/// makes to the sale must make the same change here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderTruth {
+    /// Product lines, in the sale's order (bundles flattened into their components).
+    pub lines: Vec<LineTruth>,
+    /// The shipping charge.
+    pub shipping: Decimal,
+    /// The first named shipping item (QBO's own shipping item has no name).
+    pub shipping_method: Option<String>,
+    /// `TxnTaxDetail.TotalTax`.
+    pub tax: Decimal,
+    /// The discount line's amount.
+    pub discount: Decimal,
+    /// `TotalAmt`.
+    pub total: Decimal,
+    /// The ship-to.
+    pub ship_to: AddressTruth,
+    /// The bill-to.
+    pub bill_to: AddressTruth,
+    /// `BillEmail`, on both addresses.
+    pub email: Option<String>,
+    /// The customer memo: the order's notes from the customer.
+    pub customer_note: String,
+    /// Lines the order's internal notes must hold (the DocNumber line and the memo).
+    pub internal_notes: Vec<String>,
+}
+
+impl OrderTruth {
+    /// The sum of the product lines.
+    pub fn product_amount(&self) -> Decimal {
+        self.lines.iter().map(|l| l.total).sum()
+    }
+}
 
 fn dec(s: &str) -> Decimal {
     s.parse().unwrap_or(Decimal::ZERO)
@@ -133,6 +381,7 @@ struct Shape {
     discount_percent: Option<Decimal>,
     shipping: Option<(Option<String>, Decimal)>,
     block: Vec<String>,
+    block_truth: Option<AddressTruth>,
     ship_addr_structured: bool,
     email: Option<String>,
     items: Vec<(String, Decimal, Decimal)>,
@@ -275,6 +524,53 @@ fn build(kind: EntityKind, id: u64, at: DateTime<Utc>, shape: &Shape) -> SalesTr
     }
 }
 
+/// What the order of a sale of `shape` must say, from the shape alone (the rules of design.md
+/// §2.3 and §2.4 applied by hand): each item a line whose SKU is the item's name, the shipping
+/// line's amount as the shipping charge, the discount line's amount, `TotalTax` and `TotalAmt`.
+/// `None` for a voided sale, which has no order.
+fn truth_of(kind: EntityKind, id: u64, shape: &Shape) -> Option<OrderTruth> {
+    let block = shape.block_truth?;
+    if shape.voided {
+        return None;
+    }
+    let lines: Vec<LineTruth> = shape
+        .items
+        .iter()
+        .map(|(name, qty, price)| LineTruth {
+            sku: name.clone(),
+            quantity: *qty,
+            unit_price: *price,
+            total: (qty * price).round_dp(2),
+            in_bundle: shape.bundle,
+        })
+        .collect();
+    let subtotal: Decimal = lines.iter().map(|l| l.total).sum();
+    let discount = shape
+        .discount_percent
+        .map(|p| (subtotal * p / Decimal::ONE_HUNDRED).round_dp(2))
+        .unwrap_or_default();
+    let (shipping_method, shipping) = shape.shipping.clone().unwrap_or_default();
+    let ship_to =
+        if shape.ship_addr_structured { structured_ship_to_truth(block.name) } else { block };
+    let entity = if kind == EntityKind::Invoice { "Invoice" } else { "Sales Receipt" };
+    Some(OrderTruth {
+        lines,
+        shipping,
+        shipping_method,
+        tax: shape.tax,
+        discount,
+        total: subtotal - discount + shipping + shape.tax,
+        ship_to,
+        bill_to: block,
+        email: shape.email.clone(),
+        customer_note: "Thank you for your business!".into(),
+        internal_notes: vec![
+            format!("QuickBooks {entity} {} (id {id})", 1000 + id),
+            format!("Memo: Phone order #{id}"),
+        ],
+    })
+}
+
 /// Gives each item line (bundle components included) its tax-inclusive amount: its net amount
 /// plus its share of `tax`.
 fn mark_tax_inclusive(lines: &mut [Line], subtotal: Decimal, tax: Decimal) {
@@ -333,12 +629,13 @@ fn random_shape(rng: &mut SmallRng, id: u64, rolls: std::ops::Range<u32>) -> (Sh
         };
         shape.shipping = Some((name, Decimal::new(rng.random_range(500..3000), 2)));
     }
-    let block: &[&str] = if rng.random_range(0..4) == 0 {
-        INTL_BLOCKS[rng.random_range(0..INTL_BLOCKS.len())].0
+    let block = if rng.random_range(0..4) == 0 {
+        INTL_BLOCKS[rng.random_range(0..INTL_BLOCKS.len())]
     } else {
         US_BLOCKS[rng.random_range(0..US_BLOCKS.len())]
     };
-    shape.block = block.iter().map(|s| s.to_string()).collect();
+    shape.block = block.lines.iter().map(|s| s.to_string()).collect();
+    shape.block_truth = Some(block.truth);
     shape.ship_addr_structured = rng.random_range(0..8) == 0;
     if rng.random_range(0..3) != 0 {
         shape.email = Some(format!("customer{id}@example.com"));
@@ -389,7 +686,12 @@ fn generate_from(
             next_id[slot] += 1;
             let (shape, expected) = random_shape(&mut rng, id, rolls.clone());
             let at = start + step * i32::try_from(i).unwrap_or(i32::MAX);
-            SampleSale { txn: Transaction { kind, doc: build(kind, id, at, &shape) }, expected }
+            let truth = truth_of(kind, id, &shape);
+            SampleSale {
+                txn: Transaction { kind, doc: build(kind, id, at, &shape) },
+                expected,
+                truth,
+            }
         })
         .collect()
 }
@@ -530,6 +832,7 @@ pub fn australian_company(now: DateTime<Utc>) -> SampleCompany {
             SampleSale {
                 txn: Transaction { kind: EntityKind::Invoice, doc },
                 expected: Expected::Order,
+                truth: None,
             }
         })
         .collect();

@@ -1,7 +1,8 @@
 //! Properties of the address parser: (a) any generated address, rendered as a QBO block in each
 //! supported layout, parses back to itself; (b) a block without a country line whose city line
 //! fits the company's country is read in that country; (c) arbitrary text and line counts never
-//! panic.
+//! panic, and what they parse to is text they hold (each field's letters and digits appear, in
+//! order, in one input line or name); (d) the committed regression files are replayed.
 
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -494,14 +495,97 @@ fn default_country_block() -> impl Strategy<Value = (String, Vec<String>, Want)>
 }
 
 /// Failures found before are replayed first from `address_props.proptest-regressions` beside this
-/// file (`WithSource`: proptest's default would look under `tests/proptest-regressions/`).
+/// file ([`crate::support::props`]).
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 512,
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::default()
+    crate::support::props::config(512)
+}
+
+/// Letters and digits only, lower case: what a field keeps of the text it was read from
+/// (cleaning folds white space, drops punctuation at the ends and invisible characters).
+fn letters(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// The fields read as text (name, company, streets, city) that do not appear in any of
+/// `sources`; state, ZIP and country are codes and normalised forms, so they are left out.
+fn invented(p: &ParsedAddress, sources: &[Option<String>]) -> Vec<String> {
+    let sources: Vec<String> = sources.iter().flatten().map(|s| letters(s)).collect();
+    [&p.name, &p.company, &p.street1, &p.street2, &p.city]
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            let f = letters(f);
+            !f.is_empty() && !sources.iter().any(|s| s.contains(&f))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Every `*.proptest-regressions` file under `tests/` sits beside the source file whose
+/// properties own it, those properties all use the shared persistence, and loading through it
+/// finds every seed the file holds: so each committed failure is replayed.
+#[test]
+fn every_committed_regression_file_is_replayed() {
+    use proptest::test_runner::FailurePersistence as _;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut stack = vec![root.join("tests")];
+    let mut found = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            assert_ne!(
+                name, "proptest-regressions",
+                "a failure saved where no test reads it: {path:?}"
+            );
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.ends_with(".proptest-regressions") {
+                found.push(path);
+            }
+        }
+    }
+    assert!(!root.join("testsuite/proptest-regressions").exists());
+    assert!(!found.is_empty(), "no committed regression file under tests/");
+    for file in found {
+        let source = file.with_extension("rs");
+        let text = std::fs::read_to_string(&source)
+            .unwrap_or_else(|_| panic!("{file:?} has no source file beside it"));
+        assert!(
+            text.contains("support::props::config("),
+            "{source:?} does not use the shared persistence"
+        );
+        let relative = source.strip_prefix(&root).unwrap().to_string_lossy().to_string();
+        let seeds = crate::support::props::PERSISTENCE
+            .load_persisted_failures2(Some(Box::leak(relative.into_boxed_str())));
+        let committed = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("cc "))
+            .count();
+        assert!(committed > 0, "{file:?} holds no seed");
+        assert_eq!(
+            seeds.len(),
+            committed,
+            "{file:?}: proptest reads {} of its {committed} seeds",
+            seeds.len()
+        );
+    }
+    // Every property in the suite persists (and replays) its failures the same way.
+    let dir = root.join("tests/it");
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let count =
+            |prefix: &str| text.lines().filter(|l| l.trim_start().starts_with(prefix)).count();
+        let blocks = count("proptest! {");
+        let configured = count("#![proptest_config(");
+        let shared = count("#![proptest_config(crate::support::props::config(")
+            + count("#![proptest_config(config())]");
+        assert!(
+            blocks == configured && configured == shared,
+            "{:?}: {blocks} proptest! blocks, {shared} with the shared persistence",
+            entry.path()
+        );
     }
 }
 
@@ -558,19 +642,29 @@ proptest! {
     #[test]
     fn arbitrary_lines_never_panic(lines in prop::collection::vec(any::<String>(), 0..9)) {
         let ctx = AddressContext { display_name: lines.first().cloned(), company_name: lines.get(1).cloned(), ..Default::default() };
-        let _ = parse_lines(&lines, &AddressContext::default());
-        let _ = parse_lines(&lines, &ctx);
+        let sources: Vec<Option<String>> = lines.iter().cloned().map(Some).collect();
+        if let Ok(p) = parse_lines(&lines, &AddressContext::default()) {
+            prop_assert_eq!(invented(&p, &sources), Vec::<String>::new(), "{:?}", lines);
+        }
+        if let Ok(p) = parse_lines(&lines, &ctx) {
+            prop_assert_eq!(invented(&p, &sources), Vec::<String>::new(), "{:?}", lines);
+        }
     }
 
     #[test]
     fn address_like_noise_never_panics(lines in prop::collection::vec("[A-Za-z0-9 ,.#/()'\\-éüßÖ日本]{0,40}", 0..8)) {
-        let _ = parse_lines(&lines, &AddressContext::default());
+        let sources: Vec<Option<String>> = lines.iter().cloned().map(Some).collect();
+        if let Ok(p) = parse_lines(&lines, &AddressContext::default()) {
+            prop_assert_eq!(invented(&p, &sources), Vec::<String>::new(), "{:?}", lines);
+        }
         let get = |i: usize| lines.get(i).cloned();
         let addr = PhysicalAddress {
             line1: get(0), line2: get(1), city: get(2), country_sub_division_code: get(3),
             postal_code: get(4), country: get(5), ..Default::default()
         };
-        let _ = parse_address(&addr, &AddressContext::default());
+        if let Ok(p) = parse_address(&addr, &AddressContext::default()) {
+            prop_assert_eq!(invented(&p, &sources), Vec::<String>::new(), "{:?}", addr);
+        }
     }
 
     #[test]

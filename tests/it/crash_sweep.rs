@@ -4,8 +4,10 @@
 //! process killed at the k-th call (before the call reaches its service, and again after its
 //! answer came back), restarted a minute later on the same store and services, and run to the
 //! end. Every variant must meet the invariants of `support::sim` (cursor claims after each run and
-//! crash, exactly one order per eligible sale, voids and deletes cancelled per the policy, one log
-//! entry per handled version).
+//! crash, exactly one order per eligible sale saying what its last version says, voids and
+//! deletes cancelled per the policy, one log entry per handled version). Each run meets a
+//! rejected access token, so token loads and saves are among the calls: a crash between a token
+//! refresh and its save must be followed by a run that stops for a reconnect, writing nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,8 @@ fn start() -> DateTime<Utc> {
 struct Outcome {
     crashed: bool,
     pending_at_crash: bool,
+    /// The crash fell between QBO's answer to a token refresh and its save.
+    token_lost: bool,
     calls: u64,
 }
 
@@ -50,14 +54,28 @@ fn config() -> SyncConfig {
 }
 
 /// Runs the engine until a run returns, restarting it after a crash; checks the cursor claims
-/// after each crash and run.
+/// after each crash and run. A crash that lost the refresh token must be followed by a run that
+/// stops for a reconnect and writes nothing; the merchant then reconnects and the runs go on.
 async fn run_through(
     world: &World,
     engine: &mut qbo_ordoro::engine::SyncEngine,
     outcome: &mut Outcome,
 ) {
+    let mut token_lost = false;
     loop {
-        match run_once(world, engine, &RunOptions::default()).await.expect("no store failure") {
+        let before = world.before_run().await;
+        let ended =
+            run_once(world, engine, &RunOptions::default()).await.expect("no store failure");
+        if std::mem::take(&mut token_lost) {
+            world
+                .check_stopped_for_reconnect(&ended, &before)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            world.connect().await;
+            world.check_cursors().await.unwrap_or_else(|e| panic!("after the stop: {e}"));
+            continue;
+        }
+        match ended {
             RunEnd::Done(_) => break,
             RunEnd::Crashed => {
                 outcome.crashed = true;
@@ -66,6 +84,8 @@ async fn run_through(
                 world.switch.revive();
                 world.switch.disarm();
                 world.check_cursors().await.unwrap_or_else(|e| panic!("after the crash: {e}"));
+                token_lost = world.token_lost().await;
+                outcome.token_lost |= token_lost;
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 *engine = world.engine();
             }
@@ -96,9 +116,12 @@ async fn scenario(crash: Option<(u64, CrashWhen)>) -> Outcome {
         if i % 5 != 0 {
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
-        world.company().insert(&world.qbo, sale.txn.clone(), sale.expected);
+        world.company().insert(&world.qbo, sale);
     }
     tokio::time::sleep(Duration::from_secs(120)).await;
+    // Each run meets a rejected access token and refreshes it, so token loads and saves are
+    // among the port calls a crash can stop.
+    world.qbo.expire_access_tokens(sim::REALM);
     if let Some((k, when)) = crash {
         world.switch.arm(k, when);
     }
@@ -112,6 +135,7 @@ async fn scenario(crash: Option<(u64, CrashWhen)>) -> Outcome {
         Edit::Quantity,
         Edit::Void,
         Edit::Reclassify,
+        Edit::Address,
         Edit::Quantity,
         Edit::Delete,
         Edit::MarkForOrdoro,
@@ -124,6 +148,7 @@ async fn scenario(crash: Option<(u64, CrashWhen)>) -> Outcome {
         tokio::time::sleep(Duration::from_secs(20)).await;
     }
     tokio::time::sleep(Duration::from_secs(600)).await;
+    world.qbo.expire_access_tokens(sim::REALM);
     run_through(&world, &mut engine, &mut outcome).await;
     outcome.calls = world.switch.calls();
 
@@ -171,6 +196,7 @@ fn a_crash_at_every_port_call_keeps_every_invariant() {
     // Two workers: each variant is a world of its own on its own runtime.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let pending = std::sync::atomic::AtomicU64::new(0);
+    let token_lost = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|scope| {
         for _ in 0..2 {
             scope.spawn(|| {
@@ -187,14 +213,19 @@ fn a_crash_at_every_port_call_keeps_every_invariant() {
                     if outcome.pending_at_crash {
                         pending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
+                    if outcome.token_lost {
+                        token_lost.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
                 }
             });
         }
     });
-    let pending = pending.into_inner();
+    let (pending, token_lost) = (pending.into_inner(), token_lost.into_inner());
     println!(
-        "{} crashes over {calls} port calls, {pending} with a create in doubt",
+        "{} crashes over {calls} port calls, {pending} with a create in doubt, {token_lost} \
+         between a token refresh and its save",
         variants.len()
     );
     assert!(pending > 0, "no crash fell between a create and its commit");
+    assert!(token_lost > 0, "no crash fell between a token refresh and its save");
 }

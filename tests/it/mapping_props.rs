@@ -83,7 +83,7 @@ fn sale_of(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::support::props::config(256))]
 
     #[test]
     fn parts_that_add_up_give_an_order_that_adds_up_without_warning(
@@ -260,7 +260,7 @@ fn qbo_json() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(crate::support::props::config(512))]
 
     #[test]
     fn no_json_document_makes_the_mapping_panic(doc in qbo_json(), wrap in 0u8..3) {
@@ -271,7 +271,15 @@ proptest! {
         };
         let text = doc.to_string();
         let _ = fuzz::qbo_transaction(text.as_bytes());
-        let _ = preview_json(&text, &MappingConfig::default().with_classes(["Ordoro", ""]));
+        // JSON always previews (an unreadable document as one error line), and every line is a
+        // decision the preview's contract names.
+        let preview = preview_json(&text, &MappingConfig::default().with_classes(["Ordoro", ""]));
+        prop_assert!(preview.is_ok(), "{:?}", preview.err());
+        for line in preview.unwrap_or_default() {
+            let v = serde_json::to_value(&line).unwrap_or_default();
+            let decision = v["decision"].as_str();
+            prop_assert!(matches!(decision, Some("create" | "skip" | "error")), "{}", v);
+        }
     }
 
     #[test]

@@ -126,7 +126,7 @@ fn every_rule_sale_creates_a_valid_body() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(crate::support::props::config(64))]
 
     #[test]
     fn generated_sales_create_valid_bodies(

@@ -287,7 +287,7 @@ fn with_odd_fields(mut line: Value, odd: bool) -> Value {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::support::props::config(256))]
 
     /// For any sale built from readable lines, no line is lost: every product (bundles
     /// flattened) is an order line, and order lines + shipping + tax - discount is the sale's

@@ -10,6 +10,7 @@
 pub mod fakes;
 pub mod fixtures;
 pub mod http;
+pub mod props;
 pub mod sim;
 
 use std::sync::{Arc, LazyLock, Mutex};

@@ -10,11 +10,22 @@
 //!   outcome and from each edit the harness applies (reclassify, void, delete), never from the
 //!   mapping under test.
 //! - A transaction never eligible in any version has no Ordoro order and no ledger entry.
-//! - One eligible in some version has at most one order (the simulated Ordoro dedupes by
-//!   `order_id`, so the real check is that no create names an existing `order_id`, counted by
-//!   [`OrdoroSim::duplicate_creates`], unless the wire itself delivered that create twice).
+//! - No create is repeated: for each `order_id`, the creates Ordoro met after its order existed
+//!   ([`OrdoroSim::duplicate_creates`]) are at most the copies the test's own wire delivered
+//!   ([`OrdoroWire::injected`], counted per id), and so are the orders carrying the id beyond
+//!   the first (counted by `cart_order_id` and by the simulator's `order_id`; it only exceeds
+//!   one under an Ordoro that accepts a repeated `order_id` as a new order).
 //! - After the final runs, one eligible now has exactly one order, awaiting fulfilment, whose
 //!   ledger entry is `Created`; with updating on, its grand total is the transaction's total.
+//! - **Content**: that order says what the sample's own truth says ([`OrderTruth`], kept by
+//!   `sim::sample` beside each generated sale and each address block, never computed by the
+//!   mapping under test), for the transaction's last version with updating on, else for the
+//!   version it was created from (the ledger's SyncToken). The model keeps the truth per
+//!   SyncToken and each [`Edit`] changes it as it changes the sale. Compared: the lines (SKU =
+//!   the item's name, quantity, unit price, line total, as a multiset), product, shipping, tax,
+//!   discount and grand totals, ship-to and bill-to field by field with the e-mail, the
+//!   requested shipping method, the customer's note and the DocNumber and memo lines of the
+//!   internal notes ([`content_mismatches`]).
 //! - One that was eligible and is now voided or deleted keeps its order untouched when
 //!   `cancel_on_void` is off; with it on, its order (if any) is cancelled.
 //! - One that was eligible and is now reclassified away keeps its order (if any) untouched.
@@ -30,6 +41,19 @@
 //! - The rate limits hold: neither simulator's meter refused a request for the minute limit, QBO
 //!   never had more than 10 requests of the company in flight, and a seed without injected
 //!   faults saw no 429 at all. The refresh token in the store is still valid at the end.
+//! - **Tokens**: the token store is behind the crash switch too, and the QBO client saves
+//!   through it. A crash between QBO's answer to a refresh (which kills the token presented)
+//!   and the save loses the connection; no client can repair that, so after such a crash
+//!   ([`World::token_lost`]) the next run must stop at once for a reconnect
+//!   ([`World::check_stopped_for_reconnect`]): aborted, its first QBO error
+//!   `ErrorKind::Authentication` with code `invalid_grant`, no Ordoro write, no cursor move, no
+//!   new pending create, only `auth_failed` entries logged. The merchant then reconnects
+//!   ([`World::connect`]) and every claim above still holds at the end.
+//!
+//! Extending: a new Ordoro behaviour (a duplicate policy, a lagging list, a late create) needs
+//! nothing here beyond what it changes on the wire; a new [`Edit`] changes the sale in
+//! [`Company::apply`] and the truth beside it; a new order field to check goes into
+//! [`content_mismatches`] and `sim::sample::OrderTruth`.
 
 pub mod client;
 
@@ -46,26 +70,29 @@ use qbo_ordoro::OrdoroClient;
 use qbo_ordoro::QboClient;
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::model::ordoro::{
-    AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, PostOrderLine, PutOrderLine,
-    SalesChannel,
+    AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine,
+    PutOrderLine, SalesChannel,
 };
 use qbo_ordoro::model::qbo::{
-    CompanyInfo, EntityKind, LineDetail, QboClass, QboCustomer, Ref, SalesTransaction, Transaction,
+    CompanyInfo, EntityKind, LineDetail, PhysicalAddress, QboClass, QboCustomer, Ref,
+    SalesTransaction,
 };
 use qbo_ordoro::ordoro::api::OrderQuery;
 use qbo_ordoro::ordoro::http::ordoro_retry_policy;
 use qbo_ordoro::qbo::api::{ChangeFeed, TxnDateQuery, TxnPage, UpdatedQuery};
 use qbo_ordoro::sim::ordoro::OrdoroSim;
 use qbo_ordoro::sim::qbo::QboSim;
-use qbo_ordoro::sim::sample::Expected;
+use qbo_ordoro::sim::sample::{
+    AddressTruth, Expected, INTL_BLOCKS, OrderTruth, SampleBlock, SampleSale, US_BLOCKS,
+};
 use qbo_ordoro::store::{
     Commit, CompanyCountry, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
     SentOrder, StoredToken,
 };
 use qbo_ordoro::transport::RetryPolicy;
 use qbo_ordoro::{
-    Clock, HttpRequest, HttpResponse, HttpTransport, OrdoroApi, QboApi, Result, SharedTransport,
-    Store, TokenStore, TokioClock, TransportError,
+    Clock, ErrorKind, HttpRequest, HttpResponse, HttpTransport, OrdoroApi, QboApi, Result,
+    SharedTransport, Store, TokenStore, TokioClock, TransportError,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -104,6 +131,8 @@ pub struct CrashSwitch {
     armed: Mutex<Option<(u64, CrashWhen)>>,
     dead: AtomicBool,
     notify: tokio::sync::Notify,
+    /// The kind and code of every error a QBO port call returned, in order.
+    qbo_errors: Mutex<Vec<(ErrorKind, Option<String>)>>,
 }
 
 async fn hang() {
@@ -146,6 +175,20 @@ impl CrashSwitch {
         *self.armed.lock().unwrap() == Some((n, when))
     }
 
+    /// Errors QBO port calls returned so far (kind and code), oldest first.
+    pub fn qbo_errors(&self) -> Vec<(ErrorKind, Option<String>)> {
+        self.qbo_errors.lock().unwrap().clone()
+    }
+
+    /// A QBO port call behind the switch, its error (if any) recorded.
+    async fn qbo<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
+        let result = self.through(call).await;
+        if let Err(e) = &result {
+            self.qbo_errors.lock().unwrap().push((e.kind(), e.code().map(str::to_string)));
+        }
+        result
+    }
+
     async fn through<T>(&self, call: impl Future<Output = T>) -> T {
         if self.dead.load(Ordering::SeqCst) {
             hang().await;
@@ -179,40 +222,40 @@ impl QboApi for CrashingQbo {
         self.inner.realm_id()
     }
     async fn query_updated(&self, q: &UpdatedQuery) -> Result<TxnPage> {
-        self.switch.through(self.inner.query_updated(q)).await
+        self.switch.qbo(self.inner.query_updated(q)).await
     }
     async fn query_txn_date(&self, q: &TxnDateQuery) -> Result<TxnPage> {
-        self.switch.through(self.inner.query_txn_date(q)).await
+        self.switch.qbo(self.inner.query_txn_date(q)).await
     }
     async fn get_transaction(
         &self,
         entity: EntityKind,
         id: &str,
     ) -> Result<Option<SalesTransaction>> {
-        self.switch.through(self.inner.get_transaction(entity, id)).await
+        self.switch.qbo(self.inner.get_transaction(entity, id)).await
     }
     async fn find_by_doc_number(
         &self,
         entity: EntityKind,
         doc_number: &str,
     ) -> Result<Vec<SalesTransaction>> {
-        self.switch.through(self.inner.find_by_doc_number(entity, doc_number)).await
+        self.switch.qbo(self.inner.find_by_doc_number(entity, doc_number)).await
     }
     async fn find_classes(&self, name: &str) -> Result<Vec<QboClass>> {
-        self.switch.through(self.inner.find_classes(name)).await
+        self.switch.qbo(self.inner.find_classes(name)).await
     }
     async fn changes_since(
         &self,
         entities: &[EntityKind],
         since: DateTime<Utc>,
     ) -> Result<ChangeFeed> {
-        self.switch.through(self.inner.changes_since(entities, since)).await
+        self.switch.qbo(self.inner.changes_since(entities, since)).await
     }
     async fn company_info(&self) -> Result<Option<CompanyInfo>> {
-        self.switch.through(self.inner.company_info()).await
+        self.switch.qbo(self.inner.company_info()).await
     }
     async fn get_customer(&self, id: &str) -> Result<Option<QboCustomer>> {
-        self.switch.through(self.inner.get_customer(id)).await
+        self.switch.qbo(self.inner.get_customer(id)).await
     }
 }
 
@@ -273,6 +316,8 @@ pub struct LogBook {
     pub by_action: BTreeMap<&'static str, u64>,
     /// A digest of every entry, in order, for the determinism check.
     pub digest: u64,
+    /// Every entry's transaction, action and reason, in commit order.
+    pub entries: Vec<(EntityKind, String, &'static str, Option<&'static str>)>,
 }
 
 impl LogBook {
@@ -288,6 +333,12 @@ impl LogBook {
             ));
         }
         *self.by_action.entry(e.action.as_str()).or_default() += 1;
+        self.entries.push((
+            e.entity,
+            e.qbo_id.clone(),
+            e.action.as_str(),
+            e.reason.map(|r| r.as_str()),
+        ));
         let line = format!(
             "{}|{}|{}|{:?}|{}|{:?}|{:?}|{}",
             e.run_id, e.entity, e.qbo_id, e.sync_token, e.action, e.reason, e.order_number, e.at
@@ -308,11 +359,17 @@ pub struct CrashingStore {
 
 #[async_trait::async_trait]
 impl TokenStore for CrashingStore {
+    // Behind the switch like every store call: QBO answers a refresh with a new refresh token
+    // and, as Intuit documents (reference/qbo-api.md §5: "the old token then gives
+    // `invalid_grant`"), the one presented dies at once; the simulator does the same. A crash
+    // between that answer and `save_token` (`CrashWhen::Before` on the save) loses the only
+    // valid token: no client can repair that, so the oracle demands a clean stop asking for a
+    // reconnect ([`World::check_stopped_for_reconnect`]).
     async fn load_token(&self, realm: &str) -> Result<Option<StoredToken>> {
-        self.inner.load_token(realm).await
+        self.switch.through(self.inner.load_token(realm)).await
     }
     async fn save_token(&self, realm: &str, token: &StoredToken) -> Result<()> {
-        self.inner.save_token(realm, token).await
+        self.switch.through(self.inner.save_token(realm, token)).await
     }
 }
 
@@ -493,8 +550,8 @@ pub struct OrdoroWire {
     outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
     dup_create: f64,
     rng: Mutex<SmallRng>,
-    /// The `order_id`s whose create was delivered twice.
-    pub injected: Mutex<BTreeSet<String>>,
+    /// Copies of creates the wire itself delivered, by `order_id`.
+    pub injected: Mutex<BTreeMap<String, u32>>,
     /// Writes (anything but GET) the client sent, the wire's own copies aside.
     pub writes_sent: AtomicU64,
 }
@@ -526,7 +583,7 @@ impl HttpTransport for OrdoroWire {
                     .ok()
                     .and_then(|v| v.get("order_id").and_then(|o| o.as_str()).map(str::to_string))
                     .unwrap_or_default();
-                self.injected.lock().unwrap().insert(order_id);
+                *self.injected.lock().unwrap().entry(order_id).or_default() += 1;
                 let copy = copy_request(&request);
                 let sim = self.sim.clone();
                 tokio::spawn(async move {
@@ -563,6 +620,9 @@ pub struct TxnModel {
     pub ever_eligible: bool,
     /// Current `TotalAmt`.
     pub total: Option<Decimal>,
+    /// What the order must say for each version (by SyncToken), from the sample's truth and the
+    /// edits applied; empty when the sample does not model it.
+    pub versions: BTreeMap<String, OrderTruth>,
     /// The version the cursor check has already verified.
     verified: Option<String>,
 }
@@ -581,6 +641,9 @@ pub enum Edit {
     Touch,
     /// One more unit on the first item line.
     Quantity,
+    /// Ship-to and bill-to replaced by another sample block (the customer moved), the
+    /// customer's name with them.
+    Address,
     /// Header class set to `Ordoro`.
     MarkForOrdoro,
     /// Header class set to another class.
@@ -607,13 +670,14 @@ fn stamp(doc: &SalesTransaction) -> DateTime<Utc> {
 }
 
 impl Company {
-    /// Inserts `txn` into the simulator now (stamped by it) and into the model.
-    pub fn insert(&mut self, sim: &QboSim, mut txn: Transaction, expected: Expected) {
+    /// Inserts `sale` into the simulator now (stamped by it) and into the model.
+    pub fn insert(&mut self, sim: &QboSim, sale: &SampleSale) {
+        let mut txn = sale.txn.clone();
         txn.doc.meta_data = None;
         let kind = txn.kind;
         let doc = sim.insert(REALM, txn);
-        let accepted = expected != Expected::NotMarked;
-        let voided = expected == Expected::Voided;
+        let accepted = sale.expected != Expected::NotMarked;
+        let voided = sale.expected == Expected::Voided;
         let model = TxnModel {
             kind,
             id: doc.id.clone(),
@@ -624,6 +688,7 @@ impl Company {
             deleted: None,
             ever_eligible: accepted && !voided,
             total: doc.total_amt,
+            versions: sale.truth.iter().map(|t| (doc.sync_token.clone(), t.clone())).collect(),
             verified: None,
         };
         self.keys.push((kind, doc.id.clone()));
@@ -639,14 +704,29 @@ impl Company {
         key: &(EntityKind, String),
         edit: Edit,
     ) {
+        let pick = self.edits.values().sum::<u64>();
         let Some(model) = self.txns.get_mut(key) else { return };
         if model.deleted.is_some() || model.voided {
             return;
         }
         let (kind, id) = (key.0, key.1.as_str());
+        let mut truth = model.versions.get(&model.token).cloned();
+        let moved_to = another_block(truth.as_ref(), pick + id.len() as u64);
         let edited = match edit {
             Edit::Touch => sim.touch(REALM, kind, id),
-            Edit::Quantity => sim.edit(REALM, kind, id, one_more_unit),
+            Edit::Quantity => {
+                if let Some(t) = truth.as_mut() {
+                    one_more_unit_truth(t);
+                }
+                sim.edit(REALM, kind, id, one_more_unit)
+            }
+            Edit::Address => {
+                if let Some(t) = truth.as_mut() {
+                    t.ship_to = moved_to.truth;
+                    t.bill_to = moved_to.truth;
+                }
+                sim.edit(REALM, kind, id, |d| move_to(d, &moved_to))
+            }
             Edit::MarkForOrdoro => sim.edit(REALM, kind, id, |d| set_class(d, "Ordoro")),
             Edit::Reclassify => sim.edit(REALM, kind, id, |d| set_class(d, "Retail")),
             Edit::Void => sim.void(REALM, kind, id),
@@ -659,6 +739,9 @@ impl Company {
         };
         if let Some(doc) = edited {
             model.token = doc.sync_token.clone();
+            if let Some(t) = truth {
+                model.versions.insert(doc.sync_token.clone(), t);
+            }
             model.updated = stamp(&doc);
             model.total = doc.total_amt;
             match edit {
@@ -677,6 +760,7 @@ fn edit_name(edit: Edit) -> &'static str {
     match edit {
         Edit::Touch => "touch",
         Edit::Quantity => "quantity",
+        Edit::Address => "address",
         Edit::MarkForOrdoro => "mark_for_ordoro",
         Edit::Reclassify => "reclassify",
         Edit::Void => "void",
@@ -687,6 +771,33 @@ fn edit_name(edit: Edit) -> &'static str {
 fn set_class(doc: &mut SalesTransaction, name: &str) {
     doc.class_ref =
         Some(Ref { value: format!("50000000000000{:05}", name.len()), name: Some(name.into()) });
+}
+
+/// The sample block an address edit moves a sale to: the `pick`-th of all blocks, or the next
+/// one when that is where the sale already ships.
+fn another_block(truth: Option<&OrderTruth>, pick: u64) -> SampleBlock {
+    let all: Vec<SampleBlock> = US_BLOCKS.iter().chain(INTL_BLOCKS).copied().collect();
+    let i = (pick % all.len() as u64) as usize;
+    if truth.is_some_and(|t| t.ship_to == all[i].truth) { all[(i + 1) % all.len()] } else { all[i] }
+}
+
+/// Both addresses become `block`, free-form, and the customer's name its first line.
+fn move_to(doc: &mut SalesTransaction, block: &SampleBlock) {
+    doc.ship_addr = Some(PhysicalAddress::from_lines(block.lines));
+    doc.bill_addr = Some(PhysicalAddress::from_lines(block.lines));
+    if let Some(customer) = &mut doc.customer_ref {
+        customer.name = block.lines.first().map(|n| n.to_string());
+    }
+}
+
+/// [`one_more_unit`] in the truth: the first line of the sale itself (a bundle's components
+/// are not top-level lines, and shipping lines have no quantity), its total and the sale's.
+fn one_more_unit_truth(t: &mut OrderTruth) {
+    if let Some(line) = t.lines.iter_mut().find(|l| !l.in_bundle) {
+        line.quantity += Decimal::ONE;
+        line.total += line.unit_price;
+        t.total += line.unit_price;
+    }
 }
 
 /// One more unit on the first top-level item line that has a unit price; line and total follow.
@@ -775,7 +886,7 @@ impl World {
             outage: wiring.ordoro_outage,
             dup_create: wiring.dup_create,
             rng: Mutex::new(SmallRng::seed_from_u64(wiring.seed ^ 0x0d)),
-            injected: Mutex::new(BTreeSet::new()),
+            injected: Mutex::new(BTreeMap::new()),
             writes_sent: AtomicU64::new(0),
         });
         World {
@@ -807,11 +918,17 @@ impl World {
     /// manager reading the stored token), the same store and services, ports behind the switch.
     pub fn engine(&self) -> SyncEngine {
         let clock: Arc<dyn Clock> = self.clock.clone();
+        // One crashing store for the engine and the QBO client's token saves alike.
+        let store = Arc::new(CrashingStore {
+            inner: self.store.clone(),
+            switch: self.switch.clone(),
+            book: self.book.clone(),
+        });
         let qbo = QboClient::new(
             self.qbo.client_config(REALM),
             SharedTransport::from_arc(self.qbo_wire.clone()),
             clock.clone(),
-            self.store.clone(),
+            store.clone(),
         )
         .unwrap()
         .with_retry_policy(RetryPolicy::qbo(self.jitter_seed));
@@ -828,11 +945,7 @@ impl World {
                 inner: Arc::new(ordoro),
                 switch: self.switch.clone(),
             }))
-            .store(Arc::new(CrashingStore {
-                inner: self.store.clone(),
-                switch: self.switch.clone(),
-                book: self.book.clone(),
-            }))
+            .store(store)
             .clock(clock)
             .config(self.config.clone())
             .build()
@@ -978,29 +1091,21 @@ impl World {
         if let Some(p) = pending.first() {
             return Err(format!("a create is still pending after the final runs: {p:?}"));
         }
-        let mut orders_by_id: BTreeMap<String, Vec<Order>> = BTreeMap::new();
-        for order in self.ordoro.orders() {
-            let id = order.cart_order_id.clone().unwrap_or_default();
-            orders_by_id.entry(id).or_default().push(order);
-        }
-        let injected = self.ordoro_wire.injected.lock().unwrap().clone();
-        for (order_id, n) in self.ordoro.duplicate_creates() {
-            if !injected.contains(&order_id) {
-                return Err(format!(
-                    "the sync sent {n} create(s) for {order_id} after its order existed"
-                ));
-            }
-        }
+        let orders_by_id = self.orders_by_id();
+        self.check_repeats(&orders_by_id)?;
+        let mut orders_by_id = orders_by_id;
         let handled = self.book.lock().unwrap().handled.clone();
         for txn in &company {
             let oid = order_id(txn.kind, &txn.id);
             let orders = orders_by_id.remove(&oid).unwrap_or_default();
             let entry = ledger.get(&(txn.kind, txn.id.clone()));
             let what = format!("{} {}", txn.kind, txn.id);
-            if orders.len() > 1 {
-                return Err(format!("{what} has {} Ordoro orders", orders.len()));
-            }
-            let order = orders.first();
+            // Beyond the copies the wire made (which only an `Allow`-style Ordoro turns into
+            // orders), one order per id.
+            let order = match &entry.and_then(|e| e.order_number.clone()) {
+                Some(n) => orders.iter().find(|o| &o.order_number == n).or(orders.first()),
+                None => orders.first(),
+            };
             if txn.deleted.is_none()
                 && !handled.contains(&(txn.kind, txn.id.clone(), txn.token.clone()))
             {
@@ -1044,6 +1149,7 @@ impl World {
                         ));
                     }
                 }
+                self.check_content(txn, entry, order, update_existing)?;
                 continue;
             }
             let gone = txn.voided || txn.deleted.is_some();
@@ -1070,6 +1176,96 @@ impl World {
             return Err(format!("Ordoro has an order {id} for no known transaction"));
         }
         Ok(())
+    }
+
+    /// Every order Ordoro has, by the `order_id` it carries: its `cart_order_id`, else the
+    /// `order_id` of its number (`{channel index}-{order_id}`), so that an order a careless
+    /// Ordoro created again under another number still counts.
+    fn orders_by_id(&self) -> BTreeMap<String, Vec<Order>> {
+        let mut orders_by_id: BTreeMap<String, Vec<Order>> = BTreeMap::new();
+        for order in self.ordoro.orders() {
+            let id = order.cart_order_id.clone().unwrap_or_else(|| {
+                let number = order.order_number.as_str();
+                number.split_once('-').map_or(number, |(_, id)| id).to_string()
+            });
+            orders_by_id.entry(id).or_default().push(order);
+        }
+        orders_by_id
+    }
+
+    /// The sync made no repeat of a create: for each `order_id`, the creates Ordoro met after
+    /// its order existed ([`OrdoroSim::duplicate_creates`]) and the orders carrying it beyond
+    /// the first are each at most the copies the test's own wire delivered.
+    fn check_repeats(
+        &self,
+        orders_by_id: &BTreeMap<String, Vec<Order>>,
+    ) -> std::result::Result<(), String> {
+        let copies = self.ordoro_wire.injected.lock().unwrap().clone();
+        let copies_of = |id: &str| copies.get(id).copied().unwrap_or(0);
+        for (order_id, n) in self.ordoro.duplicate_creates() {
+            if n > copies_of(&order_id) {
+                return Err(format!(
+                    "the sync sent {} create(s) for {order_id} after its order existed ({n} \
+                     repeats met Ordoro, the wire delivered {} copies)",
+                    n - copies_of(&order_id),
+                    copies_of(&order_id)
+                ));
+            }
+        }
+        for (order_id, orders) in orders_by_id {
+            let counted = orders.len().max(self.ordoro.count_by_order_id(order_id));
+            let extra = u32::try_from(counted.saturating_sub(1)).unwrap_or(u32::MAX);
+            if extra > copies_of(order_id) {
+                return Err(format!(
+                    "{order_id} has {counted} Ordoro orders ({}), the wire delivered {} copies \
+                     of its create",
+                    orders.iter().map(|o| o.order_number.as_str()).collect::<Vec<_>>().join(", "),
+                    copies_of(order_id)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The order says what the transaction's truth says: of its last version with updating on,
+    /// else of the version it was created from (the ledger's SyncToken: with updating off the
+    /// ledger keeps the version its create was sent for).
+    fn check_content(
+        &self,
+        txn: &TxnModel,
+        entry: Option<&LedgerEntry>,
+        order: &Order,
+        update_existing: bool,
+    ) -> std::result::Result<(), String> {
+        if txn.versions.is_empty() {
+            return Ok(());
+        }
+        let version = if update_existing {
+            txn.token.clone()
+        } else {
+            entry.map(|e| e.sync_token.clone()).unwrap_or_default()
+        };
+        let Some(truth) = txn.versions.get(&version) else {
+            return Err(format!(
+                "{} {}: its order was created from version {version:?}, which the model never \
+                 saw eligible (versions {:?})",
+                txn.kind,
+                txn.id,
+                txn.versions.keys().collect::<Vec<_>>()
+            ));
+        };
+        let wrong = content_mismatches(order, truth);
+        if wrong.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} {} (version {version}, updating {}): order {} says {}",
+            txn.kind,
+            txn.id,
+            if update_existing { "on" } else { "off" },
+            order.order_number,
+            wrong.join("; ")
+        ))
     }
 
     /// The rate-limit claims; `fault_free` also demands that no 429 was served.
@@ -1103,6 +1299,81 @@ impl World {
         Ok(())
     }
 
+    /// True when the stored refresh token no longer works: the process died between QBO's
+    /// answer to a refresh (which killed the token presented) and the save of the new one.
+    pub async fn token_lost(&self) -> bool {
+        self.check_token().await.is_err()
+    }
+
+    /// What the store, Ordoro and the QBO port had seen before a run, for
+    /// [`World::check_stopped_for_reconnect`].
+    pub async fn before_run(&self) -> BeforeRun {
+        let mut cursors = Vec::new();
+        for kind in EntityKind::ALL {
+            let name = format!("{REALM}/{}", kind.as_str());
+            cursors.push(self.store.cursor(&name).await.ok().flatten());
+        }
+        let pending = self.store.pending_entries(REALM).await.unwrap_or_default();
+        BeforeRun {
+            writes: self.ordoro_wire.writes_sent.load(Ordering::SeqCst),
+            entries: self.book.lock().unwrap().entries.len(),
+            qbo_errors: self.switch.qbo_errors().len(),
+            cursors,
+            pending: pending.into_iter().map(|e| (e.key.entity, e.key.qbo_id)).collect(),
+        }
+    }
+
+    /// The run after a lost refresh token stopped at once, as it must: it ended (no hang, no
+    /// crash) with the run aborted, the first QBO error it met the typed reconnect error
+    /// (`ErrorKind::Authentication`, code `invalid_grant`) and no other kind; it wrote nothing
+    /// to Ordoro, moved no cursor, left no new pending create, and logged only `auth_failed`
+    /// failures (or settled a create left pending by the crash, which needs no QBO).
+    pub async fn check_stopped_for_reconnect(
+        &self,
+        end: &RunEnd,
+        before: &BeforeRun,
+    ) -> std::result::Result<(), String> {
+        let RunEnd::Done(report) = end else {
+            return Err("the run after a lost refresh token crashed with no crash planned".into());
+        };
+        let fail = |why: String| Err(format!("after a lost refresh token, the next run {why}"));
+        let Some(why) = &report.aborted else {
+            return fail(format!("did not stop: {}", report.summary));
+        };
+        let errors = self.switch.qbo_errors();
+        let errors = &errors[before.qbo_errors.min(errors.len())..];
+        let reconnect = (ErrorKind::Authentication, Some("invalid_grant".to_string()));
+        if errors.first() != Some(&reconnect) {
+            return fail(format!(
+                "met {:?} first, not the reconnect error ({why})",
+                errors.first()
+            ));
+        }
+        if let Some(other) = errors.iter().find(|e| e.0 != ErrorKind::Authentication) {
+            return fail(format!("went on to meet {other:?} ({why})"));
+        }
+        if self.ordoro_wire.writes_sent.load(Ordering::SeqCst) != before.writes {
+            return fail("wrote to Ordoro".into());
+        }
+        let after = self.before_run().await;
+        if after.cursors != before.cursors {
+            return fail(format!("moved a cursor: {:?} to {:?}", before.cursors, after.cursors));
+        }
+        if let Some(new) = after.pending.difference(&before.pending).next() {
+            return fail(format!("left a new pending create for {new:?}"));
+        }
+        let book = self.book.lock().unwrap();
+        let entries = &book.entries[before.entries.min(book.entries.len())..];
+        let unexpected = entries.iter().find(|(kind, id, action, reason)| {
+            let auth = *action == "failed" && *reason == Some("auth_failed");
+            !auth && !before.pending.contains(&(*kind, id.clone()))
+        });
+        if let Some(entry) = unexpected {
+            return fail(format!("logged {entry:?}"));
+        }
+        Ok(())
+    }
+
     /// The stored refresh token still works.
     pub async fn check_token(&self) -> std::result::Result<(), String> {
         use secrecy::ExposeSecret as _;
@@ -1111,6 +1382,111 @@ impl World {
             token.is_some_and(|t| self.qbo.is_refresh_token_valid(t.refresh_token.expose_secret()));
         if valid { Ok(()) } else { Err("the stored refresh token no longer works".into()) }
     }
+}
+
+/// Where `order` differs from `truth`: its lines (SKU, quantity, unit price, total, as a
+/// multiset), totals, both addresses with the e-mail, the requested shipping method and notes.
+pub fn content_mismatches(order: &Order, truth: &OrderTruth) -> Vec<String> {
+    use rust_decimal::prelude::ToPrimitive as _;
+    let mut wrong = Vec::new();
+    let money = |d: Decimal| Some(d.normalize());
+    let mut have: Vec<_> = order
+        .lines
+        .iter()
+        .map(|l| {
+            let n = |d: Option<Decimal>| d.map(|d| d.normalize());
+            (l.sku.clone(), l.quantity, n(l.item_price), n(l.total_price))
+        })
+        .collect();
+    let mut want: Vec<_> = truth
+        .lines
+        .iter()
+        .map(|l| (Some(l.sku.clone()), l.quantity.to_i64(), money(l.unit_price), money(l.total)))
+        .collect();
+    have.sort();
+    want.sort();
+    if have != want {
+        wrong.push(format!("lines {have:?}, the truth {want:?}"));
+    }
+    let f = order.financial.clone().unwrap_or_default();
+    for (what, got, want) in [
+        ("product amount", f.product_amount, truth.product_amount()),
+        ("shipping amount", f.shipping_amount, truth.shipping),
+        ("tax", f.tax_amount, truth.tax),
+        ("discount", f.discount_amount, truth.discount),
+        ("grand total", f.grand_total, truth.total),
+    ] {
+        if got.map(|d| d.normalize()) != money(want) {
+            wrong.push(format!("{what} {got:?}, the truth {want}"));
+        }
+    }
+    let email = truth.email.as_deref();
+    for (what, got, want) in [
+        ("ship-to", &order.shipping_address, &truth.ship_to),
+        ("bill-to", &order.billing_address, &truth.bill_to),
+    ] {
+        if let Some(diff) = address_mismatch(got.as_ref(), want, email) {
+            wrong.push(format!("{what} {diff}"));
+        }
+    }
+    if order.requested_shipping_method != truth.shipping_method {
+        wrong.push(format!(
+            "shipping method {:?}, the truth {:?}",
+            order.requested_shipping_method, truth.shipping_method
+        ));
+    }
+    if order.notes_from_customer.as_deref() != Some(truth.customer_note.as_str()) {
+        wrong.push(format!("notes from the customer {:?}", order.notes_from_customer));
+    }
+    let notes = order.internal_notes.as_deref().unwrap_or_default();
+    for line in &truth.internal_notes {
+        if !notes.lines().any(|l| l == line) {
+            wrong.push(format!("internal notes {notes:?} without the line {line:?}"));
+        }
+    }
+    wrong
+}
+
+fn address_mismatch(
+    got: Option<&OrdoroAddress>,
+    want: &AddressTruth,
+    email: Option<&str>,
+) -> Option<String> {
+    let Some(got) = got else { return Some("missing".into()) };
+    let got_fields = [
+        &got.name,
+        &got.company,
+        &got.street1,
+        &got.street2,
+        &got.city,
+        &got.state,
+        &got.zip,
+        &got.country,
+        &got.email,
+    ]
+    .map(|f| f.as_deref());
+    let want_fields = [
+        want.name,
+        want.company,
+        Some(want.street1),
+        want.street2,
+        Some(want.city),
+        want.state,
+        Some(want.zip),
+        Some(want.country),
+        email,
+    ];
+    (got_fields != want_fields).then(|| format!("{got_fields:?}, the truth {want_fields:?}"))
+}
+
+/// What [`World::before_run`] saw.
+#[derive(Debug)]
+pub struct BeforeRun {
+    writes: u64,
+    entries: usize,
+    qbo_errors: usize,
+    cursors: Vec<Option<DateTime<Utc>>>,
+    pending: BTreeSet<(EntityKind, String)>,
 }
 
 /// How a run ended.
