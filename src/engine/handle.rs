@@ -321,7 +321,7 @@ impl SyncEngine {
         let facts = TxnFacts::of(&txn);
         let known = match self.store.ledger_entry(&key).await? {
             Some(entry) if entry.state == LedgerState::Pending => {
-                match self.settle(ctx, &facts, &entry, SETTLE_FAILED).await {
+                match self.settle(ctx, &facts, &entry, SETTLE_FAILED).await? {
                     Settled::Created(entry) => Known::Settled(entry),
                     Settled::NotCreated => Known::StalePending,
                     Settled::NotYet(outcome) | Settled::Unknown(outcome) => return Ok(*outcome),
@@ -547,7 +547,7 @@ impl SyncEngine {
                 });
             }
             let context = format!("could not look the order up after: {err}");
-            match self.settle(ctx, facts, &pending, &context).await {
+            match self.settle(ctx, facts, &pending, &context).await? {
                 Settled::Created(entry) => {
                     let number = entry.order_number.as_deref().unwrap_or_default();
                     // The order found is the one this very body created.
@@ -696,7 +696,7 @@ impl SyncEngine {
         if known.state != LedgerState::Pending {
             return self.on_void(ctx, &facts, known, Reason::Deleted, None).await;
         }
-        match self.settle(ctx, &facts, &known, SETTLE_FAILED).await {
+        match self.settle(ctx, &facts, &known, SETTLE_FAILED).await? {
             Settled::Created(entry) => Ok(self
                 .on_void(ctx, &facts, entry.clone(), Reason::Deleted, None)
                 .await?
@@ -721,7 +721,7 @@ impl SyncEngine {
             return Ok(Outcome::NotStarted);
         }
         let facts = TxnFacts::of_ledger(&pending);
-        match self.settle(ctx, &facts, &pending, SETTLE_FAILED).await {
+        match self.settle(ctx, &facts, &pending, SETTLE_FAILED).await? {
             Settled::Created(entry) => {
                 let number = entry.order_number.as_deref().unwrap_or_default();
                 let detail = format!("order {number} found in Ordoro after an interrupted run");

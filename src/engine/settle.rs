@@ -25,7 +25,7 @@ use super::handle::{Outcome, Record, RunCtx};
 use super::log::TxnFacts;
 use crate::model::ordoro::Order;
 use crate::ordoro::api::OrdoroApiExt;
-use crate::store::{Action, LedgerEntry, LedgerState};
+use crate::store::{Action, LedgerEntry, LedgerState, SentOrder};
 use crate::{OrdoroApi, Reason, Result};
 
 /// The log's context for a failed lookup of a pending create.
@@ -165,19 +165,36 @@ impl SyncEngine {
         facts: &TxnFacts,
         pending: &LedgerEntry,
         context: &str,
-    ) -> Settled {
+    ) -> Result<Settled> {
         let (found, how) = match self.find_created(pending).await {
             Ok(found) => found,
-            Err(err) => return Settled::Unknown(Box::new(self.failed(ctx, facts, &err, context))),
+            Err(err) => {
+                return Ok(Settled::Unknown(Box::new(self.failed(ctx, facts, &err, context))));
+            }
         };
         if let Some(order) = found {
-            return Settled::Created(self.created_entry(pending, order.order_number));
+            self.remember_found(pending, &order).await?;
+            return Ok(Settled::Created(self.created_entry(pending, order.order_number)));
         }
         let trusted_at = self.not_found_trusted_at(pending);
         if self.clock.now() >= trusted_at {
-            return Settled::NotCreated;
+            return Ok(Settled::NotCreated);
         }
-        Settled::NotYet(Box::new(self.unconfirmed(ctx, facts, pending, &how, trusted_at)))
+        Ok(Settled::NotYet(Box::new(self.unconfirmed(ctx, facts, pending, &how, trusted_at))))
+    }
+
+    /// Records what the order found for `pending` holds as what the sync sent, unless a record
+    /// of that order exists: its create's answer was lost before the body was recorded, and
+    /// right after the create Ordoro holds what was sent. Without it, a field the merchant
+    /// clears in QBO later would never be cleared in Ordoro.
+    async fn remember_found(&self, pending: &LedgerEntry, order: &Order) -> Result<()> {
+        let known = self.store.sent_order(&pending.key).await?;
+        if known.is_some_and(|k| k.order_number == order.order_number) {
+            return Ok(());
+        }
+        self.store
+            .save_sent_order(&pending.key, &SentOrder::of_order(order, self.clock.now()))
+            .await
     }
 
     /// Finds the order of `pending`: by the number the ledger holds or the layout derives (a

@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::model::ordoro::{NewOrder, OrdoroAddress};
+use crate::model::ordoro::{NewOrder, Order, OrdoroAddress};
 use crate::model::qbo::EntityKind;
 use crate::{Reason, Result};
 
@@ -113,6 +113,26 @@ impl SentOrder {
                 })
                 .collect(),
             sent_at,
+        }
+    }
+
+    /// The record of what Ordoro holds of `order` at `at`: what the sync sent, when the order
+    /// is one it has just created and nobody has edited since. The record of a create whose
+    /// answer was lost, read back when the create is settled.
+    pub fn of_order(order: &Order, at: DateTime<Utc>) -> Self {
+        SentOrder {
+            order_number: order.order_number.clone(),
+            shipping_address: order.shipping_address.clone().unwrap_or_default(),
+            billing_address: order.billing_address.clone().unwrap_or_default(),
+            lines: order
+                .lines
+                .iter()
+                .map(|l| SentLine {
+                    cart_orderitem_id: l.cart_orderitem_id.clone(),
+                    sku: l.sku.clone().unwrap_or_default(),
+                })
+                .collect(),
+            sent_at: at,
         }
     }
 

@@ -1,4 +1,6 @@
-//! A crash at every port call: one fixed scenario (three dozen sales, faults off) is run once
+//! A crash at every port call: one fixed scenario (three dozen sales, faults off but for one
+//! create that times out and is applied late, against an Ordoro that takes a repeated order id
+//! as a second order and whose list lags the writes) is run once
 //! cleanly to count the engine's port calls (QBO, Ordoro and store calls: every await where a
 //! `kill -9` can stop the process between two effects), then, for every k, run again with the
 //! process killed at the k-th call (before the call reaches its service, and again after its
@@ -16,7 +18,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use qbo_ordoro::engine::{InitialSince, RunOptions, SyncConfig};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::EntityKind;
-use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
+use qbo_ordoro::sim::Fault;
+use qbo_ordoro::sim::ordoro::{DuplicatePolicy, OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::sim::qbo::QboSim;
 use qbo_ordoro::sim::sample::generate;
 use qbo_ordoro::store::MemoryStore;
@@ -101,10 +104,21 @@ async fn run_through(
 async fn scenario(crash: Option<(u64, CrashWhen)>) -> Outcome {
     let clock = Arc::new(TokioClock::starting_at(start()));
     let qbo = Arc::new(QboSim::new(clock.clone()));
+    // Issue 18's worst case: a repeated order id is a second order, the list lags the writes,
+    // and the first create times out and is applied after the client gave up.
     let ordoro = Arc::new(OrdoroSim::with_config(
         clock.clone(),
-        OrdoroSimConfig { latency: SimLatency::zero(), ..OrdoroSimConfig::default() },
+        OrdoroSimConfig {
+            latency: SimLatency::zero(),
+            duplicate_policy: DuplicatePolicy::Allow,
+            seed: 7,
+            list_lag: Duration::from_secs(30),
+            late_create: 1.0,
+            late_create_delay: Duration::from_secs(30),
+            ..OrdoroSimConfig::default()
+        },
     ));
+    ordoro.script_faults([Fault::Timeout]);
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let wiring =
         Wiring { dup_row: 0.0, dup_create: 0.0, seed: 7, qbo_outage: None, ordoro_outage: None };

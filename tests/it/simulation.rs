@@ -12,7 +12,11 @@
 //! crash that lost the refresh token, a run that stops for a reconnect). The coverage gate
 //! demands each fault and event in a fixed share of the seeds.
 //!
-//! To add a fault profile (a duplicate policy, list lag, late creates): a field of [`Profile`]
+//! Issue 18's worst case is among the profiles (`Profile::with_worst_case`): Ordoro taking a
+//! repeated `order_id` as a second order, a list lagging the writes, creates applied after the
+//! client gave up.
+//!
+//! To add a fault profile: a field of [`Profile`]
 //! drawn in `Profile::of`, passed to the simulator's config in `simulate_in_runtime`, counted in
 //! [`SeedStats`] and given a share in [`COVERAGE`].
 //!
@@ -61,6 +65,10 @@ struct Profile {
     latency: bool,
     sqlite: bool,
     policy: DuplicatePolicy,
+    /// The longest a new or changed order stays out of `GET /v3/order` (zero: always current).
+    list_lag: Duration,
+    /// The chance that a create the client gave up on (a timeout) is applied late anyway.
+    late_create: f64,
     access_ttl: Duration,
     dup_row: f64,
     dup_create: f64,
@@ -144,10 +152,31 @@ impl Profile {
             dup_create: if fault_free { 0.0 } else { 0.03 },
             qbo_outage,
             ordoro_outage,
+            list_lag: Duration::ZERO,
+            late_create: 0.0,
             hooks: rng.random_range(0..=5),
             range_rerun: rng.random_bool(0.2),
             config,
         }
+        .with_worst_case()
+    }
+
+    /// Issue 18's worst case, drawn apart so the other draws of a seed stay as they were: in
+    /// 40% of seeds Ordoro takes a repeated `order_id` as a second order; in half its list lags
+    /// the writes by up to 30 s; in half of the seeds with faults a create that timed out is
+    /// applied late (30 s after the client gave up and up to 30 s more).
+    fn with_worst_case(mut self) -> Self {
+        let mut rng = SmallRng::seed_from_u64(self.seed ^ 0x18);
+        if rng.random_bool(0.4) {
+            self.policy = DuplicatePolicy::Allow;
+        }
+        if rng.random_bool(0.5) {
+            self.list_lag = Duration::from_secs(rng.random_range(1..=30));
+        }
+        if !self.fault_free && rng.random_bool(0.5) {
+            self.late_create = 0.5;
+        }
+        self
     }
 
     fn qbo_faults(&self) -> FaultPlan {
@@ -206,6 +235,9 @@ struct SeedStats {
     token_refreshes: u64,
     token_losses: u64,
     dry_runs: u64,
+    repeats_allowed: u64,
+    lagging_list: u64,
+    late_creates: u64,
     digest: u64,
 }
 
@@ -231,6 +263,9 @@ impl SeedStats {
         self.token_refreshes += o.token_refreshes;
         self.token_losses += o.token_losses;
         self.dry_runs += o.dry_runs;
+        self.repeats_allowed += o.repeats_allowed;
+        self.lagging_list += o.lagging_list;
+        self.late_creates += o.late_creates;
     }
 }
 
@@ -323,6 +358,10 @@ async fn simulate_in_runtime(p: Profile) -> Result<SeedStats, String> {
             duplicate_policy: p.policy,
             latency: if p.latency { SimLatency::default() } else { SimLatency::zero() },
             faults: p.ordoro_faults(),
+            seed: p.seed,
+            list_lag: p.list_lag,
+            late_create: p.late_create,
+            late_create_delay: Duration::from_secs(30),
             ..OrdoroSimConfig::default()
         },
     ));
@@ -402,6 +441,9 @@ async fn simulate_in_runtime(p: Profile) -> Result<SeedStats, String> {
     let (q, o) = (world.qbo.stats(), world.ordoro.stats());
     stats.orders = world.ordoro.orders().len() as u64;
     stats.lost_creates = o.lost_responses;
+    stats.late_creates = o.late_creates;
+    stats.repeats_allowed = u64::from(p.policy == DuplicatePolicy::Allow);
+    stats.lagging_list = u64::from(!p.list_lag.is_zero());
     stats.qbo_faults = q.server_errors + q.timeouts + q.throttled;
     stats.ordoro_5xx = o.server_errors;
     stats.token_refreshes = q.token_refreshes;
@@ -652,7 +694,7 @@ fn simulated_seeds_keep_exactly_once() {
 /// a refresh and its save: 7.4% of 500 seeds), so it asks for 1%.
 type Coverage = (&'static str, f64, fn(&SeedStats) -> u64);
 
-const COVERAGE: [Coverage; 14] = [
+const COVERAGE: [Coverage; 17] = [
     ("crashes", 0.25, |s| s.crashes),
     ("lost create responses", 0.35, |s| s.lost_creates),
     ("QBO faults", 0.35, |s| s.qbo_faults),
@@ -667,6 +709,9 @@ const COVERAGE: [Coverage; 14] = [
     ("aborted runs", 0.08, |s| s.aborted_runs),
     ("dry runs", 0.45, |s| s.dry_runs),
     ("refresh tokens lost to a crash", 0.01, |s| s.token_losses),
+    ("repeated order ids taken as new orders", 0.30, |s| s.repeats_allowed),
+    ("a list lagging the writes", 0.40, |s| s.lagging_list),
+    ("creates applied after the client gave up", 0.05, |s| s.late_creates),
 ];
 
 /// Each kind of fault and event reached its share of the seeds ([`COVERAGE`]); prints the
