@@ -1,9 +1,15 @@
 //! A simulated Ordoro account: an [`HttpTransport`] that answers the `/v3/order` routes the
-//! client uses, in Ordoro's wire format, with Ordoro's rules (the create schema, order numbers
-//! prefixed by the sales channel's index, 500 requests a minute, `limit` at most 100), and with
-//! seeded faults and latency slept on a [`Clock`]. Tests drive it through the real client and
-//! read its state through the test hooks ([`OrdoroSim::orders`], [`OrdoroSim::stats`], ...).
+//! client uses (create, read, list, notes, addresses, totals, lines, tags, cancel) and
+//! `GET /cart/{id}/`, in Ordoro's wire format: every answer meets the response schema of
+//! Ordoro's OpenAPI document (`docs/ordoro-api-notes.md` lists where the document is loose and
+//! what the simulator does there). It keeps Ordoro's rules (the request schemas, order numbers
+//! prefixed by the sales channel's index, 500 requests a minute, `limit` at most 100), with
+//! seeded faults and latency slept on a [`Clock`], and, when asked, the worst case of issue 18
+//! (a repeated `order_id` as a second order, a list that lags, late creates). Tests drive it
+//! through the real client and read its state through the test hooks ([`OrdoroSim::orders`],
+//! [`OrdoroSim::stats`], ...).
 
+mod doc;
 mod route;
 mod timing;
 mod wire;
@@ -17,17 +23,15 @@ use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, Method, StatusCode, header};
-use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
+use self::doc::{AMOUNTS, Doc, SimLine, SimTag, address_json};
 use self::route::{Route, parse_route, route_label};
 use self::timing::{Deferred, DeferredCreates, Timing};
 use self::wire::{BodyKind, Rejection};
 use super::{Fault, FaultDice, FaultPlan, RateMeter};
-use crate::model::ordoro::{
-    AddressField, NewOrder, Order, OrderFinancial, OrderLine, OrdoroAddress, SalesChannelRef,
-};
+use crate::model::ordoro::{AddressField, NewOrder, Order, OrdoroAddress, SalesChannelRef};
 use crate::{
     Clock, Error, HttpRequest, HttpResponse, HttpTransport, TransportError, TransportErrorKind,
 };
@@ -213,6 +217,8 @@ struct State {
     duplicate_creates: BTreeMap<String, u32>,
     timing: Timing,
     deferred: DeferredCreates,
+    /// The account's order tags, ids 1, 2, ... in the order they were made.
+    tags: Vec<SimTag>,
 }
 
 #[derive(Debug, Clone)]
@@ -257,18 +263,6 @@ struct SimOrder {
     /// Versions not yet superseded in the list, oldest first, each with the time the list
     /// shows it from (only kept when the list lags).
     versions: Vec<(DateTime<Utc>, Doc)>,
-}
-
-/// What an order says at one moment.
-#[derive(Debug, Clone)]
-struct Doc {
-    order: Order,
-    order_id: String,
-    channel: Option<i64>,
-    order_date: Option<String>,
-    tags: Vec<Value>,
-    created: DateTime<Utc>,
-    updated: DateTime<Utc>,
 }
 
 impl SimOrder {
@@ -333,6 +327,7 @@ impl OrdoroSim {
             duplicate_creates: BTreeMap::new(),
             timing,
             deferred: DeferredCreates::default(),
+            tags: Vec::new(),
         };
         OrdoroSim {
             clock,
@@ -375,13 +370,13 @@ impl OrdoroSim {
 
     /// Every order, oldest first (as it is now, whatever the list shows).
     pub fn orders(&self) -> Vec<Order> {
-        self.lock().orders.iter().map(|o| o.doc.order.clone()).collect()
+        self.lock().orders.iter().map(|o| o.doc.typed()).collect()
     }
 
     /// The order with this number (as it is now, whatever the list shows).
     pub fn order(&self, order_number: &str) -> Option<Order> {
         let state = self.lock();
-        state.by_number.get(order_number).map(|&i| state.orders[i].doc.order.clone())
+        state.by_number.get(order_number).map(|&i| state.orders[i].doc.typed())
     }
 
     /// How many orders carry `order_id`, across all sales channels.
@@ -566,6 +561,11 @@ impl OrdoroSim {
             },
             (Method::GET, Route::Orders) => state.list(query, now),
             (Method::GET, Route::Order(n)) => state.get(&n),
+            (Method::PUT, Route::Order(n)) => state.update_order(&n, body, now),
+            (Method::GET, Route::Tags) => state.list_tags(),
+            (Method::POST, Route::Tags) => state.create_tag(body),
+            (Method::POST, Route::OrderTag(n, id)) => state.tag_order(&n, id, true, now),
+            (Method::DELETE, Route::OrderTag(n, id)) => state.tag_order(&n, id, false, now),
             (Method::PUT, Route::ShippingAddress(n)) => state.update_address(&n, body, true, now),
             (Method::PUT, Route::BillingAddress(n)) => state.update_address(&n, body, false, now),
             (Method::PUT, Route::Financial(n)) => state.update_financial(&n, body, now),
@@ -737,7 +737,7 @@ impl State {
         let order_number = self.unique_number(&format!("{prefix}-{order_id}"));
         let pk = self.next_order_pk;
         self.next_order_pk += 1;
-        let mut order = Order {
+        let order = Order {
             id: Some(pk),
             order_number: order_number.clone(),
             status: str_of(&body, "status").unwrap_or_else(|| "awaiting_fulfillment".to_owned()),
@@ -745,22 +745,33 @@ impl State {
             sales_channel: channel.map(|id| SalesChannelRef { id: Some(id) }),
             ..Order::default()
         };
-        apply_order_body(&mut order, &body, &mut self.next_line_id);
-        let doc = Doc {
+        let tags = body.get("tags").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let tags = tags
+            .iter()
+            .map(|t| {
+                let text = |key: &str| t.get(key).and_then(Value::as_str).unwrap_or_default();
+                self.tag_named(text("text"), text("color"))
+            })
+            .collect();
+        let mut doc = Doc {
             order,
+            lines: Vec::new(),
+            financial: Map::new(),
+            extra: Map::new(),
             order_id,
             channel,
             order_date: str_of(&body, "order_date"),
-            tags: body.get("tags").and_then(Value::as_array).cloned().unwrap_or_default(),
+            tags,
             created: now,
             updated: now,
         };
+        apply_order_body(&mut doc, &body, &mut self.next_line_id);
         let i = self.orders.len();
         self.by_number.insert(order_number, i);
         self.by_order_id.entry(key).or_insert(i);
         self.orders.push(SimOrder { doc, writes: 0, versions: Vec::new() });
         self.wrote(i, now);
-        Reply { status: StatusCode::CREATED, body: order_json(&self.orders[i].doc) }
+        Reply { status: StatusCode::CREATED, body: self.orders[i].doc.json() }
     }
 
     /// `base` when no order has that number, else `base-2`, `base-3`, ...: the first free one
@@ -778,10 +789,10 @@ impl State {
 
     fn revise(&mut self, i: usize, body: &Map<String, Value>, now: DateTime<Utc>) -> Reply {
         if self.orders[i].doc.order.awaits_fulfillment() {
-            apply_order_body(&mut self.orders[i].doc.order, body, &mut self.next_line_id);
+            apply_order_body(&mut self.orders[i].doc, body, &mut self.next_line_id);
             self.wrote(i, now);
         }
-        Reply::ok(order_json(&self.orders[i].doc))
+        Reply::ok(self.orders[i].doc.json())
     }
 
     /// Records a write through the API to order `i` at `now`: counted in its writes and the
@@ -827,7 +838,7 @@ impl State {
 
     fn get(&mut self, order_number: &str) -> Reply {
         match self.find(order_number) {
-            Ok(i) => Reply::ok(order_json(&self.orders[i].doc)),
+            Ok(i) => Reply::ok(self.orders[i].doc.json()),
             Err(reply) => reply,
         }
     }
@@ -847,7 +858,7 @@ impl State {
             .filter(|doc| q.matches(doc))
             .collect();
         let page: Vec<Value> =
-            matching.iter().skip(q.offset).take(q.limit).map(|doc| order_json(doc)).collect();
+            matching.iter().skip(q.offset).take(q.limit).map(|doc| doc.json()).collect();
         Reply::ok(json!({
             "count": matching.len(), "limit": q.limit, "offset": q.offset, "order": page
         }))
@@ -900,67 +911,63 @@ impl State {
                 if shipping { &mut o.order.shipping_address } else { &mut o.order.billing_address };
             let address = slot.get_or_insert_with(OrdoroAddress::default);
             patch_address(address, &map);
-            Ok(Reply::ok(serde_json::to_value(&*address).unwrap_or(Value::Null)))
+            Ok(Reply::ok(address_json(Some(address))))
         })
     }
 
     fn update_financial(&mut self, n: &str, body: &[u8], now: DateTime<Utc>) -> Reply {
         self.write(n, body, BodyKind::Financial, now, |o, map, _| {
-            let financial = o.order.financial.get_or_insert_with(OrderFinancial::default);
-            for (key, slot) in financial_slots(financial) {
-                if let Some(value) = map.get(key) {
-                    *slot = decimal_of(value);
+            o.financial.extend(map);
+            Ok(Reply::ok(Value::Object(o.financial.clone())))
+        })
+    }
+
+    /// `PUT /v3/order/{n}` (`put_order`): the notes, and the dates and batch the order
+    /// schema shows as they were sent.
+    fn update_order(&mut self, n: &str, body: &[u8], now: DateTime<Utc>) -> Reply {
+        self.write(n, body, BodyKind::PutOrder, now, |o, map, _| {
+            for (key, value) in map {
+                match key.as_str() {
+                    "notes_from_customer" => {
+                        o.order.notes_from_customer = value.as_str().map(str::to_owned)
+                    }
+                    "internal_notes" => o.order.internal_notes = value.as_str().map(str::to_owned),
+                    _ => {
+                        o.extra.insert(key, value);
+                    }
                 }
             }
-            Ok(Reply::ok(serde_json::to_value(&*financial).unwrap_or(Value::Null)))
+            Ok(Reply::ok(o.json()))
         })
     }
 
     fn add_line(&mut self, n: &str, body: &[u8], now: DateTime<Utc>) -> Reply {
         self.write(n, body, BodyKind::NewLine, now, |o, map, next_line_id| {
-            let line = OrderLine {
-                id: Some(take_id(next_line_id)),
-                sku: str_of(&map, "sku"),
-                product_name: str_of(&map, "product_name").or_else(|| str_of(&map, "sku")),
-                quantity: Some(map.get("quantity").and_then(Value::as_i64).unwrap_or(1)),
-                item_price: map.get("item_price").and_then(decimal_of),
-                total_price: map.get("total_price").and_then(decimal_of),
-                cart_orderitem_id: str_of(&map, "cart_orderitem_id"),
-            };
-            o.order.lines.push(line);
-            Ok(Reply { status: StatusCode::CREATED, body: order_json(o) })
+            o.lines.push(SimLine::from_post(&map, take_id(next_line_id)));
+            Ok(Reply { status: StatusCode::CREATED, body: o.json() })
         })
     }
 
     fn update_line(&mut self, n: &str, line_id: i64, body: &[u8], now: DateTime<Utc>) -> Reply {
         self.write(n, body, BodyKind::LineUpdate, now, |o, map, _| {
             let line = o
-                .order
                 .lines
                 .iter_mut()
-                .find(|l| l.id == Some(line_id))
+                .find(|l| l.id == line_id)
                 .ok_or_else(|| Reply::not_found(format!("Order line {line_id} not found")))?;
-            if let Some(q) = map.get("quantity").and_then(Value::as_i64) {
-                line.quantity = Some(q);
-            }
-            if let Some(v) = map.get("item_price") {
-                line.item_price = decimal_of(v);
-            }
-            if let Some(v) = map.get("total_price") {
-                line.total_price = decimal_of(v);
-            }
-            Ok(Reply::ok(order_json(o)))
+            line.patch(&map);
+            Ok(Reply::ok(o.json()))
         })
     }
 
     fn delete_line(&mut self, n: &str, line_id: i64, now: DateTime<Utc>) -> Reply {
         self.write(n, b"{}", BodyKind::LineUpdate, now, |o, _, _| {
-            let before = o.order.lines.len();
-            o.order.lines.retain(|l| l.id != Some(line_id));
-            if o.order.lines.len() == before {
+            let before = o.lines.len();
+            o.lines.retain(|l| l.id != line_id);
+            if o.lines.len() == before {
                 return Err(Reply::not_found(format!("Order line {line_id} not found")));
             }
-            Ok(Reply::ok(order_json(o)))
+            Ok(Reply::ok(o.json()))
         })
     }
 
@@ -972,8 +979,72 @@ impl State {
                 return Err(Reply::bad_request(Rejection::new(message, None)));
             }
             o.order.status = "cancelled".to_owned();
-            Ok(Reply::ok(order_json(o)))
+            Ok(Reply::ok(o.json()))
         })
+    }
+
+    /// The account's tag with this text, made when there is none (as a create body's `tags`
+    /// name them).
+    fn tag_named(&mut self, text: &str, color: &str) -> SimTag {
+        if let Some(tag) = self.tags.iter().find(|t| t.text == text) {
+            return tag.clone();
+        }
+        let tag = SimTag {
+            id: self.tags.len() as i64 + 1,
+            text: text.to_owned(),
+            color: color.to_owned(),
+        };
+        self.tags.push(tag.clone());
+        tag
+    }
+
+    /// `POST /v3/order/tag` (`v3_tag`): the text is `name` (or `text`, as the create body's
+    /// tags spell it); a text already used is refused.
+    fn create_tag(&mut self, body: &[u8]) -> Reply {
+        let map = match wire::parse_body(body, BodyKind::NewTag) {
+            Ok(map) => map,
+            Err(rejection) => return Reply::bad_request(rejection),
+        };
+        let Some(text) = str_of(&map, "name").or_else(|| str_of(&map, "text")) else {
+            return Reply::bad_request(Rejection::new(
+                "'name' is a required property",
+                Some("name"),
+            ));
+        };
+        if self.tags.iter().any(|t| t.text == text) {
+            let message = format!("Tag {text} already exists");
+            return Reply::bad_request(Rejection::new(message, Some("name")));
+        }
+        let color = str_of(&map, "color").unwrap_or_else(|| "#C0C0C0".to_owned());
+        let tag = self.tag_named(&text, &color);
+        Reply { status: StatusCode::CREATED, body: tag.v3_json() }
+    }
+
+    /// `GET /v3/order/tag` (`v3_tag_list`), every tag on one page.
+    fn list_tags(&self) -> Reply {
+        let tags: Vec<Value> = self.tags.iter().map(SimTag::v3_json).collect();
+        Reply::ok(
+            json!({"count": tags.len(), "limit": tags.len().max(10), "offset": 0, "tag": tags}),
+        )
+    }
+
+    /// `POST` or `DELETE /v3/order/{n}/tag/{tag_id}`: the order's tags after the change.
+    fn tag_order(&mut self, n: &str, tag_id: i64, on: bool, now: DateTime<Utc>) -> Reply {
+        let i = match self.find(n) {
+            Ok(i) => i,
+            Err(reply) => return reply,
+        };
+        let Some(tag) = self.tags.iter().find(|t| t.id == tag_id).cloned() else {
+            return Reply::not_found(format!("Tag {tag_id} not found"));
+        };
+        let tags = &mut self.orders[i].doc.tags;
+        tags.retain(|t| t.id != tag_id);
+        if on {
+            tags.push(tag);
+        }
+        let body = Value::Array(tags.iter().map(SimTag::json).collect());
+        self.wrote(i, now);
+        Reply::ok(body)
     }
 }
 
@@ -983,57 +1054,35 @@ fn take_id(next: &mut i64) -> i64 {
     id
 }
 
-/// Copies a create body's addresses, lines, totals and notes onto `order`. Lines that keep
+/// Copies a create body's addresses, lines, totals and notes onto `doc`. Lines that keep
 /// their `cart_orderitem_id` keep their id, as a revision would.
-fn apply_order_body(order: &mut Order, body: &Map<String, Value>, next_line_id: &mut i64) {
+fn apply_order_body(doc: &mut Doc, body: &Map<String, Value>, next_line_id: &mut i64) {
+    let order = &mut doc.order;
     order.shipping_address = body.get("shipping_address").map(address_of);
     order.billing_address = body.get("billing_address").map(address_of);
     order.requested_shipping_method = str_of(body, "shipping_type");
     order.notes_from_customer = str_of(body, "notes_from_customer");
     order.internal_notes = str_of(body, "internal_notes");
-    let zero = Some(Decimal::ZERO);
-    let amount = |key: &str| body.get(key).and_then(decimal_of).or(zero);
-    order.financial = Some(OrderFinancial {
-        product_amount: amount("product_amount"),
-        shipping_amount: amount("shipping_amount"),
-        tax_amount: amount("tax_amount"),
-        discount_amount: amount("discount_amount"),
-        grand_total: amount("grand_total"),
-    });
-    let previous = std::mem::take(&mut order.lines);
+    doc.financial = AMOUNTS
+        .iter()
+        .map(|key| {
+            let amount = doc::number(body.get(*key)).unwrap_or_else(|| 0.into());
+            ((*key).to_owned(), Value::Number(amount))
+        })
+        .collect();
+    let previous = std::mem::take(&mut doc.lines);
     let lines = body.get("lines").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-    order.lines = lines
+    doc.lines = lines
         .iter()
         .map(|line| {
             let source_id = line.get("cart_orderitem_id").and_then(Value::as_str);
             let kept = previous
                 .iter()
                 .find(|p| source_id.is_some() && p.cart_orderitem_id.as_deref() == source_id)
-                .and_then(|p| p.id);
-            line_of(line, kept.unwrap_or_else(|| take_id(next_line_id)))
+                .map(|p| p.id);
+            SimLine::from_create(line, kept.unwrap_or_else(|| take_id(next_line_id)))
         })
         .collect();
-}
-
-fn line_of(line: &Value, id: i64) -> OrderLine {
-    let product = line.get("product");
-    let product_str = |key: &str| product.and_then(|p| p.get(key)).and_then(Value::as_str);
-    OrderLine {
-        id: Some(id),
-        sku: product_str("sku").map(str::to_owned),
-        product_name: line
-            .get("product_name")
-            .and_then(Value::as_str)
-            .or_else(|| product_str("name"))
-            .map(str::to_owned),
-        quantity: Some(line.get("quantity").and_then(Value::as_i64).unwrap_or(1)),
-        item_price: line
-            .get("item_price")
-            .or_else(|| product.and_then(|p| p.get("price")))
-            .and_then(decimal_of),
-        total_price: line.get("total_price").and_then(decimal_of),
-        cart_orderitem_id: line.get("cart_orderitem_id").and_then(Value::as_str).map(str::to_owned),
-    }
 }
 
 fn address_of(value: &Value) -> OrdoroAddress {
@@ -1081,52 +1130,8 @@ fn normalise_code(s: &str) -> String {
     }
 }
 
-fn financial_slots(f: &mut OrderFinancial) -> [(&'static str, &mut Option<Decimal>); 5] {
-    [
-        ("product_amount", &mut f.product_amount),
-        ("shipping_amount", &mut f.shipping_amount),
-        ("tax_amount", &mut f.tax_amount),
-        ("discount_amount", &mut f.discount_amount),
-        ("grand_total", &mut f.grand_total),
-    ]
-}
-
 fn str_of(map: &Map<String, Value>, key: &str) -> Option<String> {
     map.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-/// A JSON number as a decimal, digit for digit as written.
-fn decimal_of(value: &Value) -> Option<Decimal> {
-    let Value::Number(n) = value else { return None };
-    let text = n.to_string();
-    text.parse::<Decimal>().ok().or_else(|| Decimal::from_scientific(&text).ok())
-}
-
-/// The order as Ordoro's `order` schema shows it.
-fn order_json(o: &Doc) -> Value {
-    let mut value = serde_json::to_value(&o.order).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        let link = format!("/order/{}", o.order.order_number);
-        if let Some(Value::Array(lines)) = map.get_mut("lines") {
-            for line in lines.iter_mut().filter_map(Value::as_object_mut) {
-                if let Some(id) = line.get("id").and_then(Value::as_i64) {
-                    line.insert("link".into(), json!(format!("{link}/line/{id}")));
-                }
-                line.insert("cart_order_id".into(), json!(o.order.cart_order_id));
-            }
-        }
-        let channel = o.channel.map(|id| json!({"id": id, "link": format!("/cart/{id}")}));
-        map.insert("sales_channel".into(), channel.unwrap_or(Value::Null));
-        map.insert("created_date".into(), json!(o.created.to_rfc3339()));
-        map.insert("updated_date".into(), json!(o.updated.to_rfc3339()));
-        map.insert(
-            "order_placed_date".into(),
-            json!(o.order_date.clone().unwrap_or_else(|| o.created.to_rfc3339())),
-        );
-        map.insert("tags".into(), Value::Array(o.tags.clone()));
-        map.insert("link".into(), json!(link));
-    }
-    value
 }
 
 /// The parameters of `GET /v3/order` the simulator honours.
@@ -1397,6 +1402,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn notes_and_tags_change_through_their_routes() {
+        let (_, sim) = sim(OrdoroSimConfig::default());
+        let mut body = new_order("A");
+        body["tags"] = json!([{"text": "QuickBooks", "color": "#2CA01C"}]);
+        let created = call(&sim, Method::POST, "/v3/order", Some(body)).await;
+        assert_eq!(
+            created.body["tags"],
+            json!([{"id": 1, "text": "QuickBooks", "color": "#2CA01C", "link": "/tag/1"}])
+        );
+        let notes = json!({"internal_notes": "checked", "ship_by_date": null});
+        let put = call(&sim, Method::PUT, "/v3/order/1-A", Some(notes)).await;
+        assert_eq!(
+            (put.status, put.body["internal_notes"].clone()),
+            (StatusCode::OK, json!("checked"))
+        );
+        let weight = call(&sim, Method::PUT, "/v3/order/1-A", Some(json!({"weight": 10.5}))).await;
+        assert_eq!(
+            (weight.status, weight.body["param"].clone()),
+            (StatusCode::BAD_REQUEST, json!("weight"))
+        );
+        let made = call(
+            &sim,
+            Method::POST,
+            "/v3/order/tag",
+            Some(json!({"name": "Hold", "color": "#f00"})),
+        )
+        .await;
+        assert_eq!((made.status, made.body["id"].clone()), (StatusCode::CREATED, json!(2)));
+        let list = call(&sim, Method::GET, "/v3/order/tag", None).await;
+        assert_eq!(list.body["count"], 2, "the create body's tag is an account tag too");
+        let on = call(&sim, Method::POST, "/v3/order/1-A/tag/2", None).await;
+        assert_eq!(on.body.as_array().map(Vec::len), Some(2));
+        let off = call(&sim, Method::DELETE, "/v3/order/1-A/tag/1", None).await;
+        assert_eq!(off.body, json!([{"id": 2, "text": "Hold", "color": "#f00", "link": "/tag/2"}]));
+        let unknown = call(&sim, Method::POST, "/v3/order/1-A/tag/9", None).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(sim.writes_for("1-A"), 4, "create, notes and two tag changes");
+    }
+
+    #[tokio::test]
     async fn the_cart_route_answers_a_known_channel_with_its_index() {
         let (_, sim) = sim(OrdoroSimConfig::default());
         assert_eq!(sim.add_sales_channel(77), 2);
@@ -1423,13 +1468,6 @@ mod tests {
         assert_eq!(ListQuery::parse("limit=101").unwrap_err().param.as_deref(), Some("limit"));
         assert_eq!(ListQuery::parse("limit=0").unwrap_err().param.as_deref(), Some("limit"));
         assert_eq!(ListQuery::parse("offset=-1").unwrap_err().param.as_deref(), Some("offset"));
-    }
-
-    #[test]
-    fn decimals_keep_the_digits_as_written() {
-        assert_eq!(decimal_of(&json!(4.84)), Some("4.84".parse().unwrap()));
-        assert_eq!(decimal_of(&json!(100)), Some(Decimal::from(100)));
-        assert_eq!(decimal_of(&json!("4.84")), None);
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod mapping_rules;
 mod mapping_schema;
 mod model_fixtures;
 mod ordoro_client;
+mod ordoro_schema;
 mod ordoro_secrets;
 mod ordoro_sim;
 mod pacing;

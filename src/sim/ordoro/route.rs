@@ -24,6 +24,10 @@ pub(crate) enum Route {
     Line(String, i64),
     /// `/v3/order/{n}/cancel`.
     Cancel(String),
+    /// `/v3/order/tag`: the account's order tags.
+    Tags,
+    /// `/v3/order/{n}/tag/{tag_id}`.
+    OrderTag(String, i64),
     /// `/cart/{cart_id}/` (legacy: trailing slash required). The id is kept as written; an id
     /// that is not a known cart is a 404, as Ordoro documents.
     Cart(String),
@@ -44,6 +48,8 @@ fn parse_v3(rest: &str) -> Option<Route> {
     let n = |s: &str| s.to_owned();
     match parts.as_slice() {
         ["order"] => Some(Route::Orders),
+        // Before `{order_number}`: Ordoro's own route takes the name, as in its document.
+        ["order", "tag"] => Some(Route::Tags),
         ["order", number] => Some(Route::Order(n(number))),
         ["order", number, "shipping_address"] => Some(Route::ShippingAddress(n(number))),
         ["order", number, "billing_address"] => Some(Route::BillingAddress(n(number))),
@@ -51,6 +57,7 @@ fn parse_v3(rest: &str) -> Option<Route> {
         ["order", number, "line"] => Some(Route::Lines(n(number))),
         ["order", number, "line", id] => id.parse().ok().map(|id| Route::Line(n(number), id)),
         ["order", number, "cancel"] => Some(Route::Cancel(n(number))),
+        ["order", number, "tag", id] => id.parse().ok().map(|id| Route::OrderTag(n(number), id)),
         _ => None,
     }
 }
@@ -87,6 +94,8 @@ pub(crate) fn route_label(method: &Method, route: Option<&Route>) -> String {
         Some(Route::Lines(_)) => "/v3/order/{n}/line",
         Some(Route::Line(..)) => "/v3/order/{n}/line/{id}",
         Some(Route::Cancel(_)) => "/v3/order/{n}/cancel",
+        Some(Route::Tags) => "/v3/order/tag",
+        Some(Route::OrderTag(..)) => "/v3/order/{n}/tag/{id}",
         Some(Route::Cart(_)) => "/cart/{id}/",
     };
     format!("{method} {path}")

@@ -1,7 +1,9 @@
 //! The request rules of the simulated Ordoro: which fields each body may carry and with which
 //! JSON types, after the schemas in Ordoro's OpenAPI (`post_order_v1`, `update_address`,
-//! `order_financial`, `post_order_line`, `put_order_line`). A body that breaks a rule gets the
-//! 400 answer a schema validator with `additionalProperties: false` would give.
+//! `order_financial`, `post_order_line`, `put_order_line`, `put_order`, `v3_tag`). A body that
+//! breaks a rule gets the 400 answer a schema validator with `additionalProperties: false`
+//! would give; a body the document allows is accepted (a line without `product`, an integer
+//! past 64 bits).
 
 use serde_json::{Map, Value};
 
@@ -31,6 +33,7 @@ enum Ty {
     Object,
     Array,
     DateTime,
+    DateTimeOrNull,
     OrderStatus,
     Address,
     Lines,
@@ -150,6 +153,17 @@ const POST_ORDER_LINE: &[(&str, Ty)] = &[
     ("cart_shipment_id", Ty::Str),
 ];
 
+const PUT_ORDER: &[(&str, Ty)] = &[
+    ("notes_from_customer", Ty::Str),
+    ("internal_notes", Ty::Str),
+    ("batch_reference_id", Ty::Str),
+    ("ship_by_date", Ty::DateTimeOrNull),
+    ("deliver_by_date", Ty::DateTimeOrNull),
+];
+
+/// `v3_tag` allows other properties (the create body's tags spell the name `text`).
+const V3_TAG: &[(&str, Ty)] = &[("id", Ty::Int), ("name", Ty::Str), ("color", Ty::Str)];
+
 const PUT_ORDER_LINE: &[(&str, Ty)] = &[
     ("quantity", Ty::Int),
     ("item_price", Ty::Num),
@@ -167,6 +181,8 @@ pub(crate) enum BodyKind {
     Financial,
     NewLine,
     LineUpdate,
+    PutOrder,
+    NewTag,
 }
 
 /// Parses `body` as a JSON object and checks it against the route's schema.
@@ -182,8 +198,10 @@ pub(crate) fn parse_body(body: &[u8], kind: BodyKind) -> Result<Map<String, Valu
         BodyKind::Financial => (ORDER_FINANCIAL, &[]),
         BodyKind::NewLine => (POST_ORDER_LINE, &["sku"]),
         BodyKind::LineUpdate => (PUT_ORDER_LINE, &[]),
+        BodyKind::PutOrder => (PUT_ORDER, &[]),
+        BodyKind::NewTag => (V3_TAG, &[]),
     };
-    check_object(&map, table, required, true, "")?;
+    check_object(&map, table, required, kind != BodyKind::NewTag, "")?;
     Ok(map)
 }
 
@@ -228,6 +246,7 @@ fn check_value(value: &Value, ty: Ty, param: &str) -> Result<(), Rejection> {
         Ty::Object => value.is_object(),
         Ty::Array => value.is_array(),
         Ty::DateTime => value.as_str().is_some_and(is_date_time),
+        Ty::DateTimeOrNull => value.is_null() || value.as_str().is_some_and(is_date_time),
         Ty::OrderStatus => {
             matches!(value.as_str(), Some("awaiting_fulfillment") | Some("shipped"))
         }
@@ -260,7 +279,8 @@ fn check_lines(value: &Value, param: &str) -> Result<(), Rejection> {
     };
     for (i, line) in lines.iter().enumerate() {
         let at = format!("{param}.{i}");
-        check_nested(line, ORDER_LINE, &["product"], &at)?;
+        // The document requires nothing of a line; `product`, when there, needs its SKU and name.
+        check_nested(line, ORDER_LINE, &[], &at)?;
         if let Some(product) = line.get("product") {
             check_nested(product, LINE_PRODUCT, &["sku", "name"], &format!("{at}.product"))?;
         }
@@ -279,8 +299,11 @@ fn check_tags(value: &Value, param: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// An integer as JSON Schema means it: any number without a fraction, however large.
 fn is_integer(value: &Value) -> bool {
-    value.is_i64() || value.is_u64()
+    value.is_i64()
+        || value.is_u64()
+        || value.as_f64().is_some_and(|f| f.is_finite() && f.fract() == 0.0)
 }
 
 fn is_date_time(s: &str) -> bool {
@@ -300,6 +323,7 @@ fn type_name(ty: Ty) -> &'static str {
         Ty::Object | Ty::Address => "'object'",
         Ty::Array | Ty::Lines | Ty::Tags => "'array'",
         Ty::DateTime => "'string' (date-time)",
+        Ty::DateTimeOrNull => "'string' (date-time), 'null'",
         Ty::OrderStatus => "one of 'awaiting_fulfillment', 'shipped'",
     }
 }
