@@ -6,7 +6,8 @@
 //! by test fakes.
 
 use crate::model::ordoro::{
-    NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, PutOrderLine,
+    NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, Product,
+    PutOrderLine,
 };
 use crate::{Error, ErrorKind, Result, Service};
 
@@ -73,6 +74,19 @@ pub trait OrdoroApi: std::fmt::Debug + Send + Sync {
 
     /// `POST /v3/order/{n}/cancel`.
     async fn cancel_order(&self, order_number: &str) -> Result<Order>;
+
+    /// `GET /product/{sku}/` (a legacy route: the trailing slash is required, the SKU
+    /// percent-encoded); `None` on 404, when the account has no product of that SKU. The
+    /// default refuses with a configuration error: a port that cannot look products up cannot
+    /// serve the `require_known` unknown-SKU policy.
+    async fn get_product(&self, sku: &str) -> Result<Option<Product>> {
+        let _ = sku;
+        Err(Error::config(
+            "this Ordoro port cannot look products up by SKU; use the `create` unknown-SKU \
+             policy, or implement OrdoroApi::get_product",
+        )
+        .with_service(Service::Ordoro))
+    }
 }
 
 /// Lookups built on [`OrdoroApi`], available on every implementation (the client, the engine's

@@ -3,6 +3,11 @@
 //! prefixed by the sales channel's index, 500 requests a minute, `limit` at most 100), and with
 //! seeded faults and latency slept on a [`Clock`]. Tests drive it through the real client and
 //! read its state through the test hooks ([`OrdoroSim::orders`], [`OrdoroSim::stats`], ...).
+//!
+//! Products: `GET /product/{sku}/` (the legacy route, trailing slash required, SKU
+//! percent-encoded; 404 for an unknown SKU), and, as Ordoro does, a product created on the fly
+//! for each SKU an order create names that the account does not know, counted by
+//! [`OrdoroSim::products_created_on_the_fly`] (the junk products a wrong SKU makes).
 
 mod wire;
 
@@ -23,7 +28,7 @@ use serde_json::{Map, Value, json};
 use self::wire::{BodyKind, Rejection};
 use super::{Fault, FaultDice, FaultPlan, RateMeter};
 use crate::model::ordoro::{
-    NewOrder, Order, OrderFinancial, OrderLine, OrdoroAddress, SalesChannelRef,
+    NewOrder, Order, OrderFinancial, OrderLine, OrdoroAddress, Product, SalesChannelRef,
 };
 use crate::{
     Clock, Error, HttpRequest, HttpResponse, HttpTransport, TransportError, TransportErrorKind,
@@ -179,6 +184,8 @@ struct State {
     scripted: VecDeque<Fault>,
     stats: OrdoroSimStats,
     duplicate_creates: BTreeMap<String, u32>,
+    products: BTreeMap<String, Product>,
+    products_on_the_fly: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -237,6 +244,7 @@ enum Route {
     Lines(String),
     Line(String, i64),
     Cancel(String),
+    Product(String),
 }
 
 impl OrdoroSim {
@@ -286,6 +294,21 @@ impl OrdoroSim {
         let index = u32::try_from(state.channels.len()).unwrap_or(u32::MAX).saturating_add(1);
         state.channels.push(Channel { id, index });
         index
+    }
+
+    /// Adds a product to the account's catalogue (a SKU the warehouse knows); returns it.
+    pub fn add_product(&self, sku: &str, name: &str) -> Product {
+        self.lock().add_product(sku, name)
+    }
+
+    /// Every product of the account, by SKU.
+    pub fn products(&self) -> Vec<Product> {
+        self.lock().products.values().cloned().collect()
+    }
+
+    /// How many products order creates made on the fly, for SKUs the account did not know.
+    pub fn products_created_on_the_fly(&self) -> u64 {
+        self.lock().products_on_the_fly
     }
 
     /// Every order, oldest first.
@@ -453,6 +476,7 @@ impl OrdoroSim {
             (Method::PUT, Route::Line(n, id)) => state.update_line(&n, id, body, now),
             (Method::DELETE, Route::Line(n, id)) => state.delete_line(&n, id, now),
             (Method::POST, Route::Cancel(n)) => state.cancel(&n, now),
+            (Method::GET, Route::Product(sku)) => state.product(&sku),
             (method, _) => Reply::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 Rejection::new(format!("Method {method} is not allowed here"), None),
@@ -553,6 +577,9 @@ fn timeout(message: &'static str) -> TransportError {
 
 /// Splits and decodes `/v3/order/...`. A trailing slash matches nothing, as on Ordoro.
 fn parse_route(path: &str) -> Option<Route> {
+    if let Some(rest) = path.strip_prefix("/product/") {
+        return parse_product_route(rest);
+    }
     let rest = path.strip_prefix("/v3/order")?;
     if rest.is_empty() {
         return Some(Route::Orders);
@@ -580,6 +607,16 @@ fn parse_route(path: &str) -> Option<Route> {
     }
 }
 
+/// `{sku}/` after `/product/`: the legacy routes need their trailing slash.
+fn parse_product_route(rest: &str) -> Option<Route> {
+    let sku = rest.strip_suffix('/')?;
+    if sku.is_empty() || sku.contains('/') {
+        return None;
+    }
+    let sku = percent_decode_str(sku).decode_utf8().ok()?.into_owned();
+    Some(Route::Product(sku))
+}
+
 fn route_label(method: &Method, route: Option<&Route>) -> String {
     let path = match route {
         None => "(unknown)",
@@ -591,6 +628,7 @@ fn route_label(method: &Method, route: Option<&Route>) -> String {
         Some(Route::Lines(_)) => "/v3/order/{n}/line",
         Some(Route::Line(..)) => "/v3/order/{n}/line/{id}",
         Some(Route::Cancel(_)) => "/v3/order/{n}/cancel",
+        Some(Route::Product(_)) => "/product/{sku}/",
     };
     format!("{method} {path}")
 }
@@ -652,11 +690,41 @@ impl State {
             updated: now,
             writes: 1,
         };
+        self.create_missing_products(&body);
         self.by_number.insert(order_number, self.orders.len());
         self.orders.push(sim_order);
         self.stats.writes += 1;
         let body = self.orders.last().map(order_json).unwrap_or(Value::Null);
         Reply { status: StatusCode::CREATED, body }
+    }
+
+    fn add_product(&mut self, sku: &str, name: &str) -> Product {
+        let id = i64::try_from(self.products.len()).unwrap_or(i64::MAX).saturating_add(1);
+        let product = Product { id: Some(id), sku: sku.to_string(), name: Some(name.to_string()) };
+        self.products.entry(sku.to_string()).or_insert(product).clone()
+    }
+
+    /// What Ordoro does on an order create: a product for each line's SKU it does not know.
+    fn create_missing_products(&mut self, body: &Map<String, Value>) {
+        let lines = body.get("lines").and_then(Value::as_array).cloned().unwrap_or_default();
+        for line in lines {
+            let product = line.get("product");
+            let Some(sku) = product.and_then(|p| p.get("sku")).and_then(Value::as_str) else {
+                continue;
+            };
+            if !self.products.contains_key(sku) {
+                let name = product.and_then(|p| p.get("name")).and_then(Value::as_str);
+                self.add_product(sku, name.unwrap_or(sku));
+                self.products_on_the_fly += 1;
+            }
+        }
+    }
+
+    fn product(&self, sku: &str) -> Reply {
+        match self.products.get(sku) {
+            Some(p) => Reply::ok(serde_json::to_value(p).unwrap_or(Value::Null)),
+            None => Reply::not_found(format!("Product {sku} not found")),
+        }
     }
 
     fn revise(&mut self, i: usize, body: &Map<String, Value>, now: DateTime<Utc>) -> Reply {
