@@ -4,8 +4,8 @@
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use super::skus::{BundlePolicy, FractionalPolicy, LineSku, SkuBook, SkuSource};
 use super::MappingConfig;
+use super::skus::{BundlePolicy, FractionalPolicy, LineSku, SkuBook, SkuSource};
 use crate::model::ordoro::{LineProduct, NewOrderLine};
 use crate::model::qbo::{DetailType, DiscountLineDetail, GroupLineDetail, Line, LineDetail, Ref};
 use crate::shipping::ShippingWords;

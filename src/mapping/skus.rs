@@ -303,7 +303,10 @@ mod tests {
                 SkuMapping { key: SkuKey::ItemId("5".into()), sku: "MAP-5".into() },
                 SkuMapping { key: SkuKey::ItemName(" gadget ".into()), sku: "MAP-G".into() },
             ],
-            [item("5", "Widget", "Widget", Some("WID-1")), item("6", "Gadget", "Gadget", Some("G-1"))],
+            [
+                item("5", "Widget", "Widget", Some("WID-1")),
+                item("6", "Gadget", "Gadget", Some("G-1")),
+            ],
         );
         assert_eq!(book.resolve(&r("5", "Widget")), Some(("MAP-5".into(), SkuSource::Mapping)));
         assert_eq!(book.resolve(&r("6", "Gadget")), Some(("MAP-G".into(), SkuSource::Mapping)));
@@ -316,7 +319,10 @@ mod tests {
     fn a_blank_sku_is_no_sku_and_a_sub_item_never_takes_its_parents() {
         let book = SkuBook::with(
             [],
-            [item("1", "Chairs", "Chairs", Some("PARENT")), item("2", "Oak", "Chairs:Oak", Some(" "))],
+            [
+                item("1", "Chairs", "Chairs", Some("PARENT")),
+                item("2", "Oak", "Chairs:Oak", Some(" ")),
+            ],
         );
         assert_eq!(book.resolve(&r("2", "Chairs:Oak")), None);
     }

@@ -6,8 +6,7 @@
 //! by test fakes.
 
 use crate::model::ordoro::{
-    NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, Product,
-    PutOrderLine,
+    NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, Product, PutOrderLine,
 };
 use crate::{Error, ErrorKind, Result, Service};
 

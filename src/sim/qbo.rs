@@ -394,9 +394,9 @@ impl QboSim {
         item.active.get_or_insert(true);
         let name = item.name.clone().unwrap_or_default();
         let parent = item.parent_ref.as_ref().and_then(|p| p.value.parse::<u64>().ok());
-        let parent_name = parent.and_then(|p| company.items.get(&p)).map(|p| {
-            p.fully_qualified_name.clone().or_else(|| p.name.clone()).unwrap_or_default()
-        });
+        let parent_name = parent
+            .and_then(|p| company.items.get(&p))
+            .map(|p| p.fully_qualified_name.clone().or_else(|| p.name.clone()).unwrap_or_default());
         item.sub_item = Some(parent_name.is_some());
         item.fully_qualified_name = Some(match parent_name {
             Some(p) => format!("{p}:{name}"),

@@ -86,6 +86,9 @@ store_suite!(
     connected_realms_are_those_with_tokens,
     a_run_starts_once_per_company,
     company_country_is_kept_per_realm,
+    items_are_cached_per_realm_newest_first,
+    sku_mappings_are_kept_per_realm_and_key,
+    retry_entries_are_kept_per_realm,
 );
 
 /// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
@@ -191,7 +194,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
 async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(first.applied_migrations(), [1, 2, 3]);
+    assert_eq!(first.applied_migrations(), [1, 2, 3, 4]);
     first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
@@ -431,7 +434,7 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
     raw(&db_path(&dir)).execute_batch("PRAGMA user_version = 99;").unwrap();
     let err = SqliteStore::open(db_path(&dir)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
-    assert!(err.message().contains("schema version 99, newer than this code knows (3)"), "{err}");
+    assert!(err.message().contains("schema version 99, newer than this code knows (4)"), "{err}");
 }
 
 #[tokio::test]
@@ -495,7 +498,7 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     };
 
     let store = SqliteStore::open(&path).expect("the old file opens");
-    assert_eq!(store.applied_migrations(), [2, 3], "version 1 is migrated to the latest on open");
+    assert_eq!(store.applied_migrations(), [2, 3, 4], "version 1 is migrated to the latest on open");
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");
     assert_eq!(entries.len(), 97);
     let read: Vec<Option<&str>> = entries.iter().map(|e| e.reason.map(Reason::as_str)).collect();

@@ -17,8 +17,7 @@ use serde::de::DeserializeOwned;
 use super::config::{DEFAULT_ORDORO_BUDGET, OrdoroConfig};
 use super::error as wire_error;
 use crate::model::ordoro::{
-    NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, Product,
-    PutOrderLine,
+    NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine, Product, PutOrderLine,
 };
 use crate::ordoro::api::{MAX_PAGE_SIZE, OrderQuery, OrdoroApi};
 use crate::transport::{Idempotent, PacedTransport, RetryPolicy, SharedBudget, url_component};
@@ -338,8 +337,9 @@ impl OrdoroApi for OrdoroClient {
 fn encode_sku(sku: &str) -> Result<String> {
     let trimmed = sku.trim();
     if trimmed.is_empty() || trimmed == "." || trimmed == ".." {
-        return Err(Error::bad_input(format!("{sku:?} is not an Ordoro SKU"))
-            .with_service(Service::Ordoro));
+        return Err(
+            Error::bad_input(format!("{sku:?} is not an Ordoro SKU")).with_service(Service::Ordoro)
+        );
     }
     Ok(url_component(sku).to_string())
 }

@@ -375,7 +375,9 @@ fn item_rows(envelope: QueryEnvelope) -> Vec<QboItem> {
         .filter_map(|row| match serde_json::from_value::<QboItem>(row) {
             Ok(item) if !item.id.is_empty() => Some(item),
             _ => {
-                tracing::warn!("QBO sent an item this crate cannot read; its lines keep their names as SKUs");
+                tracing::warn!(
+                    "QBO sent an item this crate cannot read; its lines keep their names as SKUs"
+                );
                 None
             }
         })
@@ -575,7 +577,12 @@ impl QboApi for QboClient {
         loop {
             let statement = query::items_changed_statement(since, start, MAX_PAGE_SIZE);
             let envelope = self.query(&statement).await?;
-            let n = envelope.query_response.other.get("Item").and_then(Value::as_array).map_or(0, Vec::len);
+            let n = envelope
+                .query_response
+                .other
+                .get("Item")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             let before = found.len();
             found.extend(item_rows(envelope));
             // A full page with nothing new is a server repeating itself: stop rather than loop.

@@ -213,6 +213,22 @@ impl QboApi for CrashingQbo {
     async fn get_customer(&self, id: &str) -> Result<Option<QboCustomer>> {
         self.switch.through(self.inner.get_customer(id)).await
     }
+    async fn items(&self, ids: &[String]) -> Result<Vec<qbo_ordoro::model::qbo::QboItem>> {
+        self.switch.through(self.inner.items(ids)).await
+    }
+    async fn items_changed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<qbo_ordoro::model::qbo::QboItem>> {
+        self.switch.through(self.inner.items_changed_since(since)).await
+    }
+    async fn transactions(
+        &self,
+        entity: EntityKind,
+        ids: &[String],
+    ) -> Result<Vec<SalesTransaction>> {
+        self.switch.through(self.inner.transactions(entity, ids)).await
+    }
 }
 
 /// The Ordoro port behind the crash switch.
@@ -253,6 +269,9 @@ impl OrdoroApi for CrashingOrdoro {
     }
     async fn cancel_order(&self, n: &str) -> Result<Order> {
         self.switch.through(self.inner.cancel_order(n)).await
+    }
+    async fn get_product(&self, sku: &str) -> Result<Option<qbo_ordoro::model::ordoro::Product>> {
+        self.switch.through(self.inner.get_product(sku)).await
     }
 }
 
@@ -362,6 +381,46 @@ impl Store for CrashingStore {
     }
     async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
         self.switch.through(self.inner.save_company_country(realm, country)).await
+    }
+    async fn cached_items(
+        &self,
+        realm: &str,
+        ids: &[String],
+    ) -> Result<Vec<qbo_ordoro::model::qbo::QboItem>> {
+        self.switch.through(self.inner.cached_items(realm, ids)).await
+    }
+    async fn cache_items(
+        &self,
+        realm: &str,
+        items: &[qbo_ordoro::model::qbo::QboItem],
+    ) -> Result<()> {
+        self.switch.through(self.inner.cache_items(realm, items)).await
+    }
+    async fn sku_mappings(&self, realm: &str) -> Result<Vec<qbo_ordoro::mapping::SkuMapping>> {
+        self.switch.through(self.inner.sku_mappings(realm)).await
+    }
+    async fn put_sku_mapping(
+        &self,
+        realm: &str,
+        mapping: &qbo_ordoro::mapping::SkuMapping,
+    ) -> Result<()> {
+        self.switch.through(self.inner.put_sku_mapping(realm, mapping)).await
+    }
+    async fn remove_sku_mapping(
+        &self,
+        realm: &str,
+        key: &qbo_ordoro::mapping::SkuKey,
+    ) -> Result<bool> {
+        self.switch.through(self.inner.remove_sku_mapping(realm, key)).await
+    }
+    async fn retry_entries(&self, realm: &str) -> Result<Vec<qbo_ordoro::store::RetryEntry>> {
+        self.switch.through(self.inner.retry_entries(realm)).await
+    }
+    async fn put_retry_entry(&self, entry: &qbo_ordoro::store::RetryEntry) -> Result<()> {
+        self.switch.through(self.inner.put_retry_entry(entry)).await
+    }
+    async fn remove_retry_entry(&self, key: &LedgerKey) -> Result<()> {
+        self.switch.through(self.inner.remove_retry_entry(key)).await
     }
 }
 
