@@ -204,7 +204,7 @@ async fn sqlite_migrations_run_once() {
         assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
-    assert_eq!(pragma_i64(&conn, "user_version"), 3);
+    assert_eq!(pragma_i64(&conn, "user_version"), 4);
     assert_eq!(pragma_i64(&conn, "application_id"), 0x5142_4F4F);
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -214,7 +214,10 @@ async fn sqlite_migrations_run_once() {
         .collect::<Result<_, _>>()
         .unwrap();
     tables.sort();
-    assert_eq!(tables, ["company", "cursor", "ledger", "log", "run", "token"]);
+    assert_eq!(
+        tables,
+        ["company", "cursor", "item", "ledger", "log", "retry", "run", "sku_mapping", "token"]
+    );
 }
 
 #[tokio::test]
