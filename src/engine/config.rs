@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::items::UnknownSkuPolicy;
 use crate::mapping::MappingConfig;
 use crate::qbo::api::MAX_PAGE_SIZE;
 use crate::{Error, Result};
@@ -73,6 +74,12 @@ pub struct SyncConfig {
     /// 1000); past them entries are only counted, so a backfill of any size runs in flat memory.
     /// The store holds every entry. A dry run keeps them all, its report being their only record.
     pub report_entries: usize,
+    /// What a line whose SKU the Ordoro account does not know does (default
+    /// [`UnknownSkuPolicy::Create`]: Ordoro creates the product on the fly). The SKUs
+    /// themselves come from the SKU mapping table in the [`Store`](crate::Store), then the QBO
+    /// item's `Sku`, then the item's name; the fractional-quantity and bundle policies are in
+    /// [`mapping`](Self::mapping).
+    pub unknown_skus: UnknownSkuPolicy,
 }
 
 impl Default for SyncConfig {
@@ -89,6 +96,7 @@ impl Default for SyncConfig {
             create_retries: 2,
             customer_ship_to_fallback: false,
             report_entries: 1000,
+            unknown_skus: UnknownSkuPolicy::default(),
         }
     }
 }

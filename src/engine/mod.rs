@@ -11,6 +11,7 @@ mod company;
 mod config;
 mod cursor;
 mod handle;
+mod items;
 mod log;
 mod run;
 mod update;
@@ -20,6 +21,7 @@ use std::sync::atomic::AtomicU64;
 
 pub use company::{DEFAULT_COMPANY_COUNTRY, company_country};
 pub use config::{InitialSince, RunOptions, SyncConfig};
+pub use items::UnknownSkuPolicy;
 pub use run::{RunRange, RunReport, RunScope, TxnRef, WatchOptions};
 
 use crate::{Clock, Error, OrdoroApi, QboApi, Result, Store};

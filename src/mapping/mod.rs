@@ -12,7 +12,9 @@ pub mod skus;
 use rust_decimal::Decimal;
 
 pub use config::MappingConfig;
-pub use skus::{BundlePolicy, FractionalPolicy, LineSku, SkuBook, SkuKey, SkuMapping, SkuSource};
+pub use skus::{
+    BundlePolicy, FractionalPolicy, LineSku, SkuBook, SkuKey, SkuMapping, SkuSource, item_ids,
+};
 
 use crate::Reason;
 use crate::address::ParsedAddress;

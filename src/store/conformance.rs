@@ -100,7 +100,7 @@ pub async fn items_are_cached_per_realm_newest_first(store: &dyn Store) {
     let got = store.cached_items("r1", &ids(&["1", "3", "2"])).await.unwrap();
     assert_eq!(got, vec![one, item("2", "0", None)]);
     let newer = item("1", "10", Some("WID-2"));
-    store.cache_items("r1", &[newer.clone()]).await.unwrap();
+    store.cache_items("r1", std::slice::from_ref(&newer)).await.unwrap();
     store.cache_items("r1", &[item("1", "9", Some("STALE"))]).await.unwrap();
     assert_eq!(store.cached_items("r1", &ids(&["1"])).await.unwrap(), vec![newer]);
     let other = store.cached_items("r2", &ids(&["1"])).await.unwrap();

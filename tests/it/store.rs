@@ -501,7 +501,11 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     };
 
     let store = SqliteStore::open(&path).expect("the old file opens");
-    assert_eq!(store.applied_migrations(), [2, 3, 4], "version 1 is migrated to the latest on open");
+    assert_eq!(
+        store.applied_migrations(),
+        [2, 3, 4],
+        "version 1 is migrated to the latest on open"
+    );
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");
     assert_eq!(entries.len(), 97);
     let read: Vec<Option<&str>> = entries.iter().map(|e| e.reason.map(Reason::as_str)).collect();

@@ -160,7 +160,7 @@ pub const MAX_IN_STATEMENT: usize = 2000;
 
 /// `ids` in runs whose quoted `IN (...)` list keeps a statement of `fixed` other characters
 /// within [`MAX_IN_STATEMENT`], and at most 1000 ids (QBO's largest page) per run.
-pub fn id_chunks<'a, S: AsRef<str>>(ids: &'a [S], fixed: usize) -> Vec<&'a [S]> {
+pub fn id_chunks<S: AsRef<str>>(ids: &[S], fixed: usize) -> Vec<&[S]> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut length = fixed;
