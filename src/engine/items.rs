@@ -12,6 +12,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
 use tracing::{debug, info};
 
 use super::SyncEngine;
@@ -36,6 +38,8 @@ pub enum UnknownSkuPolicy {
     RequireKnown,
 }
 
+type ProductLookup = Shared<BoxFuture<'static, std::result::Result<bool, Arc<crate::Error>>>>;
+
 /// The SKU state of one run, shared by the transactions handled concurrently.
 #[derive(Debug, Default)]
 pub(crate) struct RunSkus {
@@ -44,8 +48,9 @@ pub(crate) struct RunSkus {
     asked: Mutex<HashSet<String>>,
     /// True once this run read the items changed since the cache's cursor.
     refreshed: Mutex<bool>,
-    /// Whether each SKU looked up in this run is a product of the Ordoro account.
-    products: Mutex<HashMap<String, bool>>,
+    /// Whether each SKU looked up in this run is a product of the Ordoro account: one lookup
+    /// per SKU, shared by the transactions that ask for it at once.
+    products: Mutex<HashMap<String, ProductLookup>>,
     /// The retry set as the run found it, and what the run added to it.
     retrying: Mutex<HashMap<LedgerKey, RetryEntry>>,
 }
@@ -198,7 +203,7 @@ impl SyncEngine {
                 Ok(false) => unknown.push(describe_unknown(mapped, sku)),
                 Err(err) => {
                     let context = format!("could not look SKU {} up in Ordoro", line.product.sku);
-                    return Err(self.failed(ctx, facts, &err, &context));
+                    return Err(self.failed(ctx, facts, err.as_ref(), &context));
                 }
             }
         }
@@ -216,13 +221,26 @@ impl SyncEngine {
         })
     }
 
-    async fn product_known(&self, ctx: &RunCtx, sku: &str) -> Result<bool> {
-        if let Some(known) = ctx.skus.products.lock().unwrap_or_else(|e| e.into_inner()).get(sku) {
-            return Ok(*known);
-        }
-        let known = self.ordoro.get_product(sku).await?.is_some();
-        ctx.skus.products.lock().unwrap_or_else(|e| e.into_inner()).insert(sku.to_string(), known);
-        Ok(known)
+    /// Whether `sku` is a product of the Ordoro account, looked up the first time the run asks.
+    /// A failed lookup is kept too: the run does not ask again, and the next run does.
+    async fn product_known(
+        &self,
+        ctx: &RunCtx,
+        sku: &str,
+    ) -> std::result::Result<bool, Arc<crate::Error>> {
+        let lookup = {
+            let mut products = ctx.skus.products.lock().unwrap_or_else(|e| e.into_inner());
+            products
+                .entry(sku.to_string())
+                .or_insert_with(|| {
+                    let ordoro = self.ordoro.clone();
+                    let sku = sku.to_string();
+                    let read = async move { ordoro.get_product(&sku).await };
+                    read.map(|r| r.map(|p| p.is_some()).map_err(Arc::new)).boxed().shared()
+                })
+                .clone()
+        };
+        lookup.await
     }
 
     /// The sales of the retry set, read again by id from QBO (in batches, one entity at a
