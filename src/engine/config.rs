@@ -80,6 +80,11 @@ pub struct SyncConfig {
     /// item's `Sku`, then the item's name; the fractional-quantity and bundle policies are in
     /// [`mapping`](Self::mapping).
     pub unknown_skus: UnknownSkuPolicy,
+    /// SKU mappings every run applies over the store's table (a mapping here wins over one of
+    /// the same key there), without saving them: a host's settings file, or a command line.
+    /// Save them with [`SyncEngine::save_sku_mappings`](super::SyncEngine::save_sku_mappings)
+    /// to keep them (default none).
+    pub sku_mappings: Vec<crate::mapping::SkuMapping>,
 }
 
 impl Default for SyncConfig {
@@ -97,6 +102,7 @@ impl Default for SyncConfig {
             customer_ship_to_fallback: false,
             report_entries: 1000,
             unknown_skus: UnknownSkuPolicy::default(),
+            sku_mappings: Vec::new(),
         }
     }
 }

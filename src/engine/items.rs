@@ -92,10 +92,25 @@ impl SyncEngine {
     /// Opens the run's SKU state: the SKU mapping table, and the retry set.
     pub(crate) async fn open_skus(&self, ctx: &RunCtx) -> Result<()> {
         let mappings = self.store.sku_mappings(self.realm()).await?;
-        ctx.skus.update_book(|book| mappings.iter().for_each(|m| book.add_mapping(m)));
+        let extra = &self.config.sku_mappings;
+        ctx.skus.update_book(|book| mappings.iter().chain(extra).for_each(|m| book.add_mapping(m)));
         let entries = self.store.retry_entries(self.realm()).await?;
         ctx.skus.retrying().extend(entries.into_iter().map(|e| (e.key.clone(), e)));
         Ok(())
+    }
+
+    /// Saves SKU mappings in the store's table for this company (each replaces one of the same
+    /// key), so that every later run applies them.
+    pub async fn save_sku_mappings(&self, mappings: &[crate::mapping::SkuMapping]) -> Result<()> {
+        for mapping in mappings {
+            self.store.put_sku_mapping(self.realm(), mapping).await?;
+        }
+        Ok(())
+    }
+
+    /// The SKU mapping table saved for this company.
+    pub async fn sku_mappings(&self) -> Result<Vec<crate::mapping::SkuMapping>> {
+        self.store.sku_mappings(self.realm()).await
     }
 
     /// Reads the items `txns` reference that the run has not asked for yet, from the store's
