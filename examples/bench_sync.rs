@@ -218,6 +218,8 @@ fn route_of(request: &HttpRequest) -> &'static str {
             "qbo.query.Invoice"
         } else if text.contains("from salesreceipt") {
             "qbo.query.SalesReceipt"
+        } else if text.contains("from item ") {
+            "qbo.query.Item"
         } else {
             "qbo.query.other"
         };
@@ -352,13 +354,16 @@ fn print_requests(label: &str, c: &Counts, sales: &BTreeMap<EntityKind, u64>, or
     let qbo_total = c.sum("qbo.");
     let inv = sales.get(&EntityKind::Invoice).copied().unwrap_or(0);
     let sr = sales.get(&EntityKind::SalesReceipt).copied().unwrap_or(0);
+    let all_pages = pages(EntityKind::Invoice) + pages(EntityKind::SalesReceipt);
     println!(
         "  {label} QBO requests: {qbo_total} = Invoice pages {} (bound ceil({inv}/1000)+1 = {}) + \
-         SalesReceipt pages {} (bound {}) + token calls {} + other {}",
+         SalesReceipt pages {} (bound {}) + item queries {} (bound: one per page, {all_pages}) \
+         + token calls {} + other {}",
         pages(EntityKind::Invoice),
         page_bound(inv),
         pages(EntityKind::SalesReceipt),
         page_bound(sr),
+        c.get("qbo.query.Item"),
         c.get("qbo.token"),
         c.get("qbo.other") + c.get("qbo.query.other"),
     );
@@ -408,6 +413,10 @@ async fn virtual_world(
     ordoro.add_sales_channel(CART);
     for sale in sales {
         qbo.insert(REALM, sale.txn.clone());
+    }
+    // The products' QBO items, most with a SKU: each line's SKU comes from its item.
+    for item in qbo_ordoro::sim::sample::items() {
+        qbo.add_item(REALM, item);
     }
     let store = Arc::new(MemoryStore::new());
     store.save_token(REALM, &qbo.connect(REALM)).await?;

@@ -102,6 +102,13 @@ reasons! {
     UnreadableLine = "unreadable_line",
     /// An amount or quantity too large to compute with.
     AmountOverflow = "amount_overflow",
+    /// A line's SKU is not a product of the Ordoro account, and the unknown-SKU policy is
+    /// `require_known`: a SKU mapping (or the item's SKU in QBO) fixes it.
+    UnknownSku = "unknown_sku",
+    /// A line with a real SKU (from the QBO item or the SKU mapping) has a fractional quantity,
+    /// which would decrement the product's stock wrongly; the fractional-quantity policy (round
+    /// up) or the sale itself fixes it.
+    FractionalQuantity = "fractional_quantity",
 
     // Why a document cannot be previewed.
     /// The document is not an invoice or a sales receipt.
@@ -129,6 +136,14 @@ reasons! {
 }
 
 impl Reason {
+    /// True for failures a setting can fix without the sale changing in QBO (an
+    /// [`UnknownSku`](Reason::UnknownSku) that a SKU mapping fixes, a
+    /// [`FractionalQuantity`](Reason::FractionalQuantity) that the rounding policy fixes): the
+    /// engine keeps such sales in its retry set and reads them again at the start of each run.
+    pub fn fixable_by_setting(self) -> bool {
+        matches!(self, Reason::UnknownSku | Reason::FractionalQuantity)
+    }
+
     /// Every code, the address parser's included, in a stable order.
     pub fn all() -> impl Iterator<Item = Reason> {
         Reason::OWN.iter().copied().chain(AddressErrorCode::ALL.into_iter().map(Reason::Address))

@@ -18,6 +18,7 @@ use clap::builder::{EnumValueParser, PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{ArgAction, ArgGroup, CommandFactory, Parser, ValueEnum};
 use qbo_ordoro::engine::TxnRef;
+use qbo_ordoro::mapping::{SkuKey, SkuMapping};
 use qbo_ordoro::model::qbo::EntityKind;
 
 /// What a run covers.
@@ -74,6 +75,8 @@ pub struct Args {
     pub update: bool,
     /// Accepted classes replacing the configured ones (empty: keep them).
     pub classes: Vec<String>,
+    /// SKU mappings added to the configured ones (`ITEM=SKU`).
+    pub sku_map: Vec<SkuMapping>,
     /// Loop with this interval.
     pub watch: Option<Duration>,
     /// Stop the loop after this many runs.
@@ -129,7 +132,7 @@ const NOT_BY_DATE: [&str; 4] = ["updated_from", "updated_to", "id", "doc_number"
 const NOT_INCREMENTAL: [&str; 6] = ["from", "to", "updated_from", "updated_to", "id", "doc_number"];
 /// The flags of a sync run, which `--connect` and `--log` exclude (`--log` takes `--doc-number`
 /// as a filter).
-const RUN_FLAGS: [&str; 11] = [
+const RUN_FLAGS: [&str; 12] = [
     "from",
     "to",
     "updated_from",
@@ -139,6 +142,7 @@ const RUN_FLAGS: [&str; 11] = [
     "dry_run",
     "update",
     "classes",
+    "sku_map",
     "watch",
     "sim_faults",
 ];
@@ -205,6 +209,12 @@ struct Cli {
         allow_hyphen_values = true, action = ArgAction::Append, help_heading = HOW,
         help = "Accepted class; repeat for several. Replaces the configured classes\n(default Ordoro)")]
     classes: Vec<String>,
+
+    #[arg(long = "map-sku", value_name = "ITEM=SKU", value_parser = sku_mapping,
+        action = ArgAction::Append, help_heading = HOW,
+        help = "Send lines of this QBO item (its name, or id:N) with this Ordoro SKU;\nrepeat for \
+                several. Saved in the state file with the [sku.map] ones")]
+    sku_map: Vec<SkuMapping>,
 
     #[arg(long, value_name = "SECONDS", value_parser = positive, allow_hyphen_values = true,
         conflicts_with_all = NOT_INCREMENTAL, help_heading = HOW,
@@ -282,6 +292,7 @@ impl Cli {
             dry_run: self.dry_run,
             update: self.update,
             classes: self.classes,
+            sku_map: self.sku_map,
             watch: self.watch.map(Duration::from_secs),
             runs: self.runs,
             state: self.state,
@@ -333,6 +344,18 @@ impl Cli {
 /// A range that ends before it starts, as clap reports a bad value.
 fn backwards(message: String) -> clap::Error {
     Cli::command().error(ErrorKind::ValueValidation, message)
+}
+
+/// `ITEM=SKU`: a QBO item name (or `id:N`) and an Ordoro SKU, neither empty. The last `=`
+/// splits them, so an item name may hold one.
+fn sku_mapping(value: &str) -> Result<SkuMapping, String> {
+    let (item, sku) = value.rsplit_once('=').ok_or_else(|| format!("`{value}` is not ITEM=SKU"))?;
+    let key = SkuKey::parse(item).ok_or_else(|| format!("`{value}` names no item"))?;
+    let sku = sku.trim();
+    if sku.is_empty() {
+        return Err(format!("`{value}` names no SKU"));
+    }
+    Ok(SkuMapping { key, sku: sku.to_string() })
 }
 
 fn non_empty(value: &str) -> Result<String, String> {

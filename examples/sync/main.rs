@@ -23,8 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use qbo_ordoro::engine::{
     InitialSince, RunOptions, RunRange, RunReport, RunScope, SyncConfig, SyncEngine, TxnRef,
-    WatchOptions,
+    UnknownSkuPolicy, WatchOptions,
 };
+use qbo_ordoro::mapping::{BundlePolicy, FractionalPolicy, SkuKey, SkuMapping};
 use qbo_ordoro::qbo::connect::OAuthApp;
 use qbo_ordoro::store::{Action, LogQuery};
 use qbo_ordoro::{
@@ -34,7 +35,7 @@ use qbo_ordoro::{
 
 use crate::args::{Args, LogFilter, Target};
 use crate::progress::{Progress, ProgressQbo, ProgressStore};
-use crate::settings::{RealServices, Services, Settings, SyncSection};
+use crate::settings::{RealServices, Services, Settings, SkuSection, SyncSection};
 
 /// The state file against the simulated services.
 const SIM_STATE: &str = "qbo-ordoro-state-sim.sqlite3";
@@ -308,7 +309,7 @@ async fn assemble(args: &Args, settings: Settings, progress: Progress) -> Result
     } else {
         open_store(&state_path)?
     };
-    let mut config = sync_config(&settings.sync, &args.classes);
+    let mut config = sync_config(&settings.sync, &args.classes, &settings.sku, &args.sku_map);
     let parts = match &settings.services {
         Services::Simulated => {
             simulated_parts(args.sim_faults, store.clone(), &state_path, &mut config).await?
@@ -319,6 +320,7 @@ async fn assemble(args: &Args, settings: Settings, progress: Progress) -> Result
         }
     };
     let clock = parts.clock.clone();
+    let mappings = config.sku_mappings.clone();
     let engine = SyncEngine::builder()
         .qbo(Arc::new(ProgressQbo::new(parts.qbo, progress.clone())))
         .ordoro(parts.ordoro)
@@ -327,6 +329,14 @@ async fn assemble(args: &Args, settings: Settings, progress: Progress) -> Result
         .config(config)
         .build()
         .map_err(|e| Failure::from_error("cannot build the sync engine", e))?;
+    // The configured mappings join the state file's table (a dry run saves nothing, and uses
+    // them all the same).
+    if !args.dry_run {
+        engine
+            .save_sku_mappings(&mappings)
+            .await
+            .map_err(|e| Failure::from_error("cannot save the SKU mappings", e))?;
+    }
     let reconnect = reconnect_command(args, &state_path);
     Ok(Session { engine, progress, services: parts.services, chaos: parts.chaos, reconnect, clock })
 }
@@ -461,8 +471,14 @@ fn open_store(path: &Path) -> Result<Arc<dyn Store>, Failure> {
     Ok(Arc::new(store))
 }
 
-/// The engine's settings: defaults, then the `[sync]` table, then `--class`.
-fn sync_config(sync: &SyncSection, classes: &[String]) -> SyncConfig {
+/// The engine's settings: defaults, then the `[sync]` and `[sku]` tables, then `--class` and
+/// `--map-sku` (which wins over the `[sku.map]` entry of the same item).
+fn sync_config(
+    sync: &SyncSection,
+    classes: &[String],
+    sku: &SkuSection,
+    sku_map: &[SkuMapping],
+) -> SyncConfig {
     let mut config = SyncConfig::default();
     let classes = if classes.is_empty() { sync.classes.clone() } else { Some(classes.to_vec()) };
     if let Some(classes) = classes {
@@ -473,6 +489,20 @@ fn sync_config(sync: &SyncSection, classes: &[String]) -> SyncConfig {
     }
     config.update_existing = sync.update_existing.unwrap_or(config.update_existing);
     config.cancel_on_void = sync.cancel_on_void.unwrap_or(config.cancel_on_void);
+    if sku.unknown.as_deref() == Some("require_known") {
+        config.unknown_skus = UnknownSkuPolicy::RequireKnown;
+    }
+    if sku.fractional.as_deref() == Some("round_up") {
+        let mapping = std::mem::take(&mut config.mapping);
+        config.mapping = mapping.with_fractional_quantities(FractionalPolicy::RoundUp);
+    }
+    if sku.bundles.as_deref() == Some("one_line") {
+        config.mapping = std::mem::take(&mut config.mapping).with_bundles(BundlePolicy::OneLine);
+    }
+    let from_file = sku.map.iter().flatten().filter_map(|(item, target)| {
+        SkuKey::parse(item).map(|key| SkuMapping { key, sku: target.trim().to_string() })
+    });
+    config.sku_mappings = from_file.chain(sku_map.iter().cloned()).collect();
     config
 }
 

@@ -12,11 +12,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use qbo_ordoro::model::qbo::{CompanyInfo, EntityKind, QboClass, QboCustomer, SalesTransaction};
+use qbo_ordoro::mapping::{SkuKey, SkuMapping};
+use qbo_ordoro::model::qbo::{
+    CompanyInfo, EntityKind, QboClass, QboCustomer, QboItem, SalesTransaction,
+};
 use qbo_ordoro::qbo::api::{ChangeFeed, TxnDateQuery, TxnPage, UpdatedQuery};
 use qbo_ordoro::store::{
-    Commit, CompanyCountry, LedgerEntry, LedgerKey, LogEntry, LogQuery, RunSummary, SentOrder,
-    StoredToken,
+    Commit, CompanyCountry, LedgerEntry, LedgerKey, LogEntry, LogQuery, RetryEntry, RunSummary,
+    SentOrder, StoredToken,
 };
 use qbo_ordoro::{QboApi, Store, TokenStore};
 use std::sync::Arc;
@@ -187,6 +190,38 @@ impl Store for ProgressStore {
     async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> qbo_ordoro::Result<()> {
         self.inner.save_sent_order(key, sent).await
     }
+
+    async fn cached_items(&self, realm: &str, ids: &[String]) -> qbo_ordoro::Result<Vec<QboItem>> {
+        self.inner.cached_items(realm, ids).await
+    }
+
+    async fn cache_items(&self, realm: &str, items: &[QboItem]) -> qbo_ordoro::Result<()> {
+        self.inner.cache_items(realm, items).await
+    }
+
+    async fn sku_mappings(&self, realm: &str) -> qbo_ordoro::Result<Vec<SkuMapping>> {
+        self.inner.sku_mappings(realm).await
+    }
+
+    async fn put_sku_mapping(&self, realm: &str, mapping: &SkuMapping) -> qbo_ordoro::Result<()> {
+        self.inner.put_sku_mapping(realm, mapping).await
+    }
+
+    async fn remove_sku_mapping(&self, realm: &str, key: &SkuKey) -> qbo_ordoro::Result<bool> {
+        self.inner.remove_sku_mapping(realm, key).await
+    }
+
+    async fn retry_entries(&self, realm: &str) -> qbo_ordoro::Result<Vec<RetryEntry>> {
+        self.inner.retry_entries(realm).await
+    }
+
+    async fn put_retry_entry(&self, entry: &RetryEntry) -> qbo_ordoro::Result<()> {
+        self.inner.put_retry_entry(entry).await
+    }
+
+    async fn remove_retry_entry(&self, key: &LedgerKey) -> qbo_ordoro::Result<()> {
+        self.inner.remove_retry_entry(key).await
+    }
 }
 
 /// A [`QboApi`] that adds each page of transactions read to a [`Progress`]'s total. Every call
@@ -257,5 +292,21 @@ impl QboApi for ProgressQbo {
 
     async fn get_customer(&self, id: &str) -> qbo_ordoro::Result<Option<QboCustomer>> {
         self.inner.get_customer(id).await
+    }
+
+    async fn items(&self, ids: &[String]) -> qbo_ordoro::Result<Vec<QboItem>> {
+        self.inner.items(ids).await
+    }
+
+    async fn items_changed_since(&self, since: DateTime<Utc>) -> qbo_ordoro::Result<Vec<QboItem>> {
+        self.inner.items_changed_since(since).await
+    }
+
+    async fn transactions(
+        &self,
+        entity: EntityKind,
+        ids: &[String],
+    ) -> qbo_ordoro::Result<Vec<SalesTransaction>> {
+        self.inner.transactions(entity, ids).await
     }
 }

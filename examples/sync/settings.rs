@@ -68,6 +68,21 @@ pub struct SyncSection {
     pub cancel_on_void: Option<bool>,
 }
 
+/// The `[sku]` table: where order lines' SKUs come from and what to do with the odd ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuSection {
+    /// `create` (default: Ordoro creates an unknown SKU's product) or `require_known`.
+    pub unknown: Option<String>,
+    /// `fail` (default) or `round_up`: a fractional quantity on a line with a real SKU.
+    pub fractional: Option<String>,
+    /// `components` (default) or `one_line`: how a bundle becomes order lines.
+    pub bundles: Option<String>,
+    /// The SKU mapping: a QBO item name (or `id:N` for an item id) to the Ordoro SKU; saved in
+    /// the state file by each run that writes.
+    pub map: Option<std::collections::BTreeMap<String, String>>,
+}
+
 /// The whole file.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +93,8 @@ struct FileConfig {
     ordoro: OrdoroSection,
     #[serde(default)]
     sync: SyncSection,
+    #[serde(default)]
+    sku: SkuSection,
 }
 
 /// A refresh token given in the environment or the file, and where it came from.
@@ -144,6 +161,8 @@ pub struct Settings {
     pub services: Services,
     /// Engine settings.
     pub sync: SyncSection,
+    /// SKU settings.
+    pub sku: SkuSection,
 }
 
 /// The redirect URI `--connect` uses unless one is configured: a localhost port, which Intuit
@@ -184,7 +203,8 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
         None => FileConfig::default(),
     };
     check_sync(&file.sync)?;
-    let FileConfig { qbo, ordoro, sync } = file;
+    check_sku(&file.sku)?;
+    let FileConfig { qbo, ordoro, sync, sku } = file;
     let read = |env, key, raw: Raw, integer_ok| -> Result<Setting, String> {
         Ok(Setting::read(env, key, text(key, raw, integer_ok)?, lookup))
     };
@@ -220,7 +240,7 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
         &ordoro_base,
     ];
     if all.iter().all(|s| s.value.is_none()) {
-        return Ok(Settings { services: Services::Simulated, sync });
+        return Ok(Settings { services: Services::Simulated, sync, sku });
     }
     let missing: Vec<String> = [&client_id, &client_secret]
         .iter()
@@ -253,7 +273,7 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
         sales_channel_id: sales_channel(&channel)?,
         ordoro_base_url: ordoro_base.value.clone(),
     };
-    Ok(Settings { services: Services::Real(Box::new(real)), sync })
+    Ok(Settings { services: Services::Real(Box::new(real)), sync, sku })
 }
 
 /// The message of a partial set of credentials, naming what is missing.
@@ -283,6 +303,27 @@ fn read_file(path: &Path) -> Result<FileConfig, String> {
 
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(1, |head| head.matches('\n').count() + 1)
+}
+
+fn check_sku(sku: &SkuSection) -> Result<(), String> {
+    let one_of = |key: &str, value: &Option<String>, allowed: [&str; 2]| match value {
+        Some(v) if !allowed.contains(&v.as_str()) => {
+            Err(format!("[sku] {key} must be `{}` or `{}`, not `{v}`", allowed[0], allowed[1]))
+        }
+        _ => Ok(()),
+    };
+    one_of("unknown", &sku.unknown, ["create", "require_known"])?;
+    one_of("fractional", &sku.fractional, ["fail", "round_up"])?;
+    one_of("bundles", &sku.bundles, ["components", "one_line"])?;
+    for (item, target) in sku.map.iter().flatten() {
+        if qbo_ordoro::mapping::SkuKey::parse(item).is_none() || target.trim().is_empty() {
+            return Err(format!(
+                "[sku.map] maps a QBO item name (or `id:N`) to an Ordoro SKU; `{item}` = \
+                 `{target}` has an empty side"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_sync(sync: &SyncSection) -> Result<(), String> {

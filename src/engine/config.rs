@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::items::UnknownSkuPolicy;
 use crate::mapping::MappingConfig;
 use crate::qbo::api::MAX_PAGE_SIZE;
 use crate::{Error, Result};
@@ -97,6 +98,17 @@ pub struct SyncConfig {
     /// 1000); past them entries are only counted, so a backfill of any size runs in flat memory.
     /// The store holds every entry. A dry run keeps them all, its report being their only record.
     pub report_entries: usize,
+    /// What a line whose SKU the Ordoro account does not know does (default
+    /// [`UnknownSkuPolicy::Create`]: Ordoro creates the product on the fly). The SKUs
+    /// themselves come from the SKU mapping table in the [`Store`](crate::Store), then the QBO
+    /// item's `Sku`, then the item's name; the fractional-quantity and bundle policies are in
+    /// [`mapping`](Self::mapping).
+    pub unknown_skus: UnknownSkuPolicy,
+    /// SKU mappings every run applies over the store's table (a mapping here wins over one of
+    /// the same key there), without saving them: a host's settings file, or a command line.
+    /// Save them with [`SyncEngine::save_sku_mappings`](super::SyncEngine::save_sku_mappings)
+    /// to keep them (default none).
+    pub sku_mappings: Vec<crate::mapping::SkuMapping>,
 }
 
 impl Default for SyncConfig {
@@ -115,6 +127,8 @@ impl Default for SyncConfig {
             derive_order_numbers: true,
             customer_ship_to_fallback: false,
             report_entries: 1000,
+            unknown_skus: UnknownSkuPolicy::default(),
+            sku_mappings: Vec::new(),
         }
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct RunCtx {
     pub mapping: MappingConfig,
     /// The customers read for the ship-to fallback in this run.
     pub customers: CustomerCache,
+    /// The SKU mapping table, the items read, the products looked up and the retry set.
+    pub skus: super::items::RunSkus,
     tripped: AtomicBool,
     abort_reason: Mutex<Option<String>>,
     /// Transactions whose pending create this run already settled: the SyncToken handled, or
@@ -48,6 +50,7 @@ impl RunCtx {
             update_existing,
             mapping,
             customers: CustomerCache::default(),
+            skus: Default::default(),
             tripped: AtomicBool::new(false),
             abort_reason: Mutex::new(None),
             settled: Mutex::new(HashMap::new()),
@@ -346,6 +349,11 @@ impl SyncEngine {
             Ok(decision) => decision,
             Err(outcome) => return Ok(outcome),
         };
+        let writes = matches!(known, Known::New | Known::StalePending) || ctx.update_existing;
+        let decision = match self.check_skus(ctx, facts, writes, decision).await {
+            Ok(decision) => decision,
+            Err(outcome) => return Ok(outcome),
+        };
         let voided = is_voided(&decision, txn);
         let outcome = match known {
             Known::New => self.handle_new(ctx, facts, key, false, decision).await?,
@@ -379,7 +387,8 @@ impl SyncEngine {
         facts: &TxnFacts,
         txn: &Transaction,
     ) -> std::result::Result<Decision, Outcome> {
-        let decision = decide(txn, &ctx.mapping);
+        let mapping = ctx.mapping_now();
+        let decision = decide(txn, &mapping);
         let Decision::Error { code: Reason::Address(_), message } = &decision else {
             return Ok(decision);
         };
@@ -404,7 +413,7 @@ impl SyncEngine {
         let warning = format!(
             "ship-to taken from the customer record (customer {customer_id}) because the              sale's own could not be used: {message}"
         );
-        match decide_with_ship_to(txn, &ctx.mapping, &ship_addr, &warning) {
+        match decide_with_ship_to(txn, &mapping, &ship_addr, &warning) {
             created @ Decision::Create(_) => {
                 tracing::warn!(id = %txn.doc.id, customer = %customer_id, "{warning}");
                 Ok(created)
@@ -732,8 +741,13 @@ impl SyncEngine {
                 let key = pending.key;
                 match self.qbo.get_transaction(key.entity, &key.qbo_id).await {
                     Ok(Some(doc)) if !doc.is_deleted() => {
-                        // The create never happened: handle the transaction as it reads now.
+                        // The create never happened: handle the transaction as it reads now,
+                        // with its items' SKUs.
                         let txn = Transaction { kind: key.entity, doc };
+                        self.prepare_items(ctx, std::slice::from_ref(&txn)).await?;
+                        if ctx.is_tripped() {
+                            return Ok(Outcome::NotStarted);
+                        }
                         let facts = TxnFacts::of(&txn);
                         self.handle_read(ctx, &facts, key, &txn, Known::StalePending).await
                     }

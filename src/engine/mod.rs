@@ -11,6 +11,7 @@ mod company;
 mod config;
 mod cursor;
 mod handle;
+mod items;
 mod log;
 mod run;
 mod settle;
@@ -21,6 +22,7 @@ use std::sync::atomic::AtomicU64;
 
 pub use company::{DEFAULT_COMPANY_COUNTRY, company_country};
 pub use config::{DEFAULT_SETTLE_AFTER, InitialSince, RunOptions, SyncConfig};
+pub use items::UnknownSkuPolicy;
 pub use run::{RunRange, RunReport, RunScope, TxnRef, WatchOptions};
 
 use crate::{Clock, Error, OrdoroApi, QboApi, Result, Store};

@@ -14,6 +14,7 @@ use super::SyncEngine;
 use super::config::RunOptions;
 use super::cursor::{CursorTracker, updated_at};
 use super::handle::{Outcome, Record, RunCtx};
+use super::items::RetryChange;
 use super::log::EntryMaker;
 use crate::Result;
 use crate::model::qbo::{EntityKind, SalesTransaction, Transaction};
@@ -367,7 +368,9 @@ impl SyncEngine {
         let country = self.run_country(options.dry_run).await?;
         let mapping = self.config.mapping.clone().with_company_country(Some(&country));
         debug!(run = %maker.run_id, dry_run = options.dry_run, %country, "sync run started");
-        Ok((RunCtx::new(maker, update, mapping), started_at))
+        let ctx = RunCtx::new(maker, update, mapping);
+        self.open_skus(&ctx).await?;
+        Ok((ctx, started_at))
     }
 
     /// A run id no run of the company had: `run-{start}-{n}`, deterministic under a virtual
@@ -431,11 +434,33 @@ impl SyncEngine {
         report
     }
 
-    /// Settles the pending creates an interrupted run left (not in a dry run: it writes).
+    /// Settles the pending creates an interrupted run left, then handles the sales of the retry
+    /// set again (not in a dry run: both write).
     async fn settle_all(&self, ctx: &RunCtx, log: &mut RunLog) -> Result<()> {
         if ctx.dry_run() {
             return Ok(());
         }
+        self.settle_pending_all(ctx, log).await?;
+        for txn in self.read_retry_set(ctx).await? {
+            let key = crate::store::LedgerKey {
+                realm: self.realm().to_string(),
+                entity: txn.kind,
+                qbo_id: txn.doc.id.clone(),
+            };
+            let outcome = self.handle(ctx, txn.clone()).await?;
+            let outcome = self.retried(ctx, &txn, outcome);
+            if outcome.record().is_some() {
+                // A window that reads the same version in this run does not handle it again.
+                ctx.settled(key, &outcome);
+            }
+            self.observe(ctx, log, &outcome);
+            self.save(ctx, log, outcome, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Settles the pending creates an interrupted run left.
+    async fn settle_pending_all(&self, ctx: &RunCtx, log: &mut RunLog) -> Result<()> {
         for pending in self.store.pending_entries(self.realm()).await? {
             let key = pending.key.clone();
             let outcome = self.settle_pending(ctx, pending).await?;
@@ -683,6 +708,7 @@ impl SyncEngine {
         txns: Vec<Transaction>,
         mut cursor: Option<CursorSlot<'_>>,
     ) -> Result<()> {
+        self.prepare_items(ctx, &txns).await?;
         let ticketed: Vec<(Option<u64>, Transaction)> = txns
             .into_iter()
             .map(|txn| {
@@ -741,6 +767,10 @@ impl SyncEngine {
         outcome: Outcome,
         moved: Option<(String, DateTime<Utc>)>,
     ) -> Result<()> {
+        let retry = if ctx.dry_run() { None } else { self.retry_change(ctx, &outcome) };
+        if let Some(RetryChange::Put(entry)) = &retry {
+            self.store.put_retry_entry(entry).await?;
+        }
         let Some(Record { log: entry, ledger }) = outcome.into_record() else {
             if let Some((name, at)) = moved
                 && !ctx.dry_run()
@@ -752,6 +782,9 @@ impl SyncEngine {
         if !ctx.dry_run() {
             let commit = Commit { log: entry, ledger, cursor: moved };
             self.store.commit(&commit).await?;
+            if let Some(RetryChange::Remove(key)) = &retry {
+                self.store.remove_retry_entry(key).await?;
+            }
             log.record(commit.log);
         } else {
             log.record(entry);

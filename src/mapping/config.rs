@@ -1,14 +1,19 @@
 //! What a host can tune in the mapping: accepted classes, shipping words, the sales channel, an
-//! order-id prefix, the bill-to fallback, the company's own country, and the Ordoro account's
-//! currency.
+//! order-id prefix, the bill-to fallback, the company's own country, the Ordoro account's
+//! currency, and the SKUs: the book they are resolved from, and the fractional-quantity and
+//! bundle policies.
 
+use std::sync::Arc;
+
+use super::skus::{BundlePolicy, FractionalPolicy, SkuBook};
 use crate::class_filter::ClassFilter;
 use crate::shipping::ShippingWords;
 
 /// The mapping's settings. [`Default`] is the out-of-the-box behaviour: accepted class `Ordoro`,
 /// no class ids, shipping words `UPS`, `FedEx`, `Shipping`, no sales channel, no order-id prefix,
-/// a bill-to that falls back to the ship-to when `BillAddr` cannot be read, and an Ordoro account
-/// in `USD`.
+/// a bill-to that falls back to the ship-to when `BillAddr` cannot be read, an Ordoro account
+/// in `USD`, no SKU book (every SKU is the item's name, as the sale shows it), fractional
+/// quantities with a real SKU failed, and bundles sent as their components.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingConfig {
     classes: ClassFilter,
@@ -18,6 +23,9 @@ pub struct MappingConfig {
     bill_to_fallback: bool,
     company_country: Option<String>,
     account_currency: Option<String>,
+    skus: Option<Arc<SkuBook>>,
+    fractional: FractionalPolicy,
+    bundles: BundlePolicy,
 }
 
 impl Default for MappingConfig {
@@ -30,6 +38,9 @@ impl Default for MappingConfig {
             bill_to_fallback: true,
             company_country: None,
             account_currency: None,
+            skus: None,
+            fractional: FractionalPolicy::default(),
+            bundles: BundlePolicy::default(),
         }
     }
 }
@@ -133,6 +144,42 @@ impl MappingConfig {
         let currency = currency.trim().to_ascii_uppercase();
         self.account_currency = (!currency.is_empty()).then_some(currency);
         self
+    }
+
+    /// Sets the SKU book: the merchant's SKU mapping and the QBO items known, from which each
+    /// line's SKU is resolved ([`SkuBook::resolve`]). `None` (the default) means no item data:
+    /// every SKU is the item's name as the sale shows it, as before items were read. The
+    /// engine sets one for every run.
+    pub fn with_sku_book(mut self, book: Option<Arc<SkuBook>>) -> Self {
+        self.skus = book;
+        self
+    }
+
+    /// Sets what a fractional quantity on a line with a real SKU does (default: fail).
+    pub fn with_fractional_quantities(mut self, policy: FractionalPolicy) -> Self {
+        self.fractional = policy;
+        self
+    }
+
+    /// Sets how bundles become order lines (default: their components).
+    pub fn with_bundles(mut self, policy: BundlePolicy) -> Self {
+        self.bundles = policy;
+        self
+    }
+
+    /// The SKU book, if set (see [`MappingConfig::with_sku_book`]).
+    pub fn sku_book(&self) -> Option<&SkuBook> {
+        self.skus.as_deref()
+    }
+
+    /// The fractional-quantity policy.
+    pub fn fractional_quantities(&self) -> FractionalPolicy {
+        self.fractional
+    }
+
+    /// The bundle policy.
+    pub fn bundles(&self) -> BundlePolicy {
+        self.bundles
     }
 
     /// The Ordoro account's currency, if set (see [`MappingConfig::with_account_currency`]).

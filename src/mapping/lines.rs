@@ -4,6 +4,8 @@
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
+use super::MappingConfig;
+use super::skus::{BundlePolicy, FractionalPolicy, LineSku, SkuBook, SkuSource};
 use crate::model::ordoro::{LineProduct, NewOrderLine};
 use crate::model::qbo::{DetailType, DiscountLineDetail, GroupLineDetail, Line, LineDetail, Ref};
 use crate::shipping::ShippingWords;
@@ -15,6 +17,26 @@ const MAX_BUNDLE_DEPTH: usize = 8;
 
 /// Decimals kept on a unit price derived as Amount / Qty (QBO's own unit-price precision).
 const UNIT_PRICE_DP: u32 = 7;
+
+/// The settings the lines are read with: shipping words, the SKU book and the SKU policies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineRules<'a> {
+    pub words: &'a ShippingWords,
+    pub skus: Option<&'a SkuBook>,
+    pub fractional: FractionalPolicy,
+    pub bundles: BundlePolicy,
+}
+
+impl<'a> LineRules<'a> {
+    pub(crate) fn of(config: &'a MappingConfig) -> Self {
+        LineRules {
+            words: config.shipping_words(),
+            skus: config.sku_book(),
+            fractional: config.fractional_quantities(),
+            bundles: config.bundles(),
+        }
+    }
+}
 
 /// What the lines of a transaction add up to.
 #[derive(Debug, Default)]
@@ -35,6 +57,8 @@ pub(crate) struct LineSummary {
     pub notes: Vec<String>,
     /// Things noticed and handled.
     pub warnings: Vec<String>,
+    /// The SKU of each order line and where it came from, in the order of `products`.
+    pub skus: Vec<LineSku>,
 }
 
 /// A line that cannot be mapped without losing or inventing money.
@@ -56,15 +80,15 @@ struct ItemFacts<'a> {
 
 /// Reads `lines` into a summary, or fails on a line that cannot be shipped as it stands
 /// (a negative quantity or amount: a credit or return line).
-pub(crate) fn summarize(lines: &[Line], words: &ShippingWords) -> Result<LineSummary, LineError> {
+pub(crate) fn summarize(lines: &[Line], rules: &LineRules<'_>) -> Result<LineSummary, LineError> {
     let mut s = LineSummary::default();
-    walk(lines, words, 0, &mut s)?;
+    walk(lines, rules, 0, &mut s)?;
     Ok(s)
 }
 
 fn walk(
     lines: &[Line],
-    words: &ShippingWords,
+    rules: &LineRules<'_>,
     depth: usize,
     s: &mut LineSummary,
 ) -> Result<(), LineError> {
@@ -80,15 +104,15 @@ fn walk(
                         unit_price: d.unit_price,
                         amount: line.amount,
                     };
-                    if words.is_shipping_item(item) {
+                    if rules.words.is_shipping_item(item) {
                         add_shipping(&facts, s)?;
                     } else {
-                        add_product(&facts, s)?;
+                        add_product(&facts, rules, s)?;
                     }
                 }
                 None => add_documentation(line, s),
             },
-            LineDetail::Group(g) => add_bundle(line, g, words, depth, s)?,
+            LineDetail::Group(g) => add_bundle(line, g, rules, depth, s)?,
             LineDetail::Discount(d) => add_discount(line, d, s)?,
             LineDetail::DescriptionOnly => add_text(line, s),
             LineDetail::SubTotal => {}
@@ -178,11 +202,12 @@ fn describe(line: &Line, place: Place) -> String {
 }
 
 /// A bundle: its item lines carry the money (the bundle's own amount can be 0), so they are
-/// mapped one by one; a bundle sent without them is mapped as one line of the bundle item.
+/// mapped one by one; a bundle sent without them is mapped as one line of the bundle item, and
+/// so is every bundle under [`BundlePolicy::OneLine`] (priced at its components' total).
 fn add_bundle(
     line: &Line,
     g: &GroupLineDetail,
-    words: &ShippingWords,
+    rules: &LineRules<'_>,
     depth: usize,
     s: &mut LineSummary,
 ) -> Result<(), LineError> {
@@ -193,10 +218,16 @@ fn add_bundle(
         ));
         return Ok(());
     }
+    let bundle_item = g.group_item_ref.as_ref().filter(|r| !is_blank_ref(r));
     if !g.line.is_empty() {
-        return walk(&g.line, words, depth + 1, s);
+        return match bundle_item {
+            Some(item) if rules.bundles == BundlePolicy::OneLine => {
+                add_bundle_as_one_line(line, g, item, rules, depth, s)
+            }
+            _ => walk(&g.line, rules, depth + 1, s),
+        };
     }
-    match g.group_item_ref.as_ref().filter(|r| !is_blank_ref(r)) {
+    match bundle_item {
         Some(item) => add_product(
             &ItemFacts {
                 id: line.id.as_deref(),
@@ -206,6 +237,7 @@ fn add_bundle(
                 unit_price: None,
                 amount: line.amount,
             },
+            rules,
             s,
         ),
         None => {
@@ -213,6 +245,38 @@ fn add_bundle(
             Ok(())
         }
     }
+}
+
+/// A bundle as one order line of the bundle item: its components are read as usual (so a
+/// negative or unreadable one still fails the sale), then their product total becomes the
+/// line's total; shipping and discounts among them stay shipping and discounts.
+fn add_bundle_as_one_line(
+    line: &Line,
+    g: &GroupLineDetail,
+    item: &Ref,
+    rules: &LineRules<'_>,
+    depth: usize,
+    s: &mut LineSummary,
+) -> Result<(), LineError> {
+    let mut inner = LineSummary::default();
+    walk(&g.line, rules, depth + 1, &mut inner)?;
+    s.shipping_amount = add(s.shipping_amount, inner.shipping_amount)?;
+    s.shipping_lines += inner.shipping_lines;
+    if s.first_shipping_name.is_none() {
+        s.first_shipping_name = inner.first_shipping_name;
+    }
+    s.discount_amount = add(s.discount_amount, inner.discount_amount)?;
+    s.notes.extend(inner.notes);
+    s.warnings.extend(inner.warnings);
+    let facts = ItemFacts {
+        id: line.id.as_deref(),
+        item,
+        description: line.description.as_deref(),
+        qty: g.quantity,
+        unit_price: None,
+        amount: Some(inner.product_amount),
+    };
+    add_product(&facts, rules, s)
 }
 
 /// A sales line without an item: QBO treats it as text and ignores its amount, and so do we.
@@ -239,17 +303,32 @@ fn add_shipping(f: &ItemFacts<'_>, s: &mut LineSummary) -> Result<(), LineError>
     Ok(())
 }
 
-fn add_product(f: &ItemFacts<'_>, s: &mut LineSummary) -> Result<(), LineError> {
+fn add_product(
+    f: &ItemFacts<'_>,
+    rules: &LineRules<'_>,
+    s: &mut LineSummary,
+) -> Result<(), LineError> {
     let (qty, unit, total) = money_of(f)?;
     // The item's own text is kept as QBO has it (trimmed): a SKU is an identity in Ordoro.
     let item_name = f.item.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
     let item_id = Some(f.item.value.trim()).filter(|v| !v.is_empty());
     let description = clean(f.description);
-    let sku = first_text(&[item_name, item_id, description.as_deref()]);
+    let (sku, source) = rules.skus.and_then(|book| book.resolve(f.item)).unwrap_or_else(|| {
+        (first_text(&[item_name, item_id, description.as_deref()]), SkuSource::Name)
+    });
     let name = first_text(&[item_name, description.as_deref(), item_id]);
     let label = format!("{} ({sku})", line_label(f.id));
-    let (quantity, item_price, product_name) =
-        whole_units(qty, unit, total, &label, &name, &mut s.warnings)?;
+    let (quantity, item_price, product_name) = if source.is_real() && !qty.fract().is_zero() {
+        real_fraction(qty, unit, &label, &name, source, rules.fractional, &mut s.warnings)?
+    } else {
+        whole_units(qty, unit, total, &label, &name, &mut s.warnings)?
+    };
+    s.skus.push(LineSku {
+        line: clean(f.id),
+        item_id: item_id.map(str::to_string),
+        sku: sku.clone(),
+        source,
+    });
     s.product_amount = add(s.product_amount, total)?;
     s.products.push(NewOrderLine {
         cart_orderitem_id: clean(f.id),
@@ -289,6 +368,48 @@ fn whole_units(
         total.normalize()
     ));
     Ok((1, total, format!("{name} (qty {} at {} each)", qty.normalize(), unit.normalize())))
+}
+
+/// A fractional quantity on a line whose SKU names a real product: one unit priced at the total
+/// would decrement the product's stock wrongly, so the sale fails (naming the line and the
+/// setting that changes it), or the quantity is rounded up with a warning.
+fn real_fraction(
+    qty: Decimal,
+    unit: Decimal,
+    label: &str,
+    name: &str,
+    source: SkuSource,
+    policy: FractionalPolicy,
+    warnings: &mut Vec<String>,
+) -> Result<(i64, Decimal, String), LineError> {
+    match policy {
+        FractionalPolicy::Fail => Err(LineError {
+            code: Reason::FractionalQuantity,
+            message: format!(
+                "{label}: quantity {} is not a whole number, and the SKU (from the {}) names a \
+                 real Ordoro product whose stock it would decrement wrongly; no order was \
+                 created. Correct the quantity in QuickBooks, or set the fractional-quantity \
+                 policy to round up",
+                qty.normalize(),
+                match source {
+                    SkuSource::Mapping => "SKU mapping",
+                    _ => "QuickBooks item",
+                }
+            ),
+        }),
+        FractionalPolicy::RoundUp => {
+            let whole = qty.ceil();
+            let n = whole.to_i64().ok_or_else(|| LineError {
+                code: Reason::AmountOverflow,
+                message: format!("{label}: quantity {} is too large", qty.normalize()),
+            })?;
+            warnings.push(format!(
+                "{label}: fractional quantity {} rounded up to {n} units",
+                qty.normalize()
+            ));
+            Ok((n, unit, name.to_string()))
+        }
+    }
 }
 
 fn add_discount(line: &Line, d: &DiscountLineDetail, s: &mut LineSummary) -> Result<(), LineError> {

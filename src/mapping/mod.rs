@@ -7,10 +7,14 @@ mod addresses;
 mod config;
 mod lines;
 pub mod preview;
+pub mod skus;
 
 use rust_decimal::Decimal;
 
 pub use config::MappingConfig;
+pub use skus::{
+    BundlePolicy, FractionalPolicy, LineSku, SkuBook, SkuKey, SkuMapping, SkuSource, item_ids,
+};
 
 use crate::Reason;
 use crate::address::ParsedAddress;
@@ -30,6 +34,8 @@ pub struct MappedOrder {
     pub ship_to: ParsedAddress,
     /// The parsed bill-to, with its raw lines.
     pub bill_to: ParsedAddress,
+    /// The SKU of each order line and where it came from, in the order of the lines.
+    pub skus: Vec<LineSku>,
 }
 
 /// What to do with one transaction.
@@ -291,7 +297,7 @@ fn lines_all_zero(lines: &[crate::model::qbo::Line], depth: usize) -> bool {
 /// The order, with `warning` (if any) first among the warnings.
 fn build(txn: &Transaction, config: &MappingConfig, warning: Option<&str>) -> Decision {
     let doc = &txn.doc;
-    let summary = match lines::summarize(&doc.line, config.shipping_words()) {
+    let summary = match lines::summarize(&doc.line, &lines::LineRules::of(config)) {
         Ok(s) => s,
         Err(e) => return Decision::error(e.code, e.message),
     };
@@ -353,11 +359,13 @@ fn build(txn: &Transaction, config: &MappingConfig, warning: Option<&str>) -> De
         shipping_address: addresses::to_ordoro(&addresses.ship_to, email.as_deref()),
         lines: summary.products,
     };
+    let skus = summary.skus;
     Decision::Create(Box::new(MappedOrder {
         order,
         warnings,
         ship_to: addresses.ship_to,
         bill_to: addresses.bill_to,
+        skus,
     }))
 }
 

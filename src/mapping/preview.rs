@@ -54,6 +54,11 @@ pub struct PreviewLine {
     /// Warnings, for `create`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// For `create` with item data (a [`SkuBook`](super::SkuBook) in the config): each order
+    /// line's SKU and where it came from. Absent without item data, so the output is what it
+    /// always was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skus: Option<Vec<super::LineSku>>,
 }
 
 impl PreviewLine {
@@ -66,6 +71,7 @@ impl PreviewLine {
             detail: Some(detail),
             error: None,
             warnings: Vec::new(),
+            skus: None,
         }
     }
 
@@ -78,6 +84,7 @@ impl PreviewLine {
             detail: None,
             error: Some(PreviewError { code, message }),
             warnings: Vec::new(),
+            skus: None,
         }
     }
 }
@@ -98,6 +105,7 @@ pub fn preview_transaction(txn: &Transaction, config: &MappingConfig) -> Preview
             detail: None,
             error: None,
             warnings: mapped.warnings,
+            skus: config.sku_book().is_some().then_some(mapped.skus),
         },
         Decision::Skip { reason, detail } => PreviewLine::skip(qbo, reason, detail),
         Decision::Error { code, message } => PreviewLine::error(qbo, code, message),

@@ -565,3 +565,18 @@ fn de_param<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D:
         Some(other) => Some(other.to_string()),
     })
 }
+
+/// A product as Ordoro returns it (`product`, from `GET /product/{sku}/`): the fields the sync
+/// reads; the rest are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Product {
+    /// Ordoro's id of the product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// The SKU, Ordoro's identity of the product.
+    #[serde(default)]
+    pub sku: String,
+    /// The product's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}

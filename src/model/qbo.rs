@@ -1865,3 +1865,84 @@ pub struct CustomerEnvelope {
     #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
     pub time: Option<DateTime<FixedOffset>>,
 }
+
+/// A QBO item (`SELECT * FROM Item WHERE Id IN (...)`): the product or service a sales line
+/// sells. The sync reads it for its `Sku`, the Ordoro SKU of the lines that sell it when the
+/// merchant tracks SKUs in QBO. A sub-item has its own `Sku` (never its parent's) and a
+/// `FullyQualifiedName` `Parent:Child`, which is what a sale's `ItemRef.name` shows; a bundle is
+/// `Type: Group`.
+///
+/// Read leniently like the other QBO documents: a field of an odd shape is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QboItem {
+    /// The item id (a number sent for it is read as its digits).
+    #[serde(default, deserialize_with = "id_text")]
+    pub id: String,
+    /// Sync token: moves on every edit of the item.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub sync_token: Option<String>,
+    /// The leaf name (`Child` for a sub-item).
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `Parent:Child` for a sub-item, the name otherwise.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub fully_qualified_name: Option<String>,
+    /// The stock-keeping unit, when the company tracks SKUs (`Preferences` "SKU" on); often
+    /// absent or empty.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// Whether the item is active (an item made inactive after a sale still has its SKU).
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// `Inventory`, `NonInventory`, `Service`, `Group` (a bundle) or `Category`, as QBO
+    /// writes it.
+    #[serde(
+        rename = "Type",
+        default,
+        deserialize_with = "or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub item_type: Option<String>,
+    /// True for a sub-item.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub sub_item: Option<bool>,
+    /// The parent of a sub-item.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub parent_ref: Option<Ref>,
+    /// The item's description on sales forms.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Creation and update times.
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
+    pub meta_data: Option<MetaData>,
+}
+
+impl QboItem {
+    /// The item's SKU, trimmed; `None` when it has none (absent or blank).
+    pub fn sku(&self) -> Option<&str> {
+        self.sku.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    /// True for a bundle (`Type: Group`, any case).
+    pub fn is_bundle(&self) -> bool {
+        self.item_type.as_deref().is_some_and(|t| t.trim().eq_ignore_ascii_case("group"))
+    }
+
+    /// The items of a QBO document: an `{"Item": {..}}` envelope, or a query answer
+    /// `{"QueryResponse": {"Item": [..]}}`, or a bare item or array of items. Items that do not
+    /// read are left out.
+    pub fn from_document(value: &Value) -> Vec<QboItem> {
+        let rows = value
+            .get("QueryResponse")
+            .and_then(|q| q.get("Item"))
+            .or_else(|| value.get("Item"))
+            .unwrap_or(value);
+        let read = |v: &Value| serde_json::from_value::<QboItem>(v.clone()).ok();
+        match rows {
+            Value::Array(items) => items.iter().filter_map(read).collect(),
+            Value::Object(_) => read(rows).into_iter().filter(|i| !i.id.is_empty()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}

@@ -6,8 +6,8 @@
 //! by test fakes.
 
 use crate::model::ordoro::{
-    AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, PostOrderLine, PutOrderLine,
-    SalesChannel,
+    AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, PostOrderLine, Product,
+    PutOrderLine, SalesChannel,
 };
 use crate::{Error, ErrorKind, Result, Service};
 
@@ -81,6 +81,18 @@ pub trait OrdoroApi: std::fmt::Debug + Send + Sync {
     /// `None` on 404. The engine reads it once per process to derive the number of an order
     /// whose create it must settle (see [`SyncConfig::settle_after`](crate::SyncConfig)).
     async fn get_sales_channel(&self, cart_id: i64) -> Result<Option<SalesChannel>>;
+    /// `GET /product/{sku}/` (a legacy route: the trailing slash is required, the SKU
+    /// percent-encoded); `None` on 404, when the account has no product of that SKU. The
+    /// default refuses with a configuration error: a port that cannot look products up cannot
+    /// serve the `require_known` unknown-SKU policy.
+    async fn get_product(&self, sku: &str) -> Result<Option<Product>> {
+        let _ = sku;
+        Err(Error::config(
+            "this Ordoro port cannot look products up by SKU; use the `create` unknown-SKU \
+             policy, or implement OrdoroApi::get_product",
+        )
+        .with_service(Service::Ordoro))
+    }
 }
 
 /// Lookups built on [`OrdoroApi`], available on every implementation (the client, the engine's

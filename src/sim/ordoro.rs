@@ -8,6 +8,11 @@
 //! (a repeated `order_id` as a second order, a list that lags, late creates). Tests drive it
 //! through the real client and read its state through the test hooks ([`OrdoroSim::orders`],
 //! [`OrdoroSim::stats`], ...).
+//!
+//! Products: `GET /product/{sku}/` (the legacy route, trailing slash required, SKU
+//! percent-encoded; 404 for an unknown SKU), and, as Ordoro does, a product created on the fly
+//! for each SKU an order create names that the account does not know, counted by
+//! [`OrdoroSim::products_created_on_the_fly`] (the junk products a wrong SKU makes).
 
 mod doc;
 mod route;
@@ -31,7 +36,9 @@ use self::route::{Route, parse_route, route_label};
 use self::timing::{Deferred, DeferredCreates, Timing};
 use self::wire::{BodyKind, Rejection};
 use super::{Fault, FaultDice, FaultPlan, RateMeter};
-use crate::model::ordoro::{AddressField, NewOrder, Order, OrdoroAddress, SalesChannelRef};
+use crate::model::ordoro::{
+    AddressField, NewOrder, Order, OrdoroAddress, Product, SalesChannelRef,
+};
 use crate::{
     Clock, Error, HttpRequest, HttpResponse, HttpTransport, TransportError, TransportErrorKind,
 };
@@ -219,6 +226,8 @@ struct State {
     deferred: DeferredCreates,
     /// The account's order tags, ids 1, 2, ... in the order they were made.
     tags: Vec<SimTag>,
+    products: BTreeMap<String, Product>,
+    products_on_the_fly: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -328,6 +337,8 @@ impl OrdoroSim {
             timing,
             deferred: DeferredCreates::default(),
             tags: Vec::new(),
+            products: BTreeMap::new(),
+            products_on_the_fly: 0,
         };
         OrdoroSim {
             clock,
@@ -366,6 +377,21 @@ impl OrdoroSim {
         let index = u32::try_from(state.channels.len()).unwrap_or(u32::MAX).saturating_add(1);
         state.channels.push(Channel { id, index });
         index
+    }
+
+    /// Adds a product to the account's catalogue (a SKU the warehouse knows); returns it.
+    pub fn add_product(&self, sku: &str, name: &str) -> Product {
+        self.lock().add_product(sku, name)
+    }
+
+    /// Every product of the account, by SKU.
+    pub fn products(&self) -> Vec<Product> {
+        self.lock().products.values().cloned().collect()
+    }
+
+    /// How many products order creates made on the fly, for SKUs the account did not know.
+    pub fn products_created_on_the_fly(&self) -> u64 {
+        self.lock().products_on_the_fly
     }
 
     /// Every order, oldest first (as it is now, whatever the list shows).
@@ -574,6 +600,7 @@ impl OrdoroSim {
             (Method::DELETE, Route::Line(n, id)) => state.delete_line(&n, id, now),
             (Method::POST, Route::Cancel(n)) => state.cancel(&n, now),
             (Method::GET, Route::Cart(id)) => state.cart(&id),
+            (Method::GET, Route::Product(sku)) => state.product(&sku),
             (method, _) => Reply::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 Rejection::new(format!("Method {method} is not allowed here"), None),
@@ -765,6 +792,7 @@ impl State {
             created: now,
             updated: now,
         };
+        self.create_missing_products(&body);
         apply_order_body(&mut doc, &body, &mut self.next_line_id);
         let i = self.orders.len();
         self.by_number.insert(order_number, i);
@@ -785,6 +813,35 @@ impl State {
             .map(|k| format!("{base}-{k}"))
             .find(|n| !self.by_number.contains_key(n))
             .unwrap_or_else(|| base.to_owned())
+    }
+
+    fn add_product(&mut self, sku: &str, name: &str) -> Product {
+        let id = i64::try_from(self.products.len()).unwrap_or(i64::MAX).saturating_add(1);
+        let product = Product { id: Some(id), sku: sku.to_string(), name: Some(name.to_string()) };
+        self.products.entry(sku.to_string()).or_insert(product).clone()
+    }
+
+    /// What Ordoro does on an order create: a product for each line's SKU it does not know.
+    fn create_missing_products(&mut self, body: &Map<String, Value>) {
+        let lines = body.get("lines").and_then(Value::as_array).cloned().unwrap_or_default();
+        for line in lines {
+            let product = line.get("product");
+            let Some(sku) = product.and_then(|p| p.get("sku")).and_then(Value::as_str) else {
+                continue;
+            };
+            if !self.products.contains_key(sku) {
+                let name = product.and_then(|p| p.get("name")).and_then(Value::as_str);
+                self.add_product(sku, name.unwrap_or(sku));
+                self.products_on_the_fly += 1;
+            }
+        }
+    }
+
+    fn product(&self, sku: &str) -> Reply {
+        match self.products.get(sku) {
+            Some(p) => Reply::ok(serde_json::to_value(p).unwrap_or(Value::Null)),
+            None => Reply::not_found(format!("Product {sku} not found")),
+        }
     }
 
     fn revise(&mut self, i: usize, body: &Map<String, Value>, now: DateTime<Utc>) -> Reply {

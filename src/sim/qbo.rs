@@ -13,8 +13,11 @@
 //! k-th query (an edit between two page requests).
 //!
 //! Where it matters to a sync it answers as QBO does: each company's `CompanyInfo` (by id and by
-//! `SELECT * FROM CompanyInfo`; a U.S. company unless seeded otherwise) and its customers (by id
-//! and by `SELECT * FROM Customer WHERE Id IN (...)`); every invoice and sales receipt served
+//! `SELECT * FROM CompanyInfo`; a U.S. company unless seeded otherwise), its customers (by id
+//! and by `SELECT * FROM Customer WHERE Id IN (...)`), its items (`SELECT * FROM Item WHERE Id
+//! IN (...)` or by `MetaData.LastUpdatedTime`, inactive ones only with an `Active` condition;
+//! with or without `Sku`, sub-items with their `Parent:Child` names, bundles of `Type: Group`);
+//! every invoice and sales receipt served
 //! with its `SubTotalLineDetail` line, as real ones always are; date-times without an offset in
 //! queries and `changedSince` (python-quickbooks sends `2017-01-01T00:00:00`) read in the
 //! company's time zone, Pacific, the zone QBO stamps every time in; and a change feed cut at
@@ -40,7 +43,7 @@ use super::{Fault as DiceFault, FaultDice, FaultPlan, RateMeter};
 use crate::Clock;
 use crate::model::qbo::{
     CompanyInfo, EntityKind, Line, LineDetail, MetaData, PhysicalAddress, QboClass, QboCustomer,
-    Ref, SalesTransaction, Transaction,
+    QboItem, Ref, SalesTransaction, Transaction,
 };
 use crate::store::StoredToken;
 use crate::transport::{
@@ -154,6 +157,8 @@ pub struct QboSimStats {
     pub company_reads: u64,
     /// Reads of customers (by id or by query).
     pub customer_reads: u64,
+    /// Queries of items.
+    pub item_reads: u64,
     /// Successful token refreshes.
     pub token_refreshes: u64,
     /// `invalid_grant` answers.
@@ -180,6 +185,7 @@ struct Company {
     classes: Vec<QboClass>,
     info: Option<CompanyInfo>,
     customers: BTreeMap<u64, QboCustomer>,
+    items: BTreeMap<u64, QboItem>,
     next_id: u64,
     in_flight: u32,
 }
@@ -370,6 +376,62 @@ impl QboSim {
     pub fn customer(&self, realm: &str, id: &str) -> Option<QboCustomer> {
         let key: u64 = id.parse().ok()?;
         self.lock().companies.get(realm)?.customers.get(&key).cloned()
+    }
+
+    /// Adds an item as QBO would after its creation (an id when it has none or a taken one,
+    /// SyncToken `0`, `Active` true unless given, `MetaData` now; a sub-item's
+    /// `FullyQualifiedName` is `Parent:Child` from its `ParentRef`); returns the stored item.
+    pub fn add_item(&self, realm: &str, mut item: QboItem) -> QboItem {
+        let now = to_pacific(whole_seconds(self.clock.now()));
+        let mut state = self.lock();
+        let company = state.companies.entry(realm.to_string()).or_default();
+        let id = match item.id.parse::<u64>() {
+            Ok(id) if !company.items.contains_key(&id) => id,
+            _ => company.items.keys().next_back().map_or(1, |last| last + 1),
+        };
+        item.id = id.to_string();
+        item.sync_token.get_or_insert_with(|| "0".into());
+        item.active.get_or_insert(true);
+        let name = item.name.clone().unwrap_or_default();
+        let parent = item.parent_ref.as_ref().and_then(|p| p.value.parse::<u64>().ok());
+        let parent_name = parent
+            .and_then(|p| company.items.get(&p))
+            .map(|p| p.fully_qualified_name.clone().or_else(|| p.name.clone()).unwrap_or_default());
+        item.sub_item = Some(parent_name.is_some());
+        item.fully_qualified_name = Some(match parent_name {
+            Some(p) => format!("{p}:{name}"),
+            None => name,
+        });
+        item.meta_data = Some(MetaData { create_time: Some(now), last_updated_time: Some(now) });
+        company.items.insert(id, item.clone());
+        item
+    }
+
+    /// Edits an item as a person would in QBO: applies `change`, bumps the SyncToken and stamps
+    /// `LastUpdatedTime` with the clock. `None` when it does not exist.
+    pub fn edit_item(
+        &self,
+        realm: &str,
+        id: &str,
+        change: impl FnOnce(&mut QboItem),
+    ) -> Option<QboItem> {
+        let now = to_pacific(whole_seconds(self.clock.now()));
+        let key: u64 = id.parse().ok()?;
+        let mut state = self.lock();
+        let item = state.companies.get_mut(realm)?.items.get_mut(&key)?;
+        change(item);
+        item.id = id.to_string();
+        let token = item.sync_token.as_deref().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+        item.sync_token = Some((token + 1).to_string());
+        let created = item.meta_data.as_ref().and_then(|m| m.create_time);
+        item.meta_data = Some(MetaData { create_time: created, last_updated_time: Some(now) });
+        Some(item.clone())
+    }
+
+    /// A stored item.
+    pub fn item(&self, realm: &str, id: &str) -> Option<QboItem> {
+        let key: u64 = id.parse().ok()?;
+        self.lock().companies.get(realm)?.items.get(&key).cloned()
     }
 
     /// Adds a class; returns it with its id. `parent` makes it a sub-class (`Parent:Child`).
@@ -1108,6 +1170,12 @@ impl QboSim {
             let info = serde_json::to_value(self.company_info(realm)).unwrap_or_default();
             let page: Vec<Value> = std::iter::once(info).skip(skip).take(take).collect();
             ("CompanyInfo", 1, page)
+        } else if entity == "item" {
+            self.lock().stats.item_reads += 1;
+            match self.item_rows(realm, &statement, skip, take) {
+                Ok((total, page)) => ("Item", total, page),
+                Err(e) => return self.invalid_query(&e, tid),
+            }
         } else if entity == "customer" {
             self.lock().stats.customer_reads += 1;
             match self.customer_rows(realm, &statement, skip, take) {
@@ -1191,6 +1259,32 @@ impl QboSim {
         let state = self.lock();
         let Some(company) = state.companies.get(realm) else { return Ok((0, Vec::new())) };
         let rows = list_rows(company.customers.values(), s, |c| c.active, customer_matches)?;
+        page_of(rows, skip, take, |row| row)
+    }
+
+    /// Items matching `s` (`Id`, `Name`, `Sku`, `Type`, `Active`,
+    /// `MetaData.LastUpdatedTime`), in id order or by last update; inactive ones only when a
+    /// condition names `Active`, as QBO does for list entities.
+    fn item_rows(
+        &self,
+        realm: &str,
+        s: &Statement,
+        skip: usize,
+        take: usize,
+    ) -> Result<(usize, Vec<Value>), String> {
+        let state = self.lock();
+        let Some(company) = state.companies.get(realm) else { return Ok((0, Vec::new())) };
+        let mut rows = list_rows(company.items.values(), s, |i| i.active, item_matches)?;
+        match s.order_by.as_ref().map(|(f, desc)| (f.as_str(), *desc)) {
+            None | Some(("id", false)) => {}
+            Some(("metadata.lastupdatedtime", desc)) => {
+                rows.sort_by_key(|i| i.meta_data.as_ref().and_then(|m| m.last_updated_time));
+                if desc {
+                    rows.reverse();
+                }
+            }
+            Some((field, _)) => return Err(format!("property '{field}' is not sortable")),
+        }
         page_of(rows, skip, take, |row| row)
     }
 
@@ -1513,6 +1607,47 @@ fn customer_matches(customer: &QboCustomer, c: &Condition) -> Result<bool, Strin
                 })
                 .collect::<Result<_, _>>()?;
             Ok(compare(&customer.active.unwrap_or(true), c.op, &targets))
+        }
+        other => Err(format!("property '{other}' is not queryable")),
+    }
+}
+
+fn item_matches(item: &QboItem, c: &Condition) -> Result<bool, String> {
+    let targets = || c.values.iter().map(literal_str).collect::<Vec<String>>();
+    let text = |v: &Option<String>| v.as_ref().is_some_and(|v| compare(v, c.op, &targets()));
+    match c.field.as_str() {
+        "id" => {
+            if !matches!(c.op, Op::Eq | Op::In) {
+                return Err("only = and IN work on Id".into());
+            }
+            Ok(compare(&item.id, c.op, &targets()))
+        }
+        "name" => Ok(text(&item.name)),
+        "fullyqualifiedname" => Ok(text(&item.fully_qualified_name)),
+        "sku" => Ok(text(&item.sku)),
+        "type" => Ok(text(&item.item_type)),
+        "active" => {
+            let targets: Vec<bool> = c
+                .values
+                .iter()
+                .map(|v| match v {
+                    Literal::Bool(b) => Ok(*b),
+                    other => Err(format!("{other:?} is not a boolean")),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(compare(&item.active.unwrap_or(true), c.op, &targets))
+        }
+        "metadata.lastupdatedtime" => {
+            let targets = c
+                .values
+                .iter()
+                .map(|v| {
+                    parse_instant(&literal_str(v))
+                        .ok_or_else(|| format!("{} is not a date-time", literal_str(v)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let at = item.meta_data.as_ref().and_then(|m| m.last_updated_time);
+            Ok(at.is_some_and(|t| compare(&t.with_timezone(&Utc), c.op, &targets)))
         }
         other => Err(format!("property '{other}' is not queryable")),
     }

@@ -19,8 +19,8 @@ use rust_decimal::Decimal;
 use super::qbo::to_pacific;
 use crate::model::qbo::{
     CompanyInfo, DiscountLineDetail, EmailAddress, EntityKind, GlobalTaxCalculation,
-    GroupLineDetail, Line, LineDetail, MemoRef, MetaData, PhysicalAddress, QboCustomer, Ref,
-    SalesItemLineDetail, SalesTransaction, Transaction, TxnTaxDetail,
+    GroupLineDetail, Line, LineDetail, MemoRef, MetaData, PhysicalAddress, QboCustomer, QboItem,
+    Ref, SalesItemLineDetail, SalesTransaction, Transaction, TxnTaxDetail,
 };
 
 /// What the sync must do with a sample sale.
@@ -328,6 +328,55 @@ fn dec(s: &str) -> Decimal {
     s.parse().unwrap_or(Decimal::ZERO)
 }
 
+/// The id of the QBO item a sample line of `name` sells: its place in the catalogue
+/// ([`items`]), so that every sale of a product names the same item, as in QBO.
+fn item_id(name: &str, line_id: u32) -> String {
+    match PRODUCTS.iter().position(|(p, _)| *p == name) {
+        Some(i) => format!("{}", 201 + i),
+        None => format!("{}", 100 + line_id),
+    }
+}
+
+/// The id of the sample sales' bundle item (`Starter Bundle`).
+pub const BUNDLE_ITEM_ID: &str = "77";
+
+/// The QBO items the sample sales sell, as a company that tracks SKUs would have them: most
+/// products with a `Sku` (`GNOME-1`, ...), `Coffee Cups` without one (its lines keep the name),
+/// `Sprinkler Heads` a sub-item of `Irrigation` with a SKU of its own (its parent's is never
+/// used), `Setup fee` an inactive service without one, and the bundle `Starter Bundle`
+/// (`Type: Group`, SKU `KIT-STARTER`). Seed them with
+/// [`QboSim::add_item`](crate::sim::qbo::QboSim::add_item) in this order (the parent first).
+pub fn items() -> Vec<QboItem> {
+    let skus = ["FOUNT-275", "GNOME-1", "", "BATH-DLX", "PUMP-KIT", "SPRK-HD", "LANT-PATIO", ""];
+    let mut items = vec![QboItem {
+        id: "300".into(),
+        name: Some("Irrigation".into()),
+        sku: Some("IRR-PARENT".into()),
+        item_type: Some("Category".into()),
+        ..QboItem::default()
+    }];
+    for (i, ((name, _), sku)) in PRODUCTS.iter().zip(skus).enumerate() {
+        let sub = *name == "Sprinkler Heads";
+        items.push(QboItem {
+            id: format!("{}", 201 + i),
+            name: Some(if sub { "Heads".to_string() } else { name.to_string() }),
+            sku: (!sku.is_empty()).then(|| sku.to_string()),
+            active: Some(*name != "Setup fee"),
+            item_type: Some(if *name == "Setup fee" { "Service" } else { "Inventory" }.into()),
+            parent_ref: sub.then(|| Ref { value: "300".into(), name: Some("Irrigation".into()) }),
+            ..QboItem::default()
+        });
+    }
+    items.push(QboItem {
+        id: BUNDLE_ITEM_ID.into(),
+        name: Some("Starter Bundle".into()),
+        sku: Some("KIT-STARTER".into()),
+        item_type: Some("Group".into()),
+        ..QboItem::default()
+    });
+    items
+}
+
 fn item_line(id: u32, name: &str, qty: Decimal, price: Decimal, class: Option<&str>) -> Line {
     Line {
         id: Some(id.to_string()),
@@ -336,7 +385,7 @@ fn item_line(id: u32, name: &str, qty: Decimal, price: Decimal, class: Option<&s
         amount: Some((qty * price).round_dp(2)),
         linked_txn: Vec::new(),
         detail: LineDetail::SalesItem(SalesItemLineDetail {
-            item_ref: Some(Ref { value: format!("{}", 100 + id), name: Some(name.to_string()) }),
+            item_ref: Some(Ref { value: item_id(name, id), name: Some(name.to_string()) }),
             qty: Some(qty),
             unit_price: Some(price),
             tax_code_ref: Some(Ref { value: "NON".into(), name: None }),
@@ -411,7 +460,7 @@ fn build(kind: EntityKind, id: u64, at: DateTime<Utc>, shape: &Shape) -> SalesTr
             linked_txn: Vec::new(),
             detail: LineDetail::Group(GroupLineDetail {
                 group_item_ref: Some(Ref {
-                    value: "77".into(),
+                    value: BUNDLE_ITEM_ID.into(),
                     name: Some("Starter Bundle".into()),
                 }),
                 quantity: Some(Decimal::ONE),

@@ -24,11 +24,12 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
-    LogEntry, LogQuery, RunSummary, SentLine, SentOrder, Store, StoredToken,
+    LogEntry, LogQuery, RetryEntry, RunSummary, SentLine, SentOrder, Store, StoredToken,
 };
 use crate::Reason;
+use crate::mapping::{SkuKey, SkuMapping};
 use crate::model::ordoro::OrdoroAddress;
-use crate::model::qbo::EntityKind;
+use crate::model::qbo::{EntityKind, QboItem};
 
 /// A company's country is absent until saved, kept per realm with the instant it was read
 /// (to the nanosecond), replaced by the next save, and may be saved as unknown (`None`).
@@ -120,6 +121,93 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     a_run_starts_once_per_company(&new_store()).await;
     company_country_is_kept_per_realm(&new_store()).await;
     sent_orders_are_kept_per_transaction(&new_store()).await;
+    items_are_cached_per_realm_newest_first(&new_store()).await;
+    sku_mappings_are_kept_per_realm_and_key(&new_store()).await;
+    retry_entries_are_kept_per_realm(&new_store()).await;
+}
+
+fn item(id: &str, token: &str, sku: Option<&str>) -> QboItem {
+    QboItem {
+        id: id.into(),
+        sync_token: Some(token.into()),
+        name: Some(format!("Item {id}")),
+        fully_qualified_name: Some(format!("Parent:Item {id}")),
+        sku: sku.map(Into::into),
+        active: Some(false),
+        item_type: Some("Group".into()),
+        ..QboItem::default()
+    }
+}
+
+/// Cached items are read back whole by realm and id (absent ones left out); a later read
+/// replaces an item unless the cached one has a higher SyncToken (SyncToken 10 is newer than 9).
+pub async fn items_are_cached_per_realm_newest_first(store: &dyn Store) {
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(store.cached_items("r1", &ids(&["1"])).await.unwrap().is_empty());
+    let one = item("1", "9", Some("WID-1"));
+    store.cache_items("r1", &[one.clone(), item("2", "0", None)]).await.unwrap();
+    store.cache_items("r2", &[item("1", "0", Some("OTHER"))]).await.unwrap();
+    let got = store.cached_items("r1", &ids(&["1", "3", "2"])).await.unwrap();
+    assert_eq!(got, vec![one, item("2", "0", None)]);
+    let newer = item("1", "10", Some("WID-2"));
+    store.cache_items("r1", std::slice::from_ref(&newer)).await.unwrap();
+    store.cache_items("r1", &[item("1", "9", Some("STALE"))]).await.unwrap();
+    assert_eq!(store.cached_items("r1", &ids(&["1"])).await.unwrap(), vec![newer]);
+    let other = store.cached_items("r2", &ids(&["1"])).await.unwrap();
+    assert_eq!(other[0].sku.as_deref(), Some("OTHER"));
+}
+
+/// SKU mappings are kept per realm and key (an id and a name of the same text are two keys),
+/// replaced by a put of the same key, listed ids first, and removed (true only when there was
+/// one).
+pub async fn sku_mappings_are_kept_per_realm_and_key(store: &dyn Store) {
+    let map = |key: SkuKey, sku: &str| SkuMapping { key, sku: sku.into() };
+    assert!(store.sku_mappings("r1").await.unwrap().is_empty());
+    store.put_sku_mapping("r1", &map(SkuKey::ItemName("Widget".into()), "W-0")).await.unwrap();
+    store.put_sku_mapping("r1", &map(SkuKey::ItemId("5".into()), "ID-5")).await.unwrap();
+    store.put_sku_mapping("r1", &map(SkuKey::ItemName("5".into()), "NAME-5")).await.unwrap();
+    store.put_sku_mapping("r1", &map(SkuKey::ItemName("Widget".into()), "W-1")).await.unwrap();
+    store.put_sku_mapping("r2", &map(SkuKey::ItemId("5".into()), "R2")).await.unwrap();
+    assert_eq!(
+        store.sku_mappings("r1").await.unwrap(),
+        vec![
+            map(SkuKey::ItemId("5".into()), "ID-5"),
+            map(SkuKey::ItemName("5".into()), "NAME-5"),
+            map(SkuKey::ItemName("Widget".into()), "W-1"),
+        ]
+    );
+    assert!(store.remove_sku_mapping("r1", &SkuKey::ItemId("5".into())).await.unwrap());
+    assert!(!store.remove_sku_mapping("r1", &SkuKey::ItemId("5".into())).await.unwrap());
+    assert_eq!(store.sku_mappings("r1").await.unwrap().len(), 2);
+    assert_eq!(store.sku_mappings("r2").await.unwrap().len(), 1);
+}
+
+/// The retry set keeps one entry per transaction and realm (a put replaces it), every field
+/// round-trips (the instant to the nanosecond), and removing an absent entry is not an error.
+pub async fn retry_entries_are_kept_per_realm(store: &dyn Store) {
+    let entry = |realm: &str, entity, id: &str, reason| RetryEntry {
+        key: ledger_key(realm, entity, id),
+        sync_token: Some("3".into()),
+        reason,
+        failed_at: instant(100) + chrono::Duration::nanoseconds(7),
+        run_id: "run-1".into(),
+    };
+    assert!(store.retry_entries("r1").await.unwrap().is_empty());
+    let a = entry("r1", EntityKind::Invoice, "7", Reason::UnknownSku);
+    let b = entry("r1", EntityKind::SalesReceipt, "7", Reason::FractionalQuantity);
+    store.put_retry_entry(&a).await.unwrap();
+    store.put_retry_entry(&b).await.unwrap();
+    store
+        .put_retry_entry(&entry("r2", EntityKind::Invoice, "7", Reason::UnknownSku))
+        .await
+        .unwrap();
+    let again = RetryEntry { sync_token: None, run_id: "run-2".into(), ..a.clone() };
+    store.put_retry_entry(&again).await.unwrap();
+    assert_eq!(store.retry_entries("r1").await.unwrap(), vec![again.clone(), b.clone()]);
+    store.remove_retry_entry(&again.key).await.unwrap();
+    store.remove_retry_entry(&again.key).await.unwrap();
+    assert_eq!(store.retry_entries("r1").await.unwrap(), vec![b]);
+    assert_eq!(store.retry_entries("r2").await.unwrap().len(), 1);
 }
 
 /// A cursor is absent until set, kept per name, and replaced by the next set.

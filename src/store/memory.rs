@@ -9,9 +9,11 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
-    RunSummary, SentOrder, Store, StoredToken, TokenStore,
+    RetryEntry, RunSummary, SentOrder, Store, StoredToken, TokenStore, newer_or_same_item,
 };
 use crate::Result;
+use crate::mapping::{SkuKey, SkuMapping};
+use crate::model::qbo::QboItem;
 
 /// The engine's state in memory: cursors, ledger, transaction log and tokens.
 ///
@@ -50,6 +52,9 @@ struct State {
     runs: BTreeSet<(String, String)>,
     countries: BTreeMap<String, CompanyCountry>,
     sent: BTreeMap<LedgerKey, SentOrder>,
+    items: BTreeMap<(String, String), QboItem>,
+    sku_mappings: BTreeMap<(String, SkuKey), String>,
+    retry: BTreeMap<LedgerKey, RetryEntry>,
 }
 
 impl MemoryStore {
@@ -199,6 +204,60 @@ impl Store for MemoryStore {
 
     async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> Result<()> {
         self.lock().sent.insert(key.clone(), sent.clone());
+        Ok(())
+    }
+
+    async fn cached_items(&self, realm: &str, ids: &[String]) -> Result<Vec<QboItem>> {
+        let state = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.items.get(&(realm.to_owned(), id.clone())).cloned())
+            .collect())
+    }
+
+    async fn cache_items(&self, realm: &str, items: &[QboItem]) -> Result<()> {
+        let mut state = self.lock();
+        for item in items {
+            let key = (realm.to_owned(), item.id.clone());
+            let old = state.items.get(&key).and_then(|i| i.sync_token.clone());
+            if newer_or_same_item(old.as_deref(), item.sync_token.as_deref()) {
+                state.items.insert(key, item.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn sku_mappings(&self, realm: &str) -> Result<Vec<SkuMapping>> {
+        Ok(self
+            .lock()
+            .sku_mappings
+            .iter()
+            .filter(|((r, _), _)| r == realm)
+            .map(|((_, key), sku)| SkuMapping { key: key.clone(), sku: sku.clone() })
+            .collect())
+    }
+
+    async fn put_sku_mapping(&self, realm: &str, mapping: &SkuMapping) -> Result<()> {
+        let key = (realm.to_owned(), mapping.key.clone());
+        self.lock().sku_mappings.insert(key, mapping.sku.clone());
+        Ok(())
+    }
+
+    async fn remove_sku_mapping(&self, realm: &str, key: &SkuKey) -> Result<bool> {
+        Ok(self.lock().sku_mappings.remove(&(realm.to_owned(), key.clone())).is_some())
+    }
+
+    async fn retry_entries(&self, realm: &str) -> Result<Vec<RetryEntry>> {
+        Ok(self.lock().retry.values().filter(|e| e.key.realm == realm).cloned().collect())
+    }
+
+    async fn put_retry_entry(&self, entry: &RetryEntry) -> Result<()> {
+        self.lock().retry.insert(entry.key.clone(), entry.clone());
+        Ok(())
+    }
+
+    async fn remove_retry_entry(&self, key: &LedgerKey) -> Result<()> {
+        self.lock().retry.remove(key);
         Ok(())
     }
 }

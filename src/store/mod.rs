@@ -1,5 +1,6 @@
 //! The engine's state as a port: the cursor, the ledger (which QBO transaction became which
-//! Ordoro order), OAuth tokens, and the transaction log people read.
+//! Ordoro order), OAuth tokens, the transaction log people read, and what the SKUs need: the
+//! cache of QBO items, the SKU mapping table and the retry set.
 //!
 //! [`Store::commit`] writes one transaction's ledger change, its log entry and the cursor's move
 //! together or not at all, so a crash never leaves an order without its ledger entry or a cursor
@@ -12,8 +13,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::mapping::{SkuKey, SkuMapping};
 use crate::model::ordoro::{NewOrder, Order, OrdoroAddress};
-use crate::model::qbo::EntityKind;
+use crate::model::qbo::{EntityKind, QboItem};
 use crate::{Reason, Result};
 
 #[cfg(feature = "testing")]
@@ -377,6 +379,24 @@ pub struct CompanyCountry {
     pub read_at: DateTime<Utc>,
 }
 
+/// A sale in the retry set: it failed for a reason a setting can fix
+/// ([`Reason::fixable_by_setting`]: an unknown SKU, a fractional quantity), so nothing in QBO
+/// will bring it back to the sync once the setting changes. The engine reads it again by id at
+/// the start of each run until it succeeds or fails for another reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryEntry {
+    /// The transaction.
+    pub key: LedgerKey,
+    /// Its SyncToken when it failed.
+    pub sync_token: Option<String>,
+    /// Why it failed.
+    pub reason: Reason,
+    /// When it last failed.
+    pub failed_at: DateTime<Utc>,
+    /// The run it last failed in.
+    pub run_id: String,
+}
+
 /// OAuth tokens of one company. Debug output never shows the secrets.
 #[derive(Clone)]
 pub struct StoredToken {
@@ -494,4 +514,32 @@ pub trait Store: TokenStore {
     async fn sent_order(&self, key: &LedgerKey) -> Result<Option<SentOrder>>;
     /// Records what the sync sent to the order of transaction `key`, replacing what was there.
     async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> Result<()>;
+
+    /// The cached QBO items of company `realm` among `ids` (those not cached are absent).
+    async fn cached_items(&self, realm: &str, ids: &[String]) -> Result<Vec<QboItem>>;
+    /// Caches QBO items of company `realm`, by id: an item replaces the cached one unless the
+    /// cached one has a higher SyncToken (a newer version read earlier).
+    async fn cache_items(&self, realm: &str, items: &[QboItem]) -> Result<()>;
+    /// The SKU mapping table of company `realm`, in key order (ids before names).
+    async fn sku_mappings(&self, realm: &str) -> Result<Vec<SkuMapping>>;
+    /// Adds a SKU mapping to company `realm`'s table, replacing one of the same key.
+    async fn put_sku_mapping(&self, realm: &str, mapping: &SkuMapping) -> Result<()>;
+    /// Removes the SKU mapping of `key` from company `realm`'s table; false when there was none.
+    async fn remove_sku_mapping(&self, realm: &str, key: &SkuKey) -> Result<bool>;
+    /// The retry set of company `realm`, in key order.
+    async fn retry_entries(&self, realm: &str) -> Result<Vec<RetryEntry>>;
+    /// Adds a sale to the retry set, replacing its entry if it has one.
+    async fn put_retry_entry(&self, entry: &RetryEntry) -> Result<()>;
+    /// Removes a sale from the retry set; removing an absent one is not an error.
+    async fn remove_retry_entry(&self, key: &LedgerKey) -> Result<()>;
+}
+
+/// True when an item of SyncToken `new` may replace a cached one of `old`: unless `old` is a
+/// higher number (tokens that are not numbers always replace).
+pub fn newer_or_same_item(old: Option<&str>, new: Option<&str>) -> bool {
+    let number = |t: Option<&str>| t.and_then(|t| t.trim().parse::<u64>().ok());
+    match (number(old), number(new)) {
+        (Some(old), Some(new)) => new >= old,
+        _ => true,
+    }
 }

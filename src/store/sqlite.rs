@@ -16,9 +16,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
-    LogEntry, LogQuery, RunSummary, SentOrder, Store, StoredToken, TokenStore,
+    LogEntry, LogQuery, RetryEntry, RunSummary, SentOrder, Store, StoredToken, TokenStore,
 };
-use crate::model::qbo::EntityKind;
+use crate::mapping::{SkuKey, SkuMapping};
+use crate::model::qbo::{EntityKind, QboItem};
 use crate::{Error, Reason, Result};
 
 /// Marks a SQLite file as ours (`PRAGMA application_id`, the bytes `QBOO`), so that a file of
@@ -36,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, sql: MIGRATION_2 },
     Migration { version: 3, sql: MIGRATION_3 },
     Migration { version: 4, sql: MIGRATION_4 },
+    Migration { version: 5, sql: MIGRATION_5 },
 ];
 
 /// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
@@ -143,6 +145,40 @@ CREATE TABLE sent_order (
 ) WITHOUT ROWID;
 ";
 
+/// What the SKUs need (version 5): the cache of QBO items (each as QBO's JSON, by company and
+/// id, with its SyncToken so that an older read never replaces a newer one), the SKU mapping
+/// table (a QBO item id or name to an Ordoro SKU), and the retry set (sales that failed for a
+/// reason a setting can fix, read again at the start of each run). Tables of their own, so
+/// files written before read on unchanged.
+const MIGRATION_5: &str = "
+CREATE TABLE item (
+    realm      TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    sync_token TEXT,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (realm, id)
+) WITHOUT ROWID;
+
+CREATE TABLE sku_mapping (
+    realm   TEXT NOT NULL,
+    key_by  TEXT NOT NULL CHECK (key_by IN ('id', 'name')),
+    key     TEXT NOT NULL,
+    sku     TEXT NOT NULL,
+    PRIMARY KEY (realm, key_by, key)
+) WITHOUT ROWID;
+
+CREATE TABLE retry (
+    realm      TEXT NOT NULL,
+    entity     TEXT NOT NULL,
+    qbo_id     TEXT NOT NULL,
+    sync_token TEXT,
+    reason     TEXT NOT NULL,
+    failed_at  TEXT NOT NULL,
+    run_id     TEXT NOT NULL,
+    PRIMARY KEY (realm, entity, qbo_id)
+) WITHOUT ROWID;
+";
+
 const LOG_COLUMNS: &str = "run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
      last_updated, action, reason, detail, order_number, failure_service, failure_status, \
      failure_code, failure_message, failure_request_id, dry_run";
@@ -234,7 +270,7 @@ impl fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 4;
+    pub const SCHEMA_VERSION: u32 = 5;
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
@@ -1048,6 +1084,165 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn cached_items(&self, realm: &str, ids: &[String]) -> Result<Vec<QboItem>> {
+        self.run(
+            || format!("could not read the cached items of company {realm}"),
+            |conn| {
+                let mut stmt =
+                    conn.prepare_cached("SELECT doc FROM item WHERE realm = ?1 AND id = ?2")?;
+                let mut found = Vec::new();
+                for id in ids {
+                    let doc: Option<String> =
+                        stmt.query_row(params![realm, id], |row| row.get(0)).optional()?;
+                    // A cached document that no longer reads is as good as not cached.
+                    found.extend(doc.and_then(|d| serde_json::from_str::<QboItem>(&d).ok()));
+                }
+                Ok(found)
+            },
+        )
+    }
+
+    async fn cache_items(&self, realm: &str, items: &[QboItem]) -> Result<()> {
+        let rows = items
+            .iter()
+            .map(|i| serde_json::to_string(i).map(|doc| (i, doc)))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::store(format!("could not encode a QBO item: {e}")))?;
+        self.run(
+            || format!("could not cache the items of company {realm}"),
+            |conn| {
+                let tx = conn.transaction()?;
+                {
+                    // An older read never replaces a newer version (tokens that are numbers).
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT INTO item (realm, id, sync_token, doc) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (realm, id) DO UPDATE SET sync_token = excluded.sync_token, \
+                         doc = excluded.doc WHERE item.sync_token IS NULL \
+                         OR excluded.sync_token IS NULL \
+                         OR trim(item.sync_token, '0123456789') <> '' \
+                         OR trim(excluded.sync_token, '0123456789') <> '' \
+                         OR CAST(excluded.sync_token AS INTEGER) >= CAST(item.sync_token AS INTEGER)",
+                    )?;
+                    for (item, doc) in &rows {
+                        stmt.execute(params![realm, item.id, item.sync_token, doc])?;
+                    }
+                }
+                tx.commit()
+            },
+        )
+    }
+
+    async fn sku_mappings(&self, realm: &str) -> Result<Vec<SkuMapping>> {
+        self.run(
+            || format!("could not read the SKU mappings of company {realm}"),
+            |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT key_by, key, sku FROM sku_mapping WHERE realm = ?1 \
+                     ORDER BY key_by, key",
+                )?;
+                let rows = stmt.query_map([realm], |row| {
+                    let by: String = row.get(0)?;
+                    let key: String = row.get(1)?;
+                    let key = if by == "id" { SkuKey::ItemId(key) } else { SkuKey::ItemName(key) };
+                    Ok(SkuMapping { key, sku: row.get(2)? })
+                })?;
+                rows.collect()
+            },
+        )
+    }
+
+    async fn put_sku_mapping(&self, realm: &str, mapping: &SkuMapping) -> Result<()> {
+        self.run(
+            || format!("could not save a SKU mapping of company {realm}"),
+            |conn| {
+                conn.execute(
+                    "INSERT INTO sku_mapping (realm, key_by, key, sku) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (realm, key_by, key) DO UPDATE SET sku = excluded.sku",
+                    params![realm, mapping.key.kind(), mapping.key.value(), mapping.sku],
+                )
+                .map(|_| ())
+            },
+        )
+    }
+
+    async fn remove_sku_mapping(&self, realm: &str, key: &SkuKey) -> Result<bool> {
+        self.run(
+            || format!("could not remove a SKU mapping of company {realm}"),
+            |conn| {
+                conn.execute(
+                    "DELETE FROM sku_mapping WHERE realm = ?1 AND key_by = ?2 AND key = ?3",
+                    params![realm, key.kind(), key.value()],
+                )
+                .map(|n| n > 0)
+            },
+        )
+    }
+
+    async fn retry_entries(&self, realm: &str) -> Result<Vec<RetryEntry>> {
+        self.run(
+            || format!("could not read the retry set of company {realm}"),
+            |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT realm, entity, qbo_id, sync_token, reason, failed_at, run_id \
+                     FROM retry WHERE realm = ?1 ORDER BY entity, qbo_id",
+                )?;
+                let rows = stmt.query_map([realm], |row| {
+                    Ok(RetryEntry {
+                        key: LedgerKey {
+                            realm: row.get(0)?,
+                            entity: parsed(row, 1, "retry.entity", EntityKind::parse)?,
+                            qbo_id: row.get(2)?,
+                        },
+                        sync_token: row.get(3)?,
+                        reason: parsed(row, 4, "retry.reason", |r| r.parse::<Reason>().ok())?,
+                        failed_at: parsed(row, 5, "retry.failed_at", parse_utc)?,
+                        run_id: row.get(6)?,
+                    })
+                })?;
+                rows.collect()
+            },
+        )
+    }
+
+    async fn put_retry_entry(&self, entry: &RetryEntry) -> Result<()> {
+        let failed_at = utc_text(entry.failed_at)?;
+        let key = &entry.key;
+        self.run(
+            || format!("could not add {} {} to the retry set", key.entity, key.qbo_id),
+            |conn| {
+                conn.execute(
+                    "INSERT INTO retry (realm, entity, qbo_id, sync_token, reason, failed_at, \
+                     run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (realm, entity, qbo_id) DO UPDATE SET \
+                     sync_token = excluded.sync_token, reason = excluded.reason, \
+                     failed_at = excluded.failed_at, run_id = excluded.run_id",
+                    params![
+                        key.realm,
+                        key.entity.as_str(),
+                        key.qbo_id,
+                        entry.sync_token,
+                        entry.reason.as_str(),
+                        failed_at,
+                        entry.run_id
+                    ],
+                )
+                .map(|_| ())
+            },
+        )
+    }
+
+    async fn remove_retry_entry(&self, key: &LedgerKey) -> Result<()> {
+        self.run(
+            || format!("could not remove {} {} from the retry set", key.entity, key.qbo_id),
+            |conn| {
+                conn.execute(
+                    "DELETE FROM retry WHERE realm = ?1 AND entity = ?2 AND qbo_id = ?3",
+                    params![key.realm, key.entity.as_str(), key.qbo_id],
+                )
+                .map(|_| ())
+            },
+        )
+    }
     async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> Result<()> {
         let what = || {
             format!(

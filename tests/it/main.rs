@@ -44,6 +44,7 @@ mod reqwest_transport;
 mod shipping;
 mod sim_sample;
 mod simulation;
+mod skus;
 mod store;
 mod sync_example;
 mod sync_progress;

@@ -204,3 +204,60 @@ fn example_takes_the_company_country_and_refuses_what_is_no_country_code() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("--company-country"), "{bad}");
     }
 }
+
+#[test]
+fn example_items_say_where_each_sku_came_from_and_without_them_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sale = dir.path().join("sale.json");
+    std::fs::write(
+        &sale,
+        r#"{"Invoice": {"Id": "130", "SyncToken": "0", "TotalAmt": 300,
+            "ClassRef": {"value": "1", "name": "Ordoro"},
+            "Line": [
+              {"Id": "1", "Amount": 275, "DetailType": "SalesItemLineDetail",
+               "SalesItemLineDetail": {"ItemRef": {"value": "5", "name": "Rock Fountain"}, "Qty": 1}},
+              {"Id": "2", "Amount": 25, "DetailType": "SalesItemLineDetail",
+               "SalesItemLineDetail": {"ItemRef": {"value": "6", "name": "Chairs:Oak"}, "Qty": 1}}],
+            "ShipAddr": {"Line1": "Jane Doe", "Line2": "12 Main Street",
+                         "Line3": "Springfield, IL 62704"}}}"#,
+    )
+    .unwrap();
+    let items = dir.path().join("items.json");
+    std::fs::write(
+        &items,
+        r#"{"QueryResponse": {"Item": [
+            {"Id": "5", "Name": "Rock Fountain", "Sku": "FOUNT-1", "SyncToken": "2"},
+            {"Id": "6", "Name": "Oak", "FullyQualifiedName": "Chairs:Oak", "SubItem": true,
+             "ParentRef": {"value": "4"}, "Sku": ""},
+            {"Id": "4", "Name": "Chairs", "Sku": "CHAIRS"}]}}"#,
+    )
+    .unwrap();
+    let plain = run_preview(&[sale.to_str().unwrap()]);
+    let plain: Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert!(plain.get("skus").is_none(), "{plain}");
+    assert_eq!(plain["order"]["lines"][0]["product"]["sku"], "Rock Fountain");
+
+    let out = run_preview(&["--items", items.to_str().unwrap(), sale.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["order"]["lines"][0]["product"]["sku"], "FOUNT-1");
+    // A sub-item with a blank SKU keeps its name, never its parent's SKU.
+    assert_eq!(line["order"]["lines"][1]["product"]["sku"], "Chairs:Oak");
+    assert_eq!(
+        line["skus"],
+        serde_json::json!([
+            {"line": "1", "item_id": "5", "sku": "FOUNT-1", "source": "item"},
+            {"line": "2", "item_id": "6", "sku": "Chairs:Oak", "source": "name"}
+        ])
+    );
+    // Everything but the SKUs is as it was.
+    let mut same = line.clone();
+    same.as_object_mut().unwrap().remove("skus");
+    same["order"]["lines"][0]["product"]["sku"] = "Rock Fountain".into();
+    assert_eq!(same, plain);
+
+    let missing = dir.path().join("no-items.json");
+    let out = run_preview(&["--items", missing.to_str().unwrap(), sale.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-items.json"));
+}

@@ -32,12 +32,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use qbo_ordoro::engine::{InitialSince, RunOptions, RunRange, SyncConfig};
-use qbo_ordoro::mapping::MappingConfig;
+use qbo_ordoro::engine::{InitialSince, RunOptions, RunRange, SyncConfig, UnknownSkuPolicy};
+use qbo_ordoro::mapping::{BundlePolicy, MappingConfig, SkuKey, SkuMapping};
 use qbo_ordoro::sim::FaultPlan;
 use qbo_ordoro::sim::ordoro::{DuplicatePolicy, OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
-use qbo_ordoro::sim::sample::generate;
+use qbo_ordoro::sim::sample::{generate, items as sample_items};
 use qbo_ordoro::store::{MemoryStore, SqliteStore};
 use qbo_ordoro::{Clock, Store, TokioClock};
 use rand::rngs::SmallRng;
@@ -76,7 +76,24 @@ struct Profile {
     ordoro_outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
     hooks: usize,
     range_rerun: bool,
+    /// The QBO items of the sample (with SKUs) are seeded, and every SKU a sale can name is a
+    /// product of the Ordoro account: no product may be created on the fly.
+    sku_items: bool,
     config: SyncConfig,
+}
+
+/// The Ordoro SKU the SKU-mapping profiles give `Garden Gnome`.
+const MAPPED: &str = "GN-MAPPED";
+
+/// The sample's QBO items, and in Ordoro a product for every SKU a sale can then name: each
+/// item's SKU, the names of the items without one, and the mapped SKU.
+fn seed_catalogues(qbo: &QboSim, ordoro: &OrdoroSim) {
+    for item in sample_items() {
+        let name = item.name.clone().unwrap_or_default();
+        ordoro.add_product(item.sku().unwrap_or(&name), &name);
+        qbo.add_item(REALM, item);
+    }
+    ordoro.add_product(MAPPED, "Garden Gnome");
 }
 
 fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
@@ -120,7 +137,19 @@ impl Profile {
             7..9 => 50,
             _ => rng.random_range(3..=10),
         };
-        let mapping = MappingConfig::default().with_cart(Some(sim::CART));
+        let mut mapping = MappingConfig::default().with_cart(Some(sim::CART));
+        // The SKU policies, drawn apart so that the other draws stay as they were.
+        let mut sku_rng = SmallRng::seed_from_u64(seed ^ 0x5c0);
+        let sku_items = sku_rng.random_bool(0.5);
+        if sku_rng.random_bool(0.5) {
+            mapping = mapping.with_bundles(BundlePolicy::OneLine);
+        }
+        let require_known = sku_items && sku_rng.random_bool(0.5);
+        let sku_mappings = if sku_items && sku_rng.random_bool(0.5) {
+            vec![SkuMapping { key: SkuKey::ItemName("Garden Gnome".into()), sku: MAPPED.into() }]
+        } else {
+            Vec::new()
+        };
         let config = SyncConfig {
             mapping,
             overlap: Duration::from_secs([60, 300, 300, 600][rng.random_range(0..4)]),
@@ -129,6 +158,12 @@ impl Profile {
             update_existing: rng.random_bool(0.5),
             cancel_on_void: rng.random_bool(0.5),
             max_concurrency: rng.random_range(1..=8),
+            unknown_skus: if require_known {
+                UnknownSkuPolicy::RequireKnown
+            } else {
+                UnknownSkuPolicy::Create
+            },
+            sku_mappings,
             ..SyncConfig::default()
         };
         Profile {
@@ -156,6 +191,7 @@ impl Profile {
             late_create: 0.0,
             hooks: rng.random_range(0..=5),
             range_rerun: rng.random_bool(0.2),
+            sku_items,
             config,
         }
         .with_worst_case()
@@ -377,6 +413,9 @@ async fn simulate_in_runtime(p: Profile) -> Result<SeedStats, String> {
         qbo_outage: p.qbo_outage,
         ordoro_outage: p.ordoro_outage,
     };
+    if p.sku_items {
+        seed_catalogues(&qbo, &ordoro);
+    }
     let world = World::new(clock, qbo, ordoro, store, p.config.clone(), &wiring);
     world.connect().await;
 
@@ -554,6 +593,10 @@ async fn finish(p: &Profile, world: &World, stats: &mut SeedStats) -> Result<(),
     }
     if !clean {
         return Err("no clean run in six once the services were calm".into());
+    }
+    if p.sku_items && world.ordoro.products_created_on_the_fly() > 0 {
+        let invented: Vec<String> = world.ordoro.products().into_iter().map(|p| p.sku).collect();
+        return Err(format!("a sale was sent with a SKU Ordoro does not know: {invented:?}"));
     }
     if p.range_rerun {
         let writes = world.ordoro_wire_writes();

@@ -88,6 +88,9 @@ store_suite!(
     a_run_starts_once_per_company,
     company_country_is_kept_per_realm,
     sent_orders_are_kept_per_transaction,
+    items_are_cached_per_realm_newest_first,
+    sku_mappings_are_kept_per_realm_and_key,
+    retry_entries_are_kept_per_realm,
 );
 
 /// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
@@ -213,7 +216,21 @@ async fn sqlite_migrations_run_once() {
         .collect::<Result<_, _>>()
         .unwrap();
     tables.sort();
-    assert_eq!(tables, ["company", "cursor", "ledger", "log", "run", "sent_order", "token"]);
+    assert_eq!(
+        tables,
+        [
+            "company",
+            "cursor",
+            "item",
+            "ledger",
+            "log",
+            "retry",
+            "run",
+            "sent_order",
+            "sku_mapping",
+            "token"
+        ]
+    );
 }
 
 #[tokio::test]

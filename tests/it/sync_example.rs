@@ -859,3 +859,48 @@ fn the_examples_build_no_test_only_crate() {
         assert!(!crates.contains(test_only), "the examples' build holds {test_only}");
     }
 }
+
+#[tokio::test]
+async fn sku_mappings_come_from_the_config_file_and_the_flag_and_are_saved_in_the_state_file() {
+    use qbo_ordoro::mapping::{SkuKey, SkuMapping};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.sqlite3");
+    let config = dir.path().join("sync.toml");
+    std::fs::write(
+        &config,
+        "[sku]\nunknown = \"create\"\nbundles = \"one_line\"\n\
+         [sku.map]\n\"Garden Gnome\" = \"GN-7\"\n\"id:201\" = \"FOUNT-1\"\n",
+    )
+    .unwrap();
+    let args = with(
+        state_args(&state),
+        &["--config", config.to_str().unwrap(), "--map-sku", "Garden Gnome=GN-8"],
+    );
+    let run = run_in(dir.path(), &args, &[]);
+    run.assert_ok();
+    assert!(run.count("created") > 0, "{}", run.stdout);
+    let store = qbo_ordoro::SqliteStore::open(&state).unwrap();
+    // The simulated company's realm.
+    let mut saved = store.sku_mappings("9130357766554433").await.unwrap();
+    saved.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(
+        saved,
+        [
+            SkuMapping { key: SkuKey::ItemId("201".into()), sku: "FOUNT-1".into() },
+            // The flag wins over the file's entry of the same item.
+            SkuMapping { key: SkuKey::ItemName("Garden Gnome".into()), sku: "GN-8".into() },
+        ]
+    );
+
+    std::fs::write(&config, "[sku]\nunknown = \"maybe\"\n").unwrap();
+    let bad = run_in(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    assert_eq!(bad.code, Some(3), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("[sku] unknown must be `create` or `require_known`"),
+        "{}",
+        bad.stderr
+    );
+    let bad = run_in(dir.path(), &["--map-sku", "no-sku-here"], &[]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("is not ITEM=SKU"), "{}", bad.stderr);
+}

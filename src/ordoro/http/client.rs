@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use super::config::{DEFAULT_ORDORO_BUDGET, OrdoroConfig};
 use super::error as wire_error;
 use crate::model::ordoro::{
-    AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, PostOrderLine, PutOrderLine,
-    SalesChannel,
+    AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, PostOrderLine, Product,
+    PutOrderLine, SalesChannel,
 };
 use crate::ordoro::api::{MAX_PAGE_SIZE, OrderQuery, OrdoroApi};
 use crate::transport::{Idempotent, PacedTransport, RetryPolicy, SharedBudget, url_component};
@@ -332,6 +332,28 @@ impl OrdoroApi for OrdoroClient {
             Err(e) => Err(e),
         }
     }
+
+    async fn get_product(&self, sku: &str) -> Result<Option<Product>> {
+        let url = format!("{}/product/{}/", self.base, encode_sku(sku)?);
+        let request = self.build(Method::GET, &url, None)?;
+        match self.exchange("get product", request).await {
+            Ok(response) => Self::decode(&response, "a product").map(Some),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A SKU as one path segment, percent-encoded (`/`, `?`, `#` and spaces included). A blank SKU,
+/// `.` and `..` are refused: they would name another resource.
+fn encode_sku(sku: &str) -> Result<String> {
+    let trimmed = sku.trim();
+    if trimmed.is_empty() || trimmed == "." || trimmed == ".." {
+        return Err(
+            Error::bad_input(format!("{sku:?} is not an Ordoro SKU")).with_service(Service::Ordoro)
+        );
+    }
+    Ok(url_component(sku).to_string())
 }
 
 /// Ordoro's retry policy: four attempts with backoff from 500 ms up to 30 s, and 15 s of quiet

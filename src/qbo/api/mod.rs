@@ -12,7 +12,7 @@ pub use paging::UpdatedPager;
 
 use crate::Result;
 use crate::model::qbo::{
-    CompanyInfo, EntityKind, QboClass, QboCustomer, SalesTransaction, Transaction,
+    CompanyInfo, EntityKind, QboClass, QboCustomer, QboItem, SalesTransaction, Transaction,
 };
 
 /// The largest page QBO serves.
@@ -133,6 +133,38 @@ pub trait QboApi: std::fmt::Debug + Send + Sync {
     async fn get_customer(&self, id: &str) -> Result<Option<QboCustomer>> {
         let _ = id;
         Ok(None)
+    }
+
+    /// Items by id, inactive ones included (an item made inactive after a sale still has its
+    /// SKU), in as few queries as the query size allows (`SELECT * FROM Item WHERE Id IN (...)
+    /// AND Active IN (true, false)`); ids that match no item are simply absent. The default
+    /// answers none without a request: a port that cannot read items leaves every SKU the
+    /// item's name, as before items were read.
+    async fn items(&self, ids: &[String]) -> Result<Vec<QboItem>> {
+        let _ = ids;
+        Ok(Vec::new())
+    }
+
+    /// Items (inactive ones included) last updated at or after `since`, oldest first: what
+    /// changed in a cache of items. The default answers none without a request.
+    async fn items_changed_since(&self, since: DateTime<Utc>) -> Result<Vec<QboItem>> {
+        let _ = since;
+        Ok(Vec::new())
+    }
+
+    /// Transactions of `entity` by id, in as few queries as the query size allows (`SELECT *
+    /// FROM Invoice WHERE Id IN (...)`); ids that match nothing are absent. The default reads
+    /// them one by one with [`QboApi::get_transaction`].
+    async fn transactions(
+        &self,
+        entity: EntityKind,
+        ids: &[String],
+    ) -> Result<Vec<SalesTransaction>> {
+        let mut found = Vec::new();
+        for id in ids {
+            found.extend(self.get_transaction(entity, id).await?);
+        }
+        Ok(found)
     }
 }
 

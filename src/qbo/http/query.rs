@@ -153,6 +153,72 @@ pub fn customers_statement(ids: &[&str]) -> String {
     )
 }
 
+/// The longest statement an `IN (...)` list is allowed to make (before URL encoding, which can
+/// triple it): QBO reads queries from the URL, and gateways refuse URLs past a few kilobytes
+/// (8 KB is common), so long id lists are split into several queries.
+pub const MAX_IN_STATEMENT: usize = 2000;
+
+/// `ids` in runs whose quoted `IN (...)` list keeps a statement of `fixed` other characters
+/// within [`MAX_IN_STATEMENT`], and at most 1000 ids (QBO's largest page) per run.
+pub fn id_chunks<S: AsRef<str>>(ids: &[S], fixed: usize) -> Vec<&[S]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut length = fixed;
+    for (i, id) in ids.iter().enumerate() {
+        let cost = quote(id.as_ref()).len() + 2;
+        if i > start && (length + cost > MAX_IN_STATEMENT || i - start >= 1000) {
+            chunks.push(&ids[start..i]);
+            start = i;
+            length = fixed;
+        }
+        length += cost;
+    }
+    if start < ids.len() {
+        chunks.push(&ids[start..]);
+    }
+    chunks
+}
+
+fn in_list<S: AsRef<str>>(ids: &[S]) -> String {
+    ids.iter().map(|id| quote(id.as_ref())).collect::<Vec<_>>().join(", ")
+}
+
+/// `SELECT * FROM Item WHERE Id IN ('1', '2') AND Active IN (true, false) MAXRESULTS n`: items
+/// by id, inactive ones too (an item made inactive after a sale still has its SKU).
+pub fn items_statement<S: AsRef<str>>(ids: &[S]) -> String {
+    format!(
+        "SELECT * FROM Item WHERE Id IN ({}) AND Active IN (true, false) MAXRESULTS {}",
+        in_list(ids),
+        ids.len().clamp(1, 1000)
+    )
+}
+
+/// Characters of [`items_statement`] besides its id list.
+pub const ITEMS_STATEMENT_FIXED: usize = 80;
+
+/// `SELECT * FROM Item WHERE MetaData.LastUpdatedTime >= '{since}' AND Active IN (true, false)
+/// ORDERBY MetaData.LastUpdatedTime STARTPOSITION n MAXRESULTS m`: items changed since.
+pub fn items_changed_statement(since: DateTime<Utc>, start: u32, max: u32) -> String {
+    format!(
+        "SELECT * FROM Item WHERE MetaData.LastUpdatedTime >= {} AND Active IN (true, false) \
+         ORDERBY MetaData.LastUpdatedTime STARTPOSITION {start} MAXRESULTS {max}",
+        quote(&timestamp(since))
+    )
+}
+
+/// `SELECT * FROM {entity} WHERE Id IN ('1', '2') MAXRESULTS n`: transactions by id.
+pub fn transactions_statement<S: AsRef<str>>(entity: EntityKind, ids: &[S]) -> String {
+    format!(
+        "SELECT * FROM {} WHERE Id IN ({}) MAXRESULTS {}",
+        entity.as_str(),
+        in_list(ids),
+        ids.len().clamp(1, 1000)
+    )
+}
+
+/// Characters of [`transactions_statement`] besides its id list.
+pub const TRANSACTIONS_STATEMENT_FIXED: usize = 60;
+
 fn company_url(api_base: &str, realm: &str) -> String {
     format!("{}/v3/company/{}", api_base.trim_end_matches('/'), url_component(realm))
 }
@@ -175,6 +241,24 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2024, 3, 10, 9, 59, 59).unwrap()
             + chrono::Duration::milliseconds(750);
         assert_eq!(timestamp(at), "2024-03-10T09:59:59+00:00");
+    }
+
+    #[test]
+    fn id_lists_are_split_by_length_and_count() {
+        let ids: Vec<String> = (0..3000).map(|i| format!("{}", 100_000 + i)).collect();
+        let chunks = id_chunks(&ids, ITEMS_STATEMENT_FIXED);
+        assert!(chunks.len() > 1);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), ids.len());
+        for chunk in &chunks {
+            assert!(items_statement(chunk).len() <= MAX_IN_STATEMENT, "{}", chunk.len());
+        }
+        let few = ["1", "2"];
+        assert_eq!(id_chunks(&few, ITEMS_STATEMENT_FIXED), vec![&few[..]]);
+        assert_eq!(
+            items_statement(&few),
+            "SELECT * FROM Item WHERE Id IN ('1', '2') AND Active IN (true, false) MAXRESULTS 2"
+        );
+        assert!(id_chunks::<&str>(&[], 10).is_empty());
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub(crate) enum Route {
     /// `/cart/{cart_id}/` (legacy: trailing slash required). The id is kept as written; an id
     /// that is not a known cart is a 404, as Ordoro documents.
     Cart(String),
+    /// `/product/{sku}/` (legacy: trailing slash required; the SKU percent-decoded).
+    Product(String),
 }
 
 /// Splits and decodes a request path. `/v3/...` with a trailing slash, or a legacy route
@@ -67,6 +69,7 @@ fn parse_legacy(inner: &str) -> Option<Route> {
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     match parts.as_slice() {
         ["cart", id] => Some(Route::Cart((*id).to_owned())),
+        ["product", sku] => Some(Route::Product((*sku).to_owned())),
         _ => None,
     }
 }
@@ -97,6 +100,7 @@ pub(crate) fn route_label(method: &Method, route: Option<&Route>) -> String {
         Some(Route::Tags) => "/v3/order/tag",
         Some(Route::OrderTag(..)) => "/v3/order/{n}/tag/{id}",
         Some(Route::Cart(_)) => "/cart/{id}/",
+        Some(Route::Product(_)) => "/product/{sku}/",
     };
     format!("{method} {path}")
 }
@@ -124,6 +128,8 @@ mod tests {
         assert_eq!(parse_route("/cart/"), None);
         assert_eq!(parse_route("/cart//"), None);
         assert_eq!(parse_route("/v3/cart/55"), None);
+        assert_eq!(parse_route("/product/A%2FB%20C/"), Some(Route::Product("A/B C".into())));
+        assert_eq!(parse_route("/product/A"), None);
     }
 
     #[test]

@@ -257,6 +257,22 @@ impl QboApi for CrashingQbo {
     async fn get_customer(&self, id: &str) -> Result<Option<QboCustomer>> {
         self.switch.qbo(self.inner.get_customer(id)).await
     }
+    async fn items(&self, ids: &[String]) -> Result<Vec<qbo_ordoro::model::qbo::QboItem>> {
+        self.switch.through(self.inner.items(ids)).await
+    }
+    async fn items_changed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<qbo_ordoro::model::qbo::QboItem>> {
+        self.switch.through(self.inner.items_changed_since(since)).await
+    }
+    async fn transactions(
+        &self,
+        entity: EntityKind,
+        ids: &[String],
+    ) -> Result<Vec<SalesTransaction>> {
+        self.switch.through(self.inner.transactions(entity, ids)).await
+    }
 }
 
 /// The Ordoro port behind the crash switch.
@@ -300,6 +316,10 @@ impl OrdoroApi for CrashingOrdoro {
     }
     async fn get_sales_channel(&self, cart_id: i64) -> Result<Option<SalesChannel>> {
         self.switch.through(self.inner.get_sales_channel(cart_id)).await
+    }
+
+    async fn get_product(&self, sku: &str) -> Result<Option<qbo_ordoro::model::ordoro::Product>> {
+        self.switch.through(self.inner.get_product(sku)).await
     }
 }
 
@@ -429,6 +449,47 @@ impl Store for CrashingStore {
     }
     async fn save_sent_order(&self, key: &LedgerKey, sent: &SentOrder) -> Result<()> {
         self.switch.through(self.inner.save_sent_order(key, sent)).await
+    }
+
+    async fn cached_items(
+        &self,
+        realm: &str,
+        ids: &[String],
+    ) -> Result<Vec<qbo_ordoro::model::qbo::QboItem>> {
+        self.switch.through(self.inner.cached_items(realm, ids)).await
+    }
+    async fn cache_items(
+        &self,
+        realm: &str,
+        items: &[qbo_ordoro::model::qbo::QboItem],
+    ) -> Result<()> {
+        self.switch.through(self.inner.cache_items(realm, items)).await
+    }
+    async fn sku_mappings(&self, realm: &str) -> Result<Vec<qbo_ordoro::mapping::SkuMapping>> {
+        self.switch.through(self.inner.sku_mappings(realm)).await
+    }
+    async fn put_sku_mapping(
+        &self,
+        realm: &str,
+        mapping: &qbo_ordoro::mapping::SkuMapping,
+    ) -> Result<()> {
+        self.switch.through(self.inner.put_sku_mapping(realm, mapping)).await
+    }
+    async fn remove_sku_mapping(
+        &self,
+        realm: &str,
+        key: &qbo_ordoro::mapping::SkuKey,
+    ) -> Result<bool> {
+        self.switch.through(self.inner.remove_sku_mapping(realm, key)).await
+    }
+    async fn retry_entries(&self, realm: &str) -> Result<Vec<qbo_ordoro::store::RetryEntry>> {
+        self.switch.through(self.inner.retry_entries(realm)).await
+    }
+    async fn put_retry_entry(&self, entry: &qbo_ordoro::store::RetryEntry) -> Result<()> {
+        self.switch.through(self.inner.put_retry_entry(entry)).await
+    }
+    async fn remove_retry_entry(&self, key: &LedgerKey) -> Result<()> {
+        self.switch.through(self.inner.remove_retry_entry(key)).await
     }
 }
 
