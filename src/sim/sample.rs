@@ -337,6 +337,13 @@ fn item_id(name: &str, line_id: u32) -> String {
     }
 }
 
+/// The `Sku` of the catalogue item ([`items`]) the sample's lines named `product` sell, if it
+/// has one: what a company that tracks SKUs sends for them.
+pub fn catalogue_sku(product: &str) -> Option<String> {
+    let id = item_id(product, 0);
+    items().into_iter().find(|item| item.id == id).and_then(|item| item.sku)
+}
+
 /// The id of the sample sales' bundle item (`Starter Bundle`).
 pub const BUNDLE_ITEM_ID: &str = "77";
 

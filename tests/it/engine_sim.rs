@@ -565,3 +565,29 @@ async fn sim_repeated_ids_and_a_lagging_list_duplicate_only_on_the_old_settle_pa
     assert!(duplicates[0] > 0, "the old path made no duplicate: the danger is not reproduced");
     assert_eq!(duplicates[1], 0, "the default path made a duplicate");
 }
+
+/// Issue 18's budget: settling creates whose answers were lost costs one read each (the order by
+/// its number) and one read of the sales channel per process; the list is never asked, and no
+/// create is sent twice.
+#[tokio::test(start_paused = true)]
+async fn sim_each_lost_create_costs_one_read_by_number_and_the_channel_is_read_once() {
+    let w = world().await;
+    let ids: Vec<String> = (0..6).map(|i| w.sale(&format!("97{i}"), 30 - i)).collect();
+    w.ordoro.script_faults([Fault::LostResponse, Fault::None, Fault::LostResponse]);
+    let r = w
+        .engine(SyncConfig { max_concurrency: 1, ..config() })
+        .run_incremental(&RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.summary.created, 6, "{:?}", r.entries);
+    let routes = w.ordoro.stats().requests_by_route;
+    let count = |route: &str| routes.get(route).copied().unwrap_or(0);
+    assert_eq!(w.ordoro.stats().lost_responses, 2);
+    assert_eq!(count("POST /v3/order"), 6, "no create sent twice: {routes:?}");
+    assert_eq!(count("GET /v3/order/{n}"), 2, "one read per lost create: {routes:?}");
+    assert_eq!(count("GET /cart/{id}/"), 1, "the channel read once: {routes:?}");
+    assert_eq!(count("GET /v3/order"), 0, "the list never asked: {routes:?}");
+    for id in &ids {
+        assert_eq!(w.orders_of(Invoice, id), 1, "sale {id}");
+    }
+}

@@ -282,6 +282,8 @@ async fn errors(c: &mut Checker, sim: &OrdoroSim, n: &str) {
         c.send(sim, call("unknown cart", "get", "/cart/{cart_id}/", "/cart/9/")).await.0,
         404
     );
+    let product = call("unknown product", "get", "/product/{sku}/", "/product/NO-SUCH/");
+    assert_eq!(c.send(sim, product).await.0, 404);
     assert_eq!(c.send(sim, call("no route", "get", "/v3/order", "/v3/order/")).await.0, 404);
     assert_eq!(c.send(sim, call("wrong method", "delete", "/v3/order", "/v3/order")).await.0, 405);
     sim.script_faults([
@@ -315,6 +317,9 @@ async fn every_simulator_answer_meets_ordoros_response_schema() {
     }
     let (status, _) = c.send(&sim, call("cart", "get", "/cart/{cart_id}/", "/cart/55/")).await;
     assert_eq!(status, 200);
+    sim.add_product("WID-1", "Widget");
+    let product = call("product", "get", "/product/{sku}/", "/product/WID-1/");
+    assert_eq!(c.send(&sim, product).await.0, 200);
     let list = call("list", "get", "/v3/order", "/v3/order?status=cancelled&limit=100");
     assert_eq!(c.send(&sim, list).await.1["count"], numbers.len());
     errors(&mut c, &sim, &numbers[0]).await;
@@ -346,11 +351,13 @@ async fn every_simulator_answer_meets_ordoros_response_schema() {
         "untag order 200",
         "cancel 200",
         "cart 200",
+        "product 200",
         "refused create 400",
         "duplicate 400",
         "refused notes 400",
         "unknown order 404",
         "unknown cart 404",
+        "unknown product 404",
         "no route 404",
         "wrong method 405",
         "throttled 429",

@@ -69,6 +69,7 @@ use chrono::{DateTime, Utc};
 use qbo_ordoro::OrdoroClient;
 use qbo_ordoro::QboClient;
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
+use qbo_ordoro::mapping::{BundlePolicy, SkuKey};
 use qbo_ordoro::model::ordoro::{
     AddressUpdate, NewOrder, Order, OrderFinancial, OrderList, OrdoroAddress, PostOrderLine,
     PutOrderLine, SalesChannel,
@@ -83,7 +84,8 @@ use qbo_ordoro::qbo::api::{ChangeFeed, TxnDateQuery, TxnPage, UpdatedQuery};
 use qbo_ordoro::sim::ordoro::OrdoroSim;
 use qbo_ordoro::sim::qbo::QboSim;
 use qbo_ordoro::sim::sample::{
-    AddressTruth, Expected, INTL_BLOCKS, OrderTruth, SampleBlock, SampleSale, US_BLOCKS,
+    AddressTruth, BUNDLE_ITEM_ID, Expected, INTL_BLOCKS, LineTruth, OrderTruth, SampleBlock,
+    SampleSale, US_BLOCKS, catalogue_sku,
 };
 use qbo_ordoro::store::{
     Commit, CompanyCountry, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
@@ -965,6 +967,48 @@ impl World {
         }
     }
 
+    /// `truth` with the SKUs the world's settings give its lines, from the sample's catalogue
+    /// (data), never from the mapping: a mapping by item name first; then, when the catalogue is
+    /// seeded in QBO, the item's own `Sku`; else the name. With bundles sent as one line, the
+    /// bundle's components become one line of the bundle item (its `Sku` when seeded, else its
+    /// name), one unit at their total.
+    fn with_skus(&self, truth: &OrderTruth) -> OrderTruth {
+        let seeded = self.qbo.item(REALM, BUNDLE_ITEM_ID).is_some();
+        let mapped = |name: &str| {
+            self.config.sku_mappings.iter().find_map(|m| match &m.key {
+                SkuKey::ItemName(n) if n.eq_ignore_ascii_case(name) => Some(m.sku.clone()),
+                _ => None,
+            })
+        };
+        let sku_of = |name: &str| {
+            mapped(name)
+                .or_else(|| seeded.then(|| catalogue_sku(name)).flatten())
+                .unwrap_or_else(|| name.to_string())
+        };
+        let one_line = self.config.mapping.bundles() == BundlePolicy::OneLine;
+        let mut lines = Vec::new();
+        let mut bundle: Option<Decimal> = None;
+        for line in &truth.lines {
+            if one_line && line.in_bundle {
+                *bundle.get_or_insert(Decimal::ZERO) += line.total;
+            } else {
+                lines.push(LineTruth { sku: sku_of(&line.sku), ..line.clone() });
+            }
+        }
+        if let Some(total) = bundle {
+            let sku = if seeded { "KIT-STARTER" } else { "Starter Bundle" };
+            let line = LineTruth {
+                sku: sku.to_string(),
+                quantity: Decimal::ONE,
+                unit_price: total,
+                total,
+                in_bundle: false,
+            };
+            lines.insert(0, line);
+        }
+        OrderTruth { lines, ..truth.clone() }
+    }
+
     /// Connects QBO: the consent's tokens go into the store.
     pub async fn connect(&self) {
         self.store.save_token(REALM, &self.qbo.connect(REALM)).await.unwrap();
@@ -1315,7 +1359,7 @@ impl World {
                 txn.versions.keys().collect::<Vec<_>>()
             ));
         };
-        let wrong = content_mismatches(order, truth);
+        let wrong = content_mismatches(order, &self.with_skus(truth));
         if wrong.is_empty() {
             return Ok(());
         }
