@@ -358,10 +358,7 @@ impl QboSim {
         let now = to_pacific(whole_seconds(self.clock.now()));
         let mut state = self.lock();
         let company = state.companies.entry(realm.to_string()).or_default();
-        let id = match customer.id.parse::<u64>() {
-            Ok(id) if !company.customers.contains_key(&id) => id,
-            _ => company.customers.keys().next_back().map_or(1, |last| last + 1),
-        };
+        let id = free_id(&company.customers, &customer.id);
         customer.id = id.to_string();
         customer.sync_token.get_or_insert_with(|| "0".into());
         customer.active.get_or_insert(true);
@@ -385,10 +382,7 @@ impl QboSim {
         let now = to_pacific(whole_seconds(self.clock.now()));
         let mut state = self.lock();
         let company = state.companies.entry(realm.to_string()).or_default();
-        let id = match item.id.parse::<u64>() {
-            Ok(id) if !company.items.contains_key(&id) => id,
-            _ => company.items.keys().next_back().map_or(1, |last| last + 1),
-        };
+        let id = free_id(&company.items, &item.id);
         item.id = id.to_string();
         item.sync_token.get_or_insert_with(|| "0".into());
         item.active.get_or_insert(true);
@@ -1598,14 +1592,7 @@ fn customer_matches(customer: &QboCustomer, c: &Condition) -> Result<bool, Strin
             Ok(customer.display_name.as_ref().is_some_and(|n| compare(n, c.op, &targets())))
         }
         "active" => {
-            let targets: Vec<bool> = c
-                .values
-                .iter()
-                .map(|v| match v {
-                    Literal::Bool(b) => Ok(*b),
-                    other => Err(format!("{other:?} is not a boolean")),
-                })
-                .collect::<Result<_, _>>()?;
+            let targets = booleans(c)?;
             Ok(compare(&customer.active.unwrap_or(true), c.op, &targets))
         }
         other => Err(format!("property '{other}' is not queryable")),
@@ -1627,14 +1614,7 @@ fn item_matches(item: &QboItem, c: &Condition) -> Result<bool, String> {
         "sku" => Ok(text(&item.sku)),
         "type" => Ok(text(&item.item_type)),
         "active" => {
-            let targets: Vec<bool> = c
-                .values
-                .iter()
-                .map(|v| match v {
-                    Literal::Bool(b) => Ok(*b),
-                    other => Err(format!("{other:?} is not a boolean")),
-                })
-                .collect::<Result<_, _>>()?;
+            let targets = booleans(c)?;
             Ok(compare(&item.active.unwrap_or(true), c.op, &targets))
         }
         "metadata.lastupdatedtime" => {
@@ -1653,6 +1633,26 @@ fn item_matches(item: &QboItem, c: &Condition) -> Result<bool, String> {
     }
 }
 
+/// `wanted` when it is a number no entry of `taken` has, else the next after the highest: the
+/// id QBO would give a new customer or item.
+fn free_id<T>(taken: &BTreeMap<u64, T>, wanted: &str) -> u64 {
+    match wanted.parse::<u64>() {
+        Ok(id) if !taken.contains_key(&id) => id,
+        _ => taken.keys().next_back().map_or(1, |last| last + 1),
+    }
+}
+
+/// The condition's values as booleans (`Active IN (true, false)`).
+fn booleans(c: &Condition) -> Result<Vec<bool>, String> {
+    c.values
+        .iter()
+        .map(|v| match v {
+            Literal::Bool(b) => Ok(*b),
+            other => Err(format!("{other:?} is not a boolean")),
+        })
+        .collect()
+}
+
 fn class_matches(class: &QboClass, c: &Condition) -> Result<bool, String> {
     match c.field.as_str() {
         "name" => {
@@ -1664,14 +1664,7 @@ fn class_matches(class: &QboClass, c: &Condition) -> Result<bool, String> {
             Ok(class.fully_qualified_name.as_ref().is_some_and(|n| compare(n, c.op, &targets)))
         }
         "active" => {
-            let targets: Vec<bool> = c
-                .values
-                .iter()
-                .map(|v| match v {
-                    Literal::Bool(b) => Ok(*b),
-                    other => Err(format!("{other:?} is not a boolean")),
-                })
-                .collect::<Result<_, _>>()?;
+            let targets = booleans(c)?;
             Ok(compare(&class.active.unwrap_or(true), c.op, &targets))
         }
         "id" => {
