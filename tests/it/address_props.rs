@@ -506,16 +506,17 @@ fn letters(s: &str) -> String {
     s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
-/// The fields read as text (name, company, streets, city) that do not appear in any of
-/// `sources`; state, ZIP and country are codes and normalised forms, so they are left out.
+/// The fields read as text (name, company, streets, city) that do not appear in `sources`,
+/// one line or consecutive lines joined (the parser may join a field that runs over two
+/// lines); state, ZIP and country are codes and normalised forms, so they are left out.
 fn invented(p: &ParsedAddress, sources: &[Option<String>]) -> Vec<String> {
-    let sources: Vec<String> = sources.iter().flatten().map(|s| letters(s)).collect();
+    let joined: String = sources.iter().flatten().map(|s| letters(s)).collect();
     [&p.name, &p.company, &p.street1, &p.street2, &p.city]
         .into_iter()
         .flatten()
         .filter(|f| {
             let f = letters(f);
-            !f.is_empty() && !sources.iter().any(|s| s.contains(&f))
+            !f.is_empty() && !joined.contains(&f)
         })
         .cloned()
         .collect()
