@@ -12,19 +12,17 @@ use chrono::{DateTime, TimeZone, Utc};
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::EntityKind::{self, Invoice, SalesReceipt};
-use qbo_ordoro::model::qbo::{MetaData, PhysicalAddress, QboCustomer, Ref, Transaction};
-use qbo_ordoro::sim::ordoro::OrdoroSim;
-use qbo_ordoro::sim::qbo::{QboSim, simple_sale, to_pacific, us_company_info};
+use qbo_ordoro::model::qbo::{PhysicalAddress, QboCustomer, Ref, Transaction};
+use qbo_ordoro::sim::qbo::{simple_sale, us_company_info};
 use qbo_ordoro::sim::sample::australian_company;
-use qbo_ordoro::store::{Action, CompanyCountry, LedgerState, MemoryStore};
+use qbo_ordoro::store::{Action, CompanyCountry, LedgerState};
 use qbo_ordoro::{
-    Clock, HttpRequest, HttpResponse, HttpTransport, OrdoroClient, QboClient, Reason,
-    SharedTransport, Store, TokenStore, TokioClock, TransportError,
+    Clock, HttpRequest, HttpResponse, HttpTransport, Reason, SharedTransport, Store, TransportError,
 };
 use rust_decimal::Decimal;
 
-const REALM: &str = "9130350000000001";
-const CART: i64 = 4242;
+use crate::support::sim::CART;
+use crate::support::sim::services::{REALM, Services};
 
 /// Passes requests to the simulated QBO, or answers 503 to CompanyInfo reads while set.
 #[derive(Debug)]
@@ -45,11 +43,15 @@ impl HttpTransport for CompanyInfoDown {
 }
 
 struct World {
-    clock: Arc<TokioClock>,
-    qbo: Arc<QboSim>,
-    ordoro: Arc<OrdoroSim>,
-    store: Arc<MemoryStore>,
+    services: Services,
     company_info_down: Arc<AtomicBool>,
+}
+
+impl std::ops::Deref for World {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 fn start() -> DateTime<Utc> {
@@ -57,13 +59,7 @@ fn start() -> DateTime<Utc> {
 }
 
 async fn world() -> World {
-    let clock = Arc::new(TokioClock::starting_at(start()));
-    let qbo = Arc::new(QboSim::new(clock.clone()));
-    let ordoro = Arc::new(OrdoroSim::new(clock.clone()));
-    ordoro.add_sales_channel(CART);
-    let store = Arc::new(MemoryStore::new());
-    store.save_token(REALM, &qbo.connect(REALM)).await.unwrap();
-    World { clock, qbo, ordoro, store, company_info_down: Arc::new(AtomicBool::new(false)) }
+    World { services: Services::start(start()).await, company_info_down: Arc::default() }
 }
 
 fn config() -> SyncConfig {
@@ -72,39 +68,14 @@ fn config() -> SyncConfig {
 
 impl World {
     fn engine(&self, config: SyncConfig) -> SyncEngine {
-        let clock: Arc<dyn Clock> = self.clock.clone();
-        let transport = CompanyInfoDown {
-            inner: SharedTransport::from_arc(self.qbo.clone()),
-            down: self.company_info_down.clone(),
-        };
-        let qbo = QboClient::new(
-            self.qbo.client_config(REALM),
-            SharedTransport::new(transport),
-            clock.clone(),
-            self.store.clone(),
-        )
-        .unwrap();
-        let ordoro = OrdoroClient::new(
-            self.ordoro.client_config(),
-            SharedTransport::from_arc(self.ordoro.clone()),
-            clock.clone(),
-        )
-        .unwrap();
-        SyncEngine::builder()
-            .qbo(Arc::new(qbo))
-            .ordoro(Arc::new(ordoro))
-            .store(self.store.clone())
-            .clock(clock)
-            .config(config)
-            .build()
-            .unwrap()
+        let down = self.company_info_down.clone();
+        let qbo = SharedTransport::new(CompanyInfoDown { inner: self.qbo_wire(), down });
+        self.engine_over(qbo, self.ordoro_wire(), config)
     }
 
     /// Seeds `txn`, stamped `minutes_ago`; returns its QBO id.
-    fn seed(&self, mut txn: Transaction, minutes_ago: i64) -> String {
-        let at = to_pacific(self.clock.now() - chrono::Duration::minutes(minutes_ago));
-        txn.doc.meta_data = Some(MetaData { create_time: Some(at), last_updated_time: Some(at) });
-        self.qbo.insert(REALM, txn).id
+    fn seed(&self, txn: Transaction, minutes_ago: i64) -> String {
+        self.seed_at(txn, self.clock.now() - chrono::Duration::minutes(minutes_ago))
     }
 
     fn order_of(&self, kind: EntityKind, id: &str) -> qbo_ordoro::model::ordoro::Order {

@@ -6,24 +6,24 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use qbo_ordoro::engine::{RunOptions, RunReport, SyncConfig, SyncEngine};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::ordoro::{AddressField, Order};
 use qbo_ordoro::model::qbo::EntityKind::Invoice;
-use qbo_ordoro::model::qbo::{LineDetail, MetaData, PhysicalAddress, SalesTransaction};
+use qbo_ordoro::model::qbo::{LineDetail, PhysicalAddress, SalesTransaction};
 use qbo_ordoro::sim::ordoro::OrdoroSim;
-use qbo_ordoro::sim::qbo::{QboSim, simple_sale, to_pacific};
+use qbo_ordoro::sim::qbo::simple_sale;
 use qbo_ordoro::store::{Action, LedgerEntry, LedgerKey, LedgerState, LogEntry, MemoryStore};
 use qbo_ordoro::{
-    Clock, HttpRequest, HttpResponse, HttpTransport, OrdoroClient, QboClient, SharedTransport,
-    Store, TokenStore, TokioClock, TransportError,
+    Clock, HttpRequest, HttpResponse, HttpTransport, SharedTransport, Store, TokenStore,
+    TransportError,
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-const REALM: &str = "9130350000000001";
-const CART: i64 = 4242;
+use crate::support::sim::CART;
+use crate::support::sim::services::{REALM, Services};
 const CLASS_ID: &str = "5000000000000000001";
 
 /// Passes requests to the simulated Ordoro and keeps the body of every address update.
@@ -46,22 +46,20 @@ impl HttpTransport for Recorder {
 }
 
 struct World {
-    clock: Arc<TokioClock>,
-    qbo: Arc<QboSim>,
-    ordoro: Arc<OrdoroSim>,
-    store: Arc<MemoryStore>,
+    services: Services,
     address_bodies: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
+impl std::ops::Deref for World {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
 async fn world() -> World {
-    let clock =
-        Arc::new(TokioClock::starting_at(Utc.with_ymd_and_hms(2024, 6, 3, 12, 0, 0).unwrap()));
-    let qbo = Arc::new(QboSim::new(clock.clone()));
-    let ordoro = Arc::new(OrdoroSim::new(clock.clone()));
-    ordoro.add_sales_channel(CART);
-    let store = Arc::new(MemoryStore::new());
-    store.save_token(REALM, &qbo.connect(REALM)).await.unwrap();
-    World { clock, qbo, ordoro, store, address_bodies: Arc::default() }
+    let services = Services::start(Utc.with_ymd_and_hms(2024, 6, 3, 12, 0, 0).unwrap()).await;
+    World { services, address_bodies: Arc::default() }
 }
 
 fn ship_to(lines: &[&str]) -> Option<PhysicalAddress> {
@@ -84,47 +82,21 @@ fn quantity(qty: i64) -> impl FnOnce(&mut SalesTransaction) {
 
 impl World {
     fn engine(&self, update_existing: bool) -> SyncEngine {
-        let clock: Arc<dyn Clock> = self.clock.clone();
-        let qbo = QboClient::new(
-            self.qbo.client_config(REALM),
-            SharedTransport::from_arc(self.qbo.clone()),
-            clock.clone(),
-            self.store.clone(),
-        )
-        .unwrap();
         let recorder =
             Recorder { inner: self.ordoro.clone(), address_bodies: self.address_bodies.clone() };
-        let ordoro = OrdoroClient::new(
-            self.ordoro.client_config(),
-            SharedTransport::new(recorder),
-            clock.clone(),
-        )
-        .unwrap();
         let config = SyncConfig {
             mapping: MappingConfig::default().with_cart(Some(CART)),
             update_existing,
             ..SyncConfig::default()
         };
-        SyncEngine::builder()
-            .qbo(Arc::new(qbo))
-            .ordoro(Arc::new(ordoro))
-            .store(self.store.clone())
-            .clock(clock)
-            .config(config)
-            .build()
-            .unwrap()
+        self.engine_over(self.qbo_wire(), SharedTransport::new(recorder), config)
     }
 
     /// A sale shipped to `address`, stamped a few minutes ago; returns its QBO id.
     fn sale(&self, address: &[&str]) -> String {
         let mut txn = simple_sale(Invoice, "3001", Some((CLASS_ID, "Ordoro")), Decimal::from(25));
         txn.doc.ship_addr = ship_to(address);
-        let at: DateTime<Utc> = self.clock.now() - chrono::Duration::minutes(5);
-        txn.doc.meta_data = Some(MetaData {
-            create_time: Some(to_pacific(at)),
-            last_updated_time: Some(to_pacific(at)),
-        });
-        self.qbo.insert(REALM, txn).id
+        self.seed_at(txn, self.clock.now() - chrono::Duration::minutes(5))
     }
 
     /// Edits the sale in QBO a minute from now, then runs with updates on a minute later.
@@ -253,7 +225,8 @@ async fn partial_update_of_an_old_ledger_entry_without_a_sent_record_never_sends
     for (name, at) in w.store.cursors() {
         old.set_cursor(&name, at).await.unwrap();
     }
-    let w = World { store: old, ..w };
+    let services = Services { store: old, ..w.services };
+    let w = World { services, address_bodies: w.address_bodies };
     assert_eq!(w.store.sent_order(&key).await.unwrap(), None, "no record yet");
 
     // The merchant removes the suite and changes the quantity; updates are on.

@@ -7,25 +7,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
-use qbo_ordoro::OrdoroClient;
-use qbo_ordoro::QboClient;
 use qbo_ordoro::Reason;
 use qbo_ordoro::engine::{RunOptions, RunRange, SyncConfig, SyncEngine, TxnRef};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::EntityKind::{self, Invoice, SalesReceipt};
-use qbo_ordoro::model::qbo::{MetaData, Transaction};
-use qbo_ordoro::sim::ordoro::{DuplicatePolicy, OrdoroSim, OrdoroSimConfig};
-use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig, simple_sale, to_pacific};
+use qbo_ordoro::model::qbo::Transaction;
+use qbo_ordoro::sim::ordoro::{DuplicatePolicy, OrdoroSimConfig};
+use qbo_ordoro::sim::qbo::{QboSimConfig, simple_sale};
 use qbo_ordoro::sim::{Fault, FaultPlan};
-use qbo_ordoro::store::{Action, LedgerState, LogEntry, MemoryStore};
+use qbo_ordoro::store::{Action, LedgerState, LogEntry};
 use qbo_ordoro::{
-    Clock, HttpRequest, HttpResponse, HttpTransport, SharedTransport, Store, TokenStore,
-    TokioClock, TransportError,
+    Clock, HttpRequest, HttpResponse, HttpTransport, SharedTransport, Store, TransportError,
 };
 use rust_decimal::Decimal;
 
-const REALM: &str = "9130350000000001";
-const CART: i64 = 4242;
+use crate::support::sim::CART;
+use crate::support::sim::services::{REALM, Services};
+
 const CLASS_ID: &str = "5000000000000000001";
 
 /// Passes requests to the simulated Ordoro, or answers 503 while "down".
@@ -47,11 +45,15 @@ impl HttpTransport for Switch {
 }
 
 struct World {
-    clock: Arc<TokioClock>,
-    qbo: Arc<QboSim>,
-    ordoro: Arc<OrdoroSim>,
-    store: Arc<MemoryStore>,
+    services: Services,
     ordoro_down: Arc<AtomicBool>,
+}
+
+impl std::ops::Deref for World {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 fn start() -> DateTime<Utc> {
@@ -63,13 +65,8 @@ async fn world() -> World {
 }
 
 async fn world_with(at: DateTime<Utc>, qbo: QboSimConfig, ordoro: OrdoroSimConfig) -> World {
-    let clock = Arc::new(TokioClock::starting_at(at));
-    let qbo = Arc::new(QboSim::with_config(clock.clone(), qbo));
-    let ordoro = Arc::new(OrdoroSim::with_config(clock.clone(), ordoro));
-    ordoro.add_sales_channel(CART);
-    let store = Arc::new(MemoryStore::new());
-    store.save_token(REALM, &qbo.connect(REALM)).await.unwrap();
-    World { clock, qbo, ordoro, store, ordoro_down: Arc::new(AtomicBool::new(false)) }
+    let services = Services::start_with(at, qbo, ordoro).await;
+    World { services, ordoro_down: Arc::new(AtomicBool::new(false)) }
 }
 
 fn config() -> SyncConfig {
@@ -79,32 +76,8 @@ fn config() -> SyncConfig {
 impl World {
     /// An engine as a freshly started process would assemble it: new clients, same store.
     fn engine(&self, config: SyncConfig) -> SyncEngine {
-        let clock: Arc<dyn Clock> = self.clock.clone();
-        let qbo = QboClient::new(
-            self.qbo.client_config(REALM),
-            SharedTransport::from_arc(self.qbo.clone()),
-            clock.clone(),
-            self.store.clone(),
-        )
-        .unwrap();
-        let switch = Switch {
-            inner: SharedTransport::from_arc(self.ordoro.clone()),
-            down: self.ordoro_down.clone(),
-        };
-        let ordoro = OrdoroClient::new(
-            self.ordoro.client_config(),
-            SharedTransport::new(switch),
-            clock.clone(),
-        )
-        .unwrap();
-        SyncEngine::builder()
-            .qbo(Arc::new(qbo))
-            .ordoro(Arc::new(ordoro))
-            .store(self.store.clone())
-            .clock(clock)
-            .config(config)
-            .build()
-            .unwrap()
+        let switch = Switch { inner: self.ordoro_wire(), down: self.ordoro_down.clone() };
+        self.engine_over(self.qbo_wire(), SharedTransport::new(switch), config)
     }
 
     /// Seeds a sale stamped `at`; returns its QBO id.
@@ -115,13 +88,9 @@ impl World {
         class: Option<&str>,
         at: DateTime<Utc>,
     ) -> String {
-        let mut txn: Transaction =
+        let txn: Transaction =
             simple_sale(kind, doc, class.map(|c| (CLASS_ID, c)), Decimal::from(25));
-        txn.doc.meta_data = Some(MetaData {
-            create_time: Some(to_pacific(at)),
-            last_updated_time: Some(to_pacific(at)),
-        });
-        self.qbo.insert(REALM, txn).id
+        self.seed_at(txn, at)
     }
 
     fn sale(&self, doc: &str, minutes_ago: i64) -> String {

@@ -3,42 +3,31 @@
 //! unknown-SKU, fractional-quantity and bundle policies; the retry set. Every test counts the
 //! products Ordoro created on the fly, the junk a wrong SKU leaves in the catalogue.
 
-use std::sync::Arc;
-
 use chrono::{TimeZone, Utc};
-use qbo_ordoro::engine::{RunOptions, SyncConfig, SyncEngine, UnknownSkuPolicy};
+use qbo_ordoro::engine::{RunOptions, SyncConfig, UnknownSkuPolicy};
 use qbo_ordoro::mapping::{BundlePolicy, FractionalPolicy, MappingConfig, SkuKey, SkuMapping};
 use qbo_ordoro::model::ordoro::Order;
 use qbo_ordoro::model::qbo::EntityKind::Invoice;
 use qbo_ordoro::model::qbo::{
     GroupLineDetail, Line, LineDetail, QboItem, Ref, SalesItemLineDetail,
 };
-use qbo_ordoro::sim::ordoro::OrdoroSim;
-use qbo_ordoro::sim::qbo::{QboSim, simple_sale};
-use qbo_ordoro::store::MemoryStore;
-use qbo_ordoro::{
-    Clock, OrdoroClient, QboClient, Reason, RunReport, SharedTransport, Store, TokenStore,
-    TokioClock,
-};
+use qbo_ordoro::sim::qbo::simple_sale;
+use qbo_ordoro::{Reason, RunReport, Store};
 use rust_decimal::Decimal;
 
-const REALM: &str = "9130350000000001";
+use crate::support::sim::services::{REALM, Services};
 
-struct World {
-    clock: Arc<TokioClock>,
-    qbo: Arc<QboSim>,
-    ordoro: Arc<OrdoroSim>,
-    store: Arc<MemoryStore>,
+struct World(Services);
+
+impl std::ops::Deref for World {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }
 
 async fn world() -> World {
-    let clock =
-        Arc::new(TokioClock::starting_at(Utc.with_ymd_and_hms(2024, 6, 3, 12, 0, 0).unwrap()));
-    let qbo = Arc::new(QboSim::new(clock.clone()));
-    let ordoro = Arc::new(OrdoroSim::new(clock.clone()));
-    let store = Arc::new(MemoryStore::new());
-    store.save_token(REALM, &qbo.connect(REALM)).await.unwrap();
-    World { clock, qbo, ordoro, store }
+    World(Services::start(Utc.with_ymd_and_hms(2024, 6, 3, 12, 0, 0).unwrap()).await)
 }
 
 fn item(id: &str, name: &str, sku: Option<&str>) -> QboItem {
@@ -69,31 +58,6 @@ fn sale_line(id: &str, item_id: &str, name: &str, qty: &str, price: &str) -> Lin
 }
 
 impl World {
-    fn engine(&self, config: SyncConfig) -> SyncEngine {
-        let clock: Arc<dyn Clock> = self.clock.clone();
-        let qbo = QboClient::new(
-            self.qbo.client_config(REALM),
-            SharedTransport::from_arc(self.qbo.clone()),
-            clock.clone(),
-            self.store.clone(),
-        )
-        .unwrap();
-        let ordoro = OrdoroClient::new(
-            self.ordoro.client_config(),
-            SharedTransport::from_arc(self.ordoro.clone()),
-            clock.clone(),
-        )
-        .unwrap();
-        SyncEngine::builder()
-            .qbo(Arc::new(qbo))
-            .ordoro(Arc::new(ordoro))
-            .store(self.store.clone())
-            .clock(clock)
-            .config(config)
-            .build()
-            .unwrap()
-    }
-
     /// Seeds an invoice marked `Ordoro` with these lines (its total their sum); returns its id.
     fn sale(&self, lines: Vec<Line>) -> String {
         let total: Decimal = lines.iter().filter_map(|l| l.amount).sum();

@@ -56,6 +56,7 @@
 //! [`content_mismatches`] and `sim::sample::OrderTruth`.
 
 pub mod client;
+pub mod services;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
