@@ -120,6 +120,7 @@ pub mod shipping;
 pub mod sim;
 pub mod store;
 pub mod transport;
+pub mod webhook;
 
 // What a host assembles an engine from: the ports, the engine, the clients, the stores.
 #[cfg(feature = "tokio")]

@@ -222,6 +222,27 @@ impl Store for ProgressStore {
     async fn remove_retry_entry(&self, key: &LedgerKey) -> qbo_ordoro::Result<()> {
         self.inner.remove_retry_entry(key).await
     }
+
+    async fn processed_events(
+        &self,
+        realm: &str,
+        keys: &[String],
+    ) -> qbo_ordoro::Result<Vec<String>> {
+        self.inner.processed_events(realm, keys).await
+    }
+
+    async fn mark_events_processed(
+        &self,
+        realm: &str,
+        keys: &[String],
+        at: DateTime<Utc>,
+    ) -> qbo_ordoro::Result<()> {
+        self.inner.mark_events_processed(realm, keys, at).await
+    }
+
+    async fn forget_events_before(&self, before: DateTime<Utc>) -> qbo_ordoro::Result<u64> {
+        self.inner.forget_events_before(before).await
+    }
 }
 
 /// A [`QboApi`] that adds each page of transactions read to a [`Progress`]'s total. Every call

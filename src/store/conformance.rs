@@ -124,6 +124,35 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     items_are_cached_per_realm_newest_first(&new_store()).await;
     sku_mappings_are_kept_per_realm_and_key(&new_store()).await;
     retry_entries_are_kept_per_realm(&new_store()).await;
+    processed_events_are_kept_per_realm_until_forgotten(&new_store()).await;
+}
+
+/// Processed webhook events are kept per company by key, a key marked again keeps its first
+/// time, and forgetting drops exactly those first processed before the given instant.
+pub async fn processed_events_are_kept_per_realm_until_forgotten(store: &dyn Store) {
+    let keys = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert!(store.processed_events("r1", &keys(&["id:a"])).await.unwrap().is_empty());
+    store.mark_events_processed("r1", &keys(&["id:a", "id:b"]), instant(10)).await.unwrap();
+    store.mark_events_processed("r2", &keys(&["id:c"]), instant(10)).await.unwrap();
+    let asked = keys(&["id:a", "id:b", "id:c", "id:d"]);
+    assert_eq!(
+        sorted(store.processed_events("r1", &asked).await.unwrap()),
+        keys(&["id:a", "id:b"])
+    );
+    assert_eq!(store.processed_events("r2", &asked).await.unwrap(), keys(&["id:c"]));
+    // Marked again later: the first time stays, so retention counts from it.
+    store.mark_events_processed("r1", &keys(&["id:a", "id:e"]), instant(30)).await.unwrap();
+    assert_eq!(store.forget_events_before(instant(20)).await.unwrap(), 3);
+    assert_eq!(
+        store.processed_events("r1", &keys(&["id:a", "id:b", "id:e"])).await.unwrap(),
+        keys(&["id:e"])
+    );
+    assert!(store.processed_events("r2", &keys(&["id:c"])).await.unwrap().is_empty());
+    assert_eq!(store.forget_events_before(instant(20)).await.unwrap(), 0);
 }
 
 fn item(id: &str, token: &str, sku: Option<&str>) -> QboItem {

@@ -55,6 +55,7 @@ struct State {
     items: BTreeMap<(String, String), QboItem>,
     sku_mappings: BTreeMap<(String, SkuKey), String>,
     retry: BTreeMap<LedgerKey, RetryEntry>,
+    events: BTreeMap<(String, String), DateTime<Utc>>,
 }
 
 impl MemoryStore {
@@ -259,5 +260,31 @@ impl Store for MemoryStore {
     async fn remove_retry_entry(&self, key: &LedgerKey) -> Result<()> {
         self.lock().retry.remove(key);
         Ok(())
+    }
+
+    async fn processed_events(&self, realm: &str, keys: &[String]) -> Result<Vec<String>> {
+        let state = self.lock();
+        let seen = |key: &&String| state.events.contains_key(&(realm.to_string(), (*key).clone()));
+        Ok(keys.iter().filter(seen).cloned().collect())
+    }
+
+    async fn mark_events_processed(
+        &self,
+        realm: &str,
+        keys: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut state = self.lock();
+        for key in keys {
+            state.events.entry((realm.to_string(), key.clone())).or_insert(at);
+        }
+        Ok(())
+    }
+
+    async fn forget_events_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut state = self.lock();
+        let count = state.events.len();
+        state.events.retain(|_, at| *at >= before);
+        Ok((count - state.events.len()) as u64)
     }
 }

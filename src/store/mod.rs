@@ -532,6 +532,22 @@ pub trait Store: TokenStore {
     async fn put_retry_entry(&self, entry: &RetryEntry) -> Result<()>;
     /// Removes a sale from the retry set; removing an absent one is not an error.
     async fn remove_retry_entry(&self, key: &LedgerKey) -> Result<()>;
+
+    /// Of `keys` (webhook events of company `realm`, by
+    /// [`ChangeEvent::dedupe_key`](crate::webhook::ChangeEvent::dedupe_key)), those recorded as
+    /// processed and not forgotten yet, in any order.
+    async fn processed_events(&self, realm: &str, keys: &[String]) -> Result<Vec<String>>;
+    /// Records webhook events of company `realm` as processed at `at`; a key recorded again
+    /// keeps its first time (so retention counts from the first processing).
+    async fn mark_events_processed(
+        &self,
+        realm: &str,
+        keys: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Forgets the processed events (of every company) recorded before `before`: the retention
+    /// window. Returns how many were forgotten.
+    async fn forget_events_before(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
 /// True when an item of SyncToken `new` may replace a cached one of `old`: unless `old` is a

@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, sql: MIGRATION_3 },
     Migration { version: 4, sql: MIGRATION_4 },
     Migration { version: 5, sql: MIGRATION_5 },
+    Migration { version: 6, sql: MIGRATION_6 },
 ];
 
 /// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
@@ -179,6 +180,20 @@ CREATE TABLE retry (
 ) WITHOUT ROWID;
 ";
 
+/// Webhook events processed (version 6), by company and dedupe key, with when they were first
+/// processed: a QBO retry of a delivery already handled costs nothing, across restarts, within
+/// the retention window.
+const MIGRATION_6: &str = "
+CREATE TABLE processed_event (
+    realm        TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    processed_at TEXT NOT NULL,
+    PRIMARY KEY (realm, key)
+) WITHOUT ROWID;
+
+CREATE INDEX processed_event_at ON processed_event (processed_at);
+";
+
 const LOG_COLUMNS: &str = "run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
      last_updated, action, reason, detail, order_number, failure_service, failure_status, \
      failure_code, failure_message, failure_request_id, dry_run";
@@ -270,7 +285,7 @@ impl fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 5;
+    pub const SCHEMA_VERSION: u32 = 6;
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
@@ -1240,6 +1255,60 @@ impl Store for SqliteStore {
                     params![key.realm, key.entity.as_str(), key.qbo_id],
                 )
                 .map(|_| ())
+            },
+        )
+    }
+
+    async fn processed_events(&self, realm: &str, keys: &[String]) -> Result<Vec<String>> {
+        self.run(
+            || format!("could not read the processed webhook events of company {realm}"),
+            |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT 1 FROM processed_event WHERE realm = ?1 AND key = ?2",
+                )?;
+                let mut seen = Vec::new();
+                for key in keys {
+                    if stmt.exists(params![realm, key])? {
+                        seen.push(key.clone());
+                    }
+                }
+                Ok(seen)
+            },
+        )
+    }
+
+    async fn mark_events_processed(
+        &self,
+        realm: &str,
+        keys: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let at = utc_text(at)?;
+        self.run(
+            || format!("could not record webhook events of company {realm} as processed"),
+            |conn| {
+                let tx = conn.transaction()?;
+                {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT INTO processed_event (realm, key, processed_at) \
+                         VALUES (?1, ?2, ?3) ON CONFLICT (realm, key) DO NOTHING",
+                    )?;
+                    for key in keys {
+                        stmt.execute(params![realm, key, at])?;
+                    }
+                }
+                tx.commit()
+            },
+        )
+    }
+
+    async fn forget_events_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let before = utc_text(before)?;
+        self.run(
+            || "could not forget old processed webhook events".to_string(),
+            |conn| {
+                conn.execute("DELETE FROM processed_event WHERE processed_at < ?1", [before])
+                    .map(|n| n as u64)
             },
         )
     }

@@ -91,6 +91,7 @@ store_suite!(
     items_are_cached_per_realm_newest_first,
     sku_mappings_are_kept_per_realm_and_key,
     retry_entries_are_kept_per_realm,
+    processed_events_are_kept_per_realm_until_forgotten,
 );
 
 /// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
@@ -196,7 +197,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
 async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5]);
+    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5, 6]);
     first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
@@ -206,7 +207,7 @@ async fn sqlite_migrations_run_once() {
         assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
-    assert_eq!(pragma_i64(&conn, "user_version"), 5);
+    assert_eq!(pragma_i64(&conn, "user_version"), 6);
     assert_eq!(pragma_i64(&conn, "application_id"), 0x5142_4F4F);
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -224,6 +225,7 @@ async fn sqlite_migrations_run_once() {
             "item",
             "ledger",
             "log",
+            "processed_event",
             "retry",
             "run",
             "sent_order",
@@ -450,7 +452,7 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
     raw(&db_path(&dir)).execute_batch("PRAGMA user_version = 99;").unwrap();
     let err = SqliteStore::open(db_path(&dir)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
-    assert!(err.message().contains("schema version 99, newer than this code knows (5)"), "{err}");
+    assert!(err.message().contains("schema version 99, newer than this code knows (6)"), "{err}");
 }
 
 #[tokio::test]
@@ -516,7 +518,7 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     let store = SqliteStore::open(&path).expect("the old file opens");
     assert_eq!(
         store.applied_migrations(),
-        [2, 3, 4, 5],
+        [2, 3, 4, 5, 6],
         "version 1 is migrated to the latest on open"
     );
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");

@@ -494,6 +494,23 @@ impl Store for CrashingStore {
     async fn remove_retry_entry(&self, key: &LedgerKey) -> Result<()> {
         self.switch.through(self.inner.remove_retry_entry(key)).await
     }
+
+    async fn processed_events(&self, realm: &str, keys: &[String]) -> Result<Vec<String>> {
+        self.switch.through(self.inner.processed_events(realm, keys)).await
+    }
+
+    async fn mark_events_processed(
+        &self,
+        realm: &str,
+        keys: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.switch.through(self.inner.mark_events_processed(realm, keys, at)).await
+    }
+
+    async fn forget_events_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.switch.through(self.inner.forget_events_before(before)).await
+    }
 }
 
 // ------------------------------------------------------------------------------------------
