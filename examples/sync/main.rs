@@ -693,5 +693,7 @@ fn describe(scope: &RunScope) -> String {
             Some(kind) => format!("{kind} DocNumber {doc_number}"),
             None => format!("DocNumber {doc_number}"),
         },
+        RunScope::Changes { events } => format!("{events} webhook event(s) and the catch-up"),
+        RunScope::CatchUp => "catch-up from the change feed".into(),
     }
 }

@@ -14,6 +14,11 @@ use crate::{Error, Result};
 /// lags.
 pub const DEFAULT_SETTLE_AFTER: Duration = Duration::from_secs(5 * 60);
 
+/// How long the engine remembers a processed webhook event by default
+/// ([`SyncConfig::event_retention`]): a week, longer than QBO keeps retrying a delivery (after
+/// 10 s, 20 s, 30 s, 5 min, 20 min, 2 h, 4 h and 6 h, then every 6 h).
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Where the first incremental run starts when a company has no cursor yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitialSince {
@@ -109,6 +114,10 @@ pub struct SyncConfig {
     /// Save them with [`SyncEngine::save_sku_mappings`](super::SyncEngine::save_sku_mappings)
     /// to keep them (default none).
     pub sku_mappings: Vec<crate::mapping::SkuMapping>,
+    /// How long a processed webhook event is remembered
+    /// ([`SyncEngine::run_changes`](super::SyncEngine::run_changes)), so that QBO's retries of
+    /// a delivery already handled cost nothing (default [`DEFAULT_EVENT_RETENTION`]).
+    pub event_retention: Duration,
 }
 
 impl Default for SyncConfig {
@@ -129,6 +138,7 @@ impl Default for SyncConfig {
             report_entries: 1000,
             unknown_skus: UnknownSkuPolicy::default(),
             sku_mappings: Vec::new(),
+            event_retention: DEFAULT_EVENT_RETENTION,
         }
     }
 }
@@ -150,6 +160,9 @@ impl SyncConfig {
         }
         if chrono::Duration::from_std(self.overlap).is_err() {
             return Err(Error::config("overlap is too large"));
+        }
+        if chrono::Duration::from_std(self.event_retention).is_err() {
+            return Err(Error::config("event_retention is too large"));
         }
         if chrono::Duration::from_std(self.settle_after).is_err() {
             return Err(Error::config("settle_after is too large"));

@@ -7,6 +7,7 @@
 //! before any retry), a cursor that never passes a transaction not yet handled, and one log
 //! entry per transaction looked at per run.
 
+mod changes;
 mod company;
 mod config;
 mod cursor;
@@ -21,7 +22,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 pub use company::{DEFAULT_COMPANY_COUNTRY, company_country};
-pub use config::{DEFAULT_SETTLE_AFTER, InitialSince, RunOptions, SyncConfig};
+pub use config::{
+    DEFAULT_EVENT_RETENTION, DEFAULT_SETTLE_AFTER, InitialSince, RunOptions, SyncConfig,
+};
 pub use items::UnknownSkuPolicy;
 pub use run::{RunRange, RunReport, RunScope, TxnRef, WatchOptions};
 
@@ -132,6 +135,9 @@ pub struct SyncEngine {
     runs_started: AtomicU64,
     /// How Ordoro numbers each sales channel's orders, learnt as the engine runs.
     numbers: settle::OrderNumbers,
+    /// One run at a time per engine: two runs of one company at once could both find a sale
+    /// new and both create its order.
+    turn: futures_util::lock::Mutex<()>,
 }
 
 impl SyncEngine {
@@ -153,6 +159,12 @@ impl SyncEngine {
     /// The name of the incremental cursor of `entity` in the store (`"{realm}/{Entity}"`).
     pub fn cursor_name(&self, entity: crate::model::qbo::EntityKind) -> String {
         format!("{}/{}", self.realm(), entity.as_str())
+    }
+
+    /// The name of the cursor of deletes read from the change feed (`"{realm}/Deleted"`), kept
+    /// with `cancel_on_void` on.
+    pub fn deletes_cursor_name(&self) -> String {
+        format!("{}/Deleted", self.realm())
     }
 }
 
@@ -210,6 +222,7 @@ impl SyncEngineBuilder {
             config: self.config,
             runs_started: AtomicU64::new(0),
             numbers: settle::OrderNumbers::default(),
+            turn: futures_util::lock::Mutex::new(()),
         })
     }
 }

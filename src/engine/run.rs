@@ -69,6 +69,13 @@ pub enum RunScope {
     Range(RunRange),
     /// One transaction.
     One(TxnRef),
+    /// A batch of webhook events ([`SyncEngine::run_changes`]), with the catch-up after it.
+    Changes {
+        /// How many of the batch's events were new and this engine's.
+        events: usize,
+    },
+    /// The catch-up alone ([`SyncEngine::run_catch_up`]).
+    CatchUp,
 }
 
 /// What a run did.
@@ -122,7 +129,7 @@ pub struct WatchOptions {
 /// circuit breaker's count. Memory stays flat however many transactions a run handles: past
 /// `keep` entries, an entry is only counted (the store has it).
 #[derive(Debug)]
-struct RunLog {
+pub(super) struct RunLog {
     summary: RunSummary,
     entries: Vec<LogEntry>,
     keep: usize,
@@ -161,23 +168,23 @@ impl RunLog {
 }
 
 /// What reading the change feed for deletes has found so far in a run.
-struct DeleteReader {
+pub(super) struct DeleteReader {
     /// The window's start.
-    since: DateTime<Utc>,
+    pub(super) since: DateTime<Utc>,
     /// Where the deletes cursor may move: the run's bound, or the server's clock when behind it.
-    end: DateTime<Utc>,
+    pub(super) end: DateTime<Utc>,
     /// Every delete seen is handled, and none can be hidden.
-    all_handled: bool,
+    pub(super) all_handled: bool,
     /// Deletes handled in this run (a cut answer read again repeats some).
     seen: HashSet<(EntityKind, String)>,
 }
 
 impl DeleteReader {
-    fn new(since: DateTime<Utc>, upper: DateTime<Utc>) -> Self {
+    pub(super) fn new(since: DateTime<Utc>, upper: DateTime<Utc>) -> Self {
         DeleteReader { since, end: upper, all_handled: true, seen: HashSet::new() }
     }
 
-    fn saw(&mut self, feed: &crate::qbo::api::ChangeFeed) {
+    pub(super) fn saw(&mut self, feed: &crate::qbo::api::ChangeFeed) {
         if let Some(server) = feed.server_time {
             self.end = self.end.min(server.with_timezone(&Utc));
         }
@@ -185,13 +192,13 @@ impl DeleteReader {
 }
 
 /// The cursor a batch moves, if any.
-struct CursorSlot<'a> {
-    name: &'a str,
-    tracker: &'a mut CursorTracker,
-    default_at: DateTime<Utc>,
+pub(super) struct CursorSlot<'a> {
+    pub(super) name: &'a str,
+    pub(super) tracker: &'a mut CursorTracker,
+    pub(super) default_at: DateTime<Utc>,
 }
 
-fn tag(kind: EntityKind, docs: Vec<SalesTransaction>) -> Vec<Transaction> {
+pub(super) fn tag(kind: EntityKind, docs: Vec<SalesTransaction>) -> Vec<Transaction> {
     docs.into_iter().map(|doc| Transaction { kind, doc }).collect()
 }
 
@@ -202,22 +209,34 @@ impl SyncEngine {
     /// past what is handled. With `cancel_on_void` on, it then reads deletes from the change
     /// feed. A run that finds nothing new makes one QBO query per entity and no Ordoro call.
     pub async fn run_incremental(&self, options: &RunOptions) -> Result<RunReport> {
+        let _turn = self.turn.lock().await;
         let (ctx, started_at) = self.start(options).await?;
         let mut log = self.run_log(&ctx);
         self.settle_all(&ctx, &mut log).await?;
+        self.read_windows(&ctx, &mut log, started_at).await?;
+        Ok(self.finish(ctx, log, RunScope::Incremental, started_at))
+    }
+
+    /// Reads every entity's incremental window up to `upper` by last-updated time, then (with
+    /// `cancel_on_void`) the deletes from the change feed.
+    pub(super) async fn read_windows(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        upper: DateTime<Utc>,
+    ) -> Result<()> {
         let mut earliest_from = None;
         for entity in EntityKind::ALL {
             if ctx.is_tripped() {
                 break;
             }
-            let from = self.read_window(&ctx, &mut log, entity, started_at).await?;
+            let from = self.read_window(ctx, log, entity, upper).await?;
             earliest_from = Some(earliest_from.map_or(from, |e: DateTime<Utc>| e.min(from)));
         }
         if self.config.cancel_on_void && !ctx.is_tripped() {
-            self.read_deletes(&ctx, &mut log, started_at, earliest_from.unwrap_or(started_at))
-                .await?;
+            self.read_deletes(ctx, log, upper, earliest_from.unwrap_or(upper)).await?;
         }
-        Ok(self.finish(ctx, log, RunScope::Incremental, started_at))
+        Ok(())
     }
 
     /// Re-syncs a period, by transaction date or by last-modified time. The cursor does not
@@ -240,6 +259,7 @@ impl SyncEngine {
     /// }
     /// ```
     pub async fn run_range(&self, range: &RunRange, options: &RunOptions) -> Result<RunReport> {
+        let _turn = self.turn.lock().await;
         let (ctx, started_at) = self.start(options).await?;
         let mut log = self.run_log(&ctx);
         self.settle_all(&ctx, &mut log).await?;
@@ -277,6 +297,7 @@ impl SyncEngine {
     /// }
     /// ```
     pub async fn run_one(&self, target: &TxnRef, options: &RunOptions) -> Result<RunReport> {
+        let _turn = self.turn.lock().await;
         let (ctx, started_at) = self.start(options).await?;
         let mut log = self.run_log(&ctx);
         self.settle_all(&ctx, &mut log).await?;
@@ -359,7 +380,7 @@ impl SyncEngine {
     }
 
     /// Opens a run: its id, its context, and its start (whole seconds, as QBO stamps).
-    async fn start(&self, options: &RunOptions) -> Result<(RunCtx, DateTime<Utc>)> {
+    pub(super) async fn start(&self, options: &RunOptions) -> Result<(RunCtx, DateTime<Utc>)> {
         let started_at = self.clock.now().trunc_subsecs(0);
         let run_id = self.new_run_id(started_at).await?;
         let maker =
@@ -397,11 +418,11 @@ impl SyncEngine {
         }
     }
 
-    fn run_log(&self, ctx: &RunCtx) -> RunLog {
+    pub(super) fn run_log(&self, ctx: &RunCtx) -> RunLog {
         RunLog::new(ctx.dry_run(), self.config.report_entries)
     }
 
-    fn finish(
+    pub(super) fn finish(
         &self,
         ctx: RunCtx,
         log: RunLog,
@@ -436,7 +457,7 @@ impl SyncEngine {
 
     /// Settles the pending creates an interrupted run left, then handles the sales of the retry
     /// set again (not in a dry run: both write).
-    async fn settle_all(&self, ctx: &RunCtx, log: &mut RunLog) -> Result<()> {
+    pub(super) async fn settle_all(&self, ctx: &RunCtx, log: &mut RunLog) -> Result<()> {
         if ctx.dry_run() {
             return Ok(());
         }
@@ -474,7 +495,7 @@ impl SyncEngine {
     }
 
     /// Reads one entity's incremental window and moves its cursor; returns the window's start.
-    async fn read_window(
+    pub(super) async fn read_window(
         &self,
         ctx: &RunCtx,
         log: &mut RunLog,
@@ -596,14 +617,14 @@ impl SyncEngine {
     /// from its last delete; one that shows none hides its deletes behind 1,000 changes, and
     /// the cursor then stays where it is, with a warning (the change feed has no upper bound
     /// to narrow the window by).
-    async fn read_deletes(
+    pub(super) async fn read_deletes(
         &self,
         ctx: &RunCtx,
         log: &mut RunLog,
         upper: DateTime<Utc>,
         fallback_from: DateTime<Utc>,
     ) -> Result<()> {
-        let name = format!("{}/Deleted", self.realm());
+        let name = self.deletes_cursor_name();
         let overlap = chrono::Duration::from_std(self.config.overlap).unwrap_or_default();
         let saved = self.store.cursor(&name).await?;
         // The feed looks back 30 days at most.
@@ -664,7 +685,7 @@ impl SyncEngine {
     }
 
     /// The change feed of `entities` since `since`; `None` (the run tripped) when QBO failed.
-    async fn feed(
+    pub(super) async fn feed(
         &self,
         ctx: &RunCtx,
         entities: &[EntityKind],
@@ -680,7 +701,7 @@ impl SyncEngine {
     }
 
     /// Handles each delete not handled yet in this run.
-    async fn apply_deletes(
+    pub(super) async fn apply_deletes(
         &self,
         ctx: &RunCtx,
         log: &mut RunLog,
@@ -701,12 +722,26 @@ impl SyncEngine {
 
     /// Handles a batch concurrently (at most `max_concurrency` at once) and saves each outcome
     /// as it arrives, with the cursor's move when there is a cursor.
-    async fn process(
+    pub(super) async fn process(
+        &self,
+        ctx: &RunCtx,
+        log: &mut RunLog,
+        txns: Vec<Transaction>,
+        cursor: Option<CursorSlot<'_>>,
+    ) -> Result<()> {
+        self.process_with(ctx, log, txns, cursor, false).await
+    }
+
+    /// [`process`](Self::process); with `remember`, each outcome that records something is
+    /// remembered in the run's context, so that a later read of the same version in this run
+    /// (the catch-up after a change-driven read) does not handle it a second time.
+    pub(super) async fn process_with(
         &self,
         ctx: &RunCtx,
         log: &mut RunLog,
         txns: Vec<Transaction>,
         mut cursor: Option<CursorSlot<'_>>,
+        remember: bool,
     ) -> Result<()> {
         self.prepare_items(ctx, &txns).await?;
         let ticketed: Vec<(Option<u64>, Transaction)> = txns
@@ -719,10 +754,20 @@ impl SyncEngine {
             })
             .collect();
         let mut results = stream::iter(ticketed)
-            .map(|(ticket, txn)| async move { (ticket, self.handle(ctx, txn).await) })
+            .map(|(ticket, txn)| async move {
+                let key = crate::store::LedgerKey {
+                    realm: self.realm().to_string(),
+                    entity: txn.kind,
+                    qbo_id: txn.doc.id.clone(),
+                };
+                (ticket, key, self.handle(ctx, txn).await)
+            })
             .buffer_unordered(self.config.max_concurrency);
-        while let Some((ticket, result)) = results.next().await {
+        while let Some((ticket, key, result)) = results.next().await {
             let outcome = result?;
+            if remember && outcome.record().is_some() {
+                ctx.settled(key, &outcome);
+            }
             self.observe(ctx, log, &outcome);
             let moved = match (cursor.as_mut(), ticket) {
                 (Some(slot), Some(ticket)) => slot

@@ -19,6 +19,7 @@ mod company;
 mod crash_sweep;
 mod e2e_budget;
 mod engine;
+mod engine_changes;
 mod engine_concurrency;
 mod engine_partial;
 mod engine_sim;
