@@ -96,7 +96,7 @@ impl WebhookSink for CollectingSink {
 }
 
 /// The payload format of deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum WebhookFormat {
     /// The legacy `eventNotifications` object, `Content-Type: application/json`.
     Legacy,
