@@ -264,7 +264,9 @@ struct Event {
 struct Fate {
     lost: bool,
     duplicate_after: Option<Duration>,
+    late_by: Option<Duration>,
     reorder: bool,
+    forged: bool,
 }
 
 #[derive(Debug)]
@@ -415,26 +417,10 @@ impl Sender {
             WebhookFormat::Mixed => WebhookFormat::CloudEvents,
             other => other,
         };
-        let f = self.config.faults.clone();
-        let mut roll = |p: f64| {
-            let hit = p > 0.0 && self.rng.random::<f64>() < p;
-            hit && !calm
-        };
-        let (lost, duplicate, late, reorder, forged) =
-            (roll(f.lost), roll(f.duplicate), roll(f.late), roll(f.reorder), roll(f.forged));
-        let retry = RETRY_AFTER_SECS[self.rng.random_range(0..RETRY_AFTER_SECS.len())];
-        let late_by = self.rng.random_range(LATE_SECS.0..=LATE_SECS.1);
-        let duplicate_after = (duplicate && !lost).then(|| Duration::from_secs(retry));
-        let late = late && !lost;
-        let due = if late { nominal + chrono::Duration::seconds(late_by as i64) } else { nominal };
-        let s = &mut self.stats;
-        s.deliveries += 1;
-        s.lost += u64::from(lost);
-        s.duplicated += u64::from(duplicate_after.is_some());
-        s.late += u64::from(late);
-        s.forged += u64::from(forged);
-        let forgery = forged.then(|| self.forge(&event, format, nominal));
-        let fate = Fate { lost, duplicate_after, reorder };
+        let fate = self.roll(calm);
+        let late_by = fate.late_by.and_then(|d| chrono::Duration::from_std(d).ok());
+        let due = nominal + late_by.unwrap_or_default();
+        let forgery = fate.forged.then(|| self.forge(&event, format, nominal));
         let seq = self.next_seq();
         let what = What::Batch { window, events: vec![event], format, fate };
         self.pending.push(Pending { seq, due, what });
@@ -442,6 +428,32 @@ impl Sender {
             let seq = self.next_seq();
             self.pending.push(Pending { seq, due: nominal, what: What::Ready(forgery) });
         }
+    }
+
+    /// Draws a delivery's faults (the same draws whether calm or not, so that calming the
+    /// simulator does not shift the sequence) and counts those that apply.
+    fn roll(&mut self, calm: bool) -> Fate {
+        let f = self.config.faults.clone();
+        let mut roll = |p: f64| p > 0.0 && self.rng.random::<f64>() < p && !calm;
+        let (lost, duplicate, late, reorder, forged) =
+            (roll(f.lost), roll(f.duplicate), roll(f.late), roll(f.reorder), roll(f.forged));
+        let retry = RETRY_AFTER_SECS[self.rng.random_range(0..RETRY_AFTER_SECS.len())];
+        let late_by = self.rng.random_range(LATE_SECS.0..=LATE_SECS.1);
+        // A lost delivery never arrives, so it is neither retried nor late.
+        let fate = Fate {
+            lost,
+            duplicate_after: (duplicate && !lost).then(|| Duration::from_secs(retry)),
+            late_by: (late && !lost).then(|| Duration::from_secs(late_by)),
+            reorder,
+            forged,
+        };
+        let s = &mut self.stats;
+        s.deliveries += 1;
+        s.lost += u64::from(fate.lost);
+        s.duplicated += u64::from(fate.duplicate_after.is_some());
+        s.late += u64::from(fate.late_by.is_some());
+        s.forged += u64::from(fate.forged);
+        fate
     }
 
     /// A forged delivery beside the one `real` opens: well-formed, naming the real record or a
