@@ -89,7 +89,7 @@
 //! | --- | --- |
 //! | `reqwest` | `ReqwestTransport`, the [`HttpTransport`] over reqwest with rustls. |
 //! | `sqlite` | `SqliteStore`, the engine's state in a SQLite file (bundled SQLite, WAL mode). |
-//! | `sim` | `sim`: simulated QBO and Ordoro speaking the real wire formats (OAuth included), seeded faults, sample sales, and a loopback server (tokio, hyper). |
+//! | `sim` | `sim`: simulated QBO and Ordoro speaking the real wire formats (OAuth included), seeded faults, QBO webhooks with seeded delivery faults, sample sales, and a loopback server (tokio, hyper). |
 //! | `tokio` | `TokioClock`, a [`Clock`] over tokio's timer (real or paused time). |
 //! | `testing` | `store::conformance`, the checks any [`Store`] must pass: run them on your own. |
 //!

@@ -25,6 +25,7 @@
 //! deletes, with nothing in the answer that says it was cut (QBO gives no such signal).
 
 mod ql;
+pub mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -51,6 +52,13 @@ use crate::transport::{
 };
 
 pub use ql::{Condition, Literal, Op, Statement, parse as parse_statement};
+use webhooks::{Change, Webhooks};
+pub use webhooks::{
+    CollectingSink, WebhookConfig, WebhookDelivery, WebhookFaults, WebhookFormat, WebhookSink,
+    WebhookStats,
+};
+
+use crate::webhook::Operation;
 
 /// The Pacific offset at an instant: -07:00 from the second Sunday of March at 2:00 (standard
 /// time) to the first Sunday of November at 2:00 (daylight time), -08:00 otherwise.
@@ -120,6 +128,9 @@ pub struct QboSimConfig {
     /// How long a connection lasts whatever happens (QBO: 5 years), reported as
     /// `x_refresh_token_hard_expires_in`.
     pub hard_expiry: Duration,
+    /// Webhooks for every change the simulator's mutators make (off, `None`, by default; see
+    /// [`webhooks`]).
+    pub webhooks: Option<WebhookConfig>,
 }
 
 impl Default for QboSimConfig {
@@ -138,6 +149,7 @@ impl Default for QboSimConfig {
             faults: FaultPlan::none(),
             seed: 0,
             hard_expiry: Duration::from_secs(5 * 365 * 24 * 3600),
+            webhooks: None,
         }
     }
 }
@@ -249,6 +261,7 @@ pub struct QboSim {
     rng: Mutex<SmallRng>,
     meters: Mutex<HashMap<String, Arc<RateMeter>>>,
     state: Mutex<State>,
+    webhooks: Webhooks,
 }
 
 impl fmt::Debug for QboSim {
@@ -283,6 +296,7 @@ impl QboSim {
         QboSim {
             dice: FaultDice::new(config.faults.clone()),
             rng: Mutex::new(SmallRng::seed_from_u64(config.seed)),
+            webhooks: Webhooks::new(config.webhooks.clone()),
             clock,
             config,
             meters: Mutex::new(HashMap::new()),
@@ -311,9 +325,11 @@ impl QboSim {
         )
     }
 
-    /// Turns the seeded faults off (`true`) or back on (see [`FaultDice::set_calm`]).
+    /// Turns the seeded faults off (`true`) or back on (see [`FaultDice::set_calm`]), the
+    /// webhook faults included.
     pub fn set_calm(&self, calm: bool) {
         self.dice.set_calm(calm);
+        self.webhooks.set_calm(calm);
     }
 
     /// What the simulator has served so far.
@@ -362,10 +378,19 @@ impl QboSim {
         customer.id = id.to_string();
         customer.sync_token.get_or_insert_with(|| "0".into());
         customer.active.get_or_insert(true);
-        customer
+        let meta = customer
             .meta_data
             .get_or_insert(MetaData { create_time: Some(now), last_updated_time: Some(now) });
+        let at = meta.last_updated_time.unwrap_or(now).with_timezone(&Utc);
         company.customers.insert(id, customer.clone());
+        drop(state);
+        self.notify(Change {
+            realm,
+            entity: "Customer",
+            id: &customer.id,
+            op: Operation::Create,
+            at,
+        });
         customer
     }
 
@@ -398,6 +423,9 @@ impl QboSim {
         });
         item.meta_data = Some(MetaData { create_time: Some(now), last_updated_time: Some(now) });
         company.items.insert(id, item.clone());
+        drop(state);
+        let at = now.with_timezone(&Utc);
+        self.notify(Change { realm, entity: "Item", id: &item.id, op: Operation::Create, at });
         item
     }
 
@@ -419,7 +447,11 @@ impl QboSim {
         item.sync_token = Some((token + 1).to_string());
         let created = item.meta_data.as_ref().and_then(|m| m.create_time);
         item.meta_data = Some(MetaData { create_time: created, last_updated_time: Some(now) });
-        Some(item.clone())
+        let item = item.clone();
+        drop(state);
+        let at = now.with_timezone(&Utc);
+        self.notify(Change { realm, entity: "Item", id, op: Operation::Update, at });
+        Some(item)
     }
 
     /// A stored item.
@@ -455,6 +487,9 @@ impl QboSim {
             sync_token: Some("0".into()),
         };
         company.classes.push(class.clone());
+        drop(state);
+        let at = whole_seconds(self.clock.now());
+        self.notify(Change { realm, entity: "Class", id: &class.id, op: Operation::Create, at });
         class
     }
 
@@ -496,6 +531,10 @@ impl QboSim {
         doc.domain.get_or_insert_with(|| "QBO".into());
         doc.sparse.get_or_insert(false);
         company.table(txn.kind).insert(id, doc.clone());
+        drop(state);
+        let entity = txn.kind.as_str();
+        let at = updated;
+        self.notify(Change { realm, entity, id: &doc.id, op: Operation::Create, at });
         doc
     }
 
@@ -506,6 +545,18 @@ impl QboSim {
         realm: &str,
         kind: EntityKind,
         id: &str,
+        change: impl FnOnce(&mut SalesTransaction),
+    ) -> Option<SalesTransaction> {
+        self.change(realm, kind, id, Operation::Update, change)
+    }
+
+    /// An edit that notifies `op` (an update, or a void).
+    fn change(
+        &self,
+        realm: &str,
+        kind: EntityKind,
+        id: &str,
+        op: Operation,
         change: impl FnOnce(&mut SalesTransaction),
     ) -> Option<SalesTransaction> {
         let now = whole_seconds(self.clock.now());
@@ -519,7 +570,10 @@ impl QboSim {
         let created = doc.meta_data.as_ref().and_then(|m| m.create_time);
         doc.meta_data =
             Some(MetaData { create_time: created, last_updated_time: Some(to_pacific(now)) });
-        Some(doc.clone())
+        let doc = doc.clone();
+        drop(state);
+        self.notify(Change { realm, entity: kind.as_str(), id, op, at: now });
+        Some(doc)
     }
 
     /// Touches a transaction (an edit that changes nothing but its SyncToken and time).
@@ -530,7 +584,7 @@ impl QboSim {
     /// Voids a transaction as QBO does: every amount and quantity zeroed, `Voided` prepended to
     /// the private note.
     pub fn void(&self, realm: &str, kind: EntityKind, id: &str) -> Option<SalesTransaction> {
-        self.edit(realm, kind, id, |doc| {
+        self.change(realm, kind, id, Operation::Void, |doc| {
             zero_lines(&mut doc.line);
             doc.total_amt = Some(Decimal::ZERO);
             doc.balance = Some(Decimal::ZERO);
@@ -554,6 +608,8 @@ impl QboSim {
             return false;
         }
         company.deleted.push((kind, id.to_string(), now));
+        drop(state);
+        self.notify(Change { realm, entity: kind.as_str(), id, op: Operation::Delete, at: now });
         true
     }
 

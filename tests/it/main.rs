@@ -40,6 +40,7 @@ mod qbo_connect;
 mod qbo_faults;
 mod qbo_secrets;
 mod qbo_sim;
+mod qbo_sim_webhooks;
 mod real_shapes;
 mod reqwest_transport;
 mod shipping;
