@@ -66,7 +66,10 @@ fn legacy(notifications: &[Value]) -> Read<Vec<ChangeEvent>> {
         let list = match field(change, "entities") {
             Some(Value::Array(list)) => list,
             other => {
-                return Err(bad(&entities_at, format!("expected an array, got {}", kind_of(other))));
+                return Err(bad(
+                    &entities_at,
+                    format!("expected an array, got {}", kind_of(other)),
+                ));
             }
         };
         for (i, entity) in list.iter().enumerate() {

@@ -305,8 +305,9 @@ impl WebhookError {
     }
 }
 
-/// The signature header's value among a request's headers, its name matched in any case; the
-/// first one when there are several.
+/// The signature header's value among a request's headers, its name matched in any case. When
+/// the header comes more than once, the first value that is not blank (a proxy may add an empty
+/// one); a header that is there but blank is returned as it is, which [`receive`] refuses.
 ///
 /// ```
 /// use qbo_ordoro::webhook::signature_header;
@@ -318,10 +319,16 @@ impl WebhookError {
 pub fn signature_header<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Option<&'a str> {
-    headers
-        .into_iter()
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case(SIGNATURE_HEADER))
-        .map(|(_, value)| value)
+    let mut found = None;
+    for (name, value) in headers {
+        if name.trim().eq_ignore_ascii_case(SIGNATURE_HEADER) {
+            if !value.trim().is_empty() {
+                return Some(value);
+            }
+            found = found.or(Some(value));
+        }
+    }
+    found
 }
 
 /// Checks a delivery's signature, then reads its body: the one entry point for an endpoint.
