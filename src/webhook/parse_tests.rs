@@ -369,7 +369,7 @@ fn the_header_is_found_in_any_case() {
     assert_eq!(signature_header([("intuit-signatures", "x")]), None);
     assert_eq!(signature_header([("intuit-signature", " "), ("Intuit-Signature", "z")]), Some("z"));
     assert_eq!(signature_header([("intuit-signature", "")]), Some(""));
-    let owned = vec![("intuit-SIGNATURE".to_string(), "y".to_string())];
+    let owned = [("intuit-SIGNATURE".to_string(), "y".to_string())];
     assert_eq!(signature_header(owned.iter().map(|(n, v)| (n.as_str(), v.as_str()))), Some("y"));
 }
 
