@@ -95,3 +95,35 @@ fn rows_one_by_one(value: &serde_json::Value, config: &MappingConfig) -> usize {
     }
     decided
 }
+
+/// The body of the `webhook_delivery` fuzz target: `data` is a delivery's body. It is read as
+/// [`webhook::parse`](crate::webhook::parse) reads it, and through
+/// [`webhook::receive`](crate::webhook::receive) signed, unsigned and signed for other bytes;
+/// checks that the signature decides before the body and that every event read names its
+/// company, entity and record. Returns whether the delivery was accepted. Never panics unless
+/// one of those checks fails.
+pub fn webhook_delivery(data: &[u8]) -> bool {
+    use crate::webhook::{VerifierToken, WebhookErrorCode, parse, receive};
+    let token = VerifierToken::from("fuzz-verifier-token");
+    let parsed = parse(data);
+    let signature = token.sign(data);
+    assert_eq!(receive(Some(&signature), data, &token), parsed);
+    let missing = receive(None, data, &token).map_err(|e| e.code);
+    assert_eq!(missing, Err(WebhookErrorCode::MissingSignature));
+    let other = token.sign(&[data, b" "].concat());
+    let forged = receive(Some(&other), data, &token).map_err(|e| e.code);
+    assert_eq!(forged, Err(WebhookErrorCode::BadSignature));
+    match parsed {
+        Ok(events) => {
+            for event in &events {
+                assert!(!event.realm_id.is_empty() && !event.qbo_id.is_empty());
+                assert!(!event.entity.is_empty() && !event.dedupe_key().is_empty());
+            }
+            true
+        }
+        Err(error) => {
+            assert_eq!(error.code, WebhookErrorCode::MalformedPayload);
+            false
+        }
+    }
+}

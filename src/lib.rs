@@ -19,8 +19,8 @@
 //!
 //! Under them, a pure core that does no I/O: [`address`] blocks, [`shipping`] lines, the
 //! [`class_filter`] and the [`mapping`] from transaction to order, over the typed documents in
-//! [`model`]. [`qbo::connect`] connects a company (Intuit's OAuth consent, the code exchange,
-//! revoke). `ARCHITECTURE.md` maps the modules and the invariants between them.
+//! [`model`]; and [`webhook`], which checks and reads QBO's webhook deliveries.
+//! [`qbo::connect`] connects a company (Intuit's OAuth consent, the code exchange, revoke). `ARCHITECTURE.md` maps the modules and the invariants between them.
 //!
 //! ## A whole sync, against the simulated services
 //!
@@ -98,8 +98,8 @@
 //! In the repository's `examples/`: `sync` (`cargo run --example sync`), the main job, against
 //! the simulated services with no credentials or the real ones with them, with `--connect` to
 //! connect a company and `--log` to read the transaction log; `assemble`, the smallest complete
-//! host; `preview` and `parse_address`, the pure core from the command line; `bench_sync`, the
-//! end-to-end benchmark.
+//! host; `preview`, `parse_address` and `webhook`, the pure core from the command line;
+//! `bench_sync`, the end-to-end benchmark.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -1,9 +1,47 @@
 //! QBO webhooks, pure: checking a delivery's `intuit-signature`, reading both payload formats
 //! (the legacy `eventNotifications` object and the CloudEvents array), and the normalised
 //! [`ChangeEvent`] the engine's change-driven runs take
-//! ([`SyncEngine::run_changes`](crate::SyncEngine::run_changes)). No I/O, no clock, no panic on
+//! (`run_changes` on [`SyncEngine`](crate::SyncEngine)). No I/O, no clock, no panic on
 //! any input. A notification carries ids only: it is a hint that a record changed, which the
 //! engine reads through the API and reconciles with the change feed.
+//!
+//! A host's endpoint hands [`receive`] the `intuit-signature` header (found in any case by
+//! [`signature_header`]) and the body's bytes exactly as they arrived: the signature is checked
+//! first, over those bytes (re-serialised JSON no longer matches), then the body is read. The
+//! formats are told apart by shape, never by `Content-Type`: this module refuses no content type,
+//! so a CloudEvents delivery sent as `application/cloudevents+json` reads like any other (an
+//! endpoint that answers 415 to it loses the events). A delivery is accepted whole or refused
+//! whole, with a [`WebhookError`] whose [`WebhookErrorCode`] says why.
+//!
+//! ```
+//! use qbo_ordoro::webhook::{Operation, VerifierToken, WebhookErrorCode, receive, signature_header};
+//!
+//! let token = VerifierToken::from("the app's verifier token");
+//! let body = br#"[{"specversion": "1.0", "id": "88cd52aa-33b6-4351-9aa4-47572edbd068",
+//!   "type": "qbo.salesreceipt.created.v1", "time": "2025-09-10T21:31:25.179851517Z",
+//!   "intuitentityid": "1234", "intuitaccountid": "310687", "data": {}}]"#;
+//! // As Intuit sends it: the signature of the body's bytes, in a header of any case.
+//! let signature = token.sign(body);
+//! let headers = [
+//!     ("Content-Type", "application/cloudevents+json"),
+//!     ("Intuit-Signature", signature.as_str()),
+//! ];
+//!
+//! let events = receive(signature_header(headers), body, &token)?;
+//! assert_eq!(events.len(), 1);
+//! assert_eq!(events[0].entity, "SalesReceipt");
+//! assert_eq!((events[0].realm_id.as_str(), events[0].qbo_id.as_str()), ("310687", "1234"));
+//! assert_eq!(events[0].operation, Operation::Create);
+//!
+//! // The same body with a byte changed, or without the header, is refused.
+//! let forged = receive(Some(&signature), &body[..body.len() - 1], &token).unwrap_err();
+//! assert_eq!(forged.code, WebhookErrorCode::BadSignature);
+//! assert_eq!(receive(None, body, &token).unwrap_err().code, WebhookErrorCode::MissingSignature);
+//! # Ok::<(), qbo_ordoro::webhook::WebhookError>(())
+//! ```
+
+mod entities;
+mod formats;
 
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -27,6 +65,12 @@ impl std::fmt::Debug for VerifierToken {
 impl From<String> for VerifierToken {
     fn from(token: String) -> Self {
         VerifierToken(SecretString::from(token))
+    }
+}
+
+impl From<&str> for VerifierToken {
+    fn from(token: &str) -> Self {
+        VerifierToken::from(token.to_string())
     }
 }
 
@@ -97,6 +141,32 @@ impl Operation {
             Operation::Emailed => "emailed",
         }
     }
+
+    /// The operation as the legacy format writes it: `Create`, `Update`, `Delete`, `Void`,
+    /// `Merge` or `Emailed` (read in any case).
+    pub fn legacy_name(self) -> &'static str {
+        match self {
+            Operation::Create => "Create",
+            Operation::Update => "Update",
+            Operation::Delete => "Delete",
+            Operation::Void => "Void",
+            Operation::Merge => "Merge",
+            Operation::Emailed => "Emailed",
+        }
+    }
+
+    /// The verb of a CloudEvents `type` (`qbo.invoice.<verb>.v1`): `created`, `updated`,
+    /// `deleted`, `voided`, `merged` or `emailed` (read in any case).
+    pub fn cloud_event_verb(self) -> &'static str {
+        match self {
+            Operation::Create => "created",
+            Operation::Update => "updated",
+            Operation::Delete => "deleted",
+            Operation::Void => "voided",
+            Operation::Merge => "merged",
+            Operation::Emailed => "emailed",
+        }
+    }
 }
 
 impl std::fmt::Display for Operation {
@@ -147,6 +217,153 @@ impl ChangeEvent {
         }
     }
 }
+
+/// The header that carries a delivery's signature. HTTP header names are case-insensitive;
+/// [`signature_header`] finds it in any case.
+pub const SIGNATURE_HEADER: &str = "intuit-signature";
+
+/// Why a delivery was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WebhookErrorCode {
+    /// No `intuit-signature` header, or an empty one.
+    MissingSignature,
+    /// The header is not the signature of the body's bytes under the verifier token.
+    BadSignature,
+    /// The signature matches, but the body is not JSON, is neither format, or an event in it
+    /// does not read.
+    MalformedPayload,
+}
+
+impl WebhookErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [WebhookErrorCode; 3] = [
+        WebhookErrorCode::MissingSignature,
+        WebhookErrorCode::BadSignature,
+        WebhookErrorCode::MalformedPayload,
+    ];
+
+    /// The stable code: `missing_signature`, `bad_signature` or `malformed_payload`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookErrorCode::MissingSignature => "missing_signature",
+            WebhookErrorCode::BadSignature => "bad_signature",
+            WebhookErrorCode::MalformedPayload => "malformed_payload",
+        }
+    }
+}
+
+impl std::fmt::Display for WebhookErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused delivery: why, and a message that says what was wrong and what to do. The message
+/// never contains the verifier token or the signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct WebhookError {
+    /// Why the delivery was refused.
+    pub code: WebhookErrorCode,
+    /// What was wrong and what to do next.
+    pub message: String,
+}
+
+impl WebhookError {
+    fn missing_signature() -> WebhookError {
+        WebhookError {
+            code: WebhookErrorCode::MissingSignature,
+            message:
+                "the request has no `intuit-signature` header (or an empty one), so it cannot \
+                      be shown to come from Intuit; Intuit signs every delivery, so check that \
+                      whatever sits in front of this endpoint passes the header on"
+                    .into(),
+        }
+    }
+
+    fn bad_signature() -> WebhookError {
+        WebhookError {
+            code: WebhookErrorCode::BadSignature,
+            message: "the `intuit-signature` header is not the signature of this body under the \
+                      verifier token: check that the token is the app's webhook verifier token \
+                      from Intuit's developer portal (not the OAuth client secret; sandbox and \
+                      production have their own), and that the body is passed on byte for byte, \
+                      never parsed and re-serialised"
+                .into(),
+        }
+    }
+
+    fn malformed(what: String) -> WebhookError {
+        WebhookError {
+            code: WebhookErrorCode::MalformedPayload,
+            message: format!(
+                "{what}; the delivery was refused whole and nothing in it was processed (the \
+                 change feed catches up on what it named). A signed delivery Intuit sent that \
+                 does not read means its format changed: keep the body and report it"
+            ),
+        }
+    }
+}
+
+/// The signature header's value among a request's headers, its name matched in any case. When
+/// the header comes more than once, the first value that is not blank (a proxy may add an empty
+/// one); a header that is there but blank is returned as it is, which [`receive`] refuses.
+///
+/// ```
+/// use qbo_ordoro::webhook::signature_header;
+///
+/// let headers = [("content-type", "application/json"), ("INTUIT-SIGNATURE", "c2ln")];
+/// assert_eq!(signature_header(headers), Some("c2ln"));
+/// assert_eq!(signature_header([("content-type", "application/json")]), None);
+/// ```
+pub fn signature_header<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Option<&'a str> {
+    let mut found = None;
+    for (name, value) in headers {
+        if name.trim().eq_ignore_ascii_case(SIGNATURE_HEADER) {
+            if !value.trim().is_empty() {
+                return Some(value);
+            }
+            found = found.or(Some(value));
+        }
+    }
+    found
+}
+
+/// Checks a delivery's signature, then reads its body: the one entry point for an endpoint.
+///
+/// `signature` is the `intuit-signature` header's value (`None` when absent), `body` the
+/// request body's bytes exactly as received. Absent or blank → `missing_signature`; not the
+/// body's signature under `token` (compared in constant time) → `bad_signature`; then the body
+/// is read as [`parse`] does. No content type is refused: the body's shape decides.
+pub fn receive(
+    signature: Option<&str>,
+    body: &[u8],
+    token: &VerifierToken,
+) -> Result<Vec<ChangeEvent>, WebhookError> {
+    let signature = signature.map(str::trim).filter(|s| !s.is_empty());
+    let signature = signature.ok_or_else(WebhookError::missing_signature)?;
+    if !token.verifies(body, signature) {
+        return Err(WebhookError::bad_signature());
+    }
+    parse(body)
+}
+
+/// Reads a delivery's body, without checking a signature (that is [`receive`]): the legacy
+/// `eventNotifications` object (several companies a delivery) or the CloudEvents array, told
+/// apart by shape, into its events in delivery order. The entity is spelled as QBO spells it
+/// (`SalesReceipt`, also from a CloudEvents `type` in lower case); ids given as JSON numbers are
+/// read as their decimal text; times are converted to UTC. An empty but well-formed delivery has
+/// no events. A body that is not JSON, is neither format, or holds one event that does not read
+/// (a missing or empty company id, entity id or entity name, an unknown operation, an unreadable
+/// time) is refused whole with `malformed_payload`, naming the event's place in the body.
+pub fn parse(body: &[u8]) -> Result<Vec<ChangeEvent>, WebhookError> {
+    formats::parse(body)
+}
+
+#[cfg(test)]
+mod parse_tests;
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,9 @@ fn body_of(target: &str) -> Option<fn(&[u8])> {
         "ordoro_response" => |data| {
             let _ = qbo_ordoro::fuzz::ordoro_response(data);
         },
+        "webhook_delivery" => |data| {
+            let _ = qbo_ordoro::fuzz::webhook_delivery(data);
+        },
         _ => return None,
     };
     Some(body)
@@ -43,7 +46,16 @@ fn every_corpus_has_a_body_and_seeds() {
         .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
         .collect();
     targets.sort();
-    assert_eq!(targets, ["address_block", "ordoro_response", "qbo_fault_body", "qbo_transaction"]);
+    assert_eq!(
+        targets,
+        [
+            "address_block",
+            "ordoro_response",
+            "qbo_fault_body",
+            "qbo_transaction",
+            "webhook_delivery"
+        ]
+    );
     for target in &targets {
         assert!(body_of(target).is_some(), "no library body for fuzz target {target}");
         let n = seeds(&corpus_root().join(target)).len();
@@ -83,12 +95,19 @@ fn ordoro_response_corpus_replays() {
     assert!(replay("ordoro_response") > 0);
 }
 
-/// The response bodies reach both outcomes: the seeds are not all refused at the door.
+#[test]
+fn webhook_delivery_corpus_replays() {
+    assert!(replay("webhook_delivery") > 0);
+}
+
+/// The response bodies and deliveries reach both outcomes: the seeds are not all refused at the
+/// door.
 #[test]
 fn response_seeds_cover_successes_and_failures() {
     for (target, body) in [
         ("qbo_fault_body", qbo_ordoro::fuzz::qbo_fault_body as fn(&[u8]) -> bool),
         ("ordoro_response", qbo_ordoro::fuzz::ordoro_response),
+        ("webhook_delivery", qbo_ordoro::fuzz::webhook_delivery),
     ] {
         let outcomes: Vec<bool> = seeds(&corpus_root().join(target))
             .iter()

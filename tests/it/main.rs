@@ -50,3 +50,5 @@ mod skus;
 mod store;
 mod sync_example;
 mod sync_progress;
+mod webhook_example;
+mod webhook_props;
