@@ -147,7 +147,10 @@ impl SyncEngine {
             if !read.is_empty() {
                 let ids: Vec<String> = read.into_iter().collect();
                 match self.qbo.transactions(entity, &ids).await {
-                    Ok(docs) => self.process_with(ctx, log, tag(entity, docs), None, true).await?,
+                    Ok(docs) => {
+                        let txns = distinct(tag(entity, docs));
+                        self.process_with(ctx, log, txns, None, true).await?
+                    }
                     Err(err) => {
                         ctx.trip(format!("reading the notified {entity}s from QBO failed: {err}"));
                         return Ok(());
@@ -203,7 +206,7 @@ impl SyncEngine {
         let end = feed.server_time.map_or(upper, |s| s.with_timezone(&Utc).min(upper));
         let ChangeFeed { changed, deleted, .. } = feed;
         let mut by_entity: BTreeMap<EntityKind, Vec<Transaction>> = BTreeMap::new();
-        for txn in changed {
+        for txn in distinct(changed) {
             by_entity.entry(txn.kind).or_default().push(txn);
         }
         for window in windows {
@@ -271,6 +274,24 @@ impl SyncEngine {
         }
         Ok(())
     }
+}
+
+/// Each transaction once, its latest version kept: an answer may repeat a row (a proxy's
+/// retry, or a change between two reads), and two copies handled at once could both find the
+/// sale new.
+fn distinct(txns: Vec<Transaction>) -> Vec<Transaction> {
+    let version = |t: &Transaction| (updated_at(&t.doc), t.doc.sync_token.parse::<u64>().ok());
+    let mut latest: BTreeMap<(EntityKind, String), Transaction> = BTreeMap::new();
+    for txn in txns {
+        let key = (txn.kind, txn.doc.id.clone());
+        match latest.get(&key) {
+            Some(kept) if version(kept) >= version(&txn) => {}
+            _ => {
+                latest.insert(key, txn);
+            }
+        }
+    }
+    latest.into_values().collect()
 }
 
 /// The ids of `entity` to read (created, updated, voided, e-mailed) and those deleted (with

@@ -1,7 +1,7 @@
 //! QBO webhooks, pure: checking a delivery's `intuit-signature`, reading both payload formats
 //! (the legacy `eventNotifications` object and the CloudEvents array), and the normalised
 //! [`ChangeEvent`] the engine's change-driven runs take
-//! (`run_changes` on [`SyncEngine`](crate::SyncEngine)). No I/O, no clock, no panic on
+//! ([`SyncEngine::run_changes`](crate::SyncEngine::run_changes)). No I/O, no clock, no panic on
 //! any input. A notification carries ids only: it is a hint that a record changed, which the
 //! engine reads through the API and reconciles with the change feed.
 //!

@@ -79,7 +79,7 @@ async fn run_through(
             continue;
         }
         match ended {
-            RunEnd::Done(_) => break,
+            RunEnd::Done(_) | RunEnd::NoRun => break,
             RunEnd::Crashed => {
                 outcome.crashed = true;
                 outcome.pending_at_crash |=
@@ -175,6 +175,7 @@ async fn scenario(crash: Option<(u64, CrashWhen)>) -> Outcome {
             assert_eq!(report.summary.failed, 0, "{:?}", report.entries);
         }
         RunEnd::Crashed => panic!("a crash with no crash planned"),
+        RunEnd::NoRun => panic!("an incremental run always runs"),
     }
     world.check_cursors().await.unwrap_or_else(|e| panic!("after the final run: {e}"));
     world.check_final(true).await.unwrap_or_else(|e| panic!("{e}"));

@@ -93,6 +93,7 @@ use qbo_ordoro::store::{
     SentOrder, StoredToken,
 };
 use qbo_ordoro::transport::RetryPolicy;
+use qbo_ordoro::webhook::ChangeEvent;
 use qbo_ordoro::{
     Clock, ErrorKind, HttpRequest, HttpResponse, HttpTransport, OrdoroApi, QboApi, Result,
     SharedTransport, Store, TokenStore, TokioClock, TransportError,
@@ -1617,8 +1618,21 @@ pub struct BeforeRun {
 pub enum RunEnd {
     /// The run returned.
     Done(Box<RunReport>),
+    /// A change-driven run found no new event of the company: nothing ran.
+    NoRun,
     /// The process died at a port call; the store keeps what was committed.
     Crashed,
+}
+
+/// Which run a driver starts.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// [`SyncEngine::run_incremental`], the polling run.
+    Incremental,
+    /// [`SyncEngine::run_changes`] with the events of verified deliveries.
+    Changes(Vec<ChangeEvent>),
+    /// [`SyncEngine::run_catch_up`], the daily reconcile.
+    CatchUp,
 }
 
 /// Runs `engine` once, racing the crash switch; the run future is dropped at a crash. A run that
@@ -1628,12 +1642,30 @@ pub async fn run_once(
     engine: &SyncEngine,
     options: &RunOptions,
 ) -> std::result::Result<RunEnd, String> {
-    let run = tokio::time::timeout(Duration::from_secs(6 * 3600), engine.run_incremental(options));
+    run_job(world, engine, &Job::Incremental, options).await
+}
+
+/// [`run_once`] for any [`Job`].
+pub async fn run_job(
+    world: &World,
+    engine: &SyncEngine,
+    job: &Job,
+    options: &RunOptions,
+) -> std::result::Result<RunEnd, String> {
+    let run = async {
+        match job {
+            Job::Incremental => engine.run_incremental(options).await.map(Some),
+            Job::Changes(events) => engine.run_changes(events, options).await,
+            Job::CatchUp => engine.run_catch_up(options).await.map(Some),
+        }
+    };
+    let run = tokio::time::timeout(Duration::from_secs(6 * 3600), run);
     tokio::select! {
         biased;
         _ = world.switch.crashed() => Ok(RunEnd::Crashed),
         result = run => match result {
-            Ok(Ok(report)) => Ok(RunEnd::Done(Box::new(report))),
+            Ok(Ok(Some(report))) => Ok(RunEnd::Done(Box::new(report))),
+            Ok(Ok(None)) => Ok(RunEnd::NoRun),
             Ok(Err(e)) => Err(format!("the run failed: {e}")),
             Err(_) => Err("a run hung for six virtual hours".into()),
         },

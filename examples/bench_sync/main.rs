@@ -6,6 +6,7 @@
 //! cargo run --release --example bench_sync -- virtual  [--orders N] [--budget-percent P] [--no-baseline]
 //! cargo run --release --example bench_sync -- loopback [--orders N] [--no-baseline]
 //! cargo run --release --example bench_sync -- all      (virtual 10k and 100k, loopback 10k and 100k)
+//! cargo run --release --example bench_sync -- freshness [--per-hour N] [--burst N] [--poll-minutes M]
 //! ```
 //!
 //! - `virtual`: tokio's paused clock with [`TokioClock`], the simulators in process with realistic
@@ -18,6 +19,8 @@
 //!   engine's state in a [`SqliteStore`] file. Reports orders a second, CPU time per order and
 //!   the peak resident memory of this (the syncing) process only.
 //! - `all` runs each measurement in its own process, so that one's peak memory is not another's.
+//! - `freshness`: the time from a sale's save in QBO to its order, webhooks on against a poll
+//!   (see `freshness.rs`).
 //!
 //! `--help` lists the modes and their options; a bad command line exits with status 2.
 
@@ -46,6 +49,8 @@ use qbo_ordoro::{
     TransportError,
 };
 use secrecy::ExposeSecret;
+
+mod freshness;
 
 const REALM: &str = "9130350000000001";
 const CART: i64 = 4242;
@@ -78,6 +83,10 @@ enum Mode {
     Loopback(Options),
     /// Each measurement in its own process: virtual and loopback, 10k and 100k sales (the default)
     All,
+    /// Save-to-order times in virtual time: webhooks on against a poll, a steady stream, a
+    /// burst and an idle company
+    #[command(args_override_self = true)]
+    Freshness(freshness::FreshnessOptions),
     /// Serves the simulators for `loopback` (run by it as a child process)
     #[command(hide = true, args_override_self = true)]
     Serve(Options),
@@ -89,6 +98,7 @@ fn main() -> ExitCode {
         Some(Mode::Virtual(o)) => virtual_mode(&o),
         Some(Mode::Loopback(o)) => loopback_mode(&o),
         Some(Mode::Serve(o)) => serve_mode(&o),
+        Some(Mode::Freshness(o)) => freshness::freshness_mode(&o),
         Some(Mode::All) | None => all_mode(),
     };
     match result {
