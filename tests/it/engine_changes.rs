@@ -225,3 +225,61 @@ async fn a_dry_run_of_changes_writes_nothing_and_remembers_nothing() {
     assert_eq!(real.expect("not remembered by the dry run").summary.created, 1);
     assert_eq!(s.ordoro.orders().len(), 1);
 }
+
+/// Repeats the first row of every QBO query answer and of every change-feed group, as a proxy's
+/// retry or a change between two reads can.
+#[derive(Debug)]
+struct RepeatingRows(std::sync::Arc<qbo_ordoro::sim::qbo::QboSim>);
+
+fn repeat_first_rows(value: &mut serde_json::Value) {
+    let Some(map) = value.as_object_mut() else { return };
+    for entity in ["Invoice", "SalesReceipt"] {
+        if let Some(rows) = map.get_mut(entity).and_then(|v| v.as_array_mut())
+            && let Some(first) = rows.first().cloned()
+        {
+            rows.push(first);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl qbo_ordoro::HttpTransport for RepeatingRows {
+    async fn send(
+        &self,
+        request: qbo_ordoro::HttpRequest,
+    ) -> Result<qbo_ordoro::HttpResponse, qbo_ordoro::TransportError> {
+        let response = self.0.send(request).await?;
+        let (parts, body) = response.into_parts();
+        let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return Ok(qbo_ordoro::HttpResponse::from_parts(parts, body));
+        };
+        if let Some(query) = json.get_mut("QueryResponse") {
+            repeat_first_rows(query);
+        }
+        if let Some(groups) =
+            json.pointer_mut("/CDCResponse/0/QueryResponse").and_then(|g| g.as_array_mut())
+        {
+            groups.iter_mut().for_each(repeat_first_rows);
+        }
+        let body = serde_json::to_vec(&json).unwrap().into();
+        Ok(qbo_ordoro::HttpResponse::from_parts(parts, body))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_row_repeated_in_an_answer_is_handled_once() {
+    let s = Services::start(start()).await;
+    let wire = qbo_ordoro::SharedTransport::new(RepeatingRows(s.qbo.clone()));
+    let engine = s.engine_over(wire, s.ordoro_wire(), config());
+    engine.run_catch_up(&RunOptions::default()).await.unwrap();
+    later(60).await;
+    let notified = sale(&s, Invoice, "1007");
+    let caught_up = sale(&s, SalesReceipt, "2007");
+    later(5).await;
+    let events = vec![event("Invoice", &notified, Operation::Create, Some("ev-rep"))];
+    let report = engine.run_changes(&events, &RunOptions::default()).await.unwrap().unwrap();
+    assert_eq!(report.summary.to_string(), "created=2 updated=0 skipped=0 failed=0");
+    assert_eq!(s.ordoro.count_by_order_id(&order_id(Invoice, &notified)), 1);
+    assert_eq!(s.ordoro.count_by_order_id(&order_id(SalesReceipt, &caught_up)), 1);
+    assert_eq!(report.entries.len(), 2, "{:?}", report.entries);
+}
