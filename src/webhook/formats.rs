@@ -7,6 +7,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
 
 use super::{ChangeEvent, Operation, WebhookError, entities};
+use crate::model::lenient::kind;
 
 /// Where an event is in the body and what is wrong with it.
 struct Unreadable {
@@ -207,17 +208,6 @@ fn bad(at: &str, what: String) -> Unreadable {
 
 fn kind_of(value: Option<&Value>) -> &'static str {
     value.map_or("nothing", kind)
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// At most 60 characters of what was received, so that a message stays short whatever came.

@@ -9,7 +9,7 @@ use qbo_ordoro::mapping::preview::preview_json;
 use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::qbo::Ref;
 use rust_decimal::Decimal;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::support::fixtures::sales::*;
 use crate::support::fixtures::{qbo_fixtures, qbo_fixtures_dir};
@@ -235,28 +235,8 @@ const WORDS: &[&str] = &[
     "Deleted",
 ];
 
-fn leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        (-1e30f64..1e30).prop_map(|f| json!(f)),
-        prop::sample::select(WORDS).prop_map(|w| json!(w)),
-        "\\PC{0,20}".prop_map(Value::from),
-    ]
-}
-
 fn qbo_json() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(5, 64, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..8).prop_map(|kv| {
-                let map: Map<String, Value> =
-                    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-                Value::Object(map)
-            }),
-        ]
-    })
+    crate::support::props::json_tree(KEYS, WORDS)
 }
 
 proptest! {

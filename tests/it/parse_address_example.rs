@@ -2,32 +2,16 @@
 //! parse_address`), and checks its JSON lines: fields, errors, echoed ids, skipped blank lines,
 //! malformed input; then scores it on the whole table in `tests/fixtures/address/blocks.jsonl`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
+
+use crate::support::examples;
 
 fn run_example(input: &str) -> Vec<Value> {
     run_example_bytes(input.as_bytes())
 }
 
 fn run_example_bytes(input: &[u8]) -> Vec<Value> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut child = Command::new(cargo)
-        .args(["run", "--quiet", "--example", "parse_address"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn cargo: {e}"));
-    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("wait: {e}"));
-    let _ = writer.join();
+    let out = examples::run_example("parse_address", &[], input);
     assert!(out.status.success(), "example failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
         .lines()

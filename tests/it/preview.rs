@@ -2,8 +2,6 @@
 //! fixtures carry no class or another one, so they show the skips), once with every sale marked
 //! `Ordoro` (showing the full mapping); and the `preview` example run as a program.
 
-use std::process::Command;
-
 use qbo_ordoro::Reason;
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::mapping::preview::{PreviewLine, preview_json};
@@ -115,12 +113,7 @@ fn change_feed_delete_stubs_are_skipped_deleted() {
 
 /// Runs the example through cargo, as a user would.
 fn run_preview(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--example", "preview", "--"])
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .unwrap()
+    crate::support::examples::run_example("preview", args, b"")
 }
 
 #[test]

@@ -4,33 +4,17 @@
 //! (a body re-serialised, another body's signature, an empty header, odd header case, a
 //! trailing newline); malformed deliveries and input lines that are not deliveries.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use qbo_ordoro::webhook::VerifierToken;
 use serde_json::{Value, json};
 
+use crate::support::examples::run_example;
+
 const TOKEN: &str = "held-out-verifier-token-7f3a";
 
 fn run(args: &[&str], input: &str) -> Output {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut child = Command::new(cargo)
-        .args(["run", "--quiet", "--example", "webhook", "--"])
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn cargo: {e}"));
-    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
-    let input = input.as_bytes().to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("wait: {e}"));
-    let _ = writer.join();
-    out
+    run_example("webhook", args, input.as_bytes())
 }
 
 fn verdicts(input: &str) -> (Vec<Value>, String) {

@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use proptest::prelude::*;
 use qbo_ordoro::fuzz;
 use qbo_ordoro::webhook::{ChangeEvent, Operation, VerifierToken, parse, receive};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 const KEYS: &[&str] = &[
     "eventNotifications",
@@ -46,28 +46,8 @@ const WORDS: &[&str] = &[
     " ",
 ];
 
-fn leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| json!(f)),
-        prop::sample::select(WORDS).prop_map(|w| json!(w)),
-        "\\PC{0,12}".prop_map(Value::from),
-    ]
-}
-
 fn webhook_json() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(5, 64, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..8).prop_map(|kv| {
-                let map: Map<String, Value> =
-                    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-                Value::Object(map)
-            }),
-        ]
-    })
+    crate::support::props::json_tree(KEYS, WORDS)
 }
 
 /// An event to write, with how to write it.

@@ -605,7 +605,7 @@ fn legacy(events: &[Event]) -> LegacyBody<'_> {
         let entity = LegacyEntity {
             name: &e.entity,
             id: &e.id,
-            operation: legacy_operation(e.op),
+            operation: e.op.legacy_name(),
             last_updated: e.at.to_rfc3339_opts(SecondsFormat::Millis, true),
         };
         match notifications.iter_mut().find(|n| n.realm_id == e.realm) {
@@ -639,34 +639,12 @@ fn cloud_event<'a>(e: &'a Event, source: &'a str) -> CloudEvent<'a> {
         specversion: "1.0",
         id: &e.event_id,
         source,
-        kind: format!("qbo.{}.{}.v1", e.entity.to_lowercase(), cloud_verb(e.op)),
+        kind: format!("qbo.{}.{}.v1", e.entity.to_lowercase(), e.op.cloud_event_verb()),
         datacontenttype: "application/json",
         time: e.at.to_rfc3339_opts(SecondsFormat::Nanos, true),
         intuitentityid: &e.id,
         intuitaccountid: &e.realm,
         data: e.data.then(serde_json::Map::new),
-    }
-}
-
-fn legacy_operation(op: Operation) -> &'static str {
-    match op {
-        Operation::Create => "Create",
-        Operation::Update => "Update",
-        Operation::Delete => "Delete",
-        Operation::Void => "Void",
-        Operation::Merge => "Merge",
-        Operation::Emailed => "Emailed",
-    }
-}
-
-fn cloud_verb(op: Operation) -> &'static str {
-    match op {
-        Operation::Create => "created",
-        Operation::Update => "updated",
-        Operation::Delete => "deleted",
-        Operation::Void => "voided",
-        Operation::Merge => "merged",
-        Operation::Emailed => "emailed",
     }
 }
 
