@@ -16,7 +16,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
-    LogEntry, LogQuery, RetryEntry, RunSummary, SentOrder, Store, StoredToken, TokenStore,
+    LogCursor, LogEntry, LogPage, LogQuery, RetryEntry, RunSummary, SentOrder, Store, StoredToken,
+    TokenStore,
 };
 use crate::mapping::{SkuKey, SkuMapping};
 use crate::model::qbo::{EntityKind, QboItem};
@@ -39,6 +40,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, sql: MIGRATION_4 },
     Migration { version: 5, sql: MIGRATION_5 },
     Migration { version: 6, sql: MIGRATION_6 },
+    Migration { version: 7, sql: MIGRATION_7 },
 ];
 
 /// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
@@ -194,6 +196,26 @@ CREATE TABLE processed_event (
 CREATE INDEX processed_event_at ON processed_event (processed_at);
 ";
 
+/// Version 7: indexes for the log a person reads ([`Store::log_page`]), one per filtered view,
+/// each ending in `at` (and, implicitly, the row id), so that the first page of a view, newest or
+/// oldest first, is a walk down one index that stops after a page, whatever the log's size: the
+/// company with its action, reason or entity, or alone (with a date range or not); the action
+/// and the reason across companies; and the free text (DocNumber, QBO id, order number, each
+/// `NOCASE`, the company second so that a search within a company is a walk too). `log_action`
+/// gains `at` for the same reason.
+const MIGRATION_7: &str = "
+DROP INDEX log_action;
+CREATE INDEX log_action ON log (action, at);
+CREATE INDEX log_reason ON log (reason, at);
+CREATE INDEX log_realm_at ON log (realm, at);
+CREATE INDEX log_realm_action ON log (realm, action, at);
+CREATE INDEX log_realm_reason ON log (realm, reason, at);
+CREATE INDEX log_realm_entity ON log (realm, entity, at);
+CREATE INDEX log_doc_number_text ON log (doc_number COLLATE NOCASE, realm, at);
+CREATE INDEX log_qbo_id_text ON log (qbo_id COLLATE NOCASE, realm, at);
+CREATE INDEX log_order_number_text ON log (order_number COLLATE NOCASE, realm, at);
+";
+
 const LOG_COLUMNS: &str = "run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
      last_updated, action, reason, detail, order_number, failure_service, failure_status, \
      failure_code, failure_message, failure_request_id, dry_run";
@@ -285,7 +307,7 @@ impl fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 6;
+    pub const SCHEMA_VERSION: u32 = 7;
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
@@ -756,15 +778,56 @@ fn upsert_cursor(conn: &Connection, name: &str, at: &str) -> rusqlite::Result<()
     Ok(())
 }
 
-/// The SQL and arguments of a log search.
+/// The SQL and arguments of a log search, in the order written.
 fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
-    let mut sql = format!("SELECT {LOG_COLUMNS} FROM log WHERE 1 = 1");
+    let (mut sql, mut args) = log_filters(query, LOG_COLUMNS);
+    sql.push_str(" ORDER BY id");
+    if let Some(limit) = query.limit {
+        sql.push_str(" LIMIT ?");
+        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    }
+    (sql, args)
+}
+
+/// The SQL and arguments of one page of the log: the filters, the cursor as a range on `at`
+/// (which the indexes of [`MIGRATION_7`] walk) refined by the row id, in time order from the
+/// cursor, one row more than the page so that whether more follow is known.
+fn log_page_search(query: &LogQuery) -> (String, Vec<Value>) {
+    let (mut sql, mut args) = log_filters(query, &format!("{LOG_COLUMNS}, id"));
+    let mut bound = |cursor: &LogCursor, op: &str| {
+        sql.push_str(&format!(" AND at {op}= ? AND (at {op} ? OR id {op} ?)"));
+        let at = bound_text(cursor.at);
+        args.extend([Value::Text(at.clone()), Value::Text(at), Value::Integer(row_id(cursor))]);
+    };
+    if let Some(before) = &query.before {
+        bound(before, "<");
+    }
+    if let Some(after) = &query.after {
+        bound(after, ">");
+    }
+    let order = if LogPage::reads_towards_older(query) { "DESC" } else { "ASC" };
+    sql.push_str(&format!(" ORDER BY at {order}, id {order} LIMIT ?"));
+    let take = query.page_size().saturating_add(1);
+    args.push(Value::Integer(i64::try_from(take).unwrap_or(i64::MAX)));
+    (sql, args)
+}
+
+/// A cursor's sequence number as a row id (row ids are positive `i64`s; a larger number from an
+/// edited link still compares right).
+fn row_id(cursor: &LogCursor) -> i64 {
+    i64::try_from(cursor.seq).unwrap_or(i64::MAX)
+}
+
+/// `SELECT columns FROM log WHERE` every filter of `query`, and their arguments.
+fn log_filters(query: &LogQuery, columns: &str) -> (String, Vec<Value>) {
+    let mut sql = format!("SELECT {columns} FROM log WHERE 1 = 1");
     let mut args = Vec::new();
     let mut filter = |column_test: &str, value: Value| {
         sql.push_str(" AND ");
         sql.push_str(column_test);
         args.push(value);
     };
+    let text = |s: &str| Value::Text(s.to_owned());
     let text_filters = [
         ("realm = ?", &query.realm),
         ("run_id = ?", &query.run_id),
@@ -774,11 +837,17 @@ fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
     ];
     for (test, value) in text_filters {
         if let Some(v) = value {
-            filter(test, Value::Text(v.clone()));
+            filter(test, text(v));
         }
     }
     if let Some(action) = query.action {
-        filter("action = ?", Value::Text(action.as_str().to_owned()));
+        filter("action = ?", text(action.as_str()));
+    }
+    if let Some(entity) = query.entity {
+        filter("entity = ?", text(entity.as_str()));
+    }
+    if let Some(reason) = query.reason {
+        filter("reason = ?", text(reason.as_str()));
     }
     if let Some(from) = query.from {
         filter("at >= ?", Value::Text(bound_text(from)));
@@ -786,10 +855,13 @@ fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
     if let Some(to) = query.to {
         filter("at < ?", Value::Text(bound_text(to)));
     }
-    sql.push_str(" ORDER BY id");
-    if let Some(limit) = query.limit {
-        sql.push_str(" LIMIT ?");
-        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    if let Some(term) = query.text_term() {
+        // One `?` per column: `?N` numbering would clash with the positional arguments.
+        sql.push_str(
+            " AND (doc_number = ? COLLATE NOCASE OR qbo_id = ? COLLATE NOCASE \
+             OR order_number = ? COLLATE NOCASE)",
+        );
+        args.extend([text(term), text(term), text(term)]);
     }
     (sql, args)
 }
@@ -992,6 +1064,24 @@ impl Store for SqliteStore {
                 rows.collect()
             },
         )
+    }
+
+    async fn log_page(&self, query: &LogQuery) -> Result<LogPage> {
+        let (sql, args) = log_page_search(query);
+        let rows = self.run(
+            || "could not read a page of the transaction log".to_owned(),
+            |conn| {
+                let mut stmt = conn.prepare(&sql)?;
+                let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
+                    let id: i64 = row.get(18)?;
+                    let entry = read_log(row)?;
+                    let seq = u64::try_from(id).unwrap_or_default();
+                    Ok((LogCursor::new(entry.at, seq), entry))
+                })?;
+                rows.collect()
+            },
+        )?;
+        Ok(LogPage::from_rows(query, rows))
     }
 
     async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary> {
