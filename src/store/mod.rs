@@ -21,10 +21,12 @@ use crate::{Reason, Result};
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod conformance;
+mod export;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use export::{LOG_CSV_HEADER, log_csv};
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

@@ -387,6 +387,23 @@ impl SqliteStore {
         )
     }
 
+    /// How SQLite reads [`Store::log_page`]'s `query`: the details of `EXPLAIN QUERY PLAN`
+    /// joined with `; ` (e.g. `SEARCH log USING INDEX log_realm_action (realm=? AND action=?)`).
+    /// A page is an index walk when it names an index and no `TEMP B-TREE` (a sort of every
+    /// match). For tests, and for a host checking why a view of its log is slow.
+    pub fn log_page_plan(&self, query: &LogQuery) -> Result<String> {
+        let (sql, args) = log_page_search(query);
+        self.run(
+            || "could not explain a page of the transaction log".to_owned(),
+            |conn| {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows =
+                    stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("; "))
+            },
+        )
+    }
+
     fn init(mut conn: Connection, path: Option<PathBuf>, options: SqliteOptions) -> Result<Self> {
         let label = location(path.as_deref());
         conn.busy_timeout(options.busy_timeout)
@@ -780,7 +797,7 @@ fn upsert_cursor(conn: &Connection, name: &str, at: &str) -> rusqlite::Result<()
 
 /// The SQL and arguments of a log search, in the order written.
 fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
-    let (mut sql, mut args) = log_filters(query, LOG_COLUMNS);
+    let (mut sql, mut args) = log_filters(query, &format!("{LOG_COLUMNS} FROM log"));
     sql.push_str(" ORDER BY id");
     if let Some(limit) = query.limit {
         sql.push_str(" LIMIT ?");
@@ -793,7 +810,11 @@ fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
 /// (which the indexes of [`MIGRATION_7`] walk) refined by the row id, in time order from the
 /// cursor, one row more than the page so that whether more follow is known.
 fn log_page_search(query: &LogQuery) -> (String, Vec<Value>) {
-    let (mut sql, mut args) = log_filters(query, &format!("{LOG_COLUMNS}, id"));
+    let from = match page_index(query) {
+        Some(index) => format!("{LOG_COLUMNS}, id FROM log INDEXED BY {index}"),
+        None => format!("{LOG_COLUMNS}, id FROM log"),
+    };
+    let (mut sql, mut args) = log_filters(query, &from);
     let mut bound = |cursor: &LogCursor, op: &str| {
         sql.push_str(&format!(" AND at {op}= ? AND (at {op} ? OR id {op} ?)"));
         let at = bound_text(cursor.at);
@@ -806,10 +827,41 @@ fn log_page_search(query: &LogQuery) -> (String, Vec<Value>) {
         bound(after, ">");
     }
     let order = if LogPage::reads_towards_older(query) { "DESC" } else { "ASC" };
-    sql.push_str(&format!(" ORDER BY at {order}, id {order} LIMIT ?"));
+    // A selective view sorts its few matches: `+at` is no index order, so that SQLite does not
+    // walk the whole log in time order (`log_at`) to spare itself that sort.
+    let sort = if selective(query) { "+" } else { "" };
+    sql.push_str(&format!(" ORDER BY {sort}at {order}, {sort}id {order} LIMIT ?"));
     let take = query.page_size().saturating_add(1);
     args.push(Value::Integer(i64::try_from(take).unwrap_or(i64::MAX)));
     (sql, args)
+}
+
+/// The index a page of `query` walks, when the view is one [`MIGRATION_7`] serves: named, because
+/// without statistics SQLite's planner would rather use a range on `at` in a wider index (the
+/// company's) than the equalities of the view's own, and scan a month of the company's log for
+/// a rare reason. `None` leaves the choice to the planner: the free text (one index per column)
+/// and the exact fields (run, QBO id, DocNumber, order number) are more selective than any view.
+fn page_index(query: &LogQuery) -> Option<&'static str> {
+    if selective(query) {
+        return None;
+    }
+    let company = query.realm.is_some();
+    Some(match (company, query.reason.is_some(), query.action.is_some(), query.entity.is_some()) {
+        (true, true, _, _) => "log_realm_reason",
+        (true, false, true, _) => "log_realm_action",
+        (true, false, false, true) => "log_realm_entity",
+        (true, false, false, false) => "log_realm_at",
+        (false, true, _, _) => "log_reason",
+        (false, false, true, _) => "log_action",
+        (false, false, false, _) => "log_at",
+    })
+}
+
+/// True when `query` names a value few rows hold: a run, a QBO id, a DocNumber, an order number
+/// or free text, each with an index of its own.
+fn selective(query: &LogQuery) -> bool {
+    let exact = [&query.run_id, &query.qbo_id, &query.doc_number, &query.order_number];
+    query.text_term().is_some() || exact.iter().any(|field| field.is_some())
 }
 
 /// A cursor's sequence number as a row id (row ids are positive `i64`s; a larger number from an
@@ -818,9 +870,9 @@ fn row_id(cursor: &LogCursor) -> i64 {
     i64::try_from(cursor.seq).unwrap_or(i64::MAX)
 }
 
-/// `SELECT columns FROM log WHERE` every filter of `query`, and their arguments.
-fn log_filters(query: &LogQuery, columns: &str) -> (String, Vec<Value>) {
-    let mut sql = format!("SELECT {columns} FROM log WHERE 1 = 1");
+/// `SELECT` `from` `WHERE` every filter of `query`, and their arguments.
+fn log_filters(query: &LogQuery, from: &str) -> (String, Vec<Value>) {
+    let mut sql = format!("SELECT {from} WHERE 1 = 1");
     let mut args = Vec::new();
     let mut filter = |column_test: &str, value: Value| {
         sql.push_str(" AND ");
@@ -828,8 +880,12 @@ fn log_filters(query: &LogQuery, columns: &str) -> (String, Vec<Value>) {
         args.push(value);
     };
     let text = |s: &str| Value::Text(s.to_owned());
+    // With a more selective field, the company is checked on the few rows that field's index
+    // finds (`+realm` is no index term): without statistics, SQLite would rather walk the
+    // company's whole log in an index of `realm`.
+    let realm_test = if selective(query) { "+realm = ?" } else { "realm = ?" };
     let text_filters = [
-        ("realm = ?", &query.realm),
+        (realm_test, &query.realm),
         ("run_id = ?", &query.run_id),
         ("qbo_id = ?", &query.qbo_id),
         ("doc_number = ?", &query.doc_number),
@@ -856,10 +912,13 @@ fn log_filters(query: &LogQuery, columns: &str) -> (String, Vec<Value>) {
         filter("at < ?", Value::Text(bound_text(to)));
     }
     if let Some(term) = query.text_term() {
-        // One `?` per column: `?N` numbering would clash with the positional arguments.
+        // The rows of each column's index, by row id: an explicit union rather than an `OR`,
+        // which SQLite may read by scanning the log instead. One `?` per column: `?N` numbering
+        // would clash with the positional arguments.
         sql.push_str(
-            " AND (doc_number = ? COLLATE NOCASE OR qbo_id = ? COLLATE NOCASE \
-             OR order_number = ? COLLATE NOCASE)",
+            " AND id IN (SELECT id FROM log WHERE doc_number = ? COLLATE NOCASE \
+             UNION ALL SELECT id FROM log WHERE qbo_id = ? COLLATE NOCASE \
+             UNION ALL SELECT id FROM log WHERE order_number = ? COLLATE NOCASE)",
         );
         args.extend([text(term), text(term), text(term)]);
     }
