@@ -42,13 +42,14 @@ pub const LOG_CSV_HEADER: [&str; 19] = [
 /// on CSV injection); every other value is written as it is.
 ///
 /// ```
-/// use qbo_ordoro::store::{Action, conformance::log_entry, conformance::instant, log_csv};
+/// use qbo_ordoro::store::{LogEntry, log_csv};
 ///
+/// let entries: Vec<LogEntry> = Vec::new(); // e.g. store.query_log(&filtered_view).await?
 /// let mut out = Vec::new();
-/// log_csv(&[log_entry("run-1", "9130", "42", Action::Created, instant(0))], &mut out)?;
+/// log_csv(&entries, &mut out)?;
 /// let text = String::from_utf8(out).unwrap();
 /// assert!(text.starts_with("at,realm,run_id,entity,qbo_id,"));
-/// assert_eq!(text.lines().count(), 2);
+/// assert_eq!(text.lines().count(), 1); // the header alone
 /// # Ok::<(), qbo_ordoro::Error>(())
 /// ```
 pub fn log_csv<'a>(

@@ -6,6 +6,12 @@
 //! together or not at all, so a crash never leaves an order without its ledger entry or a cursor
 //! past an unhandled transaction. Implementations: [`MemoryStore`], `SqliteStore` (feature
 //! `sqlite`), or the host's own.
+//!
+//! The log a person reads: [`Store::log_page`] returns one page of a filtered view
+//! ([`LogQuery`]: company, action, reason, entity, dates, free text), newest first or oldest
+//! first, with the [`LogCursor`]s of the pages around it (keyset pagination, the same cost on
+//! any page); [`log_csv`] writes entries as CSV; [`Reason::how_to_fix`] says what the merchant
+//! does about a skip or a failure.
 
 use std::fmt;
 
