@@ -18,8 +18,8 @@ use qbo_ordoro::model::qbo::{
 };
 use qbo_ordoro::qbo::api::{ChangeFeed, TxnDateQuery, TxnPage, UpdatedQuery};
 use qbo_ordoro::store::{
-    Commit, CompanyCountry, LedgerEntry, LedgerKey, LogEntry, LogQuery, RetryEntry, RunSummary,
-    SentOrder, StoredToken,
+    Commit, CompanyCountry, LedgerEntry, LedgerKey, LogEntry, LogPage, LogQuery, RetryEntry,
+    RunSummary, SentOrder, StoredToken,
 };
 use qbo_ordoro::{QboApi, Store, TokenStore};
 use std::sync::Arc;
@@ -157,6 +157,10 @@ impl Store for ProgressStore {
 
     async fn query_log(&self, query: &LogQuery) -> qbo_ordoro::Result<Vec<LogEntry>> {
         self.inner.query_log(query).await
+    }
+
+    async fn log_page(&self, query: &LogQuery) -> qbo_ordoro::Result<LogPage> {
+        self.inner.log_page(query).await
     }
 
     async fn run_summary(&self, realm: &str, run_id: &str) -> qbo_ordoro::Result<RunSummary> {

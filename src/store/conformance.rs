@@ -24,7 +24,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
-    LogEntry, LogQuery, RetryEntry, RunSummary, SentLine, SentOrder, Store, StoredToken,
+    LogCursor, LogEntry, LogPage, LogQuery, RetryEntry, RunSummary, SentLine, SentOrder, Store,
+    StoredToken,
 };
 use crate::Reason;
 use crate::mapping::{SkuKey, SkuMapping};
@@ -110,6 +111,12 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     log_query_date_range_is_half_open(&new_store()).await;
     log_query_limit_takes_the_first_matches(&new_store()).await;
     log_query_results_keep_the_written_order(&new_store()).await;
+    log_query_filters_entity_reason_and_text(&new_store()).await;
+    log_pages_run_newest_first_in_time_then_written_order(&new_store()).await;
+    log_pages_neither_skip_nor_repeat_while_entries_are_added(&new_store()).await;
+    log_pages_run_oldest_first_and_back(&new_store()).await;
+    log_pages_filter_like_queries(&new_store()).await;
+    log_cursors_round_trip_through_their_text(&new_store()).await;
     run_summary_counts_by_action(&new_store()).await;
     tokens_round_trip(&new_store()).await;
     tokens_never_show_in_debug_output(&new_store()).await;
@@ -524,6 +531,200 @@ pub async fn log_query_results_keep_the_written_order(store: &dyn Store) {
     assert_eq!(ids(&store.query_log(&LogQuery::default()).await.unwrap()), ["c", "a", "b"]);
     let q = LogQuery { from: Some(instant(15)), ..Default::default() };
     assert_eq!(ids(&store.query_log(&q).await.unwrap()), ["c", "b"]);
+}
+
+/// Entity, reason and free text filter, in `query_log` and `log_page` alike. The text matches the
+/// DocNumber, the QBO id or the order number whole, ASCII letters in either case, the spaces
+/// around it ignored; a prefix is no match, blank text no filter.
+pub async fn log_query_filters_entity_reason_and_text(store: &dyn Store) {
+    let entries = [
+        LogEntry {
+            doc_number: Some("INV-1001".into()),
+            order_number: Some("M-QBO-INV-7".into()),
+            ..log_entry("run-1", "r1", "7", Action::Created, instant(10))
+        },
+        LogEntry {
+            entity: EntityKind::SalesReceipt,
+            doc_number: Some("1001".into()),
+            reason: Some(Reason::ClassMismatch),
+            ..log_entry("run-1", "r1", "8", Action::Skipped, instant(20))
+        },
+        LogEntry {
+            reason: Some(Reason::Address(crate::address::AddressErrorCode::MissingState)),
+            doc_number: Some("inv-1001".into()),
+            ..log_entry("run-1", "r2", "9", Action::Failed, instant(30))
+        },
+        LogEntry {
+            entity: EntityKind::SalesReceipt,
+            reason: Some(Reason::ClassMismatch),
+            doc_number: Some("7".into()),
+            ..log_entry("run-2", "r1", "10", Action::Skipped, instant(40))
+        },
+    ];
+    for entry in entries {
+        store.commit(&log_only(entry)).await.unwrap();
+    }
+    let both = |q: LogQuery| async move {
+        let listed = ids(&store.query_log(&q).await.unwrap()).join(",");
+        let page = store.log_page(&LogQuery { limit: Some(10), ..q }).await.unwrap();
+        assert_eq!(ids(&page.entries).join(","), listed, "log_page and query_log disagree");
+        listed
+    };
+    let text = |t: &str| LogQuery { text: Some(t.into()), ..LogQuery::default() };
+    let entity = Some(EntityKind::SalesReceipt);
+    assert_eq!(both(LogQuery { entity, ..LogQuery::default() }).await, "8,10");
+    let reason = Some(Reason::ClassMismatch);
+    assert_eq!(both(LogQuery { reason, ..LogQuery::default() }).await, "8,10");
+    let reason = Some(Reason::Address(crate::address::AddressErrorCode::MissingState));
+    assert_eq!(both(LogQuery { reason, ..LogQuery::default() }).await, "9");
+    assert_eq!(both(LogQuery { reason: Some(Reason::Voided), ..LogQuery::default() }).await, "");
+    // DocNumber in either case, QBO id, order number; each whole.
+    assert_eq!(both(text("INV-1001")).await, "7,9");
+    assert_eq!(both(text("  inv-1001 ")).await, "7,9");
+    assert_eq!(both(text("1001")).await, "8");
+    assert_eq!(both(text("7")).await, "7,10");
+    assert_eq!(both(text("m-qbo-inv-7")).await, "7");
+    assert_eq!(both(text("INV-100")).await, "", "a prefix is no match");
+    assert_eq!(both(text("   ")).await, "7,8,9,10", "blank text filters nothing");
+    let q = LogQuery { realm: Some("r1".into()), ..text("inv-1001") };
+    assert_eq!(both(q).await, "7");
+    let q = LogQuery { action: Some(Action::Skipped), entity, ..text("7") };
+    assert_eq!(both(q).await, "10");
+}
+
+/// Pages are in time order, newest first when asked, entries written at the same instant in
+/// the order written (the later first); `query_log` keeps the written order.
+pub async fn log_pages_run_newest_first_in_time_then_written_order(store: &dyn Store) {
+    for (id, secs) in [("c", 30), ("a", 10), ("b", 20), ("b2", 20), ("d", 40)] {
+        store
+            .commit(&log_only(log_entry("run-1", "r1", id, Action::Skipped, instant(secs))))
+            .await
+            .unwrap();
+    }
+    let newest = LogQuery { newest_first: true, ..LogQuery::default() };
+    let page = store.log_page(&newest).await.unwrap();
+    assert_eq!(ids(&page.entries), ["d", "c", "b2", "b", "a"]);
+    assert_eq!(page.cursors.len(), 5);
+    assert!(page.cursors.windows(2).all(|w| w[0] > w[1]), "cursors follow the order");
+    assert_eq!((page.next, page.previous), (None, None), "one page, no links");
+    let page = store.log_page(&LogQuery::default()).await.unwrap();
+    assert_eq!(ids(&page.entries), ["a", "b", "b2", "c", "d"]);
+    assert_eq!(ids(&store.query_log(&newest).await.unwrap()), ["c", "a", "b", "b2", "d"]);
+    let empty = LogQuery { limit: Some(0), ..newest };
+    assert_eq!(store.log_page(&empty).await.unwrap(), LogPage::default());
+}
+
+/// Paging newest first from each page's `next` reads every entry once, in order, while newer
+/// entries are written between the reads; the last page has no `next`. The default page size
+/// is 50.
+pub async fn log_pages_neither_skip_nor_repeat_while_entries_are_added(store: &dyn Store) {
+    let mut written = Vec::new();
+    for i in 0..23_i64 {
+        // Pairs share an instant, so the cursor's sequence number matters.
+        let entry =
+            log_entry("run-1", "r1", &format!("{i}"), Action::Created, instant(100 + i / 2));
+        store.commit(&log_only(entry)).await.unwrap();
+        written.push(format!("{i}"));
+    }
+    written.reverse();
+    let mut query = LogQuery { newest_first: true, limit: Some(4), ..LogQuery::default() };
+    let mut read = Vec::new();
+    let mut added = 0;
+    for pages in 1.. {
+        let page = store.log_page(&query).await.unwrap();
+        assert!(page.entries.len() <= 4);
+        assert_eq!(page.previous.is_some(), pages > 1, "page {pages}: previous link");
+        read.extend(page.entries.iter().map(|e| e.qbo_id.clone()));
+        // Sales keep arriving while a person reads: newer than every entry read.
+        added += 1;
+        let entry = log_entry(
+            "run-2",
+            "r1",
+            &format!("new-{added}"),
+            Action::Created,
+            instant(500 + added),
+        );
+        store.commit(&log_only(entry)).await.unwrap();
+        match query.next_page(&page) {
+            Some(next) => query = next,
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(read, written);
+    let all = store.log_page(&LogQuery { newest_first: true, ..LogQuery::default() }).await;
+    let all = all.unwrap();
+    assert_eq!(all.entries.len(), 23 + added as usize, "a default page holds up to 50");
+    assert_eq!(all.entries[0].qbo_id, format!("new-{added}"));
+}
+
+/// Oldest first, `next` leads on and `previous` leads back to the same pages, the first one
+/// with no `previous`; a previous page of a newest-first view is newest first too.
+pub async fn log_pages_run_oldest_first_and_back(store: &dyn Store) {
+    for i in 0..7_i64 {
+        let entry = log_entry("run-1", "r1", &format!("{i}"), Action::Created, instant(i));
+        store.commit(&log_only(entry)).await.unwrap();
+    }
+    for newest_first in [false, true] {
+        let first = LogQuery { newest_first, limit: Some(3), ..LogQuery::default() };
+        let mut pages = vec![store.log_page(&first).await.unwrap()];
+        let mut query = first.clone();
+        while let Some(next) = query.next_page(pages.last().unwrap()) {
+            pages.push(store.log_page(&next).await.unwrap());
+            query = next;
+        }
+        let shown: Vec<String> = pages.iter().map(|p| ids(&p.entries).join(",")).collect();
+        let expected = if newest_first { ["6,5,4", "3,2,1", "0"] } else { ["0,1,2", "3,4,5", "6"] };
+        assert_eq!(shown, expected);
+        // And back: each previous page is the page before, the first has no previous.
+        let mut back = pages.last().unwrap().clone();
+        for earlier in pages.iter().rev().skip(1) {
+            let previous = query.previous_page(&back).expect("a previous page");
+            back = store.log_page(&previous).await.unwrap();
+            assert_eq!(ids(&back.entries), ids(&earlier.entries));
+            query = previous;
+        }
+        assert_eq!(query.previous_page(&back), None, "the first page has no previous");
+    }
+}
+
+/// A page of a filtered view holds only matches, its cursor keeps the filters, and a date range
+/// bounds the pages.
+pub async fn log_pages_filter_like_queries(store: &dyn Store) {
+    write_query_fixture(store).await;
+    let realm = Some("r1".to_owned());
+    let q = LogQuery { realm, newest_first: true, limit: Some(2), ..LogQuery::default() };
+    let page = store.log_page(&q).await.unwrap();
+    assert_eq!(ids(&page.entries), ["4", "3"]);
+    let page = store.log_page(&q.next_page(&page).unwrap()).await.unwrap();
+    assert_eq!(ids(&page.entries), ["1", "2"]);
+    let page = store.log_page(&q.next_page(&page).unwrap()).await.unwrap();
+    assert_eq!(ids(&page.entries), ["1"]);
+    assert_eq!(page.next, None);
+    let ranged = LogQuery { from: Some(instant(20)), to: Some(instant(50)), ..q };
+    let page = store.log_page(&ranged).await.unwrap();
+    assert_eq!(page.entries.iter().map(|e| e.at).collect::<Vec<_>>(), [instant(40), instant(20)]);
+    assert_eq!(page.next, None, "the range holds two of r1's entries");
+}
+
+/// A cursor written as text and read back continues where the page left off.
+pub async fn log_cursors_round_trip_through_their_text(store: &dyn Store) {
+    let at = instant(7) + chrono::Duration::nanoseconds(123_456_789);
+    for i in 0..5 {
+        let entry = log_entry("run-1", "r1", &format!("{i}"), Action::Created, at);
+        store.commit(&log_only(entry)).await.unwrap();
+    }
+    let q = LogQuery { newest_first: true, limit: Some(2), ..LogQuery::default() };
+    let page = store.log_page(&q).await.unwrap();
+    let next = page.next.expect("more than one page");
+    let text = next.to_string();
+    let read: LogCursor = text.parse().expect("a cursor reads back");
+    assert_eq!(read, next);
+    assert_eq!(read.at, at, "to the nanosecond");
+    let by_text = store.log_page(&LogQuery { before: Some(read), ..q.clone() }).await.unwrap();
+    assert_eq!(ids(&by_text.entries), ["2", "1"]);
+    assert!("".parse::<LogCursor>().is_err());
+    assert!(text.replace('~', "-").parse::<LogCursor>().is_err());
 }
 
 /// `run_summary` counts one company's run by action, and only that company's.

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery,
-    RetryEntry, RunSummary, SentOrder, Store, StoredToken, TokenStore, newer_or_same_item,
+    Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogCursor, LogEntry,
+    LogPage, LogQuery, RetryEntry, RunSummary, SentOrder, Store, StoredToken, TokenStore,
+    newer_or_same_item,
 };
 use crate::Result;
 use crate::mapping::{SkuKey, SkuMapping};
@@ -171,6 +172,25 @@ impl Store for MemoryStore {
         let state = self.lock();
         let limit = query.limit.unwrap_or(usize::MAX);
         Ok(state.log.iter().filter(|e| query.matches(e)).take(limit).cloned().collect())
+    }
+
+    /// A scan of the whole log: a memory store is for tests and small hosts, not a million rows.
+    async fn log_page(&self, query: &LogQuery) -> Result<LogPage> {
+        let mut rows: Vec<(LogCursor, &LogEntry)> = Vec::new();
+        let state = self.lock();
+        for (i, entry) in state.log.iter().enumerate() {
+            let cursor = LogCursor::new(entry.at, u64::try_from(i).unwrap_or(u64::MAX - 1) + 1);
+            if query.matches(entry) && query.within_cursors(&cursor) {
+                rows.push((cursor, entry));
+            }
+        }
+        rows.sort_by_key(|row| row.0);
+        if LogPage::reads_towards_older(query) {
+            rows.reverse();
+        }
+        let take = query.page_size().saturating_add(1);
+        let rows = rows.into_iter().take(take).map(|(c, e)| (c, e.clone())).collect();
+        Ok(LogPage::from_rows(query, rows))
     }
 
     async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary> {

@@ -6,6 +6,12 @@
 //! together or not at all, so a crash never leaves an order without its ledger entry or a cursor
 //! past an unhandled transaction. Implementations: [`MemoryStore`], `SqliteStore` (feature
 //! `sqlite`), or the host's own.
+//!
+//! The log a person reads: [`Store::log_page`] returns one page of a filtered view
+//! ([`LogQuery`]: company, action, reason, entity, dates, free text), newest first or oldest
+//! first, with the [`LogCursor`]s of the pages around it (keyset pagination, the same cost on
+//! any page); [`log_csv`] writes entries as CSV; [`Reason::how_to_fix`] says what the merchant
+//! does about a skip or a failure.
 
 use std::fmt;
 
@@ -21,10 +27,12 @@ use crate::{Reason, Result};
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod conformance;
+mod export;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use export::{LOG_CSV_HEADER, log_csv};
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
@@ -273,7 +281,12 @@ pub struct Commit {
     pub cursor: Option<(String, DateTime<Utc>)>,
 }
 
-/// A search of the transaction log. Every set field must match; results are in the order written.
+/// A search of the transaction log. Every set field must match.
+///
+/// [`Store::query_log`] returns the matches in the order written (`newest_first`, `before` and
+/// `after` aside: they shape pages); [`Store::log_page`] returns one page of them in time
+/// order, oldest or newest first, from a [`LogCursor`] (keyset pagination: a page costs the same
+/// deep in a large log as at its start).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LogQuery {
     /// Only this company.
@@ -293,12 +306,36 @@ pub struct LogQuery {
     /// Written before this instant.
     pub to: Option<DateTime<Utc>>,
     /// At most this many entries (the most recent ones are not preferred: the first matches are).
+    /// For [`Store::log_page`], the page size ([`LogQuery::DEFAULT_PAGE_SIZE`] when unset).
     pub limit: Option<usize>,
+    /// Only invoices, or only sales receipts.
+    pub entity: Option<EntityKind>,
+    /// Only entries with this reason.
+    pub reason: Option<Reason>,
+    /// Free text a person typed: matches an entry whose DocNumber, QBO id or Ordoro order number
+    /// equals it, whole, ignoring the case of ASCII letters and the spaces around it (see
+    /// [`LogQuery::text_term`]). Whole values, not prefixes, so that the first page of any search
+    /// is an index walk whatever the log's size. Blank text filters nothing.
+    pub text: Option<String>,
+    /// For [`Store::log_page`]: newest entries first (a person's view of the log) rather than
+    /// oldest first. [`Store::query_log`] ignores it.
+    pub newest_first: bool,
+    /// For [`Store::log_page`]: only entries strictly before this cursor in time order (the next
+    /// page of a newest-first view, the previous page of an oldest-first one). The page holds
+    /// the entries nearest the cursor. [`Store::query_log`] ignores it.
+    pub before: Option<LogCursor>,
+    /// For [`Store::log_page`]: only entries strictly after this cursor in time order (the next
+    /// page of an oldest-first view, the previous page of a newest-first one). The page holds
+    /// the entries nearest the cursor. [`Store::query_log`] ignores it.
+    pub after: Option<LogCursor>,
 }
 
 impl LogQuery {
-    /// True when `entry` passes every filter of this query (the limit aside). Stores that cannot
-    /// filter natively can scan with this.
+    /// The page size of [`Store::log_page`] when [`LogQuery::limit`] is unset.
+    pub const DEFAULT_PAGE_SIZE: usize = 50;
+
+    /// True when `entry` passes every filter of this query (the limit and the cursors aside).
+    /// Stores that cannot filter natively can scan with this.
     pub fn matches(&self, entry: &LogEntry) -> bool {
         fn same(wanted: &Option<String>, actual: &str) -> bool {
             wanted.as_deref().is_none_or(|w| w == actual)
@@ -314,6 +351,167 @@ impl LogQuery {
             && self.action.is_none_or(|a| a == entry.action)
             && self.from.is_none_or(|from| entry.at >= from)
             && self.to.is_none_or(|to| entry.at < to)
+            && self.entity.is_none_or(|e| e == entry.entity)
+            && self.reason.is_none_or(|r| Some(r) == entry.reason)
+            && self.text_term().is_none_or(|text| text_matches(text, entry))
+    }
+
+    /// The free text to match, trimmed; `None` when there is none or it is blank. Stores match
+    /// it against the DocNumber, the QBO id and the order number, whole, ASCII letters in
+    /// either case (SQLite's `NOCASE`).
+    pub fn text_term(&self) -> Option<&str> {
+        self.text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+    }
+
+    /// The page size [`Store::log_page`] uses.
+    pub fn page_size(&self) -> usize {
+        self.limit.unwrap_or(Self::DEFAULT_PAGE_SIZE)
+    }
+
+    /// True when `cursor` (an entry's place) lies within this query's `before` and `after`.
+    pub fn within_cursors(&self, cursor: &LogCursor) -> bool {
+        self.before.is_none_or(|b| *cursor < b) && self.after.is_none_or(|a| *cursor > a)
+    }
+
+    /// The query of the page after `page` in this query's direction, or `None` when `page` was
+    /// the last one: the same filters, the cursor moved.
+    pub fn next_page(&self, page: &LogPage) -> Option<LogQuery> {
+        let next = page.next?;
+        Some(self.moved(next, self.newest_first))
+    }
+
+    /// The query of the page before `page` in this query's direction (towards the first page),
+    /// or `None` when `page` is the first one.
+    pub fn previous_page(&self, page: &LogPage) -> Option<LogQuery> {
+        let previous = page.previous?;
+        Some(self.moved(previous, !self.newest_first))
+    }
+
+    /// This query from `cursor`, towards older entries when `older` is set.
+    fn moved(&self, cursor: LogCursor, older: bool) -> LogQuery {
+        let (before, after) = if older { (Some(cursor), None) } else { (None, Some(cursor)) };
+        LogQuery { before, after, ..self.clone() }
+    }
+}
+
+/// The free-text rule of [`LogQuery::text`], shared by every store that scans.
+fn text_matches(text: &str, entry: &LogEntry) -> bool {
+    let same = |value: Option<&str>| value.is_some_and(|v| v.eq_ignore_ascii_case(text));
+    same(entry.doc_number.as_deref())
+        || same(Some(&entry.qbo_id))
+        || same(entry.order_number.as_deref())
+}
+
+/// A place in the transaction log: an entry's instant and its sequence number in its store (the
+/// order written). Entries sort by time, then sequence, so every entry has one place and a page
+/// that starts from a cursor neither repeats nor skips an entry, even while entries are added.
+///
+/// Opaque to people, and text for links: `Display` writes it and `FromStr` reads it back. A
+/// cursor belongs to the store that made it.
+///
+/// ```
+/// use qbo_ordoro::store::LogCursor;
+///
+/// let cursor: LogCursor = "1714000000.000000005~42".parse()?;
+/// assert_eq!(cursor.to_string(), "1714000000.000000005~42");
+/// assert!("not a cursor".parse::<LogCursor>().is_err());
+/// # Ok::<(), qbo_ordoro::store::LogCursorError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LogCursor {
+    /// When the entry was written.
+    pub at: DateTime<Utc>,
+    /// Its sequence number in the store (SQLite's row id; a `MemoryStore`'s position from 1).
+    pub seq: u64,
+}
+
+impl LogCursor {
+    /// The place of the entry written at `at` with sequence number `seq`.
+    pub fn new(at: DateTime<Utc>, seq: u64) -> Self {
+        LogCursor { at, seq }
+    }
+}
+
+impl fmt::Display for LogCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:09}~{}", self.at.timestamp(), self.at.timestamp_subsec_nanos(), self.seq)
+    }
+}
+
+/// Text that is no [`LogCursor`]: a link was cut or edited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a transaction log cursor; start again from the log's first page")]
+pub struct LogCursorError(pub String);
+
+impl std::str::FromStr for LogCursor {
+    type Err = LogCursorError;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let bad = || LogCursorError(s.chars().take(64).collect());
+        let (time, seq) = s.split_once('~').ok_or_else(bad)?;
+        let (secs, nanos) = time.split_once('.').ok_or_else(bad)?;
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let secs_digits = secs.strip_prefix('-').unwrap_or(secs);
+        if !digits(secs_digits) || nanos.len() != 9 || !digits(nanos) || !digits(seq) {
+            return Err(bad());
+        }
+        let secs: i64 = secs.parse().map_err(|_| bad())?;
+        let nanos: u32 = nanos.parse().map_err(|_| bad())?;
+        let at = DateTime::<Utc>::from_timestamp(secs, nanos).ok_or_else(bad)?;
+        Ok(LogCursor { at, seq: seq.parse().map_err(|_| bad())? })
+    }
+}
+
+/// One page of the transaction log ([`Store::log_page`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogPage {
+    /// The entries, in the query's order (newest first when it asks so).
+    pub entries: Vec<LogEntry>,
+    /// Each entry's place, beside it.
+    pub cursors: Vec<LogCursor>,
+    /// Where the next page starts (the last entry's place), when there are more entries past
+    /// this page in the query's direction. [`LogQuery::next_page`] builds its query.
+    pub next: Option<LogCursor>,
+    /// Where the previous page ends (the first entry's place), when this page was read from a
+    /// cursor and entries may lie before it. [`LogQuery::previous_page`] builds its query.
+    pub previous: Option<LogCursor>,
+}
+
+impl LogPage {
+    /// The page made of `rows`, the query's matches within its cursors, in the direction of
+    /// travel (nearest the cursor first) and up to one more than the page size, so that
+    /// whether more follow is known without another read. Stores call this once they have
+    /// read their rows.
+    pub fn from_rows(query: &LogQuery, mut rows: Vec<(LogCursor, LogEntry)>) -> LogPage {
+        let size = query.page_size();
+        let more = rows.len() > size;
+        rows.truncate(size);
+        // Reading towards newer entries while the view is newest first (a previous page of a
+        // newest-first view), or the opposite, reads the page backwards: turn it round.
+        let backwards = LogPage::reads_towards_older(query) != query.newest_first;
+        if backwards {
+            rows.reverse();
+        }
+        let from_cursor = query.before.is_some() || query.after.is_some();
+        let (first, last) = (rows.first().map(|r| r.0), rows.last().map(|r| r.0));
+        let (next, previous) = if backwards {
+            // Read against the view: what was read past is the previous page's side.
+            (last.filter(|_| from_cursor), first.filter(|_| more))
+        } else {
+            (last.filter(|_| more), first.filter(|_| from_cursor))
+        };
+        let (cursors, entries) = rows.into_iter().unzip();
+        LogPage { entries, cursors, next, previous }
+    }
+
+    /// Which way a store reads for `query`: towards older entries (time order descending) or
+    /// newer. The cursor decides; without one, the view's order does.
+    pub fn reads_towards_older(query: &LogQuery) -> bool {
+        match (query.before, query.after) {
+            (_, Some(_)) => false,
+            (Some(_), None) => true,
+            (None, None) => query.newest_first,
+        }
     }
 }
 
@@ -496,6 +694,13 @@ pub trait Store: TokenStore {
     async fn commit(&self, commit: &Commit) -> Result<()>;
     /// Searches the transaction log.
     async fn query_log(&self, query: &LogQuery) -> Result<Vec<LogEntry>>;
+    /// One page of the log entries matching `query`, in time order (newest first when
+    /// [`LogQuery::newest_first`]), from its `before` or `after` cursor, at most
+    /// [`LogQuery::page_size`] entries. Keyset pagination: the page is read from the cursor, not
+    /// counted from the start, so it costs the same deep in the log as on the first page, and
+    /// entries written between two page reads neither repeat nor hide an entry.
+    /// [`LogPage::from_rows`] builds the page from the rows read.
+    async fn log_page(&self, query: &LogQuery) -> Result<LogPage>;
     /// Counts the log entries of `realm`'s run `run_id` by action. Run ids are unique within a
     /// company; two companies syncing into one store may start runs with the same id.
     async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary>;

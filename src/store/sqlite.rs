@@ -16,7 +16,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
-    LogEntry, LogQuery, RetryEntry, RunSummary, SentOrder, Store, StoredToken, TokenStore,
+    LogCursor, LogEntry, LogPage, LogQuery, RetryEntry, RunSummary, SentOrder, Store, StoredToken,
+    TokenStore,
 };
 use crate::mapping::{SkuKey, SkuMapping};
 use crate::model::qbo::{EntityKind, QboItem};
@@ -39,6 +40,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, sql: MIGRATION_4 },
     Migration { version: 5, sql: MIGRATION_5 },
     Migration { version: 6, sql: MIGRATION_6 },
+    Migration { version: 7, sql: MIGRATION_7 },
 ];
 
 /// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
@@ -194,6 +196,26 @@ CREATE TABLE processed_event (
 CREATE INDEX processed_event_at ON processed_event (processed_at);
 ";
 
+/// Version 7: indexes for the log a person reads ([`Store::log_page`]), one per filtered view,
+/// each ending in `at` (and, implicitly, the row id), so that the first page of a view, newest or
+/// oldest first, is a walk down one index that stops after a page, whatever the log's size: the
+/// company with its action, reason or entity, or alone (with a date range or not); the action
+/// and the reason across companies; and the free text (DocNumber, QBO id, order number, each
+/// `NOCASE`, the company second so that a search within a company is a walk too). `log_action`
+/// gains `at` for the same reason.
+const MIGRATION_7: &str = "
+DROP INDEX log_action;
+CREATE INDEX log_action ON log (action, at);
+CREATE INDEX log_reason ON log (reason, at);
+CREATE INDEX log_realm_at ON log (realm, at);
+CREATE INDEX log_realm_action ON log (realm, action, at);
+CREATE INDEX log_realm_reason ON log (realm, reason, at);
+CREATE INDEX log_realm_entity ON log (realm, entity, at);
+CREATE INDEX log_doc_number_text ON log (doc_number COLLATE NOCASE, realm, at);
+CREATE INDEX log_qbo_id_text ON log (qbo_id COLLATE NOCASE, realm, at);
+CREATE INDEX log_order_number_text ON log (order_number COLLATE NOCASE, realm, at);
+";
+
 const LOG_COLUMNS: &str = "run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
      last_updated, action, reason, detail, order_number, failure_service, failure_status, \
      failure_code, failure_message, failure_request_id, dry_run";
@@ -285,7 +307,7 @@ impl fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 6;
+    pub const SCHEMA_VERSION: u32 = 7;
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
@@ -361,6 +383,23 @@ impl SqliteStore {
                     busy_timeout: Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)),
                     schema_version: u32::try_from(version).unwrap_or(0),
                 })
+            },
+        )
+    }
+
+    /// How SQLite reads [`Store::log_page`]'s `query`: the details of `EXPLAIN QUERY PLAN`
+    /// joined with `; ` (e.g. `SEARCH log USING INDEX log_realm_action (realm=? AND action=?)`).
+    /// A page is an index walk when it names an index and no `TEMP B-TREE` (a sort of every
+    /// match). For tests, and for a host checking why a view of its log is slow.
+    pub fn log_page_plan(&self, query: &LogQuery) -> Result<String> {
+        let (sql, args) = log_page_search(query);
+        self.run(
+            || "could not explain a page of the transaction log".to_owned(),
+            |conn| {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows =
+                    stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("; "))
             },
         )
     }
@@ -756,17 +795,97 @@ fn upsert_cursor(conn: &Connection, name: &str, at: &str) -> rusqlite::Result<()
     Ok(())
 }
 
-/// The SQL and arguments of a log search.
+/// The SQL and arguments of a log search, in the order written.
 fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
-    let mut sql = format!("SELECT {LOG_COLUMNS} FROM log WHERE 1 = 1");
+    let (mut sql, mut args) = log_filters(query, &format!("{LOG_COLUMNS} FROM log"));
+    sql.push_str(" ORDER BY id");
+    if let Some(limit) = query.limit {
+        sql.push_str(" LIMIT ?");
+        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    }
+    (sql, args)
+}
+
+/// The SQL and arguments of one page of the log: the filters, the cursor as a range on `at`
+/// (which the indexes of [`MIGRATION_7`] walk) refined by the row id, in time order from the
+/// cursor, one row more than the page so that whether more follow is known.
+fn log_page_search(query: &LogQuery) -> (String, Vec<Value>) {
+    let from = match page_index(query) {
+        Some(index) => format!("{LOG_COLUMNS}, id FROM log INDEXED BY {index}"),
+        None => format!("{LOG_COLUMNS}, id FROM log"),
+    };
+    let (mut sql, mut args) = log_filters(query, &from);
+    let mut bound = |cursor: &LogCursor, op: &str| {
+        sql.push_str(&format!(" AND at {op}= ? AND (at {op} ? OR id {op} ?)"));
+        let at = bound_text(cursor.at);
+        args.extend([Value::Text(at.clone()), Value::Text(at), Value::Integer(row_id(cursor))]);
+    };
+    if let Some(before) = &query.before {
+        bound(before, "<");
+    }
+    if let Some(after) = &query.after {
+        bound(after, ">");
+    }
+    let order = if LogPage::reads_towards_older(query) { "DESC" } else { "ASC" };
+    // A selective view sorts its few matches: `+at` is no index order, so that SQLite does not
+    // walk the whole log in time order (`log_at`) to spare itself that sort.
+    let sort = if selective(query) { "+" } else { "" };
+    sql.push_str(&format!(" ORDER BY {sort}at {order}, {sort}id {order} LIMIT ?"));
+    let take = query.page_size().saturating_add(1);
+    args.push(Value::Integer(i64::try_from(take).unwrap_or(i64::MAX)));
+    (sql, args)
+}
+
+/// The index a page of `query` walks, when the view is one [`MIGRATION_7`] serves: named, because
+/// without statistics SQLite's planner would rather use a range on `at` in a wider index (the
+/// company's) than the equalities of the view's own, and scan a month of the company's log for
+/// a rare reason. `None` leaves the choice to the planner: the free text (one index per column)
+/// and the exact fields (run, QBO id, DocNumber, order number) are more selective than any view.
+fn page_index(query: &LogQuery) -> Option<&'static str> {
+    if selective(query) {
+        return None;
+    }
+    let company = query.realm.is_some();
+    Some(match (company, query.reason.is_some(), query.action.is_some(), query.entity.is_some()) {
+        (true, true, _, _) => "log_realm_reason",
+        (true, false, true, _) => "log_realm_action",
+        (true, false, false, true) => "log_realm_entity",
+        (true, false, false, false) => "log_realm_at",
+        (false, true, _, _) => "log_reason",
+        (false, false, true, _) => "log_action",
+        (false, false, false, _) => "log_at",
+    })
+}
+
+/// True when `query` names a value few rows hold: a run, a QBO id, a DocNumber, an order number
+/// or free text, each with an index of its own.
+fn selective(query: &LogQuery) -> bool {
+    let exact = [&query.run_id, &query.qbo_id, &query.doc_number, &query.order_number];
+    query.text_term().is_some() || exact.iter().any(|field| field.is_some())
+}
+
+/// A cursor's sequence number as a row id (row ids are positive `i64`s; a larger number from an
+/// edited link still compares right).
+fn row_id(cursor: &LogCursor) -> i64 {
+    i64::try_from(cursor.seq).unwrap_or(i64::MAX)
+}
+
+/// `SELECT` `from` `WHERE` every filter of `query`, and their arguments.
+fn log_filters(query: &LogQuery, from: &str) -> (String, Vec<Value>) {
+    let mut sql = format!("SELECT {from} WHERE 1 = 1");
     let mut args = Vec::new();
     let mut filter = |column_test: &str, value: Value| {
         sql.push_str(" AND ");
         sql.push_str(column_test);
         args.push(value);
     };
+    let text = |s: &str| Value::Text(s.to_owned());
+    // With a more selective field, the company is checked on the few rows that field's index
+    // finds (`+realm` is no index term): without statistics, SQLite would rather walk the
+    // company's whole log in an index of `realm`.
+    let realm_test = if selective(query) { "+realm = ?" } else { "realm = ?" };
     let text_filters = [
-        ("realm = ?", &query.realm),
+        (realm_test, &query.realm),
         ("run_id = ?", &query.run_id),
         ("qbo_id = ?", &query.qbo_id),
         ("doc_number = ?", &query.doc_number),
@@ -774,11 +893,17 @@ fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
     ];
     for (test, value) in text_filters {
         if let Some(v) = value {
-            filter(test, Value::Text(v.clone()));
+            filter(test, text(v));
         }
     }
     if let Some(action) = query.action {
-        filter("action = ?", Value::Text(action.as_str().to_owned()));
+        filter("action = ?", text(action.as_str()));
+    }
+    if let Some(entity) = query.entity {
+        filter("entity = ?", text(entity.as_str()));
+    }
+    if let Some(reason) = query.reason {
+        filter("reason = ?", text(reason.as_str()));
     }
     if let Some(from) = query.from {
         filter("at >= ?", Value::Text(bound_text(from)));
@@ -786,10 +911,16 @@ fn log_search(query: &LogQuery) -> (String, Vec<Value>) {
     if let Some(to) = query.to {
         filter("at < ?", Value::Text(bound_text(to)));
     }
-    sql.push_str(" ORDER BY id");
-    if let Some(limit) = query.limit {
-        sql.push_str(" LIMIT ?");
-        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    if let Some(term) = query.text_term() {
+        // The rows of each column's index, by row id: an explicit union rather than an `OR`,
+        // which SQLite may read by scanning the log instead. One `?` per column: `?N` numbering
+        // would clash with the positional arguments.
+        sql.push_str(
+            " AND id IN (SELECT id FROM log WHERE doc_number = ? COLLATE NOCASE \
+             UNION ALL SELECT id FROM log WHERE qbo_id = ? COLLATE NOCASE \
+             UNION ALL SELECT id FROM log WHERE order_number = ? COLLATE NOCASE)",
+        );
+        args.extend([text(term), text(term), text(term)]);
     }
     (sql, args)
 }
@@ -992,6 +1123,24 @@ impl Store for SqliteStore {
                 rows.collect()
             },
         )
+    }
+
+    async fn log_page(&self, query: &LogQuery) -> Result<LogPage> {
+        let (sql, args) = log_page_search(query);
+        let rows = self.run(
+            || "could not read a page of the transaction log".to_owned(),
+            |conn| {
+                let mut stmt = conn.prepare(&sql)?;
+                let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
+                    let id: i64 = row.get(18)?;
+                    let entry = read_log(row)?;
+                    let seq = u64::try_from(id).unwrap_or_default();
+                    Ok((LogCursor::new(entry.at, seq), entry))
+                })?;
+                rows.collect()
+            },
+        )?;
+        Ok(LogPage::from_rows(query, rows))
     }
 
     async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary> {

@@ -11,8 +11,8 @@ use qbo_ordoro::model::ordoro::OrdoroAddress;
 use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::store::conformance::{instant, ledger_entry, log_entry, log_only, stored_token};
 use qbo_ordoro::store::{
-    Action, Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerState, LogQuery, MemoryStore,
-    SentOrder, SqliteOptions, SqliteStore, Store, TokenStore, conformance,
+    Action, Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerState, LogCursor, LogEntry,
+    LogQuery, MemoryStore, SentOrder, SqliteOptions, SqliteStore, Store, TokenStore, conformance,
 };
 use qbo_ordoro::{ErrorKind, Reason};
 use secrecy::ExposeSecret;
@@ -79,6 +79,12 @@ store_suite!(
     log_query_date_range_is_half_open,
     log_query_limit_takes_the_first_matches,
     log_query_results_keep_the_written_order,
+    log_query_filters_entity_reason_and_text,
+    log_pages_run_newest_first_in_time_then_written_order,
+    log_pages_neither_skip_nor_repeat_while_entries_are_added,
+    log_pages_run_oldest_first_and_back,
+    log_pages_filter_like_queries,
+    log_cursors_round_trip_through_their_text,
     run_summary_counts_by_action,
     tokens_round_trip,
     tokens_never_show_in_debug_output,
@@ -197,7 +203,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
 async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5, 6, 7]);
     first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
@@ -207,7 +213,7 @@ async fn sqlite_migrations_run_once() {
         assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
-    assert_eq!(pragma_i64(&conn, "user_version"), 6);
+    assert_eq!(pragma_i64(&conn, "user_version"), 7);
     assert_eq!(pragma_i64(&conn, "application_id"), 0x5142_4F4F);
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -257,6 +263,159 @@ async fn sqlite_has_an_index_for_each_query() {
         let plan = plan(filter);
         assert!(plan.contains(index), "{filter} does not use {index}: {plan}");
     }
+}
+
+/// The first page of each filtered view of the log, and a page from a cursor, newest or oldest
+/// first, is a walk down one index: no sort of every match (`TEMP B-TREE`), which would cost in
+/// proportion to the log.
+#[tokio::test]
+async fn sqlite_log_pages_walk_an_index_for_each_view() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let realm = Some("9130".to_owned());
+    let month = (Some(instant(0)), Some(instant(30 * 86_400)));
+    let cursor = Some(LogCursor::new(instant(100), 42));
+    let text = Some("1042".to_owned());
+    let views = [
+        (LogQuery { realm: realm.clone(), ..Default::default() }, "log_realm_at"),
+        (
+            LogQuery { realm: realm.clone(), from: month.0, to: month.1, ..Default::default() },
+            "log_realm_at",
+        ),
+        (
+            LogQuery { realm: realm.clone(), action: Some(Action::Failed), ..Default::default() },
+            "log_realm_action",
+        ),
+        (
+            LogQuery {
+                realm: realm.clone(),
+                action: Some(Action::Skipped),
+                from: month.0,
+                to: month.1,
+                ..Default::default()
+            },
+            "log_realm_action",
+        ),
+        (
+            LogQuery { realm: realm.clone(), reason: Some(Reason::Voided), ..Default::default() },
+            "log_realm_reason",
+        ),
+        (
+            LogQuery {
+                realm: realm.clone(),
+                entity: Some(EntityKind::SalesReceipt),
+                ..Default::default()
+            },
+            "log_realm_entity",
+        ),
+        (
+            LogQuery {
+                realm: realm.clone(),
+                action: Some(Action::Failed),
+                before: cursor,
+                ..Default::default()
+            },
+            "log_realm_action",
+        ),
+        (
+            LogQuery {
+                realm: realm.clone(),
+                action: Some(Action::Failed),
+                after: cursor,
+                ..Default::default()
+            },
+            "log_realm_action",
+        ),
+        (LogQuery { action: Some(Action::Failed), ..Default::default() }, "log_action"),
+        (LogQuery { reason: Some(Reason::UnknownSku), ..Default::default() }, "log_reason"),
+        (LogQuery { ..Default::default() }, "log_at"),
+        (LogQuery { from: month.0, to: month.1, ..Default::default() }, "log_at"),
+    ];
+    for (view, index) in views {
+        for newest_first in [true, false] {
+            let view = LogQuery { newest_first, ..view.clone() };
+            let plan = store.log_page_plan(&view).unwrap();
+            assert!(plan.contains(index), "{view:?} does not use {index}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{view:?} sorts every match: {plan}");
+        }
+    }
+    // Free text: each of the three columns by its own index, within a company or across them.
+    // The matches of one value are few, so sorting them costs nothing.
+    for realm in [realm.clone(), None] {
+        let view = LogQuery { realm, text: text.clone(), newest_first: true, ..Default::default() };
+        let plan = store.log_page_plan(&view).unwrap();
+        for index in ["log_doc_number_text", "log_qbo_id_text", "log_order_number_text"] {
+            assert!(plan.contains(index), "{view:?} does not use {index}: {plan}");
+        }
+        assert!(!plan.contains("SCAN log"), "{view:?} scans the log: {plan}");
+    }
+    // The exact fields keep their own indexes within a company too (the engine's run-id check).
+    let run = LogQuery { realm: realm.clone(), run_id: Some("run-1".into()), ..Default::default() };
+    let plan = store.log_page_plan(&run).unwrap();
+    assert!(plan.contains("log_run_id"), "{plan}");
+}
+
+/// The CSV export of a filtered view: a header, one row per entry with every field, codes as
+/// their strings, the fix sentence; commas, quotes and line breaks read back unchanged through
+/// `csv::Reader`; a value a spreadsheet would run as a formula is made inert.
+#[tokio::test]
+async fn log_csv_writes_every_field_of_the_filtered_rows_and_reads_back() {
+    use qbo_ordoro::store::{FailureInfo, LOG_CSV_HEADER, log_csv};
+    let store = SqliteStore::open_in_memory().unwrap();
+    let tricky = "Ordoro said: \"street1, street2\" are\nboth \r\nrequired, \"really\"";
+    let failed = LogEntry {
+        doc_number: Some("INV,1\"042\"".into()),
+        detail: Some(tricky.into()),
+        reason: Some(Reason::Rejected),
+        order_number: Some("=cmd|' /C calc'!A0".into()),
+        sync_token: Some("3".into()),
+        failure: Some(FailureInfo {
+            service: Some("ordoro".into()),
+            status: Some(400),
+            code: Some("street1".into()),
+            message: "line one\nline, two".into(),
+            request_id: Some("req-7".into()),
+        }),
+        dry_run: true,
+        ..log_entry("run-1", "9130", "177", Action::Failed, instant(5))
+    };
+    let created = log_entry("run-1", "9130", "178", Action::Created, instant(6));
+    for entry in [&failed, &created] {
+        store.commit(&log_only(entry.clone())).await.unwrap();
+    }
+    let view = LogQuery { action: Some(Action::Failed), ..Default::default() };
+    let mut out = Vec::new();
+    log_csv(&store.query_log(&view).await.unwrap(), &mut out).unwrap();
+
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(header, LOG_CSV_HEADER);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "only the filtered rows");
+    let field = |name: &str| rows[0].get(header.iter().position(|h| h == name).unwrap()).unwrap();
+    assert_eq!(field("detail"), tricky);
+    assert_eq!(field("doc_number"), "INV,1\"042\"");
+    assert_eq!(field("failure_message"), "line one\nline, two");
+    assert_eq!(field("order_number"), "'=cmd|' /C calc'!A0", "a formula is made inert");
+    assert_eq!(field("action"), "failed");
+    assert_eq!(field("reason"), "rejected");
+    assert_eq!(field("how_to_fix"), Reason::Rejected.how_to_fix());
+    assert_eq!(field("entity"), "Invoice");
+    assert_eq!(field("at").parse::<DateTime<Utc>>().unwrap(), failed.at);
+    assert_eq!(field("realm"), "9130");
+    assert_eq!(field("run_id"), "run-1");
+    assert_eq!(field("qbo_id"), "177");
+    assert_eq!(field("sync_token"), "3");
+    assert_eq!(field("last_updated"), "");
+    assert_eq!(field("failure_service"), "ordoro");
+    assert_eq!(field("failure_status"), "400");
+    assert_eq!(field("failure_code"), "street1");
+    assert_eq!(field("failure_request_id"), "req-7");
+    assert_eq!(field("dry_run"), "true");
+
+    // No entries: the header alone.
+    let mut out = Vec::new();
+    log_csv(&[], &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
 }
 
 #[tokio::test]
@@ -452,7 +611,7 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
     raw(&db_path(&dir)).execute_batch("PRAGMA user_version = 99;").unwrap();
     let err = SqliteStore::open(db_path(&dir)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
-    assert!(err.message().contains("schema version 99, newer than this code knows (6)"), "{err}");
+    assert!(err.message().contains("schema version 99, newer than this code knows (7)"), "{err}");
 }
 
 #[tokio::test]
@@ -518,7 +677,7 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     let store = SqliteStore::open(&path).expect("the old file opens");
     assert_eq!(
         store.applied_migrations(),
-        [2, 3, 4, 5, 6],
+        [2, 3, 4, 5, 6, 7],
         "version 1 is migrated to the latest on open"
     );
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");

@@ -89,8 +89,8 @@ use qbo_ordoro::sim::sample::{
     SampleSale, US_BLOCKS, catalogue_sku,
 };
 use qbo_ordoro::store::{
-    Commit, CompanyCountry, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogQuery, RunSummary,
-    SentOrder, StoredToken,
+    Commit, CompanyCountry, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogPage, LogQuery,
+    RunSummary, SentOrder, StoredToken,
 };
 use qbo_ordoro::transport::RetryPolicy;
 use qbo_ordoro::webhook::ChangeEvent;
@@ -429,6 +429,9 @@ impl Store for CrashingStore {
     }
     async fn query_log(&self, query: &LogQuery) -> Result<Vec<LogEntry>> {
         self.switch.through(self.inner.query_log(query)).await
+    }
+    async fn log_page(&self, query: &LogQuery) -> Result<LogPage> {
+        self.switch.through(self.inner.log_page(query)).await
     }
     async fn run_summary(&self, realm: &str, run_id: &str) -> Result<RunSummary> {
         self.switch.through(self.inner.run_summary(realm, run_id)).await
