@@ -92,6 +92,8 @@ store_suite!(
     sku_mappings_are_kept_per_realm_and_key,
     retry_entries_are_kept_per_realm,
     processed_events_are_kept_per_realm_until_forgotten,
+    company_settings_are_kept_per_realm,
+    unusable_company_settings_are_refused,
 );
 
 /// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
@@ -197,7 +199,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
 async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5, 6, 8]);
     first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
@@ -518,7 +520,7 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     let store = SqliteStore::open(&path).expect("the old file opens");
     assert_eq!(
         store.applied_migrations(),
-        [2, 3, 4, 5, 6],
+        [2, 3, 4, 5, 6, 8],
         "version 1 is migrated to the latest on open"
     );
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");
@@ -544,6 +546,7 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     assert!(store.start_run("9130350000000001", "run-20261201T170000Z-9").await.unwrap());
     // The state added since (the company's country) starts empty and is written beside it.
     assert_eq!(store.company_country("9130350000000001").await.unwrap(), None);
+    assert_eq!(store.company_settings("9130350000000001").await.unwrap(), None);
     let au = CompanyCountry { country: Some("AU".into()), read_at: instant(5) };
     store.save_company_country("9130350000000001", &au).await.unwrap();
     // Its orders have no record of what was sent (so the engine never erases a field of
