@@ -68,7 +68,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::engine::{
-    RunOptions, RunRange, RunReport, SyncConfig, SyncEngine, SyncEngineBuilder, TxnRef,
+    RunOptions, RunRange, RunReport, RunScope, SyncConfig, SyncEngine, SyncEngineBuilder, TxnRef,
 };
 use crate::store::{CompanySettings, RunSummary, Store};
 use crate::webhook::ChangeEvent;
@@ -122,6 +122,8 @@ pub struct RunRecord {
     pub kind: RunKind,
     /// The run's id in the log (none when it failed before starting).
     pub run_id: Option<String>,
+    /// What it covered, as its report says (for a change batch, how many events were new).
+    pub scope: Option<RunScope>,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// When it ended.
@@ -581,6 +583,7 @@ impl Worker {
         let record = RunRecord {
             kind: kind.clone(),
             run_id: report.map(|r| r.run_id.clone()),
+            scope: report.map(|r| r.scope.clone()),
             started_at: started,
             finished_at: finished,
             summary: report.map(|r| r.summary).unwrap_or_default(),
