@@ -153,7 +153,8 @@ pub struct SchedulerStatus {
     pub settings: CompanySettings,
     /// The run in progress and when it started.
     pub running: Option<(RunKind, DateTime<Utc>)>,
-    /// The next run it will make on its own (none once shut down).
+    /// The next run it will make on its own (none while that run is in progress, and once
+    /// shut down).
     pub next: Option<NextRun>,
     /// Notifications queued for the next change batch.
     pub queued_events: usize,
@@ -331,10 +332,10 @@ impl Scheduler {
         self.shared.with_inbox(|inbox| inbox.shutdown = true);
         self.shared.wake.notify_one();
         let handle = lock(&self.worker).take();
-        if let Some(handle) = handle {
-            if let Err(e) = handle.await {
-                warn!(realm = %self.shared.realm, error = %e, "the scheduler's worker ended abnormally");
-            }
+        if let Some(handle) = handle
+            && let Err(e) = handle.await
+        {
+            warn!(realm = %self.shared.realm, error = %e, "the scheduler's worker ended abnormally");
         }
     }
 
@@ -467,16 +468,17 @@ impl Worker {
         if next.at <= self.clock.now() { Job::Auto(next.kind) } else { Job::Wait(next.at) }
     }
 
-    /// The earliest of the safety net, a retry and a settle.
+    /// The safety net, or the retry that stands in for it after a run that was not clean
+    /// (never later than the safety net would have been), or a settle if that comes first.
     fn next_auto(&self) -> NextRun {
-        let safety_at = match self.last_safety {
-            Some(at) => after(at, self.settings.safety_net_interval()),
-            None => self.started_at,
+        let mut next = match (self.retry, self.last_safety) {
+            (Some((at, _)), _) => NextRun { at, kind: RunKind::Retry },
+            (None, Some(at)) => NextRun {
+                at: after(at, self.settings.safety_net_interval()),
+                kind: safety_kind(&self.settings),
+            },
+            (None, None) => NextRun { at: self.started_at, kind: safety_kind(&self.settings) },
         };
-        let mut next = NextRun { at: safety_at, kind: safety_kind(&self.settings) };
-        if let Some((at, _)) = self.retry.filter(|(at, _)| *at < next.at) {
-            next = NextRun { at, kind: RunKind::Retry };
-        }
         if let Some(at) = self.settle_at.filter(|at| *at < next.at) {
             next = NextRun { at, kind: RunKind::Settle };
         }
@@ -511,7 +513,14 @@ impl Worker {
     /// Makes one run and records it. `None` when a change batch held nothing new.
     async fn make(&mut self, kind: RunKind, events: &[ChangeEvent]) -> Result<Option<RunReport>> {
         let started = self.clock.now();
-        self.shared.with_status(|status| status.running = Some((kind.clone(), started)));
+        let automatic =
+            matches!(kind, RunKind::Poll | RunKind::CatchUp | RunKind::Settle | RunKind::Retry);
+        self.shared.with_status(|status| {
+            status.running = Some((kind.clone(), started));
+            if automatic {
+                status.next = None; // it is this run until the run ends
+            }
+        });
         info!(realm = %self.shared.realm, kind = ?kind, "run starting");
         let result = self.dispatch(&kind, events).await;
         let finished = self.clock.now();
@@ -556,29 +565,15 @@ impl Worker {
         };
         if let Some(report) = report {
             // Every run settles what it can first, so its report says what is left to settle.
-            self.settle_at =
-                report.settle_at.map(|at| at.max(after(finished, Duration::from_secs(1))));
+            let soonest = after(finished, Duration::from_secs(1));
+            self.settle_at = report.settle_at.map(|at| at.max(soonest));
         }
-        let reads_cursors = !matches!(kind, RunKind::Resync(_) | RunKind::SyncOne(_));
-        if reads_cursors {
-            if problem.is_none() {
-                self.last_safety = Some(started);
-                self.retry = None;
-            } else {
-                let wait = self.retry.map_or(FIRST_RETRY, |(_, wait)| wait.saturating_mul(2));
-                let wait = wait
-                    .min(self.settings.safety_net_interval())
-                    .max(FIRST_RETRY.min(self.settings.safety_net_interval()));
-                self.retry = Some((after(finished, wait), wait));
-            }
+        if !matches!(kind, RunKind::Resync(_) | RunKind::SyncOne(_)) {
+            self.move_safety_net(started, finished, problem.is_none());
         }
         match &problem {
-            Some(problem) => {
-                warn!(realm = %self.shared.realm, kind = ?kind, %problem, "run did not finish cleanly")
-            }
-            None => {
-                info!(realm = %self.shared.realm, kind = ?kind, summary = %report.map(|r| r.summary).unwrap_or_default(), "run finished")
-            }
+            Some(problem) => warn!(realm = %self.shared.realm, ?kind, %problem, "run not clean"),
+            None => info!(realm = %self.shared.realm, ?kind, "run finished"),
         }
         let record = RunRecord {
             kind: kind.clone(),
@@ -590,10 +585,26 @@ impl Worker {
             problem,
         };
         let history = self.history;
+        let next = self.next_auto();
         self.shared.with_status(|status| {
             status.last_runs.push_front(record);
             status.last_runs.truncate(history);
+            status.next = Some(next);
         });
+    }
+
+    /// After a run that read from the cursors: a clean one restarts the safety-net interval;
+    /// one that failed or stopped early is tried again after a minute, then twice as long each
+    /// time, never longer than the safety-net interval.
+    fn move_safety_net(&mut self, started: DateTime<Utc>, finished: DateTime<Utc>, clean: bool) {
+        if clean {
+            self.last_safety = Some(started);
+            self.retry = None;
+        } else {
+            let wait = self.retry.map_or(FIRST_RETRY, |(_, wait)| wait.saturating_mul(2));
+            let wait = wait.min(self.settings.safety_net_interval());
+            self.retry = Some((after(finished, wait), wait));
+        }
     }
 
     /// Reads the company's settings and, when they changed, builds the engine again with them.

@@ -2,10 +2,11 @@
 //! a notified sale becomes an order within seconds, notifications arriving during a run are
 //! merged into one next run, the poll runs at its interval with webhooks off and the catch-up
 //! daily with them on (an idle company within the daily catch-up's requests), commands answer
-//! with their reports, a changed setting applies to the next run, runs never overlap, and
-//! shutdown finishes the current run.
+//! with their reports, a changed setting applies to the next run, a failed run is retried with
+//! backoff, runs never overlap, and shutdown finishes the current run.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -18,6 +19,9 @@ use qbo_ordoro::sim::qbo::{
     QboSimConfig, WebhookConfig, WebhookDelivery, WebhookSink, simple_sale,
 };
 use qbo_ordoro::store::{CompanySettings, LogQuery};
+use qbo_ordoro::transport::{
+    HttpRequest, HttpResponse, HttpTransport, SharedTransport, TransportError, TransportErrorKind,
+};
 use qbo_ordoro::webhook::{self, ChangeEvent, Operation, VerifierToken};
 use qbo_ordoro::{Clock, ErrorKind, Store};
 use rust_decimal::Decimal;
@@ -336,5 +340,75 @@ async fn shutdown_finishes_the_current_run_then_returns() {
     let requests = s.qbo.stats().requests;
     later(3 * 24 * 3600).await;
     assert_eq!(s.qbo.stats().requests, requests, "no run after shutdown");
+    scheduler.shutdown().await;
+}
+
+/// QBO's API unreachable while `down` is set (the token endpoint stays up).
+#[derive(Debug)]
+struct Outage {
+    inner: SharedTransport,
+    down: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl HttpTransport for Outage {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        if self.down.load(Ordering::SeqCst) && request.uri().path().starts_with("/v3/company/") {
+            return Err(TransportError::new(TransportErrorKind::Connect, "connection refused"));
+        }
+        self.inner.send(request).await
+    }
+}
+
+/// The status once the scheduler has made `n` runs (an hour of virtual time at most).
+async fn until_runs(scheduler: &Scheduler, n: usize) -> qbo_ordoro::schedule::SchedulerStatus {
+    for _ in 0..3600 {
+        let status = scheduler.status();
+        if status.last_runs.len() >= n {
+            return status;
+        }
+        later(1).await;
+    }
+    panic!("fewer than {n} runs in an hour: {:?}", scheduler.status());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_run_is_tried_again_after_a_minute_then_twice_as_long() {
+    let s = Services::start(start()).await;
+    let down = Arc::new(AtomicBool::new(true));
+    let qbo = SharedTransport::new(Outage { inner: s.qbo_wire(), down: down.clone() });
+    let settings =
+        CompanySettings { poll_interval: Duration::from_secs(3600), ..Default::default() };
+    s.store.save_company_settings(REALM, &settings).await.unwrap();
+    let builder = s.builder_over(qbo, s.ordoro_wire(), base());
+    let scheduler = Scheduler::start(builder, SchedulerConfig::default()).await.unwrap();
+
+    let status = until_runs(&scheduler, 1).await;
+    let failed = &status.last_runs[0];
+    assert_eq!(failed.kind, RunKind::Poll);
+    assert!(failed.problem.is_some(), "{failed:?}");
+    let next = status.next.expect("a next run");
+    assert_eq!(
+        (next.kind, next.at),
+        (RunKind::Retry, failed.finished_at + chrono::Duration::seconds(60))
+    );
+
+    let status = until_runs(&scheduler, 2).await;
+    let again = &status.last_runs[0];
+    assert!(again.started_at >= failed.finished_at + chrono::Duration::seconds(60));
+    assert_eq!(again.kind, RunKind::Retry);
+    assert!(again.problem.is_some());
+    let next = status.next.expect("a next run");
+    assert_eq!(next.at, again.finished_at + chrono::Duration::seconds(120), "twice as long");
+
+    down.store(false, Ordering::SeqCst);
+    sale(&s, Invoice, "1001", ORDORO_CLASS);
+    let status = until_runs(&scheduler, 3).await;
+    let clean = &status.last_runs[0];
+    assert_eq!((clean.kind.clone(), clean.problem.clone()), (RunKind::Retry, None));
+    assert_eq!(s.ordoro.orders().len(), 1);
+    let next = status.next.expect("a next run");
+    assert_eq!(next.kind, RunKind::Poll, "back to the poll once a run is clean");
+    assert_eq!(next.at, clean.started_at + chrono::Duration::seconds(3600));
     scheduler.shutdown().await;
 }
