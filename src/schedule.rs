@@ -21,7 +21,7 @@
 //! **Never two runs of one company at once**: one worker makes every run, and it waits for each
 //! to end before it looks at the queue again (the engine's own lock holds it too).
 //!
-//! **Settings** are read from the [`Store`](crate::Store) before each run (and when
+//! **Settings** are read from the [`Store`] before each run (and when
 //! [`Scheduler::reload_settings`] or [`Scheduler::save_settings`] says they changed); when they
 //! differ from the engine's, the engine is built again from the host's builder with
 //! [`CompanySettings::apply`] over the host's base [`SyncConfig`], so the next run uses them.

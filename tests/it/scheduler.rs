@@ -239,7 +239,7 @@ async fn sync_now_resync_and_sync_one_answer_with_their_reports() {
     assert_eq!(kinds, [RunKind::SyncOne(target), RunKind::Resync(range), RunKind::SyncNow]);
 
     // A command's run happens even if nobody awaits its answer.
-    let _ = scheduler.sync_now();
+    drop(scheduler.sync_now());
     later(5).await;
     assert_eq!(scheduler.status().last_runs[0].kind, RunKind::SyncNow);
     scheduler.shutdown().await;
