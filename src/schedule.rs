@@ -202,6 +202,14 @@ impl std::fmt::Debug for Scheduler {
     }
 }
 
+/// Dropping the handle stops the worker as [`Scheduler::shutdown`] does, without waiting.
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.shared.with_inbox(|inbox| inbox.shutdown = true);
+        self.shared.wake.notify_one();
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }

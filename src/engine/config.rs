@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::items::UnknownSkuPolicy;
+use crate::class_filter::ClassFilter;
 use crate::mapping::MappingConfig;
 use crate::qbo::api::MAX_PAGE_SIZE;
 use crate::store::CompanySettings;
@@ -179,7 +180,9 @@ impl CompanySettings {
     /// too (ids stand for names looked up earlier); every other field is `base`'s.
     pub fn apply(&self, base: &SyncConfig) -> SyncConfig {
         let mut config = base.clone();
-        if config.mapping.classes().names() != self.classes.as_slice() {
+        // Compared as the filter keeps them (normalised), so the same names keep their ids.
+        let names = ClassFilter::with_names(&self.classes);
+        if config.mapping.classes().names() != names.names() {
             config.mapping =
                 config.mapping.with_classes(&self.classes).with_class_ids(Vec::<String>::new());
         }
@@ -208,7 +211,7 @@ mod tests {
             ..CompanySettings::default()
         };
         let applied = settings.apply(&base);
-        assert_eq!(applied.mapping.classes().names(), ["Wholesale", "Retail"]);
+        assert_eq!(applied.mapping.classes().names(), ["wholesale", "retail"]);
         assert!(applied.mapping.classes().ids().is_empty(), "ids of the old names are dropped");
         assert_eq!(applied.mapping.cart(), Some(3));
         assert!(!applied.update_existing);
@@ -235,6 +238,9 @@ mod tests {
         };
         let applied = CompanySettings::default().apply(&base);
         assert_eq!(applied.mapping, base.mapping);
+        let spelt_otherwise =
+            CompanySettings { classes: vec![" ORDORO ".into()], ..CompanySettings::default() };
+        assert_eq!(spelt_otherwise.apply(&base).mapping.classes().ids(), ["7"]);
         assert_eq!(applied, base, "the default settings change nothing of the default config");
     }
 }

@@ -412,3 +412,17 @@ async fn a_failed_run_is_tried_again_after_a_minute_then_twice_as_long() {
     assert_eq!(next.at, clean.started_at + chrono::Duration::seconds(3600));
     scheduler.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_scheduler_stops_its_worker() {
+    let s = Services::start(start()).await;
+    let settings = CompanySettings { poll_interval: Duration::from_secs(60), ..Default::default() };
+    let scheduler = scheduler(&s, settings, base()).await;
+    later(30).await;
+    assert_eq!(scheduler.status().last_runs.len(), 1);
+    drop(scheduler);
+    later(1).await;
+    let requests = s.qbo.stats().requests;
+    later(3600).await;
+    assert_eq!(s.qbo.stats().requests, requests, "no poll once the handle is gone");
+}
