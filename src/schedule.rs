@@ -37,7 +37,6 @@
 //! ```
 //! use qbo_ordoro::schedule::{Scheduler, SchedulerConfig};
 //! use qbo_ordoro::webhook::ChangeEvent;
-//! use qbo_ordoro::SyncEngine;
 //!
 //! /// Starts the company's scheduler, hands it a verified delivery, syncs now, and stops.
 //! async fn host(

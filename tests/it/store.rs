@@ -209,7 +209,7 @@ async fn sqlite_migrations_run_once() {
         assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
-    assert_eq!(pragma_i64(&conn, "user_version"), 6);
+    assert_eq!(pragma_i64(&conn, "user_version"), 8);
     assert_eq!(pragma_i64(&conn, "application_id"), 0x5142_4F4F);
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -223,6 +223,7 @@ async fn sqlite_migrations_run_once() {
         tables,
         [
             "company",
+            "company_settings",
             "cursor",
             "item",
             "ledger",
@@ -454,7 +455,7 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
     raw(&db_path(&dir)).execute_batch("PRAGMA user_version = 99;").unwrap();
     let err = SqliteStore::open(db_path(&dir)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
-    assert!(err.message().contains("schema version 99, newer than this code knows (6)"), "{err}");
+    assert!(err.message().contains("schema version 99, newer than this code knows (8)"), "{err}");
 }
 
 #[tokio::test]
