@@ -115,6 +115,9 @@ pub mod model;
 pub mod ordoro;
 pub mod qbo;
 mod reason;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod schedule;
 pub mod shipping;
 #[cfg(feature = "sim")]
 pub mod sim;

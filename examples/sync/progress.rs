@@ -18,8 +18,8 @@ use qbo_ordoro::model::qbo::{
 };
 use qbo_ordoro::qbo::api::{ChangeFeed, TxnDateQuery, TxnPage, UpdatedQuery};
 use qbo_ordoro::store::{
-    Commit, CompanyCountry, LedgerEntry, LedgerKey, LogEntry, LogPage, LogQuery, RetryEntry,
-    RunSummary, SentOrder, StoredToken,
+    Commit, CompanyCountry, CompanySettings, LedgerEntry, LedgerKey, LogEntry, LogPage, LogQuery,
+    RetryEntry, RunSummary, SentOrder, StoredToken,
 };
 use qbo_ordoro::{QboApi, Store, TokenStore};
 use std::sync::Arc;
@@ -185,6 +185,18 @@ impl Store for ProgressStore {
         country: &CompanyCountry,
     ) -> qbo_ordoro::Result<()> {
         self.inner.save_company_country(realm, country).await
+    }
+
+    async fn company_settings(&self, realm: &str) -> qbo_ordoro::Result<Option<CompanySettings>> {
+        self.inner.company_settings(realm).await
+    }
+
+    async fn save_company_settings(
+        &self,
+        realm: &str,
+        settings: &CompanySettings,
+    ) -> qbo_ordoro::Result<()> {
+        self.inner.save_company_settings(realm, settings).await
     }
 
     async fn sent_order(&self, key: &LedgerKey) -> qbo_ordoro::Result<Option<SentOrder>> {

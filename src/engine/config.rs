@@ -5,8 +5,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::items::UnknownSkuPolicy;
+use crate::class_filter::ClassFilter;
 use crate::mapping::MappingConfig;
 use crate::qbo::api::MAX_PAGE_SIZE;
+use crate::store::CompanySettings;
 use crate::{Error, Result};
 
 /// The default [`SyncConfig::settle_after`]: five minutes, well past any request Ordoro's
@@ -168,6 +170,78 @@ impl SyncConfig {
             return Err(Error::config("settle_after is too large"));
         }
         Ok(())
+    }
+}
+
+impl CompanySettings {
+    /// The engine configuration for a company with these settings: `base` (the host's
+    /// configuration) with the accepted classes, updates and cancel on void replaced by the
+    /// settings'. When the classes differ from `base`'s names, `base`'s class ids are dropped
+    /// too (ids stand for names looked up earlier); every other field is `base`'s.
+    pub fn apply(&self, base: &SyncConfig) -> SyncConfig {
+        let mut config = base.clone();
+        // Compared as the filter keeps them (normalised), so the same names keep their ids.
+        let names = ClassFilter::with_names(&self.classes);
+        if config.mapping.classes().names() != names.names() {
+            config.mapping =
+                config.mapping.with_classes(&self.classes).with_class_ids(Vec::<String>::new());
+        }
+        config.update_existing = self.update_existing;
+        config.cancel_on_void = self.cancel_on_void;
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_replace_classes_updates_and_voids_and_keep_the_rest() {
+        let base = SyncConfig {
+            mapping: MappingConfig::default().with_class_ids(["7"]).with_cart(Some(3)),
+            page_size: 200,
+            update_existing: true,
+            ..SyncConfig::default()
+        };
+        let settings = CompanySettings {
+            classes: vec!["Wholesale".into(), "Retail".into()],
+            update_existing: false,
+            cancel_on_void: true,
+            ..CompanySettings::default()
+        };
+        let applied = settings.apply(&base);
+        assert_eq!(applied.mapping.classes().names(), ["wholesale", "retail"]);
+        assert!(applied.mapping.classes().ids().is_empty(), "ids of the old names are dropped");
+        assert_eq!(applied.mapping.cart(), Some(3));
+        assert!(!applied.update_existing);
+        assert!(applied.cancel_on_void);
+        assert_eq!(applied.page_size, 200);
+        let expected = SyncConfig {
+            mapping: base
+                .mapping
+                .clone()
+                .with_classes(["Wholesale", "Retail"])
+                .with_class_ids(Vec::<String>::new()),
+            update_existing: false,
+            cancel_on_void: true,
+            ..base.clone()
+        };
+        assert_eq!(applied, expected);
+    }
+
+    #[test]
+    fn the_same_classes_keep_their_ids() {
+        let base = SyncConfig {
+            mapping: MappingConfig::default().with_class_ids(["7"]),
+            ..SyncConfig::default()
+        };
+        let applied = CompanySettings::default().apply(&base);
+        assert_eq!(applied.mapping, base.mapping);
+        let spelt_otherwise =
+            CompanySettings { classes: vec![" ORDORO ".into()], ..CompanySettings::default() };
+        assert_eq!(spelt_otherwise.apply(&base).mapping.classes().ids(), ["7"]);
+        assert_eq!(applied, base, "the default settings change nothing of the default config");
     }
 }
 

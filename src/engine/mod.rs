@@ -168,8 +168,9 @@ impl SyncEngine {
     }
 }
 
-/// Assembles a [`SyncEngine`].
-#[derive(Debug, Default)]
+/// Assembles a [`SyncEngine`]. Cheap to clone (the parts are shared), so a host (or the
+/// `Scheduler`) can build an engine again with other settings.
+#[derive(Debug, Default, Clone)]
 pub struct SyncEngineBuilder {
     qbo: Option<Arc<dyn QboApi>>,
     ordoro: Option<Arc<dyn OrdoroApi>>,
@@ -207,6 +208,24 @@ impl SyncEngineBuilder {
     pub fn config(mut self, config: SyncConfig) -> Self {
         self.config = config;
         self
+    }
+
+    /// The store given, if any.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn store_part(&self) -> Option<Arc<dyn Store>> {
+        self.store.clone()
+    }
+
+    /// The clock given, if any.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn clock_part(&self) -> Option<Arc<dyn Clock>> {
+        self.clock.clone()
+    }
+
+    /// The settings given (or the default).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn config_part(&self) -> &SyncConfig {
+        &self.config
     }
 
     /// The engine, or a [`Config`](crate::ErrorKind::Config) error naming what is missing or

@@ -23,9 +23,9 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
-    LogCursor, LogEntry, LogPage, LogQuery, RetryEntry, RunSummary, SentLine, SentOrder, Store,
-    StoredToken,
+    Action, Commit, CompanyCountry, CompanySettings, FailureInfo, LedgerChange, LedgerEntry,
+    LedgerKey, LedgerState, LogCursor, LogEntry, LogPage, LogQuery, RetryEntry, RunSummary,
+    SentLine, SentOrder, Store, StoredToken,
 };
 use crate::Reason;
 use crate::mapping::{SkuKey, SkuMapping};
@@ -132,6 +132,59 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     sku_mappings_are_kept_per_realm_and_key(&new_store()).await;
     retry_entries_are_kept_per_realm(&new_store()).await;
     processed_events_are_kept_per_realm_until_forgotten(&new_store()).await;
+    company_settings_are_kept_per_realm(&new_store()).await;
+    unusable_company_settings_are_refused(&new_store()).await;
+}
+
+/// A company's settings are absent until saved, kept per realm, and replaced whole by the next
+/// save (intervals to the second).
+pub async fn company_settings_are_kept_per_realm(store: &dyn Store) {
+    use std::time::Duration;
+    assert_eq!(store.company_settings("r1").await.unwrap(), None);
+    let first = CompanySettings {
+        classes: vec!["Ordoro".into(), "Wholesale".into()],
+        update_existing: true,
+        cancel_on_void: true,
+        webhooks: true,
+        poll_interval: Duration::from_secs(120),
+        catch_up_interval: Duration::from_secs(6 * 3600),
+    };
+    store.save_company_settings("r1", &first).await.unwrap();
+    store.save_company_settings("r2", &CompanySettings::default()).await.unwrap();
+    assert_eq!(store.company_settings("r1").await.unwrap(), Some(first));
+    assert_eq!(store.company_settings("r2").await.unwrap(), Some(CompanySettings::default()));
+    let second = CompanySettings { classes: vec!["Retail".into()], ..CompanySettings::default() };
+    store.save_company_settings("r1", &second).await.unwrap();
+    assert_eq!(store.company_settings("r1").await.unwrap(), Some(second));
+    assert_eq!(store.company_settings("r3").await.unwrap(), None);
+}
+
+/// Settings that cannot run (no class, a zero interval) are a `Config` error and leave what was
+/// saved before untouched.
+pub async fn unusable_company_settings_are_refused(store: &dyn Store) {
+    use std::time::Duration;
+    let kept = CompanySettings { webhooks: true, ..CompanySettings::default() };
+    store.save_company_settings("r1", &kept).await.unwrap();
+    let no_class = CompanySettings { classes: Vec::new(), ..CompanySettings::default() };
+    let zero = CompanySettings { poll_interval: Duration::ZERO, ..CompanySettings::default() };
+    for bad in [no_class, zero] {
+        let err = store.save_company_settings("r1", &bad).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config, "{err}");
+        assert_eq!(store.company_settings("r1").await.unwrap().as_ref(), Some(&kept));
+    }
+    assert!(
+        store
+            .save_company_settings(
+                "r2",
+                &CompanySettings {
+                    catch_up_interval: Duration::ZERO,
+                    ..CompanySettings::default()
+                }
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(store.company_settings("r2").await.unwrap(), None);
 }
 
 /// Processed webhook events are kept per company by key, a key marked again keeps its first

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Commit, CompanyCountry, LedgerChange, LedgerEntry, LedgerKey, LedgerState, LogCursor, LogEntry,
-    LogPage, LogQuery, RetryEntry, RunSummary, SentOrder, Store, StoredToken, TokenStore,
-    newer_or_same_item,
+    Commit, CompanyCountry, CompanySettings, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
+    LogCursor, LogEntry, LogPage, LogQuery, RetryEntry, RunSummary, SentOrder, Store, StoredToken,
+    TokenStore, newer_or_same_item,
 };
 use crate::Result;
 use crate::mapping::{SkuKey, SkuMapping};
@@ -52,6 +52,7 @@ struct State {
     tokens: BTreeMap<String, StoredToken>,
     runs: BTreeSet<(String, String)>,
     countries: BTreeMap<String, CompanyCountry>,
+    settings: BTreeMap<String, CompanySettings>,
     sent: BTreeMap<LedgerKey, SentOrder>,
     items: BTreeMap<(String, String), QboItem>,
     sku_mappings: BTreeMap<(String, SkuKey), String>,
@@ -216,6 +217,16 @@ impl Store for MemoryStore {
 
     async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
         self.lock().countries.insert(realm.to_owned(), country.clone());
+        Ok(())
+    }
+
+    async fn company_settings(&self, realm: &str) -> Result<Option<CompanySettings>> {
+        Ok(self.lock().settings.get(realm).cloned())
+    }
+
+    async fn save_company_settings(&self, realm: &str, settings: &CompanySettings) -> Result<()> {
+        settings.validate()?;
+        self.lock().settings.insert(realm.to_owned(), settings.clone());
         Ok(())
     }
 

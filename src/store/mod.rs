@@ -29,11 +29,13 @@ use crate::{Reason, Result};
 pub mod conformance;
 mod export;
 mod memory;
+mod settings;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use export::{LOG_CSV_HEADER, log_csv};
 pub use memory::MemoryStore;
+pub use settings::{CompanySettings, DEFAULT_CATCH_UP_INTERVAL, DEFAULT_POLL_INTERVAL};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteOptions, SqliteSettings, SqliteStore};
@@ -714,6 +716,12 @@ pub trait Store: TokenStore {
     async fn company_country(&self, realm: &str) -> Result<Option<CompanyCountry>>;
     /// Saves the country of company `realm`, replacing what was there.
     async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()>;
+    /// The settings a person saved for the company, if any.
+    async fn company_settings(&self, realm: &str) -> Result<Option<CompanySettings>>;
+    /// Saves the company's settings, replacing any before. Settings that cannot run
+    /// ([`CompanySettings::validate`]) are refused with a [`Config`](crate::ErrorKind::Config)
+    /// error and nothing is saved.
+    async fn save_company_settings(&self, realm: &str, settings: &CompanySettings) -> Result<()>;
     /// What the sync last sent to the order of transaction `key`, if it was recorded (an order
     /// synced before the record existed has none, and the engine then never erases a field).
     async fn sent_order(&self, key: &LedgerKey) -> Result<Option<SentOrder>>;

@@ -15,9 +15,9 @@ use rusqlite::{
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Action, Commit, CompanyCountry, FailureInfo, LedgerChange, LedgerEntry, LedgerKey, LedgerState,
-    LogCursor, LogEntry, LogPage, LogQuery, RetryEntry, RunSummary, SentOrder, Store, StoredToken,
-    TokenStore,
+    Action, Commit, CompanyCountry, CompanySettings, FailureInfo, LedgerChange, LedgerEntry,
+    LedgerKey, LedgerState, LogCursor, LogEntry, LogPage, LogQuery, RetryEntry, RunSummary,
+    SentOrder, Store, StoredToken, TokenStore,
 };
 use crate::mapping::{SkuKey, SkuMapping};
 use crate::model::qbo::{EntityKind, QboItem};
@@ -41,6 +41,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, sql: MIGRATION_5 },
     Migration { version: 6, sql: MIGRATION_6 },
     Migration { version: 7, sql: MIGRATION_7 },
+    Migration { version: 8, sql: MIGRATION_8 },
 ];
 
 /// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
@@ -216,6 +217,16 @@ CREATE INDEX log_qbo_id_text ON log (qbo_id COLLATE NOCASE, realm, at);
 CREATE INDEX log_order_number_text ON log (order_number COLLATE NOCASE, realm, at);
 ";
 
+/// Each company's settings (version 8), as the JSON of `CompanySettings` (fields missing from
+/// an older document take their defaults when read). JSON rather than a column per field, so a
+/// setting added later needs no migration.
+const MIGRATION_8: &str = "
+CREATE TABLE company_settings (
+    realm    TEXT PRIMARY KEY NOT NULL,
+    settings TEXT NOT NULL CHECK (json_valid(settings))
+) WITHOUT ROWID;
+";
+
 const LOG_COLUMNS: &str = "run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
      last_updated, action, reason, detail, order_number, failure_service, failure_status, \
      failure_code, failure_message, failure_request_id, dry_run";
@@ -307,7 +318,7 @@ impl fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 7;
+    pub const SCHEMA_VERSION: u32 = 8;
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
@@ -1223,6 +1234,45 @@ impl Store for SqliteStore {
                      ON CONFLICT (realm) DO UPDATE SET country = excluded.country, \
                      country_read_at = excluded.country_read_at",
                     params![realm, code, read_at],
+                )
+                .map(|_| ())
+            },
+        )
+    }
+
+    async fn company_settings(&self, realm: &str) -> Result<Option<CompanySettings>> {
+        let doc: Option<String> = self.run(
+            || format!("could not read the settings of company {realm}"),
+            |conn| {
+                conn.query_row(
+                    "SELECT settings FROM company_settings WHERE realm = ?1",
+                    [realm],
+                    |row| row.get(0),
+                )
+                .optional()
+            },
+        )?;
+        doc.map(|doc| {
+            serde_json::from_str(&doc).map_err(|e| {
+                Error::store(format!(
+                    "the stored settings of company {realm} do not read ({e}): save them again"
+                ))
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_company_settings(&self, realm: &str, settings: &CompanySettings) -> Result<()> {
+        settings.validate()?;
+        let doc = serde_json::to_string(settings)
+            .map_err(|e| Error::store(format!("could not write settings as JSON: {e}")))?;
+        self.run(
+            || format!("could not save the settings of company {realm}"),
+            |conn| {
+                conn.execute(
+                    "INSERT INTO company_settings (realm, settings) VALUES (?1, ?2) \
+                     ON CONFLICT (realm) DO UPDATE SET settings = excluded.settings",
+                    params![realm, doc],
                 )
                 .map(|_| ())
             },

@@ -43,6 +43,7 @@ mod qbo_sim;
 mod qbo_sim_webhooks;
 mod real_shapes;
 mod reqwest_transport;
+mod scheduler;
 mod shipping;
 mod sim_sample;
 mod simulation;

@@ -98,6 +98,8 @@ store_suite!(
     sku_mappings_are_kept_per_realm_and_key,
     retry_entries_are_kept_per_realm,
     processed_events_are_kept_per_realm_until_forgotten,
+    company_settings_are_kept_per_realm,
+    unusable_company_settings_are_refused,
 );
 
 /// `run_all`, the entry point a host calls, runs the whole suite (here on each store kind).
@@ -203,7 +205,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
 async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5, 6, 7, 8]);
     first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
@@ -213,7 +215,7 @@ async fn sqlite_migrations_run_once() {
         assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
-    assert_eq!(pragma_i64(&conn, "user_version"), 7);
+    assert_eq!(pragma_i64(&conn, "user_version"), 8);
     assert_eq!(pragma_i64(&conn, "application_id"), 0x5142_4F4F);
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -227,6 +229,7 @@ async fn sqlite_migrations_run_once() {
         tables,
         [
             "company",
+            "company_settings",
             "cursor",
             "item",
             "ledger",
@@ -611,7 +614,7 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
     raw(&db_path(&dir)).execute_batch("PRAGMA user_version = 99;").unwrap();
     let err = SqliteStore::open(db_path(&dir)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
-    assert!(err.message().contains("schema version 99, newer than this code knows (7)"), "{err}");
+    assert!(err.message().contains("schema version 99, newer than this code knows (8)"), "{err}");
 }
 
 #[tokio::test]
@@ -677,7 +680,7 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     let store = SqliteStore::open(&path).expect("the old file opens");
     assert_eq!(
         store.applied_migrations(),
-        [2, 3, 4, 5, 6, 7],
+        [2, 3, 4, 5, 6, 7, 8],
         "version 1 is migrated to the latest on open"
     );
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");
@@ -703,6 +706,7 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     assert!(store.start_run("9130350000000001", "run-20261201T170000Z-9").await.unwrap());
     // The state added since (the company's country) starts empty and is written beside it.
     assert_eq!(store.company_country("9130350000000001").await.unwrap(), None);
+    assert_eq!(store.company_settings("9130350000000001").await.unwrap(), None);
     let au = CompanyCountry { country: Some("AU".into()), read_at: instant(5) };
     store.save_company_country("9130350000000001", &au).await.unwrap();
     // Its orders have no record of what was sent (so the engine never erases a field of

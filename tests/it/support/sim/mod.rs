@@ -89,8 +89,8 @@ use qbo_ordoro::sim::sample::{
     SampleSale, US_BLOCKS, catalogue_sku,
 };
 use qbo_ordoro::store::{
-    Commit, CompanyCountry, LedgerEntry, LedgerKey, LedgerState, LogEntry, LogPage, LogQuery,
-    RunSummary, SentOrder, StoredToken,
+    Commit, CompanyCountry, CompanySettings, LedgerEntry, LedgerKey, LedgerState, LogEntry,
+    LogPage, LogQuery, RunSummary, SentOrder, StoredToken,
 };
 use qbo_ordoro::transport::RetryPolicy;
 use qbo_ordoro::webhook::ChangeEvent;
@@ -450,6 +450,12 @@ impl Store for CrashingStore {
     }
     async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
         self.switch.through(self.inner.save_company_country(realm, country)).await
+    }
+    async fn company_settings(&self, realm: &str) -> Result<Option<CompanySettings>> {
+        self.switch.through(self.inner.company_settings(realm)).await
+    }
+    async fn save_company_settings(&self, realm: &str, settings: &CompanySettings) -> Result<()> {
+        self.switch.through(self.inner.save_company_settings(realm, settings)).await
     }
     async fn sent_order(&self, key: &LedgerKey) -> Result<Option<SentOrder>> {
         self.switch.through(self.inner.sent_order(key)).await

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use qbo_ordoro::engine::{SyncConfig, SyncEngine};
+use qbo_ordoro::engine::{SyncConfig, SyncEngine, SyncEngineBuilder};
 use qbo_ordoro::model::qbo::{MetaData, Transaction};
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig, to_pacific};
@@ -68,6 +68,16 @@ impl Services {
         ordoro: SharedTransport,
         config: SyncConfig,
     ) -> SyncEngine {
+        self.builder_over(qbo, ordoro, config).build().unwrap()
+    }
+
+    /// The builder of [`engine_over`](Self::engine_over)'s engine (a scheduler builds from it).
+    pub fn builder_over(
+        &self,
+        qbo: SharedTransport,
+        ordoro: SharedTransport,
+        config: SyncConfig,
+    ) -> SyncEngineBuilder {
         let clock: Arc<dyn Clock> = self.clock.clone();
         let qbo =
             QboClient::new(self.qbo.client_config(REALM), qbo, clock.clone(), self.store.clone())
@@ -79,8 +89,6 @@ impl Services {
             .store(self.store.clone())
             .clock(clock)
             .config(config)
-            .build()
-            .unwrap()
     }
 
     /// Seeds `txn` into QBO stamped `at` (created and last updated); returns its QBO id.
