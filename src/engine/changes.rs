@@ -186,7 +186,7 @@ impl SyncEngine {
     ) -> Result<()> {
         let windows = self.windows(upper).await?;
         let deletes_name = self.deletes_cursor_name();
-        let overlap = chrono::Duration::from_std(self.config.overlap).unwrap_or_default();
+        let overlap = self.overlap();
         let deletes_saved = match self.config.cancel_on_void {
             true => self.store.cursor(&deletes_name).await?,
             false => None,
@@ -231,7 +231,7 @@ impl SyncEngine {
     /// Each entity's cursor and the start of its window (the cursor minus the overlap, or the
     /// initial window on the first run).
     async fn windows(&self, upper: DateTime<Utc>) -> Result<Vec<Window>> {
-        let overlap = chrono::Duration::from_std(self.config.overlap).unwrap_or_default();
+        let overlap = self.overlap();
         let mut windows = Vec::new();
         for entity in EntityKind::ALL {
             let name = self.cursor_name(entity);

@@ -154,7 +154,7 @@ impl SyncEngine {
             !std::mem::replace(&mut *refreshed, true)
         };
         if first_read && let Some(at) = cursor {
-            let overlap = chrono::Duration::from_std(self.config.overlap).unwrap_or_default();
+            let overlap = self.overlap();
             let changed =
                 self.qbo.items_changed_since(at - overlap).await.map_err(ItemsFailed::Qbo);
             let changed = match changed {

@@ -161,6 +161,11 @@ impl SyncEngine {
         format!("{}/{}", self.realm(), entity.as_str())
     }
 
+    /// [`SyncConfig::overlap`] as a signed duration (validated on build, so it converts).
+    fn overlap(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.overlap).unwrap_or_default()
+    }
+
     /// The name of the cursor of deletes read from the change feed (`"{realm}/Deleted"`), kept
     /// with `cancel_on_void` on.
     pub fn deletes_cursor_name(&self) -> String {

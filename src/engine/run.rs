@@ -504,7 +504,7 @@ impl SyncEngine {
     ) -> Result<DateTime<Utc>> {
         let name = self.cursor_name(entity);
         let saved = self.store.cursor(&name).await?;
-        let overlap = chrono::Duration::from_std(self.config.overlap).unwrap_or_default();
+        let overlap = self.overlap();
         let from = match saved {
             Some(at) => at - overlap,
             None => self.config.initial_since.resolve(upper),
@@ -625,7 +625,7 @@ impl SyncEngine {
         fallback_from: DateTime<Utc>,
     ) -> Result<()> {
         let name = self.deletes_cursor_name();
-        let overlap = chrono::Duration::from_std(self.config.overlap).unwrap_or_default();
+        let overlap = self.overlap();
         let saved = self.store.cursor(&name).await?;
         // The feed looks back 30 days at most.
         let oldest = upper - chrono::Duration::days(30) + chrono::Duration::minutes(1);
@@ -755,17 +755,20 @@ impl SyncEngine {
             .collect();
         let mut results = stream::iter(ticketed)
             .map(|(ticket, txn)| async move {
-                let key = crate::store::LedgerKey {
+                // Only a remembering batch needs the key after the transaction is handed over.
+                let key = remember.then(|| crate::store::LedgerKey {
                     realm: self.realm().to_string(),
                     entity: txn.kind,
                     qbo_id: txn.doc.id.clone(),
-                };
+                });
                 (ticket, key, self.handle(ctx, txn).await)
             })
             .buffer_unordered(self.config.max_concurrency);
         while let Some((ticket, key, result)) = results.next().await {
             let outcome = result?;
-            if remember && outcome.record().is_some() {
+            if let Some(key) = key
+                && outcome.record().is_some()
+            {
                 ctx.settled(key, &outcome);
             }
             self.observe(ctx, log, &outcome);
