@@ -699,6 +699,7 @@ impl SyncEngine {
             entity: deleted.entity,
             qbo_id: deleted.id.clone(),
             doc_number: None,
+            customer: None,
             sync_token: None,
             last_updated: deleted.deleted_at,
         };

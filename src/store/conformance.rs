@@ -112,6 +112,7 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     log_query_limit_takes_the_first_matches(&new_store()).await;
     log_query_results_keep_the_written_order(&new_store()).await;
     log_query_filters_entity_reason_and_text(&new_store()).await;
+    log_text_finds_the_customer(&new_store()).await;
     log_pages_run_newest_first_in_time_then_written_order(&new_store()).await;
     log_pages_neither_skip_nor_repeat_while_entries_are_added(&new_store()).await;
     log_pages_run_oldest_first_and_back(&new_store()).await;
@@ -427,6 +428,7 @@ pub async fn log_entries_round_trip_every_field(store: &dyn Store) {
         entity: EntityKind::SalesReceipt,
         qbo_id: "177".into(),
         doc_number: Some("1042".into()),
+        customer: Some("Zoë O'Brien & \"Sons\", Ltd".into()),
         sync_token: Some("2".into()),
         last_updated: Some(last_updated),
         action: Action::Failed,
@@ -643,6 +645,62 @@ pub async fn log_query_filters_entity_reason_and_text(store: &dyn Store) {
     assert_eq!(both(q).await, "7");
     let q = LogQuery { action: Some(Action::Skipped), entity, ..text("7") };
     assert_eq!(both(q).await, "10");
+}
+
+/// The free text finds an entry by its customer's name too: whole, ASCII letters in either
+/// case (other letters as written), in `query_log` and `log_page` alike, with the other filters;
+/// an entry without a customer is found by its other values only.
+pub async fn log_text_finds_the_customer(store: &dyn Store) {
+    let customer = |name: &str| Some(name.to_owned());
+    let entries = [
+        LogEntry {
+            customer: customer("Kate Whelan"),
+            doc_number: Some("1001".into()),
+            ..log_entry("run-1", "r1", "1", Action::Created, instant(10))
+        },
+        LogEntry {
+            customer: customer("KATE WHELAN"),
+            reason: Some(Reason::ClassMismatch),
+            ..log_entry("run-1", "r1", "2", Action::Skipped, instant(20))
+        },
+        LogEntry {
+            customer: customer("Kate Whelan"),
+            ..log_entry("run-1", "r2", "3", Action::Failed, instant(30))
+        },
+        LogEntry {
+            customer: customer("Zoë Ödegaard"),
+            ..log_entry("run-2", "r1", "4", Action::Created, instant(40))
+        },
+        // A customer named like another entry's DocNumber: both are found.
+        LogEntry { customer: customer("1001"), ..log_entry("run-2", "r1", "5", Action::Created, instant(50)) },
+        log_entry("run-2", "r1", "6", Action::Created, instant(60)),
+    ];
+    for entry in entries {
+        store.commit(&log_only(entry)).await.unwrap();
+    }
+    let both = |q: LogQuery| async move {
+        let listed = ids(&store.query_log(&q).await.unwrap()).join(",");
+        let newest = LogQuery { limit: Some(10), newest_first: true, ..q };
+        let mut paged = ids(&store.log_page(&newest).await.unwrap().entries).join(",");
+        paged = paged.split(',').rev().collect::<Vec<_>>().join(",");
+        assert_eq!(paged, listed, "log_page and query_log disagree");
+        listed
+    };
+    let text = |t: &str| LogQuery { text: Some(t.into()), ..LogQuery::default() };
+    assert_eq!(both(text("Kate Whelan")).await, "1,2,3");
+    assert_eq!(both(text(" kate whelan  ")).await, "1,2,3");
+    assert_eq!(both(text("Kate")).await, "", "a part of the name is no match");
+    assert_eq!(both(text("Zoë Ödegaard")).await, "4");
+    assert_eq!(both(text("zoë ödegaard")).await, "", "only ASCII letters ignore their case");
+    assert_eq!(both(text("ZOë ÖDEGAARD")).await, "4");
+    assert_eq!(both(text("1001")).await, "1,5");
+    let q = LogQuery { realm: Some("r1".into()), ..text("kate whelan") };
+    assert_eq!(both(q).await, "1,2");
+    let q = LogQuery { action: Some(Action::Skipped), ..text("Kate Whelan") };
+    assert_eq!(both(q).await, "2");
+    // Read back as written.
+    let found = store.query_log(&text("zOë ÖdEGAARD")).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.customer.clone()).collect::<Vec<_>>(), [customer("Zoë Ödegaard")]);
 }
 
 /// Pages are in time order, newest first when asked, entries written at the same instant in
@@ -984,6 +1042,7 @@ pub fn log_entry(
         entity: EntityKind::Invoice,
         qbo_id: qbo_id.into(),
         doc_number: None,
+        customer: None,
         sync_token: None,
         last_updated: None,
         action,

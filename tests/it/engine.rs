@@ -859,6 +859,7 @@ async fn both_stores_remove_a_ledger_entry_in_a_commit() {
                 entity: Invoice,
                 qbo_id: "1".into(),
                 doc_number: None,
+                customer: None,
                 sync_token: Some("0".into()),
                 last_updated: None,
                 action: Action::Skipped,
