@@ -126,6 +126,7 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     every_reason_reads_back(&new_store()).await;
     tokens_keep_their_expiries_and_grant(&new_store()).await;
     connected_realms_are_those_with_tokens(&new_store()).await;
+    forgetting_a_token_disconnects_the_company_and_keeps_its_state(&new_store()).await;
     a_run_starts_once_per_company(&new_store()).await;
     company_country_is_kept_per_realm(&new_store()).await;
     sent_orders_are_kept_per_transaction(&new_store()).await;
@@ -672,7 +673,10 @@ pub async fn log_text_finds_the_customer(store: &dyn Store) {
             ..log_entry("run-2", "r1", "4", Action::Created, instant(40))
         },
         // A customer named like another entry's DocNumber: both are found.
-        LogEntry { customer: customer("1001"), ..log_entry("run-2", "r1", "5", Action::Created, instant(50)) },
+        LogEntry {
+            customer: customer("1001"),
+            ..log_entry("run-2", "r1", "5", Action::Created, instant(50))
+        },
         log_entry("run-2", "r1", "6", Action::Created, instant(60)),
     ];
     for entry in entries {
@@ -700,7 +704,10 @@ pub async fn log_text_finds_the_customer(store: &dyn Store) {
     assert_eq!(both(q).await, "2");
     // Read back as written.
     let found = store.query_log(&text("zOë ÖdEGAARD")).await.unwrap();
-    assert_eq!(found.iter().map(|e| e.customer.clone()).collect::<Vec<_>>(), [customer("Zoë Ödegaard")]);
+    assert_eq!(
+        found.iter().map(|e| e.customer.clone()).collect::<Vec<_>>(),
+        [customer("Zoë Ödegaard")]
+    );
 }
 
 /// Pages are in time order, newest first when asked, entries written at the same instant in
@@ -940,6 +947,44 @@ pub async fn connected_realms_are_those_with_tokens(store: &dyn Store) {
     store.save_token("r1", &stored_token("refresh-1", None)).await.unwrap();
     store.save_token("r1", &stored_token("refresh-1b", None)).await.unwrap();
     assert_eq!(store.connected_realms().await.unwrap(), ["r1", "r2"]);
+}
+
+/// Forgetting a company's tokens (a disconnect) says whether there were any, leaves
+/// `load_token` empty and the company out of `connected_realms`, touches no other company's, and
+/// keeps everything else of the company (ledger, log, cursors, settings), so that connecting it
+/// again carries on where it left off.
+pub async fn forgetting_a_token_disconnects_the_company_and_keeps_its_state(store: &dyn Store) {
+    store.save_token("r1", &stored_token("refresh-1", Some("access-1"))).await.unwrap();
+    store.save_token("r2", &stored_token("refresh-2", None)).await.unwrap();
+    let entry = ledger_entry("r1", EntityKind::Invoice, "1", LedgerState::Created);
+    let line = log_entry("run-1", "r1", "1", Action::Created, instant(1));
+    let commit = Commit {
+        log: line.clone(),
+        ledger: Some(LedgerChange::Put(entry.clone())),
+        cursor: Some(("r1/Invoice".into(), instant(2))),
+    };
+    store.commit(&commit).await.unwrap();
+    let settings = CompanySettings { classes: vec!["Retail".into()], ..CompanySettings::default() };
+    store.save_company_settings("r1", &settings).await.unwrap();
+
+    assert!(store.forget_token("r1").await.unwrap(), "r1 had tokens");
+    assert!(store.load_token("r1").await.unwrap().is_none());
+    assert_eq!(store.connected_realms().await.unwrap(), ["r2"]);
+    let other = store.load_token("r2").await.unwrap().expect("r2 keeps its tokens");
+    assert_eq!(other.refresh_token.expose_secret(), "refresh-2");
+    assert!(!store.forget_token("r1").await.unwrap(), "nothing left to forget");
+    assert!(!store.forget_token("r3").await.unwrap(), "never connected");
+
+    assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry));
+    assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(2)));
+    assert_eq!(store.company_settings("r1").await.unwrap(), Some(settings));
+
+    store.save_token("r1", &stored_token("refresh-again", None)).await.unwrap();
+    assert_eq!(store.connected_realms().await.unwrap(), ["r1", "r2"]);
+    let again = store.load_token("r1").await.unwrap().expect("connected again");
+    assert_eq!(again.refresh_token.expose_secret(), "refresh-again");
+    assert!(again.access_token.is_none(), "nothing of the forgotten tokens comes back");
 }
 
 /// A run id starts once per company: a second start of the same id is refused, whether or not

@@ -681,6 +681,12 @@ pub trait TokenStore: fmt::Debug + Send + Sync {
     async fn load_token(&self, realm: &str) -> Result<Option<StoredToken>>;
     /// Saves the tokens of `realm`, replacing what was there; durable when it returns.
     async fn save_token(&self, realm: &str, token: &StoredToken) -> Result<()>;
+    /// Forgets the tokens of `realm` (the company was disconnected: its grant revoked at
+    /// Intuit); true when there were some. Afterwards [`load_token`](Self::load_token) is `None`
+    /// and [`Store::connected_realms`] no longer lists the realm. Nothing else is forgotten: the
+    /// ledger, the log, the cursors and the settings stay, so a company connected again carries
+    /// on where it left off. Durable when it returns.
+    async fn forget_token(&self, realm: &str) -> Result<bool>;
 }
 
 /// The engine's state.

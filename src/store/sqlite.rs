@@ -1028,6 +1028,22 @@ impl TokenStore for SqliteStore {
             },
         )
     }
+
+    async fn forget_token(&self, realm: &str) -> Result<bool> {
+        let normal = commit_synchronous(&self.inner.options);
+        self.run(
+            || format!("could not forget the tokens of realm {realm}"),
+            |conn| {
+                // As durable as a save: a disconnected company must not come back connected
+                // after a power cut.
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                let deleted = conn.execute("DELETE FROM token WHERE realm = ?1", [realm]);
+                let restored = conn.pragma_update(None, "synchronous", normal);
+                let deleted = deleted?;
+                restored.map(|()| deleted > 0)
+            },
+        )
+    }
 }
 
 #[async_trait::async_trait]

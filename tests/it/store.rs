@@ -92,6 +92,7 @@ store_suite!(
     every_reason_reads_back,
     tokens_keep_their_expiries_and_grant,
     connected_realms_are_those_with_tokens,
+    forgetting_a_token_disconnects_the_company_and_keeps_its_state,
     a_run_starts_once_per_company,
     company_country_is_kept_per_realm,
     sent_orders_are_kept_per_transaction,
@@ -347,8 +348,12 @@ async fn sqlite_log_pages_walk_an_index_for_each_view() {
     for realm in [realm.clone(), None] {
         let view = LogQuery { realm, text: text.clone(), newest_first: true, ..Default::default() };
         let plan = store.log_page_plan(&view).unwrap();
-        let indexes =
-            ["log_doc_number_text", "log_qbo_id_text", "log_order_number_text", "log_customer_text"];
+        let indexes = [
+            "log_doc_number_text",
+            "log_qbo_id_text",
+            "log_order_number_text",
+            "log_customer_text",
+        ];
         for index in indexes {
             assert!(plan.contains(index), "{view:?} does not use {index}: {plan}");
         }
