@@ -7,8 +7,8 @@
 //! ```
 //!
 //! Each view is read `--reps` times (default 300), newest first, 50 rows a page: the first page
-//! of filtered views (by company, action, reason, entity, date range, free text, across
-//! companies), the oldest-first first page, and a page deep in the keyset (from a cursor drawn
+//! of filtered views (by company, action, reason, entity, date range, free text (a DocNumber,
+//! a customer, a QBO id), across companies), the oldest-first first page, and a page deep in the keyset (from a cursor drawn
 //! in the middle of the company's log each time). Prints p50, p99 and max per view, in
 //! milliseconds. `--db PATH` keeps the file and reuses it when it already holds the rows.
 
@@ -50,6 +50,8 @@ const REALMS: [(&str, u32); 4] = [
     ("4620816365", 10),
 ];
 const SEED: u64 = 20_260_815;
+/// Customers the rows are spread over, evenly (a million rows: 500 each).
+const CUSTOMERS: u32 = 2_000;
 /// Seconds between rows on average: a million rows over a year.
 const YEAR_SECS: i64 = 365 * 24 * 3600;
 
@@ -142,8 +144,9 @@ fn write_rows(path: &PathBuf, from: u64, to: u64) -> Result<(), Failure> {
     {
         let mut insert = tx.prepare(
             "INSERT INTO log (run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
-             action, reason, detail, order_number, failure_service, failure_message, dry_run) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', ?7, ?8, ?9, ?10, ?11, ?12, 0)",
+             action, reason, detail, order_number, failure_service, failure_message, dry_run, \
+             customer) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13)",
         )?;
         let mut rng = SmallRng::seed_from_u64(SEED ^ from);
         let step = YEAR_SECS as f64 / to as f64;
@@ -173,6 +176,7 @@ fn write_rows(path: &PathBuf, from: u64, to: u64) -> Result<(), Failure> {
             let order = matches!(action, Action::Created | Action::Updated)
                 .then(|| format!("M-QBO-{prefix}-{qbo_id}"));
             let failed = action == Action::Failed;
+            let customer = format!("Customer {:04}", rng.random_range(0..CUSTOMERS));
             insert.execute(rusqlite::params![
                 format!("run-{}", i / 500),
                 at,
@@ -186,6 +190,7 @@ fn write_rows(path: &PathBuf, from: u64, to: u64) -> Result<(), Failure> {
                 order,
                 failed.then_some("ordoro"),
                 failed.then_some("generated failure"),
+                customer,
             ])?;
         }
     }
@@ -274,6 +279,13 @@ fn views(rows: u64, middle: Vec<LogCursor>) -> Vec<View> {
             "company, text (a DocNumber)",
             Box::new(move |rng| {
                 let text = Some(rng.random_range(100_000..docs).to_string());
+                first(LogQuery { realm: realm(), text, ..LogQuery::default() })
+            }),
+        ),
+        (
+            "company, text (a customer)",
+            Box::new(move |rng| {
+                let text = Some(format!("customer {:04}", rng.random_range(0..CUSTOMERS)));
                 first(LogQuery { realm: realm(), text, ..LogQuery::default() })
             }),
         ),
