@@ -8,6 +8,8 @@ use std::fmt;
 use std::path::Path;
 
 use qbo_ordoro::QboEnvironment;
+use qbo_ordoro::engine::{SyncConfig, UnknownSkuPolicy};
+use qbo_ordoro::mapping::{BundlePolicy, FractionalPolicy, SkuKey, SkuMapping};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -54,6 +56,11 @@ fn text(key: &'static str, value: Raw, integer_ok: bool) -> Result<Option<String
         )),
     }
 }
+
+/// The state file against the simulated services (the `sync` and `serve` examples' default).
+pub const SIM_STATE: &str = "qbo-ordoro-state-sim.sqlite3";
+/// The state file against the real services.
+pub const REAL_STATE: &str = "qbo-ordoro-state.sqlite3";
 
 /// The `[sync]` table: engine settings, used against the real and the simulated services.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -109,6 +116,7 @@ struct FileConfig {
 }
 
 /// A refresh token given in the environment or the file, and where it came from.
+#[derive(Clone)]
 pub struct ConfiguredToken {
     /// The token.
     pub token: SecretString,
@@ -119,6 +127,7 @@ pub struct ConfiguredToken {
 /// How to reach the real QBO company and Ordoro account. The company and its refresh token may
 /// come from the state file instead (after `--connect`); the Ordoro key is needed by a sync, not
 /// by `--connect`.
+#[derive(Clone)]
 pub struct RealServices {
     /// The company (realm) id, when configured.
     pub realm_id: Option<String>,
@@ -436,4 +445,39 @@ fn sales_channel(setting: &Setting) -> Result<Option<i64>, String> {
         .as_deref()
         .map(|v| v.parse::<i64>().map_err(|_| format!("{} must be a number", setting.label())))
         .transpose()
+}
+
+/// The engine's settings: defaults, then the `[sync]` and `[sku]` tables, then `--class` and
+/// `--map-sku` (which wins over the `[sku.map]` entry of the same item).
+pub fn sync_config(
+    sync: &SyncSection,
+    classes: &[String],
+    sku: &SkuSection,
+    sku_map: &[SkuMapping],
+) -> SyncConfig {
+    let mut config = SyncConfig::default();
+    let classes = if classes.is_empty() { sync.classes.clone() } else { Some(classes.to_vec()) };
+    if let Some(classes) = classes {
+        config.mapping = std::mem::take(&mut config.mapping).with_classes(classes);
+    }
+    if let Some(minutes) = sync.overlap_minutes {
+        config.overlap = std::time::Duration::from_secs(minutes * 60);
+    }
+    config.update_existing = sync.update_existing.unwrap_or(config.update_existing);
+    config.cancel_on_void = sync.cancel_on_void.unwrap_or(config.cancel_on_void);
+    if sku.unknown.as_deref() == Some("require_known") {
+        config.unknown_skus = UnknownSkuPolicy::RequireKnown;
+    }
+    if sku.fractional.as_deref() == Some("round_up") {
+        let mapping = std::mem::take(&mut config.mapping);
+        config.mapping = mapping.with_fractional_quantities(FractionalPolicy::RoundUp);
+    }
+    if sku.bundles.as_deref() == Some("one_line") {
+        config.mapping = std::mem::take(&mut config.mapping).with_bundles(BundlePolicy::OneLine);
+    }
+    let from_file = sku.map.iter().flatten().filter_map(|(item, target)| {
+        SkuKey::parse(item).map(|key| SkuMapping { key, sku: target.trim().to_string() })
+    });
+    config.sku_mappings = from_file.chain(sku_map.iter().cloned()).collect();
+    config
 }
