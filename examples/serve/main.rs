@@ -74,14 +74,11 @@ fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(message) => return Failure::Config(message).report(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => return Failure::Run(format!("cannot start the async runtime: {e}")).report(),
-    };
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => return Failure::Run(format!("cannot start the async runtime: {e}")).report(),
+        };
     match runtime.block_on(serve(args, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
@@ -154,9 +151,8 @@ async fn serve(args: Args, settings: Settings) -> Result<(), Failure> {
     let live = assembly.simulation.map(simulation::Simulation::start);
     info!(state = %state.display(), companies = ?connector.realms(), "connector started");
     println!("serve: open {base}/ in a browser");
-    let served = axum::serve(listener, connector.router())
-        .with_graceful_shutdown(stop_signal())
-        .await;
+    let served =
+        axum::serve(listener, connector.router()).with_graceful_shutdown(stop_signal()).await;
     info!("stopping: each company's current run finishes first");
     if let Some(live) = live {
         live.stop();

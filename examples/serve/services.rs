@@ -97,8 +97,9 @@ pub async fn simulated(
         ..WebhookConfig::default()
     };
     let setup = |e| Failure::from_error("cannot set up the simulated services", e);
-    let sims =
-        simulated::sims(store.as_ref(), clock.clone(), None, Some(webhooks)).await.map_err(setup)?;
+    let sims = simulated::sims(store.as_ref(), clock.clone(), None, Some(webhooks))
+        .await
+        .map_err(setup)?;
     store.save_token(simulated::REALM, &sims.qbo.connect(simulated::REALM)).await.map_err(setup)?;
     // "Connect QuickBooks" on the simulated consent page connects the sample company again.
     sims.qbo.consent_as(simulated::REALM);
@@ -229,7 +230,8 @@ pub async fn real(
         .map_err(Failure::Config)?;
         info!("company {realm}: using {used}");
     }
-    let (Some(ordoro_key), Some(verifier)) = (real.ordoro_key.clone(), &settings.web.verifier_token)
+    let (Some(ordoro_key), Some(verifier)) =
+        (real.ordoro_key.clone(), &settings.web.verifier_token)
     else {
         return Err(Failure::Config("the Ordoro key or the verifier token is missing".into()));
     };

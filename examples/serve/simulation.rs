@@ -119,7 +119,9 @@ async fn relay(mut deliveries: mpsc::UnboundedReceiver<WebhookDelivery>, url: St
         };
         match http.send(request).await {
             Ok(answer) if answer.status().is_success() => {}
-            Ok(answer) => warn!(status = %answer.status(), "the webhook endpoint refused a delivery"),
+            Ok(answer) => {
+                warn!(status = %answer.status(), "the webhook endpoint refused a delivery")
+            }
             Err(e) => warn!(error = %e, "cannot deliver a simulated webhook"),
         }
     }

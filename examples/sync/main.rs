@@ -36,7 +36,6 @@ use crate::args::{Args, LogFilter, Target};
 use crate::progress::{Progress, ProgressQbo, ProgressStore};
 use crate::settings::{RealServices, Services, Settings};
 
-
 /// Why the program stops without completing a run.
 #[derive(Debug)]
 enum Failure {
@@ -304,7 +303,8 @@ async fn assemble(args: &Args, settings: Settings, progress: Progress) -> Result
     } else {
         open_store(&state_path)?
     };
-    let mut config = settings::sync_config(&settings.sync, &args.classes, &settings.sku, &args.sku_map);
+    let mut config =
+        settings::sync_config(&settings.sync, &args.classes, &settings.sku, &args.sku_map);
     let parts = match &settings.services {
         Services::Simulated => {
             simulated_parts(args.sim_faults, store.clone(), &state_path, &mut config).await?

@@ -265,8 +265,12 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
     let read = |env, key, raw: Raw, integer_ok| -> Result<Setting, String> {
         Ok(Setting::read(env, key, text(key, raw, integer_ok)?, lookup))
     };
-    let verifier =
-        read(VERIFIER_TOKEN_VAR, "[qbo] webhook_verifier_token", qbo.webhook_verifier_token, false)?;
+    let verifier = read(
+        VERIFIER_TOKEN_VAR,
+        "[qbo] webhook_verifier_token",
+        qbo.webhook_verifier_token,
+        false,
+    )?;
     let password = read(ADMIN_PASSWORD_VAR, "[web] admin_password", web.admin_password, false)?;
     let hash =
         read(ADMIN_PASSWORD_HASH_VAR, "[web] admin_password_hash", web.admin_password_hash, false)?;

@@ -19,10 +19,10 @@ use qbo_ordoro::OrdoroClient;
 use qbo_ordoro::QboClient;
 use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::ordoro::NewOrder;
+use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::model::qbo::{LineDetail, SalesTransaction, Transaction};
 use qbo_ordoro::sim::FaultPlan;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
-use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::sim::qbo::webhooks::WebhookConfig;
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
 use qbo_ordoro::sim::sample::{SampleSale, generate_eligible, sample_company};
@@ -172,7 +172,8 @@ pub async fn build(
     tokens.save_token(REALM, &sims.qbo.connect(REALM)).await?;
     let seed = faults.unwrap_or(0);
     let qbo_transport = SharedTransport::from_arc(sims.qbo.clone());
-    let qbo = qbo_client(sims.qbo.client_config(REALM), qbo_transport, clock.clone(), tokens, seed)?;
+    let qbo =
+        qbo_client(sims.qbo.client_config(REALM), qbo_transport, clock.clone(), tokens, seed)?;
     let ordoro_transport = SharedTransport::from_arc(sims.ordoro.clone());
     let ordoro = ordoro_client(sims.ordoro.client_config(), ordoro_transport, clock, seed)?;
     Ok(World {
