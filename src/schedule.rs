@@ -94,22 +94,22 @@ impl Default for SchedulerConfig {
     }
 }
 
-/// A function the worker calls with each run's record and report, on the worker's task: it
+/// A function the worker calls with the company's realm and each run's record and report, on the worker's task: it
 /// must return quickly (count, queue, send; never wait on the scheduler).
 #[derive(Clone)]
 pub struct RunObserver(Arc<ObserverFn>);
 
-type ObserverFn = dyn Fn(&RunRecord, &RunReport) + Send + Sync;
+type ObserverFn = dyn Fn(&str, &RunRecord, &RunReport) + Send + Sync;
 
 impl RunObserver {
     /// Wraps `f`.
-    pub fn new(f: impl Fn(&RunRecord, &RunReport) + Send + Sync + 'static) -> Self {
+    pub fn new(f: impl Fn(&str, &RunRecord, &RunReport) + Send + Sync + 'static) -> Self {
         RunObserver(Arc::new(f))
     }
 
-    /// Calls the function.
-    pub fn call(&self, record: &RunRecord, report: &RunReport) {
-        (self.0)(record, report)
+    /// Calls the function with the company's realm, the run's record and its report.
+    pub fn call(&self, realm: &str, record: &RunRecord, report: &RunReport) {
+        (self.0)(realm, record, report)
     }
 }
 
@@ -677,7 +677,7 @@ impl Worker {
             error_kind,
         };
         if let (Some(observe), Some(report)) = (&self.on_run, report) {
-            observe.call(&record, report);
+            observe.call(&self.shared.realm, &record, report);
         }
         let history = self.history;
         let next = self.next_auto();

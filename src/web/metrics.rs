@@ -104,23 +104,26 @@ impl Metrics {
     /// `inner`, with each request counted under `service` (`"qbo"`, `"ordoro"`), and each 429
     /// answer as a throttle.
     pub fn transport(&self, service: &'static str, inner: SharedTransport) -> SharedTransport {
+        // Both counters exist from the start, so a dashboard reads 0 rather than nothing.
+        let labels = ServiceLabels { service: service.to_owned() };
+        drop(self.requests.get_or_create(&labels));
+        drop(self.throttled.get_or_create(&labels));
         SharedTransport::new(CountingTransport { service, inner, metrics: self.clone() })
     }
 
     /// Counts a finished run and its log entries.
-    pub fn record_run(&self, record: &RunRecord, report: &RunReport) {
+    pub fn record_run(&self, realm: &str, record: &RunRecord, report: &RunReport) {
         let result = if record.problem.is_some() { "stopped" } else { "clean" };
-        let realm = report.entries.first().map(|e| e.realm.clone()).unwrap_or_default();
         self.runs
             .get_or_create(&RunLabels {
-                realm: realm.clone(),
+                realm: realm.to_owned(),
                 kind: record.kind.as_str().to_owned(),
                 result: result.to_owned(),
             })
             .inc();
         for entry in &report.entries {
             let labels = OutcomeLabels {
-                realm: entry.realm.clone(),
+                realm: realm.to_owned(),
                 action: entry.action.as_str().to_owned(),
                 reason: entry.reason.map(|r| r.as_str().to_owned()).unwrap_or_default(),
             };

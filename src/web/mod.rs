@@ -344,10 +344,10 @@ impl ConnectorBuilder {
         let mut scheduler_config = self.scheduler_config;
         let host_observer = scheduler_config.on_run.take();
         let counting = metrics.clone();
-        scheduler_config.on_run = Some(RunObserver::new(move |record, report| {
-            counting.record_run(record, report);
+        scheduler_config.on_run = Some(RunObserver::new(move |realm, record, report| {
+            counting.record_run(realm, record, report);
             if let Some(host) = &host_observer {
-                host.call(record, report);
+                host.call(realm, record, report);
             }
         }));
         if let Some(oauth) = &self.oauth
@@ -377,10 +377,11 @@ impl ConnectorBuilder {
     }
 }
 
-/// The settings a company runs with, for a page: the scheduler's, else the store's, else the
-/// defaults.
-fn settings_of(scheduler: &Scheduler) -> CompanySettings {
-    scheduler.status().settings
+/// A company's settings for its page: the store's (what the next run uses), else those the
+/// scheduler runs with.
+async fn settings_of(shared: &Shared, scheduler: &Scheduler) -> Result<CompanySettings> {
+    let stored = shared.store.company_settings(scheduler.realm()).await?;
+    Ok(stored.unwrap_or_else(|| scheduler.status().settings))
 }
 
 #[cfg(test)]

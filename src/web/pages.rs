@@ -499,7 +499,7 @@ pub async fn settings(
     Path(realm): Path<String>,
 ) -> Result<Response, PageError> {
     let scheduler = company(&shared, &realm)?;
-    let settings = super::settings_of(&scheduler);
+    let settings = super::settings_of(&shared, &scheduler).await?;
     let page = SettingsPage {
         frame: frame(&shared, &session, format!("Settings of {realm}")),
         realm,
