@@ -396,3 +396,28 @@ fn real_services_with_settings_missing_name_each_one() {
     assert!(!stderr.contains("app-secret"), "{stderr}");
     assert!(!state.exists(), "nothing is written");
 }
+
+/// `--help` exits 0 and lists every flag the README's table of `serve` flags names.
+#[test]
+fn help_lists_every_flag_of_the_readme() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = &readme[readme.find("## The connector: `serve`").expect("the serve section")..];
+    let section = &section[..section.find("### Running `serve` for real").unwrap()];
+    let flags: Vec<&str> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `--"))
+        .map(|rest| rest.split([' ', '`']).next().unwrap())
+        .collect();
+    assert_eq!(flags.len(), 5, "{flags:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(dir.path(), &["--help"], &[]).output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in flags {
+        assert!(help.contains(&format!("--{flag}")), "--{flag} is in --help:\n{help}");
+    }
+    for var in ["QBO_REDIRECT_URI", "QBO_WEBHOOK_VERIFIER_TOKEN", "QBO_ORDORO_ADMIN_PASSWORD"] {
+        assert!(help.contains(var), "{var} is in --help:\n{help}");
+    }
+}
