@@ -89,11 +89,11 @@ struct Page {
 impl Served {
     /// Starts the example on a free loopback port with state file `state` and `more` flags,
     /// and waits for `/healthz`.
-    async fn start(dir: &Path, state: &Path, more: &[&str]) -> Served {
+    async fn start(dir: &Path, state: &Path, more: &[&str], env: &[(&str, &str)]) -> Served {
         let state = state.to_str().unwrap();
         let mut args = vec!["--listen", "127.0.0.1:0", "--state", state];
         args.extend_from_slice(more);
-        let mut child = command(dir, &args, &[])
+        let mut child = command(dir, &args, env)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -237,7 +237,7 @@ fn temp_state() -> (tempfile::TempDir, PathBuf) {
 #[tokio::test]
 async fn the_overview_shows_the_simulated_company_and_sync_now_fills_the_log() {
     let (dir, state) = temp_state();
-    let mut served = Served::start(dir.path(), &state, &["--sale-every", "0"]).await;
+    let mut served = Served::start(dir.path(), &state, &["--sale-every", "0"], &[]).await;
 
     let overview = served.get("/").await;
     assert_eq!(overview.status, 200, "{}", overview.body);
@@ -292,7 +292,7 @@ async fn the_overview_shows_the_simulated_company_and_sync_now_fills_the_log() {
 #[tokio::test]
 async fn a_sale_made_now_and_then_arrives_as_an_order_through_the_webhook() {
     let (dir, state) = temp_state();
-    let mut served = Served::start(dir.path(), &state, &["--sale-every", "1"]).await;
+    let mut served = Served::start(dir.path(), &state, &["--sale-every", "1"], &[]).await;
     let deadline = Instant::now() + PATIENCE;
     let row = loop {
         let log = served.get(&format!("/companies/{SIM_REALM}/log?action=created")).await;
@@ -420,4 +420,88 @@ fn help_lists_every_flag_of_the_readme() {
     for var in ["QBO_REDIRECT_URI", "QBO_WEBHOOK_VERIFIER_TOKEN", "QBO_ORDORO_ADMIN_PASSWORD"] {
         assert!(help.contains(var), "{var} is in --help:\n{help}");
     }
+}
+
+/// The real-services mode, pointed at the simulators on loopback (`QBO_API_BASE`,
+/// `QBO_TOKEN_URL`, `ORDORO_BASE_URL`) with a configured company: it is scheduled on start, its
+/// sales become orders listed in the log, and the webhook route checks deliveries against the
+/// configured verifier token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_services_schedule_the_configured_company_and_verify_webhooks_with_its_token() {
+    use qbo_ordoro::model::qbo::{EntityKind, MetaData};
+    use qbo_ordoro::sim::loopback::LoopbackServer;
+    use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimCredentials};
+    use qbo_ordoro::sim::qbo::{QboSim, simple_sale, to_pacific};
+    use qbo_ordoro::webhook::VerifierToken;
+    use qbo_ordoro::{Clock, TokioClock};
+    use secrecy::ExposeSecret;
+
+    const REALM: &str = "9130350000000888";
+    const VERIFIER: &str = "the-apps-verifier-token";
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::system());
+    let qbo = Arc::new(QboSim::new(clock.clone()));
+    let at = to_pacific(clock.now() - chrono::Duration::minutes(10));
+    for doc_number in ["3001", "3002"] {
+        let amount = rust_decimal::Decimal::new(2500, 2);
+        let mut txn = simple_sale(EntityKind::Invoice, doc_number, Some(("1", "Ordoro")), amount);
+        txn.doc.meta_data = Some(MetaData { create_time: Some(at), last_updated_time: Some(at) });
+        qbo.insert(REALM, txn);
+    }
+    let credentials =
+        SimCredentials { key_id: "the-key".into(), key_secret: "the-key-secret".to_owned().into() };
+    let config = OrdoroSimConfig { credentials: Some(credentials), ..OrdoroSimConfig::default() };
+    let ordoro = Arc::new(OrdoroSim::with_config(clock, config));
+    let qbo_server = LoopbackServer::start(SharedTransport::from_arc(qbo.clone())).await.unwrap();
+    let ordoro_server = LoopbackServer::start(SharedTransport::from_arc(ordoro)).await.unwrap();
+    let token = qbo.connect(REALM);
+    let sim = qbo.config();
+    let token_url = format!("{}/oauth2/v1/tokens/bearer", qbo_server.url());
+    let env = [
+        ("QBO_CLIENT_ID", sim.client_id.as_str()),
+        ("QBO_CLIENT_SECRET", sim.client_secret.as_str()),
+        ("QBO_REALM_ID", REALM),
+        ("QBO_REFRESH_TOKEN", token.refresh_token.expose_secret()),
+        ("QBO_API_BASE", &qbo_server.url()),
+        ("QBO_TOKEN_URL", &token_url),
+        ("ORDORO_KEY_ID", "the-key"),
+        ("ORDORO_KEY_SECRET", "the-key-secret"),
+        ("ORDORO_BASE_URL", &ordoro_server.url()),
+        ("QBO_REDIRECT_URI", "https://connector.example.com/oauth/callback"),
+        ("QBO_WEBHOOK_VERIFIER_TOKEN", VERIFIER),
+    ];
+    let (dir, state) = temp_state();
+    let mut served = Served::start(dir.path(), &state, &[], &env).await;
+
+    let overview = served.get("/").await;
+    let section = format!(r#"<section class="company" data-realm="{REALM}">"#);
+    assert!(overview.body.contains(&section), "{}\n{}", overview.body, served.logs());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let log = served.get(&format!("/companies/{REALM}/log?action=created")).await;
+        let docs: Vec<String> =
+            log_rows(&log.body).iter().map(|row| cell(row, "doc").to_owned()).collect();
+        if docs.len() == 2 {
+            assert!(docs.iter().any(|d| d.contains(">3001<")), "{docs:?}");
+            assert!(docs.iter().any(|d| d.contains(">3002<")), "{docs:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first run created no orders:\n{}", served.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let body = format!(
+        r#"[{{"specversion":"1.0","id":"e-1","type":"qbo.invoice.updated.v1","time":"2026-12-05T10:00:00Z","intuitentityid":"1","intuitaccountid":"{REALM}","data":{{}}}}]"#
+    );
+    for (signature, status) in [
+        (VerifierToken::from(VERIFIER).sign(body.as_bytes()), 200),
+        (VerifierToken::from("another-token").sign(body.as_bytes()), 401),
+    ] {
+        let request = http::Request::post(format!("{}/webhooks/qbo", served.base))
+            .header("intuit-signature", signature)
+            .header(http::header::CONTENT_TYPE, "application/cloudevents+json")
+            .body(Bytes::from(body.clone()))
+            .unwrap();
+        assert_eq!(served.send(request).await.status, status);
+    }
+    assert!(!served.logs().contains(token.refresh_token.expose_secret()), "no token logged");
 }
