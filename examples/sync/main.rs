@@ -23,9 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use qbo_ordoro::engine::{
     InitialSince, RunOptions, RunRange, RunReport, RunScope, SyncConfig, SyncEngine, TxnRef,
-    UnknownSkuPolicy, WatchOptions,
+    WatchOptions,
 };
-use qbo_ordoro::mapping::{BundlePolicy, FractionalPolicy, SkuKey, SkuMapping};
 use qbo_ordoro::qbo::connect::OAuthApp;
 use qbo_ordoro::store::{Action, LogQuery};
 use qbo_ordoro::{
@@ -35,12 +34,7 @@ use qbo_ordoro::{
 
 use crate::args::{Args, LogFilter, Target};
 use crate::progress::{Progress, ProgressQbo, ProgressStore};
-use crate::settings::{RealServices, Services, Settings, SkuSection, SyncSection};
-
-/// The state file against the simulated services.
-const SIM_STATE: &str = "qbo-ordoro-state-sim.sqlite3";
-/// The state file against the real services.
-const REAL_STATE: &str = "qbo-ordoro-state.sqlite3";
+use crate::settings::{RealServices, Services, Settings};
 
 /// Why the program stops without completing a run.
 #[derive(Debug)]
@@ -133,7 +127,7 @@ fn init_tracing() -> bool {
 /// working folder is not a person's, so the run says exactly which file it used).
 fn state_path(args: &Args, settings: &Settings) -> PathBuf {
     let simulated = matches!(settings.services, Services::Simulated);
-    let default = if simulated { SIM_STATE } else { REAL_STATE };
+    let default = if simulated { settings::SIM_STATE } else { settings::REAL_STATE };
     let path = args.state.clone().unwrap_or_else(|| PathBuf::from(default));
     std::path::absolute(&path).unwrap_or(path)
 }
@@ -309,7 +303,8 @@ async fn assemble(args: &Args, settings: Settings, progress: Progress) -> Result
     } else {
         open_store(&state_path)?
     };
-    let mut config = sync_config(&settings.sync, &args.classes, &settings.sku, &args.sku_map);
+    let mut config =
+        settings::sync_config(&settings.sync, &args.classes, &settings.sku, &args.sku_map);
     let parts = match &settings.services {
         Services::Simulated => {
             simulated_parts(args.sim_faults, store.clone(), &state_path, &mut config).await?
@@ -469,41 +464,6 @@ fn open_store(path: &Path) -> Result<Arc<dyn Store>, Failure> {
     let store = SqliteStore::open(path)
         .map_err(|e| Failure::Run(format!("cannot open the state file {}: {e}", path.display())))?;
     Ok(Arc::new(store))
-}
-
-/// The engine's settings: defaults, then the `[sync]` and `[sku]` tables, then `--class` and
-/// `--map-sku` (which wins over the `[sku.map]` entry of the same item).
-fn sync_config(
-    sync: &SyncSection,
-    classes: &[String],
-    sku: &SkuSection,
-    sku_map: &[SkuMapping],
-) -> SyncConfig {
-    let mut config = SyncConfig::default();
-    let classes = if classes.is_empty() { sync.classes.clone() } else { Some(classes.to_vec()) };
-    if let Some(classes) = classes {
-        config.mapping = std::mem::take(&mut config.mapping).with_classes(classes);
-    }
-    if let Some(minutes) = sync.overlap_minutes {
-        config.overlap = std::time::Duration::from_secs(minutes * 60);
-    }
-    config.update_existing = sync.update_existing.unwrap_or(config.update_existing);
-    config.cancel_on_void = sync.cancel_on_void.unwrap_or(config.cancel_on_void);
-    if sku.unknown.as_deref() == Some("require_known") {
-        config.unknown_skus = UnknownSkuPolicy::RequireKnown;
-    }
-    if sku.fractional.as_deref() == Some("round_up") {
-        let mapping = std::mem::take(&mut config.mapping);
-        config.mapping = mapping.with_fractional_quantities(FractionalPolicy::RoundUp);
-    }
-    if sku.bundles.as_deref() == Some("one_line") {
-        config.mapping = std::mem::take(&mut config.mapping).with_bundles(BundlePolicy::OneLine);
-    }
-    let from_file = sku.map.iter().flatten().filter_map(|(item, target)| {
-        SkuKey::parse(item).map(|key| SkuMapping { key, sku: target.trim().to_string() })
-    });
-    config.sku_mappings = from_file.chain(sku_map.iter().cloned()).collect();
-    config
 }
 
 /// One run of the kind the flags name; prints its log and summary.

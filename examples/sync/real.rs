@@ -30,6 +30,19 @@ pub fn clients(
     clock: Arc<dyn Clock>,
 ) -> qbo_ordoro::Result<Clients> {
     let transport = SharedTransport::new(ReqwestTransport::new()?);
+    clients_over(real, realm, ordoro_key, store, clock, [transport.clone(), transport])
+}
+
+/// [`clients`] over the given transports, QBO's then Ordoro's (the `serve` example counts
+/// each service's requests on its own).
+pub fn clients_over(
+    real: &RealServices,
+    realm: &str,
+    ordoro_key: (String, SecretString),
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    [qbo_transport, ordoro_transport]: [SharedTransport; 2],
+) -> qbo_ordoro::Result<Clients> {
     let mut qbo_config = QboConfig::new(
         realm.to_string(),
         real.environment.clone(),
@@ -38,13 +51,13 @@ pub fn clients(
     );
     // Other URLs may be a simulator on loopback: the clients still refuse plain http elsewhere.
     qbo_config.allow_insecure_loopback = matches!(real.environment, QboEnvironment::Custom { .. });
-    let qbo = QboClient::new(qbo_config, transport.clone(), clock.clone(), store)?;
+    let qbo = QboClient::new(qbo_config, qbo_transport, clock.clone(), store)?;
     let mut ordoro_config = OrdoroConfig::new(ordoro_key.0, ordoro_key.1);
     if let Some(base_url) = &real.ordoro_base_url {
         ordoro_config.base_url = base_url.clone();
         ordoro_config.allow_insecure_loopback = true;
     }
-    let ordoro = OrdoroClient::new(ordoro_config, transport, clock)?;
+    let ordoro = OrdoroClient::new(ordoro_config, ordoro_transport, clock)?;
     Ok(Clients { qbo: Arc::new(qbo), ordoro: Arc::new(ordoro) })
 }
 

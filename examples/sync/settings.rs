@@ -8,6 +8,8 @@ use std::fmt;
 use std::path::Path;
 
 use qbo_ordoro::QboEnvironment;
+use qbo_ordoro::engine::{SyncConfig, UnknownSkuPolicy};
+use qbo_ordoro::mapping::{BundlePolicy, FractionalPolicy, SkuKey, SkuMapping};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -27,6 +29,7 @@ struct QboSection {
     redirect_uri: Raw,
     api_base: Raw,
     token_url: Raw,
+    webhook_verifier_token: Raw,
 }
 
 /// The `[ordoro]` table.
@@ -53,6 +56,11 @@ fn text(key: &'static str, value: Raw, integer_ok: bool) -> Result<Option<String
         )),
     }
 }
+
+/// The state file against the simulated services (the `sync` and `serve` examples' default).
+pub const SIM_STATE: &str = "qbo-ordoro-state-sim.sqlite3";
+/// The state file against the real services.
+pub const REAL_STATE: &str = "qbo-ordoro-state.sqlite3";
 
 /// The `[sync]` table: engine settings, used against the real and the simulated services.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -83,6 +91,14 @@ pub struct SkuSection {
     pub map: Option<std::collections::BTreeMap<String, String>>,
 }
 
+/// The `[web]` table: the `serve` example's admin login.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebSection {
+    admin_password: Raw,
+    admin_password_hash: Raw,
+}
+
 /// The whole file.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,9 +111,12 @@ struct FileConfig {
     sync: SyncSection,
     #[serde(default)]
     sku: SkuSection,
+    #[serde(default)]
+    web: WebSection,
 }
 
 /// A refresh token given in the environment or the file, and where it came from.
+#[derive(Clone)]
 pub struct ConfiguredToken {
     /// The token.
     pub token: SecretString,
@@ -108,6 +127,7 @@ pub struct ConfiguredToken {
 /// How to reach the real QBO company and Ordoro account. The company and its refresh token may
 /// come from the state file instead (after `--connect`); the Ordoro key is needed by a sync, not
 /// by `--connect`.
+#[derive(Clone)]
 pub struct RealServices {
     /// The company (realm) id, when configured.
     pub realm_id: Option<String>,
@@ -121,6 +141,9 @@ pub struct RealServices {
     pub refresh_token: Option<ConfiguredToken>,
     /// Where Intuit sends the browser back after the consent (`--connect`).
     pub redirect_uri: String,
+    /// Whether the redirect URI was configured (`serve` has no default for it).
+    #[allow(dead_code)] // read by the serve example
+    pub redirect_uri_configured: bool,
     /// The Ordoro API key id and secret, when configured.
     pub ordoro_key: Option<(String, SecretString)>,
     /// The Ordoro settings missing for a sync, by name.
@@ -163,7 +186,41 @@ pub struct Settings {
     pub sync: SyncSection,
     /// SKU settings.
     pub sku: SkuSection,
+    /// The `serve` example's settings (the sync ignores them).
+    #[allow(dead_code)] // read by the serve example
+    pub web: WebSettings,
 }
+
+/// What only the `serve` example reads: the webhook verifier token and the admin login. The
+/// verifier token does not decide between the real and the simulated services (the simulated
+/// ones make up their own).
+#[derive(Default)]
+#[allow(dead_code)] // read by the serve example
+pub struct WebSettings {
+    /// The app's webhook verifier token (`QBO_WEBHOOK_VERIFIER_TOKEN`).
+    pub verifier_token: Option<SecretString>,
+    /// The admin password, in clear (`QBO_ORDORO_ADMIN_PASSWORD`).
+    pub admin_password: Option<SecretString>,
+    /// The admin password's argon2 hash, PHC text (`QBO_ORDORO_ADMIN_PASSWORD_HASH`).
+    pub admin_password_hash: Option<SecretString>,
+}
+
+impl fmt::Debug for WebSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSettings")
+            .field("verifier_token", &self.verifier_token.as_ref().map(|_| "<set>"))
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "<set>"))
+            .field("admin_password_hash", &self.admin_password_hash.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// The environment variable of the webhook verifier token.
+pub const VERIFIER_TOKEN_VAR: &str = "QBO_WEBHOOK_VERIFIER_TOKEN";
+/// The environment variable of the admin password.
+pub const ADMIN_PASSWORD_VAR: &str = "QBO_ORDORO_ADMIN_PASSWORD";
+/// The environment variable of the admin password's argon2 hash.
+pub const ADMIN_PASSWORD_HASH_VAR: &str = "QBO_ORDORO_ADMIN_PASSWORD_HASH";
 
 /// The redirect URI `--connect` uses unless one is configured: a localhost port, which Intuit
 /// accepts for sandbox keys (production keys need an https redirect URI).
@@ -204,9 +261,30 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
     };
     check_sync(&file.sync)?;
     check_sku(&file.sku)?;
-    let FileConfig { qbo, ordoro, sync, sku } = file;
+    let FileConfig { qbo, ordoro, sync, sku, web } = file;
     let read = |env, key, raw: Raw, integer_ok| -> Result<Setting, String> {
         Ok(Setting::read(env, key, text(key, raw, integer_ok)?, lookup))
+    };
+    let verifier = read(
+        VERIFIER_TOKEN_VAR,
+        "[qbo] webhook_verifier_token",
+        qbo.webhook_verifier_token,
+        false,
+    )?;
+    let password = read(ADMIN_PASSWORD_VAR, "[web] admin_password", web.admin_password, false)?;
+    let hash =
+        read(ADMIN_PASSWORD_HASH_VAR, "[web] admin_password_hash", web.admin_password_hash, false)?;
+    if password.value.is_some() && hash.value.is_some() {
+        return Err(format!(
+            "both {} and {} are set: set one (the hash is the safer to keep in a file)",
+            password.label(),
+            hash.label()
+        ));
+    }
+    let web = WebSettings {
+        verifier_token: verifier.value.map(SecretString::from),
+        admin_password: password.value.map(SecretString::from),
+        admin_password_hash: hash.value.map(SecretString::from),
     };
     let client_id = read("QBO_CLIENT_ID", "[qbo] client_id", qbo.client_id, false)?;
     let client_secret = read("QBO_CLIENT_SECRET", "[qbo] client_secret", qbo.client_secret, false)?;
@@ -240,7 +318,7 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
         &ordoro_base,
     ];
     if all.iter().all(|s| s.value.is_none()) {
-        return Ok(Settings { services: Services::Simulated, sync, sku });
+        return Ok(Settings { services: Services::Simulated, sync, sku, web });
     }
     let missing: Vec<String> = [&client_id, &client_secret]
         .iter()
@@ -267,13 +345,14 @@ pub fn load(config: Option<&Path>, lookup: &Lookup) -> Result<Settings, String> 
         client_id: client_id.value.unwrap_or_default(),
         client_secret: client_secret.value.unwrap_or_default().into(),
         refresh_token,
+        redirect_uri_configured: redirect_uri.value.is_some(),
         redirect_uri: redirect_uri.value.unwrap_or_else(|| DEFAULT_REDIRECT_URI.to_string()),
         ordoro_key,
         missing_for_sync,
         sales_channel_id: sales_channel(&channel)?,
         ordoro_base_url: ordoro_base.value.clone(),
     };
-    Ok(Settings { services: Services::Real(Box::new(real)), sync, sku })
+    Ok(Settings { services: Services::Real(Box::new(real)), sync, sku, web })
 }
 
 /// The message of a partial set of credentials, naming what is missing.
@@ -370,4 +449,39 @@ fn sales_channel(setting: &Setting) -> Result<Option<i64>, String> {
         .as_deref()
         .map(|v| v.parse::<i64>().map_err(|_| format!("{} must be a number", setting.label())))
         .transpose()
+}
+
+/// The engine's settings: defaults, then the `[sync]` and `[sku]` tables, then `--class` and
+/// `--map-sku` (which wins over the `[sku.map]` entry of the same item).
+pub fn sync_config(
+    sync: &SyncSection,
+    classes: &[String],
+    sku: &SkuSection,
+    sku_map: &[SkuMapping],
+) -> SyncConfig {
+    let mut config = SyncConfig::default();
+    let classes = if classes.is_empty() { sync.classes.clone() } else { Some(classes.to_vec()) };
+    if let Some(classes) = classes {
+        config.mapping = std::mem::take(&mut config.mapping).with_classes(classes);
+    }
+    if let Some(minutes) = sync.overlap_minutes {
+        config.overlap = std::time::Duration::from_secs(minutes * 60);
+    }
+    config.update_existing = sync.update_existing.unwrap_or(config.update_existing);
+    config.cancel_on_void = sync.cancel_on_void.unwrap_or(config.cancel_on_void);
+    if sku.unknown.as_deref() == Some("require_known") {
+        config.unknown_skus = UnknownSkuPolicy::RequireKnown;
+    }
+    if sku.fractional.as_deref() == Some("round_up") {
+        let mapping = std::mem::take(&mut config.mapping);
+        config.mapping = mapping.with_fractional_quantities(FractionalPolicy::RoundUp);
+    }
+    if sku.bundles.as_deref() == Some("one_line") {
+        config.mapping = std::mem::take(&mut config.mapping).with_bundles(BundlePolicy::OneLine);
+    }
+    let from_file = sku.map.iter().flatten().filter_map(|(item, target)| {
+        SkuKey::parse(item).map(|key| SkuMapping { key, sku: target.trim().to_string() })
+    });
+    config.sku_mappings = from_file.chain(sku_map.iter().cloned()).collect();
+    config
 }

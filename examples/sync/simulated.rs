@@ -6,6 +6,9 @@
 //! state file. QBO holds the sample company, stamped from a fixed anchor (not the wall clock), so
 //! every process sees the same sales with the same SyncTokens. Ordoro holds the orders the
 //! state file's ledger says were created, so a second run finds them and creates nothing.
+//!
+//! The `serve` example builds the same world ([`sims`]), with webhooks on, its own clients per
+//! company ([`qbo_client`], [`ordoro_client`]) and a new sale now and then ([`new_sale`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,14 +19,17 @@ use qbo_ordoro::OrdoroClient;
 use qbo_ordoro::QboClient;
 use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::ordoro::NewOrder;
+use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::model::qbo::{LineDetail, SalesTransaction, Transaction};
 use qbo_ordoro::sim::FaultPlan;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
+use qbo_ordoro::sim::qbo::webhooks::WebhookConfig;
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
-use qbo_ordoro::sim::sample::{SampleSale, sample_company};
+use qbo_ordoro::sim::sample::{SampleSale, generate_eligible, sample_company};
 use qbo_ordoro::store::{LedgerKey, LedgerState, MemoryStore};
 use qbo_ordoro::transport::pacing::RetryPolicy;
 use qbo_ordoro::{Clock, OrdoroApi, QboApi, SharedTransport, Store, TokenStore};
+use qbo_ordoro::{OrdoroConfig, QboConfig};
 
 /// The simulated company's realm id.
 pub const REALM: &str = "9130357766554433";
@@ -102,12 +108,28 @@ impl World {
     }
 }
 
-/// Builds the world on `clock`, consistent with `store`; `faults` seeds fault injection.
-pub async fn build(
+/// The two simulators, seeded and agreeing with the state file.
+#[derive(Debug)]
+pub struct Sims {
+    /// QuickBooks Online, holding the sample company.
+    pub qbo: Arc<QboSim>,
+    /// Ordoro, holding the orders the state file's ledger says were created.
+    pub ordoro: Arc<OrdoroSim>,
+    /// Sample sales seeded into QBO.
+    pub sales: usize,
+    /// Orders seeded into Ordoro from the state file.
+    pub orders: usize,
+}
+
+/// Builds the simulators on `clock`, consistent with `store`; `faults` seeds fault injection.
+/// With `webhooks`, the QBO simulator notifies every change made after the sample was seeded
+/// (the sample is history: its sales were saved before the program started).
+pub async fn sims(
     store: &dyn Store,
     clock: Arc<dyn Clock>,
     faults: Option<u64>,
-) -> qbo_ordoro::Result<World> {
+    webhooks: Option<WebhookConfig>,
+) -> qbo_ordoro::Result<Sims> {
     let plan = faults.map_or_else(FaultPlan::none, quick_chaos);
     let qbo_sim = Arc::new(QboSim::with_config(
         clock.clone(),
@@ -132,31 +154,73 @@ pub async fn build(
         qbo_sim.insert(REALM, sale.txn.clone());
     }
     let orders = seed_ledger_orders(&ordoro_sim, store, &sales).await?;
+    if let Some(config) = webhooks {
+        qbo_sim.enable_webhooks(config);
+    }
+    Ok(Sims { qbo: qbo_sim, ordoro: ordoro_sim, sales: sales.len(), orders })
+}
 
+/// Builds the world on `clock`, consistent with `store`; `faults` seeds fault injection.
+pub async fn build(
+    store: &dyn Store,
+    clock: Arc<dyn Clock>,
+    faults: Option<u64>,
+) -> qbo_ordoro::Result<World> {
+    let sims = sims(store, clock.clone(), faults, None).await?;
     // The simulator's tokens exist only in this process: keep them out of the state file.
     let tokens = Arc::new(MemoryStore::new());
-    tokens.save_token(REALM, &qbo_sim.connect(REALM)).await?;
+    tokens.save_token(REALM, &sims.qbo.connect(REALM)).await?;
     let seed = faults.unwrap_or(0);
-    let qbo = QboClient::new(
-        qbo_sim.client_config(REALM),
-        SharedTransport::from_arc(qbo_sim.clone()),
-        clock.clone(),
-        tokens,
-    )?
-    .with_retry_policy(short_retries(seed, 5));
-    let ordoro = OrdoroClient::new(
-        ordoro_sim.client_config(),
-        SharedTransport::from_arc(ordoro_sim.clone()),
-        clock,
-    )?
-    .with_retry_policy(short_retries(seed.wrapping_add(1), 4));
+    let qbo_transport = SharedTransport::from_arc(sims.qbo.clone());
+    let qbo =
+        qbo_client(sims.qbo.client_config(REALM), qbo_transport, clock.clone(), tokens, seed)?;
+    let ordoro_transport = SharedTransport::from_arc(sims.ordoro.clone());
+    let ordoro = ordoro_client(sims.ordoro.client_config(), ordoro_transport, clock, seed)?;
     Ok(World {
         qbo: Arc::new(qbo),
         ordoro: Arc::new(ordoro),
-        sales: sales.len(),
-        orders,
-        sims: (qbo_sim, ordoro_sim),
+        sales: sims.sales,
+        orders: sims.orders,
+        sims: (sims.qbo, sims.ordoro),
     })
+}
+
+/// A QBO client of the simulated company `config` names, over `transport` (the simulator, or
+/// the simulator wrapped), with the demo's short retries.
+pub fn qbo_client(
+    config: QboConfig,
+    transport: SharedTransport,
+    clock: Arc<dyn Clock>,
+    tokens: Arc<dyn TokenStore>,
+    seed: u64,
+) -> qbo_ordoro::Result<QboClient> {
+    Ok(QboClient::new(config, transport, clock, tokens)?.with_retry_policy(short_retries(seed, 5)))
+}
+
+/// An Ordoro client of the simulated account, over `transport`, with the demo's short retries.
+pub fn ordoro_client(
+    config: OrdoroConfig,
+    transport: SharedTransport,
+    clock: Arc<dyn Clock>,
+    seed: u64,
+) -> qbo_ordoro::Result<OrdoroClient> {
+    Ok(OrdoroClient::new(config, transport, clock)?
+        .with_retry_policy(short_retries(seed.wrapping_add(1), 4)))
+}
+
+/// A new eligible sale as a merchant makes it now: class `Ordoro` (at header or line level), a
+/// ship-to address, sometimes a shipping line, drawn from `seed`. Its id (`id`, which the
+/// simulator keeps unless taken) and DocNumber (`W{id}`) are new, so a sale made by an earlier
+/// process (whose ledger entry the state file keeps) is never confused with it.
+#[allow(dead_code)] // the serve example's
+pub fn new_sale(seed: u64, id: u64, now: DateTime<Utc>) -> Transaction {
+    let mut sale = generate_eligible(seed, 1, now, chrono::Duration::zero())
+        .pop()
+        .map(|sale| sale.txn)
+        .unwrap_or_else(|| Transaction { kind: EntityKind::Invoice, doc: Default::default() });
+    sale.doc.id = id.to_string();
+    sale.doc.doc_number = Some(format!("W{id}"));
+    sale
 }
 
 /// The simulators' chaos with waits cut to a fraction of a second, so a demo does not sit

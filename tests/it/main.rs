@@ -45,6 +45,7 @@ mod qbo_sim_webhooks;
 mod real_shapes;
 mod reqwest_transport;
 mod scheduler;
+mod serve_example;
 mod shipping;
 mod sim_sample;
 mod simulation;

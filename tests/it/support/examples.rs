@@ -27,3 +27,38 @@ pub fn run_example(name: &str, args: &[&str], input: &[u8]) -> Output {
     let _ = writer.join();
     out
 }
+
+/// Builds example `name` once per test process (`cargo build --example NAME`, from the
+/// repository's top) and returns its executable as cargo reports it, for the tests that run the
+/// binary directly: as a long-running child, or many times over.
+pub fn example_binary(name: &'static str) -> std::path::PathBuf {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<BTreeMap<&'static str, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Mutex::default);
+    // Held while cargo builds, so two tests never build the same example at once.
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--quiet", "--example", name, "--message-format=json"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .unwrap_or_else(|e| panic!("spawn cargo: {e}"));
+    assert!(
+        output.status.success(),
+        "building the example {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let path = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name)
+        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo names the executable of the example {name}"));
+    built.insert(name, path.clone());
+    path
+}
