@@ -86,11 +86,21 @@ pub struct SchedulerConfig {
     pub history: usize,
     /// Called by the worker after each run that made a report (metrics, notifications).
     pub on_run: Option<RunObserver>,
+    /// The first safety-net run starts at once (default `true`: a company catches up on what
+    /// changed while nothing ran). `false` waits one safety-net interval first, for a host
+    /// whose person starts the first run (a demo's "Sync now"); notifications and commands are
+    /// handled at once either way.
+    pub run_at_start: bool,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { settings: CompanySettings::default(), history: 20, on_run: None }
+        SchedulerConfig {
+            settings: CompanySettings::default(),
+            history: 20,
+            on_run: None,
+            run_at_start: true,
+        }
     }
 }
 
@@ -306,7 +316,14 @@ impl Scheduler {
                 realm,
                 settings: settings.clone(),
                 running: None,
-                next: Some(NextRun { at: now, kind: safety_kind(&settings) }),
+                next: Some(NextRun {
+                    at: if config.run_at_start {
+                        now
+                    } else {
+                        after(now, settings.safety_net_interval())
+                    },
+                    kind: safety_kind(&settings),
+                }),
                 queued_events: 0,
                 queued_commands: 0,
                 last_runs: VecDeque::new(),
@@ -324,7 +341,8 @@ impl Scheduler {
             engine: current,
             settings,
             started_at: now,
-            last_safety: None,
+            // Not running at start is counting the start as the last safety-net run.
+            last_safety: (!config.run_at_start).then_some(now),
             settle_at: None,
             retry: None,
         };

@@ -125,7 +125,9 @@ pub async fn simulated(
     // As in the sync example: the simulated Ordoro is rebuilt from the state file by each
     // process, so nothing can appear in it late and a lookup is believed at once.
     config.settle_after = Duration::ZERO;
-    let scheduler = scheduler_config(settings, &config);
+    // The sample's orders wait for the newcomer's "Sync now" (or the first simulated sale's
+    // webhook, whose catch-up covers them) rather than appearing before the page is opened.
+    let scheduler = SchedulerConfig { run_at_start: false, ..scheduler_config(settings, &config) };
     let (qbo_sim, ordoro_sim) = (sims.qbo.clone(), sims.ordoro.clone());
     let qbo_transport = metrics.transport("qbo", SharedTransport::from_arc(sims.qbo.clone()));
     let ordoro_transport =

@@ -426,3 +426,25 @@ async fn dropping_the_scheduler_stops_its_worker() {
     later(3600).await;
     assert_eq!(s.qbo.stats().requests, requests, "no poll once the handle is gone");
 }
+
+#[tokio::test(start_paused = true)]
+async fn without_a_run_at_start_the_first_safety_net_waits_its_interval_and_commands_do_not() {
+    let s = Services::start(start()).await;
+    let first = sale(&s, Invoice, "1001", ORDORO_CLASS);
+    let config = SchedulerConfig { run_at_start: false, ..SchedulerConfig::default() };
+    let builder = s.builder_over(s.qbo_wire(), s.ordoro_wire(), base());
+    let scheduler = Scheduler::start(builder, config).await.unwrap();
+    let next = scheduler.status().next.expect("a next run");
+    assert_eq!(next.kind, RunKind::Poll);
+    assert_eq!(next.at, s.clock.now() + chrono::Duration::minutes(5));
+    later(60).await;
+    assert!(s.ordoro.orders().is_empty(), "nothing ran at start");
+    assert!(scheduler.status().last_runs.is_empty());
+
+    let report = scheduler.sync_now().await.unwrap();
+    assert_eq!(report.summary.created, 1, "{first} was created by the person's Sync now");
+    later(5 * 60).await;
+    let kinds: Vec<RunKind> = scheduler.status().last_runs.iter().map(|r| r.kind.clone()).collect();
+    assert_eq!(kinds.first(), Some(&RunKind::Poll), "the poll came at its interval: {kinds:?}");
+    scheduler.shutdown().await;
+}

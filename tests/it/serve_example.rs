@@ -258,8 +258,8 @@ async fn the_overview_shows_the_simulated_company_and_sync_now_fills_the_log() {
     assert_eq!(synced.location.as_deref(), Some("/"));
     let after = served.get("/").await;
     assert!(
-        after.body.contains("Sync now: created="),
-        "the flash says how it went: {}",
+        after.body.contains(&format!("Sync now: created={SAMPLE_ORDERS} ")),
+        "the newcomer's Sync now creates the sample's orders: {}",
         after.body
     );
 
