@@ -233,6 +233,12 @@ pub fn is_public(path: &str) -> bool {
     matches!(path, "/webhooks/qbo" | "/oauth/callback" | "/healthz" | "/static/style.css")
 }
 
+/// Routes that never use a session (machines call them), so none is opened for them: a
+/// webhook delivery or a health probe must not fill the session table.
+fn sessionless(path: &str) -> bool {
+    matches!(path, "/webhooks/qbo" | "/healthz" | "/static/style.css")
+}
+
 /// The session id in the request's cookies.
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
@@ -291,13 +297,16 @@ pub async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Ne
                 .into_response(),
         );
     }
+    if sessionless(&path) {
+        return secured(next.run(request).await);
+    }
     let (session, new) = shared.sessions.open(session_cookie(request.headers()).as_deref());
     let needs_login = shared.login.is_some() && !public && !path.starts_with("/login");
     if needs_login && !session.data.logged_in {
         return finish(Redirect::to("/login").into_response(), &session.id, new, &shared);
     }
     let mut request = request;
-    if request.method() == Method::POST && path != "/webhooks/qbo" {
+    if request.method() == Method::POST {
         match checked_form(request, &session).await {
             Ok(checked) => request = checked,
             Err(refused) => return finish(refused, &session.id, new, &shared),
