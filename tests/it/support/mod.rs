@@ -6,8 +6,10 @@
 //! - [`fixtures`]: the copied fixtures under `tests/fixtures/`, Ordoro's `post_order_v1`
 //!   validator, and builders of QBO sales as JSON ([`fixtures::sales`]);
 //! - [`http`]: a simulator served on 127.0.0.1 over HTTP/1.1, for the reqwest transport;
+//! - [`browser`]: headless Chromium through chromedriver, for the web connector's tests;
 //! - [`examples`]: an example program run as a user would, for its command-line contract.
 
+pub mod browser;
 pub mod examples;
 pub mod fakes;
 pub mod fixtures;
