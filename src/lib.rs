@@ -123,6 +123,8 @@ pub mod shipping;
 pub mod sim;
 pub mod store;
 pub mod transport;
+#[cfg(feature = "web")]
+pub mod web;
 pub mod webhook;
 
 // What a host assembles an engine from: the ports, the engine, the clients, the stores.

@@ -71,7 +71,7 @@ use crate::engine::{
 };
 use crate::store::{CompanySettings, RunSummary, Store};
 use crate::webhook::ChangeEvent;
-use crate::{Clock, Error, Result};
+use crate::{Clock, Error, ErrorKind, Result};
 
 /// How long after a failed or stopped automatic run the first retry comes.
 const FIRST_RETRY: Duration = Duration::from_secs(60);
@@ -84,13 +84,49 @@ pub struct SchedulerConfig {
     pub settings: CompanySettings,
     /// How many finished runs [`SchedulerStatus::last_runs`] keeps (default 20).
     pub history: usize,
+    /// Called by the worker after each run that made a report (metrics, notifications).
+    pub on_run: Option<RunObserver>,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { settings: CompanySettings::default(), history: 20 }
+        SchedulerConfig { settings: CompanySettings::default(), history: 20, on_run: None }
     }
 }
+
+/// A function the worker calls with the company's realm and each run's record and report, on the worker's task: it
+/// must return quickly (count, queue, send; never wait on the scheduler).
+#[derive(Clone)]
+pub struct RunObserver(Arc<ObserverFn>);
+
+type ObserverFn = dyn Fn(&str, &RunRecord, &RunReport) + Send + Sync;
+
+impl RunObserver {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(&str, &RunRecord, &RunReport) + Send + Sync + 'static) -> Self {
+        RunObserver(Arc::new(f))
+    }
+
+    /// Calls the function with the company's realm, the run's record and its report.
+    pub fn call(&self, realm: &str, record: &RunRecord, report: &RunReport) {
+        (self.0)(realm, record, report)
+    }
+}
+
+impl std::fmt::Debug for RunObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RunObserver(..)")
+    }
+}
+
+/// Two observers are equal when they are the same function (clones of one observer).
+impl PartialEq for RunObserver {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RunObserver {}
 
 /// What started a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +150,29 @@ pub enum RunKind {
     SyncOne(TxnRef),
 }
 
+impl RunKind {
+    /// The kind's name in logs, metrics and pages: `changes`, `poll`, `catch_up`, `settle`,
+    /// `retry`, `sync_now`, `resync` or `sync_one`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunKind::Changes => "changes",
+            RunKind::Poll => "poll",
+            RunKind::CatchUp => "catch_up",
+            RunKind::Settle => "settle",
+            RunKind::Retry => "retry",
+            RunKind::SyncNow => "sync_now",
+            RunKind::Resync(_) => "resync",
+            RunKind::SyncOne(_) => "sync_one",
+        }
+    }
+}
+
+impl std::fmt::Display for RunKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A run the scheduler made: what started it, when, and its outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
@@ -131,6 +190,9 @@ pub struct RunRecord {
     pub summary: RunSummary,
     /// Why it stopped early, or the error it failed with.
     pub problem: Option<String>,
+    /// The kind of the error it failed with ([`ErrorKind::Authentication`]: the company must
+    /// reconnect QuickBooks).
+    pub error_kind: Option<ErrorKind>,
 }
 
 /// The next run the scheduler will make on its own.
@@ -187,6 +249,8 @@ struct Shared {
     inbox: Mutex<Inbox>,
     wake: Notify,
     status: Mutex<SchedulerStatus>,
+    /// The engine the worker runs now (rebuilt when the settings change).
+    engine: Mutex<Arc<SyncEngine>>,
 }
 
 /// See the [module docs](self).
@@ -237,6 +301,7 @@ impl Scheduler {
             store: store.clone(),
             inbox: Mutex::new(Inbox::default()),
             wake: Notify::new(),
+            engine: Mutex::new(current.clone()),
             status: Mutex::new(SchedulerStatus {
                 realm,
                 settings: settings.clone(),
@@ -253,6 +318,7 @@ impl Scheduler {
             base,
             defaults: config.settings,
             history: config.history,
+            on_run: config.on_run,
             store,
             clock,
             engine: current,
@@ -320,6 +386,13 @@ impl Scheduler {
     /// itself): it reads them now, not only before the next run.
     pub fn reload_settings(&self) {
         self.shared.wake.notify_one();
+    }
+
+    /// The engine the worker runs now, with the company's current settings: for reads beside
+    /// the runs ([`SyncEngine::sku_mappings`], a preview). Runs go through the scheduler, so
+    /// that there are never two at once.
+    pub fn engine(&self) -> Arc<SyncEngine> {
+        lock(&self.shared.engine).clone()
     }
 
     /// A snapshot of the scheduler's state.
@@ -415,6 +488,7 @@ struct Worker {
     /// The settings while the store has none.
     defaults: CompanySettings,
     history: usize,
+    on_run: Option<RunObserver>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     engine: Arc<SyncEngine>,
@@ -570,6 +644,16 @@ impl Worker {
             Err(e) => Some(e.to_string()),
             Ok(_) => report.and_then(|r| r.aborted.clone()),
         };
+        // A run stopped by refused credentials reports it as an `auth_failed` entry.
+        let auth_stopped = report.is_some_and(|r| {
+            r.aborted.is_some()
+                && r.entries.iter().any(|e| e.reason == Some(crate::Reason::AuthFailed))
+        });
+        let error_kind = match result {
+            Err(e) => Some(e.kind()),
+            Ok(_) if auth_stopped => Some(ErrorKind::Authentication),
+            Ok(_) => None,
+        };
         if let Some(report) = report {
             // Every run settles what it can first, so its report says what is left to settle.
             let soonest = after(finished, Duration::from_secs(1));
@@ -590,7 +674,11 @@ impl Worker {
             finished_at: finished,
             summary: report.map(|r| r.summary).unwrap_or_default(),
             problem,
+            error_kind,
         };
+        if let (Some(observe), Some(report)) = (&self.on_run, report) {
+            observe.call(&self.shared.realm, &record, report);
+        }
         let history = self.history;
         let next = self.next_auto();
         self.shared.with_status(|status| {
@@ -634,6 +722,7 @@ impl Worker {
             Ok(engine) => {
                 info!(realm = %self.shared.realm, settings = ?stored, "settings changed; the next run uses them");
                 self.engine = Arc::new(engine);
+                *lock(&self.shared.engine) = self.engine.clone();
                 self.shared.with_status(|status| status.settings = stored.clone());
                 self.settings = stored;
             }

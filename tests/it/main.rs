@@ -52,5 +52,6 @@ mod skus;
 mod store;
 mod sync_example;
 mod sync_progress;
+mod web;
 mod webhook_example;
 mod webhook_props;

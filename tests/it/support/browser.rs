@@ -167,13 +167,30 @@ impl Browser {
         }
     }
 
-    /// Clicks the first element matching `css` and, when that leaves the page (a link, a
-    /// form's button, a redirect), waits until the next page has loaded.
+    /// Clicks the first element matching `css` (a link, a form's button) and waits until the
+    /// page it leads to has loaded, redirects followed.
     pub async fn click(&self, css: &str) {
         let element = self.find(css).await;
         self.mark_page().await;
         element.click().await.unwrap_or_else(|e| panic!("click `{css}`: {e}"));
         self.wait_for_new_page().await;
+    }
+
+    /// Ticks (`on`) or clears the checkbox matching `css`.
+    pub async fn check(&self, css: &str, on: bool) {
+        let checkbox = self.find(css).await;
+        if checkbox.is_selected().await.expect("a checkbox's state") != on {
+            checkbox.click().await.unwrap_or_else(|e| panic!("click `{css}`: {e}"));
+        }
+    }
+
+    /// Chooses the option of value `value` in the `select` matching `css`.
+    pub async fn select(&self, css: &str, value: &str) {
+        let select = self.find(css).await;
+        select
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choose {value:?} in `{css}`: {e}"));
     }
 
     /// Replaces the value of the form field matching `css` with `value`.
@@ -245,30 +262,23 @@ impl Browser {
         self.run("window.__leaving = true").await;
     }
 
-    /// Waits until the marked document is gone and the next one has loaded. A click that stays
-    /// on the page (no navigation) ends the wait at once when nothing is loading.
+    /// Waits until the marked document is gone and the next one has loaded.
     async fn wait_for_new_page(&self) {
         let deadline = Instant::now() + PATIENCE;
-        let mut quiet = 0;
         loop {
             let state = self
                 .client
                 .execute("return [window.__leaving === true, document.readyState]", vec![])
                 .await;
-            match state {
-                Ok(Value::Array(v)) if v[0] == false && v[1] == "complete" => return,
-                // Still the old page: give it a moment to start leaving, then accept that the
-                // click did not navigate (a checkbox, a button run by a script).
-                Ok(Value::Array(v)) if v[0] == true && v[1] == "complete" => {
-                    quiet += 1;
-                    if quiet > 10 {
-                        return;
-                    }
-                }
-                _ => quiet = 0,
+            // An error is a page on its way (no document to run in yet).
+            if let Ok(Value::Array(v)) = state
+                && v[0] == false
+                && v[1] == "complete"
+            {
+                return;
             }
             if Instant::now() > deadline {
-                panic!("the page did not finish loading within {PATIENCE:?}: {}", self.url().await);
+                panic!("no new page loaded within {PATIENCE:?}: {}", self.url().await);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

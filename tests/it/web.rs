@@ -1,0 +1,479 @@
+//! The web connector (`qbo_ordoro::web`, issue 15) over HTTP, without a browser: the router
+//! called directly (tower's `oneshot`), over the simulators in virtual time. "Sync now" creates
+//! the orders and the log lists them, filters and CSV, settings, the webhook route and its
+//! counters, the login, the loopback check, CSRF, the security headers, escaping, and no secret
+//! on any page. `browser.rs` drives the same pages in a real Chromium.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use qbo_ordoro::engine::SyncConfig;
+use qbo_ordoro::mapping::MappingConfig;
+use qbo_ordoro::model::qbo::{EntityKind, PhysicalAddress, Ref};
+use qbo_ordoro::schedule::SchedulerConfig;
+use qbo_ordoro::sim::qbo::{CollectingSink, WebhookConfig, simple_sale};
+use qbo_ordoro::store::CompanySettings;
+use qbo_ordoro::web::{AdminLogin, CONTENT_SECURITY_POLICY, Connector, Metrics, SESSION_COOKIE};
+use qbo_ordoro::webhook::VerifierToken;
+use qbo_ordoro::{Clock, Store, TokenStore};
+use rust_decimal::Decimal;
+use secrecy::{ExposeSecret, SecretString};
+use tower::ServiceExt;
+
+use crate::support::sim::CART;
+use crate::support::sim::services::{REALM, Services};
+
+const ORDORO: (&str, &str) = ("5000000000000000001", "Ordoro");
+const SCRIPT: &str = "<script>alert(1)</script>";
+const IMG: &str = "\"><img src=x onerror=alert(1)>";
+
+fn start() -> chrono::DateTime<chrono::Utc> {
+    chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2024, 6, 3, 12, 0, 0).unwrap()
+}
+
+/// A connector over the simulators (the company connected), its counters wrapping the wires.
+struct App {
+    s: Services,
+    connector: Connector,
+    router: Router,
+    cookie: Option<String>,
+    host: &'static str,
+}
+
+async fn app_with(login: Option<AdminLogin>, verifier: Option<VerifierToken>) -> App {
+    let s = Services::start(start()).await;
+    let metrics = Metrics::new();
+    let (qbo_wire, ordoro_wire) =
+        (metrics.transport("qbo", s.qbo_wire()), metrics.transport("ordoro", s.ordoro_wire()));
+    let base = SyncConfig {
+        mapping: MappingConfig::default().with_cart(Some(CART)),
+        ..SyncConfig::default()
+    };
+    let builders = s.builder_over(qbo_wire, ordoro_wire, base);
+    let clock: Arc<dyn Clock> = s.clock.clone();
+    let mut connector = Connector::builder(s.store.clone(), clock)
+        .engine(move |_realm| Ok(builders.clone()))
+        .metrics(metrics)
+        .scheduler_config(SchedulerConfig::default());
+    if let Some(login) = login {
+        connector = connector.login(login);
+    }
+    if let Some(token) = verifier {
+        connector = connector.verifier_token(token);
+    }
+    let connector = connector.build().unwrap();
+    connector.start().await.unwrap();
+    let router = connector.router();
+    App { s, connector, router, cookie: None, host: "127.0.0.1:8080" }
+}
+
+async fn app() -> App {
+    app_with(None, None).await
+}
+
+/// An answer: status, headers, body.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+impl App {
+    async fn send(&mut self, request: http::request::Builder, body: Body) -> Answer {
+        let mut request = request.header(header::HOST, self.host);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, format!("{SESSION_COOKIE}={cookie}"));
+        }
+        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(set) = headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()) {
+            let value = set.split(';').next().unwrap().split_once('=').unwrap().1;
+            self.cookie = Some(value.to_owned());
+        }
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(request, Body::from(body)).await
+    }
+
+    /// Posts a form with the session's CSRF token (read from `page` first).
+    async fn submit(&mut self, page: &str, path: &str, form: &[(&str, &str)]) -> Answer {
+        let csrf = csrf(&self.get(page).await.body);
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.post(path, &fields).await
+    }
+
+    fn sale(
+        &self,
+        doc_number: &str,
+        change: impl FnOnce(&mut qbo_ordoro::model::qbo::SalesTransaction),
+    ) -> String {
+        let mut txn = simple_sale(EntityKind::Invoice, doc_number, Some(ORDORO), Decimal::from(25));
+        change(&mut txn.doc);
+        self.s.seed_at(txn, self.s.clock.now() - chrono::Duration::minutes(1))
+    }
+}
+
+/// The `csrf` field's value in a page.
+fn csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("the page has a form with a CSRF token");
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// The rows of the log table.
+fn log_rows(html: &str) -> usize {
+    html.matches("<tr class=\"entry\"").count()
+}
+
+async fn later(secs: u64) {
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn sync_now_creates_the_orders_and_the_log_lists_them_with_filters_and_csv() {
+    let mut a = app().await;
+    later(5).await; // the first poll runs at start; the sales come after it
+    a.sale("1001", |_| {});
+    a.sale("1002", |_| {});
+    a.sale("1003", |d| d.ship_addr = Some(PhysicalAddress::from_lines(&["Jane Doe"])));
+
+    let overview = a.get("/").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.body.contains(&format!("data-realm=\"{REALM}\"")), "{}", overview.body);
+    assert!(overview.body.contains("class=\"connection-state\">connected"), "{}", overview.body);
+
+    let refused = a.post(&format!("/companies/{REALM}/sync"), &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "a form without its CSRF token");
+    assert!(a.s.ordoro.orders().is_empty());
+
+    let done = a.submit("/", &format!("/companies/{REALM}/sync"), &[]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.location(), "/");
+    assert_eq!(a.s.ordoro.orders().len(), 2);
+    let overview = a.get("/").await;
+    assert!(
+        overview.body.contains("Sync now: created=2 updated=0 skipped=0 failed=1"),
+        "{}",
+        overview.body
+    );
+    assert!(overview.body.contains("<td class=\"kind\">sync_now</td>"), "{}", overview.body);
+
+    let log = a.get(&format!("/companies/{REALM}/log")).await;
+    assert_eq!(log_rows(&log.body), 3, "{}", log.body);
+    let failed = a.get(&format!("/companies/{REALM}/log?action=failed")).await;
+    assert_eq!(log_rows(&failed.body), 1, "{}", failed.body);
+    let fix = qbo_ordoro::Reason::Address(qbo_ordoro::address::AddressErrorCode::MissingCityLine)
+        .how_to_fix();
+    assert!(failed.body.contains("data-action=\"failed\""));
+    assert!(unescape(&failed.body).contains(fix), "the failure's fix is shown: {}", failed.body);
+    let by_doc = a.get(&format!("/companies/{REALM}/log?q=1002")).await;
+    assert_eq!(log_rows(&by_doc.body), 1);
+    let bad = a.get(&format!("/companies/{REALM}/log?action=exploded")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let csv = a.get(&format!("/companies/{REALM}/log.csv?action=created")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+    assert_eq!(reader.records().count(), 2, "{}", csv.body);
+    a.connector.shutdown().await;
+}
+
+/// HTML text with its character references read back (`&#60;`, `&lt;`, `&#x3c;`, ...).
+fn unescape(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest.find(';').filter(|end| *end <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let name = &rest[1..end];
+        let decoded = match name {
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => name
+                .strip_prefix("#x")
+                .or_else(|| name.strip_prefix("#X"))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| name.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn log_pages_move_by_keyset_cursor() {
+    let mut a = app().await;
+    later(5).await;
+    for n in 0..60 {
+        a.sale(&format!("2{n:03}"), |_| {});
+    }
+    a.submit("/", &format!("/companies/{REALM}/sync"), &[]).await;
+    let first = a.get(&format!("/companies/{REALM}/log?action=created")).await;
+    assert_eq!(log_rows(&first.body), 50);
+    let older = first.body.split("id=\"older\" href=\"").nth(1).expect("an older page");
+    let older = unescape(&older[..older.find('"').unwrap()]);
+    assert!(older.contains("action=created"), "the filters stay: {older}");
+    let second = a.get(&older).await;
+    assert_eq!(log_rows(&second.body), 10, "{}", second.body);
+    assert!(second.body.contains("id=\"newer\""));
+    assert!(!second.body.contains("id=\"older\""));
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn values_from_qbo_are_shown_as_text_never_as_markup() {
+    let mut a = app().await;
+    later(5).await;
+    a.sale("<b>3001</b>", |d| {
+        d.customer_ref = Some(Ref { value: "9".into(), name: Some(SCRIPT.into()) });
+        d.ship_addr = Some(PhysicalAddress::from_lines(&[SCRIPT, IMG]));
+    });
+    a.submit("/", &format!("/companies/{REALM}/sync"), &[]).await;
+    let log = a.get(&format!("/companies/{REALM}/log")).await;
+    assert_eq!(log_rows(&log.body), 1, "{}", log.body);
+    for page in [log.body, a.get("/").await.body] {
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<img src=x"), "{page}");
+        assert!(!page.contains("<b>3001"), "{page}");
+    }
+    let log = unescape(&a.get(&format!("/companies/{REALM}/log")).await.body);
+    assert!(log.contains("<b>3001</b>"), "the DocNumber shown as text: {log}");
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn settings_are_validated_saved_and_shown_again() {
+    let mut a = app().await;
+    let path = format!("/companies/{REALM}/settings");
+    let fields = [
+        ("classes", "Ordoro, Wholesale ,"),
+        ("update_existing", "on"),
+        ("poll_minutes", "10"),
+        ("catch_up_hours", "12"),
+    ];
+    let saved = a.submit(&path, &path, &fields).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let stored = a.s.store.company_settings(REALM).await.unwrap().expect("saved in the store");
+    assert_eq!(stored.classes, ["Ordoro", "Wholesale"]);
+    assert!(stored.update_existing && !stored.cancel_on_void && !stored.webhooks);
+    assert_eq!(stored.poll_interval, Duration::from_secs(600));
+    assert_eq!(stored.catch_up_interval, Duration::from_secs(12 * 3600));
+    let page = a.get(&path).await;
+    assert!(page.body.contains("Saved"), "{}", page.body);
+    assert!(page.body.contains("value=\"Ordoro, Wholesale\""), "{}", page.body);
+
+    let zero = [("classes", "Ordoro"), ("poll_minutes", "0"), ("catch_up_hours", "24")];
+    a.submit(&path, &path, &zero).await;
+    let page = a.get(&path).await;
+    assert!(page.body.contains("Not saved"), "{}", page.body);
+    assert_eq!(a.s.store.company_settings(REALM).await.unwrap(), Some(stored));
+    later(1).await;
+    let running = a.connector.scheduler(REALM).unwrap().status().settings;
+    assert_eq!(running.classes, ["Ordoro", "Wholesale"], "the scheduler runs with them");
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resync_with_its_dates_backwards_is_refused_with_a_message() {
+    let mut a = app().await;
+    let path = format!("/companies/{REALM}/resync");
+    a.submit("/", &path, &[("from", "2024-06-03"), ("to", "2024-05-01")]).await;
+    let page = a.get("/").await;
+    assert!(page.body.contains("is after"), "{}", page.body);
+    let bad = a.submit("/", &path, &[("from", "yesterday"), ("to", "2024-05-01")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_webhook_route_verifies_answers_and_the_sale_becomes_an_order() {
+    let hooks = WebhookConfig {
+        delay: (Duration::from_secs(1), Duration::from_secs(2)),
+        ..WebhookConfig::default()
+    };
+    let token = VerifierToken::from(hooks.verifier_token.as_str());
+    let mut a = app_with(None, Some(token)).await;
+    a.s.qbo.enable_webhooks(hooks);
+    let sink = Arc::new(CollectingSink::new());
+    a.s.qbo.set_webhook_sink(sink.clone());
+    later(5).await;
+    a.sale("4001", |_| {});
+    later(3).await;
+    a.s.qbo.deliver_due();
+    let deliveries = sink.take();
+    assert!(!deliveries.is_empty());
+
+    let forged = Request::post("/webhooks/qbo").header("intuit-signature", "AAAA");
+    let refused = a.send(forged, Body::from(deliveries[0].body.clone())).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    for delivery in deliveries {
+        let mut request = Request::post("/webhooks/qbo");
+        for (name, value) in &delivery.headers {
+            request = request.header(name, value);
+        }
+        let accepted = a.send(request, Body::from(delivery.body)).await;
+        assert_eq!(accepted.status, StatusCode::OK);
+    }
+    later(2).await;
+    assert_eq!(a.s.ordoro.orders().len(), 1, "the notified sale became an order");
+
+    let metrics = a.get("/metrics").await.body;
+    assert!(
+        metrics.contains(
+            "qbo_ordoro_webhook_deliveries_total{result=\"refused\",code=\"bad_signature\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("qbo_ordoro_webhook_deliveries_total{result=\"accepted\",code=\"\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "qbo_ordoro_runs_total{{realm=\"{REALM}\",kind=\"changes\",result=\"clean\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "qbo_ordoro_outcomes_total{{realm=\"{REALM}\",action=\"created\",reason=\"\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(metrics.contains("qbo_ordoro_requests_total{service=\"ordoro\"}"), "{metrics}");
+    assert!(metrics.contains("qbo_ordoro_throttled_total"), "{metrics}");
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_login_only_loopback_hosts_are_answered() {
+    let mut a = app().await;
+    a.host = "connector.example.com";
+    assert_eq!(a.get("/").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.get(&format!("/companies/{REALM}/log")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.get("/healthz").await.status, StatusCode::OK);
+    a.host = "localhost:8080";
+    assert_eq!(a.get("/").await.status, StatusCode::OK);
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_login_every_page_but_the_public_ones_needs_it() {
+    let password = SecretString::from("open sesame");
+    let mut a = app_with(Some(AdminLogin::from_password(&password).unwrap()), None).await;
+    a.host = "connector.example.com";
+    for path in ["/", &format!("/companies/{REALM}/log"), "/metrics", "/connect"] {
+        let answer = a.get(path).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(answer.location(), "/login", "{path}");
+    }
+    assert_eq!(a.get("/healthz").await.status, StatusCode::OK);
+    let hook = a.send(Request::post("/webhooks/qbo"), Body::from("{}")).await;
+    assert_ne!(hook.status, StatusCode::SEE_OTHER, "the webhook route needs no login");
+
+    let before = a.cookie.clone();
+    let wrong = a.submit("/login", "/login", &[("password", "open sesame!")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.get("/").await.location(), "/login");
+    let right = a.submit("/login", "/login", &[("password", "open sesame")]).await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER);
+    assert_ne!(a.cookie, before, "logging in gives a new session id");
+    let overview = a.get("/").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.body.contains("Log out"));
+
+    a.submit("/", "/logout", &[]).await;
+    assert_eq!(a.get("/").await.location(), "/login");
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_answer_has_the_security_headers_and_no_page_shows_a_secret() {
+    let verifier = "verifier-token-secret-value";
+    let mut a = app_with(None, Some(VerifierToken::from(verifier))).await;
+    later(5).await;
+    a.sale("5001", |_| {});
+    a.submit("/", &format!("/companies/{REALM}/sync"), &[]).await;
+    let token = a.s.store.load_token(REALM).await.unwrap().unwrap();
+    let secrets = [
+        token.refresh_token.expose_secret().to_owned(),
+        token.access_token.as_ref().map(|t| t.expose_secret().to_owned()).unwrap_or_default(),
+        verifier.to_owned(),
+    ];
+    let paths = [
+        "/".to_owned(),
+        format!("/companies/{REALM}/log"),
+        format!("/companies/{REALM}/log.csv"),
+        format!("/companies/{REALM}/settings"),
+        "/metrics".to_owned(),
+        "/no/such/page".to_owned(),
+    ];
+    for path in &paths {
+        let answer = a.get(path).await;
+        assert_eq!(answer.headers[header::CONTENT_SECURITY_POLICY], CONTENT_SECURITY_POLICY);
+        assert_eq!(answer.headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(answer.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            assert!(!answer.body.contains(secret.as_str()), "{path} shows a secret");
+        }
+    }
+    assert_eq!(a.get("/no/such/page").await.status, StatusCode::NOT_FOUND);
+    let mut fresh = app().await;
+    let first = fresh.get("/").await;
+    let cookie = first.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    a.connector.shutdown().await;
+    fresh.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_company_not_connected_is_a_404_and_settings_of_the_defaults_show() {
+    let mut a = app().await;
+    assert_eq!(a.get("/companies/123/log").await.status, StatusCode::NOT_FOUND);
+    let page = a.get(&format!("/companies/{REALM}/settings")).await;
+    let defaults = CompanySettings::default();
+    assert!(page.body.contains(&format!("value=\"{}\"", defaults.classes.join(", "))));
+    a.connector.shutdown().await;
+}
