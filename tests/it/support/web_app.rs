@@ -171,7 +171,7 @@ impl WebApp {
 
     /// Seeds the sales of the browser tests into QBO, last updated a minute ago: two that map
     /// (DocNumbers 1001 and 1002), one that fails for want of a ship-to address (1003), and one
-    /// whose customer and ship-to carry the XSS probes (1004). Returns their QBO ids.
+    /// whose DocNumber, customer and ship-to carry the XSS probes. Returns their QBO ids.
     pub fn seed_sales(&self) -> [String; 4] {
         let probe = |doc: &mut SalesTransaction| {
             doc.customer_ref = Some(Ref { value: "66".into(), name: Some(SCRIPT_NAME.into()) });
@@ -186,7 +186,7 @@ impl WebApp {
             self.seed("1001", |_| {}),
             self.seed("1002", |_| {}),
             self.seed("1003", |d| d.ship_addr = Some(PhysicalAddress::from_lines(&["Jane Doe"]))),
-            self.seed("1004", probe),
+            self.seed(SCRIPT_NAME, probe),
         ]
     }
 
