@@ -106,8 +106,8 @@ impl Metrics {
     pub fn transport(&self, service: &'static str, inner: SharedTransport) -> SharedTransport {
         // Both counters exist from the start, so a dashboard reads 0 rather than nothing.
         let labels = ServiceLabels { service: service.to_owned() };
-        self.requests.get_or_create(&labels);
-        self.throttled.get_or_create(&labels);
+        drop(self.requests.get_or_create(&labels));
+        drop(self.throttled.get_or_create(&labels));
         SharedTransport::new(CountingTransport { service, inner, metrics: self.clone() })
     }
 

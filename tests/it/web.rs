@@ -11,15 +11,16 @@ use axum::Router;
 use axum::body::Body;
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use qbo_ordoro::engine::SyncConfig;
+use qbo_ordoro::engine::{SyncConfig, SyncEngineBuilder};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::{EntityKind, PhysicalAddress, Ref};
+use qbo_ordoro::qbo::connect::OAuthApp;
 use qbo_ordoro::schedule::SchedulerConfig;
 use qbo_ordoro::sim::qbo::{CollectingSink, WebhookConfig, simple_sale};
 use qbo_ordoro::store::CompanySettings;
 use qbo_ordoro::web::{AdminLogin, CONTENT_SECURITY_POLICY, Connector, Metrics, SESSION_COOKIE};
 use qbo_ordoro::webhook::VerifierToken;
-use qbo_ordoro::{Clock, Store, TokenStore};
+use qbo_ordoro::{Clock, OrdoroClient, QboClient, Store, SyncEngine, TokenStore};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use tower::ServiceExt;
@@ -28,6 +29,7 @@ use crate::support::sim::CART;
 use crate::support::sim::services::{REALM, Services};
 
 const ORDORO: (&str, &str) = ("5000000000000000001", "Ordoro");
+const REDIRECT: &str = "http://localhost:8080/oauth/callback";
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
 
@@ -44,21 +46,62 @@ struct App {
     host: &'static str,
 }
 
+/// What the connector is given beyond the store and the engines.
+#[derive(Default)]
+struct Options {
+    login: Option<AdminLogin>,
+    verifier: Option<VerifierToken>,
+    oauth: bool,
+}
+
 async fn app_with(login: Option<AdminLogin>, verifier: Option<VerifierToken>) -> App {
-    let s = Services::start(start()).await;
-    let metrics = Metrics::new();
+    app_of(Options { login, verifier, oauth: false }).await
+}
+
+/// The engine of any realm over the simulators, as a host's factory builds it.
+fn factory(
+    s: &Services,
+    metrics: &Metrics,
+) -> impl Fn(&str) -> qbo_ordoro::Result<SyncEngineBuilder> + Send + Sync + 'static {
     let (qbo_wire, ordoro_wire) =
         (metrics.transport("qbo", s.qbo_wire()), metrics.transport("ordoro", s.ordoro_wire()));
-    let base = SyncConfig {
-        mapping: MappingConfig::default().with_cart(Some(CART)),
-        ..SyncConfig::default()
-    };
-    let builders = s.builder_over(qbo_wire, ordoro_wire, base);
+    let (qbo, ordoro, store) = (s.qbo.clone(), s.ordoro.clone(), s.store.clone());
+    let clock: Arc<dyn Clock> = s.clock.clone();
+    move |realm: &str| {
+        let base = SyncConfig {
+            mapping: MappingConfig::default().with_cart(Some(CART)),
+            ..SyncConfig::default()
+        };
+        let qbo_client = QboClient::new(
+            qbo.client_config(realm),
+            qbo_wire.clone(),
+            clock.clone(),
+            store.clone(),
+        )?;
+        let ordoro_client =
+            OrdoroClient::new(ordoro.client_config(), ordoro_wire.clone(), clock.clone())?;
+        Ok(SyncEngine::builder()
+            .qbo(Arc::new(qbo_client))
+            .ordoro(Arc::new(ordoro_client))
+            .store(store.clone())
+            .clock(clock.clone())
+            .config(base))
+    }
+}
+
+async fn app_of(options: Options) -> App {
+    let Options { login, verifier, oauth } = options;
+    let s = Services::start(start()).await;
+    let metrics = Metrics::new();
     let clock: Arc<dyn Clock> = s.clock.clone();
     let mut connector = Connector::builder(s.store.clone(), clock)
-        .engine(move |_realm| Ok(builders.clone()))
+        .engine(factory(&s, &metrics))
         .metrics(metrics)
         .scheduler_config(SchedulerConfig::default());
+    if oauth {
+        let app = OAuthApp::new("sim-client-id", "sim-client-secret".into(), REDIRECT).unwrap();
+        connector = connector.oauth(app, s.qbo_wire());
+    }
     if let Some(login) = login {
         connector = connector.login(login);
     }
@@ -476,4 +519,38 @@ async fn a_company_not_connected_is_a_404_and_settings_of_the_defaults_show() {
     let defaults = CompanySettings::default();
     assert!(page.body.contains(&format!("value=\"{}\"", defaults.classes.join(", "))));
     a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn connect_quickbooks_goes_to_intuit_and_back_and_the_company_is_scheduled() {
+    let mut a = app_of(Options { oauth: true, ..Options::default() }).await;
+    let second = "9130350000000002";
+    a.s.qbo.consent_as(second);
+    let overview = a.get("/").await;
+    assert!(overview.body.contains("id=\"connect\""), "{}", overview.body);
+
+    let consent = a.get("/connect").await;
+    assert_eq!(consent.status, StatusCode::SEE_OTHER);
+    let authorize = consent.location().to_owned();
+    assert!(authorize.contains("scope=com.intuit.quickbooks.accounting"), "{authorize}");
+    assert!(!authorize.contains("sim-client-secret"));
+    let redirected = a.s.qbo.consent(&authorize).unwrap();
+    let path = redirected.strip_prefix("http://localhost:8080").unwrap().to_owned();
+
+    let forged = path.replace("state=", "state=0");
+    let mut stranger = app_of(Options { oauth: true, ..Options::default() }).await;
+    let refused = stranger.get(&forged).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "no connect was started by this browser");
+
+    let back = a.get(&path).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    assert!(a.connector.realms().contains(&second.to_owned()));
+    assert!(a.s.store.load_token(second).await.unwrap().is_some(), "the token is saved");
+    let overview = a.get("/").await;
+    assert!(overview.body.contains(&format!("data-realm=\"{second}\"")));
+    assert!(overview.body.contains("connected, reconnect by"), "{}", overview.body);
+    let again = a.get(&path).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "a callback's state is good once");
+    a.connector.shutdown().await;
+    stranger.connector.shutdown().await;
 }
