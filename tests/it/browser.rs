@@ -22,7 +22,7 @@ use qbo_ordoro::{Store, TokenStore};
 use secrecy::SecretString;
 
 use crate::support::browser::Browser;
-use crate::support::web_app::{Options, REALM, SCRIPT_NAME, WebApp};
+use crate::support::web_app::{IMG_LINE, Options, REALM, SCRIPT_NAME, WebApp};
 
 /// The company's section of the overview, then `inner`.
 fn company(inner: &str) -> String {
@@ -82,7 +82,7 @@ async fn connect_quickbooks_goes_through_intuits_consent_and_comes_back_connecte
 /// to the failure and opens it with its fix; text from QBO with markup in it (the XSS probes)
 /// is shown as text and runs nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_now_then_the_log_its_failure_and_the_order_body_with_qbo_text_shown_not_run() {
+async fn sync_now_then_the_log_and_its_failure_with_qbo_text_shown_not_run() {
     let app = WebApp::start(Options { connected: true, ..Options::default() }).await;
     app.first_run_done().await;
     let ids = app.seed_sales();
@@ -123,6 +123,9 @@ async fn sync_now_then_the_log_its_failure_and_the_order_body_with_qbo_text_show
     assert_eq!(b.count("table#log tbody tr.entry[data-action=failed]").await, 1);
     let fix = Reason::Address(AddressErrorCode::MissingCityLine).how_to_fix();
     assert_eq!(b.text("tr.entry td.fix").await, fix);
+    let detail = b.text("tr.entry td.detail").await;
+    assert!(detail.contains(IMG_LINE), "the address line quoted as text: {detail}");
+    assert_no_script_ran(&b).await;
     b.click("tr.entry td.doc a").await;
     assert_eq!(b.url().await.path(), format!("/companies/{REALM}/transactions/invoice/{}", ids[2]));
     let history = b.texts("table#history tbody tr").await;
