@@ -33,6 +33,7 @@ fn commit(n: u64) -> Commit {
             entity: EntityKind::Invoice,
             qbo_id: qbo_id.clone(),
             doc_number: Some(format!("{}", 10_000 + n)),
+            customer: Some(format!("Customer {}", n % 2_000)),
             sync_token: Some("0".into()),
             last_updated: Some(at(n).fixed_offset()),
             action: Action::Created,

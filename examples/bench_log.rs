@@ -7,13 +7,20 @@
 //! ```
 //!
 //! Each view is read `--reps` times (default 300), newest first, 50 rows a page: the first page
-//! of filtered views (by company, action, reason, entity, date range, free text, across
-//! companies), the oldest-first first page, and a page deep in the keyset (from a cursor drawn
+//! of filtered views (by company, action, reason, entity, date range, free text (a DocNumber,
+//! a customer, a QBO id), across companies), the oldest-first first page, and a page deep in the keyset (from a cursor drawn
 //! in the middle of the company's log each time). Prints p50, p99 and max per view, in
 //! milliseconds. `--db PATH` keeps the file and reuses it when it already holds the rows.
+//!
+//! `--web` reads the same views as a person does: the log page of `qbo_ordoro::web` (the
+//! `/companies/{realm}/log` route with the view's filters as its form sends them), served by a
+//! `Connector` over the store on a loopback port and fetched over HTTP, so each figure includes
+//! the query, the template and the socket. Views the page cannot show (across companies, oldest
+//! first) are left out; date ranges become whole days.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -41,6 +48,9 @@ struct Cli {
     /// The SQLite file (kept, and reused when it holds the rows); a temporary file otherwise
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
+    /// Read the views through the web connector's log page over HTTP
+    #[arg(long)]
+    web: bool,
 }
 
 const REALMS: [(&str, u32); 4] = [
@@ -50,6 +60,8 @@ const REALMS: [(&str, u32); 4] = [
     ("4620816365", 10),
 ];
 const SEED: u64 = 20_260_815;
+/// Customers the rows are spread over, evenly (a million rows: 500 each).
+const CUSTOMERS: u32 = 2_000;
 /// Seconds between rows on average: a million rows over a year.
 const YEAR_SECS: i64 = 365 * 24 * 3600;
 
@@ -69,7 +81,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let path = cli.db.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("qbo-ordoro-bench-log-{}.db", std::process::id()))
     });
-    let store = SqliteStore::open(&path)?;
+    let store = Arc::new(SqliteStore::open(&path)?);
     let written = count_rows(&path)?;
     if written < cli.rows {
         let started = Instant::now();
@@ -83,8 +95,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         );
     }
     println!("{} rows in {}\n", count_rows(&path)?, path.display());
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let result = runtime.block_on(measure(&store, cli));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let result = if cli.web {
+        runtime.block_on(web::measure(store.clone(), cli))
+    } else {
+        runtime.block_on(measure(&store, cli))
+    };
     drop(store);
     if temporary {
         for suffix in ["", "-wal", "-shm"] {
@@ -142,8 +158,9 @@ fn write_rows(path: &PathBuf, from: u64, to: u64) -> Result<(), Failure> {
     {
         let mut insert = tx.prepare(
             "INSERT INTO log (run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
-             action, reason, detail, order_number, failure_service, failure_message, dry_run) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', ?7, ?8, ?9, ?10, ?11, ?12, 0)",
+             action, reason, detail, order_number, failure_service, failure_message, dry_run, \
+             customer) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13)",
         )?;
         let mut rng = SmallRng::seed_from_u64(SEED ^ from);
         let step = YEAR_SECS as f64 / to as f64;
@@ -173,6 +190,7 @@ fn write_rows(path: &PathBuf, from: u64, to: u64) -> Result<(), Failure> {
             let order = matches!(action, Action::Created | Action::Updated)
                 .then(|| format!("M-QBO-{prefix}-{qbo_id}"));
             let failed = action == Action::Failed;
+            let customer = format!("Customer {:04}", rng.random_range(0..CUSTOMERS));
             insert.execute(rusqlite::params![
                 format!("run-{}", i / 500),
                 at,
@@ -186,6 +204,7 @@ fn write_rows(path: &PathBuf, from: u64, to: u64) -> Result<(), Failure> {
                 order,
                 failed.then_some("ordoro"),
                 failed.then_some("generated failure"),
+                customer,
             ])?;
         }
     }
@@ -278,6 +297,13 @@ fn views(rows: u64, middle: Vec<LogCursor>) -> Vec<View> {
             }),
         ),
         (
+            "company, text (a customer)",
+            Box::new(move |rng| {
+                let text = Some(format!("customer {:04}", rng.random_range(0..CUSTOMERS)));
+                first(LogQuery { realm: realm(), text, ..LogQuery::default() })
+            }),
+        ),
+        (
             "all companies, text (a QBO id)",
             Box::new(move |rng| {
                 let text = Some(rng.random_range(1..=rows / 2).to_string());
@@ -341,13 +367,25 @@ async fn middle_cursors(store: &SqliteStore, rows: u64) -> Result<Vec<LogCursor>
     Ok(cursors)
 }
 
-async fn measure(store: &SqliteStore, cli: &Cli) -> Result<(), Failure> {
-    let middle = middle_cursors(store, cli.rows).await?;
-    let mut rng = SmallRng::seed_from_u64(SEED);
+fn print_header() {
     println!(
         "| view (newest first, 50 rows a page unless said) | rows (most) | p50 ms | p99 ms | max ms |"
     );
     println!("| --- | --- | --- | --- | --- |");
+}
+
+/// Prints a view's row of the table from its sorted times.
+fn print_row(name: &str, rows: usize, times: &mut [Duration]) {
+    times.sort();
+    let at =
+        |q: f64| ms(times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1]);
+    println!("| {name} | {rows} | {:.2} | {:.2} | {:.2} |", at(0.50), at(0.99), at(1.0));
+}
+
+async fn measure(store: &SqliteStore, cli: &Cli) -> Result<(), Failure> {
+    let middle = middle_cursors(store, cli.rows).await?;
+    let mut rng = SmallRng::seed_from_u64(SEED);
+    print_header();
     for (name, make) in views(cli.rows, middle) {
         let mut times = Vec::with_capacity(cli.reps);
         let mut rows = 0;
@@ -358,13 +396,134 @@ async fn measure(store: &SqliteStore, cli: &Cli) -> Result<(), Failure> {
             times.push(started.elapsed());
             rows = rows.max(page.entries.len());
         }
-        times.sort();
-        let at = |q: f64| {
-            ms(times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1])
-        };
-        println!("| {name} | {rows} | {:.2} | {:.2} | {:.2} |", at(0.50), at(0.99), at(1.0));
+        print_row(name, rows, &mut times);
     }
     Ok(())
+}
+
+/// The views through the web connector's log page.
+mod web {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use bytes::Bytes;
+    use qbo_ordoro::sim::ordoro::OrdoroSim;
+    use qbo_ordoro::sim::qbo::QboSim;
+    use qbo_ordoro::store::{LogQuery, SqliteStore};
+    use qbo_ordoro::transport::{HttpTransport, ReqwestTransport, SharedTransport};
+    use qbo_ordoro::web::Connector;
+    use qbo_ordoro::{Clock, OrdoroClient, QboClient, SyncEngine, TokenStore, TokioClock};
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    use super::{Cli, Failure, REALMS, SEED, middle_cursors, print_header, print_row, views};
+
+    /// The page's query string for `q`, or `None` for a view the page cannot show.
+    fn page_query(q: &LogQuery) -> Option<String> {
+        if q.realm.is_none() || !q.newest_first {
+            return None;
+        }
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        if let Some(action) = q.action {
+            out.append_pair("action", action.as_str());
+        }
+        if let Some(reason) = q.reason {
+            out.append_pair("reason", reason.as_str());
+        }
+        if let Some(entity) = q.entity {
+            out.append_pair("entity", &entity.as_str().to_ascii_lowercase());
+        }
+        if let Some(from) = q.from {
+            out.append_pair("from", &from.date_naive().to_string());
+        }
+        if let Some(to) = q.to {
+            out.append_pair("to", &to.date_naive().to_string());
+        }
+        if let Some(text) = &q.text {
+            out.append_pair("q", text);
+        }
+        if let Some(before) = q.before {
+            out.append_pair("before", &before.to_string());
+        }
+        Some(out.finish())
+    }
+
+    /// A connector over `store` (its first company connected to simulated services that hold
+    /// no sales, so its scheduler's runs write nothing), served on a loopback port.
+    async fn serve(store: Arc<SqliteStore>) -> Result<(String, Connector), Failure> {
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::system());
+        let qbo = Arc::new(QboSim::new(clock.clone()));
+        let ordoro = Arc::new(OrdoroSim::new(clock.clone()));
+        let realm = REALMS[0].0;
+        store.save_token(realm, &qbo.connect(realm)).await?;
+        let (s, c) = (store.clone(), clock.clone());
+        let connector = Connector::builder(store, clock)
+            .engine(move |realm| {
+                let wire = SharedTransport::from_arc(qbo.clone());
+                let q = QboClient::new(qbo.client_config(realm), wire, c.clone(), s.clone())?;
+                let wire = SharedTransport::from_arc(ordoro.clone());
+                let o = OrdoroClient::new(ordoro.client_config(), wire, c.clone())?;
+                Ok(SyncEngine::builder()
+                    .qbo(Arc::new(q))
+                    .ordoro(Arc::new(o))
+                    .store(s.clone())
+                    .clock(c.clone()))
+            })
+            .build()?;
+        connector.add_company(realm).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}/companies/{realm}/log", listener.local_addr()?);
+        let router = connector.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Ok((base, connector))
+    }
+
+    /// One GET of the page; its status and body.
+    async fn fetch(
+        client: &ReqwestTransport,
+        url: &str,
+        cookie: &mut Option<String>,
+    ) -> Result<(u16, String), Failure> {
+        let mut request = http::Request::get(url);
+        if let Some(cookie) = cookie.as_deref() {
+            request = request.header(http::header::COOKIE, cookie);
+        }
+        let response = client.send(request.body(Bytes::new())?).await?;
+        if let Some(set) = response.headers().get(http::header::SET_COOKIE) {
+            *cookie = set.to_str()?.split(';').next().map(str::to_owned);
+        }
+        Ok((response.status().as_u16(), String::from_utf8_lossy(response.body()).into_owned()))
+    }
+
+    pub async fn measure(store: Arc<SqliteStore>, cli: &Cli) -> Result<(), Failure> {
+        let middle = middle_cursors(&store, cli.rows).await?;
+        let (base, connector) = serve(store).await?;
+        let client = ReqwestTransport::new()?;
+        let mut cookie = None;
+        let mut rng = SmallRng::seed_from_u64(SEED);
+        println!("the log page over HTTP: {base}\n");
+        print_header();
+        for (name, make) in views(cli.rows, middle) {
+            let mut times = Vec::with_capacity(cli.reps);
+            let mut rows = 0;
+            for _ in 0..cli.reps {
+                let Some(query) = page_query(&make(&mut rng)) else { break };
+                let started = Instant::now();
+                let (status, body) =
+                    fetch(&client, &format!("{base}?{query}"), &mut cookie).await?;
+                times.push(started.elapsed());
+                if status != 200 {
+                    return Err(format!("{name}: the page answered {status}: {body}").into());
+                }
+                rows = rows.max(body.matches("<tr class=\"entry\"").count());
+            }
+            if !times.is_empty() {
+                print_row(name, rows, &mut times);
+            }
+        }
+        connector.shutdown().await;
+        Ok(())
+    }
 }
 
 fn ms(d: Duration) -> f64 {

@@ -125,6 +125,10 @@ impl TokenStore for ProgressStore {
     async fn save_token(&self, realm: &str, token: &StoredToken) -> qbo_ordoro::Result<()> {
         self.inner.save_token(realm, token).await
     }
+
+    async fn forget_token(&self, realm: &str) -> qbo_ordoro::Result<bool> {
+        self.inner.forget_token(realm).await
+    }
 }
 
 #[async_trait::async_trait]

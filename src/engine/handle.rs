@@ -5,8 +5,8 @@
 //! stop the run.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tracing::debug;
@@ -376,17 +376,30 @@ impl SyncEngine {
         Ok(outcome)
     }
 
-    /// The decision on `txn`; with the ship-to fallback on, a sale whose ship-to fails with an
-    /// address error is decided again with its customer's `ShipAddr` (read once per customer per
-    /// run), which is kept only when it makes an order. A customer read that fails for now is the
-    /// transaction's outcome (retried next run); a customer that does not exist, or has no
-    /// usable `ShipAddr`, leaves the address error as it was.
+    /// The decision on `txn` ([`decide_with_fallback`](Self::decide_with_fallback)); a customer
+    /// read that fails for now is the transaction's outcome (retried next run).
     async fn ship_to_fallback(
         &self,
         ctx: &RunCtx,
         facts: &TxnFacts,
         txn: &Transaction,
     ) -> std::result::Result<Decision, Outcome> {
+        self.decide_with_fallback(ctx, txn).await.map_err(|err| {
+            let context = "could not read the customer's ship-to for the fallback";
+            self.failed(ctx, facts, &err, context)
+        })
+    }
+
+    /// The decision on `txn` with the run's mapping settings; with the ship-to fallback on, a
+    /// sale whose ship-to fails with an address error is decided again with its customer's
+    /// `ShipAddr` (read once per customer per run), which is kept only when it makes an order.
+    /// A customer that does not exist, or has no usable `ShipAddr`, leaves the address error as
+    /// it was; a customer read that fails is the error.
+    pub(crate) async fn decide_with_fallback(
+        &self,
+        ctx: &RunCtx,
+        txn: &Transaction,
+    ) -> std::result::Result<Decision, Arc<Error>> {
         let mapping = ctx.mapping_now();
         let decision = decide(txn, &mapping);
         let Decision::Error { code: Reason::Address(_), message } = &decision else {
@@ -399,19 +412,14 @@ impl SyncEngine {
         let Some(customer_id) = customer_id.filter(|id| !id.is_empty()) else {
             return Ok(decision);
         };
-        let customer = match ctx.customers.get(&self.qbo, &customer_id).await {
-            Ok(customer) => customer,
-            Err(err) => {
-                let context = "could not read the customer's ship-to for the fallback";
-                return Err(self.failed(ctx, facts, &err, context));
-            }
-        };
+        let customer = ctx.customers.get(&self.qbo, &customer_id).await?;
         let Some(ship_addr) = customer.and_then(|c| c.ship_addr) else {
             debug!(id = %txn.doc.id, customer = %customer_id, "the customer has no ShipAddr to fall back on");
             return Ok(decision);
         };
         let warning = format!(
-            "ship-to taken from the customer record (customer {customer_id}) because the              sale's own could not be used: {message}"
+            "ship-to taken from the customer record (customer {customer_id}) because the \
+             sale's own could not be used: {message}"
         );
         match decide_with_ship_to(txn, &mapping, &ship_addr, &warning) {
             created @ Decision::Create(_) => {
@@ -699,6 +707,7 @@ impl SyncEngine {
             entity: deleted.entity,
             qbo_id: deleted.id.clone(),
             doc_number: None,
+            customer: None,
             sync_token: None,
             last_updated: deleted.deleted_at,
         };

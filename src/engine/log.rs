@@ -43,6 +43,8 @@ pub(crate) struct TxnFacts {
     pub entity: EntityKind,
     pub qbo_id: String,
     pub doc_number: Option<String>,
+    /// `CustomerRef.name`, when the document names one.
+    pub customer: Option<String>,
     pub sync_token: Option<String>,
     pub last_updated: Option<DateTime<FixedOffset>>,
 }
@@ -53,6 +55,7 @@ impl TxnFacts {
             entity: txn.kind,
             qbo_id: txn.doc.id.clone(),
             doc_number: txn.doc.doc_number.clone().filter(|d| !d.trim().is_empty()),
+            customer: customer_name(txn),
             sync_token: Some(txn.doc.sync_token.clone()),
             last_updated: txn.doc.last_updated(),
         }
@@ -63,10 +66,18 @@ impl TxnFacts {
             entity: entry.key.entity,
             qbo_id: entry.key.qbo_id.clone(),
             doc_number: None,
+            customer: None,
             sync_token: Some(entry.sync_token.clone()),
             last_updated: None,
         }
     }
+}
+
+/// The customer's name as the transaction names it (`CustomerRef.name`), trimmed; `None` when
+/// it names none or a blank one.
+fn customer_name(txn: &Transaction) -> Option<String> {
+    let name = txn.doc.customer_ref.as_ref()?.name.as_deref()?.trim();
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// Builds log entries for one run.
@@ -93,6 +104,7 @@ impl EntryMaker {
             entity: facts.entity,
             qbo_id: facts.qbo_id.clone(),
             doc_number: facts.doc_number.clone(),
+            customer: facts.customer.clone(),
             sync_token: facts.sync_token.clone(),
             last_updated: facts.last_updated,
             action,

@@ -12,6 +12,7 @@ mod company;
 mod config;
 mod cursor;
 mod handle;
+mod inspect;
 mod items;
 mod log;
 mod run;
@@ -25,6 +26,7 @@ pub use company::{DEFAULT_COMPANY_COUNTRY, company_country};
 pub use config::{
     DEFAULT_EVENT_RETENTION, DEFAULT_SETTLE_AFTER, InitialSince, RunOptions, SyncConfig,
 };
+pub use inspect::{INSPECTION_HISTORY, InspectedDocument, Inspection};
 pub use items::UnknownSkuPolicy;
 pub use run::{RunRange, RunReport, RunScope, TxnRef, WatchOptions};
 
@@ -36,6 +38,7 @@ use crate::{Clock, Error, OrdoroApi, QboApi, Result, Store};
 /// [`SyncConfig`]; then call [`run_incremental`](Self::run_incremental) on a schedule (or let
 /// [`watch`](Self::watch) loop), [`run_range`](Self::run_range) to re-sync a period, or
 /// [`run_one`](Self::run_one) for one transaction. Every run returns a [`RunReport`].
+/// [`inspect`](Self::inspect) shows one transaction as a run would see it, writing nothing.
 ///
 /// The whole stack against the simulated services (feature `sim`), in tokio's virtual time:
 /// the real clients, pacing and wire formats, one sale marked `Ordoro` and one of another class.

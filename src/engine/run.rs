@@ -383,15 +383,24 @@ impl SyncEngine {
     pub(super) async fn start(&self, options: &RunOptions) -> Result<(RunCtx, DateTime<Utc>)> {
         let started_at = self.clock.now().trunc_subsecs(0);
         let run_id = self.new_run_id(started_at).await?;
+        let ctx = self.open_ctx(run_id, options).await?;
+        let country = ctx.mapping.company_country().unwrap_or(super::DEFAULT_COMPANY_COUNTRY);
+        debug!(run = %ctx.maker.run_id, dry_run = options.dry_run, %country, "sync run started");
+        Ok((ctx, started_at))
+    }
+
+    /// The context of run `run_id`: its mapping settings with the company's country, and its
+    /// SKU state (the mapping table, the retry set). Writes nothing in a dry run (the country
+    /// read from QBO is then not cached), so an inspection opens one too.
+    pub(super) async fn open_ctx(&self, run_id: String, options: &RunOptions) -> Result<RunCtx> {
         let maker =
             EntryMaker { run_id, realm: self.realm().to_string(), dry_run: options.dry_run };
         let update = options.update_existing.unwrap_or(self.config.update_existing);
         let country = self.run_country(options.dry_run).await?;
         let mapping = self.config.mapping.clone().with_company_country(Some(&country));
-        debug!(run = %maker.run_id, dry_run = options.dry_run, %country, "sync run started");
         let ctx = RunCtx::new(maker, update, mapping);
         self.open_skus(&ctx).await?;
-        Ok((ctx, started_at))
+        Ok(ctx)
     }
 
     /// A run id no run of the company had: `run-{start}-{n}`, deterministic under a virtual

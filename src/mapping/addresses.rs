@@ -24,29 +24,11 @@ pub(crate) fn resolve(
     config: &MappingConfig,
 ) -> Result<Addresses, AddressError> {
     let bill_to_fallback = config.bill_to_fallback();
-    let display = doc.customer_ref.as_ref().and_then(|c| clean(c.name.as_deref()));
-    let country = config.company_country().map(str::to_string);
-    let parse = |addr: &PhysicalAddress| {
-        parse_address(addr, &context_for(addr, display.clone(), country.clone()))
-    };
+    let parse = parser(doc, config);
     let ship_src = present(doc.ship_addr.as_ref());
     let bill_src = present(doc.bill_addr.as_ref());
     let mut warnings = Vec::new();
-    let ship_to = match (ship_src, bill_src) {
-        (Some(ship), _) => parse(ship).map_err(|e| labelled(e, "ship-to"))?,
-        (None, Some(bill)) => {
-            parse(bill).map_err(|e| labelled(e, "ship-to (from BillAddr, as ShipAddr is empty)"))?
-        }
-        (None, None) => {
-            return Err(AddressError {
-                code: AddressErrorCode::EmptyInput,
-                message: "the transaction has neither a ShipAddr nor a BillAddr; add the \
-                          ship-to address in QuickBooks"
-                    .into(),
-                raw_lines: Vec::new(),
-            });
-        }
-    };
+    let ship_to = ship_to_with(doc, &parse)?;
     warnings.extend(ship_to.warnings.iter().map(|w| format!("ship-to: {w}")));
     let bill_to = match (ship_src, bill_src) {
         (Some(_), Some(bill)) => match parse(bill) {
@@ -67,6 +49,47 @@ pub(crate) fn resolve(
         _ => ship_to.clone(),
     };
     Ok(Addresses { ship_to, bill_to, warnings })
+}
+
+/// The ship-to alone, parsed as [`resolve`] parses it: from `ShipAddr`, else `BillAddr`.
+pub(crate) fn ship_to(
+    doc: &SalesTransaction,
+    config: &MappingConfig,
+) -> Result<ParsedAddress, AddressError> {
+    ship_to_with(doc, &parser(doc, config))
+}
+
+/// Reads an address block of `doc` with what the parser is told of its customer and the
+/// company's country.
+fn parser(
+    doc: &SalesTransaction,
+    config: &MappingConfig,
+) -> impl Fn(&PhysicalAddress) -> Result<ParsedAddress, AddressError> {
+    let display = doc.customer_ref.as_ref().and_then(|c| clean(c.name.as_deref()));
+    let country = config.company_country().map(str::to_string);
+    move |addr: &PhysicalAddress| {
+        parse_address(addr, &context_for(addr, display.clone(), country.clone()))
+    }
+}
+
+/// The ship-to: `ShipAddr` when it holds text, else `BillAddr`, else an `empty_input` error.
+fn ship_to_with(
+    doc: &SalesTransaction,
+    parse: &impl Fn(&PhysicalAddress) -> Result<ParsedAddress, AddressError>,
+) -> Result<ParsedAddress, AddressError> {
+    match (present(doc.ship_addr.as_ref()), present(doc.bill_addr.as_ref())) {
+        (Some(ship), _) => parse(ship).map_err(|e| labelled(e, "ship-to")),
+        (None, Some(bill)) => {
+            parse(bill).map_err(|e| labelled(e, "ship-to (from BillAddr, as ShipAddr is empty)"))
+        }
+        (None, None) => Err(AddressError {
+            code: AddressErrorCode::EmptyInput,
+            message: "the transaction has neither a ShipAddr nor a BillAddr; add the ship-to \
+                      address in QuickBooks"
+                .into(),
+            raw_lines: Vec::new(),
+        }),
+    }
 }
 
 /// What the parser is told of the customer. QBO's display name is a person or a business, and

@@ -17,9 +17,9 @@ pub use skus::{
 };
 
 use crate::Reason;
-use crate::address::ParsedAddress;
+use crate::address::{AddressError, ParsedAddress};
 use crate::class_filter::ClassVerdict;
-use crate::model::ordoro::NewOrder;
+use crate::model::ordoro::{NewOrder, OrdoroAddress};
 use crate::model::qbo::{EntityKind, LineDetail, SalesTransaction, Transaction};
 
 /// An order ready to create, with what was noticed while building it.
@@ -36,6 +36,32 @@ pub struct MappedOrder {
     pub bill_to: ParsedAddress,
     /// The SKU of each order line and where it came from, in the order of the lines.
     pub skus: Vec<LineSku>,
+}
+
+/// The ship-to address of `doc` as its order would carry it (Ordoro's fields, with the billing
+/// e-mail), parsed as [`decide`] parses it with `config` (from `ShipAddr`, else `BillAddr`, in
+/// the company's country), whatever the decision: a skipped sale's too. Or the address error: its
+/// code, a message that says how to fix the address in QuickBooks, and the lines read. Pure.
+///
+/// ```
+/// use qbo_ordoro::mapping::{MappingConfig, ship_to};
+/// use qbo_ordoro::model::qbo::{PhysicalAddress, SalesTransaction};
+///
+/// let doc = SalesTransaction {
+///     ship_addr: Some(PhysicalAddress::from_lines(&["Kate Whelan", "45 First St.", "Menlo Park, CA 94304"])),
+///     ..Default::default()
+/// };
+/// let address = ship_to(&doc, &MappingConfig::default()).unwrap();
+/// assert_eq!(address.state.as_deref(), Some("CA"));
+/// let error = ship_to(&SalesTransaction::default(), &MappingConfig::default()).unwrap_err();
+/// assert_eq!(error.code.as_str(), "empty_input");
+/// ```
+pub fn ship_to(
+    doc: &SalesTransaction,
+    config: &MappingConfig,
+) -> Result<OrdoroAddress, AddressError> {
+    let parsed = addresses::ship_to(doc, config)?;
+    Ok(addresses::to_ordoro(&parsed, addresses::first_email(doc).as_deref()))
 }
 
 /// What to do with one transaction.

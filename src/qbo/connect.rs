@@ -12,7 +12,9 @@
 //!    expiries when QBO reports them ([`StoredToken::reconnect_by`]). The host saves them in its
 //!    [`TokenStore`](crate::TokenStore) under the realm id, where [`QboClient`](crate::QboClient)
 //!    finds them.
-//! 4. [`OAuthApp::revoke`] disconnects the company.
+//! 4. [`OAuthApp::revoke`] disconnects the company; the host then forgets its tokens
+//!    ([`TokenStore::forget_token`](crate::TokenStore::forget_token)), keeping the rest of its
+//!    state, so that connecting it again carries on where it left off.
 //!
 //! The client secret, the code and the tokens never reach Debug output, logs or errors.
 //!

@@ -112,6 +112,7 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     log_query_limit_takes_the_first_matches(&new_store()).await;
     log_query_results_keep_the_written_order(&new_store()).await;
     log_query_filters_entity_reason_and_text(&new_store()).await;
+    log_text_finds_the_customer(&new_store()).await;
     log_pages_run_newest_first_in_time_then_written_order(&new_store()).await;
     log_pages_neither_skip_nor_repeat_while_entries_are_added(&new_store()).await;
     log_pages_run_oldest_first_and_back(&new_store()).await;
@@ -125,6 +126,7 @@ pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
     every_reason_reads_back(&new_store()).await;
     tokens_keep_their_expiries_and_grant(&new_store()).await;
     connected_realms_are_those_with_tokens(&new_store()).await;
+    forgetting_a_token_disconnects_the_company_and_keeps_its_state(&new_store()).await;
     a_run_starts_once_per_company(&new_store()).await;
     company_country_is_kept_per_realm(&new_store()).await;
     sent_orders_are_kept_per_transaction(&new_store()).await;
@@ -427,6 +429,7 @@ pub async fn log_entries_round_trip_every_field(store: &dyn Store) {
         entity: EntityKind::SalesReceipt,
         qbo_id: "177".into(),
         doc_number: Some("1042".into()),
+        customer: Some("Zoë O'Brien & \"Sons\", Ltd".into()),
         sync_token: Some("2".into()),
         last_updated: Some(last_updated),
         action: Action::Failed,
@@ -643,6 +646,68 @@ pub async fn log_query_filters_entity_reason_and_text(store: &dyn Store) {
     assert_eq!(both(q).await, "7");
     let q = LogQuery { action: Some(Action::Skipped), entity, ..text("7") };
     assert_eq!(both(q).await, "10");
+}
+
+/// The free text finds an entry by its customer's name too: whole, ASCII letters in either
+/// case (other letters as written), in `query_log` and `log_page` alike, with the other filters;
+/// an entry without a customer is found by its other values only.
+pub async fn log_text_finds_the_customer(store: &dyn Store) {
+    let customer = |name: &str| Some(name.to_owned());
+    let entries = [
+        LogEntry {
+            customer: customer("Kate Whelan"),
+            doc_number: Some("1001".into()),
+            ..log_entry("run-1", "r1", "1", Action::Created, instant(10))
+        },
+        LogEntry {
+            customer: customer("KATE WHELAN"),
+            reason: Some(Reason::ClassMismatch),
+            ..log_entry("run-1", "r1", "2", Action::Skipped, instant(20))
+        },
+        LogEntry {
+            customer: customer("Kate Whelan"),
+            ..log_entry("run-1", "r2", "3", Action::Failed, instant(30))
+        },
+        LogEntry {
+            customer: customer("Zoë Ödegaard"),
+            ..log_entry("run-2", "r1", "4", Action::Created, instant(40))
+        },
+        // A customer named like another entry's DocNumber: both are found.
+        LogEntry {
+            customer: customer("1001"),
+            ..log_entry("run-2", "r1", "5", Action::Created, instant(50))
+        },
+        log_entry("run-2", "r1", "6", Action::Created, instant(60)),
+    ];
+    for entry in entries {
+        store.commit(&log_only(entry)).await.unwrap();
+    }
+    let both = |q: LogQuery| async move {
+        let listed = ids(&store.query_log(&q).await.unwrap()).join(",");
+        let newest = LogQuery { limit: Some(10), newest_first: true, ..q };
+        let mut paged = ids(&store.log_page(&newest).await.unwrap().entries).join(",");
+        paged = paged.split(',').rev().collect::<Vec<_>>().join(",");
+        assert_eq!(paged, listed, "log_page and query_log disagree");
+        listed
+    };
+    let text = |t: &str| LogQuery { text: Some(t.into()), ..LogQuery::default() };
+    assert_eq!(both(text("Kate Whelan")).await, "1,2,3");
+    assert_eq!(both(text(" kate whelan  ")).await, "1,2,3");
+    assert_eq!(both(text("Kate")).await, "", "a part of the name is no match");
+    assert_eq!(both(text("Zoë Ödegaard")).await, "4");
+    assert_eq!(both(text("zoë ödegaard")).await, "", "only ASCII letters ignore their case");
+    assert_eq!(both(text("ZOë ÖDEGAARD")).await, "4");
+    assert_eq!(both(text("1001")).await, "1,5");
+    let q = LogQuery { realm: Some("r1".into()), ..text("kate whelan") };
+    assert_eq!(both(q).await, "1,2");
+    let q = LogQuery { action: Some(Action::Skipped), ..text("Kate Whelan") };
+    assert_eq!(both(q).await, "2");
+    // Read back as written.
+    let found = store.query_log(&text("zOë ÖdEGAARD")).await.unwrap();
+    assert_eq!(
+        found.iter().map(|e| e.customer.clone()).collect::<Vec<_>>(),
+        [customer("Zoë Ödegaard")]
+    );
 }
 
 /// Pages are in time order, newest first when asked, entries written at the same instant in
@@ -884,6 +949,44 @@ pub async fn connected_realms_are_those_with_tokens(store: &dyn Store) {
     assert_eq!(store.connected_realms().await.unwrap(), ["r1", "r2"]);
 }
 
+/// Forgetting a company's tokens (a disconnect) says whether there were any, leaves
+/// `load_token` empty and the company out of `connected_realms`, touches no other company's, and
+/// keeps everything else of the company (ledger, log, cursors, settings), so that connecting it
+/// again carries on where it left off.
+pub async fn forgetting_a_token_disconnects_the_company_and_keeps_its_state(store: &dyn Store) {
+    store.save_token("r1", &stored_token("refresh-1", Some("access-1"))).await.unwrap();
+    store.save_token("r2", &stored_token("refresh-2", None)).await.unwrap();
+    let entry = ledger_entry("r1", EntityKind::Invoice, "1", LedgerState::Created);
+    let line = log_entry("run-1", "r1", "1", Action::Created, instant(1));
+    let commit = Commit {
+        log: line.clone(),
+        ledger: Some(LedgerChange::Put(entry.clone())),
+        cursor: Some(("r1/Invoice".into(), instant(2))),
+    };
+    store.commit(&commit).await.unwrap();
+    let settings = CompanySettings { classes: vec!["Retail".into()], ..CompanySettings::default() };
+    store.save_company_settings("r1", &settings).await.unwrap();
+
+    assert!(store.forget_token("r1").await.unwrap(), "r1 had tokens");
+    assert!(store.load_token("r1").await.unwrap().is_none());
+    assert_eq!(store.connected_realms().await.unwrap(), ["r2"]);
+    let other = store.load_token("r2").await.unwrap().expect("r2 keeps its tokens");
+    assert_eq!(other.refresh_token.expose_secret(), "refresh-2");
+    assert!(!store.forget_token("r1").await.unwrap(), "nothing left to forget");
+    assert!(!store.forget_token("r3").await.unwrap(), "never connected");
+
+    assert_eq!(store.ledger_entry(&entry.key).await.unwrap(), Some(entry));
+    assert_eq!(store.query_log(&LogQuery::default()).await.unwrap(), vec![line]);
+    assert_eq!(store.cursor("r1/Invoice").await.unwrap(), Some(instant(2)));
+    assert_eq!(store.company_settings("r1").await.unwrap(), Some(settings));
+
+    store.save_token("r1", &stored_token("refresh-again", None)).await.unwrap();
+    assert_eq!(store.connected_realms().await.unwrap(), ["r1", "r2"]);
+    let again = store.load_token("r1").await.unwrap().expect("connected again");
+    assert_eq!(again.refresh_token.expose_secret(), "refresh-again");
+    assert!(again.access_token.is_none(), "nothing of the forgotten tokens comes back");
+}
+
 /// A run id starts once per company: a second start of the same id is refused, whether or not
 /// the first run logged anything; another company may use the same id.
 pub async fn a_run_starts_once_per_company(store: &dyn Store) {
@@ -984,6 +1087,7 @@ pub fn log_entry(
         entity: EntityKind::Invoice,
         qbo_id: qbo_id.into(),
         doc_number: None,
+        customer: None,
         sync_token: None,
         last_updated: None,
         action,

@@ -10,13 +10,14 @@ use super::LogEntry;
 use crate::{Error, Reason, Result};
 
 /// The header row [`log_csv`] writes, one name per column.
-pub const LOG_CSV_HEADER: [&str; 19] = [
+pub const LOG_CSV_HEADER: [&str; 20] = [
     "at",
     "realm",
     "run_id",
     "entity",
     "qbo_id",
     "doc_number",
+    "customer",
     "sync_token",
     "last_updated",
     "action",
@@ -67,7 +68,7 @@ pub fn log_csv<'a>(
 }
 
 /// An entry's fields in [`LOG_CSV_HEADER`]'s order.
-fn row(e: &LogEntry) -> [String; 19] {
+fn row(e: &LogEntry) -> [String; 20] {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let failure = e.failure.as_ref();
     let of_failure =
@@ -79,6 +80,7 @@ fn row(e: &LogEntry) -> [String; 19] {
         e.entity.as_str().to_owned(),
         e.qbo_id.clone(),
         text(&e.doc_number),
+        text(&e.customer),
         text(&e.sync_token),
         e.last_updated.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, false)).unwrap_or_default(),
         e.action.as_str().to_owned(),

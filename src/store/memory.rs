@@ -115,6 +115,10 @@ impl TokenStore for MemoryStore {
         self.lock().tokens.insert(realm.to_owned(), token.clone());
         Ok(())
     }
+
+    async fn forget_token(&self, realm: &str) -> Result<bool> {
+        Ok(self.lock().tokens.remove(realm).is_some())
+    }
 }
 
 #[async_trait::async_trait]

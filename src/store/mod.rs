@@ -243,6 +243,11 @@ pub struct LogEntry {
     pub qbo_id: String,
     /// The DocNumber, when the transaction has one.
     pub doc_number: Option<String>,
+    /// The customer's name (`CustomerRef.name`) as the transaction named it, trimmed, when it did (an
+    /// entry written without the document, such as a delete or a settled create, has none).
+    /// Absent from entries written before it existed.
+    #[serde(default)]
+    pub customer: Option<String>,
     /// The SyncToken seen.
     pub sync_token: Option<String>,
     /// `MetaData.LastUpdatedTime` seen.
@@ -314,10 +319,10 @@ pub struct LogQuery {
     pub entity: Option<EntityKind>,
     /// Only entries with this reason.
     pub reason: Option<Reason>,
-    /// Free text a person typed: matches an entry whose DocNumber, QBO id or Ordoro order number
-    /// equals it, whole, ignoring the case of ASCII letters and the spaces around it (see
-    /// [`LogQuery::text_term`]). Whole values, not prefixes, so that the first page of any search
-    /// is an index walk whatever the log's size. Blank text filters nothing.
+    /// Free text a person typed: matches an entry whose DocNumber, QBO id, Ordoro order number or
+    /// customer name equals it, whole, ignoring the case of ASCII letters and the spaces around
+    /// it (see [`LogQuery::text_term`]). Whole values, not prefixes, so that the first page of
+    /// any search is an index walk whatever the log's size. Blank text filters nothing.
     pub text: Option<String>,
     /// For [`Store::log_page`]: newest entries first (a person's view of the log) rather than
     /// oldest first. [`Store::query_log`] ignores it.
@@ -359,8 +364,8 @@ impl LogQuery {
     }
 
     /// The free text to match, trimmed; `None` when there is none or it is blank. Stores match
-    /// it against the DocNumber, the QBO id and the order number, whole, ASCII letters in
-    /// either case (SQLite's `NOCASE`).
+    /// it against the DocNumber, the QBO id, the order number and the customer, whole, ASCII
+    /// letters in either case (SQLite's `NOCASE`).
     pub fn text_term(&self) -> Option<&str> {
         self.text.as_deref().map(str::trim).filter(|t| !t.is_empty())
     }
@@ -402,6 +407,7 @@ fn text_matches(text: &str, entry: &LogEntry) -> bool {
     same(entry.doc_number.as_deref())
         || same(Some(&entry.qbo_id))
         || same(entry.order_number.as_deref())
+        || same(entry.customer.as_deref())
 }
 
 /// A place in the transaction log: an entry's instant and its sequence number in its store (the
@@ -675,6 +681,12 @@ pub trait TokenStore: fmt::Debug + Send + Sync {
     async fn load_token(&self, realm: &str) -> Result<Option<StoredToken>>;
     /// Saves the tokens of `realm`, replacing what was there; durable when it returns.
     async fn save_token(&self, realm: &str, token: &StoredToken) -> Result<()>;
+    /// Forgets the tokens of `realm` (the company was disconnected: its grant revoked at
+    /// Intuit); true when there were some. Afterwards [`load_token`](Self::load_token) is `None`
+    /// and [`Store::connected_realms`] no longer lists the realm. Nothing else is forgotten: the
+    /// ledger, the log, the cursors and the settings stay, so a company connected again carries
+    /// on where it left off. Durable when it returns.
+    async fn forget_token(&self, realm: &str) -> Result<bool>;
 }
 
 /// The engine's state.

@@ -42,6 +42,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, sql: MIGRATION_6 },
     Migration { version: 7, sql: MIGRATION_7 },
     Migration { version: 8, sql: MIGRATION_8 },
+    Migration { version: 9, sql: MIGRATION_9 },
 ];
 
 /// Timestamps are RFC 3339 text in UTC with exactly nine fractional digits
@@ -227,9 +228,17 @@ CREATE TABLE company_settings (
 ) WITHOUT ROWID;
 ";
 
+/// Version 9: the customer's name in each log entry (`LogEntry::customer`; entries written
+/// before are `NULL`), with a `NOCASE` index like the other free-text columns of
+/// [`MIGRATION_7`], so that a search by customer is an index walk too.
+const MIGRATION_9: &str = "
+ALTER TABLE log ADD COLUMN customer TEXT;
+CREATE INDEX log_customer_text ON log (customer COLLATE NOCASE, realm, at);
+";
+
 const LOG_COLUMNS: &str = "run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
      last_updated, action, reason, detail, order_number, failure_service, failure_status, \
-     failure_code, failure_message, failure_request_id, dry_run";
+     failure_code, failure_message, failure_request_id, dry_run, customer";
 
 const LEDGER_COLUMNS: &str =
     "realm, entity, qbo_id, order_id, order_number, sync_token, state, updated_at";
@@ -318,7 +327,7 @@ impl fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 8;
+    pub const SCHEMA_VERSION: u32 = 9;
 
     /// Opens the store in the file at `path`, creating the file (mode `0600` on Unix) and its
     /// schema when they do not exist, with the default [`SqliteOptions`].
@@ -739,8 +748,9 @@ impl<'a> LogRow<'a> {
         let mut stmt = conn.prepare_cached(
             "INSERT INTO log (run_id, at, realm, entity, qbo_id, doc_number, sync_token, \
              last_updated, action, reason, detail, order_number, failure_service, failure_status, \
-             failure_code, failure_message, failure_request_id, dry_run) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+             failure_code, failure_message, failure_request_id, dry_run, customer) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18, ?19)",
         )?;
         stmt.execute(params![
             e.run_id,
@@ -761,6 +771,7 @@ impl<'a> LogRow<'a> {
             failure.map(|f| f.message.as_str()),
             failure.and_then(|f| f.request_id.as_deref()),
             e.dry_run,
+            e.customer,
         ])?;
         Ok(())
     }
@@ -785,6 +796,7 @@ fn read_log(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
         entity: parsed(row, 3, "log.entity", EntityKind::parse)?,
         qbo_id: row.get(4)?,
         doc_number: row.get(5)?,
+        customer: row.get(18)?,
         sync_token: row.get(6)?,
         last_updated: parsed_opt(row, 7, "log.last_updated", |s| {
             DateTime::<FixedOffset>::parse_from_rfc3339(s).ok()
@@ -929,9 +941,10 @@ fn log_filters(query: &LogQuery, from: &str) -> (String, Vec<Value>) {
         sql.push_str(
             " AND id IN (SELECT id FROM log WHERE doc_number = ? COLLATE NOCASE \
              UNION ALL SELECT id FROM log WHERE qbo_id = ? COLLATE NOCASE \
-             UNION ALL SELECT id FROM log WHERE order_number = ? COLLATE NOCASE)",
+             UNION ALL SELECT id FROM log WHERE order_number = ? COLLATE NOCASE \
+             UNION ALL SELECT id FROM log WHERE customer = ? COLLATE NOCASE)",
         );
-        args.extend([text(term), text(term), text(term)]);
+        args.extend([text(term), text(term), text(term), text(term)]);
     }
     (sql, args)
 }
@@ -1012,6 +1025,22 @@ impl TokenStore for SqliteStore {
                 let saved = save_token_row(conn, realm, token, &times);
                 let restored = conn.pragma_update(None, "synchronous", normal);
                 saved.and(restored)
+            },
+        )
+    }
+
+    async fn forget_token(&self, realm: &str) -> Result<bool> {
+        let normal = commit_synchronous(&self.inner.options);
+        self.run(
+            || format!("could not forget the tokens of realm {realm}"),
+            |conn| {
+                // As durable as a save: a disconnected company must not come back connected
+                // after a power cut.
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                let deleted = conn.execute("DELETE FROM token WHERE realm = ?1", [realm]);
+                let restored = conn.pragma_update(None, "synchronous", normal);
+                let deleted = deleted?;
+                restored.map(|()| deleted > 0)
             },
         )
     }
@@ -1143,7 +1172,7 @@ impl Store for SqliteStore {
             |conn| {
                 let mut stmt = conn.prepare(&sql)?;
                 let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
-                    let id: i64 = row.get(18)?;
+                    let id: i64 = row.get(19)?;
                     let entry = read_log(row)?;
                     let seq = u64::try_from(id).unwrap_or_default();
                     Ok((LogCursor::new(entry.at, seq), entry))

@@ -95,7 +95,7 @@ pub async fn disconnect(
         note = format!(" (Intuit did not confirm the revoke: {e})");
     }
     shared.remove_company(&realm).await;
-    // MERGE(store15): shared.store.forget_token(&realm).await?;
+    shared.store.forget_token(&realm).await?;
     info!(%realm, "QuickBooks company disconnected");
     Ok(back_to_overview(&shared, &session, format!("Disconnected company {realm}{note}"), false))
 }

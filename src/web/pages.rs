@@ -16,10 +16,12 @@ use tracing::warn;
 use super::Shared;
 use super::session::Session;
 use super::views::{
-    Choice, CompanyCard, ErrorPage, Frame, LogPageView, LogRow, LoginPage, OverviewPage, RunRow,
-    SettingsPage, TransactionPage,
+    AddressField, Choice, CompanyCard, ErrorPage, Frame, LogPageView, LogRow, LoginPage,
+    OverviewPage, RunRow, SettingsPage, TransactionPage,
 };
 use crate::engine::{RunRange, RunReport, TxnRef};
+use crate::mapping::Decision;
+use crate::model::ordoro::OrdoroAddress;
 use crate::model::qbo::EntityKind;
 use crate::schedule::{RunRecord, Scheduler, SchedulerStatus};
 use crate::store::{Action, CompanySettings, LogCursor, LogEntry, LogQuery, log_csv};
@@ -350,7 +352,7 @@ pub(crate) fn log_row(entry: &LogEntry) -> LogRow {
         entity: entry.entity.as_str().to_owned(),
         doc: entry.doc_number.clone().unwrap_or_else(|| format!("id {}", entry.qbo_id)),
         link: transaction_link(&entry.realm, entry.entity, &entry.qbo_id),
-        customer: String::new(),
+        customer: entry.customer.clone().unwrap_or_default(),
         action: entry.action.as_str().to_owned(),
         reason: entry.reason.map(|r| r.as_str().to_owned()).unwrap_or_default(),
         order: entry.order_number.clone().unwrap_or_default(),
@@ -440,41 +442,81 @@ fn entity_of(slug: &str) -> Result<EntityKind, PageError> {
     })
 }
 
-/// `GET /companies/{realm}/transactions/{entity}/{id}`.
+/// `GET /companies/{realm}/transactions/{entity}/{id}`: what [`SyncEngine::inspect`] finds,
+/// with the scheduler's current engine (it writes nothing, so it needs no turn).
+///
+/// [`SyncEngine::inspect`]: crate::SyncEngine::inspect
 pub async fn transaction(
     State(shared): State<Arc<Shared>>,
     Extension(session): Extension<Session>,
     Path((realm, entity, id)): Path<(String, String, String)>,
 ) -> Result<Response, PageError> {
-    let _scheduler = company(&shared, &realm)?;
+    let scheduler = company(&shared, &realm)?;
     let entity = entity_of(&entity)?;
-    let history = shared
-        .store
-        .log_page(&LogQuery {
-            realm: Some(realm.clone()),
-            qbo_id: Some(id.clone()),
-            entity: Some(entity),
-            newest_first: true,
-            ..LogQuery::default()
-        })
-        .await?;
+    let target = TxnRef::Id { entity: Some(entity), id: id.clone() };
+    let seen = scheduler.engine().inspect(&target).await?;
+    let (decision, decision_detail) = match &seen.decision {
+        None => ("none: QuickBooks has no such transaction now".to_owned(), String::new()),
+        Some(Decision::Create(_)) => ("create".to_owned(), String::new()),
+        Some(Decision::Skip { reason, detail }) => (format!("skip: {reason}"), detail.clone()),
+        Some(Decision::Error { code, message }) => {
+            (format!("error: {code}"), format!("{message} {}", code.how_to_fix()))
+        }
+    };
+    let (address, address_error) = match &seen.ship_to {
+        Some(Ok(parsed)) => (address_fields(parsed), None),
+        Some(Err(e)) => (Vec::new(), Some(format!("{}: {}", e.code.as_str(), e.message))),
+        None => (Vec::new(), None),
+    };
+    let pretty = |value: &serde_json::Value| {
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("(cannot show: {e})"))
+    };
     let page = TransactionPage {
         frame: frame(&shared, &session, format!("{entity} {id}")),
         entity: entity.as_str().to_owned(),
         entity_slug: entity_slug(entity),
         id,
-        found: false,
-        document: String::new(),
-        decision: String::new(),
-        decision_detail: String::new(),
-        order_body: None,
-        address: Vec::new(),
-        address_error: None,
-        ledger: String::new(),
-        history: history.entries.iter().map(log_row).collect(),
+        found: seen.document.is_some(),
+        document: seen.document.as_ref().map(|d| pretty(&d.json)).unwrap_or_default(),
+        decision,
+        decision_detail,
+        order_body: seen
+            .order
+            .as_ref()
+            .map(|order| serde_json::to_value(order).map(|v| pretty(&v)).unwrap_or_default()),
+        address,
+        address_error,
+        ledger: seen.ledger.as_ref().map_or("no order made yet".to_owned(), |entry| {
+            format!(
+                "{} order {} (order_id {}), as of {}",
+                entry.state.as_str(),
+                entry.order_number.as_deref().unwrap_or("(number not known yet)"),
+                entry.order_id,
+                time(entry.updated_at)
+            )
+        }),
+        history: seen.history.iter().map(log_row).collect(),
         realm,
     };
     Ok(render(&page))
+}
+
+/// The parsed ship-to, field by field (empty when absent).
+fn address_fields(parsed: &OrdoroAddress) -> Vec<AddressField> {
+    let field = |name, value: &Option<String>| AddressField {
+        name,
+        value: value.clone().unwrap_or_default(),
+    };
+    vec![
+        field("name", &parsed.name),
+        field("company", &parsed.company),
+        field("street1", &parsed.street1),
+        field("street2", &parsed.street2),
+        field("city", &parsed.city),
+        field("state", &parsed.state),
+        field("zip", &parsed.zip),
+        field("country", &parsed.country),
+    ]
 }
 
 /// `POST /companies/{realm}/transactions/{entity}/{id}/sync`.

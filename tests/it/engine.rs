@@ -859,6 +859,7 @@ async fn both_stores_remove_a_ledger_entry_in_a_commit() {
                 entity: Invoice,
                 qbo_id: "1".into(),
                 doc_number: None,
+                customer: None,
                 sync_token: Some("0".into()),
                 last_updated: None,
                 action: Action::Skipped,
@@ -897,4 +898,25 @@ async fn a_report_keeps_at_most_report_entries_but_counts_and_stores_them_all() 
     let query =
         qbo_ordoro::store::LogQuery { run_id: Some(report.run_id.clone()), ..Default::default() };
     assert_eq!(w.store.query_log(&query).await.unwrap().len(), 5, "the store has them all");
+}
+
+/// A `QboApi` without the answer's JSON (the default `get_transaction_json`): the inspection
+/// shows the typed document serialised, and says it is not verbatim.
+#[tokio::test]
+async fn inspect_over_a_port_without_raw_json_serialises_the_typed_document() {
+    let w = World::new();
+    w.add_sale("41", 10);
+    let target = TxnRef::Id { entity: Some(Invoice), id: "41".into() };
+    let seen = w.engine(SyncConfig::default()).inspect(&target).await.unwrap();
+    let document = seen.document.expect("the fake has it");
+    assert!(!document.verbatim);
+    assert_eq!(document.json["Id"], "41");
+    assert_eq!(document.transaction.doc.id, "41");
+    assert_eq!(
+        serde_json::from_value::<qbo_ordoro::model::qbo::SalesTransaction>(document.json).unwrap(),
+        document.transaction.doc,
+        "the JSON is the typed document"
+    );
+    assert!(seen.decision.is_some());
+    assert!(w.store.log_entries().is_empty());
 }

@@ -162,6 +162,35 @@ async fn sim_the_first_run_creates_every_eligible_order_and_the_second_creates_n
     assert_eq!(w.ordoro.orders().len(), 2);
 }
 
+/// Every entry a run writes names the sale's customer (`CustomerRef.name`, trimmed), whatever
+/// the action, and the log's free text finds the entries by it; a sale naming no customer has
+/// none.
+#[tokio::test(start_paused = true)]
+async fn sim_log_entries_name_the_customer_and_the_free_text_finds_them() {
+    use qbo_ordoro::model::qbo::Ref;
+    use qbo_ordoro::store::LogQuery;
+    let w = world().await;
+    let created = w.sale("1001", 50);
+    let mut other = simple_sale(Invoice, "1002", Some((CLASS_ID, "Wholesale")), Decimal::TEN);
+    other.doc.customer_ref = Some(Ref { value: "2".into(), name: Some("  Cool Cars ".into()) });
+    let skipped = w.seed_at(other, w.clock.now() - chrono::Duration::minutes(40));
+    let mut nameless = simple_sale(Invoice, "1003", Some((CLASS_ID, "Ordoro")), Decimal::TEN);
+    nameless.doc.customer_ref = Some(Ref { value: "3".into(), name: None });
+    let anonymous = w.seed_at(nameless, w.clock.now() - chrono::Duration::minutes(30));
+    let engine = w.engine(config());
+    let run = engine.run_incremental(&RunOptions::default()).await.unwrap();
+    assert_eq!((run.summary.created, run.summary.skipped), (2, 1));
+    assert_eq!(entry(&run.entries, &created).customer.as_deref(), Some("Kate Whelan"));
+    assert_eq!(entry(&run.entries, &skipped).customer.as_deref(), Some("Cool Cars"));
+    assert_eq!(entry(&run.entries, &anonymous).customer, None);
+
+    let search = |text: &str| LogQuery { text: Some(text.into()), ..LogQuery::default() };
+    let found = w.store.query_log(&search("cool cars")).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.qbo_id.as_str()).collect::<Vec<_>>(), [skipped.as_str()]);
+    let page = w.store.log_page(&search("KATE WHELAN")).await.unwrap();
+    assert_eq!(page.entries.iter().map(|e| e.qbo_id.as_str()).collect::<Vec<_>>(), [created]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn sim_a_transaction_edited_while_the_run_pages_is_not_lost() {
     let w = world().await;

@@ -22,6 +22,7 @@ mod e2e_budget;
 mod engine;
 mod engine_changes;
 mod engine_concurrency;
+mod engine_inspect;
 mod engine_partial;
 mod engine_sim;
 mod fuzz_corpus;

@@ -203,6 +203,10 @@ impl TokenStore for OneToken {
         *self.0.lock().unwrap() = Some(token.clone());
         Ok(())
     }
+
+    async fn forget_token(&self, _realm: &str) -> qbo_ordoro::Result<bool> {
+        Ok(self.0.lock().unwrap().take().is_some())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,6 +80,7 @@ store_suite!(
     log_query_limit_takes_the_first_matches,
     log_query_results_keep_the_written_order,
     log_query_filters_entity_reason_and_text,
+    log_text_finds_the_customer,
     log_pages_run_newest_first_in_time_then_written_order,
     log_pages_neither_skip_nor_repeat_while_entries_are_added,
     log_pages_run_oldest_first_and_back,
@@ -91,6 +92,7 @@ store_suite!(
     every_reason_reads_back,
     tokens_keep_their_expiries_and_grant,
     connected_realms_are_those_with_tokens,
+    forgetting_a_token_disconnects_the_company_and_keeps_its_state,
     a_run_starts_once_per_company,
     company_country_is_kept_per_realm,
     sent_orders_are_kept_per_transaction,
@@ -205,7 +207,7 @@ async fn sqlite_reopening_the_file_keeps_everything() {
 async fn sqlite_migrations_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let first = SqliteStore::open(db_path(&dir)).unwrap();
-    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(first.applied_migrations(), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     first.set_cursor("c", instant(1)).await.unwrap();
     drop(first);
     for _ in 0..2 {
@@ -215,7 +217,7 @@ async fn sqlite_migrations_run_once() {
         assert_eq!(again.cursor("c").await.unwrap(), Some(instant(1)));
     }
     let conn = raw(&db_path(&dir));
-    assert_eq!(pragma_i64(&conn, "user_version"), 8);
+    assert_eq!(pragma_i64(&conn, "user_version"), 9);
     assert_eq!(pragma_i64(&conn, "application_id"), 0x5142_4F4F);
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -341,12 +343,18 @@ async fn sqlite_log_pages_walk_an_index_for_each_view() {
             assert!(!plan.contains("TEMP B-TREE"), "{view:?} sorts every match: {plan}");
         }
     }
-    // Free text: each of the three columns by its own index, within a company or across them.
+    // Free text: each of the four columns by its own index, within a company or across them.
     // The matches of one value are few, so sorting them costs nothing.
     for realm in [realm.clone(), None] {
         let view = LogQuery { realm, text: text.clone(), newest_first: true, ..Default::default() };
         let plan = store.log_page_plan(&view).unwrap();
-        for index in ["log_doc_number_text", "log_qbo_id_text", "log_order_number_text"] {
+        let indexes = [
+            "log_doc_number_text",
+            "log_qbo_id_text",
+            "log_order_number_text",
+            "log_customer_text",
+        ];
+        for index in indexes {
             assert!(plan.contains(index), "{view:?} does not use {index}: {plan}");
         }
         assert!(!plan.contains("SCAN log"), "{view:?} scans the log: {plan}");
@@ -367,6 +375,7 @@ async fn log_csv_writes_every_field_of_the_filtered_rows_and_reads_back() {
     let tricky = "Ordoro said: \"street1, street2\" are\nboth \r\nrequired, \"really\"";
     let failed = LogEntry {
         doc_number: Some("INV,1\"042\"".into()),
+        customer: Some("@Smith, \"Jo\"".into()),
         detail: Some(tricky.into()),
         reason: Some(Reason::Rejected),
         order_number: Some("=cmd|' /C calc'!A0".into()),
@@ -397,6 +406,7 @@ async fn log_csv_writes_every_field_of_the_filtered_rows_and_reads_back() {
     let field = |name: &str| rows[0].get(header.iter().position(|h| h == name).unwrap()).unwrap();
     assert_eq!(field("detail"), tricky);
     assert_eq!(field("doc_number"), "INV,1\"042\"");
+    assert_eq!(field("customer"), "'@Smith, \"Jo\"", "a formula is made inert");
     assert_eq!(field("failure_message"), "line one\nline, two");
     assert_eq!(field("order_number"), "'=cmd|' /C calc'!A0", "a formula is made inert");
     assert_eq!(field("action"), "failed");
@@ -614,7 +624,7 @@ fn sqlite_refuses_a_schema_newer_than_the_code() {
     raw(&db_path(&dir)).execute_batch("PRAGMA user_version = 99;").unwrap();
     let err = SqliteStore::open(db_path(&dir)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store);
-    assert!(err.message().contains("schema version 99, newer than this code knows (8)"), "{err}");
+    assert!(err.message().contains("schema version 99, newer than this code knows (9)"), "{err}");
 }
 
 #[tokio::test]
@@ -680,11 +690,12 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     let store = SqliteStore::open(&path).expect("the old file opens");
     assert_eq!(
         store.applied_migrations(),
-        [2, 3, 4, 5, 6, 7, 8],
+        [2, 3, 4, 5, 6, 7, 8, 9],
         "version 1 is migrated to the latest on open"
     );
     let entries = store.query_log(&LogQuery::default()).await.expect("every entry reads back");
     assert_eq!(entries.len(), 97);
+    assert!(entries.iter().all(|e| e.customer.is_none()), "entries written before have none");
     let read: Vec<Option<&str>> = entries.iter().map(|e| e.reason.map(Reason::as_str)).collect();
     let stored: Vec<Option<&str>> = stored.iter().map(Option::as_deref).collect();
     assert_eq!(read, stored);

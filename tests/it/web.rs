@@ -309,7 +309,7 @@ async fn log_pages_move_by_keyset_cursor() {
 async fn values_from_qbo_are_shown_as_text_never_as_markup() {
     let mut a = app().await;
     later(5).await;
-    a.sale("<b>3001</b>", |d| {
+    let id = a.sale("<b>3001</b>", |d| {
         d.customer_ref = Some(Ref { value: "9".into(), name: Some(SCRIPT.into()) });
         d.ship_addr = Some(PhysicalAddress::from_lines(&[SCRIPT, IMG]));
     });
@@ -323,6 +323,10 @@ async fn values_from_qbo_are_shown_as_text_never_as_markup() {
     }
     let log = unescape(&a.get(&format!("/companies/{REALM}/log")).await.body);
     assert!(log.contains("<b>3001</b>"), "the DocNumber shown as text: {log}");
+    assert!(log.contains(&format!("<td class=\"customer\">{SCRIPT}</td>")), "{log}");
+    let page = a.get(&format!("/companies/{REALM}/transactions/invoice/{id}")).await.body;
+    assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "{page}");
+    assert!(unescape(&page).contains(IMG), "the address line shown as text: {page}");
     a.connector.shutdown().await;
 }
 
@@ -553,4 +557,72 @@ async fn connect_quickbooks_goes_to_intuit_and_back_and_the_company_is_scheduled
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "a callback's state is good once");
     a.connector.shutdown().await;
     stranger.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_transaction_page_shows_the_document_decision_order_body_address_and_history() {
+    let mut a = app().await;
+    later(5).await;
+    let id = a.sale("6001", |_| {});
+    let path = format!("/companies/{REALM}/transactions/invoice/{id}");
+    let before = a.get(&path).await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.body);
+    let page = unescape(&before.body);
+    assert!(page.contains("<p id=\"decision\">create</p>"), "{page}");
+    let body = page.split("<pre id=\"order-body\">").nth(1).expect("an order body");
+    let body: serde_json::Value =
+        serde_json::from_str(&body[..body.find("</pre>").unwrap()]).unwrap();
+    assert_eq!(body["order_id"], format!("QBO-INV-{id}"));
+    assert!(page.contains("<dd data-field=\"city\">Menlo Park</dd>"), "{page}");
+    assert!(page.contains("<dd data-field=\"zip\">94304</dd>"), "{page}");
+    assert!(page.contains("\"DocNumber\": \"6001\""), "the document as QBO sent it: {page}");
+    assert!(page.contains("no order made yet"));
+    assert!(a.s.ordoro.orders().is_empty(), "looking writes nothing");
+
+    let synced = a.submit(&path, &format!("{path}/sync"), &[]).await;
+    assert_eq!(synced.status, StatusCode::SEE_OTHER);
+    assert_eq!(synced.location(), path);
+    assert_eq!(a.s.ordoro.orders().len(), 1);
+    let after = unescape(&a.get(&path).await.body);
+    assert!(after.contains("Sync Invoice"), "{after}");
+    assert!(after.contains("created order 1-QBO-INV-"), "the ledger: {after}");
+    let history = after.split("<table id=\"history\">").nth(1).unwrap();
+    assert!(history.contains("<td>created</td>"), "{history}");
+
+    let missing = a.get(&format!("/companies/{REALM}/transactions/invoice/999999")).await;
+    assert_eq!(missing.status, StatusCode::OK);
+    assert!(unescape(&missing.body).contains("QuickBooks has no such transaction now"));
+    let odd = a.get(&format!("/companies/{REALM}/transactions/estimate/1")).await;
+    assert_eq!(odd.status, StatusCode::NOT_FOUND);
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_log_finds_a_sale_by_its_customer() {
+    let mut a = app().await;
+    later(5).await;
+    a.sale("7001", |d| {
+        d.customer_ref = Some(Ref { value: "3".into(), name: Some("Ada Lovelace".into()) })
+    });
+    a.sale("7002", |_| {});
+    a.submit("/", &format!("/companies/{REALM}/sync"), &[]).await;
+    let found = a.get(&format!("/companies/{REALM}/log?q=ada+lovelace")).await;
+    assert_eq!(log_rows(&found.body), 1, "{}", found.body);
+    assert!(found.body.contains("<td class=\"customer\">Ada Lovelace</td>"));
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn disconnect_revokes_forgets_the_token_and_stops_the_company() {
+    let mut a = app_of(Options { oauth: true, ..Options::default() }).await;
+    assert!(a.s.store.load_token(REALM).await.unwrap().is_some());
+    let done = a.submit("/", &format!("/companies/{REALM}/disconnect"), &[]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert!(a.s.store.load_token(REALM).await.unwrap().is_none(), "the token is forgotten");
+    assert!(a.connector.realms().is_empty());
+    let overview = a.get("/").await.body;
+    assert!(overview.contains(&format!("Disconnected company {REALM}")), "{overview}");
+    assert!(!overview.contains("data-realm="));
+    assert_eq!(a.get(&format!("/companies/{REALM}/log")).await.status, StatusCode::NOT_FOUND);
+    a.connector.shutdown().await;
 }

@@ -101,6 +101,19 @@ pub trait QboApi: std::fmt::Debug + Send + Sync {
         id: &str,
     ) -> Result<Option<SalesTransaction>>;
 
+    /// One transaction by id with the JSON QBO sent for it, for a person to read
+    /// ([`SyncEngine::inspect`](crate::SyncEngine::inspect)); `None` when it does not exist. The
+    /// default reads [`QboApi::get_transaction`] and serialises the typed document, which keeps
+    /// only the fields this crate reads ([`RawTransaction::verbatim`] is then false); a port
+    /// that has the answer's JSON gives it as it came.
+    async fn get_transaction_json(
+        &self,
+        entity: EntityKind,
+        id: &str,
+    ) -> Result<Option<RawTransaction>> {
+        Ok(self.get_transaction(entity, id).await?.map(RawTransaction::from_typed))
+    }
+
     /// Transactions with this DocNumber (DocNumbers can repeat).
     async fn find_by_doc_number(
         &self,
@@ -165,6 +178,27 @@ pub trait QboApi: std::fmt::Debug + Send + Sync {
             found.extend(self.get_transaction(entity, id).await?);
         }
         Ok(found)
+    }
+}
+
+/// A transaction as read for a person ([`QboApi::get_transaction_json`]): the JSON of the
+/// entity's object and the document this crate reads from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawTransaction {
+    /// The entity's JSON object (what `{"Invoice": {...}}` holds).
+    pub json: serde_json::Value,
+    /// True when `json` is what QBO sent; false when it was serialised from `doc` (fields this
+    /// crate does not read are then missing).
+    pub verbatim: bool,
+    /// The document as the sync reads it.
+    pub doc: SalesTransaction,
+}
+
+impl RawTransaction {
+    /// The typed document serialised: not verbatim.
+    pub fn from_typed(doc: SalesTransaction) -> Self {
+        let json = serde_json::to_value(&doc).unwrap_or(serde_json::Value::Null);
+        RawTransaction { json, verbatim: false, doc }
     }
 }
 

@@ -19,7 +19,8 @@ use crate::model::qbo::{
     EntityKind, QboClass, QboCustomer, QboItem, QueryEnvelope, SalesTransaction, Transaction,
 };
 use crate::qbo::api::{
-    ChangeFeed, DeletedTransaction, MAX_PAGE_SIZE, QboApi, TxnDateQuery, TxnPage, UpdatedQuery,
+    ChangeFeed, DeletedTransaction, MAX_PAGE_SIZE, QboApi, RawTransaction, TxnDateQuery, TxnPage,
+    UpdatedQuery,
 };
 use crate::store::TokenStore;
 use crate::transport::{
@@ -257,6 +258,32 @@ impl QboClient {
         &self.config
     }
 
+    /// The JSON object of transaction `entity` `id` (`GET /{entity}/{id}`), or `None` when QBO
+    /// has no such transaction.
+    async fn entity_object(&self, entity: EntityKind, id: &str) -> Result<Option<Value>> {
+        let url = query::entity_url(
+            self.config.environment.api_base(),
+            &self.config.realm_id,
+            entity,
+            id,
+            self.config.minor_version,
+        );
+        match self.get(&url).await {
+            Ok(mut value) => {
+                let doc = value.get_mut(entity.as_str()).map(Value::take).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Service,
+                        format!("QuickBooks answered without the {entity} object"),
+                    )
+                    .with_service(Service::Qbo)
+                })?;
+                Ok(Some(doc))
+            }
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// GETs `url` signed with an access token and reads the JSON document (or the fault).
     async fn get(&self, url: &str) -> Result<Value> {
         fault::read_response(&self.fetch(url).await?)
@@ -473,27 +500,25 @@ impl QboApi for QboClient {
         entity: EntityKind,
         id: &str,
     ) -> Result<Option<SalesTransaction>> {
-        let url = query::entity_url(
-            self.config.environment.api_base(),
-            &self.config.realm_id,
-            entity,
-            id,
-            self.config.minor_version,
-        );
-        match self.get(&url).await {
-            Ok(mut value) => {
-                let doc = value.get_mut(entity.as_str()).map(Value::take).ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Service,
-                        format!("QuickBooks answered without the {entity} object"),
-                    )
-                    .with_service(Service::Qbo)
-                })?;
-                Ok(Some(serde_json::from_value(doc)?))
-            }
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+        match self.entity_object(entity, id).await? {
+            Some(doc) => Ok(Some(serde_json::from_value(doc)?)),
+            None => Ok(None),
         }
+    }
+
+    async fn get_transaction_json(
+        &self,
+        entity: EntityKind,
+        id: &str,
+    ) -> Result<Option<RawTransaction>> {
+        let Some(json) = self.entity_object(entity, id).await? else { return Ok(None) };
+        // Read as a run reads it; a document that reads only in part keeps what reads (and
+        // names the rest), so that a person still sees it.
+        let doc = match serde_json::from_value(json.clone()) {
+            Ok(doc) => doc,
+            Err(strict) => SalesTransaction::from_value_lenient(&json).ok_or(strict)?,
+        };
+        Ok(Some(RawTransaction { json, verbatim: true, doc }))
     }
 
     async fn find_by_doc_number(

@@ -646,4 +646,8 @@ impl TokenStore for MemTokens {
         self.tokens.lock().unwrap().insert(realm.to_string(), token.clone());
         Ok(())
     }
+
+    async fn forget_token(&self, realm: &str) -> Result<bool> {
+        Ok(self.tokens.lock().unwrap().remove(realm).is_some())
+    }
 }

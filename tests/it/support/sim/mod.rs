@@ -395,6 +395,9 @@ impl TokenStore for CrashingStore {
     async fn save_token(&self, realm: &str, token: &StoredToken) -> Result<()> {
         self.switch.through(self.inner.save_token(realm, token)).await
     }
+    async fn forget_token(&self, realm: &str) -> Result<bool> {
+        self.switch.through(self.inner.forget_token(realm)).await
+    }
 }
 
 #[async_trait::async_trait]
