@@ -20,6 +20,7 @@ use qbo_ordoro::store::{LedgerKey, LedgerState};
 use qbo_ordoro::web::{AdminLogin, SESSION_COOKIE};
 use qbo_ordoro::{Store, TokenStore};
 use secrecy::SecretString;
+use serde_json::Value;
 
 use crate::support::browser::Browser;
 use crate::support::web_app::{IMG_LINE, Options, REALM, SCRIPT_NAME, WebApp};
@@ -78,11 +79,12 @@ async fn connect_quickbooks_goes_through_intuits_consent_and_comes_back_connecte
     b.close().await;
 }
 
-/// "Sync now" creates the orders and the overview says so; the log lists every sale, filters
-/// to the failure and opens it with its fix; text from QBO with markup in it (the XSS probes)
-/// is shown as text and runs nothing.
+/// "Sync now" creates the orders and the overview says so (and Ordoro holds them); the log
+/// lists every sale, filters to the failure and opens it with its fix; a created sale's page
+/// shows its order body; QBO's text with markup in it (the XSS probes: a customer's name, an
+/// address line) is shown as text and runs nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_now_then_the_log_and_its_failure_with_qbo_text_shown_not_run() {
+async fn sync_now_then_the_log_its_failure_and_an_order_body_with_qbo_text_shown_not_run() {
     let app = WebApp::start(Options { connected: true, ..Options::default() }).await;
     app.first_run_done().await;
     let ids = app.seed_sales();
@@ -108,10 +110,8 @@ async fn sync_now_then_the_log_and_its_failure_with_qbo_text_shown_not_run() {
 
     b.click(&company("a.log-link")).await;
     assert_eq!(b.count("table#log tbody tr.entry").await, 4);
-    // The log shows no customer yet (td.customer is empty on main): the probe's DocNumber,
-    // which it does show, carries the script.
-    let docs = b.texts("table#log tbody tr.entry td.doc").await;
-    assert!(docs.contains(&SCRIPT_NAME.to_string()), "the DocNumber as text: {docs:?}");
+    let customers = b.texts("table#log tbody tr.entry td.customer").await;
+    assert!(customers.contains(&SCRIPT_NAME.to_string()), "the name as text: {customers:?}");
     assert_no_script_ran(&b).await;
     screenshot(&b, "log.png").await;
 
@@ -128,13 +128,27 @@ async fn sync_now_then_the_log_and_its_failure_with_qbo_text_shown_not_run() {
     assert_no_script_ran(&b).await;
     b.click("tr.entry td.doc a").await;
     assert_eq!(b.url().await.path(), format!("/companies/{REALM}/transactions/invoice/{}", ids[2]));
+    assert!(b.text("#decision").await.starts_with("error"), "{}", b.body().await);
     let history = b.texts("table#history tbody tr").await;
     assert_eq!(history.len(), 1, "{history:?}");
     assert!(history[0].contains("failed"), "{history:?}");
 
-    // The probe's own page: its history, with the DocNumber from QBO as text, nothing run.
+    // A created sale's page: the order body it maps to, with the order's number.
+    b.goto(&app.url(&format!("/companies/{REALM}/transactions/invoice/{}", ids[0]))).await;
+    assert!(b.text("#decision").await.starts_with("create"), "{}", b.body().await);
+    let body: Value = serde_json::from_str(&b.text("pre#order-body").await).expect("JSON");
+    let key =
+        LedgerKey { realm: REALM.into(), entity: EntityKind::Invoice, qbo_id: ids[0].clone() };
+    let entry = app.store.ledger_entry(&key).await.unwrap().expect("a ledger entry");
+    assert_eq!(body["order_id"], entry.order_id.as_str(), "{body}");
+
+    // The probe's page: QBO's document, the parsed address and the order body, all as text.
     b.goto(&app.url(&format!("/companies/{REALM}/transactions/invoice/{}", ids[3]))).await;
-    assert_eq!(b.count("table#history tbody tr").await, 1);
+    assert!(b.text("pre#document").await.contains(SCRIPT_NAME));
+    let img = IMG_LINE.trim_start_matches("\">");
+    let address = b.texts("dl#address dd").await;
+    assert!(address.iter().any(|v| v.contains(img)), "the address line as text: {address:?}");
+    assert!(b.text("pre#order-body").await.contains(img));
     assert_no_script_ran(&b).await;
     b.close().await;
 }

@@ -171,8 +171,8 @@ impl WebApp {
 
     /// Seeds the sales of the browser tests into QBO, last updated a minute ago: two that map
     /// (DocNumbers 1001 and 1002), one that fails for want of a city line (1003: its last line,
-    /// quoted in the failure's detail, is the `<img>` probe), and one whose DocNumber, customer
-    /// and ship-to carry the script probe. Returns their QBO ids.
+    /// quoted in the failure's detail, is the `<img>` probe), and one whose customer is the
+    /// `<script>` probe and whose ship-to carries both probes (1004). Returns their QBO ids.
     pub fn seed_sales(&self) -> [String; 4] {
         let probe = |doc: &mut SalesTransaction| {
             doc.customer_ref = Some(Ref { value: "66".into(), name: Some(SCRIPT_NAME.into()) });
@@ -189,7 +189,7 @@ impl WebApp {
             self.seed("1003", |d| {
                 d.ship_addr = Some(PhysicalAddress::from_lines(&["Jane Doe", IMG_LINE]));
             }),
-            self.seed(SCRIPT_NAME, probe),
+            self.seed("1004", probe),
         ]
     }
 
