@@ -14,6 +14,7 @@ mod address_props;
 mod address_snapshots;
 mod address_table;
 mod bad_input;
+mod browser;
 mod class_filter;
 mod company;
 mod crash_sweep;

@@ -6,14 +6,18 @@
 //! - [`fixtures`]: the copied fixtures under `tests/fixtures/`, Ordoro's `post_order_v1`
 //!   validator, and builders of QBO sales as JSON ([`fixtures::sales`]);
 //! - [`http`]: a simulator served on 127.0.0.1 over HTTP/1.1, for the reqwest transport;
+//! - [`browser`]: headless Chromium through chromedriver, for the web connector's tests;
+//! - [`web_app`]: the web connector over the simulators, served on loopback for the browser;
 //! - [`examples`]: an example program run as a user would, for its command-line contract.
 
+pub mod browser;
 pub mod examples;
 pub mod fakes;
 pub mod fixtures;
 pub mod http;
 pub mod props;
 pub mod sim;
+pub mod web_app;
 
 use std::sync::{Arc, LazyLock, Mutex};
 
