@@ -12,17 +12,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tracing::{info, warn};
 
 use super::Shared;
-use super::pages::{PageError, back_to_overview};
-use super::session::Session;
+use super::pages::{PageError, back_to_overview, notice};
+use super::session::{CONSENT_COOKIE, Session, consent_cookie, cookie};
 use crate::qbo::connect::parse_callback;
 use crate::webhook;
 
 /// `GET /connect` and `GET /reconnect`: to Intuit's consent page, with a fresh `state` kept in
 /// the session.
-pub async fn start(
-    State(shared): State<Arc<Shared>>,
-    Extension(session): Extension<Session>,
-) -> Result<Response, PageError> {
+pub async fn start(State(shared): State<Arc<Shared>>) -> Result<Response, PageError> {
     let oauth = shared.oauth.as_ref().ok_or_else(|| {
         PageError::not_found(
             "connecting QuickBooks is not set up here: the host gives the connector its Intuit \
@@ -30,31 +27,47 @@ pub async fn start(
         )
     })?;
     let consent = oauth.app.consent().map_err(PageError::from)?;
-    shared.sessions.update(&session.id, |d| d.oauth_state = Some(consent.state.clone()));
-    Ok(Redirect::to(&consent.url).into_response())
+    shared.consents.issue(&consent.state);
+    let mut response = Redirect::to(&consent.url).into_response();
+    let cookie = consent_cookie(Some(&consent.state), shared.secure_cookies);
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
-/// `GET /oauth/callback`: checks the `state`, trades the code for the company's tokens, saves
-/// them, and (re)starts the company's scheduler.
+/// `GET /oauth/callback`: checks the `state` (the one this browser's consent cookie carries, issued
+/// by this connector and not used yet), trades the code for the company's tokens, saves them,
+/// and (re)starts the company's scheduler. It answers with a page linking to the overview
+/// rather than a redirect: the browser arrives from Intuit's site, so only a click on the
+/// connector's own page brings its `SameSite=Strict` session cookie back.
 pub async fn callback(
     State(shared): State<Arc<Shared>>,
-    Extension(session): Extension<Session>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
+) -> Response {
+    let forget = consent_cookie(None, shared.secure_cookies);
+    let mut response = match connect(&shared, &headers, query.as_deref().unwrap_or("")).await {
+        Ok(message) => notice("Connected", message),
+        Err(e) => e.into_response(),
+    };
+    response.headers_mut().insert(header::SET_COOKIE, forget);
+    response
+}
+
+/// The callback's work; the message for the person.
+async fn connect(shared: &Shared, headers: &HeaderMap, query: &str) -> Result<String, PageError> {
     let oauth = shared
         .oauth
         .as_ref()
         .ok_or_else(|| PageError::not_found("connecting QuickBooks is not set up here"))?;
-    // The state is good for one callback.
-    let expected = session.data.oauth_state.clone().unwrap_or_default();
-    shared.sessions.update(&session.id, |d| d.oauth_state = None);
-    if expected.is_empty() {
+    let expected = cookie(headers, CONSENT_COOKIE).unwrap_or_default();
+    // The state is good for one callback, in the browser that asked for the consent.
+    if expected.is_empty() || !shared.consents.take(&expected) {
         return Err(PageError::bad_request(
-            "this browser did not start a QuickBooks connection (or it was already used): \
-             click Connect QuickBooks again",
+            "this browser did not start this QuickBooks connection, or it was already used or \
+             is older than 10 minutes: click Connect QuickBooks again",
         ));
     }
-    let callback = parse_callback(query.as_deref().unwrap_or(""), &expected)?;
+    let callback = parse_callback(query, &expected)?;
     let connection = oauth.app.exchange(&oauth.transport, shared.clock.as_ref(), &callback).await?;
     let realm = connection.realm_id.clone();
     shared.store.save_token(&realm, &connection.token).await?;
@@ -67,12 +80,7 @@ pub async fn callback(
         .reconnect_by()
         .map(|by| format!("; reconnect by {}", by.format("%Y-%m-%d")))
         .unwrap_or_default();
-    Ok(back_to_overview(
-        &shared,
-        &session,
-        format!("Connected QuickBooks company {realm}{by}"),
-        false,
-    ))
+    Ok(format!("Connected QuickBooks company {realm}{by}"))
 }
 
 /// `POST /companies/{realm}/disconnect`: revokes the company's token at Intuit (when the OAuth

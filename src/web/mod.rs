@@ -63,8 +63,8 @@ use axum::routing::{get, post};
 use tracing::{info, warn};
 
 pub use self::metrics::Metrics;
-use self::session::Sessions;
 pub use self::session::{AdminLogin, CONTENT_SECURITY_POLICY, SESSION_COOKIE};
+use self::session::{Consents, Sessions};
 use crate::engine::SyncEngineBuilder;
 use crate::qbo::connect::OAuthApp;
 use crate::schedule::{RunObserver, Scheduler, SchedulerConfig};
@@ -127,6 +127,7 @@ pub(crate) struct Shared {
     /// Serialises starting and stopping schedulers, so a company never gets two.
     starting: tokio::sync::Mutex<()>,
     sessions: Sessions,
+    consents: Consents,
 }
 
 impl Shared {
@@ -372,6 +373,7 @@ impl ConnectorBuilder {
             companies: Mutex::new(BTreeMap::new()),
             starting: tokio::sync::Mutex::new(()),
             sessions: Sessions::default(),
+            consents: Consents::default(),
         };
         Ok(Connector { shared: Arc::new(shared) })
     }

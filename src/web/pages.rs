@@ -17,7 +17,7 @@ use super::Shared;
 use super::session::Session;
 use super::views::{
     AddressField, Choice, CompanyCard, ErrorPage, Frame, LogPageView, LogRow, LoginPage,
-    OverviewPage, RunRow, SettingsPage, TransactionPage,
+    NoticePage, OverviewPage, RunRow, SettingsPage, TransactionPage,
 };
 use crate::engine::{RunRange, RunReport, TxnRef};
 use crate::mapping::Decision;
@@ -68,6 +68,14 @@ impl IntoResponse for PageError {
         let page = ErrorPage { frame, message: self.message };
         (self.status, render(&page)).into_response()
     }
+}
+
+/// A page that says what happened, with a link to the overview (for a request that came
+/// without the session, which a redirect to a page would not bring back).
+pub fn notice(title: &str, message: String) -> Response {
+    let frame =
+        Frame { title: title.to_owned(), csrf: String::new(), logged_in: false, flash: None };
+    render(&NoticePage { frame, message })
 }
 
 /// The page as HTML, or a plain 500 when a template fails.

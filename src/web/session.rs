@@ -2,8 +2,7 @@
 //! before a handler runs ([`guard`]).
 //!
 //! Every browser gets a session (a random id in an `HttpOnly`, `SameSite=Strict` cookie, `Secure`
-//! behind TLS) holding its CSRF token, the OAuth `state` of a connect in progress, a message for
-//! the next page, and whether it logged in. Sessions live in memory: a restart logs everyone
+//! behind TLS) holding its CSRF token, a message for the next page, and whether it logged in. Sessions live in memory: a restart logs everyone
 //! out, which is what an admin page of one process wants.
 //!
 //! - **Login.** With an [`AdminLogin`] configured, every route but the public ones
@@ -107,8 +106,6 @@ pub struct SessionData {
     pub csrf: String,
     /// Logged in with the admin password.
     pub logged_in: bool,
-    /// The `state` of the connect flow in progress.
-    pub oauth_state: Option<String>,
     /// A message for the next page.
     pub flash: Option<Flash>,
     last_seen: Instant,
@@ -127,6 +124,35 @@ pub struct Flash {
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, SessionData>>,
+}
+
+/// The OAuth `state`s this connector gave out and that were not used yet (each good for one
+/// callback within 10 minutes).
+#[derive(Debug, Default)]
+pub struct Consents {
+    issued: Mutex<HashMap<String, Instant>>,
+}
+
+/// How long a consent's `state` waits for its callback.
+const CONSENT_TTL: Duration = Duration::from_secs(600);
+
+impl Consents {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Instant>> {
+        self.issued.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Remembers `state`, forgetting those too old to be used.
+    pub fn issue(&self, state: &str) {
+        let now = Instant::now();
+        let mut issued = self.lock();
+        issued.retain(|_, at| now.duration_since(*at) < CONSENT_TTL);
+        issued.insert(state.to_owned(), now);
+    }
+
+    /// True, once, for a `state` given out less than 10 minutes ago.
+    pub fn take(&self, state: &str) -> bool {
+        self.lock().remove(state).is_some_and(|at| at.elapsed() < CONSENT_TTL)
+    }
 }
 
 /// The session of the request being handled: its id, and a copy of its data when it came in.
@@ -173,13 +199,8 @@ impl Sessions {
                 map.remove(&oldest);
             }
         }
-        let data = SessionData {
-            csrf: random_token(),
-            logged_in: false,
-            oauth_state: None,
-            flash: None,
-            last_seen: now,
-        };
+        let data =
+            SessionData { csrf: random_token(), logged_in: false, flash: None, last_seen: now };
         let id = random_token();
         map.insert(id.clone(), data.clone());
         (Session { id, data }, true)
@@ -209,7 +230,6 @@ impl Sessions {
         let mut data = map.remove(old).unwrap_or_else(|| SessionData {
             csrf: random_token(),
             logged_in: false,
-            oauth_state: None,
             flash: None,
             last_seen: Instant::now(),
         });
@@ -233,22 +253,47 @@ pub fn is_public(path: &str) -> bool {
     matches!(path, "/webhooks/qbo" | "/oauth/callback" | "/healthz" | "/static/style.css")
 }
 
-/// Routes that never use a session (machines call them), so none is opened for them: a
-/// webhook delivery or a health probe must not fill the session table.
+/// Routes that never use a session, so none is opened for them: a webhook delivery or a health
+/// probe must not fill the session table, and the OAuth callback arrives from Intuit's site,
+/// without the `SameSite=Strict` session cookie, where opening a session would replace the
+/// browser's own (it checks the consent by its own cookie, [`CONSENT_COOKIE`]).
 fn sessionless(path: &str) -> bool {
-    matches!(path, "/webhooks/qbo" | "/healthz" | "/static/style.css")
+    matches!(path, "/webhooks/qbo" | "/healthz" | "/static/style.css" | "/oauth/callback")
 }
 
-/// The session id in the request's cookies.
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// The cookie that carries a consent's OAuth `state` back to the callback. `SameSite=Lax`, unlike
+/// the session's: the callback is a top-level navigation from Intuit's site, which a Lax cookie
+/// follows and a Strict one does not. Scoped to the callback's path, gone after 10 minutes.
+pub const CONSENT_COOKIE: &str = "qbo_ordoro_consent";
+
+/// The `Set-Cookie` value that gives the browser `state` (or, with `None`, takes it back).
+pub fn consent_cookie(state: Option<&str>, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let (value, age) = match state {
+        Some(state) => (state, 600),
+        None => ("", 0),
+    };
+    let cookie = format!(
+        "{CONSENT_COOKIE}={value}; Path=/oauth/callback; HttpOnly; SameSite=Lax; Max-Age={age}{secure}"
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The value of cookie `name` in the request.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
+}
+
+/// The session id in the request's cookies.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
 }
 
 /// The `Set-Cookie` value of session `id`.

@@ -145,3 +145,10 @@ pub struct ErrorPage {
     pub frame: Frame,
     pub message: String,
 }
+
+#[derive(Template)]
+#[template(path = "web/notice.html")]
+pub struct NoticePage {
+    pub frame: Frame,
+    pub message: String,
+}

@@ -58,20 +58,33 @@ async fn assert_no_script_ran(browser: &Browser) {
     assert_eq!(browser.count("img").await, 0, "an injected img element");
 }
 
-/// The connect flow against the simulator: "Connect QuickBooks" leads to Intuit's authorize
-/// page (the simulator, on another site: `localhost` rather than `127.0.0.1`), which sends the
-/// browser back to the callback; the company is then connected and scheduled.
+/// The connect flow against the simulator, on a public address behind the admin login:
+/// "Connect QuickBooks" leads to Intuit's consent page (on another site: `localhost` rather than
+/// `127.0.0.1`), where the merchant's click sends the browser back to the callback from that
+/// other site (so without the `SameSite=Strict` session cookie); the callback says the company
+/// is connected, its link leads back to the overview still logged in, and the company is
+/// connected and scheduled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_quickbooks_goes_through_intuits_consent_and_comes_back_connected() {
-    let app = WebApp::start(Options::default()).await;
+    let login = AdminLogin::from_password(&SecretString::from("open sesame")).unwrap();
+    let options =
+        Options { login: Some(login), bind: Some(([0, 0, 0, 0], 0).into()), ..Options::default() };
+    let app = WebApp::start(options).await;
     let b = Browser::start().await;
     b.goto(&app.url("/")).await;
+    b.fill("form#login input[name=password]", "open sesame").await;
+    b.click("button#login-button").await;
+    assert_eq!(b.url().await.path(), "/");
     assert_eq!(b.count("section.company").await, 0, "no company before connecting");
 
     b.click("a#connect").await;
-    assert_eq!(b.url().await.path(), "/", "{}", b.body().await);
-    let flash = b.text(".flash").await;
-    assert!(flash.starts_with(&format!("Connected QuickBooks company {REALM}")), "{flash}");
+    assert_eq!(b.url().await.host_str(), Some("localhost"), "{}", b.body().await);
+    b.click("a#consent").await;
+    assert_eq!(b.url().await.path(), "/oauth/callback", "{}", b.body().await);
+    let notice = b.text("#notice").await;
+    assert!(notice.starts_with(&format!("Connected QuickBooks company {REALM}")), "{notice}");
+    b.click("a#overview").await;
+    assert_eq!(b.url().await.path(), "/", "still logged in: {}", b.body().await);
     assert!(b.text(&company(".connection-state")).await.starts_with("connected"));
     assert!(app.store.load_token(REALM).await.unwrap().is_some(), "the token is saved");
     assert!(app.connector.scheduler(REALM).is_some(), "the company is scheduled");

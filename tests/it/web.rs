@@ -42,7 +42,8 @@ struct App {
     s: Services,
     connector: Connector,
     router: Router,
-    cookie: Option<String>,
+    /// The browser's cookies, by name (every one sent on every request).
+    cookies: std::collections::BTreeMap<String, String>,
     host: &'static str,
 }
 
@@ -111,7 +112,7 @@ async fn app_of(options: Options) -> App {
     let connector = connector.build().unwrap();
     connector.start().await.unwrap();
     let router = connector.router();
-    App { s, connector, router, cookie: None, host: "127.0.0.1:8080" }
+    App { s, connector, router, cookies: Default::default(), host: "127.0.0.1:8080" }
 }
 
 async fn app() -> App {
@@ -134,15 +135,20 @@ impl Answer {
 impl App {
     async fn send(&mut self, request: http::request::Builder, body: Body) -> Answer {
         let mut request = request.header(header::HOST, self.host);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(header::COOKIE, format!("{SESSION_COOKIE}={cookie}"));
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.header(header::COOKIE, jar.join("; "));
         }
         let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        if let Some(set) = headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()) {
-            let value = set.split(';').next().unwrap().split_once('=').unwrap().1;
-            self.cookie = Some(value.to_owned());
+        for set in headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if value.is_empty() || set.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
         }
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
@@ -460,13 +466,13 @@ async fn with_a_login_every_page_but_the_public_ones_needs_it() {
     let hook = a.send(Request::post("/webhooks/qbo"), Body::from("{}")).await;
     assert_ne!(hook.status, StatusCode::SEE_OTHER, "the webhook route needs no login");
 
-    let before = a.cookie.clone();
+    let before = a.cookies.get(SESSION_COOKIE).cloned();
     let wrong = a.submit("/login", "/login", &[("password", "open sesame!")]).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(a.get("/").await.location(), "/login");
     let right = a.submit("/login", "/login", &[("password", "open sesame")]).await;
     assert_eq!(right.status, StatusCode::SEE_OTHER);
-    assert_ne!(a.cookie, before, "logging in gives a new session id");
+    assert_ne!(a.cookies.get(SESSION_COOKIE), before.as_ref(), "logging in gives a new session id");
     let overview = a.get("/").await;
     assert_eq!(overview.status, StatusCode::OK);
     assert!(overview.body.contains("Log out"));
@@ -546,8 +552,13 @@ async fn connect_quickbooks_goes_to_intuit_and_back_and_the_company_is_scheduled
     let refused = stranger.get(&forged).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "no connect was started by this browser");
 
+    let session = a.cookies.get(SESSION_COOKIE).cloned();
     let back = a.get(&path).await;
-    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    assert!(back.body.contains(&format!("Connected QuickBooks company {second}")), "{}", back.body);
+    assert!(back.body.contains("id=\"overview\" href=\"/\""), "a link back: {}", back.body);
+    assert_eq!(a.cookies.get(SESSION_COOKIE), session.as_ref(), "the session is kept");
+    assert!(!a.cookies.contains_key("qbo_ordoro_consent"), "the consent cookie is taken back");
     assert!(a.connector.realms().contains(&second.to_owned()));
     assert!(a.s.store.load_token(second).await.unwrap().is_some(), "the token is saved");
     let overview = a.get("/").await;
@@ -555,6 +566,12 @@ async fn connect_quickbooks_goes_to_intuit_and_back_and_the_company_is_scheduled
     assert!(overview.body.contains("connected, reconnect by"), "{}", overview.body);
     let again = a.get(&path).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "a callback's state is good once");
+    let consent = a.get("/connect").await;
+    let state = consent.location().split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let replayed =
+        path.replace(path.split("state=").nth(1).unwrap().split('&').next().unwrap(), state);
+    let replay = a.get(&replayed).await;
+    assert_ne!(replay.status, StatusCode::OK, "a used code is refused: {}", replay.body);
     a.connector.shutdown().await;
     stranger.connector.shutdown().await;
 }

@@ -2,10 +2,11 @@
 //! [`Connector`](qbo_ordoro::web::Connector) over the simulated QBO and Ordoro, a `SqliteStore`
 //! in a temp dir and the real clock, served with `axum::serve` on a loopback port.
 //!
-//! The simulated QBO is also served on a loopback port under the name `localhost` (the
-//! connector is reached as `127.0.0.1`), so that the browser follows Intuit's authorize URL to
-//! another site and back, as with the real Intuit; the code exchange and every API call go to
-//! the simulator in process.
+//! Intuit's consent page is played by a page on another loopback port, reached under the name
+//! `localhost` (the connector is reached as `127.0.0.1`, another site): it asks the simulated
+//! QBO where its authorize endpoint redirects and offers that as a link the merchant clicks, so
+//! the browser comes back to the callback from another site, as from the real Intuit. The code
+//! exchange and every API call go to the simulator in process.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use qbo_ordoro::engine::{SyncConfig, SyncEngine};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::{EntityKind, MetaData, PhysicalAddress, Ref, SalesTransaction};
 use qbo_ordoro::qbo::connect::OAuthApp;
-use qbo_ordoro::sim::loopback::LoopbackServer;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig, simple_sale, to_pacific};
 use qbo_ordoro::store::SqliteStore;
@@ -62,13 +62,14 @@ pub struct WebApp {
     /// The connector's state (a SQLite file in a temp dir).
     pub store: Arc<SqliteStore>,
     server: JoinHandle<()>,
-    _qbo_server: LoopbackServer,
+    intuit: JoinHandle<()>,
     _dir: TempDir,
 }
 
 impl Drop for WebApp {
     fn drop(&mut self) {
         self.server.abort();
+        self.intuit.abort();
     }
 }
 
@@ -89,16 +90,13 @@ impl WebApp {
             store.save_token(REALM, &qbo.connect(REALM)).await.expect("save the token");
         }
 
-        let qbo_server = LoopbackServer::start(SharedTransport::from_arc(qbo.clone()))
-            .await
-            .expect("serve the simulated QBO");
+        let (intuit, intuit_task) = consent_page(qbo.clone()).await;
         let listener =
             tokio::net::TcpListener::bind(options.bind.unwrap_or(([127, 0, 0, 1], 0).into()))
                 .await
                 .expect("bind the connector's port");
         let base =
             format!("http://127.0.0.1:{}", listener.local_addr().expect("an address").port());
-        let intuit = format!("http://localhost:{}", qbo_server.addr().port());
         let environment = QboEnvironment::Custom {
             api_base: intuit.clone(),
             token_url: format!("{intuit}/oauth2/v1/tokens/bearer"),
@@ -148,7 +146,7 @@ impl WebApp {
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve the connector");
         });
-        WebApp { base, connector, qbo, ordoro, store, server, _qbo_server: qbo_server, _dir: dir }
+        WebApp { base, connector, qbo, ordoro, store, server, intuit: intuit_task, _dir: dir }
     }
 
     /// `self.base` + `path`.
@@ -202,4 +200,29 @@ impl WebApp {
         txn.doc.meta_data = Some(MetaData { create_time: Some(at), last_updated_time: Some(at) });
         self.qbo.insert(REALM, txn).id
     }
+}
+
+/// Intuit's consent page, played on a loopback port named `localhost`: `GET /connect/oauth2`
+/// shows the link `a#consent` to where the simulated QBO's authorize endpoint redirects (the
+/// callback with the code and the `state`), or the simulator's refusal. Returns its origin.
+async fn consent_page(qbo: Arc<QboSim>) -> (String, JoinHandle<()>) {
+    use axum::response::Html;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+    let origin = format!("http://localhost:{}", listener.local_addr().expect("an address").port());
+    let router = axum::Router::new().route(
+        "/connect/oauth2",
+        axum::routing::get(move |uri: http::Uri| async move {
+            match qbo.consent(&uri.to_string()) {
+                Ok(back) => Html(format!(
+                    "<p>Connect to the app?</p><a id=\"consent\" href=\"{}\">Connect</a>",
+                    back.replace('&', "&amp;").replace('"', "&quot;")
+                )),
+                Err(refused) => Html(format!("<p id=\"refused\">{}</p>", refused.message())),
+            }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve the consent page");
+    });
+    (origin, task)
 }
