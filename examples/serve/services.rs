@@ -10,7 +10,6 @@ use std::time::Duration;
 use qbo_ordoro::engine::{InitialSince, SyncConfig, SyncEngine, SyncEngineBuilder};
 use qbo_ordoro::qbo::connect::OAuthApp;
 use qbo_ordoro::schedule::SchedulerConfig;
-use qbo_ordoro::sim::loopback::LoopbackServer;
 use qbo_ordoro::sim::qbo::webhooks::WebhookConfig;
 use qbo_ordoro::store::CompanySettings;
 use qbo_ordoro::web::Metrics;
@@ -103,20 +102,10 @@ pub async fn simulated(
     store.save_token(simulated::REALM, &sims.qbo.connect(simulated::REALM)).await.map_err(setup)?;
     // "Connect QuickBooks" on the simulated consent page connects the sample company again.
     sims.qbo.consent_as(simulated::REALM);
-    let server = LoopbackServer::start(SharedTransport::from_arc(sims.qbo.clone()))
+    let qbo_wire = SharedTransport::from_arc(sims.qbo.clone());
+    let (app, server) = simulated::oauth_over_loopback(qbo_wire, format!("{base}/oauth/callback"))
         .await
-        .map_err(|e| Failure::Run(format!("cannot serve the simulated QBO: {e}")))?;
-    let environment = QboEnvironment::Custom {
-        api_base: server.url(),
-        token_url: format!("{}/oauth2/v1/tokens/bearer", server.url()),
-    };
-    let app = OAuthApp::new(
-        simulated::CLIENT_ID,
-        simulated::CLIENT_SECRET.to_string().into(),
-        format!("{base}/oauth/callback"),
-    )
-    .map_err(setup)?
-    .with_environment(&environment);
+        .map_err(Failure::Run)?;
     let http = ReqwestTransport::new().map_err(|e| Failure::from_error("cannot start HTTP", e))?;
 
     let mut config = settings::sync_config(&settings.sync, &[], &settings.sku, &[]);

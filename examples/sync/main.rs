@@ -219,22 +219,11 @@ async fn run_connect(args: &Args, settings: Settings) -> Result<ExitCode, Failur
     let (app, redirect, _server, environment) = match &settings.services {
         Services::Simulated => {
             let sim = simulated::connectable(clock.clone());
-            let server = qbo_ordoro::sim::loopback::LoopbackServer::start(sim)
-                .await
-                .map_err(|e| Failure::Run(format!("cannot serve the simulated QBO: {e}")))?;
             let redirect =
                 connect::listen("http://localhost:0/callback").await.map_err(Failure::Run)?;
-            let environment = QboEnvironment::Custom {
-                api_base: server.url(),
-                token_url: format!("{}/oauth2/v1/tokens/bearer", server.url()),
-            };
-            let app = OAuthApp::new(
-                simulated::CLIENT_ID,
-                simulated::CLIENT_SECRET.to_string().into(),
-                redirect.uri.clone(),
-            )
-            .map_err(config)?
-            .with_environment(&environment);
+            let (app, server) = simulated::oauth_over_loopback(sim, redirect.uri.clone())
+                .await
+                .map_err(Failure::Run)?;
             (app, redirect, Some(server), "simulated")
         }
         Services::Real(real) => {

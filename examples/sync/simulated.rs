@@ -21,7 +21,9 @@ use qbo_ordoro::mapping::{Decision, MappingConfig, decide};
 use qbo_ordoro::model::ordoro::NewOrder;
 use qbo_ordoro::model::qbo::EntityKind;
 use qbo_ordoro::model::qbo::{LineDetail, SalesTransaction, Transaction};
+use qbo_ordoro::qbo::connect::OAuthApp;
 use qbo_ordoro::sim::FaultPlan;
+use qbo_ordoro::sim::loopback::LoopbackServer;
 use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig, SimLatency};
 use qbo_ordoro::sim::qbo::webhooks::WebhookConfig;
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
@@ -29,7 +31,7 @@ use qbo_ordoro::sim::sample::{SampleSale, generate_eligible, sample_company};
 use qbo_ordoro::store::{LedgerKey, LedgerState, MemoryStore};
 use qbo_ordoro::transport::pacing::RetryPolicy;
 use qbo_ordoro::{Clock, OrdoroApi, QboApi, SharedTransport, Store, TokenStore};
-use qbo_ordoro::{OrdoroConfig, QboConfig};
+use qbo_ordoro::{OrdoroConfig, QboConfig, QboEnvironment};
 
 /// The simulated company's realm id.
 pub const REALM: &str = "9130357766554433";
@@ -51,6 +53,26 @@ pub fn connectable(clock: Arc<dyn Clock>) -> SharedTransport {
     );
     sim.consent_as(REALM);
     SharedTransport::new(sim)
+}
+
+/// `qbo` served on a loopback port, and the app that connects through it (its consent, token
+/// and revoke endpoints at that port), redirecting to `redirect_uri`. The server stops when
+/// dropped.
+pub async fn oauth_over_loopback(
+    qbo: SharedTransport,
+    redirect_uri: String,
+) -> Result<(OAuthApp, LoopbackServer), String> {
+    let server = LoopbackServer::start(qbo)
+        .await
+        .map_err(|e| format!("cannot serve the simulated QBO: {e}"))?;
+    let environment = QboEnvironment::Custom {
+        api_base: server.url(),
+        token_url: format!("{}/oauth2/v1/tokens/bearer", server.url()),
+    };
+    let app = OAuthApp::new(CLIENT_ID, CLIENT_SECRET.to_string().into(), redirect_uri)
+        .map_err(|e| format!("cannot set up the simulated QuickBooks app: {e}"))?
+        .with_environment(&environment);
+    Ok((app, server))
 }
 
 /// The simulated Ordoro sales channel.
