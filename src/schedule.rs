@@ -662,15 +662,9 @@ impl Worker {
             Err(e) => Some(e.to_string()),
             Ok(_) => report.and_then(|r| r.aborted.clone()),
         };
-        // A run stopped by refused credentials reports it as an `auth_failed` entry.
-        let auth_stopped = report.is_some_and(|r| {
-            r.aborted.is_some()
-                && r.entries.iter().any(|e| e.reason == Some(crate::Reason::AuthFailed))
-        });
         let error_kind = match result {
             Err(e) => Some(e.kind()),
-            Ok(_) if auth_stopped => Some(ErrorKind::Authentication),
-            Ok(_) => None,
+            Ok(report) => report.as_ref().and_then(|r| r.stopped_by),
         };
         if let Some(report) = report {
             // Every run settles what it can first, so its report says what is left to settle.

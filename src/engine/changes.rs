@@ -152,7 +152,10 @@ impl SyncEngine {
                         self.process_with(ctx, log, txns, None, true).await?
                     }
                     Err(err) => {
-                        ctx.trip(format!("reading the notified {entity}s from QBO failed: {err}"));
+                        ctx.trip_on(
+                            &err,
+                            format!("reading the notified {entity}s from QBO failed: {err}"),
+                        );
                         return Ok(());
                     }
                 }

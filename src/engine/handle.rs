@@ -37,6 +37,8 @@ pub(crate) struct RunCtx {
     pub skus: super::items::RunSkus,
     tripped: AtomicBool,
     abort_reason: Mutex<Option<String>>,
+    /// The kind of the error that stopped the run, when one did.
+    abort_kind: Mutex<Option<ErrorKind>>,
     /// Transactions whose pending create this run already settled: the SyncToken handled, or
     /// `None` when settling failed for now. A window that reads them again in the same run
     /// does not handle (and log) them a second time.
@@ -53,6 +55,7 @@ impl RunCtx {
             skus: Default::default(),
             tripped: AtomicBool::new(false),
             abort_reason: Mutex::new(None),
+            abort_kind: Mutex::new(None),
             settled: Mutex::new(HashMap::new()),
         }
     }
@@ -82,6 +85,25 @@ impl RunCtx {
             *reason = Some(why);
         }
         self.tripped.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops the run because of `err` (its kind goes in the report's
+    /// [`stopped_by`](super::RunReport::stopped_by)).
+    pub(crate) fn trip_on(&self, err: &Error, why: String) {
+        self.trip_with(Some(err.kind()), why);
+    }
+
+    /// Stops the run, with the kind of the error behind it when one is.
+    pub(crate) fn trip_with(&self, kind: Option<ErrorKind>, why: String) {
+        if !self.is_tripped() {
+            *self.abort_kind.lock().unwrap_or_else(|e| e.into_inner()) = kind;
+        }
+        self.trip(why);
+    }
+
+    /// The kind of the error that stopped the run, if one did.
+    pub(crate) fn abort_kind(&self) -> Option<ErrorKind> {
+        *self.abort_kind.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn is_tripped(&self) -> bool {

@@ -137,7 +137,7 @@ impl SyncEngine {
             match err {
                 ItemsFailed::Store(err) => return Err(err),
                 ItemsFailed::Qbo(err) => {
-                    ctx.trip(format!("reading the sales' items from QBO failed: {err}"))
+                    ctx.trip_on(&err, format!("reading the sales' items from QBO failed: {err}"))
                 }
             }
         }
@@ -275,7 +275,7 @@ impl SyncEngine {
             let docs = match self.qbo.transactions(entity, &ids).await {
                 Ok(docs) => docs,
                 Err(err) => {
-                    ctx.trip(format!("reading the sales to retry from QBO failed: {err}"));
+                    ctx.trip_on(&err, format!("reading the sales to retry from QBO failed: {err}"));
                     return Ok(Vec::new());
                 }
             };

@@ -96,6 +96,10 @@ pub struct RunReport {
     /// Why the run stopped early (a service kept failing, credentials were refused), if it did;
     /// the cursor was left before everything not handled.
     pub aborted: Option<String>,
+    /// The kind of the error that stopped the run early, when an error did:
+    /// [`ErrorKind::Authentication`](crate::ErrorKind::Authentication) means the merchant must
+    /// reconnect QuickBooks; a transient kind, that the next run will likely go through.
+    pub stopped_by: Option<crate::ErrorKind>,
     /// The run's log entries in the order they were written: for a dry run, every entry it
     /// would have written; for other runs, the first
     /// [`SyncConfig::report_entries`](super::SyncConfig::report_entries) of them (the store
@@ -319,7 +323,7 @@ impl SyncEngine {
             match read {
                 Ok(docs) => found.extend(tag(kind, docs)),
                 Err(err) => {
-                    ctx.trip(format!("looking up {kind} {label} in QBO failed: {err}"));
+                    ctx.trip_on(&err, format!("looking up {kind} {label} in QBO failed: {err}"));
                     break;
                 }
             }
@@ -440,6 +444,7 @@ impl SyncEngine {
     ) -> RunReport {
         let summary = log.summary;
         let aborted = ctx.abort_reason();
+        let stopped_by = ctx.abort_kind();
         let report = RunReport {
             run_id: ctx.maker.run_id.clone(),
             scope,
@@ -448,6 +453,7 @@ impl SyncEngine {
             finished_at: self.clock.now(),
             summary,
             aborted,
+            stopped_by,
             entries: log.entries,
             entries_omitted: log.omitted,
             company_country: ctx.mapping.company_country().unwrap_or("US").to_string(),
@@ -554,7 +560,7 @@ impl SyncEngine {
             let page = match self.qbo.query_updated(&query).await {
                 Ok(page) => page,
                 Err(err) => {
-                    ctx.trip(format!("reading {entity} changes from QBO failed: {err}"));
+                    ctx.trip_on(&err, format!("reading {entity} changes from QBO failed: {err}"));
                     break;
                 }
             };
@@ -593,7 +599,7 @@ impl SyncEngine {
             let page = match self.qbo.query_txn_date(&query).await {
                 Ok(page) => page,
                 Err(err) => {
-                    ctx.trip(format!("reading {entity} by date from QBO failed: {err}"));
+                    ctx.trip_on(&err, format!("reading {entity} by date from QBO failed: {err}"));
                     return Ok(());
                 }
             };
@@ -703,7 +709,10 @@ impl SyncEngine {
         match self.qbo.changes_since(entities, since).await {
             Ok(feed) => Some(feed),
             Err(err) => {
-                ctx.trip(format!("reading deletes from the QBO change feed failed: {err}"));
+                ctx.trip_on(
+                    &err,
+                    format!("reading deletes from the QBO change feed failed: {err}"),
+                );
                 None
             }
         }
@@ -797,7 +806,12 @@ impl SyncEngine {
     /// threshold; any handled transaction resets the count.
     fn observe(&self, ctx: &RunCtx, log: &mut RunLog, outcome: &Outcome) {
         match outcome {
-            Outcome::Stop(_, why) => ctx.trip(why.clone()),
+            Outcome::Stop(record, why) => {
+                // A stop's entry names its reason; refused credentials are the one a person acts
+                // on (reconnect), so that one is kept as a kind for the report.
+                let refused = record.log.reason == Some(crate::Reason::AuthFailed);
+                ctx.trip_with(refused.then_some(crate::ErrorKind::Authentication), why.clone())
+            }
             Outcome::Retry(record) => {
                 log.consecutive_failures += 1;
                 if log.consecutive_failures >= self.config.breaker_threshold {

@@ -458,6 +458,7 @@ async fn sim_the_circuit_breaker_leaves_the_cursor_before_the_failure() {
     w.ordoro_down.store(true, Ordering::SeqCst);
     let r = engine.run_incremental(&RunOptions::default()).await.unwrap();
     assert!(r.aborted.is_some());
+    assert_eq!(r.stopped_by, None, "the breaker, not one error, stopped it");
     assert_eq!(r.summary.failed, 2);
     assert_eq!(r.entries[0].failure.as_ref().unwrap().status, Some(503));
     let cursor = w.cursor("Invoice").unwrap();

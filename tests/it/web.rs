@@ -643,3 +643,19 @@ async fn disconnect_revokes_forgets_the_token_and_stops_the_company() {
     assert_eq!(a.get(&format!("/companies/{REALM}/log")).await.status, StatusCode::NOT_FOUND);
     a.connector.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_company_whose_grant_was_revoked_shows_reconnect_needed() {
+    let mut a = app().await;
+    later(5).await;
+    a.s.qbo.revoke(REALM);
+    a.s.qbo.expire_access_tokens(REALM);
+    let done = a.submit("/", &format!("/companies/{REALM}/sync"), &[]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let overview = a.get("/").await.body;
+    assert!(overview.contains("class=\"connection-state alarm\">reconnect needed"), "{overview}");
+    assert!(a.s.ordoro.orders().is_empty());
+    let last = a.connector.scheduler(REALM).unwrap().status().last_runs[0].clone();
+    assert_eq!(last.error_kind, Some(qbo_ordoro::ErrorKind::Authentication));
+    a.connector.shutdown().await;
+}
