@@ -22,7 +22,11 @@ pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 /// The supervisor, run by `sh -c` with the programs' directory as `$1`. `fsync=off`: a test
 /// cluster need not survive a power cut, and it makes `CREATE DATABASE` and commits cheap.
+/// `max_connections`: every test's store holds a small pool while the tests run in parallel.
 const SUPERVISOR: &str = r#"
+# A Ctrl-C on `cargo test` reaches the whole process group: the supervisor outlives it to clean
+# up once the test process is gone (the server, which handles SIGINT itself, shuts down).
+trap '' INT HUP
 bin=$1
 dir=$(mktemp -d /tmp/qbo-ordoro-pg.XXXXXX) || { echo "could not create a temporary directory"; exit 1; }
 if ! "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1; then
