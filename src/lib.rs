@@ -11,7 +11,8 @@
 //! - the ports it talks through: [`QboApi`], [`OrdoroApi`], [`Store`] (with [`TokenStore`]),
 //!   [`Clock`], and [`HttpTransport`] under the clients;
 //! - their implementations: [`QboClient`] and [`OrdoroClient`] with their configurations,
-//!   [`MemoryStore`] and `SqliteStore` (feature `sqlite`), [`ManualClock`] and `TokioClock`
+//!   [`MemoryStore`], `SqliteStore` (feature `sqlite`) and `PostgresStore` (feature
+//!   `postgres`), [`ManualClock`] and `TokioClock`
 //!   (feature `tokio`), `ReqwestTransport` (feature `reqwest`), and the simulated services in
 //!   `sim` (feature `sim`);
 //! - one [`Error`] whose [`ErrorKind`] says what to do next, and [`Reason`], the one vocabulary
@@ -89,6 +90,7 @@
 //! | --- | --- |
 //! | `reqwest` | `ReqwestTransport`, the [`HttpTransport`] over reqwest with rustls. |
 //! | `sqlite` | `SqliteStore`, the engine's state in a SQLite file (bundled SQLite, WAL mode). |
+//! | `postgres` | `PostgresStore`, the engine's state in PostgreSQL, shared by many processes (tokio-postgres, deadpool-postgres). Implies `tokio`. |
 //! | `sim` | `sim`: simulated QBO and Ordoro speaking the real wire formats (OAuth included), seeded faults, QBO webhooks with seeded delivery faults, sample sales, and a loopback server (tokio, hyper). |
 //! | `tokio` | `TokioClock`, a [`Clock`] over tokio's timer (real or paused time). |
 //! | `testing` | `store::conformance`, the checks any [`Store`] must pass: run them on your own. |
@@ -138,6 +140,8 @@ pub use ordoro::http::{OrdoroClient, OrdoroConfig};
 pub use qbo::api::QboApi;
 pub use qbo::http::{QboClient, QboConfig, QboEnvironment};
 pub use reason::{Reason, UnknownReason};
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{MemoryStore, Store, TokenStore};

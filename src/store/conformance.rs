@@ -100,42 +100,51 @@ pub async fn sent_orders_are_kept_per_transaction(store: &dyn Store) {
 /// Runs every check of this suite, each on a new store from `new_store`, and panics at the
 /// first behaviour the store gets wrong.
 pub async fn run_all<S: Store>(mut new_store: impl FnMut() -> S) {
-    cursors_are_kept_per_name(&new_store()).await;
-    cursor_keeps_nanoseconds(&new_store()).await;
-    ledger_entries_are_put_read_and_replaced(&new_store()).await;
-    pending_entries_are_the_pending_ones_of_the_realm(&new_store()).await;
-    commit_writes_ledger_log_and_cursor(&new_store()).await;
-    commit_without_ledger_or_cursor_leaves_them_alone(&new_store()).await;
-    log_entries_round_trip_every_field(&new_store()).await;
-    log_query_filters_each_field(&new_store()).await;
-    log_query_date_range_is_half_open(&new_store()).await;
-    log_query_limit_takes_the_first_matches(&new_store()).await;
-    log_query_results_keep_the_written_order(&new_store()).await;
-    log_query_filters_entity_reason_and_text(&new_store()).await;
-    log_text_finds_the_customer(&new_store()).await;
-    log_pages_run_newest_first_in_time_then_written_order(&new_store()).await;
-    log_pages_neither_skip_nor_repeat_while_entries_are_added(&new_store()).await;
-    log_pages_run_oldest_first_and_back(&new_store()).await;
-    log_pages_filter_like_queries(&new_store()).await;
-    log_cursors_round_trip_through_their_text(&new_store()).await;
-    run_summary_counts_by_action(&new_store()).await;
-    tokens_round_trip(&new_store()).await;
-    tokens_never_show_in_debug_output(&new_store()).await;
-    commit_removes_a_ledger_entry(&new_store()).await;
-    removing_an_absent_ledger_entry_is_not_an_error(&new_store()).await;
-    every_reason_reads_back(&new_store()).await;
-    tokens_keep_their_expiries_and_grant(&new_store()).await;
-    connected_realms_are_those_with_tokens(&new_store()).await;
-    forgetting_a_token_disconnects_the_company_and_keeps_its_state(&new_store()).await;
-    a_run_starts_once_per_company(&new_store()).await;
-    company_country_is_kept_per_realm(&new_store()).await;
-    sent_orders_are_kept_per_transaction(&new_store()).await;
-    items_are_cached_per_realm_newest_first(&new_store()).await;
-    sku_mappings_are_kept_per_realm_and_key(&new_store()).await;
-    retry_entries_are_kept_per_realm(&new_store()).await;
-    processed_events_are_kept_per_realm_until_forgotten(&new_store()).await;
-    company_settings_are_kept_per_realm(&new_store()).await;
-    unusable_company_settings_are_refused(&new_store()).await;
+    run_all_async(|| std::future::ready(new_store())).await;
+}
+
+/// [`run_all`] for a store that is opened asynchronously (over a database connection): each new
+/// store comes from a future, as in
+/// `run_all_async(|| async { PostgresStore::connect(&url, 4).await.expect("connect") })`.
+pub async fn run_all_async<S: Store, F: std::future::Future<Output = S>>(
+    mut new_store: impl FnMut() -> F,
+) {
+    cursors_are_kept_per_name(&new_store().await).await;
+    cursor_keeps_nanoseconds(&new_store().await).await;
+    ledger_entries_are_put_read_and_replaced(&new_store().await).await;
+    pending_entries_are_the_pending_ones_of_the_realm(&new_store().await).await;
+    commit_writes_ledger_log_and_cursor(&new_store().await).await;
+    commit_without_ledger_or_cursor_leaves_them_alone(&new_store().await).await;
+    log_entries_round_trip_every_field(&new_store().await).await;
+    log_query_filters_each_field(&new_store().await).await;
+    log_query_date_range_is_half_open(&new_store().await).await;
+    log_query_limit_takes_the_first_matches(&new_store().await).await;
+    log_query_results_keep_the_written_order(&new_store().await).await;
+    log_query_filters_entity_reason_and_text(&new_store().await).await;
+    log_text_finds_the_customer(&new_store().await).await;
+    log_pages_run_newest_first_in_time_then_written_order(&new_store().await).await;
+    log_pages_neither_skip_nor_repeat_while_entries_are_added(&new_store().await).await;
+    log_pages_run_oldest_first_and_back(&new_store().await).await;
+    log_pages_filter_like_queries(&new_store().await).await;
+    log_cursors_round_trip_through_their_text(&new_store().await).await;
+    run_summary_counts_by_action(&new_store().await).await;
+    tokens_round_trip(&new_store().await).await;
+    tokens_never_show_in_debug_output(&new_store().await).await;
+    commit_removes_a_ledger_entry(&new_store().await).await;
+    removing_an_absent_ledger_entry_is_not_an_error(&new_store().await).await;
+    every_reason_reads_back(&new_store().await).await;
+    tokens_keep_their_expiries_and_grant(&new_store().await).await;
+    connected_realms_are_those_with_tokens(&new_store().await).await;
+    forgetting_a_token_disconnects_the_company_and_keeps_its_state(&new_store().await).await;
+    a_run_starts_once_per_company(&new_store().await).await;
+    company_country_is_kept_per_realm(&new_store().await).await;
+    sent_orders_are_kept_per_transaction(&new_store().await).await;
+    items_are_cached_per_realm_newest_first(&new_store().await).await;
+    sku_mappings_are_kept_per_realm_and_key(&new_store().await).await;
+    retry_entries_are_kept_per_realm(&new_store().await).await;
+    processed_events_are_kept_per_realm_until_forgotten(&new_store().await).await;
+    company_settings_are_kept_per_realm(&new_store().await).await;
+    unusable_company_settings_are_refused(&new_store().await).await;
 }
 
 /// A company's settings are absent until saved, kept per realm, and replaced whole by the next

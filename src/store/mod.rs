@@ -5,7 +5,7 @@
 //! [`Store::commit`] writes one transaction's ledger change, its log entry and the cursor's move
 //! together or not at all, so a crash never leaves an order without its ledger entry or a cursor
 //! past an unhandled transaction. Implementations: [`MemoryStore`], `SqliteStore` (feature
-//! `sqlite`), or the host's own.
+//! `sqlite`), `PostgresStore` (feature `postgres`), or the host's own.
 //!
 //! The log a person reads: [`Store::log_page`] returns one page of a filtered view
 //! ([`LogQuery`]: company, action, reason, entity, dates, free text), newest first or oldest
@@ -29,12 +29,17 @@ use crate::{Reason, Result};
 pub mod conformance;
 mod export;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod settings;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use export::{LOG_CSV_HEADER, log_csv};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresStore;
 pub use settings::{CompanySettings, DEFAULT_CATCH_UP_INTERVAL, DEFAULT_POLL_INTERVAL};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

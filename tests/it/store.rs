@@ -1,8 +1,9 @@
 //! The behaviour every `Store` must have, the public conformance suite
-//! (`qbo_ordoro::store::conformance`), run against `MemoryStore`, a file-backed `SqliteStore` and
-//! an in-memory `SqliteStore`; then what is SQLite's own: persistence across restarts,
-//! migrations, foreign files, WAL, commits that fail half way, and state files written by earlier
-//! versions.
+//! (`qbo_ordoro::store::conformance`), run against `MemoryStore`, a file-backed `SqliteStore`, an
+//! in-memory `SqliteStore` and a `PostgresStore` (on a throwaway cluster the tests start:
+//! `support::postgres`); then what is SQLite's own: persistence across restarts, migrations,
+//! foreign files, WAL, commits that fail half way, and state files written by earlier versions;
+//! and PostgreSQL's own (`postgres_store_*`): migrations, persistence across reconnects, secrets.
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +63,12 @@ macro_rules! store_suite {
                 qbo_ordoro::store::conformance::$check(fixture.store.as_ref()).await;
             } )*
         }
+        mod postgres_store {
+            $( #[tokio::test] async fn $check() {
+                let store = crate::support::postgres::store().await;
+                qbo_ordoro::store::conformance::$check(&store).await;
+            } )*
+        }
     };
 }
 
@@ -116,6 +123,7 @@ async fn the_whole_conformance_suite_passes_on_every_store() {
         SqliteStore::open(dir.path().join(format!("state-{n}.db"))).expect("open SQLite store")
     })
     .await;
+    conformance::run_all_async(crate::support::postgres::store).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -738,4 +746,91 @@ async fn sqlite_reads_back_a_state_file_written_before_reasons_were_typed() {
     assert_eq!(reopened.company_country("9130350000000001").await.unwrap(), Some(au));
     assert_eq!(reopened.sent_order(&key).await.unwrap(), Some(sent));
     assert_eq!(reopened.query_log(&LogQuery::default()).await.unwrap().len(), 97);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgresStore only (on the throwaway cluster of `support::postgres`)
+
+mod postgres_own {
+    use qbo_ordoro::store::conformance::{instant, ledger_entry, log_entry, stored_token};
+    use qbo_ordoro::store::{
+        Action, Commit, LedgerChange, LedgerState, LogQuery, Store, TokenStore,
+    };
+    use qbo_ordoro::{ErrorKind, PostgresStore, model::qbo::EntityKind};
+    use secrecy::ExposeSecret;
+
+    use crate::support::postgres::cluster;
+
+    /// A new database is migrated once, to the current version; the state written survives the
+    /// store being dropped and opened again, and the second open applies nothing.
+    #[tokio::test]
+    async fn postgres_store_migrates_once_and_keeps_state_across_reconnects() {
+        let config = cluster().new_database().await;
+        let store = PostgresStore::connect(&config, 2).await.expect("open");
+        assert_eq!(store.applied_migrations(), &[1]);
+        assert_eq!(store.schema_version().await.unwrap(), PostgresStore::SCHEMA_VERSION);
+        store.save_token("r1", &stored_token("refresh-1", None)).await.unwrap();
+        let entry = ledger_entry("r1", EntityKind::Invoice, "7", LedgerState::Created);
+        let commit = Commit {
+            log: log_entry("run-1", "r1", "7", Action::Created, instant(400)),
+            ledger: Some(LedgerChange::Put(entry.clone())),
+            cursor: Some(("r1/Invoice".to_owned(), instant(500))),
+        };
+        store.commit(&commit).await.unwrap();
+        drop(store);
+
+        let reopened = PostgresStore::connect(&config, 2).await.expect("open again");
+        assert!(reopened.applied_migrations().is_empty());
+        let token = reopened.load_token("r1").await.unwrap().expect("token kept");
+        assert_eq!(token.refresh_token.expose_secret(), "refresh-1");
+        assert_eq!(reopened.ledger_entry(&entry.key).await.unwrap(), Some(entry));
+        assert_eq!(reopened.cursor("r1/Invoice").await.unwrap(), Some(instant(500)));
+        assert_eq!(reopened.query_log(&LogQuery::default()).await.unwrap(), vec![commit.log]);
+    }
+
+    /// Several processes starting on a new database at once migrate it once (the advisory lock),
+    /// and every one of them opens.
+    #[tokio::test]
+    async fn postgres_stores_opening_a_new_database_at_once_migrate_it_once() {
+        let config = cluster().new_database().await;
+        let open = || PostgresStore::connect(&config, 1);
+        let (a, b, c, d) = tokio::join!(open(), open(), open(), open());
+        let applied: Vec<u32> = [a, b, c, d]
+            .into_iter()
+            .flat_map(|s| s.expect("every open succeeds").applied_migrations().to_vec())
+            .collect();
+        assert_eq!(applied, vec![1]);
+    }
+
+    /// A database migrated by newer code is refused, not altered.
+    #[tokio::test]
+    async fn postgres_store_refuses_a_schema_newer_than_it_knows() {
+        let config = cluster().new_database().await;
+        let store = PostgresStore::connect(&config, 1).await.expect("open");
+        let client = store.pool().get().await.unwrap();
+        client.execute("INSERT INTO schema_version (version) VALUES (99)", &[]).await.unwrap();
+        drop(client);
+        let err = PostgresStore::connect(&config, 1).await.expect_err("newer schema refused");
+        assert_eq!(err.kind(), ErrorKind::Store);
+        assert!(err.to_string().contains("newer than this code knows"), "{err}");
+        assert_eq!(store.schema_version().await.unwrap(), 99);
+    }
+
+    /// The connection string's password reaches neither an error nor the store's Debug output.
+    #[tokio::test]
+    async fn postgres_store_never_shows_the_password() {
+        let secret = "hunter2-pg-secret";
+        let bad = format!("host=/nonexistent-dir user=postgres password={secret} dbname=x");
+        let err = PostgresStore::connect(&bad, 1).await.expect_err("no server there");
+        assert_eq!(err.kind(), ErrorKind::Store);
+        assert!(!format!("{err} {err:?}").contains(secret), "{err:?}");
+        let unreadable = format!("host='unclosed password={secret}");
+        let err = PostgresStore::connect(&unreadable, 1).await.expect_err("does not parse");
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(!format!("{err} {err:?}").contains(secret), "{err:?}");
+
+        let config = format!("{} password={secret}", cluster().new_database().await);
+        let store = PostgresStore::connect(&config, 1).await.expect("trust ignores the password");
+        assert!(!format!("{store:?}").contains(secret));
+    }
 }

@@ -7,6 +7,8 @@
 //!   validator, and builders of QBO sales as JSON ([`fixtures::sales`]);
 //! - [`http`]: a simulator served on 127.0.0.1 over HTTP/1.1, for the reqwest transport;
 //! - [`browser`]: headless Chromium through chromedriver, for the web connector's tests;
+//! - [`postgres`]: a throwaway PostgreSQL 15 cluster for the PostgreSQL store, a database per
+//!   store;
 //! - [`web_app`]: the web connector over the simulators, served on loopback for the browser;
 //! - [`examples`]: an example program run as a user would, for its command-line contract.
 
@@ -15,6 +17,7 @@ pub mod examples;
 pub mod fakes;
 pub mod fixtures;
 pub mod http;
+pub mod postgres;
 pub mod props;
 pub mod sim;
 pub mod web_app;
