@@ -34,6 +34,8 @@ mod postgres;
 mod settings;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod stored_time;
 
 pub use export::{LOG_CSV_HEADER, log_csv};
 pub use memory::MemoryStore;

@@ -8,10 +8,11 @@
 //! builds on a machine without PostgreSQL. Statements are plain SQL with numbered parameters,
 //! prepared once per pooled connection (`prepare_cached`).
 
+use super::stored_time::{bound_text, parse_utc, utc_text};
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::types::ToSql;
@@ -340,30 +341,6 @@ async fn migrate(pool: &Pool) -> Result<Vec<u32>> {
         applied.push(u32::try_from(version).unwrap_or(0));
     }
     Ok(applied)
-}
-
-/// An instant as stored: see [`MIGRATION_1`].
-fn utc_text(at: DateTime<Utc>) -> Result<String> {
-    if !(1..=9999).contains(&at.year()) {
-        return Err(Error::store(format!(
-            "cannot store the instant {at}: only years 1 to 9999 keep the log in time order"
-        )));
-    }
-    Ok(at.to_rfc3339_opts(SecondsFormat::Nanos, true))
-}
-
-/// A query bound as text. Bounds beyond the storable years still compare right: every stored
-/// instant sorts after the empty string and before `A` (bytewise, `COLLATE "C"`).
-fn bound_text(at: DateTime<Utc>) -> String {
-    match at.year() {
-        ..1 => String::new(),
-        10000.. => "A".to_owned(),
-        _ => at.to_rfc3339_opts(SecondsFormat::Nanos, true),
-    }
-}
-
-fn parse_utc(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// A value the database holds that this code cannot read back (edited by hand or by another

@@ -1,12 +1,13 @@
 //! [`SqliteStore`]: the engine's state in one SQLite file (WAL mode, versioned schema), so that a
 //! sync survives restarts and crashes and its transaction log can be searched.
 
+use super::stored_time::{bound_text, parse_utc, utc_text};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use rusqlite::types::{Type, Value};
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior,
@@ -593,30 +594,6 @@ fn migrate(conn: &mut Connection, label: &str) -> Result<Vec<u32>> {
     }
     tx.commit().map_err(failed)?;
     Ok(applied)
-}
-
-/// An instant as stored: see [`MIGRATION_1`] for the format.
-fn utc_text(at: DateTime<Utc>) -> Result<String> {
-    if !(1..=9999).contains(&at.year()) {
-        return Err(Error::store(format!(
-            "cannot store the instant {at}: only years 1 to 9999 keep the log in time order"
-        )));
-    }
-    Ok(at.to_rfc3339_opts(SecondsFormat::Nanos, true))
-}
-
-/// A query bound as text. Bounds beyond the storable years still compare right: every stored
-/// instant sorts after the empty string and before `A`.
-fn bound_text(at: DateTime<Utc>) -> String {
-    match at.year() {
-        ..1 => String::new(),
-        10000.. => "A".to_owned(),
-        _ => at.to_rfc3339_opts(SecondsFormat::Nanos, true),
-    }
-}
-
-fn parse_utc(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// A value that SQLite holds but this code cannot read back: the file was edited by hand or by
