@@ -879,20 +879,11 @@ impl Store for PostgresStore {
             .query_opt("SELECT settings::text FROM company_settings WHERE realm = $1", &[&realm])
             .await
             .map_err(|e| pg_error(format!("could not read the settings of company {realm}"), e))?;
-        row.map(|r| {
-            serde_json::from_str(r.get(0)).map_err(|e| {
-                Error::store(format!(
-                    "the stored settings of company {realm} do not read ({e}): save them again"
-                ))
-            })
-        })
-        .transpose()
+        row.map(|r| CompanySettings::from_stored(realm, r.get(0))).transpose()
     }
 
     async fn save_company_settings(&self, realm: &str, settings: &CompanySettings) -> Result<()> {
-        settings.validate()?;
-        let doc = serde_json::to_string(settings)
-            .map_err(|e| Error::store(format!("could not write settings as JSON: {e}")))?;
+        let doc = settings.to_stored()?;
         let client = self.client().await?;
         client
             .execute(

@@ -60,6 +60,24 @@ impl Default for CompanySettings {
 }
 
 impl CompanySettings {
+    /// The settings as a store keeps them: validated, then JSON.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn to_stored(&self) -> Result<String> {
+        self.validate()?;
+        serde_json::to_string(self)
+            .map_err(|e| Error::store(format!("could not write settings as JSON: {e}")))
+    }
+
+    /// Reads what [`to_stored`](Self::to_stored) wrote for company `realm`.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn from_stored(realm: &str, doc: &str) -> Result<CompanySettings> {
+        serde_json::from_str(doc).map_err(|e| {
+            Error::store(format!(
+                "the stored settings of company {realm} do not read ({e}): save them again"
+            ))
+        })
+    }
+
     /// Checks the settings can run: at least one class, no blank class name, both intervals at
     /// least a second. Otherwise a [`Config`](crate::ErrorKind::Config) error saying what to
     /// change.

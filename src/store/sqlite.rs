@@ -1258,20 +1258,11 @@ impl Store for SqliteStore {
                 .optional()
             },
         )?;
-        doc.map(|doc| {
-            serde_json::from_str(&doc).map_err(|e| {
-                Error::store(format!(
-                    "the stored settings of company {realm} do not read ({e}): save them again"
-                ))
-            })
-        })
-        .transpose()
+        doc.map(|doc| CompanySettings::from_stored(realm, &doc)).transpose()
     }
 
     async fn save_company_settings(&self, realm: &str, settings: &CompanySettings) -> Result<()> {
-        settings.validate()?;
-        let doc = serde_json::to_string(settings)
-            .map_err(|e| Error::store(format!("could not write settings as JSON: {e}")))?;
+        let doc = settings.to_stored()?;
         self.run(
             || format!("could not save the settings of company {realm}"),
             |conn| {
