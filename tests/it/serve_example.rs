@@ -15,34 +15,13 @@ use bytes::Bytes;
 use qbo_ordoro::store::{Action, LogQuery, SqliteStore};
 use qbo_ordoro::{ReqwestTransport, SharedTransport, Store};
 
-use crate::support::examples::example_binary;
+use crate::support::examples::{SERVICE_VARS, example_binary};
 
 /// The simulated company's realm (examples/sync/simulated.rs).
 const SIM_REALM: &str = "9130357766554433";
 
 /// Orders the sample company's eligible sales make (the sync example's first run).
 const SAMPLE_ORDERS: usize = 38;
-
-/// Every variable that would switch the example to the real services, configure a login, or
-/// change its logs.
-const CONFIG_VARS: [&str; 16] = [
-    "QBO_CLIENT_ID",
-    "QBO_CLIENT_SECRET",
-    "QBO_REALM_ID",
-    "QBO_REFRESH_TOKEN",
-    "QBO_ENVIRONMENT",
-    "ORDORO_KEY_ID",
-    "ORDORO_KEY_SECRET",
-    "ORDORO_SALES_CHANNEL_ID",
-    "QBO_REDIRECT_URI",
-    "QBO_API_BASE",
-    "QBO_TOKEN_URL",
-    "ORDORO_BASE_URL",
-    "QBO_WEBHOOK_VERIFIER_TOKEN",
-    "QBO_ORDORO_ADMIN_PASSWORD",
-    "QBO_ORDORO_ADMIN_PASSWORD_HASH",
-    "RUST_LOG",
-];
 
 /// Longest wait for the connector to answer, or for a webhook's order to show.
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -51,7 +30,7 @@ const PATIENCE: Duration = Duration::from_secs(90);
 fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(example_binary("serve"));
     command.args(args).current_dir(dir);
-    for var in CONFIG_VARS {
+    for var in SERVICE_VARS {
         command.env_remove(var);
     }
     for (name, value) in env {

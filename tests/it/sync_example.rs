@@ -12,22 +12,7 @@ use qbo_ordoro::store::{LedgerKey, LogQuery, SqliteStore};
 use qbo_ordoro::{Store, TokenStore};
 use secrecy::ExposeSecret;
 
-/// Every variable that would switch the example to the real services or turn logs on.
-const CONFIG_VARS: [&str; 13] = [
-    "QBO_CLIENT_ID",
-    "QBO_CLIENT_SECRET",
-    "QBO_REALM_ID",
-    "QBO_REFRESH_TOKEN",
-    "QBO_ENVIRONMENT",
-    "ORDORO_KEY_ID",
-    "ORDORO_KEY_SECRET",
-    "ORDORO_SALES_CHANNEL_ID",
-    "QBO_REDIRECT_URI",
-    "QBO_API_BASE",
-    "QBO_TOKEN_URL",
-    "ORDORO_BASE_URL",
-    "RUST_LOG",
-];
+use crate::support::examples::SERVICE_VARS;
 
 /// The simulated company's realm (examples/sync/simulated.rs).
 const SIM_REALM: &str = "9130357766554433";
@@ -122,7 +107,7 @@ impl Run {
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(sync_binary());
     command.args(args).current_dir(dir);
-    for var in CONFIG_VARS {
+    for var in SERVICE_VARS {
         command.env_remove(var);
     }
     command.envs(env.iter().copied());
@@ -519,7 +504,7 @@ fn spawn_in(dir: &Path, args: &[&str]) -> std::process::Child {
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    for var in CONFIG_VARS {
+    for var in SERVICE_VARS {
         command.env_remove(var);
     }
     command.spawn().expect("the example starts")

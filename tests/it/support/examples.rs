@@ -62,3 +62,24 @@ pub fn example_binary(name: &'static str) -> std::path::PathBuf {
     built.insert(name, path.clone());
     path
 }
+
+/// Every variable that would switch an example (`sync`, `serve`) to the real services or turn
+/// its logs on: tests remove them all, so that the machine's environment does not leak in.
+pub const SERVICE_VARS: [&str; 16] = [
+    "QBO_CLIENT_ID",
+    "QBO_CLIENT_SECRET",
+    "QBO_REALM_ID",
+    "QBO_REFRESH_TOKEN",
+    "QBO_ENVIRONMENT",
+    "ORDORO_KEY_ID",
+    "ORDORO_KEY_SECRET",
+    "ORDORO_SALES_CHANNEL_ID",
+    "QBO_REDIRECT_URI",
+    "QBO_API_BASE",
+    "QBO_TOKEN_URL",
+    "ORDORO_BASE_URL",
+    "QBO_WEBHOOK_VERIFIER_TOKEN",
+    "QBO_ORDORO_ADMIN_PASSWORD",
+    "QBO_ORDORO_ADMIN_PASSWORD_HASH",
+    "RUST_LOG",
+];
