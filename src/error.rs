@@ -36,6 +36,11 @@ pub enum ErrorKind {
     Config,
     /// The local state store failed.
     Store,
+    /// This worker no longer holds the company's lease (it expired, or another worker took the
+    /// company): the store refused a write fenced by the old lease, or a write to Ordoro was
+    /// withheld because the lease had too little time left. Stop working on the company; its new
+    /// holder carries on (see [`fleet`](crate::fleet)).
+    LeaseLost,
 }
 
 impl fmt::Display for ErrorKind {
@@ -50,6 +55,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::OutcomeUnknown => "outcome unknown",
             ErrorKind::Config => "configuration error",
             ErrorKind::Store => "store error",
+            ErrorKind::LeaseLost => "lease lost",
         };
         f.write_str(s)
     }
@@ -187,6 +193,11 @@ impl Error {
     /// Shorthand for [`ErrorKind::Store`].
     pub fn store(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Store, message)
+    }
+
+    /// Shorthand for [`ErrorKind::LeaseLost`].
+    pub fn lease_lost(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::LeaseLost, message)
     }
 
     /// Names the service the error came from.

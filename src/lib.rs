@@ -110,6 +110,7 @@ pub mod class_filter;
 pub mod clock;
 pub mod engine;
 mod error;
+pub mod fleet;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod mapping;

@@ -249,7 +249,7 @@ pub(crate) fn is_duplicate(err: &Error) -> bool {
 
 /// True for failures that end the whole run at once: no later call can succeed.
 fn is_fatal(err: &Error) -> bool {
-    matches!(err.kind(), ErrorKind::Authentication | ErrorKind::Config)
+    matches!(err.kind(), ErrorKind::Authentication | ErrorKind::Config | ErrorKind::LeaseLost)
 }
 
 /// True when the transaction is voided: said by the decision, or by the document itself when
@@ -567,6 +567,10 @@ impl SyncEngine {
                     let entry = self.created_entry(&pending, created.order_number);
                     return Ok(self.created(ctx, facts, entry, detail));
                 }
+                // Withheld by the fleet's lease gate: nothing was sent, and this worker may no
+                // longer write for the company. The run ends; the pending entry stays for the
+                // company's next holder to settle by lookup.
+                Err(err) if err.kind() == ErrorKind::LeaseLost => return Err(err),
                 Err(err) => err,
             };
             let duplicate = is_duplicate(&err);

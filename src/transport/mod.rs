@@ -51,6 +51,10 @@ pub enum TransportErrorKind {
     Io,
     /// Anything else.
     Other,
+    /// Not sent, on purpose: the sender withheld the request because it may no longer act for
+    /// the company (a fleet worker whose lease has too little time left, see
+    /// [`fleet::LeaseGate`](crate::fleet::LeaseGate)). Certainly not processed; not retried.
+    Withheld,
 }
 
 /// A request that got no response.
@@ -78,7 +82,13 @@ impl TransportError {
 
     /// True when the request certainly never reached the service.
     pub fn request_not_sent(&self) -> bool {
-        self.kind == TransportErrorKind::Connect
+        matches!(self.kind, TransportErrorKind::Connect | TransportErrorKind::Withheld)
+    }
+
+    /// True when the sender withheld the request on purpose
+    /// ([`TransportErrorKind::Withheld`]): it must not be retried either.
+    pub fn is_withheld(&self) -> bool {
+        self.kind == TransportErrorKind::Withheld
     }
 
     /// What went wrong, for people: every message down the source chain, each once, joined with
@@ -108,6 +118,9 @@ impl TransportError {
                 format!("could not connect to {service}{at} (nothing was sent): {cause}")
             }
             TransportErrorKind::Timeout => format!("{service}{at} did not answer in time: {cause}"),
+            TransportErrorKind::Withheld => {
+                format!("the request to {service}{at} was withheld (nothing was sent): {cause}")
+            }
             _ => format!("the connection to {service}{at} failed mid-way: {cause}"),
         }
     }

@@ -583,7 +583,7 @@ impl PacedTransport {
                     }
                 },
                 Err(error) => {
-                    let may_retry = error.request_not_sent()
+                    let may_retry = (error.request_not_sent() && !error.is_withheld())
                         || (idempotent
                             && matches!(
                                 error.kind(),

@@ -112,7 +112,8 @@ pub(crate) fn undecodable_success(
 /// No response arrived.
 pub(crate) fn from_transport(operation: &str, url: &str, e: TransportError) -> Error {
     let message = format!("no answer to {operation}: {}", e.describe("Ordoro", url));
-    Error::new(ErrorKind::Transport, message).with_service(Service::Ordoro).with_source(e)
+    let kind = if e.is_withheld() { ErrorKind::LeaseLost } else { ErrorKind::Transport };
+    Error::new(kind, message).with_service(Service::Ordoro).with_source(e)
 }
 
 /// Turns an error of a write that must not be repeated blindly (a create, an added line) into
@@ -125,7 +126,7 @@ pub(crate) fn settle_unrepeatable(
     effect: &str,
 ) -> Error {
     let may_have_happened = match transport_kind {
-        Some(kind) => kind != TransportErrorKind::Connect,
+        Some(kind) => !matches!(kind, TransportErrorKind::Connect | TransportErrorKind::Withheld),
         None => error.kind() == ErrorKind::Service,
     };
     if may_have_happened {
