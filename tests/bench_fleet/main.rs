@@ -1,0 +1,2 @@
+//! The fleet benchmark (work in progress).
+fn main() {}
