@@ -10,12 +10,18 @@
 //! - [`postgres`]: a throwaway PostgreSQL 15 cluster for the PostgreSQL store, a database per
 //!   store;
 //! - [`web_app`]: the web connector over the simulators, served on loopback for the browser;
+//! - [`fleet`]: the fleet's multi-process harness (simulators on loopback, worker processes never
+//!   left behind), with [`fleet_config`], the worker's configuration file
+//!   (`tests/fleet_worker/config.rs`);
 //! - [`examples`]: an example program run as a user would, for its command-line contract.
 
 pub mod browser;
 pub mod examples;
 pub mod fakes;
 pub mod fixtures;
+pub mod fleet;
+#[path = "../../fleet_worker/config.rs"]
+pub mod fleet_config;
 pub mod http;
 pub mod postgres;
 pub mod props;
