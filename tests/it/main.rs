@@ -26,6 +26,7 @@ mod engine_inspect;
 mod engine_partial;
 mod engine_sim;
 mod fuzz_corpus;
+mod lease_gate;
 mod mapping_props;
 mod mapping_rules;
 mod mapping_schema;
