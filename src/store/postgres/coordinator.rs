@@ -45,7 +45,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::sync::{Mutex, Notify};
+use std::sync::Mutex as StdMutex;
+
+use tokio::sync::Notify;
 use tokio::time::{Instant, timeout_at};
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
@@ -133,7 +135,8 @@ impl PostgresCoordinator {
                 "PostgreSQL coordinator over a host's pool: no LISTEN, workers poll for work"
             );
         }
-        let listener = Listener { config, wake: Arc::new(Notify::new()), live: Mutex::new(None) };
+        let conn = Arc::new(StdMutex::new(Conn::Down));
+        let listener = Listener { config, wake: Arc::new(Notify::new()), conn };
         let store = PostgresStore { fence: None, ..store };
         PostgresCoordinator { store, listener: Arc::new(listener) }
     }
@@ -142,6 +145,13 @@ impl PostgresCoordinator {
     /// `max_connections`) and returns the coordinator over it.
     pub async fn connect(config: &str, max_connections: usize) -> Result<Self> {
         Ok(Self::new(PostgresStore::connect(config, max_connections).await?))
+    }
+
+    /// True while the connection that listens for work is open (it opens on the first
+    /// [`wait_for_work`](Coordinator::wait_for_work), and again on the first after it was
+    /// lost): for health checks and tests.
+    pub fn is_listening(&self) -> bool {
+        self.listener.is_up()
     }
 
     /// The store underneath, unfenced.
@@ -444,52 +454,77 @@ impl Coordinator for PostgresCoordinator {
     }
 }
 
-/// The coordinator's `LISTEN`: one connection of its own, opened lazily, and a [`Notify`] that
-/// its task wakes on each notification.
+/// The coordinator's `LISTEN`: one connection of its own, opened lazily by a task of its own
+/// (so that a short wait never cancels a connection half made), and a [`Notify`] that the
+/// connection's task wakes on each notification.
 struct Listener {
     config: Option<tokio_postgres::Config>,
     wake: Arc<Notify>,
-    live: Mutex<Option<Live>>,
+    conn: Arc<StdMutex<Conn>>,
 }
 
-/// A listening connection: the client (dropping it closes the connection) and the task that
-/// reads the connection's messages.
-struct Live {
-    _client: tokio_postgres::Client,
-    task: tokio::task::JoinHandle<()>,
+/// The listening connection's state.
+enum Conn {
+    /// None open (not yet, or lost): the next wait opens one.
+    Down,
+    /// A task is opening one.
+    Opening,
+    /// Open: the client (dropping it closes the connection) and the task that reads the
+    /// connection's messages, finished once the connection is lost.
+    Up { _client: tokio_postgres::Client, task: tokio::task::JoinHandle<()> },
 }
 
 impl Listener {
-    /// Waits for a notification or `timeout`, opening the listening connection first when
-    /// there is none (the attempt counts against the timeout; on failure the wait simply lasts
-    /// its timeout, so a worker whose database is away neither spins nor stops).
+    /// Waits for a notification or `timeout`, first starting to open the listening connection
+    /// when there is none (on failure the wait simply lasts its timeout, so a worker whose
+    /// database is away neither spins nor stops; the next wait tries again).
     async fn wait(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout.min(LONGEST);
-        // Registered before the connection is checked, so a notification that arrives while
-        // (re)connecting still ends this wait.
+        // Registered first, so a notification that arrives while connecting still counts.
         let mut notified = pin!(self.wake.notified());
         notified.as_mut().enable();
-        let _ = timeout_at(deadline, self.listen()).await;
+        self.connect_if_down();
         let _ = timeout_at(deadline, notified).await;
     }
 
-    async fn listen(&self) {
-        let Some(config) = &self.config else { return };
-        let mut live = self.live.lock().await;
-        if live.as_ref().is_some_and(|l| !l.task.is_finished()) {
-            return;
-        }
-        *live = None;
-        match open(config, self.wake.clone()).await {
-            Ok(opened) => *live = Some(opened),
-            Err(e) => tracing::debug!(error = %e, "could not LISTEN for fleet work; polling"),
-        }
+    fn is_up(&self) -> bool {
+        matches!(&*lock(&self.conn), Conn::Up { task, .. } if !task.is_finished())
     }
+
+    fn connect_if_down(&self) {
+        let Some(config) = &self.config else { return };
+        {
+            let mut conn = lock(&self.conn);
+            match &*conn {
+                Conn::Opening => return,
+                Conn::Up { task, .. } if !task.is_finished() => return,
+                _ => *conn = Conn::Opening,
+            }
+        }
+        let (config, wake, conn) = (config.clone(), self.wake.clone(), self.conn.clone());
+        tokio::spawn(async move {
+            let opened = open(&config, wake).await;
+            *lock(&conn) = match opened {
+                Ok((client, task)) => Conn::Up { _client: client, task },
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not LISTEN for fleet work; polling");
+                    Conn::Down
+                }
+            };
+        });
+    }
+}
+
+fn lock(conn: &StdMutex<Conn>) -> std::sync::MutexGuard<'_, Conn> {
+    conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Opens a connection, starts the task that drives it (waking waiters on each notification;
 /// it ends when the connection does) and subscribes to [`WORK_CHANNEL`].
-async fn open(config: &tokio_postgres::Config, wake: Arc<Notify>) -> Result<Live> {
+async fn open(
+    config: &tokio_postgres::Config,
+    wake: Arc<Notify>,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
     let failed = |e| pg_error("could not open the fleet's LISTEN connection", e);
     let (client, mut connection) = config.connect(NoTls).await.map_err(failed)?;
     let task = tokio::spawn(async move {
@@ -506,5 +541,5 @@ async fn open(config: &tokio_postgres::Config, wake: Arc<Notify>) -> Result<Live
         }
     });
     client.batch_execute(&format!("LISTEN {WORK_CHANNEL}")).await.map_err(failed)?;
-    Ok(Live { _client: client, task })
+    Ok((client, task))
 }
