@@ -141,11 +141,11 @@ pub use ordoro::http::{OrdoroClient, OrdoroConfig};
 pub use qbo::api::QboApi;
 pub use qbo::http::{QboClient, QboConfig, QboEnvironment};
 pub use reason::{Reason, UnknownReason};
-#[cfg(feature = "postgres")]
-pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{MemoryStore, Store, TokenStore};
+#[cfg(feature = "postgres")]
+pub use store::{PostgresCoordinator, PostgresStore};
 #[cfg(feature = "reqwest")]
 pub use transport::ReqwestTransport;
 pub use transport::{

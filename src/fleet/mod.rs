@@ -43,7 +43,8 @@
 //!
 //! [`MemoryCoordinator`] is the model: the same semantics in memory, on a [`Clock`], for tests
 //! and the seeded simulation. `PostgresCoordinator`
-//! (feature `postgres`) is the one workers on several machines share.
+//! (feature `postgres`, `store::PostgresCoordinator`) is the one workers on several machines
+//! share.
 
 mod gate;
 mod memory;
@@ -62,6 +63,7 @@ use crate::webhook::ChangeEvent;
 
 pub use gate::{BudgetTransport, LeaseGate};
 pub use memory::{Fenced, MemoryCoordinator};
+pub(crate) use memory::{lost, slot_interval};
 #[cfg(feature = "tokio")]
 pub use runner::{CompanyRun, EngineFactory, Fleet, FleetConfig, FleetStats};
 

@@ -41,7 +41,7 @@ pub use export::{LOG_CSV_HEADER, log_csv};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresCoordinator, PostgresStore};
 pub use settings::{CompanySettings, DEFAULT_CATCH_UP_INTERVAL, DEFAULT_POLL_INTERVAL};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

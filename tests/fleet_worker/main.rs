@@ -95,9 +95,7 @@ async fn work(config: WorkerConfig) -> Result<(), Failure> {
 /// The coordinator on the shared database, its connections named after the worker.
 async fn connect(config: &WorkerConfig) -> Result<Arc<dyn Coordinator>, Failure> {
     let database = format!("{} application_name={}", config.database, config.worker);
-    let _ = (database, config.pool_size);
-    // Until the PostgreSQL coordinator lands: the in-memory model, in this process alone.
-    Ok(Arc::new(qbo_ordoro::fleet::MemoryCoordinator::new(Arc::new(TokioClock::system()))))
+    Ok(Arc::new(PostgresCoordinator::connect(&database, config.pool_size).await?))
 }
 
 fn fleet_config(config: &WorkerConfig) -> FleetConfig {

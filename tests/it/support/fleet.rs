@@ -20,7 +20,7 @@ use qbo_ordoro::sim::ordoro::{
     DuplicatePolicy, OrdoroSim, OrdoroSimConfig, SimCredentials, SimLatency,
 };
 use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
-use qbo_ordoro::{Clock, SharedTransport, TokioClock};
+use qbo_ordoro::{Clock, PostgresCoordinator, SharedTransport, TokioClock};
 
 use super::fleet_config::{OrdoroAccount, QboService, WorkerConfig};
 
@@ -314,7 +314,8 @@ pub async fn drop_connections(admin: &tokio_postgres::Client, name: &str) -> u64
 
 /// The fleet's coordinator on `database`, as the test or benchmark process sees it.
 pub async fn coordinator(database: &str) -> Arc<dyn Coordinator> {
-    let _ = database;
-    // Until the PostgreSQL coordinator lands: the in-memory model, in this process alone.
-    Arc::new(qbo_ordoro::fleet::MemoryCoordinator::new(Arc::new(TokioClock::system())))
+    let coordinator = PostgresCoordinator::connect(database, 4)
+        .await
+        .expect("open the fleet's PostgreSQL coordinator");
+    Arc::new(coordinator)
 }

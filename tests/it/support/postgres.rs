@@ -15,7 +15,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use qbo_ordoro::PostgresStore;
+use qbo_ordoro::{PostgresCoordinator, PostgresStore};
 
 /// Where Debian's `postgresql-15` package puts the server's programs.
 pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -146,4 +146,16 @@ impl Cluster {
 pub async fn store() -> PostgresStore {
     let config = cluster().new_database().await;
     PostgresStore::connect(&config, 4).await.expect("open the PostgreSQL store")
+}
+
+/// A `PostgresCoordinator` on a new database of the test cluster, with a pool of
+/// `max_connections`.
+pub async fn coordinator_with(max_connections: usize) -> PostgresCoordinator {
+    let config = cluster().new_database().await;
+    PostgresCoordinator::connect(&config, max_connections).await.expect("open the coordinator")
+}
+
+/// A `PostgresCoordinator` on a new database of the test cluster.
+pub async fn coordinator() -> PostgresCoordinator {
+    coordinator_with(8).await
 }

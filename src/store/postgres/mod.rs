@@ -8,6 +8,10 @@
 //! builds on a machine without PostgreSQL. Statements are plain SQL with numbered parameters,
 //! prepared once per pooled connection (`prepare_cached`).
 
+mod coordinator;
+
+pub use coordinator::PostgresCoordinator;
+
 use super::stored_time::{bound_text, parse_utc, utc_text};
 use std::fmt;
 use std::str::FromStr;
@@ -23,13 +27,14 @@ use super::{
     LedgerKey, LedgerState, LogCursor, LogEntry, LogPage, LogQuery, RetryEntry, RunSummary,
     SentOrder, Store, StoredToken, TokenStore,
 };
+use crate::fleet::{Lease, lost};
 use crate::mapping::{SkuKey, SkuMapping};
 use crate::model::qbo::{EntityKind, QboItem};
 use crate::{Error, Reason, Result};
 
 /// The numbered steps of the schema. Each runs once, in one transaction with its row in
 /// `schema_version`.
-const MIGRATIONS: &[(i32, &str)] = &[(1, MIGRATION_1)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, MIGRATION_1), (2, MIGRATION_2)];
 
 /// Instants are `TEXT COLLATE "C"` in the same form as the SQLite store's (RFC 3339 in UTC, nine
 /// fractional digits, fixed width): exact to the nanosecond (`timestamptz` keeps microseconds,
@@ -172,6 +177,62 @@ CREATE TABLE processed_event (
 CREATE INDEX processed_event_at ON processed_event (processed_at);
 "#;
 
+/// The fleet's tables (issue 16): the companies with their leases, the webhook queue and each
+/// Ordoro account's request budget.
+///
+/// Unlike the engine's instants above, lease, due and budget times are `timestamptz` stamped by
+/// the database's own clock (`now()`, the start of the statement's transaction, so that every
+/// comparison and stamp of one statement uses one instant), never a worker's: workers on several
+/// machines need not agree on the time, and "has this lease expired" has one answer for all of
+/// them, the server's. Microseconds are plenty for leases of seconds. Only the queued events'
+/// `occurred_at` stays text, as the store keeps instants, because a legacy event's dedupe key is
+/// made of it, to the nanosecond.
+const MIGRATION_2: &str = r#"
+CREATE TABLE fleet_company (
+    realm          TEXT COLLATE "C" PRIMARY KEY,
+    ordoro_account TEXT NOT NULL,
+    due_at         TIMESTAMPTZ NOT NULL,
+    epoch          BIGINT NOT NULL DEFAULT 0 CHECK (epoch >= 0),
+    holder         TEXT,
+    expires_at     TIMESTAMPTZ,
+    runs           BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX fleet_company_due ON fleet_company (due_at, realm);
+
+CREATE TABLE webhook_queue (
+    seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    realm       TEXT COLLATE "C" NOT NULL,
+    entity      TEXT NOT NULL,
+    qbo_id      TEXT NOT NULL,
+    operation   TEXT NOT NULL,
+    event_id    TEXT,
+    occurred_at TEXT COLLATE "C",
+    deleted_id  TEXT,
+    queued_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX webhook_queue_realm ON webhook_queue (realm, seq);
+
+CREATE TABLE ordoro_budget (
+    account   TEXT COLLATE "C" PRIMARY KEY,
+    next_slot TIMESTAMPTZ NOT NULL
+);
+"#;
+
+/// A fenced store's check, the first statement of each of its writes' transactions: the lease
+/// is still the company's (same epoch and holder) and unexpired by the database's clock.
+/// `FOR SHARE` keeps the row locked until the write commits, so a claim cannot take the company
+/// in between (a claim skips a locked row; a claim that locked it first makes this check wait,
+/// then find the new epoch, and refuse). The `set_config` makes PostgreSQL end the session if
+/// the worker then stalls inside the transaction for `FENCED_WRITE_IDLE_LIMIT` (a paused
+/// process must not hold the company's row locked forever); it is local to the transaction.
+const FENCE_CHECK: &str = "SELECT set_config('idle_in_transaction_session_timeout', $4, true) \
+     FROM fleet_company WHERE realm = $1 AND epoch = $2 AND holder = $3 AND expires_at > now() \
+     FOR SHARE";
+
+/// How long a fenced write's transaction may sit idle before PostgreSQL ends its session, in
+/// milliseconds: far longer than any write takes, short next to a stalled worker.
+const FENCED_WRITE_IDLE_LIMIT: &str = "10000";
+
 /// The migrations' own record: one row per migration applied.
 const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER PRIMARY KEY,
@@ -216,6 +277,11 @@ const LEDGER_COLUMNS: &str =
 pub struct PostgresStore {
     pool: Pool,
     applied_migrations: Vec<u32>,
+    /// The lease every write is checked against (a fleet run's store), or none.
+    fence: Option<Lease>,
+    /// The connection settings, for a connection of its own outside the pool (the fleet's
+    /// `LISTEN`); none for a store over the host's own pool.
+    config: Option<tokio_postgres::Config>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -224,13 +290,14 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("pool_size", &self.pool.status().size)
             .field("applied_migrations", &self.applied_migrations)
+            .field("fenced_by", &self.fence.as_ref().map(|l| (l.realm(), l.epoch)))
             .finish_non_exhaustive()
     }
 }
 
 impl PostgresStore {
     /// The schema version this code writes and understands.
-    pub const SCHEMA_VERSION: u32 = 1;
+    pub const SCHEMA_VERSION: u32 = 2;
 
     /// Connects to the database of `config`, a libpq connection string (`host=/run/postgresql
     /// dbname=qbo user=qbo` or `postgresql://qbo@db.internal/qbo`), with a pool of up to
@@ -245,12 +312,13 @@ impl PostgresStore {
             ))
         })?;
         let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
-        let manager = Manager::from_config(pg_config, NoTls, manager_config);
+        let manager = Manager::from_config(pg_config.clone(), NoTls, manager_config);
         let pool = Pool::builder(manager)
             .max_size(max_connections.max(1))
             .build()
             .map_err(|e| Error::config(format!("could not build the PostgreSQL pool: {e}")))?;
-        Self::with_pool(pool).await
+        let store = Self::with_pool(pool).await?;
+        Ok(PostgresStore { config: Some(pg_config), ..store })
     }
 
     /// The store over `pool` (the host's own, with TLS for example); brings the schema up to
@@ -260,7 +328,71 @@ impl PostgresStore {
         if !applied_migrations.is_empty() {
             tracing::info!(migrations = ?applied_migrations, "PostgreSQL store schema migrated");
         }
-        Ok(PostgresStore { pool, applied_migrations })
+        Ok(PostgresStore { pool, applied_migrations, fence: None, config: None })
+    }
+
+    /// The same store with every write fenced by `lease`: each runs in one transaction that
+    /// first checks, under a lock on the company's row, that `lease` is still the company's
+    /// current, unexpired lease by the database's clock, and is refused with
+    /// [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost) (nothing written) when it is not.
+    /// Reads, token saves and token forgets are not fenced (see
+    /// [`Coordinator::fenced_store`](crate::fleet::Coordinator::fenced_store)). What
+    /// [`PostgresCoordinator::fenced_store`] hands a fleet run.
+    pub fn fenced(&self, lease: &Lease) -> PostgresStore {
+        PostgresStore { fence: Some(lease.clone()), ..self.clone() }
+    }
+
+    /// How PostgreSQL reads [`Store::log_page`]'s `query`: `EXPLAIN (FORMAT JSON)` of the page's
+    /// statement, the plan as PostgreSQL writes it. For tests, and for a host checking why a
+    /// view of its log is slow (run `ANALYZE log` first on a table that just grew).
+    pub async fn log_page_plan(&self, query: &LogQuery) -> Result<serde_json::Value> {
+        let sql = log_page_search(query);
+        let client = self.client().await?;
+        let row = client
+            .query_one(&format!("EXPLAIN (FORMAT JSON) {}", sql.text), &sql.params())
+            .await
+            .map_err(|e| pg_error("could not explain a page of the transaction log", e))?;
+        row.try_get(0).map_err(|e| pg_error("could not read the plan of a page of the log", e))
+    }
+
+    /// Begins a write: a transaction that, on a [`fenced`](Self::fenced) store, first runs
+    /// [`FENCE_CHECK`] and is refused as `what` (`moving a cursor`) when the lease is no longer
+    /// the company's. Every write of the [`Store`] goes through here; dropping the transaction
+    /// uncommitted rolls it back.
+    async fn begin_write<'c>(
+        &self,
+        client: &'c mut deadpool_postgres::Object,
+        what: &str,
+    ) -> Result<deadpool_postgres::Transaction<'c>> {
+        let failed = |e| pg_error(format!("could not begin {what}"), e);
+        let tx = client.transaction().await.map_err(failed)?;
+        if let Some(lease) = &self.fence {
+            let epoch = i64::try_from(lease.epoch).unwrap_or(i64::MAX);
+            let stmt = tx.prepare_cached(FENCE_CHECK).await.map_err(failed)?;
+            let params: [&(dyn ToSql + Sync); 4] =
+                [&lease.realm(), &epoch, &lease.worker, &FENCED_WRITE_IDLE_LIMIT];
+            if tx.query_opt(&stmt, &params).await.map_err(failed)?.is_none() {
+                return Err(lost(lease, what));
+            }
+        }
+        Ok(tx)
+    }
+
+    /// One statement as a write of its own ([`begin_write`](Self::begin_write), the statement,
+    /// the commit); the rows it changed. `failed` says what could not be done.
+    async fn write_one(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        failed: impl Fn(tokio_postgres::Error) -> Error + Send + Sync,
+    ) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = self.begin_write(&mut client, what).await?;
+        let stmt = tx.prepare_cached(sql).await.map_err(&failed)?;
+        let changed = tx.execute(&stmt, params).await.map_err(&failed)?;
+        tx.commit().await.map_err(&failed)?;
+        Ok(changed)
     }
 
     /// The migrations this open applied, in order (empty when the database was up to date).
@@ -666,10 +798,11 @@ impl Store for PostgresStore {
 
     async fn set_cursor(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
         let at = utc_text(at)?;
-        let client = self.client().await?;
-        upsert_cursor(&client, name, &at)
-            .await
-            .map_err(|e| pg_error(format!("could not move the cursor {name}"), e))
+        let failed = |e| pg_error(format!("could not move the cursor {name}"), e);
+        let mut client = self.client().await?;
+        let tx = self.begin_write(&mut client, "moving a cursor").await?;
+        upsert_cursor(&tx, name, &at).await.map_err(failed)?;
+        tx.commit().await.map_err(failed)
     }
 
     async fn ledger_entry(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>> {
@@ -692,12 +825,15 @@ impl Store for PostgresStore {
 
     async fn put_ledger_entry(&self, entry: &LedgerEntry) -> Result<()> {
         let updated_at = utc_text(entry.updated_at)?;
-        let client = self.client().await?;
-        upsert_ledger(&client, entry, &updated_at).await.map_err(|e| {
+        let failed = |e| {
             let key = &entry.key;
             let (r, en, id) = (&key.realm, key.entity, &key.qbo_id);
             pg_error(format!("could not write the ledger entry of {r} {en} {id}"), e)
-        })
+        };
+        let mut client = self.client().await?;
+        let tx = self.begin_write(&mut client, "writing a ledger entry").await?;
+        upsert_ledger(&tx, entry, &updated_at).await.map_err(failed)?;
+        tx.commit().await.map_err(failed)
     }
 
     async fn pending_entries(&self, realm: &str) -> Result<Vec<LedgerEntry>> {
@@ -738,7 +874,7 @@ impl Store for PostgresStore {
             )
         };
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(failed)?;
+        let tx = self.begin_write(&mut client, "committing an outcome").await?;
         match (&commit.ledger, &updated_at) {
             (Some(LedgerChange::Put(entry)), Some(updated_at)) => {
                 upsert_ledger(&tx, entry, updated_at).await.map_err(failed)?;
@@ -814,17 +950,17 @@ impl Store for PostgresStore {
     }
 
     async fn start_run(&self, realm: &str, run_id: &str) -> Result<bool> {
-        let client = self.client().await?;
-        let inserted = client
-            .execute(
+        let inserted = self
+            .write_one(
+                "starting a run",
                 "INSERT INTO run (realm, run_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[&realm, &run_id],
+                |e| {
+                    let what = format!("could not record the start of run {run_id} of {realm}");
+                    pg_error(what, e)
+                },
             )
-            .await
-            .map_err(|e| {
-                let what = format!("could not record the start of run {run_id} of {realm}");
-                pg_error(what, e)
-            })?;
+            .await?;
         Ok(inserted == 1)
     }
 
@@ -860,17 +996,16 @@ impl Store for PostgresStore {
                 "the country of company {realm} must be an ISO alpha-2 code, not {code:?}"
             )));
         }
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO company (realm, country, country_read_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (realm) DO UPDATE SET country = excluded.country, \
-                 country_read_at = excluded.country_read_at",
-                &[&realm, &code, &read_at],
-            )
-            .await
-            .map(drop)
-            .map_err(|e| pg_error(format!("could not save the country of company {realm}"), e))
+        self.write_one(
+            "saving the company's country",
+            "INSERT INTO company (realm, country, country_read_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (realm) DO UPDATE SET country = excluded.country, \
+             country_read_at = excluded.country_read_at",
+            &[&realm, &code, &read_at],
+            |e| pg_error(format!("could not save the country of company {realm}"), e),
+        )
+        .await
+        .map(drop)
     }
 
     async fn company_settings(&self, realm: &str) -> Result<Option<CompanySettings>> {
@@ -884,16 +1019,15 @@ impl Store for PostgresStore {
 
     async fn save_company_settings(&self, realm: &str, settings: &CompanySettings) -> Result<()> {
         let doc = settings.to_stored()?;
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO company_settings (realm, settings) VALUES ($1, $2::text::jsonb) \
-                 ON CONFLICT (realm) DO UPDATE SET settings = excluded.settings",
-                &[&realm, &doc],
-            )
-            .await
-            .map(drop)
-            .map_err(|e| pg_error(format!("could not save the settings of company {realm}"), e))
+        self.write_one(
+            "saving the company's settings",
+            "INSERT INTO company_settings (realm, settings) VALUES ($1, $2::text::jsonb) \
+             ON CONFLICT (realm) DO UPDATE SET settings = excluded.settings",
+            &[&realm, &doc],
+            |e| pg_error(format!("could not save the settings of company {realm}"), e),
+        )
+        .await
+        .map(drop)
     }
 
     async fn sent_order(&self, key: &LedgerKey) -> Result<Option<SentOrder>> {
@@ -932,22 +1066,21 @@ impl Store for PostgresStore {
         let billing = encode(serde_json::to_string(&sent.billing_address))?;
         let lines = encode(serde_json::to_string(&sent.lines))?;
         let sent_at = utc_text(sent.sent_at)?;
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO sent_order (realm, entity, qbo_id, order_number, shipping_address, \
-                 billing_address, lines, sent_at) VALUES ($1, $2, $3, $4, $5::text::jsonb, \
-                 $6::text::jsonb, $7::text::jsonb, $8) \
-                 ON CONFLICT (realm, entity, qbo_id) DO UPDATE SET \
-                 order_number = excluded.order_number, \
-                 shipping_address = excluded.shipping_address, \
-                 billing_address = excluded.billing_address, lines = excluded.lines, \
-                 sent_at = excluded.sent_at",
-                &[r, &en.as_str(), id, &sent.order_number, &shipping, &billing, &lines, &sent_at],
-            )
-            .await
-            .map(drop)
-            .map_err(|e| pg_error(what(), e))
+        self.write_one(
+            "recording what was sent",
+            "INSERT INTO sent_order (realm, entity, qbo_id, order_number, shipping_address, \
+             billing_address, lines, sent_at) VALUES ($1, $2, $3, $4, $5::text::jsonb, \
+             $6::text::jsonb, $7::text::jsonb, $8) \
+             ON CONFLICT (realm, entity, qbo_id) DO UPDATE SET \
+             order_number = excluded.order_number, \
+             shipping_address = excluded.shipping_address, \
+             billing_address = excluded.billing_address, lines = excluded.lines, \
+             sent_at = excluded.sent_at",
+            &[r, &en.as_str(), id, &sent.order_number, &shipping, &billing, &lines, &sent_at],
+            |e| pg_error(what(), e),
+        )
+        .await
+        .map(drop)
     }
 
     async fn cached_items(&self, realm: &str, ids: &[String]) -> Result<Vec<QboItem>> {
@@ -974,7 +1107,7 @@ impl Store for PostgresStore {
             .map_err(|e| Error::store(format!("could not encode a QBO item: {e}")))?;
         let failed = |e| pg_error(format!("could not cache the items of company {realm}"), e);
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(failed)?;
+        let tx = self.begin_write(&mut client, "caching items").await?;
         // An older read never replaces a newer version: unless both tokens are numbers (as
         // `newer_or_same_item` reads them) and the new one is lower.
         let stmt = tx
@@ -1019,28 +1152,26 @@ impl Store for PostgresStore {
     }
 
     async fn put_sku_mapping(&self, realm: &str, mapping: &SkuMapping) -> Result<()> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO sku_mapping (realm, key_by, key, sku) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (realm, key_by, key) DO UPDATE SET sku = excluded.sku",
-                &[&realm, &mapping.key.kind(), &mapping.key.value(), &mapping.sku],
-            )
-            .await
-            .map(drop)
-            .map_err(|e| pg_error(format!("could not save a SKU mapping of company {realm}"), e))
+        self.write_one(
+            "saving a SKU mapping",
+            "INSERT INTO sku_mapping (realm, key_by, key, sku) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (realm, key_by, key) DO UPDATE SET sku = excluded.sku",
+            &[&realm, &mapping.key.kind(), &mapping.key.value(), &mapping.sku],
+            |e| pg_error(format!("could not save a SKU mapping of company {realm}"), e),
+        )
+        .await
+        .map(drop)
     }
 
     async fn remove_sku_mapping(&self, realm: &str, key: &SkuKey) -> Result<bool> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "DELETE FROM sku_mapping WHERE realm = $1 AND key_by = $2 AND key = $3",
-                &[&realm, &key.kind(), &key.value()],
-            )
-            .await
-            .map(|n| n > 0)
-            .map_err(|e| pg_error(format!("could not remove a SKU mapping of company {realm}"), e))
+        self.write_one(
+            "removing a SKU mapping",
+            "DELETE FROM sku_mapping WHERE realm = $1 AND key_by = $2 AND key = $3",
+            &[&realm, &key.kind(), &key.value()],
+            |e| pg_error(format!("could not remove a SKU mapping of company {realm}"), e),
+        )
+        .await
+        .map(|n| n > 0)
     }
 
     async fn retry_entries(&self, realm: &str) -> Result<Vec<RetryEntry>> {
@@ -1073,46 +1204,44 @@ impl Store for PostgresStore {
     async fn put_retry_entry(&self, entry: &RetryEntry) -> Result<()> {
         let failed_at = utc_text(entry.failed_at)?;
         let key = &entry.key;
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO retry (realm, entity, qbo_id, sync_token, reason, failed_at, \
-                 run_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (realm, entity, qbo_id) DO UPDATE SET \
-                 sync_token = excluded.sync_token, reason = excluded.reason, \
-                 failed_at = excluded.failed_at, run_id = excluded.run_id",
-                &[
-                    &key.realm,
-                    &key.entity.as_str(),
-                    &key.qbo_id,
-                    &entry.sync_token,
-                    &entry.reason.as_str(),
-                    &failed_at,
-                    &entry.run_id,
-                ],
-            )
-            .await
-            .map(drop)
-            .map_err(|e| {
+        self.write_one(
+            "adding to the retry set",
+            "INSERT INTO retry (realm, entity, qbo_id, sync_token, reason, failed_at, \
+             run_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (realm, entity, qbo_id) DO UPDATE SET \
+             sync_token = excluded.sync_token, reason = excluded.reason, \
+             failed_at = excluded.failed_at, run_id = excluded.run_id",
+            &[
+                &key.realm,
+                &key.entity.as_str(),
+                &key.qbo_id,
+                &entry.sync_token,
+                &entry.reason.as_str(),
+                &failed_at,
+                &entry.run_id,
+            ],
+            |e| {
                 let what = format!("could not add {} {} to the retry set", key.entity, key.qbo_id);
                 pg_error(what, e)
-            })
+            },
+        )
+        .await
+        .map(drop)
     }
 
     async fn remove_retry_entry(&self, key: &LedgerKey) -> Result<()> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "DELETE FROM retry WHERE realm = $1 AND entity = $2 AND qbo_id = $3",
-                &[&key.realm, &key.entity.as_str(), &key.qbo_id],
-            )
-            .await
-            .map(drop)
-            .map_err(|e| {
+        self.write_one(
+            "removing from the retry set",
+            "DELETE FROM retry WHERE realm = $1 AND entity = $2 AND qbo_id = $3",
+            &[&key.realm, &key.entity.as_str(), &key.qbo_id],
+            |e| {
                 let what =
                     format!("could not remove {} {} from the retry set", key.entity, key.qbo_id);
                 pg_error(what, e)
-            })
+            },
+        )
+        .await
+        .map(drop)
     }
 
     async fn processed_events(&self, realm: &str, keys: &[String]) -> Result<Vec<String>> {
@@ -1137,29 +1266,30 @@ impl Store for PostgresStore {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let at = utc_text(at)?;
-        let client = self.client().await?;
         // One statement for the whole batch: atomic, and a key recorded again keeps its time.
-        client
-            .execute(
-                "INSERT INTO processed_event (realm, key, processed_at) \
-                 SELECT $1, k, $3 FROM unnest($2::text[]) AS k \
-                 ON CONFLICT (realm, key) DO NOTHING",
-                &[&realm, &keys, &at],
-            )
-            .await
-            .map(drop)
-            .map_err(|e| {
+        self.write_one(
+            "marking events processed",
+            "INSERT INTO processed_event (realm, key, processed_at) \
+             SELECT $1, k, $3 FROM unnest($2::text[]) AS k \
+             ON CONFLICT (realm, key) DO NOTHING",
+            &[&realm, &keys, &at],
+            |e| {
                 let what = format!("could not record webhook events of {realm} as processed");
                 pg_error(what, e)
-            })
+            },
+        )
+        .await
+        .map(drop)
     }
 
     async fn forget_events_before(&self, before: DateTime<Utc>) -> Result<u64> {
         let before = bound_text(before);
-        let client = self.client().await?;
-        client
-            .execute("DELETE FROM processed_event WHERE processed_at < $1", &[&before])
-            .await
-            .map_err(|e| pg_error("could not forget old processed webhook events", e))
+        self.write_one(
+            "forgetting processed events",
+            "DELETE FROM processed_event WHERE processed_at < $1",
+            &[&before],
+            |e| pg_error("could not forget old processed webhook events", e),
+        )
+        .await
     }
 }

@@ -17,7 +17,10 @@
 //! # futures_util::FutureExt::now_or_never(check()).expect("MemoryStore never waits");
 //! ```
 //!
-//! A change that adds state to the [`Store`] adds its checks here.
+//! A change that adds state to the [`Store`] adds its checks here. The fleet's
+//! [`Coordinator`](crate::fleet::Coordinator)s have their own suite, [`coordinator`].
+
+pub mod coordinator;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
