@@ -179,7 +179,7 @@ fn bench_config(sims: &Sims, database: &str, name: &str, max_concurrent: usize) 
     config.write_margin_ms = 4_000;
     config.ordoro_timeout_ms = 2_000;
     config.poll_ms = 5_000;
-    config.pool_size = 8;
+    config.pool_size = max_concurrent + 4;
     config.max_concurrent = max_concurrent;
     config
 }

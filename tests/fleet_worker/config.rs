@@ -96,7 +96,7 @@ impl WorkerConfig {
         WorkerConfig {
             database,
             worker,
-            pool_size: 4,
+            pool_size: 12,
             max_concurrent: 8,
             lease_ms: 3_000,
             write_margin_ms: 2_000,

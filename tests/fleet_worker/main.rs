@@ -28,8 +28,9 @@ use qbo_ordoro::fleet::{CompanyRun, Coordinator, EngineFactory, Fleet, FleetConf
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::transport::{RateBudget, ReqwestTransport};
 use qbo_ordoro::{
-    Clock, Error, HttpRequest, HttpResponse, HttpTransport, OrdoroClient, OrdoroConfig, QboClient,
-    QboConfig, QboEnvironment, SharedTransport, SyncConfig, SyncEngine, TokioClock, TransportError,
+    Clock, Error, HttpRequest, HttpResponse, HttpTransport, OrdoroClient, OrdoroConfig,
+    PostgresCoordinator, QboClient, QboConfig, QboEnvironment, SharedTransport, SyncConfig,
+    SyncEngine, TokioClock, TransportError,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
