@@ -25,6 +25,7 @@ mod engine_concurrency;
 mod engine_inspect;
 mod engine_partial;
 mod engine_sim;
+mod fleet;
 mod fuzz_corpus;
 mod mapping_props;
 mod mapping_rules;
