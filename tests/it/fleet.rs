@@ -193,13 +193,16 @@ async fn a_run_whose_lease_was_lost_does_not_release_and_is_counted() {
     stale.shutdown().await;
 }
 
+/// Each write's instant and the lease time left then.
+type WriteLog = Arc<Mutex<Vec<(DateTime<Utc>, chrono::Duration)>>>;
+
 /// Records each write to Ordoro with the lease time left by the coordinator's reckoning.
 #[derive(Debug)]
 struct Writes {
     inner: SharedTransport,
     clock: Arc<dyn Clock>,
     expires_at: DateTime<Utc>,
-    seen: Arc<Mutex<Vec<(DateTime<Utc>, chrono::Duration)>>>,
+    seen: WriteLog,
 }
 
 #[async_trait::async_trait]

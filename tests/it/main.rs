@@ -26,6 +26,7 @@ mod engine_inspect;
 mod engine_partial;
 mod engine_sim;
 mod fleet;
+mod fleet_sim;
 mod fuzz_corpus;
 mod mapping_props;
 mod mapping_rules;
