@@ -25,6 +25,8 @@ mod engine_concurrency;
 mod engine_inspect;
 mod engine_partial;
 mod engine_sim;
+mod fleet;
+mod fleet_sim;
 mod fleet_store;
 mod fuzz_corpus;
 mod lease_gate;

@@ -16,6 +16,7 @@ pub mod browser;
 pub mod examples;
 pub mod fakes;
 pub mod fixtures;
+pub mod fleet;
 pub mod http;
 pub mod postgres;
 pub mod props;
