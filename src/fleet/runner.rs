@@ -365,6 +365,10 @@ async fn job(shared: &Shared, lease: &Lease, engine: &SyncEngine) -> Result<RunR
         // Every event was handled before (a retried delivery): the poll is the job.
         None => engine.run_incremental(&options).await?,
     };
+    // Acknowledged even when the run stopped early: a company with queued events is due at
+    // once on release, so events kept for a run that keeps stopping (a revoked key) would run
+    // it again and again without pause. Nothing is lost: the retry, `retry_in` later, reads
+    // from the cursor, which has not passed the events' sales.
     coordinator.ack_events(lease, last).await?;
     Ok(report)
 }
