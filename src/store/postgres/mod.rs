@@ -337,7 +337,8 @@ impl PostgresStore {
     /// [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost) (nothing written) when it is not.
     /// Reads, token saves and token forgets are not fenced (see
     /// [`Coordinator::fenced_store`](crate::fleet::Coordinator::fenced_store)). What
-    /// [`PostgresCoordinator::fenced_store`] hands a fleet run.
+    /// [`PostgresCoordinator`]'s [`fenced_store`](crate::fleet::Coordinator::fenced_store) hands
+    /// a fleet run.
     pub fn fenced(&self, lease: &Lease) -> PostgresStore {
         PostgresStore { fence: Some(lease.clone()), ..self.clone() }
     }
