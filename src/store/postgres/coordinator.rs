@@ -45,8 +45,11 @@ const CLAIM: &str = "WITH due AS ( \
     FROM due WHERE c.realm = due.realm \
     RETURNING c.realm, c.ordoro_account, c.epoch, c.expires_at, c.due_at";
 
-/// The lease is still the company's: the same predicate as the fenced store's check.
-const HELD: &str = "realm = $1 AND epoch = $2 AND holder = $3 AND expires_at > now()";
+/// The lease is still the company's: the same predicate as the fenced store's check (with its
+/// `statement_timestamp()`, so that release, whose check follows a `BEGIN`, is judged by the
+/// check's own instant).
+const HELD: &str =
+    "realm = $1 AND epoch = $2 AND holder = $3 AND expires_at > statement_timestamp()";
 
 /// The fleet's coordinator in PostgreSQL.
 ///
