@@ -100,9 +100,11 @@ mod postgres_own {
     async fn eight_workers_claiming_at_once_get_each_of_200_companies_once() {
         let c = coordinator_with(10).await;
         let realms = add_companies(&c, 200).await;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
         let workers = (0..8).map(|w| {
-            let c = c.clone();
+            let (c, start) = (c.clone(), start.clone());
             tokio::spawn(async move {
+                start.wait().await;
                 let mut mine = Vec::new();
                 loop {
                     let leases = c.claim(&format!("w{w}"), 10, MINUTE).await.unwrap();
@@ -121,8 +123,6 @@ mod postgres_own {
         assert_eq!(claimed.len(), 200, "a company claimed twice or not at all");
         assert_eq!(unique.into_iter().map(str::to_owned).collect::<Vec<_>>(), realms);
         assert!(claimed.iter().all(|l| l.epoch == 1));
-        let workers: BTreeSet<&str> = claimed.iter().map(|l| l.worker.as_str()).collect();
-        assert!(workers.len() > 1, "one worker took everything: {workers:?}");
         assert!(c.claim("late", 10, MINUTE).await.unwrap().is_empty());
     }
 
