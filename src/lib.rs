@@ -90,10 +90,10 @@
 //! | --- | --- |
 //! | `reqwest` | `ReqwestTransport`, the [`HttpTransport`] over reqwest with rustls. |
 //! | `sqlite` | `SqliteStore`, the engine's state in a SQLite file (bundled SQLite, WAL mode). |
-//! | `postgres` | `PostgresStore`, the engine's state in PostgreSQL, shared by many processes (tokio-postgres, deadpool-postgres). Implies `tokio`. |
+//! | `postgres` | `PostgresStore`, the engine's state in PostgreSQL, shared by many processes (tokio-postgres, deadpool-postgres), and `PostgresCoordinator`, the fleet's companies, fenced leases, webhook queue and Ordoro budgets in the same database. Implies `tokio`. |
 //! | `sim` | `sim`: simulated QBO and Ordoro speaking the real wire formats (OAuth included), seeded faults, QBO webhooks with seeded delivery faults, sample sales, and a loopback server (tokio, hyper). |
 //! | `tokio` | `TokioClock`, a [`Clock`] over tokio's timer (real or paused time). |
-//! | `testing` | `store::conformance`, the checks any [`Store`] must pass: run them on your own. |
+//! | `testing` | `store::conformance`, the checks any [`Store`] must pass, and `store::conformance::coordinator`, those of a fleet `Coordinator`: run them on your own. |
 //!
 //! ## Examples
 //!

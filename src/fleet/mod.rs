@@ -41,7 +41,7 @@
 //! ([`Coordinator::reserve_ordoro_request`], [`BudgetTransport`]), spaced so that no minute
 //! holds more than the account's limit, whichever workers send them.
 //!
-//! [`MemoryCoordinator`] is the model: the same semantics in memory, on a [`Clock`], for tests
+//! [`MemoryCoordinator`] is the model: the same semantics in memory, on a [`Clock`](crate::Clock), for tests
 //! and the seeded simulation. `PostgresCoordinator`
 //! (feature `postgres`, `store::PostgresCoordinator`) is the one workers on several machines
 //! share.

@@ -2,13 +2,15 @@
 //! (one job: its queued webhook events, else a poll) while renewing its lease, and releases it,
 //! up to [`FleetConfig::max_concurrent`] companies at once, until shut down.
 
+use std::convert::Infallible;
 use std::fmt;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::future::select;
+use futures_util::future::{Either, select};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, info, warn};
@@ -131,7 +133,8 @@ pub struct FleetStats {
     pub runs: u64,
     /// Runs that ended in an error other than a lost lease.
     pub failed_runs: u64,
-    /// Runs cut short because the lease was lost.
+    /// Runs that lost their lease: cut short by a refused write or a withheld one, or ended
+    /// to find the lease gone when releasing it. None of them released the company.
     pub leases_lost: u64,
     /// Orders created.
     pub created: u64,
@@ -264,9 +267,17 @@ async fn run_company(shared: Arc<Shared>, lease: Lease, asked: DateTime<Utc>) {
     let config = &shared.config;
     let gate = LeaseGate::new(shared.clock.clone(), config.write_margin);
     gate.held_until(asked + span(config.lease_for));
-    let renewing = tokio::spawn(renew(shared.clone(), lease.clone(), gate.clone()));
-    let result = run_once(&shared, &lease, &gate).await;
-    renewing.abort();
+    // The renewals run in this task, beside the run, not in a task of their own: a worker
+    // dropped (its tasks aborted) must stop renewing with its runs, or the company stays held
+    // by nobody working on it, for ever.
+    let renewing = pin!(async {
+        renew(&shared, lease.clone(), gate.clone()).await;
+        std::future::pending::<Infallible>().await
+    });
+    let result = match select(pin!(run_once(&shared, &lease, &gate)), renewing).await {
+        Either::Left((result, _)) => result,
+        Either::Right((never, _)) => match never {},
+    };
     let counters = &shared.counters;
     counters.runs.fetch_add(1, Ordering::Relaxed);
     let realm = lease.realm().to_owned();
@@ -293,6 +304,11 @@ async fn run_company(shared: Arc<Shared>, lease: Lease, asked: DateTime<Utc>) {
     };
     gate.revoke();
     if let Err(e) = shared.coordinator.release(&lease, due_in).await {
+        // A run that wrote nothing after its lease ran out ends cleanly, yet the lease was lost
+        // all the same: another worker holds the company now.
+        if e.kind() == ErrorKind::LeaseLost {
+            counters.leases_lost.fetch_add(1, Ordering::Relaxed);
+        }
         info!(%realm, error = %e, "could not release the company; its lease will expire");
     }
     shared.wake.notify_one();
@@ -349,13 +365,17 @@ async fn job(shared: &Shared, lease: &Lease, engine: &SyncEngine) -> Result<RunR
         // Every event was handled before (a retried delivery): the poll is the job.
         None => engine.run_incremental(&options).await?,
     };
+    // Acknowledged even when the run stopped early: a company with queued events is due at
+    // once on release, so events kept for a run that keeps stopping (a revoked key) would run
+    // it again and again without pause. Nothing is lost: the retry, `retry_in` later, reads
+    // from the cursor, which has not passed the events' sales.
     coordinator.ack_events(lease, last).await?;
     Ok(report)
 }
 
-/// Renews the lease every third of its length until aborted; on losing it, revokes the gate
-/// so that no further write leaves.
-async fn renew(shared: Arc<Shared>, mut lease: Lease, gate: LeaseGate) {
+/// Renews the lease every third of its length until dropped; on losing it, revokes the gate
+/// so that no further write leaves, and returns.
+async fn renew(shared: &Shared, mut lease: Lease, gate: LeaseGate) {
     let lease_for = shared.config.lease_for;
     loop {
         shared.clock.sleep(lease_for / 3).await;

@@ -592,6 +592,20 @@ pub struct CompanyCountry {
     pub read_at: DateTime<Utc>,
 }
 
+impl CompanyCountry {
+    /// Ok when it can be saved for company `realm`: no country, or a two-letter code. The SQL
+    /// stores check it before a save, with the same message.
+    pub fn check(&self, realm: &str) -> Result<()> {
+        let code = self.country.as_deref();
+        if code.is_some_and(|c| c.chars().count() != 2) {
+            return Err(crate::Error::bad_input(format!(
+                "the country of company {realm} must be an ISO alpha-2 code, not {code:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A sale in the retry set: it failed for a reason a setting can fix
 /// ([`Reason::fixable_by_setting`]: an unknown SKU, a fractional quantity), so nothing in QBO
 /// will bring it back to the sync once the setting changes. The engine reads it again by id at

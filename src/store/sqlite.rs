@@ -1226,12 +1226,8 @@ impl Store for SqliteStore {
 
     async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
         let read_at = utc_text(country.read_at)?;
+        country.check(realm)?;
         let code = country.country.as_deref();
-        if code.is_some_and(|c| c.chars().count() != 2) {
-            return Err(Error::bad_input(format!(
-                "the country of company {realm} must be an ISO alpha-2 code, not {code:?}"
-            )));
-        }
         self.run(
             || format!("could not save the country of company {realm}"),
             |conn| {

@@ -9,11 +9,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Shared;
 use super::pages::{PageError, back_to_overview, notice};
 use super::session::{CONSENT_COOKIE, Session, consent_cookie, cookie};
+use crate::fleet::Coordinator;
 use crate::qbo::connect::parse_callback;
 use crate::webhook;
 
@@ -109,7 +110,7 @@ pub async fn disconnect(
 }
 
 /// `POST /webhooks/qbo`: verifies the delivery and answers at once; the runs happen on the
-/// schedulers' tasks.
+/// schedulers' tasks, or, with a webhook queue, on whichever fleet worker claims the company.
 pub async fn webhook(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -123,6 +124,9 @@ pub async fn webhook(
     match webhook::receive(signature, &body, token) {
         Ok(events) => {
             shared.metrics.record_delivery(None);
+            if let Some(queue) = &shared.queue {
+                return enqueue(queue.as_ref(), &events).await;
+            }
             let companies: Vec<_> = shared.companies().values().cloned().collect();
             for scheduler in companies {
                 scheduler.notify(events.clone());
@@ -137,6 +141,23 @@ pub async fn webhook(
                 _ => StatusCode::UNAUTHORIZED,
             };
             (status, e.code.as_str()).into_response()
+        }
+    }
+}
+
+/// A verified delivery's events into the fleet's queue: 200 once written; 503 when the queue
+/// cannot be written, so that QBO delivers them again (a delivery answered 200 is never sent
+/// again, and its events would be lost until the next catch-up).
+async fn enqueue(queue: &dyn Coordinator, events: &[webhook::ChangeEvent]) -> Response {
+    match queue.enqueue_events(events).await {
+        Ok(queued) => {
+            debug!(events = events.len(), queued, "webhook events queued for the fleet");
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            warn!(error = %e, events = events.len(), "could not queue webhook events; QBO will deliver them again");
+            (StatusCode::SERVICE_UNAVAILABLE, "the webhook queue cannot be written now; try again")
+                .into_response()
         }
     }
 }

@@ -12,9 +12,17 @@
 //! | `GET /companies/{realm}/transactions/{entity}/{id}` | one transaction: the document as fetched now, the decision, the order body, the parsed address, the ledger and its history; "Sync this one now" |
 //! | `GET|POST /companies/{realm}/settings` | accepted classes, updates, cancel on void, webhooks, the poll and catch-up intervals ([`CompanySettings`]) |
 //! | `GET /connect`, `GET /oauth/callback`, `GET /reconnect` | Intuit's consent flow ([`crate::qbo::connect`]); `/reconnect` is the app's "Reconnect URL" |
-//! | `POST /webhooks/qbo` | verifies a delivery ([`crate::webhook::receive`]), answers at once, hands the events to the schedulers |
+//! | `POST /webhooks/qbo` | verifies a delivery ([`crate::webhook::receive`]), answers at once, hands the events to the schedulers (or queues them for a fleet: [`ConnectorBuilder::webhook_queue`]) |
 //! | `GET /healthz`, `GET /metrics` | liveness; counters in the Prometheus text format ([`Metrics`]) |
 //! | `GET|POST /login`, `POST /logout` | the admin login ([`AdminLogin`]) |
+//!
+//! **Several workers behind one route.** When the companies are run by a fleet of workers
+//! ([`crate::fleet::Fleet`], on other processes or machines) rather than by this process's
+//! schedulers, give the connector the fleet's coordinator with
+//! [`ConnectorBuilder::webhook_queue`]: each verified delivery's events are then written to the
+//! coordinator's queue (their companies made due at once), and whichever worker claims a company
+//! next runs them. The route answers 200 only after the queue write; a queue that cannot be
+//! written answers 503, so that QBO delivers again.
 //!
 //! **Security.** Bind to loopback unless a login is configured ([`check_bind`]); without one,
 //! requests addressed to another host are refused. With one, every route but the webhook, the
@@ -66,6 +74,7 @@ pub use self::metrics::Metrics;
 pub use self::session::{AdminLogin, CONTENT_SECURITY_POLICY, SESSION_COOKIE};
 use self::session::{Consents, Sessions};
 use crate::engine::SyncEngineBuilder;
+use crate::fleet::Coordinator;
 use crate::qbo::connect::OAuthApp;
 use crate::schedule::{RunObserver, Scheduler, SchedulerConfig};
 use crate::store::{CompanySettings, Store};
@@ -119,6 +128,8 @@ pub(crate) struct Shared {
     engine: Box<EngineFactory>,
     oauth: Option<OAuth>,
     verifier: Option<VerifierToken>,
+    /// Where verified webhook events go when a fleet runs the companies.
+    queue: Option<Arc<dyn Coordinator>>,
     login: Option<AdminLogin>,
     secure_cookies: bool,
     metrics: Metrics,
@@ -181,6 +192,7 @@ impl Connector {
             engine: None,
             oauth: None,
             verifier: None,
+            queue: None,
             login: None,
             secure_cookies: false,
             metrics: None,
@@ -264,6 +276,7 @@ pub struct ConnectorBuilder {
     engine: Option<Box<EngineFactory>>,
     oauth: Option<OAuth>,
     verifier: Option<VerifierToken>,
+    queue: Option<Arc<dyn Coordinator>>,
     login: Option<AdminLogin>,
     secure_cookies: bool,
     metrics: Option<Metrics>,
@@ -276,6 +289,7 @@ impl std::fmt::Debug for ConnectorBuilder {
             .field("engine", &self.engine.is_some())
             .field("oauth", &self.oauth.as_ref().map(|o| &o.app))
             .field("verifier", &self.verifier)
+            .field("webhook_queue", &self.queue.is_some())
             .field("login", &self.login)
             .field("secure_cookies", &self.secure_cookies)
             .finish_non_exhaustive()
@@ -306,6 +320,16 @@ impl ConnectorBuilder {
     /// Enables `POST /webhooks/qbo`, verified with the app's verifier token.
     pub fn verifier_token(mut self, token: VerifierToken) -> Self {
         self.verifier = Some(token);
+        self
+    }
+
+    /// Sends the webhook route's verified events to a fleet's queue
+    /// ([`Coordinator::enqueue_events`]) instead of this process's schedulers: for companies run
+    /// by [`Fleet`](crate::fleet::Fleet) workers, any of which may take the next run. The route
+    /// answers 200 once the events are queued, and 503 (QBO then delivers again) when the queue
+    /// cannot be written.
+    pub fn webhook_queue(mut self, coordinator: Arc<dyn Coordinator>) -> Self {
+        self.queue = Some(coordinator);
         self
     }
 
@@ -366,6 +390,7 @@ impl ConnectorBuilder {
             engine,
             oauth: self.oauth,
             verifier: self.verifier,
+            queue: self.queue,
             login: self.login,
             secure_cookies: self.secure_cookies,
             metrics,

@@ -21,7 +21,7 @@
 
 // Shared with the test suite, where the parts the benchmark does not use are used.
 #[allow(dead_code)]
-#[path = "../it/support/fleet.rs"]
+#[path = "../it/support/fleet_procs.rs"]
 mod fleet;
 #[allow(dead_code)]
 #[path = "../fleet_worker/config.rs"]

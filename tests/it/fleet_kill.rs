@@ -26,8 +26,8 @@ use rand::rngs::SmallRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
-use crate::support::fleet::{self, Sims, WorkerProcess, realm};
 use crate::support::fleet_config::WorkerConfig;
+use crate::support::fleet_procs::{self as fleet, Sims, WorkerProcess, realm};
 use crate::support::postgres::cluster;
 
 const SEED: u64 = 20_260_916;

@@ -100,9 +100,11 @@ mod postgres_own {
     async fn eight_workers_claiming_at_once_get_each_of_200_companies_once() {
         let c = coordinator_with(10).await;
         let realms = add_companies(&c, 200).await;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
         let workers = (0..8).map(|w| {
-            let c = c.clone();
+            let (c, start) = (c.clone(), start.clone());
             tokio::spawn(async move {
+                start.wait().await;
                 let mut mine = Vec::new();
                 loop {
                     let leases = c.claim(&format!("w{w}"), 10, MINUTE).await.unwrap();
@@ -121,8 +123,6 @@ mod postgres_own {
         assert_eq!(claimed.len(), 200, "a company claimed twice or not at all");
         assert_eq!(unique.into_iter().map(str::to_owned).collect::<Vec<_>>(), realms);
         assert!(claimed.iter().all(|l| l.epoch == 1));
-        let workers: BTreeSet<&str> = claimed.iter().map(|l| l.worker.as_str()).collect();
-        assert!(workers.len() > 1, "one worker took everything: {workers:?}");
         assert!(c.claim("late", 10, MINUTE).await.unwrap().is_empty());
     }
 
@@ -372,5 +372,174 @@ mod postgres_own {
             .await
             .unwrap();
         assert_eq!(c.claim("w1", 1, MINUTE).await.unwrap().len(), 1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The log page's query plans on PostgreSQL
+
+mod postgres_log_plans {
+    use chrono::Duration as Span;
+    use qbo_ordoro::model::qbo::EntityKind;
+    use qbo_ordoro::store::conformance::instant;
+    use qbo_ordoro::store::{Action, LogCursor, LogQuery};
+    use qbo_ordoro::{PostgresStore, Reason};
+    use serde_json::Value;
+
+    /// Rows in the filled log.
+    const ROWS: i64 = 20_000;
+
+    /// 20,000 entries over four companies, a minute apart: actions mostly created and skipped,
+    /// failures rarer, reasons spread over a few codes, a fifth of them receipts, 500
+    /// customers, each row its own DocNumber, QBO id and order number. Then `ANALYZE`.
+    async fn filled() -> PostgresStore {
+        let store = crate::support::postgres::store().await;
+        let client = store.pool().get().await.unwrap();
+        client
+            .execute(
+                "INSERT INTO log (run_id, at, realm, entity, qbo_id, doc_number, customer, \
+                    action, reason, order_number, dry_run) \
+                 SELECT 'run-' || (i / 100), \
+                    to_char(timestamptz '2026-01-01 00:00:00+00' + i * interval '1 minute', \
+                        'YYYY-MM-DD\"T\"HH24:MI:SS') || '.000000000Z', \
+                    'realm-' || (i % 4), \
+                    CASE WHEN i % 5 = 0 THEN 'SalesReceipt' ELSE 'Invoice' END, \
+                    i::text, 'DOC-' || i, 'Customer ' || (i % 500), \
+                    (ARRAY['created', 'created', 'skipped', 'skipped', 'updated', 'failed']) \
+                        [1 + (i / 7) % 6], \
+                    CASE (i / 7) % 6 WHEN 2 THEN 'class_mismatch' WHEN 3 THEN \
+                        (ARRAY['voided', 'unchanged', 'no_class'])[1 + i % 3] \
+                        WHEN 5 THEN 'unknown_sku' END, \
+                    CASE WHEN (i / 7) % 6 < 2 THEN 'ORD-' || i END, false \
+                 FROM generate_series(1, $1::bigint) AS i",
+                &[&ROWS],
+            )
+            .await
+            .unwrap();
+        // A small company among the big ones: 60 entries spread over the same months.
+        client
+            .batch_execute(
+                "INSERT INTO log (run_id, at, realm, entity, qbo_id, action, reason, dry_run) \
+                 SELECT 'run-s', to_char(timestamptz '2026-01-01 00:00:00+00' \
+                    + i * interval '333 minutes', 'YYYY-MM-DD\"T\"HH24:MI:SS') || '.000000000Z', \
+                    'realm-small', 'Invoice', 's' || i, \
+                    CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'created' END, \
+                    CASE WHEN i % 3 = 0 THEN 'unknown_sku' END, false \
+                 FROM generate_series(1, 60) AS i;
+                 ANALYZE log",
+            )
+            .await
+            .unwrap();
+        store
+    }
+
+    /// Every node of a plan, depth first.
+    fn nodes(plan: &Value) -> Vec<&Value> {
+        let mut all = vec![plan];
+        for child in plan["Plans"].as_array().into_iter().flatten() {
+            all.extend(nodes(child));
+        }
+        all
+    }
+
+    fn node_type(node: &Value) -> &str {
+        node["Node Type"].as_str().unwrap_or_default()
+    }
+
+    /// The plan's nodes, for the assertion messages.
+    fn shape(plan: &Value) -> String {
+        nodes(plan)
+            .iter()
+            .map(|n| format!("{} {}", node_type(n), n["Index Name"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+
+    /// The first page of each view the log page offers (a company; its action, reason or
+    /// entity; an action or reason across companies; the whole log; free text, which also finds
+    /// a customer, within a company or across), newest and oldest first, and the next page of
+    /// one, reads an index of the log: no sequential scan, and no sort of more than the few
+    /// rows a free-text value matches (never of the whole table or a company's share of it).
+    #[tokio::test]
+    async fn every_first_page_of_the_log_is_an_index_walk() {
+        let store = filled().await;
+        let realm = Some("realm-1".to_owned());
+        let cursor = Some(LogCursor::new(instant(0) + Span::days(600), 9_000));
+        let views = [
+            LogQuery { realm: realm.clone(), ..Default::default() },
+            LogQuery { realm: realm.clone(), action: Some(Action::Failed), ..Default::default() },
+            LogQuery { realm: realm.clone(), action: Some(Action::Created), ..Default::default() },
+            LogQuery { realm: realm.clone(), reason: Some(Reason::Voided), ..Default::default() },
+            LogQuery {
+                realm: realm.clone(),
+                reason: Some(Reason::UnknownSku),
+                ..Default::default()
+            },
+            LogQuery {
+                realm: realm.clone(),
+                entity: Some(EntityKind::SalesReceipt),
+                ..Default::default()
+            },
+            LogQuery { action: Some(Action::Failed), ..Default::default() },
+            LogQuery { reason: Some(Reason::Voided), ..Default::default() },
+            LogQuery::default(),
+            LogQuery {
+                realm: realm.clone(),
+                action: Some(Action::Skipped),
+                before: cursor,
+                ..Default::default()
+            },
+            LogQuery { realm: realm.clone(), text: Some("doc-4001".into()), ..Default::default() },
+            LogQuery { text: Some("ORD-4001".into()), ..Default::default() },
+            LogQuery {
+                realm: realm.clone(),
+                text: Some("customer 17".into()),
+                ..Default::default()
+            },
+            LogQuery { text: Some("Customer 17".into()), ..Default::default() },
+        ];
+        for view in &views {
+            for newest_first in [true, false] {
+                let view = LogQuery { newest_first, ..view.clone() };
+                let explained = store.log_page_plan(&view).await.unwrap();
+                let plan = &explained[0]["Plan"];
+                let all = nodes(plan);
+                let shape = shape(plan);
+                assert!(
+                    all.iter().all(|n| node_type(n) != "Seq Scan"),
+                    "{view:?} scans the log: {shape}"
+                );
+                assert!(
+                    all.iter()
+                        .any(|n| n["Index Name"].as_str().is_some_and(|i| i.starts_with("log_"))),
+                    "{view:?} uses no index of the log: {shape}"
+                );
+                for sort in all.iter().filter(|n| node_type(n).contains("Sort")) {
+                    let rows = sort["Plan Rows"].as_f64().unwrap_or(f64::MAX);
+                    assert!(rows <= 100.0, "{view:?} sorts {rows} rows: {shape}");
+                }
+            }
+        }
+        // A small company's pages walk an index that starts with the company, rather than the
+        // whole log's time order filtered (which a big company's may, a quarter of every row
+        // being its own).
+        let small = Some("realm-small".to_owned());
+        let small_views = [
+            LogQuery { realm: small.clone(), ..Default::default() },
+            LogQuery { realm: small.clone(), action: Some(Action::Failed), ..Default::default() },
+            LogQuery { realm: small, reason: Some(Reason::UnknownSku), ..Default::default() },
+        ];
+        for view in small_views {
+            let view = LogQuery { newest_first: true, ..view };
+            let explained = store.log_page_plan(&view).await.unwrap();
+            let plan = &explained[0]["Plan"];
+            let indexes: Vec<&str> =
+                nodes(plan).iter().filter_map(|n| n["Index Name"].as_str()).collect();
+            assert!(
+                !indexes.is_empty() && indexes.iter().all(|i| i.starts_with("log_realm")),
+                "{view:?}: {}",
+                shape(plan)
+            );
+        }
     }
 }

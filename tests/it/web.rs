@@ -12,19 +12,22 @@ use axum::body::Body;
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use qbo_ordoro::engine::{SyncConfig, SyncEngineBuilder};
+use qbo_ordoro::fleet::{Coordinator, FleetCompany, MemoryCoordinator};
 use qbo_ordoro::mapping::MappingConfig;
 use qbo_ordoro::model::qbo::{EntityKind, PhysicalAddress, Ref};
 use qbo_ordoro::qbo::connect::OAuthApp;
 use qbo_ordoro::schedule::SchedulerConfig;
-use qbo_ordoro::sim::qbo::{CollectingSink, WebhookConfig, simple_sale};
+use qbo_ordoro::sim::qbo::{CollectingSink, WebhookConfig, WebhookDelivery, simple_sale};
 use qbo_ordoro::store::CompanySettings;
 use qbo_ordoro::web::{AdminLogin, CONTENT_SECURITY_POLICY, Connector, Metrics, SESSION_COOKIE};
 use qbo_ordoro::webhook::VerifierToken;
-use qbo_ordoro::{Clock, OrdoroClient, QboClient, Store, SyncEngine, TokenStore};
+use qbo_ordoro::{Clock, Error, ErrorKind, OrdoroClient, QboClient, Store, SyncEngine, TokenStore};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use tower::ServiceExt;
 
+use crate::support::capture_logs;
+use crate::support::fleet::{Hook, Hooked};
 use crate::support::sim::CART;
 use crate::support::sim::services::{REALM, Services};
 
@@ -53,10 +56,11 @@ struct Options {
     login: Option<AdminLogin>,
     verifier: Option<VerifierToken>,
     oauth: bool,
+    queue: Option<Arc<dyn Coordinator>>,
 }
 
 async fn app_with(login: Option<AdminLogin>, verifier: Option<VerifierToken>) -> App {
-    app_of(Options { login, verifier, oauth: false }).await
+    app_of(Options { login, verifier, ..Options::default() }).await
 }
 
 /// The engine of any realm over the simulators, as a host's factory builds it.
@@ -91,7 +95,7 @@ fn factory(
 }
 
 async fn app_of(options: Options) -> App {
-    let Options { login, verifier, oauth } = options;
+    let Options { login, verifier, oauth, queue } = options;
     let s = Services::start(start()).await;
     let metrics = Metrics::new();
     let clock: Arc<dyn Clock> = s.clock.clone();
@@ -108,6 +112,9 @@ async fn app_of(options: Options) -> App {
     }
     if let Some(token) = verifier {
         connector = connector.verifier_token(token);
+    }
+    if let Some(queue) = queue {
+        connector = connector.webhook_queue(queue);
     }
     let connector = connector.build().unwrap();
     connector.start().await.unwrap();
@@ -437,6 +444,90 @@ async fn the_webhook_route_verifies_answers_and_the_sale_becomes_an_order() {
     );
     assert!(metrics.contains("qbo_ordoro_requests_total{service=\"ordoro\"}"), "{metrics}");
     assert!(metrics.contains("qbo_ordoro_throttled_total"), "{metrics}");
+    a.connector.shutdown().await;
+}
+
+/// The simulated QBO's deliveries of one new sale (genuine, signed with `hooks`' token).
+async fn deliveries_of_a_sale(a: &mut App, hooks: WebhookConfig) -> Vec<WebhookDelivery> {
+    a.s.qbo.enable_webhooks(hooks);
+    let sink = Arc::new(CollectingSink::new());
+    a.s.qbo.set_webhook_sink(sink.clone());
+    later(5).await;
+    a.sale("4002", |_| {});
+    later(3).await;
+    a.s.qbo.deliver_due();
+    let deliveries = sink.take();
+    assert!(!deliveries.is_empty());
+    deliveries
+}
+
+fn posted(delivery: &WebhookDelivery) -> http::request::Builder {
+    let mut request = Request::post("/webhooks/qbo");
+    for (name, value) in &delivery.headers {
+        request = request.header(name, value);
+    }
+    request
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_webhook_queue_verified_events_are_queued_for_the_fleet() {
+    let hooks = WebhookConfig {
+        delay: (Duration::from_secs(1), Duration::from_secs(2)),
+        ..WebhookConfig::default()
+    };
+    let token = VerifierToken::from(hooks.verifier_token.as_str());
+    let clock = Arc::new(qbo_ordoro::TokioClock::starting_at(start()));
+    let fleet = MemoryCoordinator::new(clock.clone());
+    let company = FleetCompany { realm: REALM.into(), ordoro_account: "acme".into() };
+    fleet.add_company(&company).await.unwrap();
+    // The company's poll is done: it is due again only in an hour, unless events come.
+    let lease = fleet.claim("w", 1, Duration::from_secs(30)).await.unwrap().remove(0);
+    fleet.release(&lease, Duration::from_secs(3600)).await.unwrap();
+    let queue: Arc<dyn Coordinator> = Arc::new(fleet.clone());
+    let options = Options { verifier: Some(token), queue: Some(queue), ..Options::default() };
+    let mut a = app_of(options).await;
+    let deliveries = deliveries_of_a_sale(&mut a, hooks).await;
+
+    let forged = Request::post("/webhooks/qbo").header("intuit-signature", "AAAA");
+    let refused = a.send(forged, Body::from(deliveries[0].body.clone())).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(fleet.companies().await.unwrap()[0].queued_events, 0, "a forgery queues nothing");
+    assert!(fleet.claim("w", 1, Duration::from_secs(30)).await.unwrap().is_empty());
+
+    for delivery in &deliveries {
+        let accepted = a.send(posted(delivery), Body::from(delivery.body.clone())).await;
+        assert_eq!(accepted.status, StatusCode::OK);
+    }
+    let state = fleet.companies().await.unwrap().remove(0);
+    assert!(state.queued_events >= 1, "{state:?}");
+    let claimed = fleet.claim("w", 1, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(claimed.len(), 1, "the company is due at once");
+    let queued = fleet.queued_events(&claimed[0], 100).await.unwrap();
+    assert!(queued.iter().all(|q| q.event.realm_id == REALM && q.event.entity == "Invoice"));
+    later(5).await;
+    assert!(a.s.ordoro.orders().is_empty(), "no scheduler of this process ran the events");
+    a.connector.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_webhook_queue_that_cannot_be_written_answers_503_so_qbo_retries() {
+    let hooks = WebhookConfig {
+        delay: (Duration::from_secs(1), Duration::from_secs(2)),
+        ..WebhookConfig::default()
+    };
+    let token = VerifierToken::from(hooks.verifier_token.as_str());
+    let clock = Arc::new(qbo_ordoro::TokioClock::starting_at(start()));
+    let down: Hook =
+        Arc::new(|_| Box::pin(async { Err(Error::new(ErrorKind::Store, "the database is down")) }));
+    let inner: Arc<dyn Coordinator> = Arc::new(MemoryCoordinator::new(clock));
+    let queue: Arc<dyn Coordinator> = Arc::new(Hooked { inner, hook: down });
+    let options = Options { verifier: Some(token), queue: Some(queue), ..Options::default() };
+    let mut a = app_of(options).await;
+    let (logs, _guard) = capture_logs();
+    let deliveries = deliveries_of_a_sale(&mut a, hooks).await;
+    let answer = a.send(posted(&deliveries[0]), Body::from(deliveries[0].body.clone())).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(logs.text().contains("could not queue webhook events"), "{}", logs.text());
     a.connector.shutdown().await;
 }
 

@@ -2,51 +2,14 @@
 //! [`PostgresStore`], so that workers on any number of machines share the companies, their
 //! leases, the webhook queue and each Ordoro account's request budget.
 //!
-//! **Claims with `FOR UPDATE SKIP LOCKED`.** A claim is one statement: it picks the due,
-//! unheld companies (oldest due first) and locks them, skipping any row another transaction
-//! has locked (a concurrent claim, a fenced write in flight, an enqueue), then gives each a new
-//! epoch, the worker's name and an expiry. Workers claiming at once therefore get disjoint
-//! companies and never wait on each other; a row skipped now is claimed by the next claim. This
-//! is the pattern PostgreSQL job queues use (graphile-worker, River, apalis, Que), without
-//! their job table.
-//!
-//! **Fencing by the database.** [`fenced_store`](Coordinator::fenced_store) is the
-//! [`PostgresStore`] with the lease as its fence: each write first locks the company's row
-//! `FOR SHARE` with the lease's epoch, holder and an unexpired `expires_at` in its `WHERE`, in
-//! the write's own transaction. A claim cannot take the company while such a write is open
-//! (the row is locked), and a write that starts after a claim finds the new epoch and is
-//! refused with [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost), nothing written.
-//!
-//! **Time is the database's.** Every lease, due and budget instant is computed by PostgreSQL
-//! (`now()`), so workers' clocks never need to agree; durations travel as microseconds.
-//!
-//! **Waking workers with `LISTEN/NOTIFY`.** Adding a company, releasing one and queueing events
-//! send `NOTIFY qbo_ordoro_work` in the same transaction (delivered at commit, so a woken worker
-//! sees the change). Each coordinator keeps one connection of its own, outside the pool, that
-//! listens on the channel; [`wait_for_work`](Coordinator::wait_for_work) returns at the first
-//! notification or its timeout. A notification is only a hint (the worker claims again either
-//! way), so a lost listening connection costs latency, never work: it is opened again lazily,
-//! and meanwhile a wait lasts its timeout.
-//!
-//! **Why no job-queue crate.** apalis (apalis-postgres / apalis-sql) and graphile_worker claim
-//! jobs from PostgreSQL with the same `SKIP LOCKED` query, but they own the job table, the job's
-//! lifecycle and its retry model: a job is a payload run to completion, retried with backoff,
-//! and locked by a worker id and a timestamp that nothing checks when the job later writes.
-//! Here the unit of work is a company, not a job: it is never finished (it is due again after
-//! each run), its lease carries an epoch that every state write of the run is checked against
-//! in the write's own transaction, the engine's ledger and settle path, not a queue's retries,
-//! make creates exactly-once, and the queue of webhook events is drained by the company's
-//! holder, not by any worker. Fitting that into a job queue would mean one job per run plus our
-//! own lease table beside theirs; the few statements here are simpler and keep one source of
-//! truth.
+//! The type's documentation says how (claims with `SKIP LOCKED`, fencing in the write's own
+//! transaction, the database's clock, `LISTEN/NOTIFY`) and why no job-queue crate.
 
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use std::sync::Mutex as StdMutex;
-
 use tokio::sync::Notify;
 use tokio::time::{Instant, timeout_at};
 use tokio_postgres::{AsyncMessage, NoTls, Row};
@@ -82,10 +45,55 @@ const CLAIM: &str = "WITH due AS ( \
     FROM due WHERE c.realm = due.realm \
     RETURNING c.realm, c.ordoro_account, c.epoch, c.expires_at, c.due_at";
 
-/// The lease is still the company's: the same predicate as the fenced store's check.
-const HELD: &str = "realm = $1 AND epoch = $2 AND holder = $3 AND expires_at > now()";
+/// The lease is still the company's: the same predicate as the fenced store's check (with its
+/// `statement_timestamp()`, so that release, whose check follows a `BEGIN`, is judged by the
+/// check's own instant).
+const HELD: &str =
+    "realm = $1 AND epoch = $2 AND holder = $3 AND expires_at > statement_timestamp()";
 
-/// The fleet's coordinator in PostgreSQL: see the [module docs](self) for how and why.
+/// The fleet's coordinator in PostgreSQL.
+///
+/// **Claims with `FOR UPDATE SKIP LOCKED`.** A claim is one statement: it picks the due,
+/// unheld companies (oldest due first) and locks them, skipping any row another transaction
+/// has locked (a concurrent claim, a fenced write in flight, an enqueue), then gives each a new
+/// epoch, the worker's name and an expiry. Workers claiming at once therefore get disjoint
+/// companies and never wait on each other; a row skipped now is claimed by the next claim. This
+/// is the pattern PostgreSQL job queues use (graphile-worker, River, apalis, Que), without
+/// their job table.
+///
+/// **Fencing by the database.** [`fenced_store`](Coordinator::fenced_store) is the
+/// [`PostgresStore`] with the lease as its fence: each write first locks the company's row
+/// `FOR SHARE` with the lease's epoch, holder and an unexpired `expires_at` in its `WHERE`, in
+/// the write's own transaction. A claim cannot take the company while such a write is open
+/// (the row is locked), and a write that starts after a claim finds the new epoch and is
+/// refused with [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost), nothing written. A
+/// worker that stalls inside such a write (a paused process) holds the row for ten seconds at
+/// most: the write's transaction sets `idle_in_transaction_session_timeout`, and PostgreSQL
+/// ends the session, rolling the write back.
+///
+/// **Time is the database's.** Every lease, due and budget instant is computed by PostgreSQL
+/// (`now()`), so workers' clocks never need to agree; durations travel as microseconds.
+///
+/// **Waking workers with `LISTEN/NOTIFY`.** Adding a company, releasing one and queueing events
+/// send `NOTIFY qbo_ordoro_work` in the same transaction (delivered at commit, so a woken worker
+/// sees the change). Each coordinator keeps one connection of its own, outside the pool, that
+/// listens on the channel; [`wait_for_work`](Coordinator::wait_for_work) returns at the first
+/// notification or its timeout. A notification is only a hint (the worker claims again either
+/// way), so a lost listening connection costs latency, never work: it is opened again lazily,
+/// and meanwhile a wait lasts its timeout.
+///
+/// **Why no job-queue crate.** apalis (its PostgreSQL storage, `apalis-sql` / `apalis-postgres`)
+/// and graphile_worker (0.13) claim jobs with this same `SKIP LOCKED` query and wake workers with
+/// `LISTEN/NOTIFY`, but they own the job table, the job's life and its retry model: a job is a
+/// payload run to completion once, retried with exponential backoff on failure, and held by a
+/// worker id that nothing checks when the job later writes elsewhere. Here the unit of work is
+/// a company, not a job: it is never done (it is due again after each run); its lease carries an
+/// epoch that every state write of the run is checked against in the write's own transaction;
+/// the engine's ledger and settle path, not a queue's retries, make creates exactly-once; and its
+/// webhook events are drained by the company's holder, not by whichever worker is free. Fitting
+/// that into a job queue would mean a job per run plus a lease table of our own beside theirs,
+/// two sources of truth, and a second driver and pool (both crates sit on sqlx) beside the
+/// store's tokio-postgres; the few statements here are less.
 ///
 /// ```no_run
 /// # async fn run() -> qbo_ordoro::Result<()> {

@@ -225,9 +225,12 @@ CREATE TABLE ordoro_budget (
 /// then find the new epoch, and refuse). The `set_config` makes PostgreSQL end the session if
 /// the worker then stalls inside the transaction for `FENCED_WRITE_IDLE_LIMIT` (a paused
 /// process must not hold the company's row locked forever); it is local to the transaction.
+/// The expiry is compared with `statement_timestamp()`, this statement's start, not `now()`,
+/// the transaction's: a worker paused between `BEGIN` and this check must not be judged by
+/// the instant it began.
 const FENCE_CHECK: &str = "SELECT set_config('idle_in_transaction_session_timeout', $4, true) \
-     FROM fleet_company WHERE realm = $1 AND epoch = $2 AND holder = $3 AND expires_at > now() \
-     FOR SHARE";
+     FROM fleet_company WHERE realm = $1 AND epoch = $2 AND holder = $3 \
+     AND expires_at > statement_timestamp() FOR SHARE";
 
 /// How long a fenced write's transaction may sit idle before PostgreSQL ends its session, in
 /// milliseconds: far longer than any write takes, short next to a stalled worker.
@@ -337,7 +340,8 @@ impl PostgresStore {
     /// [`ErrorKind::LeaseLost`](crate::ErrorKind::LeaseLost) (nothing written) when it is not.
     /// Reads, token saves and token forgets are not fenced (see
     /// [`Coordinator::fenced_store`](crate::fleet::Coordinator::fenced_store)). What
-    /// [`PostgresCoordinator::fenced_store`] hands a fleet run.
+    /// [`PostgresCoordinator`]'s [`fenced_store`](crate::fleet::Coordinator::fenced_store) hands
+    /// a fleet run.
     pub fn fenced(&self, lease: &Lease) -> PostgresStore {
         PostgresStore { fence: Some(lease.clone()), ..self.clone() }
     }
@@ -990,12 +994,8 @@ impl Store for PostgresStore {
 
     async fn save_company_country(&self, realm: &str, country: &CompanyCountry) -> Result<()> {
         let read_at = utc_text(country.read_at)?;
+        country.check(realm)?;
         let code = country.country.as_deref();
-        if code.is_some_and(|c| c.chars().count() != 2) {
-            return Err(Error::bad_input(format!(
-                "the country of company {realm} must be an ISO alpha-2 code, not {code:?}"
-            )));
-        }
         self.write_one(
             "saving the company's country",
             "INSERT INTO company (realm, country, country_read_at) VALUES ($1, $2, $3) \

@@ -1,321 +1,265 @@
-//! The fleet's multi-process harness, shared by the kill test (`fleet_kill`) and the fleet
-//! benchmark (`tests/bench_fleet/`, which includes this file through `#[path]`): the simulators
-//! on loopback (one QBO serving every realm, one server per Ordoro account, each with Ordoro's
-//! per-account limit), worker processes (the `fleet_worker` program) that are never left
-//! behind, and what `/proc` says about them.
-//!
-//! Its parent module must also hold `fleet_config` (`tests/fleet_worker/config.rs`).
+//! The world of the fleet tests (`fleet`, `fleet_sim`): one simulated QBO serving many companies,
+//! several simulated Ordoro accounts they share (each company on a sales channel of its own, so
+//! that two companies' equal QBO ids, hence equal `order_id`s, never meet: Ordoro keys a repeated
+//! `order_id` by channel and numbers each channel's orders with its own index), a
+//! [`MemoryCoordinator`] holding the companies and the state, all on one virtual clock; the
+//! [`EngineFactory`] that builds a company's engine for a run as a host would (the Ordoro client
+//! over [`CompanyRun::ordoro_transport`]), with a test's own layers under the gate; and
+//! [`Hooked`], a coordinator whose calls a test can delay or fail.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use qbo_ordoro::fleet::{Coordinator, FleetCompany};
-use qbo_ordoro::mapping::{MappingConfig, configured_order_id};
-use qbo_ordoro::model::qbo::Transaction;
-use qbo_ordoro::sim::loopback::LoopbackServer;
-use qbo_ordoro::sim::ordoro::{
-    DuplicatePolicy, OrdoroSim, OrdoroSimConfig, SimCredentials, SimLatency,
+use chrono::{DateTime, Utc};
+use qbo_ordoro::engine::{SyncConfig, SyncEngine};
+use qbo_ordoro::fleet::{
+    CompanyRun, CompanyState, Coordinator, EngineFactory, FleetCompany, Lease, MemoryCoordinator,
+    QueuedEvent,
 };
-use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig};
-use qbo_ordoro::{Clock, PostgresCoordinator, SharedTransport, TokioClock};
+use qbo_ordoro::model::ordoro::Order;
+use qbo_ordoro::model::qbo::EntityKind;
+use qbo_ordoro::sim::ordoro::{OrdoroSim, OrdoroSimConfig};
+use qbo_ordoro::sim::qbo::{QboSim, QboSimConfig, simple_sale};
+use qbo_ordoro::webhook::ChangeEvent;
+use qbo_ordoro::{
+    Clock, OrdoroClient, QboClient, Result, SharedTransport, Store, TokenStore, TokioClock,
+};
+use rust_decimal::Decimal;
 
-use super::fleet_config::{OrdoroAccount, QboService, WorkerConfig};
+/// The class that marks a sale for Ordoro (the mapping's default).
+pub const ORDORO_CLASS: (&str, &str) = ("5000000000000000001", "Ordoro");
 
-/// The sales channel every simulated account's orders go to.
-pub const CART: i64 = 4242;
-
-/// The realm of the `i`th simulated company.
-pub fn realm(i: usize) -> String {
-    format!("91303500{i:08}")
+/// One company of the world.
+#[derive(Debug, Clone)]
+pub struct SimCompany {
+    /// Its QBO realm.
+    pub realm: String,
+    /// The index of its Ordoro account in [`FleetWorld::accounts`].
+    pub account: usize,
+    /// Its sales channel in that account.
+    pub cart: i64,
 }
 
-/// The Ordoro `order_id` the workers give `txn` of company `realm` (the realm is the prefix
-/// that keeps companies sharing an account apart).
-pub fn order_id(realm: &str, txn: &Transaction) -> String {
-    configured_order_id(
-        txn.kind,
-        &txn.doc.id,
-        &MappingConfig::default().with_order_id_prefix(Some(realm)),
-    )
+impl SimCompany {
+    /// The company as the coordinator knows it.
+    pub fn fleet(&self) -> FleetCompany {
+        FleetCompany { realm: self.realm.clone(), ordoro_account: account_name(self.account) }
+    }
 }
 
-/// One simulated Ordoro account, served on its own loopback port.
-pub struct Account {
-    /// Its name, as the coordinator's companies give it.
-    pub name: String,
-    /// The simulator, for the oracle.
-    pub sim: Arc<OrdoroSim>,
-    server: LoopbackServer,
-    key_secret: String,
+/// The coordinator's name of account `i`.
+pub fn account_name(i: usize) -> String {
+    format!("ordoro-{i}")
 }
 
-/// The simulated services on loopback, in this process.
-pub struct Sims {
-    /// The clock the simulators read (real time).
-    pub clock: Arc<dyn Clock>,
-    /// The one QBO simulator, serving every realm.
+/// A layer a test puts around a wire, for one company's run: `(run, inner) -> outer`.
+pub type Layer = Arc<dyn Fn(&CompanyRun, SharedTransport) -> SharedTransport + Send + Sync>;
+
+/// See the module docs.
+pub struct FleetWorld {
+    /// Virtual time (call inside a paused tokio runtime).
+    pub clock: Arc<TokioClock>,
+    /// Simulated QBO, every company.
     pub qbo: Arc<QboSim>,
-    qbo_server: LoopbackServer,
-    /// The Ordoro accounts, `acct-0`, `acct-1`, ...
-    pub accounts: Vec<Account>,
+    /// The simulated Ordoro accounts.
+    pub accounts: Vec<Arc<OrdoroSim>>,
+    /// The companies, the leases, the queue and the engine's state.
+    pub coordinator: MemoryCoordinator,
+    /// The companies, in realm order.
+    pub companies: Vec<SimCompany>,
 }
 
-impl Sims {
-    /// QBO and `accounts` Ordoro accounts, the `i`th answering a repeated `order_id` with
-    /// `policy(i)`, each with Ordoro's limit of 500 requests a minute and a little latency.
-    pub async fn start(accounts: usize, policy: impl Fn(usize) -> DuplicatePolicy) -> Sims {
-        let clock: Arc<dyn Clock> = Arc::new(TokioClock::system());
-        let qbo = Arc::new(QboSim::with_config(clock.clone(), QboSimConfig::default()));
-        let qbo_server =
-            LoopbackServer::start(SharedTransport::from_arc(qbo.clone())).await.expect("serve QBO");
-        let mut served = Vec::new();
-        for i in 0..accounts {
-            let key_secret = format!("fleet-secret-{i}");
-            let config = OrdoroSimConfig {
-                duplicate_policy: policy(i),
-                latency: SimLatency {
-                    create: Duration::from_millis(30),
-                    read: Duration::from_millis(10),
-                    write: Duration::from_millis(20),
-                    rejected: Duration::from_millis(5),
-                },
-                credentials: Some(SimCredentials {
-                    key_id: format!("fleet-key-{i}"),
-                    key_secret: key_secret.clone().into(),
-                }),
-                ..OrdoroSimConfig::default()
+impl FleetWorld {
+    /// `companies` companies over `accounts` Ordoro accounts (company `i` on account
+    /// `i % accounts`), each connected and added to the coordinator, the clock at `at`.
+    pub async fn start(
+        at: DateTime<Utc>,
+        companies: usize,
+        qbo: QboSimConfig,
+        accounts: Vec<OrdoroSimConfig>,
+    ) -> FleetWorld {
+        let clock = Arc::new(TokioClock::starting_at(at));
+        let qbo = Arc::new(QboSim::with_config(clock.clone(), qbo));
+        let accounts: Vec<_> = accounts
+            .into_iter()
+            .map(|config| Arc::new(OrdoroSim::with_config(clock.clone(), config)))
+            .collect();
+        let coordinator = MemoryCoordinator::new(clock.clone());
+        let mut list = Vec::new();
+        for i in 0..companies {
+            let company = SimCompany {
+                realm: format!("91303500{i:08}"),
+                account: i % accounts.len(),
+                cart: 7000 + i64::try_from(i).unwrap(),
             };
-            let sim = Arc::new(OrdoroSim::with_config(clock.clone(), config));
-            sim.add_sales_channel(CART);
-            let server = LoopbackServer::start(SharedTransport::from_arc(sim.clone()))
-                .await
-                .expect("serve an Ordoro account");
-            served.push(Account { name: format!("acct-{i}"), sim, server, key_secret });
+            accounts[company.account].add_sales_channel(company.cart);
+            qbo.add_company(&company.realm);
+            let token = qbo.connect(&company.realm);
+            coordinator.store().save_token(&company.realm, &token).await.unwrap();
+            coordinator.add_company(&company.fleet()).await.unwrap();
+            list.push(company);
         }
-        Sims { clock, qbo, qbo_server, accounts: served }
+        FleetWorld { clock, qbo, accounts, coordinator, companies: list }
     }
 
-    /// The account of the `i`th company: companies are dealt round the accounts.
-    pub fn account_of(&self, i: usize) -> &Account {
-        &self.accounts[i % self.accounts.len()]
+    /// The coordinator as the workers take it.
+    pub fn shared(&self) -> Arc<dyn Coordinator> {
+        Arc::new(self.coordinator.clone())
     }
 
-    /// Connects company `i` in QBO and in the fleet: its tokens saved in the coordinator's
-    /// store (as the connect flow would), the company added for `account_of(i)`.
-    pub async fn add_company(&self, coordinator: &dyn Coordinator, i: usize) -> FleetCompany {
-        let realm = realm(i);
-        let token = self.qbo.connect(&realm);
-        coordinator.store().save_token(&realm, &token).await.expect("save the company's tokens");
-        let company = FleetCompany { realm, ordoro_account: self.account_of(i).name.clone() };
-        coordinator.add_company(&company).await.expect("add the company to the fleet");
-        company
-    }
-
-    /// A worker's configuration for these services (see [`WorkerConfig::quick`]).
-    pub fn worker_config(&self, database: &str, worker: &str) -> WorkerConfig {
-        let qbo = QboService {
-            url: self.qbo_server.url(),
-            client_id: self.qbo.config().client_id.clone(),
-            client_secret: self.qbo.config().client_secret.clone(),
-        };
-        let mut config = WorkerConfig::quick(database.to_owned(), worker.to_owned(), qbo);
-        config.accounts = self
-            .accounts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                let account = OrdoroAccount {
-                    url: a.server.url(),
-                    key_id: format!("fleet-key-{i}"),
-                    key_secret: a.key_secret.clone(),
-                    cart: CART,
-                };
-                (a.name.clone(), account)
-            })
-            .collect::<BTreeMap<_, _>>();
-        config
-    }
-
-    /// Every order in every account.
-    pub fn orders(&self) -> usize {
-        self.accounts.iter().map(|a| a.sim.orders().len()).sum()
-    }
-}
-
-/// A worker process, stopped for good (resumed, then killed) when dropped, whatever happened:
-/// a test that panics leaves no worker behind, stopped or running.
-pub struct WorkerProcess {
-    /// The worker's name (its connections' `application_name`).
-    pub name: String,
-    child: Child,
-    log: PathBuf,
-    exited: Option<ExitStatus>,
-}
-
-impl WorkerProcess {
-    /// Starts `binary` with `config`, written to `dir`, its standard error logged to a file
-    /// there.
-    pub fn spawn(binary: &Path, dir: &Path, config: &WorkerConfig) -> WorkerProcess {
-        let path = dir.join(format!("{}.json", config.worker));
-        std::fs::write(&path, serde_json::to_vec_pretty(config).expect("config as JSON"))
-            .expect("write the worker's configuration");
-        let log = dir.join(format!("{}.log", config.worker));
-        let stderr = std::fs::File::create(&log).expect("create the worker's log");
-        let child = Command::new(binary)
-            .arg("--config")
-            .arg(&path)
-            .env("RUST_LOG", "warn,qbo_ordoro::fleet=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start the worker {}: {e}", binary.display()));
-        WorkerProcess { name: config.worker.clone(), child, log, exited: None }
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Sends `signal` (`STOP`, `CONT`, `TERM`, ...) to the process.
-    pub fn signal(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([format!("-{signal}"), self.pid().to_string()])
-            .stderr(Stdio::null())
-            .status();
-    }
-
-    /// True while the process is stopped (SIGSTOP, its own or ours).
-    pub fn is_stopped(&self) -> bool {
-        proc_stat(self.pid()).is_some_and(|fields| fields.first().is_some_and(|s| s == "T"))
-    }
-
-    /// True once the process has ended.
-    pub fn has_exited(&mut self) -> bool {
-        if self.exited.is_none() {
-            self.exited = self.child.try_wait().ok().flatten();
-        }
-        self.exited.is_some()
-    }
-
-    /// SIGKILL (after SIGCONT, so a stopped process dies too), and waits for it.
-    pub fn kill(&mut self) {
-        if !self.has_exited() {
-            self.signal("CONT");
-            let _ = self.child.kill();
-            self.exited = self.child.wait().ok();
-        }
-    }
-
-    /// SIGTERM (after SIGCONT) and its exit status, waiting at most `within`; killed after that
-    /// (`None`).
-    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
-        if self.has_exited() {
-            return self.exited;
-        }
-        self.signal("CONT");
-        self.signal("TERM");
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.has_exited() {
-                return self.exited;
+    /// The factory of the companies' engines: `base` with the company's sales channel, the QBO
+    /// client over `qbo` around the simulator, the Ordoro client over the run's budget and gate
+    /// with `ordoro` around the account's simulator (under the gate).
+    pub fn factory(
+        &self,
+        base: SyncConfig,
+        qbo: Option<Layer>,
+        ordoro: Option<Layer>,
+    ) -> EngineFactory {
+        let clock: Arc<dyn Clock> = self.clock.clone();
+        let sim = self.qbo.clone();
+        let accounts = self.accounts.clone();
+        let companies = self.companies.clone();
+        Arc::new(move |run: &CompanyRun| {
+            let company = companies
+                .iter()
+                .find(|c| c.realm == run.lease.realm())
+                .expect("a company of the world");
+            let mut qbo_wire = SharedTransport::from_arc(sim.clone());
+            if let Some(layer) = &qbo {
+                qbo_wire = layer(run, qbo_wire);
             }
-            std::thread::sleep(Duration::from_millis(50));
+            let account = &accounts[company.account];
+            let mut ordoro_wire = SharedTransport::from_arc(account.clone());
+            if let Some(layer) = &ordoro {
+                ordoro_wire = layer(run, ordoro_wire);
+            }
+            let tokens: Arc<dyn TokenStore> = run.token_store.clone();
+            let qbo_client =
+                QboClient::new(sim.client_config(&company.realm), qbo_wire, clock.clone(), tokens)?;
+            let ordoro_client = OrdoroClient::new(
+                account.client_config(),
+                run.ordoro_transport(ordoro_wire),
+                clock.clone(),
+            )?;
+            let mut config = base.clone();
+            config.mapping = config.mapping.clone().with_cart(Some(company.cart));
+            Ok(SyncEngine::builder()
+                .qbo(Arc::new(qbo_client))
+                .ordoro(Arc::new(ordoro_client))
+                .clock(clock.clone())
+                .config(config))
+        })
+    }
+
+    /// A sale marked for Ordoro, saved in company `i`'s QBO now; returns its id.
+    pub fn sale(&self, i: usize, kind: EntityKind) -> String {
+        let txn = simple_sale(kind, "1001", Some(ORDORO_CLASS), Decimal::from(25));
+        self.qbo.insert(&self.companies[i].realm, txn).id
+    }
+
+    /// The orders of company `i` (its account's orders on its sales channel).
+    pub fn orders(&self, i: usize) -> Vec<Order> {
+        let company = &self.companies[i];
+        self.accounts[company.account]
+            .orders()
+            .into_iter()
+            .filter(|o| o.sales_channel.as_ref().and_then(|c| c.id) == Some(company.cart))
+            .collect()
+    }
+
+    /// How many orders of company `i` carry the `order_id` of sale `id`.
+    pub fn count(&self, i: usize, kind: EntityKind, id: &str) -> usize {
+        let order_id = crate::support::sim::order_id(kind, id);
+        self.orders(i).iter().filter(|o| o.cart_order_id.as_deref() == Some(&order_id)).count()
+    }
+
+    /// Company `i`'s cursor of `kind`.
+    pub async fn cursor(&self, i: usize, kind: EntityKind) -> Option<DateTime<Utc>> {
+        let name = format!("{}/{}", self.companies[i].realm, kind.as_str());
+        self.coordinator.store().cursor(&name).await.unwrap()
+    }
+
+    /// The coordinator's view of every company.
+    pub async fn states(&self) -> Vec<CompanyState> {
+        self.coordinator.companies().await.unwrap()
+    }
+}
+
+/// Lets `secs` of virtual time pass (the workers run meanwhile).
+pub async fn later(secs: u64) {
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+/// What [`Hooked`] runs before a coordinator call, given the call's name (`"renew"`, `"claim"`,
+/// ...): a delay, or an error in place of the call.
+pub type Hook =
+    Arc<dyn Fn(&'static str) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> + Send + Sync>;
+
+/// A coordinator whose every call first runs a [`Hook`] (the store handed out is the inner's).
+#[derive(Clone)]
+pub struct Hooked {
+    /// The coordinator underneath.
+    pub inner: Arc<dyn Coordinator>,
+    /// The hook.
+    pub hook: Hook,
+}
+
+impl std::fmt::Debug for Hooked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooked").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl Coordinator for Hooked {
+    async fn add_company(&self, company: &FleetCompany) -> Result<()> {
+        (self.hook)("add_company").await?;
+        self.inner.add_company(company).await
+    }
+    async fn companies(&self) -> Result<Vec<CompanyState>> {
+        (self.hook)("companies").await?;
+        self.inner.companies().await
+    }
+    async fn claim(&self, worker: &str, max: usize, lease_for: Duration) -> Result<Vec<Lease>> {
+        (self.hook)("claim").await?;
+        self.inner.claim(worker, max, lease_for).await
+    }
+    async fn renew(&self, lease: &Lease, lease_for: Duration) -> Result<Lease> {
+        (self.hook)("renew").await?;
+        self.inner.renew(lease, lease_for).await
+    }
+    async fn release(&self, lease: &Lease, due_in: Duration) -> Result<()> {
+        (self.hook)("release").await?;
+        self.inner.release(lease, due_in).await
+    }
+    fn fenced_store(&self, lease: &Lease) -> Arc<dyn Store> {
+        self.inner.fenced_store(lease)
+    }
+    fn store(&self) -> Arc<dyn Store> {
+        self.inner.store()
+    }
+    async fn enqueue_events(&self, events: &[ChangeEvent]) -> Result<usize> {
+        (self.hook)("enqueue_events").await?;
+        self.inner.enqueue_events(events).await
+    }
+    async fn queued_events(&self, lease: &Lease, max: usize) -> Result<Vec<QueuedEvent>> {
+        (self.hook)("queued_events").await?;
+        self.inner.queued_events(lease, max).await
+    }
+    async fn ack_events(&self, lease: &Lease, seq: u64) -> Result<()> {
+        (self.hook)("ack_events").await?;
+        self.inner.ack_events(lease, seq).await
+    }
+    async fn reserve_ordoro_request(&self, account: &str, per_minute: u32) -> Result<Duration> {
+        (self.hook)("reserve_ordoro_request").await?;
+        self.inner.reserve_ordoro_request(account, per_minute).await
+    }
+    async fn wait_for_work(&self, timeout: Duration) {
+        if (self.hook)("wait_for_work").await.is_ok() {
+            self.inner.wait_for_work(timeout).await;
         }
-        self.kill();
-        None
     }
-
-    /// The peak resident memory so far, in kB (`VmHWM`), 0 once it has ended.
-    pub fn peak_memory_kb(&self) -> u64 {
-        peak_memory_kb(self.pid())
-    }
-
-    /// CPU time (user and system) so far.
-    pub fn cpu_time(&self) -> Duration {
-        cpu_time(self.pid())
-    }
-
-    /// The end of its log, for a failure message.
-    pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-        format!("{} ({}):\n{tail}", self.name, self.log.display())
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The fields of `/proc/PID/stat` after the command name, from the state on.
-fn proc_stat(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.rsplit_once(')')?.1;
-    Some(rest.split_whitespace().map(str::to_owned).collect())
-}
-
-/// A process's peak resident memory in kB (`VmHWM` of `/proc/PID/status`), 0 if unreadable.
-pub fn peak_memory_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// A process's CPU time, user and system, all threads (`/proc/PID/stat`, fields 14 and 15).
-pub fn cpu_time(pid: u32) -> Duration {
-    let Some(fields) = proc_stat(pid) else { return Duration::ZERO };
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Duration::from_micros((ticks(11) + ticks(12)) * 1_000_000 / clock_ticks_per_second())
-}
-
-fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|t| *t > 0)
-        .unwrap_or(100)
-}
-
-/// A plain connection to the database, for what the test does beside the workers (dropping a
-/// worker's connections, reading PostgreSQL's statistics).
-pub async fn admin_connection(database: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(database, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the fleet's database");
-    tokio::spawn(connection);
-    client
-}
-
-/// Drops every connection of worker `name` (by `application_name`); returns how many.
-pub async fn drop_connections(admin: &tokio_postgres::Client, name: &str) -> u64 {
-    let rows = admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            &[&name],
-        )
-        .await
-        .expect("terminate the worker's connections");
-    rows.len() as u64
-}
-
-/// The fleet's coordinator on `database`, as the test or benchmark process sees it.
-pub async fn coordinator(database: &str) -> Arc<dyn Coordinator> {
-    let coordinator = PostgresCoordinator::connect(database, 4)
-        .await
-        .expect("open the fleet's PostgreSQL coordinator");
-    Arc::new(coordinator)
 }
