@@ -26,6 +26,7 @@ mod engine_inspect;
 mod engine_partial;
 mod engine_sim;
 mod fleet;
+mod fleet_kill;
 mod fleet_sim;
 mod fleet_store;
 mod fuzz_corpus;

@@ -10,6 +10,10 @@
 //! - [`postgres`]: a throwaway PostgreSQL 15 cluster for the PostgreSQL store, a database per
 //!   store;
 //! - [`web_app`]: the web connector over the simulators, served on loopback for the browser;
+//! - [`fleet`]: the fleet tests' world in virtual time (`fleet`, `fleet_sim`);
+//! - [`fleet_procs`]: the fleet's multi-process harness (simulators on loopback, worker processes
+//!   never left behind), with [`fleet_config`], the worker's configuration file
+//!   (`tests/fleet_worker/config.rs`);
 //! - [`examples`]: an example program run as a user would, for its command-line contract.
 
 pub mod browser;
@@ -17,6 +21,9 @@ pub mod examples;
 pub mod fakes;
 pub mod fixtures;
 pub mod fleet;
+#[path = "../../fleet_worker/config.rs"]
+pub mod fleet_config;
+pub mod fleet_procs;
 pub mod http;
 pub mod postgres;
 pub mod props;
