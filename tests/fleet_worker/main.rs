@@ -93,10 +93,28 @@ async fn work(config: WorkerConfig) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The coordinator on the shared database, its connections named after the worker.
+/// How long a worker starting up keeps trying to reach the database before it gives up.
+const CONNECT_FOR: Duration = Duration::from_secs(30);
+
+/// The coordinator on the shared database, its connections named after the worker. A database
+/// that refuses or drops the connection while the worker starts (a restart, a failover, an
+/// operator ending sessions) is tried again, with a growing pause, for [`CONNECT_FOR`]: a worker
+/// should ride out what the fleet as a whole rides out.
 async fn connect(config: &WorkerConfig) -> Result<Arc<dyn Coordinator>, Failure> {
     let database = format!("{} application_name={}", config.database, config.worker);
-    Ok(Arc::new(PostgresCoordinator::connect(&database, config.pool_size).await?))
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match PostgresCoordinator::connect(&database, config.pool_size).await {
+            Ok(coordinator) => return Ok(Arc::new(coordinator)),
+            Err(e) if started.elapsed() < CONNECT_FOR => {
+                tracing::warn!(error = %e, "could not open the coordinator; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 fn fleet_config(config: &WorkerConfig) -> FleetConfig {

@@ -431,7 +431,10 @@ impl PostgresStore {
 }
 
 fn pg_error(what: impl fmt::Display, e: tokio_postgres::Error) -> Error {
-    Error::store(format!("{what}: {e}")).with_source(e)
+    // The driver's own text is only "db error" for what the server said: add the server's
+    // severity and message ("FATAL: terminating connection due to administrator command").
+    let said = e.as_db_error().map(|db| format!(": {}: {}", db.severity(), db.message()));
+    Error::store(format!("{what}: {e}{}", said.unwrap_or_default())).with_source(e)
 }
 
 /// Applies the missing migrations, each in one transaction under the advisory lock, the version
