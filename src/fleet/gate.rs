@@ -3,12 +3,12 @@
 //! [`LeaseGate`]'s (no write leaves unless the lease lasts long enough for it to end).
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::Coordinator;
+use super::{Coordinator, lock};
 use crate::{
     Clock, HttpRequest, HttpResponse, HttpTransport, SharedTransport, TransportError,
     TransportErrorKind,
@@ -61,17 +61,17 @@ impl LeaseGate {
 
     /// The lease lasts until `deadline` by this worker's clock (after a claim or renewal).
     pub fn held_until(&self, deadline: DateTime<Utc>) {
-        *self.deadline.lock().unwrap_or_else(PoisonError::into_inner) = Some(deadline);
+        *lock(&self.deadline) = Some(deadline);
     }
 
     /// The lease is gone (lost or released): withhold every write from now on.
     pub fn revoke(&self) {
-        *self.deadline.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        *lock(&self.deadline) = None;
     }
 
     /// The deadline, if a lease is held.
     pub fn deadline(&self) -> Option<DateTime<Utc>> {
-        *self.deadline.lock().unwrap_or_else(PoisonError::into_inner)
+        *lock(&self.deadline)
     }
 
     /// The margin a write needs.

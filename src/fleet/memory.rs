@@ -4,12 +4,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{CompanyState, Coordinator, FleetCompany, Lease, QueuedEvent};
+use super::{CompanyState, Coordinator, FleetCompany, Lease, QueuedEvent, lock, span};
 use crate::mapping::{SkuKey, SkuMapping};
 use crate::model::qbo::QboItem;
 use crate::store::{
@@ -93,14 +93,6 @@ impl Company {
             && self.holder.as_deref() == Some(lease.worker.as_str())
             && self.held_at(now)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn span(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 /// The error of a lease that is no longer the company's.

@@ -180,3 +180,15 @@ pub trait Coordinator: fmt::Debug + Send + Sync {
     /// `timeout` passes, whichever is first. A hint: the caller claims again either way.
     async fn wait_for_work(&self, timeout: Duration);
 }
+
+/// A lock whose holder panicked still guards consistent state here (every critical section
+/// is a few assignments): take it rather than spread the panic.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A lease's or a wait's length as a span of time on the clock (saturating: a length too long
+/// for chrono is "for ever").
+fn span(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}

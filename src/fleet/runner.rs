@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, info, warn};
 
-use super::{BudgetTransport, Coordinator, DEFAULT_ORDORO_PER_MINUTE, Lease, LeaseGate};
+use super::{BudgetTransport, Coordinator, DEFAULT_ORDORO_PER_MINUTE, Lease, LeaseGate, span};
 use crate::engine::{RunOptions, RunReport, SyncEngine, SyncEngineBuilder};
 use crate::store::Store;
 use crate::{Clock, Error, ErrorKind, Result, SharedTransport};
@@ -283,10 +283,8 @@ async fn run_company(shared: Arc<Shared>, lease: Lease, asked: DateTime<Utc>) {
     let realm = lease.realm().to_owned();
     let due_in = match &result {
         Ok((report, due_in)) => {
-            counters
-                .created
-                .fetch_add(report.summary.count(crate::store::Action::Created), Ordering::Relaxed);
-            debug!(%realm, run = %report.run_id, created = report.summary.count(crate::store::Action::Created), "company run done");
+            counters.created.fetch_add(report.summary.created, Ordering::Relaxed);
+            debug!(%realm, run = %report.run_id, created = report.summary.created, "company run done");
             *due_in
         }
         Err(e) if e.kind() == ErrorKind::LeaseLost => {
@@ -395,8 +393,4 @@ async fn renew(shared: &Shared, mut lease: Lease, gate: LeaseGate) {
             Err(e) => warn!(realm = %lease.realm(), error = %e, "could not renew the lease"),
         }
     }
-}
-
-fn span(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
