@@ -63,6 +63,8 @@ use crate::webhook::ChangeEvent;
 
 pub use gate::{BudgetTransport, LeaseGate};
 pub use memory::{Fenced, MemoryCoordinator};
+// Shared with the PostgreSQL coordinator: the same refusal and the same budget spacing.
+#[cfg(feature = "postgres")]
 pub(crate) use memory::{lost, slot_interval};
 #[cfg(feature = "tokio")]
 pub use runner::{CompanyRun, EngineFactory, Fleet, FleetConfig, FleetStats};
